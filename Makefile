@@ -1,0 +1,39 @@
+# srgan: `make demo` upscales the sample photos with the shipped model, `make test` runs the tests.
+# Both create .venv and install everything on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install test test-all lint format demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install srgan (editable) with the test tools
+
+test: $(STAMP)  ## run the fast test suite (CPU, no data sets, no downloads)
+	$(BIN)/python -m pytest -q -m "not slow and not gpu"
+
+test-all: $(STAMP)  ## run every test, the slow ones too
+	$(BIN)/python -m pytest -q -m "not gpu"
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(BIN)/ruff check srgan benchmarks tests
+	$(BIN)/ruff format --check srgan benchmarks tests
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix srgan benchmarks tests
+	$(BIN)/ruff format srgan benchmarks tests
+
+demo: $(STAMP)  ## upscale the photos in samples/ with the shipped default model into demo-output/
+	$(BIN)/python -m srgan.upscale samples demo-output --overwrite
+
+clean:  ## remove build outputs and runs (keeps .venv)
+	rm -rf build dist *.egg-info runs demo-output results .pytest_cache

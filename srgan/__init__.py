@@ -1,0 +1,47 @@
+"""srgan: single-image super-resolution with GANs.
+
+Train ESRGAN-class models (``python -m srgan.fit``), swap adversarial objectives from the
+config, upscale images and folders (``python -m srgan.upscale``), export to ONNX / int8
+(``python -m srgan.export``) and benchmark quality and speed (``python -m benchmarks.*``).
+"""
+
+from __future__ import annotations
+
+from srgan.discriminators import UNet, VGGStyle
+from srgan.generators import CompactNet, RRDBNet, SRResNet
+from srgan.objectives import (
+    AdversarialObjective,
+    Hinge,
+    LeastSquares,
+    MaxSurprise,
+    Minimax,
+    NonSaturating,
+    Relativistic,
+    RelativisticAverage,
+    WassersteinGP,
+)
+from srgan.resize import imresize
+from srgan.weights import load_generator, save_generator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdversarialObjective",
+    "CompactNet",
+    "Hinge",
+    "LeastSquares",
+    "MaxSurprise",
+    "Minimax",
+    "NonSaturating",
+    "RRDBNet",
+    "Relativistic",
+    "RelativisticAverage",
+    "SRResNet",
+    "UNet",
+    "VGGStyle",
+    "WassersteinGP",
+    "__version__",
+    "imresize",
+    "load_generator",
+    "save_generator",
+]

@@ -1,0 +1,318 @@
+"""Training and validation data: HR image folders -> random HR crops, LR made on the fly.
+
+``SRDataModule`` decodes every training image once, into memory, in a thread pool
+(a few hundred images is a few hundred MB; decoding each step would starve a GPU).
+Workers only crop, flip and rotate uint8 arrays. The LR half of each pair is made on the
+device, after the batch is transferred, with the MATLAB-compatible bicubic of
+``srgan.resize`` (rounded to 8 bits, like the benchmark LR files), so the training
+degradation is exactly the benchmark's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from srgan.images import list_images, read_rgb
+from srgan.resize import imresize
+
+
+def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.ndarray], list[Path]]:
+    """Decode ``paths`` in parallel. Unreadable files are warned about by name and dropped.
+
+    Returns the decoded images and the paths they came from.
+    """
+
+    def read(path: Path) -> np.ndarray | str:
+        try:
+            return read_rgb(path)
+        except Exception as error:  # noqa: BLE001 - any decoder failure means "unreadable"
+            return f"{type(error).__name__}: {error}"
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(read, paths))
+    bad = [f"{path}: {result}" for path, result in zip(paths, results) if isinstance(result, str)]
+    if bad:
+        warnings.warn(
+            f"skipping {len(bad)} unreadable image(s):\n  " + "\n  ".join(bad), stacklevel=2
+        )
+    kept = [(r, p) for p, r in zip(paths, results) if not isinstance(r, str)]
+    return [r for r, _ in kept], [p for _, p in kept]
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, C)`` uint8 array -> ``(C, H, W)`` uint8 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
+
+
+def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop height and width down to multiples of ``scale`` (the benchmark convention)."""
+    h, w = image.shape[:2]
+    return image[: h - h % scale, : w - w % scale]
+
+
+def augment(*images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The same random flip / 90-degree rotation (8 dihedral transforms) on every image."""
+    flip, transpose = torch.randint(2, (2,)).tolist()
+    rotations = int(torch.randint(4, ()).item())
+    out = []
+    for image in images:
+        if flip:
+            image = image.flip(-1)
+        if transpose:
+            image = image.transpose(-1, -2)
+        out.append(torch.rot90(image, rotations, (-2, -1)).contiguous())
+    return tuple(out)
+
+
+class RandomCrops(Dataset):
+    """Random ``crop_size`` HR crops (and the aligned LR crops, for paired data), augmented.
+
+    ``length`` is the number of samples an epoch draws; image ``i % len(images)`` is used
+    for sample ``i``, so every image is visited evenly.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[torch.Tensor],
+        *,
+        crop_size: int,
+        scale: int,
+        length: int,
+        lr_images: Sequence[torch.Tensor] | None = None,
+        augment: bool = True,
+    ) -> None:
+        self.images = list(images)
+        self.lr_images = list(lr_images) if lr_images is not None else None
+        self.crop_size = crop_size
+        self.scale = scale
+        self.length = length
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        i = index % len(self.images)
+        hr = self.images[i]
+        s, size = self.scale, self.crop_size
+        # Corners on the LR grid, so that paired LR crops stay aligned.
+        top = int(torch.randint((hr.shape[-2] - size) // s + 1, ()).item()) * s
+        left = int(torch.randint((hr.shape[-1] - size) // s + 1, ()).item()) * s
+        crops = [hr[:, top : top + size, left : left + size]]
+        if self.lr_images is not None:
+            lr = self.lr_images[i]
+            crops.append(lr[:, top // s : (top + size) // s, left // s : (left + size) // s])
+        if self.augment:
+            crops = list(augment(*crops))
+        sample = {"hr": crops[0].contiguous()}
+        if self.lr_images is not None:
+            sample["lr"] = crops[1].contiguous()
+        return sample
+
+
+class WholeImages(Dataset):
+    """Whole images for validation and testing: HR mod-cropped to the scale, LR by MATLAB bicubic.
+
+    The LR images are computed once, in uint8 as MATLAB does, exactly the benchmark protocol.
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], names: Sequence[str], *, scale: int) -> None:
+        self.hr = [to_tensor(mod_crop(image, scale)) for image in images]
+        self.lr = [imresize(hr, 1 / scale) for hr in self.hr]
+        self.names = list(names)
+
+    def __len__(self) -> int:
+        return len(self.hr)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"lr": self.lr[index], "hr": self.hr[index], "name": self.names[index]}
+
+
+def _as_list(folders: str | Sequence[str] | None) -> list[str]:
+    if folders is None:
+        return []
+    return [folders] if isinstance(folders, str) else list(folders)
+
+
+class SRDataModule(L.LightningDataModule):
+    """HR folders -> random crops for training, whole held-out images for validation.
+
+    Args:
+        train_dir: one or more HR folders (searched recursively for PNG/JPEG/WebP/BMP/TIFF).
+        val_dir: HR folder(s) for validation. If not given, ``val_holdout`` images spread
+            evenly over the sorted training files are held out from training and used
+            instead. Never point this at a benchmark set (Set5, Set14): model selection
+            must not see the test images.
+        train_lr_dir: optional folder of pre-made LR images paired with ``train_dir``
+            (matched by relative path; a trailing ``x{scale}`` in the LR stem is allowed).
+            Without it, LR images are made on the fly with MATLAB-compatible bicubic.
+        test_dir: HR folder(s) for ``srgan.fit test``.
+        scale: upscaling factor.
+        crop_size: HR crop side in pixels (a multiple of ``scale``; of 32 for VGGStyle).
+        batch_size: crops per training batch.
+        steps_per_epoch: training batches per epoch (crops are drawn at random, so an
+            "epoch" is only the validation interval).
+        val_holdout: number of training images held out for validation.
+        num_workers: data loader worker processes.
+        augment: random flips and 90-degree rotations.
+    """
+
+    def __init__(
+        self,
+        train_dir: str | list[str] | None = None,
+        *,
+        val_dir: str | list[str] | None = None,
+        train_lr_dir: str | None = None,
+        test_dir: str | list[str] | None = None,
+        scale: int = 4,
+        crop_size: int = 128,
+        batch_size: int = 16,
+        steps_per_epoch: int = 1000,
+        val_holdout: int = 10,
+        num_workers: int = 4,
+        augment: bool = True,
+    ) -> None:
+        super().__init__()
+        if crop_size % scale:
+            raise ValueError(f"crop_size {crop_size} must be a multiple of scale {scale}")
+        self.train_dirs = _as_list(train_dir)
+        self.val_dirs = _as_list(val_dir)
+        self.test_dirs = _as_list(test_dir)
+        self.train_lr_dir = train_lr_dir
+        self.scale = scale
+        self.crop_size = crop_size
+        self.batch_size = batch_size
+        self.steps_per_epoch = steps_per_epoch
+        self.val_holdout = val_holdout
+        self.num_workers = num_workers
+        self.augment = augment
+        self.train_set: RandomCrops | None = None
+        self.val_set: WholeImages | None = None
+        self.test_set: WholeImages | None = None
+
+    # -- building the data sets --------------------------------------------------------
+    def _split(self) -> tuple[list[Path], list[Path]]:
+        files = [f for folder in self.train_dirs for f in list_images(folder)]
+        if self.val_dirs or self.val_holdout <= 0:
+            return files, []
+        if len(files) <= self.val_holdout:
+            raise ValueError(
+                f"{len(files)} training image(s) cannot spare {self.val_holdout} for validation: "
+                "set data.val_holdout lower or give data.val_dir"
+            )
+        step = len(files) / self.val_holdout
+        held = {int(i * step + step / 2) for i in range(self.val_holdout)}
+        return [f for i, f in enumerate(files) if i not in held], [files[i] for i in sorted(held)]
+
+    def _paired_lr(self, files: list[Path]) -> list[Path]:
+        lr_root = Path(self.train_lr_dir)
+        by_key: dict[str, Path] = {}
+        for path in list_images(lr_root):
+            key = str(path.relative_to(lr_root).with_suffix(""))
+            by_key[key.removesuffix(f"x{self.scale}")] = path
+        pairs = []
+        for hr in files:
+            root = next(Path(d) for d in self.train_dirs if hr.is_relative_to(Path(d)))
+            key = str(hr.relative_to(root).with_suffix(""))
+            if key not in by_key:
+                raise FileNotFoundError(f"no LR image for {hr} in {lr_root}")
+            pairs.append(by_key[key])
+        return pairs
+
+    def _build_train(self, files: list[Path]) -> RandomCrops:
+        images, files = load_images(files)
+        lr_images = None
+        if self.train_lr_dir is not None:
+            lr_images, _ = load_images(self._paired_lr(files))
+        keep = [i for i, im in enumerate(images) if min(im.shape[:2]) >= self.crop_size]
+        if len(keep) < len(images):
+            warnings.warn(
+                f"skipping {len(images) - len(keep)} training image(s) smaller than the "
+                f"{self.crop_size}px crop",
+                stacklevel=2,
+            )
+        if not keep:
+            raise ValueError(f"no training image is at least {self.crop_size}px on both sides")
+        return RandomCrops(
+            [to_tensor(images[i]) for i in keep],
+            crop_size=self.crop_size,
+            scale=self.scale,
+            length=self.steps_per_epoch * self.batch_size,
+            lr_images=[to_tensor(lr_images[i]) for i in keep] if lr_images is not None else None,
+            augment=self.augment,
+        )
+
+    def _build_whole(self, files: list[Path]) -> WholeImages:
+        images, files = load_images(files)
+        return WholeImages(images, [f.stem for f in files], scale=self.scale)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.train_set is None:
+            if not self.train_dirs:
+                raise ValueError("training needs data.train_dir (one or more HR image folders)")
+            train_files, held_out = self._split()
+            self.train_set = self._build_train(train_files)
+            val_files = [f for d in self.val_dirs for f in list_images(d)] or held_out
+            if val_files:
+                self.val_set = self._build_whole(val_files)
+        if stage == "validate" and self.val_set is None:
+            _, held_out = self._split() if self.train_dirs else ([], [])
+            val_files = [f for d in self.val_dirs for f in list_images(d)] or held_out
+            if not val_files:
+                raise ValueError(
+                    "validation needs data.val_dir or data.train_dir with val_holdout > 0"
+                )
+            self.val_set = self._build_whole(val_files)
+        if stage in ("test", "predict") and self.test_set is None:
+            if not self.test_dirs:
+                raise ValueError(f"{stage} needs data.test_dir (one or more HR image folders)")
+            self.test_set = self._build_whole([f for d in self.test_dirs for f in list_images(d)])
+
+    # -- loaders -------------------------------------------------------------------------
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=True,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=True,
+            drop_last=True,
+        )
+
+    def _whole_loader(self, dataset: WholeImages | None) -> DataLoader:
+        # Whole images differ in size: one per batch.
+        return DataLoader(dataset or [], batch_size=1, num_workers=0, collate_fn=_collate_one)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._whole_loader(self.val_set)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._whole_loader(self.test_set)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._whole_loader(self.test_set)
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """uint8 -> float in [0, 1] on the device; LR made here when the data is unpaired."""
+        hr = batch["hr"].float() / 255.0
+        if "lr" in batch:
+            lr = batch["lr"].float() / 255.0
+        else:
+            with torch.autocast(hr.device.type, enabled=False):
+                lr = imresize(hr, 1 / self.scale, quantize=True)
+        return {**batch, "lr": lr, "hr": hr}
+
+
+def _collate_one(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    sample = samples[0]
+    return {"lr": sample["lr"][None], "hr": sample["hr"][None], "name": [sample["name"]]}

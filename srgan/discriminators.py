@@ -1,0 +1,149 @@
+"""Discriminators: VGGStyle (ESRGAN) and UNet (Real-ESRGAN, spectral norm).
+
+Both return raw logits (never a sigmoid): the objective decides what to do with them.
+``forward_features`` also returns intermediate feature maps, for feature matching.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from srgan.layers import LEAKY_SLOPE, Normalization, normalized_conv
+
+
+class VGGStyle(nn.Module):
+    """ESRGAN's VGG-style discriminator: five stride-2 stages, then a small MLP.
+
+    Returns ``(B, 1)`` logits. ESRGAN's version is fixed to 128x128 crops; here an
+    adaptive average pool to 4x4 sits before the MLP (the identity at 128x128), so any
+    crop whose sides are multiples of 32 works.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        num_features: int = 64,
+        normalization: Normalization = "batch",
+    ) -> None:
+        super().__init__()
+        self.config = dict(
+            in_channels=in_channels, num_features=num_features, normalization=normalization
+        )
+        f = num_features
+        widths = [f, 2 * f, 4 * f, 8 * f, 8 * f]
+        stages: list[nn.Module] = []
+        previous = in_channels
+        for i, width in enumerate(widths):
+            # The very first conv has no normalization, as in ESRGAN.
+            first = normalized_conv(
+                previous, width, kernel_size=3, normalization="none" if i == 0 else normalization
+            )
+            down = normalized_conv(
+                width, width, kernel_size=4, stride=2, normalization=normalization
+            )
+            stages.append(
+                nn.Sequential(
+                    first,
+                    nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                    down,
+                    nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                )
+            )
+            previous = width
+        self.stages = nn.ModuleList(stages)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(widths[-1] * 16, 100),
+            nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+            nn.Linear(100, 1),
+        )
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if x.shape[-1] % 32 or x.shape[-2] % 32:
+            raise ValueError(
+                f"VGGStyle needs sides that are multiples of 32, got {tuple(x.shape[-2:])}"
+            )
+        features = []
+        for stage in self.stages:
+            x = stage(x)  # each stage halves H and W
+            features.append(x)
+        return self.head(self.pool(x)), features  # (B, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[0]
+
+
+class UNet(nn.Module):
+    """U-Net discriminator with spectral norm (Real-ESRGAN): one logit per pixel.
+
+    Returns ``(B, 1, H, W)`` logits; input sides must be multiples of 8.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        num_features: int = 64,
+        normalization: Normalization = "spectral",
+        skip_connection: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = dict(
+            in_channels=in_channels,
+            num_features=num_features,
+            normalization=normalization,
+            skip_connection=skip_connection,
+        )
+        self.skip_connection = skip_connection
+        f = num_features
+
+        def conv(cin: int, cout: int, *, k: int = 3, stride: int = 1) -> nn.Module:
+            return normalized_conv(
+                cin, cout, kernel_size=k, stride=stride, normalization=normalization
+            )
+
+        self.conv0 = nn.Conv2d(in_channels, f, 3, padding=1)
+        # Encoder: three stride-2 stages.
+        self.conv1 = conv(f, 2 * f, k=4, stride=2)
+        self.conv2 = conv(2 * f, 4 * f, k=4, stride=2)
+        self.conv3 = conv(4 * f, 8 * f, k=4, stride=2)
+        # Decoder: bilinear x2 then conv, with encoder skips.
+        self.conv4 = conv(8 * f, 4 * f)
+        self.conv5 = conv(4 * f, 2 * f)
+        self.conv6 = conv(2 * f, f)
+        self.conv7 = conv(f, f)
+        self.conv8 = conv(f, f)
+        self.conv9 = nn.Conv2d(f, 1, 3, padding=1)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if x.shape[-1] % 8 or x.shape[-2] % 8:
+            raise ValueError(f"UNet needs sides that are multiples of 8, got {tuple(x.shape[-2:])}")
+
+        def act(t: torch.Tensor) -> torch.Tensor:
+            return F.leaky_relu(t, LEAKY_SLOPE)
+
+        def up(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)
+
+        x0 = act(self.conv0(x))  # (B, F, H, W)
+        x1 = act(self.conv1(x0))  # (B, 2F, H/2, W/2)
+        x2 = act(self.conv2(x1))  # (B, 4F, H/4, W/4)
+        x3 = act(self.conv3(x2))  # (B, 8F, H/8, W/8)
+        x4 = act(self.conv4(up(x3)))  # (B, 4F, H/4, W/4)
+        if self.skip_connection:
+            x4 = x4 + x2
+        x5 = act(self.conv5(up(x4)))
+        if self.skip_connection:
+            x5 = x5 + x1
+        x6 = act(self.conv6(up(x5)))  # (B, F, H, W)
+        if self.skip_connection:
+            x6 = x6 + x0
+        out = act(self.conv8(act(self.conv7(x6))))
+        return self.conv9(out), [x1, x2, x3, x4, x5, x6]  # (B, 1, H, W)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[0]

@@ -1,0 +1,190 @@
+"""Generators: RRDBNet (ESRGAN), SRResNet (SRGAN) and CompactNet (fast, real-time).
+
+All map ``(B, in_channels, H, W)`` in [0, 1] to ``(B, out_channels, H*scale, W*scale)``
+(unclamped: clamping is the inference contract's job, see ``srgan.inference``). They work
+at any input size (``size_multiple == 1``). Each records its hyper-parameters in
+``self.config`` so that weights files can rebuild it (see ``srgan.weights``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from srgan.layers import (
+    LEAKY_SLOPE,
+    RRDB,
+    Activation,
+    NearestUpsample,
+    ResidualBlock,
+    conv3x3,
+    make_activation,
+    upsample_factors,
+)
+
+
+class Generator(nn.Module):
+    """Common surface of every generator: ``scale``, ``config``, ``size_multiple``."""
+
+    scale: int
+    config: dict[str, Any]
+    # Input height and width must be multiples of this (1: any size works).
+    size_multiple: int = 1
+
+
+class RRDBNet(Generator):
+    """ESRGAN's generator (Wang et al. 2018): RRDB trunk, nearest-neighbour upsampling.
+
+    Defaults are the paper's (23 blocks, 64 features, growth 32). Scale 2 and 4 use x2
+    nearest + conv steps; scale 3 uses a single x3 nearest + conv step. Parameter names
+    follow the widely shared ``conv_first / body.N.rdbK / conv_body / conv_up1`` layout.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        num_features: int = 64,
+        num_blocks: int = 23,
+        growth_channels: int = 32,
+        scale: int = 4,
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.config = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            num_features=num_features,
+            num_blocks=num_blocks,
+            growth_channels=growth_channels,
+            scale=scale,
+        )
+        f = num_features
+        self.conv_first = conv3x3(in_channels, f)
+        self.body = nn.Sequential(
+            *(RRDB(num_features=f, growth_channels=growth_channels) for _ in range(num_blocks))
+        )
+        self.conv_body = conv3x3(f, f)
+        # conv_up1, conv_up2, ...: one nearest-neighbour step each.
+        self.upsample_steps = len(upsample_factors(scale))
+        for i, factor in enumerate(upsample_factors(scale), start=1):
+            setattr(self, f"conv_up{i}", NearestUpsample(num_features=f, factor=factor))
+        self.conv_hr = conv3x3(f, f)
+        self.conv_last = conv3x3(f, out_channels)
+        self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, H, W) -> feat: (B, F, H, W)
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        for i in range(1, self.upsample_steps + 1):
+            feat = getattr(self, f"conv_up{i}")(feat)  # (B, F, H*s_i, W*s_i)
+        return self.conv_last(self.act(self.conv_hr(feat)))  # (B, C_out, H*scale, W*scale)
+
+
+class SRResNet(Generator):
+    """SRGAN's generator (Ledig et al. 2017): residual blocks with batch norm, pixel shuffle.
+
+    ``batch_norm=False`` drops the batch norm layers, as EDSR and ESRGAN recommend for SR.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        num_features: int = 64,
+        num_blocks: int = 16,
+        scale: int = 4,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.config = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            num_features=num_features,
+            num_blocks=num_blocks,
+            scale=scale,
+            batch_norm=batch_norm,
+        )
+        f = num_features
+        # The 9x9 head and tail convs are the paper's wide receptive field.
+        self.conv_first = nn.Sequential(nn.Conv2d(in_channels, f, 9, padding=4), nn.PReLU(f))
+        self.body = nn.Sequential(
+            *(ResidualBlock(num_features=f, batch_norm=batch_norm) for _ in range(num_blocks))
+        )
+        self.conv_body = nn.Sequential(
+            conv3x3(f, f), nn.BatchNorm2d(f) if batch_norm else nn.Identity()
+        )
+        self.upsample = nn.Sequential(
+            *(
+                nn.Sequential(conv3x3(f, f * factor**2), nn.PixelShuffle(factor), nn.PReLU(f))
+                for factor in upsample_factors(scale)
+            )
+        )
+        self.conv_last = nn.Conv2d(f, out_channels, 9, padding=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.conv_first(x)  # (B, F, H, W)
+        feat = feat + self.conv_body(self.body(feat))
+        return self.conv_last(self.upsample(feat))  # (B, C_out, H*scale, W*scale)
+
+
+class CompactNet(Generator):
+    """A fast plain network: a stack of 3x3 conv + activation at LR size, one pixel shuffle.
+
+    The network learns only the residual over a nearest-neighbour upsampling of the input,
+    so even a shallow stack starts from a sensible image. All work happens at the input
+    resolution, which is what makes it real-time (cf. Real-ESRGAN's SRVGGNetCompact).
+    ReLU is the default activation: ONNX Runtime folds it into int8 convolutions.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        num_features: int = 64,
+        num_convs: int = 16,
+        scale: int = 4,
+        activation: Activation = "relu",
+    ) -> None:
+        super().__init__()
+        if out_channels != in_channels:
+            raise ValueError(
+                "CompactNet's nearest-neighbour skip needs out_channels == in_channels"
+            )
+        self.scale = scale
+        self.config = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            num_features=num_features,
+            num_convs=num_convs,
+            scale=scale,
+            activation=activation,
+        )
+        f = num_features
+        layers: list[nn.Module] = [conv3x3(in_channels, f), make_activation(activation, f)]
+        for _ in range(num_convs):
+            layers += [conv3x3(f, f), make_activation(activation, f)]
+        layers += [conv3x3(f, out_channels * scale**2), nn.PixelShuffle(scale)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, C, H, W) -> (B, C, H*scale, W*scale)
+        return self.body(x) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+
+
+GENERATORS: dict[str, type[Generator]] = {cls.__name__: cls for cls in Generator.__subclasses__()}
+
+
+def build_generator(architecture: str, config: dict[str, Any]) -> Generator:
+    """Rebuild a generator from its class name and recorded ``config``."""
+    if architecture not in GENERATORS:
+        raise ValueError(f"unknown generator {architecture!r}; known: {', '.join(GENERATORS)}")
+    return GENERATORS[architecture](**config)

@@ -1,0 +1,334 @@
+"""The ``SRGAN`` LightningModule: PSNR pre-training, then GAN training, with a generator EMA.
+
+Networks, losses and the adversarial objective are injected (LightningCLI builds them
+from YAML), so swapping an objective never touches this file. The schedule lives here:
+
+* ``stage: psnr``: pixel loss only (ESRGAN's pre-training).
+* ``stage: gan``: each batch does one discriminator step and, every ``n_critic``-th
+  batch, one generator step (pixel + perceptual + feature-matching + adversarial terms).
+  The discriminator is frozen during the generator step.
+
+Optimization is manual. Note that Lightning's ``global_step`` (and so ``max_steps``)
+counts optimizer steps, so in the GAN stage it counts generator and discriminator steps
+together. An exponential moving average of the generator (never the discriminator) is
+what validation, testing and export use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchvision.utils import make_grid, save_image
+
+from srgan.losses import PerceptualLoss, PixelLoss, feature_matching_loss
+from srgan.metrics import psnr, ssim
+from srgan.objectives import AdversarialObjective
+from srgan.resize import imresize
+from srgan.weights import load_checkpoint, load_state, read_safetensors, split_prefixed
+
+Stage = Literal["psnr", "gan"]
+
+
+class SRGAN(L.LightningModule):
+    """Super-resolution training module.
+
+    Args:
+        generator: the SR network (``srgan.generators``).
+        discriminator: the critic (``srgan.discriminators``); needed for ``stage: gan``.
+        objective: the adversarial game (``srgan.objectives``); needed for ``stage: gan``.
+        stage: ``psnr`` (pixel loss only) or ``gan``.
+        pixel_loss: default L1.
+        perceptual_loss: frozen VGG19 features; needs ImageNet weights on disk.
+        pixel_weight, perceptual_weight, adversarial_weight, feature_matching_weight:
+            weights of the generator's loss terms (ESRGAN's GAN stage: 1e-2, 1, 5e-3, 0).
+        n_critic: discriminator steps per generator step.
+        ema_decay: decay of the generator's exponential moving average.
+        gradient_clip: clip each network's gradient norm to this (none if unset).
+        generator_optimizer, discriminator_optimizer: default Adam, lr 1e-4 (2e-4 for
+            ``psnr``), betas (0.9, 0.99), as ESRGAN.
+        generator_scheduler, discriminator_scheduler: default ESRGAN's MultiStepLR.
+        init_from: weights to start from (a checkpoint of ``srgan.fit`` or a
+            ``.safetensors`` file), e.g. the PSNR-stage model for the GAN stage. Every
+            network found in the file is loaded; a bare generator file initialises both
+            the generator and its EMA.
+        val_image_crop: side of the LR-bicubic | SR | HR crops saved at each validation.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module | None = None,
+        objective: AdversarialObjective | None = None,
+        *,
+        stage: Stage = "psnr",
+        pixel_loss: PixelLoss | None = None,
+        perceptual_loss: PerceptualLoss | None = None,
+        pixel_weight: float = 1.0,
+        perceptual_weight: float = 0.0,
+        adversarial_weight: float = 5e-3,
+        feature_matching_weight: float = 0.0,
+        n_critic: int = 1,
+        ema_decay: float = 0.999,
+        gradient_clip: float | None = None,
+        generator_optimizer: OptimizerCallable | None = None,
+        discriminator_optimizer: OptimizerCallable | None = None,
+        generator_scheduler: LRSchedulerCallable | None = None,
+        discriminator_scheduler: LRSchedulerCallable | None = None,
+        init_from: str | None = None,
+        val_image_crop: int = 128,
+    ) -> None:
+        super().__init__()
+        if stage not in ("psnr", "gan"):
+            raise ValueError(f"stage must be 'psnr' or 'gan', got {stage!r}")
+        if stage == "gan" and (discriminator is None or objective is None):
+            raise ValueError("stage 'gan' needs model.discriminator and model.objective")
+        if perceptual_weight > 0 and perceptual_loss is None:
+            raise ValueError("perceptual_weight > 0 needs model.perceptual_loss")
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        # Networks and callables are not hyper-parameters: checkpoints keep only tensors
+        # and plain values (loadable with weights_only=True); the YAML config is saved
+        # beside every run.
+        self.save_hyperparameters(
+            ignore=[
+                "generator",
+                "discriminator",
+                "objective",
+                "pixel_loss",
+                "perceptual_loss",
+                "generator_optimizer",
+                "discriminator_optimizer",
+                "generator_scheduler",
+                "discriminator_scheduler",
+            ]
+        )
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.objective = objective
+        self.stage = stage
+        self.pixel_loss = pixel_loss or PixelLoss()
+        self.perceptual_loss = perceptual_loss
+        self.generator_ema = AveragedModel(
+            generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
+        ).requires_grad_(False)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_scheduler = generator_scheduler
+        self.discriminator_scheduler = discriminator_scheduler
+        if init_from is not None:
+            self.load_initial_weights(init_from)
+
+    # -- set-up ------------------------------------------------------------------------------
+    def load_initial_weights(self, path: str) -> None:
+        """Load every network found in ``path`` (checkpoint or safetensors)."""
+        path_ = Path(path).expanduser()
+        if not path_.is_file():
+            raise FileNotFoundError(f"model.init_from: file not found: {path_}")
+        if path_.suffix == ".safetensors":
+            state, _ = read_safetensors(path_)
+        else:
+            state = load_checkpoint(path_)["state_dict"]
+        generator = split_prefixed(state, "generator")
+        if not generator and not any(
+            k.startswith(("generator_ema.", "discriminator.")) for k in state
+        ):
+            generator = state  # a bare generator file
+        ema = split_prefixed(state, "generator_ema")
+        if not generator and not ema:
+            raise ValueError(f"model.init_from: no generator weights in {path_}")
+        load_state(self.generator, generator or split_prefixed(ema, "module"))
+        if ema:
+            load_state(self.generator_ema, ema)
+        else:
+            self.generator_ema.module.load_state_dict(self.generator.state_dict())
+        discriminator = split_prefixed(state, "discriminator")
+        if discriminator and self.discriminator is not None:
+            load_state(self.discriminator, discriminator)
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        data_scale = getattr(datamodule, "scale", None)
+        model_scale = getattr(self.generator, "scale", None)
+        if data_scale is not None and model_scale is not None and data_scale != model_scale:
+            raise ValueError(
+                f"data.scale is {data_scale} but the generator upscales by {model_scale}: "
+                "set model.generator.init_args.scale to match"
+            )
+
+    def configure_optimizers(self) -> Any:
+        g_default_lr = 2e-4 if self.stage == "psnr" else 1e-4
+        g_opt = (self.generator_optimizer or _adam(g_default_lr))(self.generator.parameters())
+        g_sched = (self.generator_scheduler or _multistep(self.stage))(g_opt)
+        if self.stage == "psnr":
+            return [g_opt], [g_sched]
+        d_opt = (self.discriminator_optimizer or _adam(1e-4))(self.discriminator.parameters())
+        d_sched = (self.discriminator_scheduler or _multistep(self.stage))(d_opt)
+        return [g_opt, d_opt], [g_sched, d_sched]
+
+    # -- training ----------------------------------------------------------------------------
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        """The EMA generator's SR image, clamped to [0, 1]."""
+        return self.generator_ema.module(lr).clamp(0, 1)
+
+    def _step(
+        self, optimizer: Any, scheduler: Any, loss: torch.Tensor, network: nn.Module
+    ) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        max_norm = self.hparams.gradient_clip or float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), max_norm)
+        optimizer.step()
+        scheduler.step()
+        return grad_norm
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        lr, hr = batch["lr"], batch["hr"]
+        if self.stage == "psnr":
+            (g_opt,), (g_sched,) = _as_list(self.optimizers()), _as_list(self.lr_schedulers())
+            sr = self.generator(lr)
+            g_pixel = self.pixel_loss(sr, hr)
+            grad_norm = self._step(
+                g_opt, g_sched, self.hparams.pixel_weight * g_pixel, self.generator
+            )
+            self.generator_ema.update_parameters(self.generator)
+            self.log_dict({"train/g_pixel": g_pixel, "train/g_grad_norm": grad_norm}, prog_bar=True)
+            return
+
+        g_opt, d_opt = self.optimizers()
+        g_sched, d_sched = self.lr_schedulers()
+        logs: dict[str, torch.Tensor] = {}
+        # One discriminator step per batch, one generator step every n_critic batches.
+        if self.trainer.fit_loop.total_batch_idx % self.hparams.n_critic == 0:
+            with self.toggled_optimizer(g_opt):  # the discriminator is frozen here
+                sr = self.generator(lr)
+                logs |= self._generator_step(g_opt, g_sched, sr, hr)
+            self.generator_ema.update_parameters(self.generator)
+            sr = sr.detach()
+        else:
+            with torch.no_grad():
+                sr = self.generator(lr)
+        with self.toggled_optimizer(d_opt):
+            logs |= self._discriminator_step(d_opt, d_sched, sr, hr)
+        for key, value in logs.items():
+            self.log(key, value, prog_bar=key in ("train/g_pixel", "train/d_loss"))
+
+    def _generator_step(
+        self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        hp = self.hparams
+        fake_logits, fake_features = self.discriminator.forward_features(sr)
+        with torch.no_grad():
+            real_logits, real_features = self.discriminator.forward_features(hr)
+        terms = {
+            "g_pixel": self.pixel_loss(sr, hr),
+            "g_adv": self.objective.g_loss(real_logits, fake_logits),
+        }
+        loss = hp.pixel_weight * terms["g_pixel"] + hp.adversarial_weight * terms["g_adv"]
+        if hp.perceptual_weight > 0:
+            terms["g_perceptual"] = self.perceptual_loss(sr, hr)
+            loss = loss + hp.perceptual_weight * terms["g_perceptual"]
+        if hp.feature_matching_weight > 0:
+            terms["g_feature_matching"] = feature_matching_loss(fake_features, real_features)
+            loss = loss + hp.feature_matching_weight * terms["g_feature_matching"]
+        grad_norm = self._step(opt, sched, loss, self.generator)
+        return {f"train/{k}": v.detach() for k, v in terms.items()} | {
+            "train/g_loss": loss.detach(),
+            "train/g_grad_norm": grad_norm,
+        }
+
+    def _discriminator_step(
+        self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        real_logits = self.discriminator(hr)
+        fake_logits = self.discriminator(sr)
+        loss = self.objective.d_loss(real_logits, fake_logits)
+        logs = {"train/d_adv": loss.detach()}
+        penalty = self.objective.penalty(self.discriminator, hr, sr)
+        if penalty is not None:
+            loss = loss + penalty
+            logs["train/d_penalty"] = penalty.detach()
+        grad_norm = self._step(opt, sched, loss, self.discriminator)
+        real, fake = real_logits.detach().float(), fake_logits.detach().float()
+        # Accuracy in the relativistic sense (real above the mean fake logit and fake below
+        # the mean real logit): meaningful whatever the objective's logit scale.
+        accuracy = 0.5 * ((real > fake.mean()).float().mean() + (fake < real.mean()).float().mean())
+        return logs | {
+            "train/d_loss": loss.detach(),
+            "train/d_real_mean": real.mean(),
+            "train/d_fake_mean": fake.mean(),
+            "train/d_accuracy": accuracy,
+            "train/d_grad_norm": grad_norm,
+        }
+
+    # -- evaluation --------------------------------------------------------------------------
+    def _evaluate(self, batch: dict[str, Any], prefix: str) -> torch.Tensor:
+        sr = self(batch["lr"]).float()
+        scale = self.generator_ema.module.scale
+        hr = batch["hr"]
+        self.log(f"{prefix}/psnr", psnr(sr, hr, crop_border=scale).mean(), batch_size=1)
+        self.log(f"{prefix}/ssim", ssim(sr, hr, crop_border=scale).mean(), batch_size=1)
+        return sr
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        sr = self._evaluate(batch, "val")
+        if batch_idx == 0 and not self.trainer.sanity_checking:
+            self._save_samples(batch["lr"], sr, batch["hr"])
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self(batch["lr"])
+
+    def _save_samples(self, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> None:
+        """A grid of LR-bicubic | SR | HR centre crops, as PNG beside the logs (and to TensorBoard)."""
+        size = min(self.hparams.val_image_crop, *hr.shape[-2:])
+        top, left = (hr.shape[-2] - size) // 2, (hr.shape[-1] - size) // 2
+        bicubic = imresize(lr.float(), size=tuple(hr.shape[-2:])).clamp(0, 1)
+        crops = [
+            t[0, :, top : top + size, left : left + size].float().cpu() for t in (bicubic, sr, hr)
+        ]
+        grid = make_grid(crops, nrow=3, padding=2)
+        log_dir = self.trainer.log_dir or self.trainer.default_root_dir
+        out = Path(log_dir) / "samples" / f"step_{self.global_step:08d}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_image(grid, out)
+        experiment = getattr(self.logger, "experiment", None)
+        if hasattr(experiment, "add_image"):
+            experiment.add_image("val/lr_bicubic_sr_hr", grid, self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # What srgan.weights needs to rebuild the generator from the checkpoint alone.
+        generator = self.generator_ema.module
+        checkpoint["srgan"] = {
+            "generator": {
+                "architecture": type(generator).__name__,
+                "config": dict(generator.config),
+            },
+            "stage": self.stage,
+        }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _adam(lr: float) -> OptimizerCallable:
+    return lambda params: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
+
+
+def _multistep(stage: Stage) -> LRSchedulerCallable:
+    # ESRGAN: PSNR stage halves every 200k steps; GAN stage at 50k, 100k, 200k, 300k.
+    milestones = (
+        [200_000, 400_000, 600_000, 800_000]
+        if stage == "psnr"
+        else [50_000, 100_000, 200_000, 300_000]
+    )
+    return lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.5)

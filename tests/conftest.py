@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny networks and a temporary folder of small generated images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.discriminators import UNet, VGGStyle
+from srgan.generators import CompactNet, RRDBNet, SRResNet
+
+TINY_GENERATORS = {
+    "RRDBNet": lambda scale=4: RRDBNet(
+        num_blocks=1, num_features=8, growth_channels=4, scale=scale
+    ),
+    "SRResNet": lambda scale=4: SRResNet(num_blocks=1, num_features=8, scale=scale),
+    "CompactNet": lambda scale=4: CompactNet(num_convs=2, num_features=8, scale=scale),
+}
+
+
+def smooth_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A photo-like uint8 RGB image: smooth gradients plus a few edges and some noise."""
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    channels = []
+    for _ in range(3):
+        a, b, c = rng.uniform(2, 8, 3)
+        wave = 0.5 + 0.25 * np.sin(a * x + b * y) + 0.15 * np.cos(c * x * y * 4)
+        wave += 0.2 * (x > rng.uniform(0.3, 0.7))  # a hard edge
+        channels.append(wave)
+    image = np.stack(channels, -1) + rng.normal(0, 0.01, (height, width, 3))
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    """Six small RGB PNGs (64-96 px) in a temporary folder."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):
+        h, w = 64 + 8 * (i % 3), 96 - 8 * (i % 2)
+        Image.fromarray(smooth_image(rng, h, w)).save(folder / f"img{i}.png")
+    return folder
+
+
+@pytest.fixture
+def tiny_generator() -> RRDBNet:
+    return TINY_GENERATORS["RRDBNet"]()
+
+
+@pytest.fixture
+def tiny_discriminators() -> dict[str, torch.nn.Module]:
+    return {"VGGStyle": VGGStyle(num_features=4), "UNet": UNet(num_features=4)}

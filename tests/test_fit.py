@@ -1,0 +1,263 @@
+"""The training module and the ``srgan.fit`` CLI, end to end on tiny networks and images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import yaml
+
+from srgan.data import SRDataModule
+from srgan.discriminators import VGGStyle
+from srgan.fit import main
+from srgan.generators import CompactNet
+from srgan.module import SRGAN
+from srgan.objectives import Hinge
+from srgan.weights import load_generator
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+OBJECTIVES = sorted((CONFIGS / "objective").glob("*.yaml"))
+
+
+def data_args(image_dir: Path, tmp_path: Path) -> list[str]:
+    return [
+        f"--data.train_dir={image_dir}",
+        "--data.val_holdout=1",
+        "--data.num_workers=0",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.accelerator=cpu",
+    ]
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_config_instantiates(config: Path, image_dir: Path, tmp_path: Path) -> None:
+    cli = main(["--config", str(config), *data_args(image_dir, tmp_path)], run=False)
+    assert isinstance(cli.model, SRGAN)
+    assert cli.model.generator.scale == cli.datamodule.scale
+
+
+@pytest.mark.parametrize("fragment", OBJECTIVES, ids=lambda p: p.stem)
+def test_every_objective_fragment_instantiates_on_the_esrgan_config(
+    fragment: Path, image_dir: Path, tmp_path: Path
+) -> None:
+    cli = main(
+        [
+            "--config",
+            str(CONFIGS / "esrgan_x4.yaml"),
+            "--config",
+            str(fragment),
+            *data_args(image_dir, tmp_path),
+        ],
+        run=False,
+    )
+    expected = yaml.safe_load(fragment.read_text())["model"]["objective"]["class_path"].rsplit(
+        ".", 1
+    )[1]
+    assert type(cli.model.objective).__name__ == expected
+
+
+@pytest.mark.parametrize("fragment", OBJECTIVES, ids=lambda p: p.stem)
+def test_fast_dev_run_for_every_objective(fragment: Path, image_dir: Path, tmp_path: Path) -> None:
+    cli = main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "debug_gan.yaml"),
+            "--config",
+            str(fragment),
+            *data_args(image_dir, tmp_path),
+            "--data.crop_size=32",
+            "--trainer.fast_dev_run=2",
+        ]
+    )
+    # fast_dev_run=2 caps the optimizer steps at 2: one generator and one discriminator step.
+    assert cli.trainer.global_step == 2
+    metrics = cli.trainer.callback_metrics
+    assert torch.isfinite(metrics["train/d_loss"])
+
+
+def test_objective_is_one_flag(image_dir: Path, tmp_path: Path) -> None:
+    cli = main(
+        [
+            "--config",
+            str(CONFIGS / "debug_gan.yaml"),
+            *data_args(image_dir, tmp_path),
+            "--model.objective=MaxSurprise",
+            "--model.objective.tau=0.5",
+        ],
+        run=False,
+    )
+    assert type(cli.model.objective).__name__ == "MaxSurprise" and cli.model.objective.tau == 0.5
+
+
+def test_debug_config_leaves_a_checkpoint_that_loads_safely(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    cli = main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "debug.yaml"),
+            *data_args(image_dir, tmp_path),
+            "--trainer.max_steps=6",
+        ]
+    )
+    last = Path(cli.trainer.checkpoint_callback.last_model_path)
+    assert last.is_file()
+    checkpoint = torch.load(last, weights_only=True, map_location="cpu")
+    assert checkpoint["global_step"] == 6
+    assert "generator_ema.module.body.0.weight" in checkpoint["state_dict"]
+    generator = load_generator(last)
+    assert isinstance(generator, CompactNet) and generator(torch.rand(1, 3, 8, 8)).shape == (
+        1,
+        3,
+        32,
+        32,
+    )
+    assert (Path(cli.trainer.log_dir) / "config.yaml").is_file()
+
+
+def test_resume_continues_step_count_and_both_optimizers(image_dir: Path, tmp_path: Path) -> None:
+    args = [
+        "--config",
+        str(CONFIGS / "debug_gan.yaml"),
+        *data_args(image_dir, tmp_path),
+        "--data.crop_size=32",
+    ]
+    first = main(["fit", *args, "--trainer.max_steps=4"])
+    last = first.trainer.checkpoint_callback.last_model_path
+    saved = torch.load(last, weights_only=True, map_location="cpu")
+    assert saved["global_step"] == 4 and len(saved["optimizer_states"]) == 2
+
+    started_at: list[int] = []
+
+    class Record(L.Callback):
+        def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+            started_at.append(trainer.global_step)
+            opt_g, opt_d = module.optimizers()
+            assert opt_g.optimizer.state and opt_d.optimizer.state  # Adam moments restored
+
+    second = main([*args, "--trainer.max_steps=8"], run=False)
+    second.trainer.callbacks.append(Record())
+    second.trainer.fit(second.model, second.datamodule, ckpt_path=last)
+    assert started_at == [4]
+    assert second.trainer.global_step == 8
+
+
+def test_psnr_stage_loss_falls_on_one_image(image_dir: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    for extra in list(image_dir.glob("*.png"))[1:]:
+        extra.unlink()
+    model = SRGAN(
+        CompactNet(num_features=16, num_convs=2, scale=4),
+        generator_optimizer=lambda p: torch.optim.Adam(p, lr=2e-3),
+    )
+    data = SRDataModule(
+        str(image_dir), crop_size=32, batch_size=4, steps_per_epoch=60, val_holdout=0, num_workers=0
+    )
+    losses: list[float] = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+            losses.append(float(trainer.callback_metrics["train/g_pixel"]))
+
+    trainer = L.Trainer(
+        max_steps=60,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Record()],
+    )
+    trainer.fit(model, data)
+    assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5
+
+
+def test_generator_step_leaves_discriminator_unchanged(image_dir: Path) -> None:
+    model = SRGAN(
+        CompactNet(num_features=8, num_convs=1), VGGStyle(num_features=4), Hinge(), stage="gan"
+    )
+    checks: list[bool] = []
+    original = model._generator_step
+
+    def spy(opt, sched, sr, hr):  # noqa: ANN001, ANN202
+        params = list(model.discriminator.parameters())
+        before = [p.detach().clone() for p in params]
+        grads_before = [None if p.grad is None else p.grad.clone() for p in params]
+        out = original(opt, sched, sr, hr)
+        checks.append(all(torch.equal(a, b) for a, b in zip(before, params)))
+        # No gradient reached the discriminator either (it was frozen, not just skipped).
+        checks.append(
+            all(
+                (g is None and p.grad is None) or torch.equal(g, p.grad)
+                for g, p in zip(grads_before, params)
+            )
+        )
+        return out
+
+    model._generator_step = spy
+    data = SRDataModule(
+        str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=3, val_holdout=0, num_workers=0
+    )
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    trainer = L.Trainer(
+        max_steps=6,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, data)
+    assert checks and all(checks)
+    # ... while the discriminator's own steps did change it.
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+
+
+def test_gan_stage_needs_discriminator_and_objective() -> None:
+    with pytest.raises(ValueError, match="discriminator"):
+        SRGAN(CompactNet(num_features=8, num_convs=1), stage="gan")
+
+
+def test_init_from_loads_generator_and_ema(image_dir: Path, tmp_path: Path) -> None:
+    cli = main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "debug.yaml"),
+            *data_args(image_dir, tmp_path),
+            "--trainer.max_steps=2",
+        ]
+    )
+    last = cli.trainer.checkpoint_callback.last_model_path
+    fresh = SRGAN(CompactNet(num_features=8, num_convs=2), init_from=last)
+    trained = cli.model
+    for a, b in zip(fresh.generator_ema.parameters(), trained.generator_ema.parameters()):
+        assert torch.equal(a, b)
+    for a, b in zip(fresh.generator.parameters(), trained.generator.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_scale_mismatch_is_a_clear_error(image_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="data.scale"):
+        main(
+            [
+                "fit",
+                "--config",
+                str(CONFIGS / "debug.yaml"),
+                *data_args(image_dir, tmp_path),
+                "--data.scale=2",
+                "--data.crop_size=32",
+            ]
+        )
+
+
+def test_help_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = capsys.readouterr().out
+    assert "--model.objective" in out and "--data.train_dir" in out

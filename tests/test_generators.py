@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+from srgan.generators import GENERATORS, CompactNet, RRDBNet, build_generator
+from tests.conftest import TINY_GENERATORS
+
+
+@pytest.mark.parametrize("name", sorted(TINY_GENERATORS))
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_output_shape_every_generator_and_scale(name: str, scale: int) -> None:
+    generator = TINY_GENERATORS[name](scale)
+    out = generator(torch.rand(2, 3, 11, 7))
+    assert out.shape == (2, 3, 11 * scale, 7 * scale)
+    assert generator.scale == scale
+
+
+@pytest.mark.parametrize("name", sorted(TINY_GENERATORS))
+def test_state_dict_round_trip_gives_identical_outputs(name: str) -> None:
+    generator = TINY_GENERATORS[name]().eval()
+    rebuilt = build_generator(name, generator.config).eval()
+    rebuilt.load_state_dict(generator.state_dict())
+    x = torch.rand(1, 3, 16, 12)
+    with torch.no_grad():
+        assert torch.allclose(generator(x), rebuilt(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", list(GENERATORS.values()))
+def test_constructors_are_keyword_only(cls: type) -> None:
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert params and all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+
+
+def test_rrdbnet_defaults_are_the_papers() -> None:
+    model = RRDBNet()
+    assert len(model.body) == 23
+    # ESRGAN's generator has 16.7 M parameters.
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(16.70e6, rel=0.002)
+    assert {
+        "conv_first.weight",
+        "body.0.rdb1.conv1.weight",
+        "conv_body.weight",
+        "conv_up2.conv.weight",
+    } <= set(model.state_dict())
+
+
+def test_compactnet_starts_from_nearest_neighbour_upsampling() -> None:
+    model = CompactNet(num_convs=1, num_features=4, scale=2)
+    for p in model.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.rand(1, 3, 5, 5)
+    expected = x.repeat_interleave(2, -1).repeat_interleave(2, -2)
+    assert torch.equal(model(x), expected)
+
+
+def test_unknown_scale_and_architecture_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="scale"):
+        RRDBNet(num_blocks=1, scale=5)
+    with pytest.raises(ValueError, match="unknown generator"):
+        build_generator("Nope", {})

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from srgan.objectives import (
+    OBJECTIVES,
+    Hinge,
+    LeastSquares,
+    MaxSurprise,
+    Minimax,
+    NonSaturating,
+    Relativistic,
+    RelativisticAverage,
+    WassersteinGP,
+    smooth_max,
+)
+
+REAL = torch.tensor([[2.0], [-1.0]], dtype=torch.float64)
+FAKE = torch.tensor([[0.5], [-0.5]], dtype=torch.float64)
+
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+# (objective, expected d_loss, expected g_loss) on REAL / FAKE, worked out by hand:
+HAND = [
+    (
+        Minimax(),
+        (softplus(-2) + softplus(1)) / 2 + (softplus(0.5) + softplus(-0.5)) / 2,
+        -(softplus(0.5) + softplus(-0.5)) / 2,
+    ),
+    (
+        NonSaturating(),
+        (softplus(-2) + softplus(1)) / 2 + (softplus(0.5) + softplus(-0.5)) / 2,
+        (softplus(-0.5) + softplus(0.5)) / 2,
+    ),
+    (LeastSquares(), 0.5 * (1 + 4) / 2 + 0.5 * (0.25 + 0.25) / 2, 0.5 * (0.25 + 2.25) / 2),
+    (Hinge(), (0 + 2) / 2 + (1.5 + 0.5) / 2, 0.0),
+    (WassersteinGP(), 0.0 - 0.5, 0.0),
+    (Relativistic(), (softplus(-1.5) + softplus(0.5)) / 2, (softplus(1.5) + softplus(-0.5)) / 2),
+    # RaGAN: mean(fake) = 0, mean(real) = 0.5, so real_rel = [2, -1], fake_rel = [0, -1].
+    (
+        RelativisticAverage(),
+        0.5 * ((softplus(-2) + softplus(1)) / 2 + (softplus(0) + softplus(-1)) / 2),
+        0.5 * ((softplus(2) + softplus(-1)) / 2 + (softplus(0) + softplus(1)) / 2),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("objective", "d_expected", "g_expected"), HAND, ids=lambda v: type(v).__name__
+)
+def test_hand_computed_values(objective: nn.Module, d_expected: float, g_expected: float) -> None:
+    assert objective.d_loss(REAL, FAKE).item() == pytest.approx(d_expected, abs=1e-12)
+    assert objective.g_loss(REAL, FAKE).item() == pytest.approx(g_expected, abs=1e-12)
+
+
+def test_known_numbers() -> None:
+    # The same cases as plain numbers, in case the formulas above share a mistake.
+    assert Minimax().d_loss(REAL, FAKE).item() == pytest.approx(1.444172, abs=1e-6)
+    assert RelativisticAverage().d_loss(REAL, FAKE).item() == pytest.approx(0.611650, abs=1e-6)
+    assert RelativisticAverage().g_loss(REAL, FAKE).item() == pytest.approx(1.111650, abs=1e-6)
+
+
+def test_label_smoothing_targets_real_samples_only() -> None:
+    real = torch.tensor([3.0], dtype=torch.float64)
+    fake = torch.tensor([-3.0], dtype=torch.float64)
+    smoothed = Minimax(real_label=0.9).d_loss(real, fake).item()
+    bce_real = -(
+        0.9 * math.log(1 / (1 + math.exp(-3))) + 0.1 * math.log(1 - 1 / (1 + math.exp(-3)))
+    )
+    assert smoothed == pytest.approx(bce_real + softplus(-3), abs=1e-12)
+
+
+ALL = [
+    Minimax(),
+    NonSaturating(),
+    LeastSquares(),
+    Hinge(),
+    WassersteinGP(),
+    Relativistic(),
+    RelativisticAverage(),
+    MaxSurprise(),
+    MaxSurprise(relativistic=True),
+    MaxSurprise(tau=0.1, pool="element"),
+]
+
+
+@pytest.mark.parametrize(
+    "objective",
+    ALL,
+    ids=lambda o: type(o).__name__ + ("_rel" if getattr(o, "relativistic", False) else ""),
+)
+def test_gradients_move_each_player_the_right_way(objective: nn.Module) -> None:
+    # Real logits in (-0.9, 0.9), fake in (0.05, 0.9): away from the hinge margins and on
+    # the side of LSGAN's fake target (0) where D must lower them.
+    real = (torch.rand(6, 1, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
+    fake = (torch.rand(6, 1, dtype=torch.float64) * 0.85 + 0.05).requires_grad_()
+    d_real, d_fake = torch.autograd.grad(objective.d_loss(real, fake), (real, fake))
+    # D lowers its loss by raising real logits and lowering fake ones.
+    assert (d_real <= 1e-12).all() and (d_real < 0).any()
+    assert (d_fake >= -1e-12).all() and (d_fake > 0).any()
+    g_real, g_fake = torch.autograd.grad(
+        objective.g_loss(real, fake), (real, fake), allow_unused=True, materialize_grads=True
+    )
+    # G lowers its loss by raising the fake logits (and, relativistic, by lowering the real ones).
+    assert (g_fake <= 1e-12).all() and (g_fake < 0).any()
+    assert (g_real >= -1e-12).all()
+
+
+def test_wgan_gp_penalty_zero_for_unit_linear_critic_positive_otherwise() -> None:
+    torch.manual_seed(0)
+    real, fake = (
+        torch.rand(4, 3, 4, 4, dtype=torch.float64),
+        torch.rand(4, 3, 4, 4, dtype=torch.float64),
+    )
+    linear = nn.Linear(48, 1, bias=False).double()
+    with torch.no_grad():
+        linear.weight /= linear.weight.norm()
+    critic = nn.Sequential(nn.Flatten(), linear)
+    objective = WassersteinGP()
+    assert objective.penalty(critic, real, fake).item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        linear.weight *= 2
+    assert objective.penalty(critic, real, fake).item() == pytest.approx(10.0, rel=1e-9)
+    nonlinear = nn.Sequential(
+        nn.Flatten(), nn.Linear(48, 8).double(), nn.Tanh(), nn.Linear(8, 1).double()
+    )
+    assert objective.penalty(nonlinear, real, fake).item() > 0
+
+
+def test_only_wgan_gp_has_a_penalty() -> None:
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
+    x = torch.rand(2, 3, 2, 2)
+    assert all(o.penalty(critic, x, x) is None for o in ALL if not isinstance(o, WassersteinGP))
+
+
+# -- MaxSurprise ---------------------------------------------------------------------------
+def logits(*shape: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return (
+        torch.randn(*shape, generator=g, dtype=torch.float64) * 2,
+        torch.randn(*shape, generator=g, dtype=torch.float64) * 2,
+    )
+
+
+@pytest.mark.parametrize("shape", [(8,), (8, 1)])
+def test_max_surprise_large_tau_is_non_saturating(shape: tuple[int, ...]) -> None:
+    real, fake = logits(*shape)
+    ms = MaxSurprise(tau=1e6)
+    assert ms.d_loss(real, fake).item() == pytest.approx(
+        NonSaturating().d_loss(real, fake).item(), abs=1e-5
+    )
+    assert ms.d_loss(real, fake).item() == pytest.approx(
+        Minimax().d_loss(real, fake).item(), abs=1e-5
+    )
+    assert ms.g_loss(real, fake).item() == pytest.approx(
+        NonSaturating().g_loss(real, fake).item(), abs=1e-5
+    )
+
+
+@pytest.mark.parametrize("shape", [(8,), (8, 1)])
+def test_relativistic_max_surprise_large_tau_is_ragan(shape: tuple[int, ...]) -> None:
+    real, fake = logits(*shape)
+    ms = MaxSurprise(tau=1e6, relativistic=True)
+    ra = RelativisticAverage()
+    assert ms.d_loss(real, fake).item() == pytest.approx(ra.d_loss(real, fake).item(), abs=1e-5)
+    assert ms.g_loss(real, fake).item() == pytest.approx(ra.g_loss(real, fake).item(), abs=1e-5)
+
+
+@pytest.mark.parametrize("relativistic", [False, True])
+def test_max_surprise_element_pooling_limit_on_spatial_logits(relativistic: bool) -> None:
+    real, fake = logits(4, 1, 5, 6)
+    ms = MaxSurprise(tau=1e6, pool="element", relativistic=relativistic)
+    ref = RelativisticAverage() if relativistic else NonSaturating()
+    assert ms.d_loss(real, fake).item() == pytest.approx(ref.d_loss(real, fake).item(), abs=1e-5)
+    assert ms.g_loss(real, fake).item() == pytest.approx(ref.g_loss(real, fake).item(), abs=1e-5)
+
+
+def test_max_surprise_sample_pooling_averages_spatial_logits_per_image() -> None:
+    real, fake = logits(4, 1, 5, 6)
+    ms = MaxSurprise(tau=1e6, pool="sample")
+    real_means, fake_means = real.flatten(1).mean(1), fake.flatten(1).mean(1)
+    assert ms.d_loss(real, fake).item() == pytest.approx(
+        NonSaturating().d_loss(real_means, fake_means).item(), abs=1e-5
+    )
+    assert ms.g_loss(real, fake).item() == pytest.approx(
+        NonSaturating().g_loss(real_means, fake_means).item(), abs=1e-5
+    )
+
+
+def test_max_surprise_small_tau_approaches_the_worst_sample_and_stays_finite() -> None:
+    real = torch.tensor([60.0, -40.0, 3.0, 0.0], dtype=torch.float64)
+    fake = torch.tensor([-60.0, 55.0, -2.0, 1.0], dtype=torch.float64)
+    ms = MaxSurprise(tau=1e-3)
+    d, g = ms.d_loss(real, fake), ms.g_loss(real, fake)
+    assert torch.isfinite(d) and torch.isfinite(g)
+    worst_real = softplus(40.0)  # -log D(x) of the real sample with logit -40
+    worst_fake = softplus(55.0)  # -log(1 - D) of the fake sample with logit 55
+    # smooth_max is within tau * log(N) of the max.
+    slack = 1e-3 * math.log(4)
+    assert d.item() == pytest.approx(worst_real + worst_fake, abs=2 * slack)
+    assert g.item() == pytest.approx(
+        softplus(60.0), abs=slack
+    )  # fake with logit -60 is caught hardest
+    assert torch.isfinite(
+        torch.autograd.functional.jacobian(lambda f: ms.g_loss(real, f), fake)
+    ).all()
+
+
+def test_smooth_max_lies_between_mean_and_max() -> None:
+    values = torch.tensor([0.1, 0.5, 3.0, -1.0], dtype=torch.float64)
+    for tau in (0.01, 0.3, 1.0, 10.0):
+        s = smooth_max(values, tau).item()
+        assert values.mean().item() <= s <= values.max().item()
+
+
+def test_max_surprise_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="tau"):
+        MaxSurprise(tau=0)
+    with pytest.raises(ValueError, match="pool"):
+        MaxSurprise(pool="pixel")
+
+
+def test_name_map_lists_every_required_objective() -> None:
+    assert {
+        "Minimax",
+        "NonSaturating",
+        "LeastSquares",
+        "Hinge",
+        "WassersteinGP",
+        "Relativistic",
+        "RelativisticAverage",
+        "MaxSurprise",
+    } <= set(OBJECTIVES)
