@@ -1,0 +1,176 @@
+"""The one inference contract, used by upscaling, benchmarks and export checks.
+
+``Upscaler(model)(lr)``:
+
+* input ``(B, C, H, W)`` float in [0, 1], on any device (it is moved, tile by tile,
+  to the model's device);
+* output ``(B, C, H*scale, W*scale)`` clamped to [0, 1], on the input's device, as float32
+  (or quantised to ``uint8`` / ``uint16`` on the model's device, before the copy back,
+  with ``out_dtype``);
+* padding to the network's size multiple and cropping back happen inside;
+* with ``tile``, the image is cut into ``tile x tile`` cores (LR pixels), each run with
+  ``tile_overlap`` pixels of context on every side and only its core kept. The result is
+  exactly the untiled output once the overlap covers the network's receptive field,
+  and within rounding of it for the default overlap on the shipped models; unlike
+  averaging overlapping tiles, nothing is blurred across tile borders. Only one tile at
+  a time is on the accelerator.
+* ``precision`` ``fp16`` / ``bf16`` runs the model in half precision; a tile whose
+  half-precision output holds NaN or Inf is redone in fp32 (counted in
+  ``fp32_fallbacks``), a known failure of fp16 SR inference.
+* on CUDA out-of-memory the tile size is halved and the image retried (``oom_retries``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+Precision = Literal["fp32", "fp16", "bf16"]
+DTYPES: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; a clear error for an unavailable device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {device!r} requested but CUDA is not available here; use --device cpu"
+        )
+    return resolved
+
+
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Split ``[0, length)`` into cores of ``tile``; each with its context window.
+
+    Returns ``(core_start, core_end, window_start, window_end)`` tuples.
+    """
+    spans = []
+    for start in range(0, length, tile):
+        end = min(start + tile, length)
+        spans.append((start, end, max(0, start - overlap), min(length, end + overlap)))
+    return spans
+
+
+class Upscaler:
+    """Run a generator under the inference contract (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        device: str | torch.device = "auto",
+        precision: Precision = "fp32",
+        tile: int | None = None,
+        tile_overlap: int = 24,
+        compile: bool = False,
+    ) -> None:
+        if precision not in DTYPES:
+            raise ValueError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
+        if tile is not None and tile < 8:
+            raise ValueError(f"tile must be at least 8 pixels, got {tile}")
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.dtype = DTYPES[precision]
+        if self.device.type == "cpu" and self.dtype == torch.float16:
+            raise ValueError("fp16 inference needs a GPU; use --precision fp32 or bf16 on CPU")
+        self.scale: int = model.scale
+        self.size_multiple: int = getattr(model, "size_multiple", 1)
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        # The fp32 model stays as given (on the device); half precision works on a copy,
+        # so NaN fallbacks run the original weights, not upcast half ones.
+        self.fp32_model = model.eval().to(self.device, torch.float32)
+        self.model = (
+            self.fp32_model
+            if self.dtype == torch.float32
+            else copy.deepcopy(self.fp32_model).to(self.dtype)
+        )
+        self.forward = torch.compile(self.model) if compile else self.model
+        self.fp32_fallbacks = 0
+        self.oom_retries = 0
+
+    @torch.inference_mode()
+    def _run(self, lr: torch.Tensor) -> torch.Tensor:
+        """Model on one device-resident piece, padded to the size multiple, cropped back."""
+        h, w = lr.shape[-2:]
+        m = self.size_multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        x = F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else lr
+        out = self.forward(x.to(self.dtype))
+        if self.dtype != torch.float32 and not torch.isfinite(out).all():
+            self.fp32_fallbacks += 1
+            out = self.fp32_model(x.float())
+        s = self.scale
+        return out[..., : h * s, : w * s].float().clamp_(0, 1)
+
+    def _quantize(self, sr: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
+        if out_dtype == torch.uint8:
+            return sr.mul(255).round_().to(torch.uint8)
+        if out_dtype == torch.uint16:
+            # uint16 has few kernels on some versions: round in float, store as int32 then view.
+            return sr.mul(65535).round_().to(torch.int32).to(torch.uint16)
+        return sr.to(out_dtype)
+
+    def __call__(self, lr: torch.Tensor, *, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        if lr.dim() != 4:
+            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(lr.shape)}")
+        while True:
+            try:
+                return self._upscale(lr, out_dtype)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                h, w = lr.shape[-2:]
+                current = self.tile or max(h, w)
+                if current <= 32:
+                    raise
+                self.tile = max(32, current // 2)
+                self.oom_retries += 1
+
+    def _upscale(self, lr: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
+        h, w = lr.shape[-2:]
+        s = self.scale
+        if self.tile is None or (h <= self.tile and w <= self.tile):
+            sr = self._run(lr.to(self.device, non_blocking=True))
+            return self._quantize(sr, out_dtype).to(lr.device)
+        out = torch.empty(*lr.shape[:2], h * s, w * s, dtype=out_dtype, device=lr.device)
+        for top, bottom, win_top, win_bottom in tile_spans(h, self.tile, self.tile_overlap):
+            for left, right, win_left, win_right in tile_spans(w, self.tile, self.tile_overlap):
+                window = lr[..., win_top:win_bottom, win_left:win_right].to(
+                    self.device, non_blocking=True
+                )
+                sr = self._run(window)
+                core = sr[
+                    ...,
+                    (top - win_top) * s : (bottom - win_top) * s,
+                    (left - win_left) * s : (right - win_left) * s,
+                ]
+                out[..., top * s : bottom * s, left * s : right * s] = self._quantize(
+                    core, out_dtype
+                ).to(lr.device)
+        return out
+
+
+def upscale(
+    model: nn.Module, lr: torch.Tensor, *, tile: int | None = None, tile_overlap: int = 24
+) -> torch.Tensor:
+    """Upscale a batch with ``model`` on its current device and dtype (see ``Upscaler``)."""
+    parameter = next(model.parameters())
+    upscaler = Upscaler(model, device=parameter.device, tile=tile, tile_overlap=tile_overlap)
+    return upscaler(lr)
+
+
+def count_tiles(height: int, width: int, tile: int | None) -> int:
+    """How many tiles an ``height x width`` LR image is cut into."""
+    if tile is None:
+        return 1
+    return math.ceil(height / tile) * math.ceil(width / tile)
