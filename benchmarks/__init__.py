@@ -1,0 +1,1 @@
+"""srgan's benchmarks: ``python -m benchmarks.quality`` and ``python -m benchmarks.speed``."""

@@ -126,3 +126,28 @@ def load_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
             f"{'...' if len(unexpected) > 5 else ''}"
         )
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+
+
+def packaged_models() -> dict[str, Path]:
+    """The models shipped inside the package (``srgan/weights/NAME.safetensors``), by name."""
+    folder = Path(__file__).parent / "weights"
+    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+
+
+# ``--model default`` always names this shipped model.
+DEFAULT_MODEL = "fast"
+
+
+def load_model(spec: str) -> Generator:
+    """A generator from a shipped model's name (``default``, ``fast``, ...) or a file path."""
+    shipped = packaged_models()
+    name = DEFAULT_MODEL if spec == "default" else spec
+    if name in shipped:
+        return load_generator(shipped[name])
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return load_generator(path)
+    known = ", ".join(["default", *shipped]) or "none shipped"
+    raise FileNotFoundError(
+        f"model {spec!r} is neither a shipped model ({known}) nor an existing file"
+    )

@@ -1,0 +1,61 @@
+"""Shared report plumbing for the benchmarks: environment record, JSON and Markdown output."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def environment(device: torch.device | str | None = None) -> dict[str, Any]:
+    """Versions and hardware, recorded with every benchmark result."""
+    import srgan
+
+    info: dict[str, Any] = {
+        "srgan": srgan.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            info["driver"] = pynvml.nvmlSystemGetDriverVersion()
+        except Exception:  # noqa: BLE001 - the driver version is a nicety
+            info["driver"] = None
+    return info
+
+
+def write_json(payload: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def markdown_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, floats: str = ".2f"
+) -> str:
+    """A GitHub Markdown table of ``rows`` (dicts) over ``columns``; ``None`` prints as ``-``."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return format(value, floats)
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
