@@ -58,6 +58,8 @@ class SRGAN(L.LightningModule):
             network found in the file is loaded; a bare generator file initialises both
             the generator and its EMA.
         val_image_crop: side of the LR-bicubic | SR | HR crops saved at each validation.
+        channels_last: keep networks and batches in channels-last memory format (faster
+            convolutions on tensor-core GPUs, especially in bf16/fp16).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class SRGAN(L.LightningModule):
         discriminator_scheduler: LRSchedulerCallable | None = None,
         init_from: str | None = None,
         val_image_crop: int = 128,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         if stage not in ("psnr", "gan"):
@@ -153,6 +156,8 @@ class SRGAN(L.LightningModule):
             load_state(self.discriminator, discriminator)
 
     def setup(self, stage: str) -> None:
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)
         datamodule = getattr(self.trainer, "datamodule", None)
         data_scale = getattr(datamodule, "scale", None)
         model_scale = getattr(self.generator, "scale", None)
@@ -190,6 +195,9 @@ class SRGAN(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         lr, hr = batch["lr"], batch["hr"]
+        if self.hparams.channels_last:
+            lr = lr.contiguous(memory_format=torch.channels_last)
+            hr = hr.contiguous(memory_format=torch.channels_last)
         if self.stage == "psnr":
             (g_opt,), (g_sched,) = _as_list(self.optimizers()), _as_list(self.lr_schedulers())
             sr = self.generator(lr)

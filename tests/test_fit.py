@@ -32,7 +32,11 @@ def data_args(image_dir: Path, tmp_path: Path) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "config",
+    sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("release/*.yaml")]),
+    ids=lambda p: p.stem,
+)
 def test_every_config_instantiates(config: Path, image_dir: Path, tmp_path: Path) -> None:
     cli = main(["--config", str(config), *data_args(image_dir, tmp_path)], run=False)
     assert isinstance(cli.model, SRGAN)

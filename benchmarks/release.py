@@ -1,0 +1,206 @@
+"""Train the shipped models and the objective ablation on one GPU, within a time budget.
+
+    python -m benchmarks.release psnr --data T91 BSD200 SunHays80 --budget 450 --out OUT
+    python -m benchmarks.release gan --data T91 BSD200 SunHays80 --init OUT/quality.safetensors \
+        --budget 400 --out OUT
+
+``psnr`` trains ``fast`` (CompactNet) and ``quality`` (RRDBNet) concurrently (a small
+network alone leaves most of a large GPU idle). ``gan`` fine-tunes ``quality`` in the GAN
+stage with RelativisticAverage and MaxSurprise, two seeds each, concurrently, with identical
+budgets, data and loss weights; the RaGAN seed-0 run is the shipped ``gan`` model. Each
+run is an ordinary ``srgan.fit`` run (configs in ``configs/release/``) with a
+``TimeBudget`` callback. Results: EMA generators as fp16 ``.safetensors`` (with a training
+record in their metadata) and a ``logs.tar.gz`` of every run's config, metrics and
+sample crops. ``--smoke`` runs the same pipeline with tiny networks on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from srgan.weights import load_generator, save_generator
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+RELEASE = CONFIGS / "release"
+
+# name -> (config, extra config fragments, seed)
+PSNR_RUNS = {
+    "fast": (RELEASE / "fast_x4.yaml", [], 0),
+    "quality": (RELEASE / "quality_x4.yaml", [], 0),
+}
+GAN_RUNS = {
+    "gan_ragan_s0": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/relativistic_average.yaml"], 0),
+    "gan_ragan_s1": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/relativistic_average.yaml"], 1),
+    "gan_maxsurprise_s0": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/max_surprise.yaml"], 0),
+    "gan_maxsurprise_s1": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/max_surprise.yaml"], 1),
+}
+SMOKE = [
+    "--trainer.accelerator=cpu",
+    "--trainer.precision=32-true",
+    "--trainer.benchmark=false",
+    "--data.num_workers=0",
+    "--data.batch_size=2",
+    "--data.crop_size=64",
+    "--data.steps_per_epoch=20",
+]
+SMOKE_NETWORKS = {
+    "fast": [
+        "--model.generator.init_args.num_features=8",
+        "--model.generator.init_args.num_convs=2",
+    ],
+    "rrdb": [
+        "--model.generator.init_args.num_blocks=1",
+        "--model.generator.init_args.num_features=8",
+        "--model.generator.init_args.growth_channels=4",
+    ],
+}
+
+
+def run_args(
+    name: str,
+    config: Path,
+    fragments: list[Path],
+    seed: int,
+    *,
+    data: list[str],
+    runs: Path,
+    budget: float,
+    init: str | None,
+    smoke: bool,
+) -> list[str]:
+    override = runs / f"{name}.override.yaml"
+    override.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"save_last": True},
+        },
+        {
+            "class_path": "srgan.callbacks.TimeBudget",
+            "init_args": {"seconds": budget}
+            | ({"warmup_steps": 5, "measure_steps": 5} if smoke else {}),
+        },
+    ]
+    override.write_text(yaml.safe_dump({"trainer": {"callbacks": callbacks}}))
+    args = [sys.executable, "-m", "srgan.fit", "fit", "--config", str(config)]
+    for fragment in fragments:
+        args += ["--config", str(fragment)]
+    args += [
+        "--config",
+        str(override),
+        f"--seed_everything={seed}",
+        f"--trainer.default_root_dir={runs / name}",
+        f"--data.train_dir={json.dumps(data)}",
+    ]
+    if init is not None:
+        args.append(f"--model.init_from={init}")
+    if smoke:
+        args += SMOKE + SMOKE_NETWORKS["fast" if name == "fast" else "rrdb"]
+        args += ["--model.discriminator.init_args.num_features=4"] if name.startswith("gan") else []
+    return args
+
+
+def launch(runs_spec: dict, args: argparse.Namespace, init: str | None) -> dict[str, float]:
+    runs = Path(args.runs)
+    processes, started = {}, {}
+    for name, (config, fragments, seed) in runs_spec.items():
+        cmd = run_args(
+            name,
+            config,
+            fragments,
+            seed,
+            data=args.data,
+            runs=runs,
+            budget=args.budget,
+            init=init,
+            smoke=args.smoke,
+        )
+        log = open(runs / f"{name}.log", "w")  # noqa: SIM115 - closed when the process ends
+        print("launch:", " ".join(cmd[1:]), flush=True)
+        processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+        started[name] = time.perf_counter()
+    wall = {}
+    for name, (process, log) in processes.items():
+        code = process.wait()
+        log.close()
+        wall[name] = time.perf_counter() - started[name]
+        print(f"{name}: exit {code} after {wall[name]:.0f}s", flush=True)
+        if code != 0:
+            print((runs / f"{name}.log").read_text()[-4000:], flush=True)
+    return wall
+
+
+def export(name: str, runs: Path, out: Path, wall: float, extra: dict) -> Path | None:
+    checkpoints = sorted((runs / name).rglob("last.ckpt"))
+    if not checkpoints:
+        print(f"{name}: no checkpoint", flush=True)
+        return None
+    checkpoint = torch.load(checkpoints[-1], map_location="cpu", weights_only=True)
+    generator = load_generator(checkpoints[-1])
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    record = {
+        "run": name,
+        "global_step": checkpoint["global_step"],
+        "wall_seconds": round(wall),
+        "hardware": device,
+        **extra,
+    }
+    path = save_generator(generator, out / f"{name}.safetensors", dtype=torch.float16, card=record)
+    print(
+        f"{name}: step {checkpoint['global_step']}, wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)",
+        flush=True,
+    )
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("stage", choices=["psnr", "gan"])
+    parser.add_argument("--data", nargs="+", required=True, help="training HR folders")
+    parser.add_argument("--budget", type=float, default=450, help="seconds of training per run")
+    parser.add_argument("--init", help="gan: the quality model to start from")
+    parser.add_argument(
+        "--runs", default="runs/release", help="where runs write checkpoints and logs"
+    )
+    parser.add_argument("--out", default="results/release", help="where weights and logs.tar.gz go")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny networks on the CPU, to test the pipeline"
+    )
+    args = parser.parse_args(argv)
+    out, runs = Path(args.out), Path(args.runs)
+    out.mkdir(parents=True, exist_ok=True)
+    runs.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    spec = PSNR_RUNS if args.stage == "psnr" else GAN_RUNS
+    if args.stage == "gan" and not args.init:
+        parser.error("gan needs --init (the quality model)")
+    wall = launch(spec, args, args.init)
+    for name in spec:
+        export(
+            name,
+            runs,
+            out,
+            wall[name],
+            {"data": [Path(d).name for d in args.data], "budget_seconds": args.budget},
+        )
+    with tarfile.open(out / f"logs_{args.stage}.tar.gz", "w:gz") as tar:
+        for path in sorted(runs.rglob("*")):
+            if path.is_file() and (
+                path.suffix in (".csv", ".yaml", ".log") or path.parent.name == "samples"
+            ):
+                tar.add(path, arcname=str(path.relative_to(runs)))
+    print("done:", sorted(p.name for p in out.iterdir()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
