@@ -1,17 +1,19 @@
-"""Train the shipped models and the objective ablation on one GPU, within a time budget.
+"""Train the shipped models and the objective ablation on one GPU, within time budgets.
 
-    python -m benchmarks.release psnr --data T91 BSD200 SunHays80 --budget 450 --out OUT
-    python -m benchmarks.release gan --data T91 BSD200 SunHays80 --init OUT/quality.safetensors \
-        --budget 400 --out OUT
+    python -m benchmarks.release --data T91 BSD200 SunHays80 --psnr-budget 420 --out OUT
+    python -m benchmarks.release --data T91 BSD200 SunHays80 --psnr-budget 440 \
+        --quality-init OUT/quality.safetensors --gan-init OUT/quality.safetensors --gan-budget 240
 
-``psnr`` trains ``fast`` (CompactNet) and ``quality`` (RRDBNet) concurrently (a small
-network alone leaves most of a large GPU idle). ``gan`` fine-tunes ``quality`` in the GAN
-stage with RelativisticAverage and MaxSurprise, two seeds each, concurrently, with identical
-budgets, data and loss weights; the RaGAN seed-0 run is the shipped ``gan`` model. Each
-run is an ordinary ``srgan.fit`` run (configs in ``configs/release/``) with a
-``TimeBudget`` callback. Results: EMA generators as fp16 ``.safetensors`` (with a training
-record in their metadata) and a ``logs.tar.gz`` of every run's config, metrics and
-sample crops. ``--smoke`` runs the same pipeline with tiny networks on the CPU.
+PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
+``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: ``quality``
+weights fine-tuned with RelativisticAverage and MaxSurprise, two seeds each, with identical
+budgets, data and loss weights; the RaGAN seed-0 run is the shipped ``gan`` model. All
+runs of one call train concurrently (a small network alone leaves most of a large GPU
+idle). Each run is an ordinary ``srgan.fit`` run (configs in ``configs/release/``) with a
+``TimeBudget`` callback and a CSV logger. Results: EMA generators as fp16
+``.safetensors`` (with a training record in their metadata) and ``logs.tar.gz`` with every
+run's config, metrics and sample crops. ``--smoke`` runs the pipeline with tiny networks
+on the CPU.
 """
 
 from __future__ import annotations
@@ -91,7 +93,11 @@ def run_args(
             | ({"warmup_steps": 5, "measure_steps": 5} if smoke else {}),
         },
     ]
-    override.write_text(yaml.safe_dump({"trainer": {"callbacks": callbacks}}))
+    logger = {
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": str(runs / name)},
+    }
+    override.write_text(yaml.safe_dump({"trainer": {"callbacks": callbacks, "logger": logger}}))
     args = [sys.executable, "-m", "srgan.fit", "fit", "--config", str(config)]
     for fragment in fragments:
         args += ["--config", str(fragment)]
@@ -110,10 +116,11 @@ def run_args(
     return args
 
 
-def launch(runs_spec: dict, args: argparse.Namespace, init: str | None) -> dict[str, float]:
+def launch(plan: dict[str, tuple], args: argparse.Namespace) -> dict[str, float]:
+    """Start every planned run at once; ``plan`` maps name -> (config, fragments, seed, budget, init)."""
     runs = Path(args.runs)
     processes, started = {}, {}
-    for name, (config, fragments, seed) in runs_spec.items():
+    for name, (config, fragments, seed, budget, init) in plan.items():
         cmd = run_args(
             name,
             config,
@@ -121,7 +128,7 @@ def launch(runs_spec: dict, args: argparse.Namespace, init: str | None) -> dict[
             seed,
             data=args.data,
             runs=runs,
-            budget=args.budget,
+            budget=budget,
             init=init,
             smoke=args.smoke,
         )
@@ -165,10 +172,13 @@ def export(name: str, runs: Path, out: Path, wall: float, extra: dict) -> Path |
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=["psnr", "gan"])
     parser.add_argument("--data", nargs="+", required=True, help="training HR folders")
-    parser.add_argument("--budget", type=float, default=450, help="seconds of training per run")
-    parser.add_argument("--init", help="gan: the quality model to start from")
+    parser.add_argument(
+        "--psnr-budget", type=float, default=0, help="seconds for fast and quality (0: skip)"
+    )
+    parser.add_argument("--quality-init", help="continue quality from these weights")
+    parser.add_argument("--gan-budget", type=float, default=0, help="seconds per GAN run (0: skip)")
+    parser.add_argument("--gan-init", help="the PSNR-stage quality weights the GAN runs start from")
     parser.add_argument(
         "--runs", default="runs/release", help="where runs write checkpoints and logs"
     )
@@ -177,23 +187,35 @@ def main(argv: list[str] | None = None) -> None:
         "--smoke", action="store_true", help="tiny networks on the CPU, to test the pipeline"
     )
     args = parser.parse_args(argv)
+    if args.gan_budget and not args.gan_init:
+        parser.error("--gan-budget needs --gan-init (the PSNR-stage quality weights)")
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
     runs.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    spec = PSNR_RUNS if args.stage == "psnr" else GAN_RUNS
-    if args.stage == "gan" and not args.init:
-        parser.error("gan needs --init (the quality model)")
-    wall = launch(spec, args, args.init)
-    for name in spec:
+    plan: dict[str, tuple] = {}
+    if args.psnr_budget:
+        for name, (config, fragments, seed) in PSNR_RUNS.items():
+            init = args.quality_init if name == "quality" else None
+            plan[name] = (config, fragments, seed, args.psnr_budget, init)
+    if args.gan_budget:
+        for name, (config, fragments, seed) in GAN_RUNS.items():
+            plan[name] = (config, fragments, seed, args.gan_budget, args.gan_init)
+    wall = launch(plan, args)
+    data = [Path(d).name for d in args.data]
+    for name, (_, _, _, budget, init) in plan.items():
         export(
             name,
             runs,
             out,
             wall[name],
-            {"data": [Path(d).name for d in args.data], "budget_seconds": args.budget},
+            {
+                "data": data,
+                "budget_seconds": budget,
+                "init_from": Path(init).name if init else None,
+            },
         )
-    with tarfile.open(out / f"logs_{args.stage}.tar.gz", "w:gz") as tar:
+    with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
         for path in sorted(runs.rglob("*")):
             if path.is_file() and (
                 path.suffix in (".csv", ".yaml", ".log") or path.parent.name == "samples"

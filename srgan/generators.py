@@ -174,6 +174,16 @@ class CompactNet(Generator):
             layers += [conv3x3(f, f), make_activation(activation, f)]
         layers += [conv3x3(f, out_channels * scale**2), nn.PixelShuffle(scale)]
         self.body = nn.Sequential(*layers)
+        # A plain stack of ReLU convs loses its signal with PyTorch's default init (the
+        # residual branch then stays near zero and training stalls at the nearest-
+        # neighbour image): use He init for the convs before activations, and a small
+        # last conv so training starts close to the nearest-neighbour skip.
+        slope = {"relu": 0.0, "prelu": 0.25, "leaky_relu": LEAKY_SLOPE}[activation]
+        convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
+        for conv in convs:
+            nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
+            nn.init.zeros_(conv.bias)
+        convs[-1].weight.data.mul_(0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, C, H, W) -> (B, C, H*scale, W*scale)

@@ -16,6 +16,7 @@ what validation, testing and export use.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,6 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import make_grid, save_image
 
 from srgan.losses import PerceptualLoss, PixelLoss, feature_matching_loss
@@ -118,9 +118,7 @@ class SRGAN(L.LightningModule):
         self.stage = stage
         self.pixel_loss = pixel_loss or PixelLoss()
         self.perceptual_loss = perceptual_loss
-        self.generator_ema = AveragedModel(
-            generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
-        ).requires_grad_(False)
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.generator_scheduler = generator_scheduler
@@ -146,11 +144,8 @@ class SRGAN(L.LightningModule):
         ema = split_prefixed(state, "generator_ema")
         if not generator and not ema:
             raise ValueError(f"model.init_from: no generator weights in {path_}")
-        load_state(self.generator, generator or split_prefixed(ema, "module"))
-        if ema:
-            load_state(self.generator_ema, ema)
-        else:
-            self.generator_ema.module.load_state_dict(self.generator.state_dict())
+        load_state(self.generator, generator or ema)
+        load_state(self.generator_ema, ema or generator)
         discriminator = split_prefixed(state, "discriminator")
         if discriminator and self.discriminator is not None:
             load_state(self.discriminator, discriminator)
@@ -180,7 +175,23 @@ class SRGAN(L.LightningModule):
     # -- training ----------------------------------------------------------------------------
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """The EMA generator's SR image, clamped to [0, 1]."""
-        return self.generator_ema.module(lr).clamp(0, 1)
+        return self.generator_ema(lr).clamp(0, 1)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """EMA of the generator's parameters (buffers are copied).
+
+        Written out rather than ``torch.optim.swa_utils.AveragedModel``, whose update reads
+        its step counter back from the device twice per call: two host-device
+        synchronisations per training step, which stall a launch-bound training loop.
+        """
+        decay = self.hparams.ema_decay
+        ema_params = list(self.generator_ema.parameters())
+        torch._foreach_lerp_(
+            ema_params, [p.detach() for p in self.generator.parameters()], 1 - decay
+        )
+        for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema_buffer.copy_(buffer)
 
     def _step(
         self, optimizer: Any, scheduler: Any, loss: torch.Tensor, network: nn.Module
@@ -205,7 +216,7 @@ class SRGAN(L.LightningModule):
             grad_norm = self._step(
                 g_opt, g_sched, self.hparams.pixel_weight * g_pixel, self.generator
             )
-            self.generator_ema.update_parameters(self.generator)
+            self._update_ema()
             self.log_dict({"train/g_pixel": g_pixel, "train/g_grad_norm": grad_norm}, prog_bar=True)
             return
 
@@ -217,7 +228,7 @@ class SRGAN(L.LightningModule):
             with self.toggled_optimizer(g_opt):  # the discriminator is frozen here
                 sr = self.generator(lr)
                 logs |= self._generator_step(g_opt, g_sched, sr, hr)
-            self.generator_ema.update_parameters(self.generator)
+            self._update_ema()
             sr = sr.detach()
         else:
             with torch.no_grad():
@@ -278,7 +289,7 @@ class SRGAN(L.LightningModule):
     # -- evaluation --------------------------------------------------------------------------
     def _evaluate(self, batch: dict[str, Any], prefix: str) -> torch.Tensor:
         sr = self(batch["lr"]).float()
-        scale = self.generator_ema.module.scale
+        scale = self.generator_ema.scale
         hr = batch["hr"]
         self.log(f"{prefix}/psnr", psnr(sr, hr, crop_border=scale).mean(), batch_size=1)
         self.log(f"{prefix}/ssim", ssim(sr, hr, crop_border=scale).mean(), batch_size=1)
@@ -314,7 +325,7 @@ class SRGAN(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # What srgan.weights needs to rebuild the generator from the checkpoint alone.
-        generator = self.generator_ema.module
+        generator = self.generator_ema
         checkpoint["srgan"] = {
             "generator": {
                 "architecture": type(generator).__name__,

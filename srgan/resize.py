@@ -20,6 +20,7 @@ any device work, and the result is differentiable.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -32,6 +33,20 @@ def cubic(x: torch.Tensor) -> torch.Tensor:
     near = (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1)
     far = (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2))
     return near + far
+
+
+@functools.lru_cache(maxsize=64)
+def _device_matrix(
+    in_length: int,
+    out_length: int,
+    scale: float,
+    antialias: bool,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:
+    # Cached per device: building the matrix and copying it to a GPU on every call would
+    # cost two host-device synchronisations per training batch.
+    return weight_matrix(in_length, out_length, scale, antialias=antialias, dtype=dtype).to(device)
 
 
 def weight_matrix(
@@ -96,12 +111,12 @@ def imresize(
     x = image.to(work_dtype)
 
     def pass_rows(t: torch.Tensor) -> torch.Tensor:
-        matrix = weight_matrix(height, out_h, scales[0], antialias=antialias, dtype=work_dtype)
-        return matrix.to(t.device) @ t  # (out_h, H) @ (..., H, W')
+        matrix = _device_matrix(height, out_h, scales[0], antialias, work_dtype, t.device)
+        return matrix @ t  # (out_h, H) @ (..., H, W')
 
     def pass_cols(t: torch.Tensor) -> torch.Tensor:
-        matrix = weight_matrix(width, out_w, scales[1], antialias=antialias, dtype=work_dtype)
-        return t @ matrix.to(t.device).T  # (..., H', W) @ (W, out_w)
+        matrix = _device_matrix(width, out_w, scales[1], antialias, work_dtype, t.device)
+        return t @ matrix.T  # (..., H', W) @ (W, out_w)
 
     def rounded(t: torch.Tensor) -> torch.Tensor:
         if not quantize:

@@ -85,8 +85,8 @@ def split_prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, tor
 
 
 def ema_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The EMA generator's weights from a module state dict (``generator_ema.module.*``)."""
-    return split_prefixed(split_prefixed(state, "generator_ema"), "module")
+    """The EMA generator's weights from a module state dict (``generator_ema.*``)."""
+    return split_prefixed(state, "generator_ema")
 
 
 def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
