@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from srgan.images import list_images, read_rgb
-from srgan.resize import imresize
+from srgan.resize import imresize, mod_crop
 
 
 def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.ndarray], list[Path]]:
@@ -51,12 +51,6 @@ def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.nda
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 array -> ``(C, H, W)`` uint8 tensor."""
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
-
-
-def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
-    """Crop height and width down to multiples of ``scale`` (the benchmark convention)."""
-    h, w = image.shape[:2]
-    return image[: h - h % scale, : w - w % scale]
 
 
 def augment(*images: torch.Tensor) -> tuple[torch.Tensor, ...]:

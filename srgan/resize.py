@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 
 
@@ -131,3 +132,9 @@ def imresize(
     if is_uint8:
         return x.to(torch.uint8)
     return x.to(image.dtype)
+
+
+def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop height and width down to multiples of ``scale`` (the benchmark convention)."""
+    h, w = image.shape[:2]
+    return image[: h - h % scale, : w - w % scale]
