@@ -59,3 +59,43 @@ def markdown_table(
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# Vector extensions that decide CPU inference speed (int8 above all: VNNI and AMX).
+VECTOR_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
+
+
+def cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
+    """The CPU's model name and vector extensions (from ``/proc/cpuinfo`` flags on Linux)."""
+    import os
+
+    info: dict[str, Any] = {"cpu_model": platform.processor() or platform.machine()}
+    info["cpu_count"] = os.cpu_count()
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        info["vector_extensions"] = None
+        return info
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            info["cpu_model"] = value.strip()
+        elif key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    info["vector_extensions"] = [f for f in VECTOR_FLAGS if f in flags]
+    return info

@@ -1,0 +1,104 @@
+"""Energy around a timed loop: NVML's total-energy counter on NVIDIA GPUs, RAPL on CPUs.
+
+``EnergyMeter(device)`` is a context manager; afterwards ``joules`` holds the energy
+used between enter and exit (``None`` with a ``reason`` when it cannot be measured).
+NVML comes from ``nvidia-ml-py`` (optional: ``pip install srgan[gpu]``); RAPL from
+``/sys/class/powercap/intel-rapl:N/energy_uj`` (package domains), which is often
+readable by root only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+POWERCAP = Path("/sys/class/powercap")
+
+
+def rapl_domains(root: Path = POWERCAP) -> list[Path]:
+    """The top-level RAPL package domains (``intel-rapl:0``, ``intel-rapl:1``, ...)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("intel-rapl:*") if p.name.count(":") == 1)
+
+
+def read_rapl(root: Path = POWERCAP) -> tuple[dict[Path, tuple[int, int]] | None, str | None]:
+    """``({domain: (energy_uj, max_range_uj)}, None)`` or ``(None, why not)``."""
+    domains = rapl_domains(root)
+    if not domains:
+        return None, f"no RAPL domains under {root} (not an Intel/AMD host with powercap)"
+    values = {}
+    for domain in domains:
+        try:
+            energy = int((domain / "energy_uj").read_text())
+            max_range = int((domain / "max_energy_range_uj").read_text())
+        except PermissionError:
+            return None, f"{domain / 'energy_uj'} is not readable (needs root)"
+        except (OSError, ValueError) as error:
+            return None, f"cannot read {domain / 'energy_uj'}: {error}"
+        values[domain] = (energy, max_range)
+    return values, None
+
+
+class EnergyMeter:
+    """Joules used by the device between ``__enter__`` and ``__exit__``."""
+
+    def __init__(self, device: torch.device | str = "cpu", *, powercap: Path = POWERCAP) -> None:
+        self.device = torch.device(device)
+        self.powercap = powercap
+        self.joules: float | None = None
+        self.reason: str | None = None
+        self.source: str | None = None
+        self._start: Any = None
+        self._handle: Any = None
+
+    def __enter__(self) -> EnergyMeter:
+        if self.device.type == "cuda":
+            try:
+                import pynvml
+
+                pynvml.nvmlInit()
+                index = self.device.index if self.device.index is not None else 0
+                self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                self._start = pynvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)  # mJ
+                self.source = "nvml"
+            except ImportError:
+                self.reason = "nvidia-ml-py is not installed (pip install srgan[gpu])"
+            except Exception as error:  # noqa: BLE001 - any NVML failure: not measured
+                self.reason = f"NVML energy counter unavailable: {error}"
+        else:
+            self._start, self.reason = read_rapl(self.powercap)
+            if self._start is not None:
+                self.source = "rapl"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._start is None:
+            return
+        if self.source == "nvml":
+            import pynvml
+
+            end = pynvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
+            self.joules = (end - self._start) / 1000.0
+            return
+        end, reason = read_rapl(self.powercap)
+        if end is None:
+            self.reason = reason
+            return
+        total_uj = 0
+        for domain, (start_uj, max_range) in self._start.items():
+            delta = end[domain][0] - start_uj
+            total_uj += delta if delta >= 0 else delta + max_range  # the counter wrapped
+        self.joules = total_uj / 1e6
+
+    def record(self, seconds: float, frames: int) -> dict[str, Any]:
+        """Joules per frame and average watts over ``seconds`` of ``frames`` frames."""
+        if self.joules is None:
+            return {"energy": "not measured", "energy_reason": self.reason}
+        return {
+            "energy_source": self.source,
+            "joules_per_frame": self.joules / frames,
+            "watts": self.joules / seconds if seconds > 0 else None,
+        }

@@ -1,0 +1,90 @@
+"""Honest latency measurement: warm-up excluded, device synchronised, median and p90.
+
+On CUDA each call is timed with CUDA events (recorded on the stream, read after a
+synchronisation), so no host-side launch latency is mistaken for work; on CPU with
+``time.perf_counter`` around a call that returns only when the work is done.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Timing:
+    """Per-call latencies in milliseconds over the timed repeats."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self.latencies_ms))
+
+    @property
+    def p90_ms(self) -> float:
+        return float(np.percentile(self.latencies_ms, 90))
+
+    @property
+    def total_s(self) -> float:
+        return float(sum(self.latencies_ms)) / 1000.0
+
+    def summary(self, frames_per_call: int = 1) -> dict[str, Any]:
+        return {
+            "repeats": len(self.latencies_ms),
+            "median_ms": self.median_ms,
+            "p90_ms": self.p90_ms,
+            "min_ms": float(min(self.latencies_ms)),
+            "fps": frames_per_call * 1000.0 / self.median_ms,
+        }
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    call: Callable[[], Any],
+    *,
+    device: torch.device | str = "cpu",
+    warmup: int = 3,
+    repeats: int = 10,
+) -> Timing:
+    """Time ``call`` ``repeats`` times after ``warmup`` untimed calls."""
+    device = torch.device(device)
+    for _ in range(warmup):
+        call()
+    synchronize(device)
+    timing = Timing()
+    if device.type == "cuda":
+        events = [
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            for _ in range(repeats)
+        ]
+        for start, end in events:
+            start.record()
+            call()
+            end.record()
+        synchronize(device)
+        timing.latencies_ms = [start.elapsed_time(end) for start, end in events]
+        return timing
+    for _ in range(repeats):
+        start_s = time.perf_counter()
+        call()
+        timing.latencies_ms.append((time.perf_counter() - start_s) * 1000.0)
+    return timing
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (CPU runs; never decreases)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20

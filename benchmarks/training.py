@@ -1,0 +1,120 @@
+"""GAN-stage training throughput: generator + discriminator steps per second.
+
+One step is what ``srgan.module.SRGAN`` does per batch in the GAN stage with
+``n_critic = 1``: a generator step (pixel + adversarial loss, discriminator frozen), then
+a discriminator step on the detached SR image. Written with plain PyTorch (benchmarks do
+not import Lightning), so it times the networks, losses and optimizers, not the trainer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from benchmarks.timing import measure
+from srgan.discriminators import VGGStyle
+from srgan.losses import PixelLoss
+from srgan.objectives import AdversarialObjective, RelativisticAverage
+
+
+def gan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    objective: AdversarialObjective,
+    *,
+    batch: int,
+    crop: int,
+    device: torch.device,
+    precision: str = "fp32",
+    compile: bool = False,
+    adversarial_weight: float = 5e-3,
+) -> Any:
+    """A closure running one GAN training step on a fixed random batch."""
+    scale = generator.scale
+    if crop % scale:
+        raise ValueError(f"crop {crop} must be a multiple of the scale {scale}")
+    generator.train().to(device)
+    discriminator.train().to(device)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    g_forward = torch.compile(generator) if compile else generator
+    d_forward = torch.compile(discriminator) if compile else discriminator
+    pixel_loss = PixelLoss()
+    hr = torch.rand(batch, 3, crop, crop, device=device)
+    lr = torch.rand(batch, 3, crop // scale, crop // scale, device=device)
+
+    def autocast() -> Any:
+        if precision == "bf16":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        if precision == "fp16":
+            return torch.autocast(device.type, dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def step() -> None:
+        discriminator.requires_grad_(False)
+        with autocast():
+            sr = g_forward(lr)
+            fake_logits = d_forward(sr)
+            with torch.no_grad():
+                real_logits = d_forward(hr)
+            g_loss = pixel_loss(sr.float(), hr) + adversarial_weight * objective.g_loss(
+                real_logits.float(), fake_logits.float()
+            )
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        discriminator.requires_grad_(True)
+        with autocast():
+            real_logits = d_forward(hr)
+            fake_logits = d_forward(sr.detach())
+            d_loss = objective.d_loss(real_logits.float(), fake_logits.float())
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+
+    return step
+
+
+def training_throughput(
+    generator: nn.Module,
+    *,
+    discriminator: nn.Module | None = None,
+    batch: int = 16,
+    crop: int = 128,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    compile: bool = False,
+    warmup: int = 2,
+    repeats: int = 10,
+) -> dict[str, Any]:
+    """Steps per second (and HR pixels per second) of the GAN stage."""
+    device = torch.device(device)
+    discriminator = discriminator if discriminator is not None else VGGStyle()
+    step = gan_step(
+        generator,
+        discriminator,
+        RelativisticAverage(),
+        batch=batch,
+        crop=crop,
+        device=device,
+        precision=precision,
+        compile=compile,
+    )
+    timing = measure(step, device=device, warmup=warmup, repeats=repeats)
+    steps_per_s = 1000.0 / timing.median_ms
+    return {
+        "mode": "train",
+        "backend": "compile" if compile else "eager",
+        "precision": precision,
+        "batch": batch,
+        "crop": crop,
+        "discriminator": type(discriminator).__name__,
+        "repeats": repeats,
+        "median_ms": timing.median_ms,
+        "p90_ms": timing.p90_ms,
+        "steps_per_s": steps_per_s,
+        "hr_megapixels_per_s": steps_per_s * batch * crop * crop / 1e6,
+    }
