@@ -57,6 +57,7 @@ from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import cpu_description, environment, markdown_table, write_json
 from benchmarks.timing import Timing, measure, peak_rss_mb, synchronize
 from benchmarks.training import training_throughput
+from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import Generator
 from srgan.inference import resolve_device
 
@@ -515,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality-dataset", help="dataset of --quality-json (default Set5)")
     parser.add_argument("--train", action="store_true", help="GAN training throughput mode")
     parser.add_argument("--crop", type=int, default=128, help="HR crop side (--train)")
+    parser.add_argument(
+        "--discriminator", choices=["vgg", "unet"], default="vgg", help="critic for --train"
+    )
+    parser.add_argument(
+        "--discriminator-features", type=int, default=64, help="critic width for --train"
+    )
     parser.add_argument("--out", default="runs/speed", help="output folder")
     return parser
 
@@ -535,8 +542,10 @@ def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[st
                 for precision in args.precisions:
                     record = {"model": name, "architecture": type(model).__name__}
                     try:
+                        critic = {"vgg": VGGStyle, "unet": UNet}[args.discriminator]
                         record |= training_throughput(
                             model,
+                            discriminator=critic(num_features=args.discriminator_features),
                             batch=batch,
                             crop=args.crop,
                             device=device,

@@ -1,0 +1,247 @@
+"""The speed benchmark: timing, MACs, energy fallbacks, Pareto front, reports, training mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from benchmarks.backends import Variant, unavailable
+from benchmarks.energy import EnergyMeter, read_rapl
+from benchmarks.macs import count_macs, macs_per_output_pixel
+from benchmarks.report import cpu_description
+from benchmarks.speed import (
+    main,
+    pareto_front,
+    parse_size,
+    plot_quality_speed,
+    quality_speed_points,
+    quality_summary,
+    ratios,
+)
+from benchmarks.timing import measure
+from benchmarks.training import training_throughput
+from srgan.discriminators import VGGStyle
+from srgan.generators import CompactNet
+from srgan.weights import save_generator
+
+
+def test_macs_of_known_layers():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    assert count_macs(conv, torch.rand(1, 3, 10, 10)) == 10 * 10 * 8 * 3 * 9
+    grouped = nn.Conv2d(8, 8, 3, padding=1, groups=4)
+    assert count_macs(grouped, torch.rand(2, 8, 5, 5)) == 2 * 5 * 5 * 8 * 2 * 9
+    strided = nn.Conv2d(4, 6, 4, stride=2, padding=1)
+    assert count_macs(strided, torch.rand(1, 4, 8, 8)) == 4 * 4 * 6 * 4 * 16
+    linear = nn.Linear(5, 7)
+    assert count_macs(linear, torch.rand(3, 5)) == 3 * 7 * 5
+    assert count_macs(nn.Sequential(conv, nn.ReLU()), torch.rand(1, 3, 10, 10)) == 21600
+
+
+def test_macs_per_output_pixel_of_compactnet():
+    model = CompactNet(num_features=64, num_convs=16, scale=4)
+    per_lr_pixel = 9 * (3 * 64 + 16 * 64 * 64 + 64 * 3 * 16)
+    assert macs_per_output_pixel(model, size=8) == pytest.approx(per_lr_pixel / 16)
+
+
+def test_pareto_front():
+    points = [(10, 30.0), (100, 28.0), (50, 27.0), (5, 29.0), (100, 27.5), (1, 31.0)]
+    # (50, 27) is beaten by (100, 28); (5, 29) by (10, 30); (100, 27.5) by (100, 28).
+    assert pareto_front(points) == [5, 0, 1]
+    assert pareto_front([(1, 1)]) == [0]
+    assert pareto_front([(2, 2), (2, 2)]) == [0, 1]  # ties do not dominate each other
+
+
+def fake_records() -> list[dict]:
+    def record(model, label, fps):
+        return {"model": model, "label": label, "fps": fps, "status": "ok"}
+
+    return [
+        record("fast", "onnx fp32", 5.0),
+        record("fast", "onnx-int8 int8", 15.0),
+        record("quality", "eager fp32", 0.5),
+        record("quality", "eager fp32", 0.7),
+        record("unknown", "eager fp32", 99.0),
+        {"model": "fast", "label": "onnx-cuda fp32", "status": "not available"},
+    ]
+
+
+def test_quality_versus_speed_chart_from_a_quality_json(tmp_path: Path):
+    quality = {
+        "records": [
+            {"dataset": "Set5", "model": "fast", "image": None, "psnr": 30.1, "ssim": 0.86},
+            {"dataset": "Set5", "model": "quality", "image": None, "psnr": 31.5, "ssim": 0.88},
+            {"dataset": "Set5", "model": "fast", "image": "baby.png", "psnr": 33.0, "ssim": 0.9},
+            {"dataset": "Set14", "model": "fast", "image": None, "psnr": 27.0, "ssim": 0.7},
+        ]
+    }
+    psnr = quality_summary(quality)
+    assert psnr == {"fast": 30.1, "quality": 31.5}
+    assert quality_summary(quality, "Set14") == {"fast": 27.0}
+    points = quality_speed_points(fake_records(), psnr)
+    assert len(points) == 3
+    assert {(p["model"], p["backend"], p["fps"]) for p in points} == {
+        ("fast", "onnx fp32", 5.0),
+        ("fast", "onnx-int8 int8", 15.0),
+        ("quality", "eager fp32", 0.7),
+    }
+    path = plot_quality_speed(points, tmp_path / "q.png", dataset="Set5")
+    assert path.stat().st_size > 1000
+
+
+def test_rapl_not_measured_with_reason(tmp_path: Path):
+    with EnergyMeter("cpu", powercap=tmp_path / "missing") as meter:
+        pass
+    record = meter.record(1.0, 10)
+    assert record["energy"] == "not measured" and "RAPL" in record["energy_reason"]
+
+
+def test_rapl_reads_and_handles_wraparound(tmp_path: Path):
+    domain = tmp_path / "intel-rapl:0"
+    (tmp_path / "intel-rapl:0:0").mkdir(parents=True)  # a sub-domain: not counted twice
+    domain.mkdir()
+    (domain / "max_energy_range_uj").write_text("1000000\n")
+    (domain / "energy_uj").write_text("999000\n")
+    values, reason = read_rapl(tmp_path)
+    assert reason is None and list(values) == [domain]
+    with EnergyMeter("cpu", powercap=tmp_path) as meter:
+        (domain / "energy_uj").write_text("1000\n")  # wrapped: 2000 uJ used
+    assert meter.joules == pytest.approx(0.002)
+    assert meter.record(0.5, 4) == {
+        "energy_source": "rapl",
+        "joules_per_frame": pytest.approx(0.0005),
+        "watts": pytest.approx(0.004),
+    }
+
+
+def test_nvml_missing_is_reported():
+    meter = EnergyMeter("cuda:0")
+    meter.__enter__()
+    meter.__exit__(None, None, None)
+    if meter.joules is None:
+        assert meter.record(1.0, 1)["energy"] == "not measured"
+
+
+def test_cpu_description_parses_flags(tmp_path: Path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Test CPU\nflags\t\t: fpu sse4_2 avx2 avx512f amx_int8\n")
+    info = cpu_description(cpuinfo)
+    assert info["cpu_model"] == "Test CPU"
+    assert info["vector_extensions"] == ["sse4_2", "avx2", "avx512f", "amx_int8"]
+
+
+def test_measure_counts_repeats_only():
+    calls = []
+    timing = measure(lambda: calls.append(1), warmup=2, repeats=3)
+    assert len(calls) == 5 and len(timing.latencies_ms) == 3
+    summary = timing.summary(frames_per_call=2)
+    assert summary["fps"] == pytest.approx(2000.0 / summary["median_ms"])
+
+
+def test_parse_size_and_availability():
+    assert parse_size("540p") == ("540p", 960, 540)
+    assert parse_size("64x48") == ("64x48", 64, 48)
+    cpu = torch.device("cpu")
+    assert "GPU" in unavailable(Variant("eager", "fp16"), cpu)
+    assert unavailable(Variant("onnx-int8", "int8"), cpu) is None
+    assert unavailable(Variant("onnx-cuda", "fp32"), cpu) is not None
+
+
+def test_ratios_against_a_baseline():
+    records = [
+        {"model": "m", "size": "s", "batch": 1, "backend": b, "precision": p}
+        | {"channels_last": False, "label": f"{b} {p}", "fps": fps, "status": "ok"}
+        for b, p, fps in [("onnx", "fp32", 2.0), ("onnx-int8", "int8", 6.0)]
+    ]
+    (line,) = ratios(records, ("onnx", "fp32", False))
+    assert "3.00x" in line
+
+
+def test_speed_benchmark_cpu_tiny_writes_json_markdown_and_plots(tmp_path: Path):
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    quality = tmp_path / "quality.json"
+    quality.write_text(
+        json.dumps(
+            {
+                "records": [
+                    {"dataset": "Set5", "model": "tiny", "image": None, "psnr": 28.0, "ssim": 0.8}
+                ]
+            }
+        )
+    )
+    out = tmp_path / "speed"
+    payload = main(
+        [
+            "--model",
+            str(weights),
+            "--device",
+            "cpu",
+            "--backends",
+            "eager",
+            "onnx",
+            "onnx-int8",
+            "onnx-cuda",
+            "--precisions",
+            "fp32",
+            "fp16",
+            "--size",
+            "16x12",
+            "--batch",
+            "1",
+            "2",
+            "--warmup",
+            "1",
+            "--repeats",
+            "2",
+            "--interleave",
+            "--quality-json",
+            str(quality),
+            "--out",
+            str(out),
+        ]
+    )
+    for name in ("speed.json", "speed.md", "speed.png", "quality_speed.png"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "speed.json").read_text())
+    assert saved["environment"]["onnxruntime"] and "vector_extensions" in saved["environment"]
+    ok = [r for r in saved["records"] if r["status"] == "ok"]
+    assert {r["label"] for r in ok} == {"eager fp32", "onnx fp32", "onnx-int8 int8"}
+    assert {r["batch"] for r in ok} == {1, 2}
+    for record in ok:
+        assert record["repeats"] == 2 and record["fps"] > 0 and record["tflops"] > 0
+        assert record["output"] == "64x48" and record["energy"] == "not measured"
+    missing = {r["label"]: r["reason"] for r in saved["records"] if r["status"] != "ok"}
+    assert "GPU" in missing["eager fp16"] and "onnx-cuda fp32" in missing
+    assert len(payload["quality_speed"]) == 3
+    table = (out / "speed.md").read_text()
+    assert "| tiny | onnx-int8 int8 | 16x12 | 64x48 |" in table and "x onnx fp32" in table
+
+
+def test_training_throughput_tiny():
+    generator = CompactNet(num_features=4, num_convs=1)
+    record = training_throughput(
+        generator,
+        discriminator=VGGStyle(num_features=4),
+        batch=2,
+        crop=32,
+        precision="bf16",
+        warmup=1,
+        repeats=2,
+    )
+    assert record["steps_per_s"] > 0 and record["precision"] == "bf16"
+    assert record["hr_megapixels_per_s"] == pytest.approx(record["steps_per_s"] * 2 * 32 * 32 / 1e6)
+
+
+def test_training_mode_cli(tmp_path: Path):
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    payload = main(
+        ["--train", "--model", str(weights), "--device", "cpu", "--batch", "2", "--crop", "32"]
+        + ["--discriminator", "unet", "--discriminator-features", "4"]
+        + ["--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "train")]
+    )
+    (record,) = payload["records"]
+    assert record["status"] == "ok" and record["steps_per_s"] > 0
+    assert (tmp_path / "train" / "speed.md").is_file()
