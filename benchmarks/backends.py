@@ -165,6 +165,9 @@ def onnx_runner(
     import numpy as np
 
     session = onnx_session(path, providers=["CUDAExecutionProvider"])
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        # ONNX Runtime falls back to the CPU silently when the CUDA provider cannot load.
+        raise RuntimeError("the CUDA provider did not load (missing CUDA/cuDNN libraries?)")
     x = sample.detach().float().contiguous()
     b, c, h, w = x.shape
     out = torch.empty(b, c, h * scale, w * scale, device=x.device, dtype=torch.float32)

@@ -408,15 +408,21 @@ def make_call(
 def time_one(
     call: Callable[[], Any], device: torch.device, batch: int, warmup: int, repeats: int
 ) -> dict[str, Any]:
-    """Warm up, then time ``call`` inside an energy meter; peak memory alongside."""
+    """Warm up, then time ``call`` inside an energy meter; peak memory alongside.
+
+    The last warm-up output is checked for NaN/Inf (half precision can overflow).
+    """
+    output = None
     for _ in range(warmup):
-        call()
+        output = call()
     synchronize(device)
+    finite = output_is_finite(output)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     with EnergyMeter(device) as meter:
         timing = measure(call, device=device, warmup=0, repeats=repeats)
     record: dict[str, Any] = {"status": "ok", "timing": "sequential", **timing.summary(batch)}
+    record["output_finite"] = finite
     if device.type == "cuda":
         record["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         record["memory"] = "CUDA allocator peak (PyTorch backends only)"
@@ -425,6 +431,15 @@ def time_one(
         record["memory"] = "process peak RSS"
     record |= meter.record(timing.total_s, batch * repeats)
     return record
+
+
+def output_is_finite(output: Any) -> bool | None:
+    """Whether a runner's output (tensor or ONNX Runtime's list of arrays) is all finite."""
+    if isinstance(output, torch.Tensor):
+        return bool(torch.isfinite(output).all())
+    if isinstance(output, (list, tuple)) and output:
+        return bool(np.isfinite(output[0]).all())
+    return None
 
 
 TABLE_COLUMNS = [
