@@ -510,7 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scale", type=int, default=4, help="scale for --arch")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--backends", nargs="+", default=["eager", "onnx", "onnx-int8"])
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["eager", "onnx", "onnx-int8"],
+        choices=BACKENDS,
+        help="what to time (default: eager onnx onnx-int8)",
+    )
     parser.add_argument(
         "--precisions",
         nargs="+",
@@ -519,11 +525,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="precisions for the PyTorch backends (and fp16 for onnx-cuda)",
     )
     parser.add_argument("--channels-last", action="store_true", help="also channels-last")
-    parser.add_argument("--size", nargs="+", type=parse_size, default=[parse_size("180p")])
-    parser.add_argument("--batch", nargs="+", type=int, default=[1])
+    parser.add_argument(
+        "--size",
+        nargs="+",
+        type=parse_size,
+        default=[parse_size("180p")],
+        help="LR input sizes: workload names or WxH (default 180p = 320x180)",
+    )
+    parser.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes")
     parser.add_argument("--tile", type=int, help="tiled inference with this LR tile side")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls (median, p90)")
     parser.add_argument("--interleave", action="store_true", help="time backends round-robin")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime")
     parser.add_argument("--calibration-dir", help="real images for the int8 calibration")
