@@ -73,12 +73,16 @@ class ParityError(RuntimeError):
     """An exported graph whose outputs differ from PyTorch's beyond the tolerance."""
 
 
-def resolve_model(model: str = "default", arch: str | None = None, scale: int = 4) -> Generator:
-    """``--arch`` (random init, default hyper-parameters) or ``--model`` (``load_model``)."""
+def resolve_model(
+    model: str = "default", arch: str | None = None, scale: int = 4, *, seed: int = 0
+) -> Generator:
+    """``--arch`` (random init from ``seed``, default hyper-parameters) or ``--model``."""
     if arch is not None:
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown --arch {arch!r}; use one of {', '.join(ARCHITECTURES)}")
-        return build_generator(ARCHITECTURES[arch], {"scale": scale}).eval()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_generator(ARCHITECTURES[arch], {"scale": scale}).eval()
     return load_model(model).eval()
 
 
