@@ -648,7 +648,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 )
         columns = TABLE_COLUMNS
     payload: dict[str, Any] = {"environment": env, "records": records}
-    lines = [markdown_table(records, columns)]
+    lines = [markdown_table(records, columns, floats=".3g" if args.train else ".2f")]
     if baseline is None and not args.train:
         baseline = ("onnx", "fp32", False) if device.type == "cpu" else ("eager", "fp32", False)
     if baseline is not None and not args.train:
