@@ -420,6 +420,12 @@ def quantize_int8(
     if method == "percentile":
         extra["CalibPercentile"] = 99.999
     try:
+        if method == "entropy":
+            # quantize_static's entropy calibrator uses 128 histogram bins for 128
+            # quantized bins, which leaves a single candidate threshold: the min-max range.
+            # Run it with a 2048-bin histogram (TensorRT's KL calibration) and hand the
+            # ranges over as overrides.
+            extra["TensorQuantOverrides"] = entropy_ranges(model_input, Reader())
         quantize_static(
             str(model_input),
             str(path),
@@ -428,7 +434,7 @@ def quantize_int8(
             per_channel=per_channel,
             activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
+            calibrate_method=methods["percentile" if method == "percentile" else "minmax"],
             extra_options=extra,
         )
     finally:
@@ -436,6 +442,32 @@ def quantize_int8(
         for leftover in path.parent.glob("augmented_model*.onnx"):
             leftover.unlink(missing_ok=True)
     return path
+
+
+def entropy_ranges(
+    model: str | Path, reader: Any, *, num_bins: int = 2048, num_quantized_bins: int = 128
+) -> dict[str, list[dict[str, np.ndarray]]]:
+    """Per-tensor ``rmin``/``rmax`` from KL-divergence (entropy) calibration, as overrides."""
+    import tempfile
+
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        calibrator = create_calibrator(
+            Path(model),
+            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+            calibrate_method=CalibrationMethod.Entropy,
+            extra_options={"num_bins": num_bins, "num_quantized_bins": num_quantized_bins},
+        )
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
+            calibrator.collect_data(reader)
+            ranges = calibrator.compute_data()
+        del calibrator
+    overrides = {}
+    for name, data in ranges.data.items():
+        low, high = (np.asarray(v, dtype=np.float32) for v in data.range_value)
+        overrides[name] = [{"rmin": low, "rmax": high}]
+    return overrides
 
 
 def psnr_report(sessions: dict[str, Any], hr_dir: str | Path, scale: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from srgan.export import (
     calibration_crops,
     check_parity,
     convert_fp16,
+    entropy_ranges,
     export_onnx,
     main,
     onnx_session,
@@ -87,6 +88,42 @@ def test_int8_calibration_methods(compact_onnx, image_dir: Path, tmp_path: Path,
     assert out.shape == expected.shape
     assert (out - expected).abs().mean() < 0.05
     assert not list(tmp_path.glob("augmented_model*")) and not list(tmp_path.glob("*preprocessed*"))
+
+
+def test_entropy_calibration_tightens_some_ranges(compact_onnx, image_dir: Path):
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+
+    crops = calibration_crops(image_dir, count=4, crop=16, downscale=4)
+
+    def reader():
+        items = iter(crops)
+
+        class Reader:
+            def get_next(self):
+                item = next(items, None)
+                return None if item is None else {"lr": item}
+
+        return Reader()
+
+    entropy = entropy_ranges(compact_onnx[1], reader())
+    calibrator = create_calibrator(
+        compact_onnx[1],
+        augmented_model_path=str(image_dir.parent / "aug.onnx"),
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+    calibrator.collect_data(reader())
+    minmax = calibrator.compute_data().data
+    assert set(entropy) == set(minmax)
+
+    def width(low, high) -> float:
+        return float(np.max(high)) - float(np.min(low))
+
+    widths = {
+        name: (width(o[0]["rmin"], o[0]["rmax"]), width(*minmax[name].range_value))
+        for name, o in entropy.items()
+    }
+    assert all(e <= m + 1e-6 for e, m in widths.values())
+    assert any(e < 0.99 * m for e, m in widths.values())
 
 
 def test_unknown_calibration_method(compact_onnx, tmp_path: Path):
