@@ -33,6 +33,7 @@ import io
 import json
 import math
 import re
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -538,7 +539,18 @@ def report_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".onnx") + ".export.json")
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: 0 on success, 1 (with the reason) when export or checks fail."""
+    try:
+        run(argv)
+    except (ExportError, ParityError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv``, export and check; return the report (also written as JSON)."""
     args = build_parser().parse_args(argv)
     if args.int8 and not args.calibration_dir:
         raise SystemExit("--int8 needs --calibration-dir (real images to calibrate on)")
@@ -640,4 +652,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

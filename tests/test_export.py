@@ -24,6 +24,7 @@ from srgan.export import (
     parity_inputs,
     quantize_int8,
     resolve_model,
+    run,
     run_session,
 )
 from srgan.generators import CompactNet, Generator
@@ -134,7 +135,7 @@ def test_unknown_calibration_method(compact_onnx, tmp_path: Path):
 def test_cli_writes_all_models_and_the_psnr_drop_report(image_dir: Path, tmp_path: Path):
     weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
     out = tmp_path / "out"
-    report = main(
+    report = run(
         [
             "--model",
             str(weights),
@@ -173,7 +174,16 @@ def test_cli_writes_all_models_and_the_psnr_drop_report(image_dir: Path, tmp_pat
 
 def test_cli_int8_needs_calibration(tmp_path: Path):
     with pytest.raises(SystemExit, match="calibration-dir"):
-        main(["--arch", "compact", "--output", str(tmp_path / "x.onnx"), "--int8", "y.onnx"])
+        run(["--arch", "compact", "--output", str(tmp_path / "x.onnx"), "--int8", "y.onnx"])
+
+
+def test_main_returns_an_exit_code(monkeypatch, tmp_path: Path, capsys):
+    def failing(argv):
+        raise ExportError("body.1", "Wobble", "no ONNX function")
+
+    monkeypatch.setattr("srgan.export.run", failing)
+    assert main(["--arch", "compact", "--output", str(tmp_path / "x.onnx")]) == 1
+    assert "body.1" in capsys.readouterr().err
 
 
 @torch.library.custom_op("srgan_tests::wobble", mutates_args=())
