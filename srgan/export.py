@@ -74,6 +74,10 @@ class ParityError(RuntimeError):
     """An exported graph whose outputs differ from PyTorch's beyond the tolerance."""
 
 
+class QualityError(RuntimeError):
+    """An int8 model that loses more PSNR than ``--max-psnr-drop`` allows."""
+
+
 def resolve_model(
     model: str = "default", arch: str | None = None, scale: int = 4, *, seed: int = 0
 ) -> Generator:
@@ -531,6 +535,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tolerance", type=float, default=1e-4, help="fp32 max abs difference allowed"
     )
+    parser.add_argument(
+        "--max-psnr-drop",
+        type=float,
+        metavar="DB",
+        help="fail (exit code 1) when the int8 model loses more Y-PSNR than this on --hr-dir",
+    )
     parser.add_argument("--report", help="JSON report path (default OUTPUT.export.json)")
     return parser
 
@@ -543,7 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line: 0 on success, 1 (with the reason) when export or checks fail."""
     try:
         run(argv)
-    except (ExportError, ParityError) as error:
+    except (ExportError, ParityError, QualityError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
@@ -554,6 +564,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.int8 and not args.calibration_dir:
         raise SystemExit("--int8 needs --calibration-dir (real images to calibrate on)")
+    if args.max_psnr_drop is not None and not (args.int8 and args.hr_dir):
+        raise SystemExit("--max-psnr-drop needs --int8 and --hr-dir")
     generator = resolve_model(args.model, args.arch, args.scale)
     scale = generator.scale
     multiple = getattr(generator, "size_multiple", 1)
@@ -648,6 +660,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report_file.parent.mkdir(parents=True, exist_ok=True)
     report_file.write_text(json.dumps(report, indent=2) + "\n")
     print(f"report: {report_file}")
+    drop = report.get("quality", {}).get("int8_psnr_drop_db")
+    if args.max_psnr_drop is not None and drop is not None and drop > args.max_psnr_drop:
+        raise QualityError(
+            f"int8 loses {drop:.3f} dB Y-PSNR on {args.hr_dir} (allowed {args.max_psnr_drop:g} dB):"
+            " try another --calibration-method, more --calibration-crops, or keep fp32"
+        )
     return report
 
 

@@ -172,6 +172,23 @@ def test_cli_writes_all_models_and_the_psnr_drop_report(image_dir: Path, tmp_pat
     assert 10 < means["fp32"] < 60
 
 
+def test_cli_fails_when_int8_loses_too_much(image_dir: Path, tmp_path: Path, capsys):
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    args = ["--model", str(weights), "--output", str(tmp_path / "t.onnx")]
+    args += ["--int8", str(tmp_path / "t.int8.onnx"), "--calibration-dir", str(image_dir)]
+    args += [
+        "--calibration-crops",
+        "2",
+        "--calibration-crop-size",
+        "16",
+        "--hr-dir",
+        str(image_dir),
+    ]
+    assert main([*args, "--max-psnr-drop", "-100"]) == 1
+    assert "int8 loses" in capsys.readouterr().err
+    assert (tmp_path / "t.export.json").is_file()  # the report is written anyway
+
+
 def test_cli_int8_needs_calibration(tmp_path: Path):
     with pytest.raises(SystemExit, match="calibration-dir"):
         run(["--arch", "compact", "--output", str(tmp_path / "x.onnx"), "--int8", "y.onnx"])

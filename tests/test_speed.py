@@ -245,3 +245,15 @@ def test_training_mode_cli(tmp_path: Path):
     (record,) = payload["records"]
     assert record["status"] == "ok" and record["steps_per_s"] > 0
     assert (tmp_path / "train" / "speed.md").is_file()
+
+
+def test_tiled_inference_is_benchmarked_with_pytorch(tmp_path: Path):
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    payload = main(
+        ["--model", str(weights), "--device", "cpu", "--backends", "eager", "onnx"]
+        + ["--size", "20x12", "--tile", "8", "--warmup", "1", "--repeats", "1"]
+        + ["--out", str(tmp_path / "tiled")]
+    )
+    by_label = {r["label"]: r for r in payload["records"]}
+    assert by_label["eager fp32"]["status"] == "ok" and by_label["eager fp32"]["tile"] == 8
+    assert by_label["onnx fp32"]["status"] == "not available"
