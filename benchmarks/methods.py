@@ -63,7 +63,7 @@ def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
 def pillow_resize(lr: np.ndarray, scale: int, resample: Image.Resampling) -> np.ndarray:
     h, w, channels = lr.shape
     image = Image.fromarray(lr[..., 0] if channels == 1 else lr)
-    out = np.asarray(image.resize((w * scale, h * scale), resample), dtype=np.uint8)
+    out = np.array(image.resize((w * scale, h * scale), resample), dtype=np.uint8)
     return out.reshape(h * scale, w * scale, channels)
 
 
@@ -124,7 +124,7 @@ def srgan_method(
 
     def run(lr: np.ndarray) -> np.ndarray:
         gray = lr.shape[2] == 1
-        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255.0  # (1, C, h, w)
+        x = torch.tensor(lr).permute(2, 0, 1)[None].float() / 255.0  # (1, C, h, w)
         if gray:  # the networks are RGB; a gray image goes in as three equal channels
             x = x.expand(-1, 3, -1, -1)
         sr = upscaler(x)  # (1, 3, H, W) float32 in [0, 1], on the CPU

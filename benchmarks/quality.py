@@ -102,7 +102,7 @@ def load_dataset(
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 -> ``(1, C, H, W)`` float64 in [0, 1] (exact on the 8-bit grid)."""
-    return torch.from_numpy(image).permute(2, 0, 1)[None].to(torch.float64) / 255.0
+    return torch.tensor(image).permute(2, 0, 1)[None].to(torch.float64) / 255.0
 
 
 # --- evaluation -----------------------------------------------------------------------------
