@@ -202,9 +202,15 @@ def calibration(records: Sequence[dict[str, Any]], crop_border: int, y_channel: 
 
 
 def summary_table(records: Sequence[dict[str, Any]]) -> str:
+    """The summary records as a Markdown table, grouped by data set."""
+
     def fmt(value: float | None, spec: str) -> str | None:
         return None if value is None else format(value, spec)
 
+    order = list(dict.fromkeys(r["dataset"] for r in records))
+    summaries = sorted(
+        (r for r in records if r["image"] is None), key=lambda r: order.index(r["dataset"])
+    )
     rows = [
         {
             "data set": r["dataset"],
@@ -218,8 +224,7 @@ def summary_table(records: Sequence[dict[str, Any]]) -> str:
             "images": r["images"],
             "ms / image": fmt(1000 * r["seconds"], ".1f"),
         }
-        for r in records
-        if r["image"] is None
+        for r in summaries
     ]
     return markdown_table(rows, list(rows[0]))
 
@@ -349,10 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.quality",
         description=(
-            "PSNR / SSIM / LPIPS of upscalers on HR image folders, measured like published SR "
-            "tables: LR made with MATLAB-compatible bicubic, PSNR and SSIM on the Y channel "
-            "(BT.601) with `scale` border pixels cropped, 8-bit, float64; gray images on their "
-            "gray values. Reports the mean, the worst image and the 10th-percentile PSNR, "
+            "PSNR / SSIM / LPIPS of upscalers on HR image folders, measured like published SR\n"
+            "tables: LR made from HR with MATLAB-compatible bicubic; PSNR and SSIM on the Y\n"
+            "channel (BT.601), `scale` border pixels cropped, 8-bit, float64; gray images on\n"
+            "their gray values. Reports the mean, the worst image and the 10th-percentile PSNR,\n"
             "per-image rows and inference time; writes JSON, Markdown and plots to --out."
         ),
         epilog=(
@@ -399,7 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="y",
         help="score PSNR/SSIM on the Y channel (default, the published convention) or on RGB",
     )
-    parser.add_argument("--out", type=Path, default=Path("results/quality"), help="output folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/quality"),
+        help="output folder (default results/quality)",
+    )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     parser.add_argument(
         "--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="srgan models only"

@@ -103,7 +103,7 @@ def test_report_schema_and_files(
         assert summary["worst_psnr"] == min(psnrs)
         assert summary["worst_image"] == rows[int(np.argmin(psnrs))]["image"]
         assert min(psnrs) <= summary["p10_psnr"] <= summary["psnr"]
-    # Bicubic beats nearest on smooth images; an untrained network is worse than bicubic.
+    # Bicubic beats nearest on smooth images.
     assert summaries["bicubic"]["psnr"] > summaries["nearest"]["psnr"]
 
     out = tmp_path / "out"
