@@ -529,7 +529,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         table,
         "",
         lpips_note,
-        *(["", "Calibration against published bicubic figures:", "", *checks] if checks else []),
+        *(
+            ["", "Calibration against published bicubic figures:", ""]
+            + [f"- {line}" for line in checks]
+            if checks
+            else []
+        ),
         "",
         "## Per image",
         "",
