@@ -250,3 +250,27 @@ def test_to_tensor_is_exact_on_the_8_bit_grid() -> None:
     assert torch.equal(
         torch.floor(tensor * 255 + 0.5).to(torch.uint8)[0, 0], torch.from_numpy(image[..., 0])
     )
+
+
+def test_srgan_method_runs_the_generator_on_0_1_rgb(tiny_model: Path) -> None:
+    from srgan.weights import load_generator
+
+    lr = np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    sr = build_method(str(tiny_model), 4, device="cpu")(lr)
+    generator = load_generator(tiny_model)
+    with torch.no_grad():
+        direct = generator(torch.tensor(lr).permute(2, 0, 1)[None].float() / 255).clamp(0, 1)
+    expected = torch.floor(direct * 255 + 0.5)[0].permute(1, 2, 0).numpy()
+    assert np.abs(sr.astype(np.float64) - expected).max() <= 1  # float rounding only
+
+
+def test_self_test_fails_loudly_on_other_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rng = np.random.default_rng(0)
+    for name in ("Set5", "Set14"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(smooth_image(rng, 32, 32)).save(tmp_path / name / "a.png")
+    assert main(["--self-test", "--data-root", str(tmp_path), "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAIL Set5 bicubic x4" in printed and "published 26.00 / 0.7027" in printed
