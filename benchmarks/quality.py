@@ -486,6 +486,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for spec in args.models
     ]
+    seen: set[str] = set()
+    for index, method in enumerate(methods, start=1):
+        if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart
+            method.name = f"{method.name}#{index}"
+        seen.add(method.name)
     try:
         lpips_model: LPIPS | None = LPIPS(args.lpips_weights).to(device)
         lpips_note = "LPIPS: AlexNet, version 0.1 (lower is better)"
