@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
+from srgan.inference import Upscaler
 from srgan.objectives import (
     AdversarialObjective,
     Hinge,
@@ -21,7 +22,8 @@ from srgan.objectives import (
     WassersteinGP,
 )
 from srgan.resize import imresize
-from srgan.weights import load_generator, save_generator
+from srgan.upscale import upscale_image
+from srgan.weights import load_generator, load_model, save_generator
 
 __version__ = "0.1.0"
 
@@ -37,11 +39,14 @@ __all__ = [
     "Relativistic",
     "RelativisticAverage",
     "SRResNet",
+    "Upscaler",
     "UNet",
     "VGGStyle",
     "WassersteinGP",
     "__version__",
     "imresize",
     "load_generator",
+    "load_model",
     "save_generator",
+    "upscale_image",
 ]
