@@ -96,13 +96,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:
         names = blocked_globals(path)
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        blocked = f"it imports {', '.join(names)}, " if names else ""
+        if names:
+            reason = f"it imports {', '.join(names)}, which weights-only loading blocks"
+        else:
+            lines = [
+                re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()
+            ]
+            detail = next((line for line in lines if "Unsupported" in line), None)
+            detail = detail or (lines or [type(error).__name__])[0]
+            raise ValueError(
+                f"cannot load {path}: not a readable PyTorch weights file "
+                f"(torch.load(weights_only=True) failed: {detail})"
+            ) from None
         raise ValueError(
-            f"refusing to load {path}: {blocked}so it is not a plain tensor checkpoint, and "
-            f"loading it would mean running code stored in the file (torch.load "
-            f"weights_only=True failed: {first}). Convert it to .safetensors on a machine "
-            f"you trust, or use a .safetensors file."
+            f"refusing to load {path}: {reason}. Loading it fully would mean running code "
+            f"stored in the file; use a .safetensors file, or convert this one on a machine "
+            f"you trust."
         ) from None
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path} holds a {type(checkpoint).__name__}, not a state dict")
