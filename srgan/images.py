@@ -136,20 +136,23 @@ def _is_16bit_colour(image: Image.Image) -> bool:
     return isinstance(rawmode, str) and ";16" in rawmode
 
 
-def _decode(image: Image.Image, path: Path, fmt: str) -> Picture:
+def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
+    """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits); EXIF orientation by hand."""
     icc = image.info.get("icc_profile") or None
     orientation = image.getexif().get(0x0112, 1)
-    if _is_16bit_colour(image):
-        # OpenCV keeps the 16 bits; it does not rotate with IMREAD_UNCHANGED, so we do.
-        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if array is None or array.dtype != np.uint16:
-            raise ImageError("cannot decode its 16-bit colour data")
-        array = _orient(array, orientation)
-        code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        array = cv2.cvtColor(array, code)
-        alpha = array[..., 3].copy() if array.shape[2] == 4 else None
-        return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt)
+    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16 or array.ndim != 3:
+        raise ImageError("corrupt or unreadable: cannot decode its 16-bit colour data")
+    array = _orient(array, orientation)
+    code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    array = cv2.cvtColor(array, code)
+    alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None
+    return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt)
 
+
+def _decode(image: Image.Image, path: Path, fmt: str) -> Picture:
+    """A loaded Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``."""
+    icc = image.info.get("icc_profile") or None
     image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
@@ -214,6 +217,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
                 )
             fmt = SUFFIX_FORMATS.get(f".{(image.format or 'png').lower()}", None)
             fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower(), "png")
+            if _is_16bit_colour(image):  # checked before load(), which drops the tile info
+                return _decode_16bit_colour(image, path, fmt)
             image.load()
             return _decode(image, path, fmt)
     except ImageError:
@@ -221,7 +226,9 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     except UnidentifiedImageError:
         raise ImageError("not an image, or a format Pillow cannot read") from None
     except Image.DecompressionBombError as error:
-        raise ImageError(f"too large (decompression-bomb guard): {error}") from None
+        raise ImageError(
+            f"too large: {error} Raise the limit with --max-pixels if the image is genuine"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         reason = str(error) or type(error).__name__
         if "truncated" in reason:
@@ -274,15 +281,16 @@ def encode_image(
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
         return data.tobytes()  # OpenCV cannot embed the ICC profile here
     if sixteen and alpha is None:
-        image = Image.fromarray(pixels[..., 0].astype(np.uint16), mode="I;16")
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # mode I;16
     else:
         # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
         pixels = _to_8bit(pixels)
         if alpha is not None:
             pixels = np.dstack([pixels, _to_8bit(alpha)])
-        channels = pixels.shape[2]
-        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
-        image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode=mode)
+        # uint8 (H, W) -> L, (H, W, 2) -> LA, (H, W, 3) -> RGB, (H, W, 4) -> RGBA
+        image = Image.fromarray(
+            np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+        )
     options: dict[str, object] = {}
     if picture.icc_profile and fmt in ("png", "jpg", "webp", "tiff"):
         options["icc_profile"] = picture.icc_profile

@@ -231,13 +231,12 @@ def picture_from_pil(image: Image.Image) -> Picture:
 def picture_to_pil(picture: Picture) -> Image.Image:
     pixels, alpha = picture.pixels, picture.alpha
     if pixels.dtype == np.uint16 and alpha is None and picture.grayscale:
-        return Image.fromarray(pixels[..., 0], mode="I;16")
+        return Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # mode I;16
     pixels = _as_uint8(pixels)
     if alpha is not None:
         pixels = np.dstack([pixels, _as_uint8(alpha)])
-    if pixels.shape[2] == 1:
-        return Image.fromarray(pixels[..., 0], mode="L")
-    return Image.fromarray(pixels, mode={2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]])
+    # uint8 (H, W) -> L, (H, W, 2) -> LA, (H, W, 3) -> RGB, (H, W, 4) -> RGBA
+    return Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
 
 
 # --- files and folders --------------------------------------------------------------
