@@ -258,13 +258,14 @@ def format_for(source: Path, fmt: str) -> str:
 
 
 def plan_jobs(
-    source: Path, target: Path, *, fmt: str = "png", suffix: str = ""
+    source: Path, target: Path, *, fmt: str | None = None, suffix: str = ""
 ) -> tuple[list[Job], list[Path]]:
     """The ``(input, output)`` pairs for a file or a folder, and the files left aside.
 
     A folder is searched recursively for image suffixes (other files are listed as left
     aside); the output folder mirrors its tree. A file's output is ``target`` itself when
-    it has an image suffix, else a file inside the folder ``target``.
+    it has an image suffix (its format then follows that suffix), else a file inside the
+    folder ``target``. ``fmt`` ``None`` means PNG.
     Raises ``UsageError`` for a missing input or an output that would replace an input.
     """
     source = source.expanduser()
@@ -272,20 +273,29 @@ def plan_jobs(
     if source.is_file():
         if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
             out = target
-            if fmt != "same" and SUFFIX_FORMATS[target.suffix.lower()] != fmt:
+            if fmt not in (None, "same") and SUFFIX_FORMATS[target.suffix.lower()] != fmt:
                 raise UsageError(
                     f"output {target.name} does not match --format {fmt}; change one of them"
                 )
             fmt = SUFFIX_FORMATS[target.suffix.lower()]
         else:
+            fmt = fmt or "png"
             out = target / output_name(source, fmt, suffix)
             fmt = format_for(source, fmt)
         jobs, ignored = [Job(source, out, fmt)], []
     elif source.is_dir():
+        fmt = fmt or "png"
         outside = target.resolve()
+        if outside == source.resolve():
+            # Outputs beside the inputs would be read back as inputs on the next run.
+            raise UsageError(
+                f"refusing to write into the input folder {source} itself: give another "
+                f"output folder (a subfolder such as {source / 'upscaled'} works)"
+            )
         files = sorted(p for p in source.rglob("*") if p.is_file())
-        # An output folder inside the input folder is not read back as input.
-        files = [p for p in files if outside not in p.resolve().parents]
+        if source.resolve() in outside.parents:
+            # An output folder inside the input folder is not read back as input.
+            files = [p for p in files if outside not in p.resolve().parents]
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         ignored = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
         jobs = [
@@ -542,8 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format",
         choices=[*FORMATS, "same"],
-        default="png",
-        help="output format; 'same' keeps each input's format",
+        default=None,
+        help=(
+            "output format; 'same' keeps each input's format; default png, or the output "
+            "file's suffix when OUTPUT is a file"
+        ),
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality (1-100)")
     parser.add_argument(
