@@ -404,8 +404,15 @@ def run_jobs(
         write_image(job.target, picture, fmt=job.fmt, quality=options.quality)
 
     todo = []
+    claimed: dict[Path, Path] = {}
     for job in jobs:
-        if job.target.exists() and not options.overwrite:
+        first = claimed.setdefault(job.target.resolve(), job.source)
+        if first != job.source:
+            # e.g. photo.png and photo.jpg both -> photo.png: never let one replace the other.
+            fail(
+                job, f"its output {job.target} is already {first}'s; use --format same or --suffix"
+            )
+        elif job.target.exists() and not options.overwrite:
             summary.skipped += 1
             bar.update()
         else:

@@ -348,3 +348,19 @@ def test_python_dash_m_entry_point(tree: Path, tmp_path: Path, model_file: Path)
     assert result.returncode == 0, result.stderr
     assert "done 1" in result.stdout and (tmp_path / "o.png").is_file()
     assert torch.is_tensor(torch.zeros(1))
+
+
+def test_two_inputs_never_share_an_output(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(rgb(6, 6, 1)).save(folder / "photo.jpg")
+    Image.fromarray(rgb(6, 6, 2)).save(folder / "photo.png")
+    code, out, err = run([folder, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "done 1" in out and "failed 1" in out
+    assert f"{folder / 'photo.png'}: its output" in err
+    code, out, _ = run(
+        [folder, tmp_path / "same", "--model", model_file, "--format", "same"], capsys
+    )
+    assert code == EXIT_OK and outputs(tmp_path / "same") == ["photo.jpg", "photo.png"]
