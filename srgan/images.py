@@ -52,6 +52,10 @@ ALPHA_FORMATS = frozenset({"png", "webp", "tiff"})
 # file can declare a huge canvas). 64 MP is well above any camera photo.
 DEFAULT_MAX_PIXELS = 64_000_000
 
+# The process umask, read once (reading it means setting it, which is not thread-safe).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 class ImageError(Exception):
     """An image that cannot be read or written; the message says why."""
@@ -314,6 +318,8 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
     except BaseException:
         try:

@@ -288,3 +288,8 @@ def test_list_images_and_read_rgb(image_dir: Path, tmp_path: Path) -> None:
         list_images(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="folder not found"):
         list_images(tmp_path / "missing")
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    write_image(tmp_path / "out.png", Picture(rgb()))
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~images._UMASK

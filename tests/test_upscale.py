@@ -364,3 +364,8 @@ def test_two_inputs_never_share_an_output(
         [folder, tmp_path / "same", "--model", model_file, "--format", "same"], capsys
     )
     assert code == EXIT_OK and outputs(tmp_path / "same") == ["photo.jpg", "photo.png"]
+
+
+def test_public_api_is_exported() -> None:
+    for name in ("upscale_image", "load_model", "Upscaler"):
+        assert name in srgan.__all__ and callable(getattr(srgan, name))
