@@ -247,6 +247,8 @@ class Job:
     source: Path
     target: Path
     fmt: str
+    # Set when an earlier input already has this output (photo.png and photo.jpg -> photo.png).
+    clash: Path | None = None
 
 
 def output_name(source: Path, fmt: str, suffix: str) -> str:
@@ -317,6 +319,10 @@ def plan_jobs(
                 f"refusing to overwrite the input {job.source}: choose another output "
                 f"folder, a --suffix or a --format"
             )
+    claimed: dict[Path, Path] = {}
+    for job in jobs:
+        first = claimed.setdefault(job.target.resolve(), job.source)
+        job.clash = first if first != job.source else None
     return jobs, ignored
 
 
@@ -404,14 +410,10 @@ def run_jobs(
         write_image(job.target, picture, fmt=job.fmt, quality=options.quality)
 
     todo = []
-    claimed: dict[Path, Path] = {}
     for job in jobs:
-        first = claimed.setdefault(job.target.resolve(), job.source)
-        if first != job.source:
-            # e.g. photo.png and photo.jpg both -> photo.png: never let one replace the other.
-            fail(
-                job, f"its output {job.target} is already {first}'s; use --format same or --suffix"
-            )
+        if job.clash is not None:
+            # Never let one input's output replace another's.
+            fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
         elif job.target.exists() and not options.overwrite:
             summary.skipped += 1
             bar.update()
