@@ -167,13 +167,16 @@ def _decode(image: Image.Image, path: Path, fmt: str) -> Picture:
     if mode == "F":
         raise ImageError("floating-point pixels (mode F) are not supported")
     if mode == "CMYK":
+        converted = None
         if icc:
             # Convert with the embedded profile to sRGB; the CMYK profile cannot be kept.
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            target = ImageCms.createProfile("sRGB")
-            image = ImageCms.profileToProfile(image, source, target, outputMode="RGB")
-        else:
-            image = image.convert("RGB")
+            try:
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                target = ImageCms.createProfile("sRGB")
+                converted = ImageCms.profileToProfile(image, source, target, outputMode="RGB")
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                converted = None  # a broken profile: fall back to the naive conversion
+        image = converted if converted is not None else image.convert("RGB")
         return Picture(np.asarray(image).copy(), None, None, fmt)
     if mode in ("P", "PA"):
         image = image.convert("RGBA" if image.has_transparency_data else "RGB")

@@ -441,7 +441,7 @@ def run_jobs(
                 job, future, megapixels = writing.popleft()
                 try:
                     future.result()
-                except (ImageError, OSError, ValueError) as error:
+                except Exception as error:  # one image's problem, the run goes on
                     fail(job, f"cannot write {job.target}: {error}")
                     continue
                 summary.done += 1

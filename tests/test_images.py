@@ -173,11 +173,14 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path: Path) -> None:
     assert picture.icc_profile is None  # a CMYK profile cannot describe the RGB result
 
 
-def test_cmyk_with_profile_is_colour_managed(tmp_path: Path) -> None:
-    # Any valid profile exercises the colour-managed path; use a CMYK-less one via fallback.
-    Image.fromarray(rgb(8, 8)).convert("CMYK").save(tmp_path / "cmyk.tif")
+def test_cmyk_with_an_unusable_profile_still_decodes(tmp_path: Path) -> None:
+    # An sRGB profile cannot describe CMYK data: colour management fails, the naive
+    # conversion is used instead of giving up on the image.
+    cmyk = Image.fromarray(rgb(8, 8)).convert("CMYK")
+    cmyk.save(tmp_path / "cmyk.tif", icc_profile=srgb_profile())
     picture = read_image(tmp_path / "cmyk.tif")
-    assert picture.pixels.shape == (8, 8, 3)
+    assert picture.pixels.shape == (8, 8, 3) and picture.icc_profile is None
+    np.testing.assert_array_equal(picture.pixels, np.asarray(cmyk.convert("RGB")))
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
