@@ -53,7 +53,7 @@ from srgan.images import (
     write_image,
 )
 from srgan.inference import Upscaler, resolve_device
-from srgan.weights import DEFAULT_MODEL, load_model
+from srgan.weights import DEFAULT_MODEL, load_model, packaged_models
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 AlphaMode = Literal["bicubic", "model"]
@@ -521,6 +521,27 @@ def run_jobs(
 # --- command line -------------------------------------------------------------------
 
 
+EPILOG = """\
+examples:
+  python -m srgan.upscale photo.jpg photo_x4.png
+  python -m srgan.upscale photos/ upscaled/ --format webp --quality 90 --suffix _x4
+  python -m srgan.upscale photos/ upscaled/ --model RealESRGAN_x4plus.pth --tile 256
+
+exit status: 0 all done (or already there), 1 some images failed (each is reported
+with its reason; the others are done), 2 usage error (nothing done), 130 interrupted
+(finished outputs are complete, no partial files are left).
+"""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show ``(default: ...)`` only where there is a value to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, "") or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m srgan.upscale",
@@ -529,13 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
             "folder mirrors the tree). Inputs are never modified; outputs are written "
             "atomically and skipped when already there."
         ),
-        epilog=(
-            "exit status: 0 all done (or skipped), 1 some images failed (each is reported "
-            "with its reason), 2 usage error, 130 interrupted. "
-            "Examples: python -m srgan.upscale photo.jpg photo_x4.png | "
-            "python -m srgan.upscale photos/ upscaled/ --format webp --quality 90"
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("input", type=Path, help="an image file or a folder of images")
     parser.add_argument(
@@ -548,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help=(
             f"'default' (the shipped default model, now {DEFAULT_MODEL!r}), a shipped model's "
-            "name (fast, quality, gan), or a weights file: .safetensors, an srgan.fit .ckpt, "
+            f"name (installed: {', '.join(packaged_models()) or 'none'}), or a weights file: "
+            ".safetensors, an srgan.fit .ckpt, "
             "or ESRGAN / Real-ESRGAN RRDBNet .pth (loaded without running any code in it)"
         ),
     )
@@ -569,7 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality (1-100)")
     parser.add_argument(
-        "--suffix", default="", help="added to each output name, e.g. '_x4' (photo_x4.png)"
+        "--suffix",
+        default="",
+        help="added to each output name, e.g. '_x4' (photo_x4.png); default none",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="redo outputs that already exist (else skipped)"
@@ -639,13 +658,16 @@ def make_upscaler(args: argparse.Namespace, device: str | torch.device) -> Upsca
     precision = args.precision
     if precision == "auto":
         precision = "fp16" if resolved.type == "cuda" else "fp32"
+    compile = args.compile and resolved.type == "cuda"
+    if args.compile and not compile:
+        print("note: --compile is for GPUs; running the model uncompiled on CPU", file=sys.stderr)
     return Upscaler(
         load_model(args.model),
         device=resolved,
         precision=precision,  # type: ignore[arg-type]
         tile=args.tile or None,
         tile_overlap=args.tile_overlap,
-        compile=args.compile,
+        compile=compile,
     )
 
 

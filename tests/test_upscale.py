@@ -369,3 +369,18 @@ def test_two_inputs_never_share_an_output(
 def test_public_api_is_exported() -> None:
     for name in ("upscale_image", "load_model", "Upscaler"):
         assert name in srgan.__all__ and callable(getattr(srgan, name))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_gpu_half_precision_matches_fp32(
+    tree: Path, tmp_path: Path, model_file: Path, precision: str
+) -> None:
+    base = [str(tree), "--model", str(model_file), "--device", "cuda", "--no-progress"]
+    assert main([base[0], str(tmp_path / "fp32"), *base[1:], "--precision", "fp32"]) == EXIT_OK
+    assert main([base[0], str(tmp_path / "half"), *base[1:], "--precision", precision]) == EXIT_OK
+    for name in outputs(tmp_path / "fp32"):
+        a = read_image(tmp_path / "fp32" / name).pixels.astype(int)
+        b = read_image(tmp_path / "half" / name).pixels.astype(int)
+        assert np.abs(a - b).max() <= 4
