@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -286,7 +288,9 @@ def encode_image(
         ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
         if not ok:
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
-        return data.tobytes()  # OpenCV cannot embed the ICC profile here
+        if fmt == "png" and picture.icc_profile:
+            return _png_with_icc(data.tobytes(), picture.icc_profile)
+        return data.tobytes()  # OpenCV cannot embed an ICC profile in TIFF
     if sixteen and alpha is None:
         image = Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # mode I;16
     else:
@@ -308,6 +312,15 @@ def encode_image(
     buffer = io.BytesIO()
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
+
+
+def _png_with_icc(png: bytes, profile: bytes) -> bytes:
+    """Insert an ``iCCP`` chunk (zlib-compressed profile) right after a PNG's ``IHDR``."""
+    body = b"icc\0\0" + zlib.compress(profile)  # name, NUL, compression method 0
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body
+    chunk += struct.pack(">I", zlib.crc32(b"iCCP" + body) & 0xFFFFFFFF)
+    end_of_ihdr = 8 + 4 + 4 + 13 + 4  # signature, length, type, IHDR data, CRC
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

@@ -226,6 +226,15 @@ def test_icc_profile_is_kept(tmp_path: Path, fmt: str) -> None:
     assert round_trip(picture, tmp_path, fmt).icc_profile == profile
 
 
+def test_icc_profile_is_kept_in_16bit_colour_png(tmp_path: Path) -> None:
+    profile = srgb_profile()
+    array = np.random.default_rng(6).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    write_image(tmp_path / "deep.png", Picture(array, icc_profile=profile))
+    picture = read_image(tmp_path / "deep.png")
+    assert picture.icc_profile == profile and picture.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(picture.pixels, array)
+
+
 def test_jpeg_output_flattens_alpha_over_white() -> None:
     pixels = np.zeros((4, 4, 3), np.uint8)
     alpha = np.zeros((4, 4), np.uint8)
