@@ -384,3 +384,20 @@ def test_gpu_half_precision_matches_fp32(
         a = read_image(tmp_path / "fp32" / name).pixels.astype(int)
         b = read_image(tmp_path / "half" / name).pixels.astype(int)
         assert np.abs(a - b).max() <= 4
+
+
+@pytest.mark.slow
+def test_demo_command_on_the_sample_photos(
+    tmp_path: Path, shipped_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `make demo` runs, with a tiny stand-in for the shipped default model."""
+    samples = sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in (".png", ".jpg"))
+    code, out, err = run([ROOT / "samples", tmp_path / "demo-output", "--overwrite"], capsys)
+    assert code == EXIT_OK, err
+    assert f"done {len(samples)}" in out
+    for sample in samples:
+        with (
+            Image.open(sample) as source,
+            Image.open(tmp_path / "demo-output" / f"{sample.stem}.png") as result,
+        ):
+            assert result.size == (source.width * 4, source.height * 4)
