@@ -1,3 +1,5 @@
+"""The inference contract: tiling, padding, integer pixels, precision fallback, OOM retry."""
+
 from __future__ import annotations
 
 import pytest
