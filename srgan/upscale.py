@@ -477,40 +477,46 @@ def run_jobs(
                 writing.append((job, future, picture.megapixels))
             collect(block=False)
 
-        batch: list[tuple[Job, Picture, torch.Tensor]] = []
-        feed()
-        while decoding:
-            job, future = decoding.popleft()
+        def key(item: tuple[Job, Picture, torch.Tensor]) -> tuple:
+            job, picture, lr = item
+            return (lr.shape, lr.dtype, out_dtype_for(picture, job.fmt))
+
+        def drive() -> None:
+            batch: list[tuple[Job, Picture, torch.Tensor]] = []
             feed()
-            try:
-                picture, lr = future.result()
-            except ImageError as error:
-                fail(job, str(error))
-                continue
-            except Exception as error:
-                fail(job, f"cannot read: {type(error).__name__}: {error}")
-                continue
-            key = (lr.shape, lr.dtype, out_dtype_for(picture, job.fmt))
-            small = lr.shape[-2] * lr.shape[-1] <= BATCH_MAX_PIXELS
-            if batch and (
-                not small
-                or key
-                != (
-                    batch[0][2].shape,
-                    batch[0][2].dtype,
-                    out_dtype_for(batch[0][1], batch[0][0].fmt),
-                )
-                or len(batch) >= options.batch_size
-            ):
+            while decoding:
+                job, future = decoding.popleft()
+                feed()
+                try:
+                    picture, lr = future.result()
+                except ImageError as error:
+                    fail(job, str(error))
+                    continue
+                except Exception as error:
+                    fail(job, f"cannot read: {type(error).__name__}: {error}")
+                    continue
+                item = (job, picture, lr)
+                small = lr.shape[-2] * lr.shape[-1] <= BATCH_MAX_PIXELS
+                if batch and (
+                    not small or key(item) != key(batch[0]) or len(batch) >= options.batch_size
+                ):
+                    process(batch)
+                    batch = []
+                batch.append(item)
+                if not small:
+                    process(batch)
+                    batch = []
+            if batch:
                 process(batch)
-                batch = []
-            batch.append((job, picture, lr))
-            if not small:
-                process(batch)
-                batch = []
-        if batch:
-            process(batch)
-        collect(block=True)
+            collect(block=True)
+
+        try:
+            drive()
+        except BaseException:
+            # Interrupted: drop queued work; writes already running finish (atomically).
+            decoder.shutdown(wait=False, cancel_futures=True)
+            encoder.shutdown(wait=False, cancel_futures=True)
+            raise
     bar.close()
     summary.fp32_fallbacks = upscaler.fp32_fallbacks
     summary.oom_retries = upscaler.oom_retries

@@ -401,3 +401,31 @@ def test_demo_command_on_the_sample_photos(
             Image.open(tmp_path / "demo-output" / f"{sample.stem}.png") as result,
         ):
             assert result.size == (source.width * 4, source.height * 4)
+
+
+def test_an_interrupted_run_leaves_only_complete_outputs(
+    tree: Path,
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = upscale.Upscaler.__call__
+    calls = []
+
+    def interrupt_second(self, lr, **kwargs):  # noqa: ANN001, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, lr, **kwargs)
+
+    monkeypatch.setattr(upscale.Upscaler, "__call__", interrupt_second)
+    args = [tree, tmp_path / "out", "--model", model_file, "--batch-size", "1"]
+    code, _, err = run(args, capsys)
+    assert code == 130 and "interrupted" in err
+    done = outputs(tmp_path / "out")
+    assert done == ["a.png"]  # complete, readable, and no temporary files
+    assert read_image(tmp_path / "out" / "a.png").pixels.shape == (32, 40, 3)
+    monkeypatch.setattr(upscale.Upscaler, "__call__", real)
+    code, out, _ = run(args, capsys)
+    assert code == EXIT_OK and "done 3, skipped 1" in out
