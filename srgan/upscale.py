@@ -286,6 +286,10 @@ def plan_jobs(
             fmt = format_for(source, fmt)
         jobs, ignored = [Job(source, out, fmt)], []
     elif source.is_dir():
+        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+            raise UsageError(
+                f"INPUT {source} is a folder, so OUTPUT must be a folder, not {target.name}"
+            )
         fmt = fmt or "png"
         outside = target.resolve()
         if outside == source.resolve():

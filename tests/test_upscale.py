@@ -190,6 +190,8 @@ def test_usage_errors_exit_2_with_what_to_do(
     assert code == EXIT_USAGE and "default model (fast.safetensors) is not installed" in err
     code, _, err = run([tree, tmp_path / "out", "--model", model_file, "--quality", "0"], capsys)
     assert code == EXIT_USAGE and "--quality" in err
+    code, _, err = run([tree, tmp_path / "out.png", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and "OUTPUT must be a folder" in err
     (tmp_path / "empty").mkdir()
     code, _, err = run([tmp_path / "empty", tmp_path / "out", "--model", model_file], capsys)
     assert code == EXIT_USAGE and "no images" in err
