@@ -305,3 +305,18 @@ def test_list_images_and_read_rgb(image_dir: Path, tmp_path: Path) -> None:
 def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
     write_image(tmp_path / "out.png", Picture(rgb()))
     assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~images._UMASK
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF", "BMP"])
+def test_every_cut_of_a_file_is_an_image_error_or_a_full_read(tmp_path: Path, fmt: str) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb(24, 24)).save(buffer, format=fmt)
+    data = buffer.getvalue()
+    path = tmp_path / f"cut.{fmt.lower()}"
+    for cut in sorted({1, 8, 16, 40, len(data) // 3, len(data) // 2, len(data) - 10}):
+        path.write_bytes(data[:cut])
+        try:
+            picture = read_image(path)
+        except ImageError:
+            continue
+        assert picture.pixels.shape == (24, 24, 3)  # only if the decoder had all it needs
