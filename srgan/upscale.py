@@ -59,6 +59,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 AlphaMode = Literal["bicubic", "model"]
 
 
+# Decoding and encoding threads each: half the cores, at least 2, at most 8.
+DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
 class UsageError(Exception):
     """A problem with the command line itself (exit status 2); the message says what to do."""
 
@@ -369,7 +373,7 @@ class Options:
     overwrite: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     batch_size: int = 4
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
     progress: bool = True
 
 
@@ -643,7 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="small images of the same size are upscaled together, this many at a time",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="threads decoding ahead and encoding behind"
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="threads decoding ahead, and as many encoding behind (PNG encoding is costly)",
     )
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the model (GPU; slow first image)"
