@@ -156,8 +156,12 @@ def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt)
 
 
-def _decode(image: Image.Image, path: Path, fmt: str) -> Picture:
-    """A loaded Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``."""
+def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
+    """A loaded Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``.
+
+    EXIF orientation is applied; alpha is split off; ICC profiles are kept when they
+    still describe the pixels.
+    """
     icc = image.info.get("icc_profile") or None
     image = ImageOps.exif_transpose(image)
     mode = image.mode
@@ -229,7 +233,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             if _is_16bit_colour(image):  # checked before load(), which drops the tile info
                 return _decode_16bit_colour(image, path, fmt)
             image.load()
-            return _decode(image, path, fmt)
+            return decode_pil(image, fmt)
     except ImageError:
         raise
     except UnidentifiedImageError:

@@ -49,6 +49,7 @@ from srgan.images import (
     SUFFIX_FORMATS,
     ImageError,
     Picture,
+    decode_pil,
     read_image,
     write_image,
 )
@@ -227,9 +228,7 @@ def upscale_image(
 
 def picture_from_pil(image: Image.Image) -> Picture:
     """A ``Picture`` from an in-memory PIL image (same conversions as ``read_image``)."""
-    from srgan.images import _decode
-
-    return _decode(image, Path(), "png")
+    return decode_pil(image)
 
 
 def picture_to_pil(picture: Picture) -> Image.Image:
