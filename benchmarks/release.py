@@ -147,8 +147,18 @@ def launch(plan: dict[str, tuple], args: argparse.Namespace) -> dict[str, float]
     return wall
 
 
-def export(name: str, runs: Path, out: Path, wall: float, extra: dict) -> Path | None:
-    checkpoints = sorted((runs / name).rglob("last.ckpt"))
+def export(
+    name: str,
+    runs: Path,
+    out: Path,
+    wall: float,
+    extra: dict,
+    *,
+    dtype: torch.dtype | None = torch.float16,
+    save_as: str | None = None,
+) -> Path | None:
+    """The EMA generator of run ``name``'s last checkpoint -> ``out/<save_as or name>.safetensors``."""
+    checkpoints = sorted((runs / name).rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
     if not checkpoints:
         print(f"{name}: no checkpoint", flush=True)
         return None
@@ -162,7 +172,9 @@ def export(name: str, runs: Path, out: Path, wall: float, extra: dict) -> Path |
         "hardware": device,
         **extra,
     }
-    path = save_generator(generator, out / f"{name}.safetensors", dtype=torch.float16, card=record)
+    path = save_generator(
+        generator, out / f"{save_as or name}.safetensors", dtype=dtype, card=record
+    )
     print(
         f"{name}: step {checkpoint['global_step']}, wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)",
         flush=True,
@@ -186,7 +198,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny networks on the CPU, to test the pipeline"
     )
+    parser.add_argument(
+        "--export-only",
+        metavar="RUN",
+        help="only convert RUNS/RUN's last checkpoint (e.g. a run of srgan.fit with "
+        "configs/release/fast_x4_cpu.yaml) to OUT/NAME.safetensors (--name), in float32",
+    )
+    parser.add_argument("--name", help="with --export-only: the file name (default: RUN)")
+    parser.add_argument(
+        "--wall-seconds", type=float, default=0, help="with --export-only: the run's wall time"
+    )
     args = parser.parse_args(argv)
+    if args.export_only:
+        data = [Path(d).name for d in args.data]
+        export(
+            args.export_only,
+            Path(args.runs),
+            Path(args.out),
+            args.wall_seconds,
+            {"data": data},
+            dtype=None,
+            save_as=args.name,
+        )
+        return
     if args.gan_budget and not args.gan_init:
         parser.error("--gan-budget needs --gan-init (the PSNR-stage quality weights)")
     out, runs = Path(args.out), Path(args.runs)

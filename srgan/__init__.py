@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
+from srgan.inference import Upscaler
 from srgan.objectives import (
     AdversarialObjective,
     Hinge,
@@ -21,9 +22,20 @@ from srgan.objectives import (
     WassersteinGP,
 )
 from srgan.resize import imresize
-from srgan.weights import load_generator, save_generator
+from srgan.weights import load_generator, load_model, save_generator
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use, so that `python -m srgan.upscale` does not find its own
+    # module already imported by the package.
+    if name == "upscale_image":
+        from srgan.upscale import upscale_image
+
+        return upscale_image
+    raise AttributeError(f"module 'srgan' has no attribute {name!r}")
+
 
 __all__ = [
     "AdversarialObjective",
@@ -37,11 +49,14 @@ __all__ = [
     "Relativistic",
     "RelativisticAverage",
     "SRResNet",
+    "Upscaler",
     "UNet",
     "VGGStyle",
     "WassersteinGP",
     "__version__",
     "imresize",
     "load_generator",
+    "load_model",
     "save_generator",
+    "upscale_image",
 ]

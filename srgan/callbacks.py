@@ -3,8 +3,11 @@
 Lightning's ``max_time`` stops a run mid-schedule. This callback instead measures the step
 rate after a warm-up, then sets ``max_steps`` to what fits the remaining time and
 stretches (or shrinks) every cosine schedule's ``T_max`` to end there, so a run on
-unknown hardware still anneals to its final learning rate. The steps actually taken are
-in the checkpoint and the logs.
+unknown hardware still anneals to its final learning rate. On a machine shared with other
+jobs the rate changes; ``replan_every`` re-measures it and re-plans as the run goes
+(``CosineAnnealingLR``'s recursive form follows a changed ``T_max`` smoothly and still
+reaches ``eta_min`` at the new end). The steps actually taken are in the checkpoint and
+the logs.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ class TimeBudget(L.Callback):
     Args:
         seconds: the budget for the whole ``fit`` (validation included).
         warmup_steps: batches to skip before measuring (start-up, cuDNN autotuning).
-        measure_steps: batches to time.
+        measure_steps: batches to time for the first plan.
         reserve: fraction of the remaining time kept free for validation and saving.
+        replan_every: after the first plan, re-measure the rate over every this many
+            batches and re-plan (0: plan once).
     """
 
     def __init__(
@@ -32,44 +37,59 @@ class TimeBudget(L.Callback):
         warmup_steps: int = 100,
         measure_steps: int = 200,
         reserve: float = 0.05,
+        replan_every: int = 0,
     ) -> None:
         self.seconds = seconds
         self.warmup_steps = warmup_steps
         self.measure_steps = measure_steps
         self.reserve = reserve
+        self.replan_every = replan_every
         self._start = 0.0
-        self._mark: tuple[float, int] | None = None
+        self._limit = 0
+        self._mark: tuple[float, int, int] | None = None  # (time, global step, batches)
+        self._first_batch: int | None = None  # a resumed run starts counting where it resumes
         self.planned_steps: int | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
+        self._limit = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else 0
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
     ) -> None:  # noqa: ANN001
-        if self.planned_steps is not None:
-            return
-        batches = trainer.fit_loop.total_batch_idx + 1
+        if self._first_batch is None:
+            self._first_batch = trainer.fit_loop.total_batch_idx
+        batches = trainer.fit_loop.total_batch_idx - self._first_batch + 1
         now = time.perf_counter()
-        if batches == self.warmup_steps:
-            self._mark = (now, trainer.global_step)
-        elif self._mark is not None and batches == self.warmup_steps + self.measure_steps:
-            rate = (trainer.global_step - self._mark[1]) / (
-                now - self._mark[0]
-            )  # optimizer steps / s
-            remaining = (self.seconds - (now - self._start)) * (1 - self.reserve)
-            planned = trainer.global_step + max(0, int(rate * remaining))
-            if trainer.max_steps and trainer.max_steps > 0:
-                planned = min(planned, trainer.max_steps)
-            self.planned_steps = planned
-            trainer.fit_loop.epoch_loop.max_steps = planned
-            for config in trainer.lr_scheduler_configs:
-                scheduler = config.scheduler
-                if isinstance(scheduler, CosineAnnealingLR) and trainer.global_step:
-                    ratio = (
-                        scheduler.last_epoch / trainer.global_step
-                    )  # scheduler steps per optimizer step
-                    scheduler.T_max = max(1, round(planned * ratio))
+        if self._mark is None:
+            if batches == self.warmup_steps:
+                self._mark = (now, trainer.global_step, batches)
+            return
+        window = self.measure_steps if self.planned_steps is None else self.replan_every
+        if window <= 0 or batches - self._mark[2] < window:
+            return
+        rate = (trainer.global_step - self._mark[1]) / max(now - self._mark[0], 1e-9)
+        self._mark = (now, trainer.global_step, batches)
+        self._plan(trainer, rate, now)
+
+    def _plan(self, trainer: L.Trainer, rate: float, now: float) -> None:
+        """Set ``max_steps`` (and every cosine ``T_max``) to what ``rate`` fits in the time left."""
+        remaining = (self.seconds - (now - self._start)) * (1 - self.reserve)
+        planned = trainer.global_step + max(0, int(rate * remaining))
+        if self._limit:
+            planned = min(planned, self._limit)
+        first = self.planned_steps is None
+        self.planned_steps = planned
+        trainer.fit_loop.epoch_loop.max_steps = planned
+        for config in trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if isinstance(scheduler, CosineAnnealingLR) and trainer.global_step:
+                # scheduler steps per optimizer step (the GAN stage has two optimizers)
+                ratio = scheduler.last_epoch / trainer.global_step
+                scheduler.T_max = max(scheduler.last_epoch + 1, round(planned * ratio))
+        if first or self.replan_every:
             print(
-                f"TimeBudget: {rate:.1f} optimizer steps/s, planning {planned} steps in {self.seconds:.0f}s"
+                f"TimeBudget: {rate:.1f} optimizer steps/s at step {trainer.global_step}, "
+                f"planning {planned} steps in {self.seconds:.0f}s",
+                flush=True,
             )

@@ -1,13 +1,92 @@
-"""Image file reading for training and evaluation: decode to RGB uint8 arrays."""
+"""Robust image reading and writing, for training data and for ``srgan.upscale``.
+
+``read_image`` decodes an image file as found in the wild (8- or 16-bit, grayscale, RGB,
+alpha, palette, CMYK, EXIF-rotated, with an ICC profile) to a ``Picture``: the colour
+pixels, the alpha channel kept apart, and what is needed to write the result back in
+kind. Every problem (empty, truncated, corrupt, not an image, absurdly large) is raised as
+an ``ImageError`` whose message says what is wrong.
+
+``write_image`` encodes in memory, then writes atomically: a temporary file in the
+destination folder, flushed to disk, then ``os.replace`` onto the final name, so an
+interrupted run never leaves a truncated image behind.
+
+``list_images`` and ``read_rgb`` serve the training data (plain RGB uint8).
+"""
 
 from __future__ import annotations
 
+import io
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+
+# Output formats by name -> (Pillow format, file suffix).
+FORMATS: dict[str, tuple[str, str]] = {
+    "png": ("PNG", ".png"),
+    "jpg": ("JPEG", ".jpg"),
+    "webp": ("WEBP", ".webp"),
+    "bmp": ("BMP", ".bmp"),
+    "tiff": ("TIFF", ".tif"),
+}
+SUFFIX_FORMATS = {
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".webp": "webp",
+    ".bmp": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+# Formats that store 16 bits per channel; the others get 8-bit output.
+SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
+ALPHA_FORMATS = frozenset({"png", "webp", "tiff"})
+
+# Refuse images above this many pixels by default (a decompression bomb guard: a tiny
+# file can declare a huge canvas). 64 MP is well above any camera photo.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+# The process umask, read once (reading it means setting it, which is not thread-safe).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+class ImageError(Exception):
+    """An image that cannot be read or written; the message says why."""
+
+
+@dataclass
+class Picture:
+    """A decoded image: colour pixels, alpha apart, and what is needed to write it back.
+
+    ``pixels`` is ``(H, W, 3)`` (RGB) or ``(H, W, 1)`` (grayscale), uint8 or uint16;
+    ``alpha`` is ``(H, W)`` of the same dtype, or ``None``.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    icc_profile: bytes | None = None
+    format: str = "png"  # the name in FORMATS the file was read as
+
+    @property
+    def bits(self) -> int:
+        return 16 if self.pixels.dtype == np.uint16 else 8
+
+    @property
+    def grayscale(self) -> bool:
+        return self.pixels.shape[2] == 1
+
+    @property
+    def megapixels(self) -> float:
+        return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -35,3 +114,247 @@ def read_rgb(path: str | Path) -> np.ndarray:
             array = np.asarray(image, dtype=np.uint32) >> 8
             return np.repeat(array.astype(np.uint8)[..., None], 3, axis=2)
         return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``(H, W, ...)`` array, as exif_transpose does."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
+
+
+def _is_16bit_colour(image: Image.Image) -> bool:
+    """Pillow decodes 16-bit-per-channel RGB(A) to 8 bits; detect it to decode with OpenCV."""
+    if image.mode not in ("RGB", "RGBA") or not image.tile:
+        return False
+    args = image.tile[0].args
+    rawmode = args[0] if isinstance(args, tuple) else args
+    return isinstance(rawmode, str) and ";16" in rawmode
+
+
+def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
+    """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits); EXIF orientation by hand."""
+    icc = image.info.get("icc_profile") or None
+    orientation = image.getexif().get(0x0112, 1)
+    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16 or array.ndim != 3:
+        raise ImageError("corrupt or unreadable: cannot decode its 16-bit colour data")
+    array = _orient(array, orientation)
+    code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    array = cv2.cvtColor(array, code)
+    alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None
+    return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt)
+
+
+def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
+    """A loaded Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``.
+
+    EXIF orientation is applied; alpha is split off; ICC profiles are kept when they
+    still describe the pixels.
+    """
+    icc = image.info.get("icc_profile") or None
+    image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        array = np.asarray(image)
+        if mode == "I" and (array.min() < 0 or array.max() > 65535):
+            raise ImageError(f"32-bit integer pixels outside 0..65535 (mode {mode})")
+        return Picture(array.astype(np.uint16)[..., None], None, icc, fmt)
+    if mode == "F":
+        raise ImageError("floating-point pixels (mode F) are not supported")
+    if mode == "CMYK":
+        converted = None
+        if icc:
+            # Convert with the embedded profile to sRGB; the CMYK profile cannot be kept.
+            try:
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                target = ImageCms.createProfile("sRGB")
+                converted = ImageCms.profileToProfile(image, source, target, outputMode="RGB")
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                converted = None  # a broken profile: fall back to the naive conversion
+        image = converted if converted is not None else image.convert("RGB")
+        return Picture(np.asarray(image).copy(), None, None, fmt)
+    if mode in ("P", "PA"):
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode == "La":
+        image = image.convert("LA")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        # YCbCr, LAB, HSV, RGBX, RGBa, ...: to RGB(A); the ICC profile no longer applies.
+        icc = icc if mode in ("RGBX",) else None
+        image = image.convert("RGBA" if "A" in mode or "a" in mode else "RGB")
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    alpha = None
+    if image.mode in ("LA", "RGBA"):
+        alpha = array[..., -1].copy()
+        array = array[..., :-1]
+    return Picture(np.ascontiguousarray(array), alpha, icc, fmt)
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode ``path`` (never modified) to a ``Picture``; ``ImageError`` says what is wrong.
+
+    ``max_pixels`` refuses larger images before decoding them (``None``: no limit).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise ImageError(f"cannot read: {error.strerror or error}") from None
+    if size == 0:
+        raise ImageError("empty file (0 bytes)")
+    if max_pixels and Image.MAX_IMAGE_PIXELS and max_pixels > Image.MAX_IMAGE_PIXELS:
+        # Pillow's own bomb guard must not be stricter than the limit asked for.
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if max_pixels and width * height > max_pixels:
+                raise ImageError(
+                    f"too large: {width} x {height} = {width * height / 1e6:.0f} MP is above "
+                    f"the {max_pixels / 1e6:.0f} MP limit (a decompression-bomb guard); "
+                    f"raise it with --max-pixels if the image is genuine"
+                )
+            fmt = SUFFIX_FORMATS.get(f".{(image.format or 'png').lower()}", None)
+            fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower(), "png")
+            if _is_16bit_colour(image):  # checked before load(), which drops the tile info
+                return _decode_16bit_colour(image, path, fmt)
+            image.load()
+            return decode_pil(image, fmt)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("not an image, or a format Pillow cannot read") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(
+            f"too large: {error} Raise the limit with --max-pixels if the image is genuine"
+        ) from None
+    except Exception as error:  # decoders raise OSError, SyntaxError, struct.error, ...
+        reason = str(error) or type(error).__name__
+        if "truncated" in reason:
+            reason = f"truncated file ({reason})"
+        raise ImageError(f"corrupt or unreadable: {reason}") from None
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def _to_8bit(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _to_16bit(array: np.ndarray) -> np.ndarray:
+    return array if array.dtype == np.uint16 else array.astype(np.uint16) * 257
+
+
+def encode_image(
+    picture: Picture, fmt: str, *, quality: int = 95, flatten: tuple[int, int, int] = (255,) * 3
+) -> bytes:
+    """The bytes of ``picture`` in ``fmt`` (a key of ``FORMATS``).
+
+    16-bit pixels stay 16-bit in PNG and TIFF and become 8-bit elsewhere. Formats without
+    alpha (JPEG, BMP) get the image composited over ``flatten`` (white). The ICC profile
+    is embedded where the format allows.
+    """
+    if fmt not in FORMATS:
+        raise ImageError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
+    pil_format = FORMATS[fmt][0]
+    pixels, alpha = picture.pixels, picture.alpha
+    sixteen = pixels.dtype == np.uint16 and fmt in SIXTEEN_BIT_FORMATS
+    if alpha is not None and fmt not in ALPHA_FORMATS:
+        # JPEG and BMP have no alpha: composite over the background colour.
+        top = np.iinfo(pixels.dtype).max
+        a = alpha.astype(np.float32)[..., None] / top
+        background = np.asarray(flatten[: pixels.shape[2]], np.float32) * (top / 255)
+        pixels = (pixels * a + background * (1 - a)).round().astype(pixels.dtype)
+        alpha = None
+    if fmt == "webp" and picture.grayscale:
+        pixels = np.repeat(pixels, 3, axis=2)  # WebP stores RGB(A) only
+    if sixteen and pixels.shape[2] == 3:
+        # Pillow cannot write 16-bit colour; OpenCV can (BGR order, PNG or TIFF).
+        array = pixels if alpha is None else np.dstack([pixels, _to_16bit(alpha)])
+        code = cv2.COLOR_RGBA2BGRA if alpha is not None else cv2.COLOR_RGB2BGR
+        ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
+        if not ok:
+            raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
+        if fmt == "png" and picture.icc_profile:
+            return _png_with_icc(data.tobytes(), picture.icc_profile)
+        return data.tobytes()  # OpenCV cannot embed an ICC profile in TIFF
+    if sixteen and alpha is None:
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # mode I;16
+    else:
+        # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
+        pixels = _to_8bit(pixels)
+        if alpha is not None:
+            pixels = np.dstack([pixels, _to_8bit(alpha)])
+        # uint8 (H, W) -> L, (H, W, 2) -> LA, (H, W, 3) -> RGB, (H, W, 4) -> RGBA
+        image = Image.fromarray(
+            np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+        )
+    options: dict[str, object] = {}
+    if picture.icc_profile and fmt in ("png", "jpg", "webp", "tiff"):
+        options["icc_profile"] = picture.icc_profile
+    if fmt in ("jpg", "webp"):
+        options["quality"] = quality
+    if fmt == "png":
+        options["compress_level"] = 4  # fast, nearly as small as the default 6
+    buffer = io.BytesIO()
+    image.save(buffer, format=pil_format, **options)
+    return buffer.getvalue()
+
+
+def _png_with_icc(png: bytes, profile: bytes) -> bytes:
+    """Insert an ``iCCP`` chunk (zlib-compressed profile) right after a PNG's ``IHDR``."""
+    body = b"icc\0\0" + zlib.compress(profile)  # name, NUL, compression method 0
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body
+    chunk += struct.pack(">I", zlib.crc32(b"iCCP" + body) & 0xFFFFFFFF)
+    end_of_ihdr = 8 + 4 + 4 + 13 + 4  # signature, length, type, IHDR data, CRC
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temporary file in the same folder, fsync,
+    ``os.replace``. Readers see the old file or the complete new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temporary, 0o666 & ~_UMASK)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_image(
+    path: str | Path, picture: Picture, *, fmt: str | None = None, quality: int = 95
+) -> None:
+    """Encode ``picture`` (format from ``fmt`` or the suffix) and write it atomically."""
+    path = Path(path)
+    fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"cannot tell the output format from {path.name}; give fmt")
+    atomic_write(path, encode_image(picture, fmt, quality=quality))

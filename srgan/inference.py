@@ -2,8 +2,9 @@
 
 ``Upscaler(model)(lr)``:
 
-* input ``(B, C, H, W)`` float in [0, 1], on any device (it is moved, tile by tile,
-  to the model's device);
+* input ``(B, C, H, W)`` float in [0, 1], or ``uint8`` / ``uint16`` (0..255 / 0..65535),
+  on any device (it is moved, tile by tile, to the model's device, and integer pixels are
+  converted to float there, so the copy moves 1 or 2 bytes per value, not 4);
 * output ``(B, C, H*scale, W*scale)`` clamped to [0, 1], on the input's device, as float32
   (or quantised to ``uint8`` / ``uint16`` on the model's device, before the copy back,
   with ``out_dtype``);
@@ -48,6 +49,18 @@ def resolve_device(device: str = "auto") -> torch.device:
             f"device {device!r} requested but CUDA is not available here; use --device cpu"
         )
     return resolved
+
+
+def to_unit_float(x: torch.Tensor) -> torch.Tensor:
+    """``uint8`` / ``uint16`` pixels to float32 in [0, 1]; float input is returned as is."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(255)
+    if x.dtype == torch.uint16:
+        # uint16 has few kernels on some torch versions: widen to int32 first.
+        return x.to(torch.int32).float().div_(65535)
+    if x.is_floating_point():
+        return x
+    raise ValueError(f"expected float, uint8 or uint16 pixels, got {x.dtype}")
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
@@ -105,6 +118,7 @@ class Upscaler:
         h, w = lr.shape[-2:]
         m = self.size_multiple
         pad_h, pad_w = (-h) % m, (-w) % m
+        lr = to_unit_float(lr)
         x = F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else lr
         out = self.forward(x.to(self.dtype))
         if self.dtype != torch.float32 and not torch.isfinite(out).all():

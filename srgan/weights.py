@@ -2,14 +2,24 @@
 
 The project's own format is ``.safetensors``: the generator's tensors plus a JSON header
 (``__metadata__``) naming the architecture and its hyper-parameters, so a file alone
-rebuilds its model. Lightning checkpoints written by ``srgan.fit`` load too (the EMA
-generator is preferred). Pickle-based files are only ever opened with
-``torch.load(weights_only=True)``: no code in a model file runs.
+rebuilds its model. Also loaded:
+
+* Lightning checkpoints written by ``srgan.fit`` (the EMA generator is preferred);
+* community ESRGAN / Real-ESRGAN RRDBNet weights (``.pth`` or ``.safetensors``), in the
+  original ESRGAN layout (``model.0``, ``model.1.sub.N.RDB1...``), the intermediate one
+  (``RRDB_trunk.N.RDB1...``, ``trunk_conv``, ``upconv1``, ``HRconv``) and the BasicSR /
+  Real-ESRGAN one (``conv_first``, ``body.N.rdb1...``, ``conv_up1``, ``conv_hr``, maybe
+  wrapped in ``params`` / ``params_ema`` and prefixed with ``module.``). The network's
+  size (blocks, features, growth, scale) is read from the tensor shapes.
+
+Pickle-based files are only ever opened with ``torch.load(weights_only=True)``: no code
+in a model file runs, and a file that would need it is refused, naming the blocked global.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +28,15 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from srgan.generators import Generator, build_generator
+from srgan.generators import Generator, RRDBNet, build_generator
 
 FORMAT = "srgan.generator/1"
+
+# Where the shipped models live (package data, so they install with a wheel too).
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+# ``--model default`` always names this shipped model.
+DEFAULT_MODEL = "fast"
 
 
 def save_generator(
@@ -63,19 +79,43 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, metadata
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A Lightning checkpoint, unpickled with ``weights_only=True`` (no code runs).
+def blocked_globals(path: str | Path) -> list[str]:
+    """The globals a pickle file would import that ``weights_only`` loading does not allow."""
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:
+        return []
 
-    A file that needs arbitrary unpickling is refused with an explanation.
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A pickled checkpoint, unpickled with ``weights_only=True`` (no code runs).
+
+    A file that needs arbitrary unpickling is refused, naming the globals it asks for.
     """
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:
+        names = blocked_globals(path)
+        if names:
+            reason = f"it imports {', '.join(names)}, which weights-only loading blocks"
+        else:
+            lines = [
+                re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()
+            ]
+            detail = next((line for line in lines if "Unsupported" in line), None)
+            detail = detail or (lines or [type(error).__name__])[0]
+            raise ValueError(
+                f"cannot load {path}: not a readable PyTorch weights file "
+                f"(torch.load(weights_only=True) failed: {detail})"
+            ) from None
         raise ValueError(
-            f"refusing to load {path}: it is not a plain tensor checkpoint, and loading it would "
-            f"mean running code stored in the file (torch.load weights_only=True failed: "
-            f"{str(error).splitlines()[0]}). Convert it to .safetensors on a machine you trust."
+            f"refusing to load {path}: {reason}. Loading it fully would mean running code "
+            f"stored in the file; use a .safetensors file, or convert this one on a machine "
+            f"you trust."
         ) from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{path} holds a {type(checkpoint).__name__}, not a state dict")
+    return checkpoint
 
 
 def split_prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -89,22 +129,141 @@ def ema_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return split_prefixed(state, "generator_ema")
 
 
+# --- community ESRGAN / Real-ESRGAN weights -------------------------------------------
+
+# Original ESRGAN (``model.N``) and intermediate (``RRDB_trunk``) names -> BasicSR names.
+_RENAMES = [
+    (re.compile(r"^model\.0\."), "conv_first."),
+    (re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\."), r"body.\1.rdb\2.conv\3."),
+    (re.compile(r"^RRDB_trunk\.(\d+)\.RDB(\d)\."), r"body.\1.rdb\2."),
+    (re.compile(r"^trunk_conv\."), "conv_body."),
+    (re.compile(r"^upconv(\d)\."), r"conv_up\1."),
+    (re.compile(r"^HRconv\."), "conv_hr."),
+]
+
+
+def unwrap_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The tensors of a community file: ``params_ema`` preferred, then ``params``,
+    ``state_dict``, or the dict itself; a ``module.`` (DataParallel) prefix removed."""
+    for key in ("params_ema", "params", "state_dict"):
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    state = {k: v for k, v in checkpoint.items() if isinstance(v, torch.Tensor)}
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def is_esrgan_state(state: dict[str, torch.Tensor]) -> bool:
+    """Whether ``state`` looks like community RRDBNet weights (any known layout)."""
+    return ("model.0.weight" in state and any(k.startswith("model.1.sub.") for k in state)) or (
+        "conv_first.weight" in state and any(k.startswith(("body.", "RRDB_trunk.")) for k in state)
+    )
+
+
+def _old_esrgan_tail(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename the ``model.1.sub.N`` trunk conv and the ``model.K`` upsampling/HR/last convs."""
+    out = {}
+    blocks = {int(m.group(1)) for k in state if (m := re.match(r"model\.1\.sub\.(\d+)\.RDB", k))}
+    tail = sorted({int(m.group(1)) for k in state if (m := re.match(r"model\.(\d+)\.weight$", k))})
+    tail = [i for i in tail if i > 1]  # upsampling convs, then HR conv, then the last conv
+    names = {i: f"conv_up{n}" for n, i in enumerate(tail[:-2], start=1)}
+    if len(tail) >= 2:
+        names[tail[-2]], names[tail[-1]] = "conv_hr", "conv_last"
+    trunk = len(blocks)
+    for key, value in state.items():
+        if m := re.match(r"model\.1\.sub\.(\d+)\.(weight|bias)$", key):
+            if int(m.group(1)) == trunk:
+                out[f"conv_body.{m.group(2)}"] = value
+                continue
+        if m := re.match(r"model\.(\d+)\.(weight|bias)$", key):
+            if int(m.group(1)) in names:
+                out[f"{names[int(m.group(1))]}.{m.group(2)}"] = value
+                continue
+        out[key] = value
+    return out
+
+
+def convert_esrgan_state(
+    state: dict[str, torch.Tensor],
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Community RRDBNet weights -> (``RRDBNet`` config, state dict in ``RRDBNet``'s names).
+
+    The architecture's size is inferred from tensor shapes: features and input channels
+    from ``conv_first``, growth from ``rdb1.conv1``, blocks from the body indices, output
+    channels from ``conv_last`` and the scale from the number of upsampling convs.
+    """
+    if "model.0.weight" in state:
+        state = _old_esrgan_tail(state)
+    renamed = {}
+    for key, value in state.items():
+        for pattern, replacement in _RENAMES:
+            key = pattern.sub(replacement, key)
+        # Our upsampling steps keep their conv inside a module: conv_upN.conv.weight.
+        key = re.sub(r"^conv_up(\d)\.(weight|bias)$", r"conv_up\1.conv.\2", key)
+        renamed[key] = value
+    first = renamed.get("conv_first.weight")
+    if first is None or first.dim() != 4:
+        raise ValueError("not RRDBNet weights: no conv_first / model.0 convolution")
+    num_features, in_channels = first.shape[:2]
+    if in_channels in (12, 48):
+        raise ValueError(
+            "this is a Real-ESRGAN x2/x1 model (pixel-unshuffled input, conv_first with "
+            f"{in_channels} input channels), which srgan does not support; use an x4 model"
+        )
+    blocks = {int(m.group(1)) for k in renamed if (m := re.match(r"body\.(\d+)\.", k))}
+    growth = renamed["body.0.rdb1.conv1.weight"].shape[0] if blocks else 32
+    ups = {int(m.group(1)) for k in renamed if (m := re.match(r"conv_up(\d)\.conv\.weight$", k))}
+    if not ups:
+        raise ValueError("not RRDBNet weights: no upsampling convolutions found")
+    config = dict(
+        in_channels=int(in_channels),
+        out_channels=int(renamed["conv_last.weight"].shape[0]),
+        num_features=int(num_features),
+        num_blocks=len(blocks),
+        growth_channels=int(growth),
+        scale=2 ** len(ups),
+    )
+    return config, renamed
+
+
+# --- loading ------------------------------------------------------------------------
+
+
+def _from_state(state: dict[str, torch.Tensor], path: Path) -> Generator:
+    if not is_esrgan_state(state):
+        raise ValueError(
+            f"{path} is neither an srgan model (.safetensors with an srgan header or an "
+            f"srgan.fit checkpoint) nor ESRGAN / Real-ESRGAN RRDBNet weights "
+            f"(first keys: {', '.join(list(state)[:4]) or 'none'})"
+        )
+    config, state = convert_esrgan_state(state)
+    generator = RRDBNet(**config)
+    load_state(generator, state)
+    return generator
+
+
 def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
-    """Rebuild a generator from a ``.safetensors`` file or an ``srgan.fit`` checkpoint."""
+    """Rebuild a generator from any supported file (see the module docstring), in eval mode."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     if path.suffix == ".safetensors":
-        tensors, metadata = read_safetensors(path)
+        try:
+            tensors, metadata = read_safetensors(path)
+        except Exception as error:
+            raise ValueError(f"{path} is not a readable .safetensors file: {error}") from None
         if "architecture" not in metadata:
-            raise ValueError(f"{path} has no srgan header (architecture, config)")
+            generator = _from_state(unwrap_state(tensors), path)
+            return generator.eval()
         generator = build_generator(metadata["architecture"], json.loads(metadata["config"]))
         state = tensors
     else:
         checkpoint = load_checkpoint(path)
         info = checkpoint.get("srgan", {}).get("generator")
         if info is None:
-            raise ValueError(f"{path} is not an srgan.fit checkpoint (no 'srgan' entry)")
+            return _from_state(unwrap_state(checkpoint), path).eval()
         generator = build_generator(info["architecture"], info["config"])
         module_state = checkpoint["state_dict"]
         state = (ema_state(module_state) if prefer_ema else {}) or split_prefixed(
@@ -125,29 +284,45 @@ def load_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
             f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
             f"{'...' if len(unexpected) > 5 else ''}"
         )
+    mismatched = [k for k, v in state.items() if v.shape != own[k].shape]
+    if mismatched:
+        k = mismatched[0]
+        raise ValueError(
+            f"weights do not fit {type(module).__name__}: {k} has shape "
+            f"{tuple(state[k].shape)}, expected {tuple(own[k].shape)}"
+        )
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
 def packaged_models() -> dict[str, Path]:
     """The models shipped inside the package (``srgan/weights/NAME.safetensors``), by name."""
-    folder = Path(__file__).parent / "weights"
-    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
 
 
-# ``--model default`` always names this shipped model.
-DEFAULT_MODEL = "fast"
-
-
-def load_model(spec: str) -> Generator:
-    """A generator from a shipped model's name (``default``, ``fast``, ...) or a file path."""
+def resolve_model(spec: str) -> Path:
+    """The file a ``--model`` value names: ``default``, a shipped name, or a path."""
     shipped = packaged_models()
-    name = DEFAULT_MODEL if spec == "default" else spec
-    if name in shipped:
-        return load_generator(shipped[name])
+    if spec == "default":
+        if DEFAULT_MODEL in shipped:
+            return shipped[DEFAULT_MODEL]
+        raise FileNotFoundError(
+            f"the default model ({DEFAULT_MODEL}.safetensors) is not installed in "
+            f"{WEIGHTS_DIR}: reinstall srgan from a release wheel, or pass a weights file "
+            f"with --model PATH (.safetensors, an srgan.fit .ckpt or ESRGAN .pth)"
+        )
+    if spec in shipped:
+        return shipped[spec]
     path = Path(spec).expanduser()
     if path.is_file():
-        return load_generator(path)
-    known = ", ".join(["default", *shipped]) or "none shipped"
+        return path
+    known = ", ".join(["default", *shipped]) if shipped else "none installed"
+    hint = " (it looks like a path)" if any(c in spec for c in "/\\.") else ""
     raise FileNotFoundError(
-        f"model {spec!r} is neither a shipped model ({known}) nor an existing file"
+        f"model {spec!r} is neither a shipped model (installed: {known}) nor an existing "
+        f"file{hint}; pass --model default, a shipped name or a weights file path"
     )
+
+
+def load_model(spec: str = "default") -> Generator:
+    """A generator from a shipped model's name (``default``, ``fast``, ...) or a file path."""
+    return load_generator(resolve_model(spec))

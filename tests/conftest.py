@@ -59,3 +59,25 @@ def tiny_generator() -> RRDBNet:
 @pytest.fixture
 def tiny_discriminators() -> dict[str, torch.nn.Module]:
     return {"VGGStyle": VGGStyle(num_features=4), "UNet": UNet(num_features=4)}
+
+
+def tiny_compact(scale: int = 4) -> CompactNet:
+    """The smallest CompactNet (4 features, 1 conv): fast enough for end-to-end CLI tests."""
+    return CompactNet(num_features=4, num_convs=1, scale=scale).eval()
+
+
+@pytest.fixture
+def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary packaged-weights folder holding a tiny ``fast.safetensors`` (x4).
+
+    ``srgan.weights`` looks up shipped models there, so ``--model default`` and
+    ``--model fast`` work in tests without the real released weights.
+    """
+    from srgan import upscale, weights
+
+    folder = tmp_path / "packaged-weights"
+    weights.save_generator(tiny_compact(), folder / f"{weights.DEFAULT_MODEL}.safetensors")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", folder)
+    upscale._cached_upscaler.cache_clear()
+    yield folder
+    upscale._cached_upscaler.cache_clear()

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from benchmarks.release import main as release_main
 from srgan.data import SRDataModule
 from srgan.discriminators import VGGStyle
 from srgan.fit import main
@@ -122,6 +123,16 @@ def test_debug_config_leaves_a_checkpoint_that_loads_safely(
         32,
     )
     assert (Path(cli.trainer.log_dir) / "config.yaml").is_file()
+
+    # The release script's conversion to the shipped format keeps the EMA weights exactly.
+    run = last.relative_to(tmp_path).parts[0]
+    release_main(
+        ["--data", "T91", "--runs", str(tmp_path), "--export-only", run, "--name", "fast"]
+        + ["--out", str(tmp_path / "weights")]
+    )
+    shipped = load_generator(tmp_path / "weights" / "fast.safetensors")
+    x = torch.rand(1, 3, 8, 8)
+    torch.testing.assert_close(shipped(x), generator(x), rtol=0, atol=1e-6)
 
 
 def test_resume_continues_step_count_and_both_optimizers(image_dir: Path, tmp_path: Path) -> None:

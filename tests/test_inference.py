@@ -1,10 +1,13 @@
+"""The inference contract: tiling, padding, integer pixels, precision fallback, OOM retry."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from srgan.generators import CompactNet
-from srgan.inference import Upscaler, tile_spans, upscale
+from srgan.inference import Upscaler, resolve_device, tile_spans, upscale
 from tests.conftest import TINY_GENERATORS
 
 
@@ -54,3 +57,93 @@ def test_functional_upscale_and_bad_shapes() -> None:
         Upscaler(model, device="cpu")(torch.rand(3, 5, 6))
     with pytest.raises(ValueError, match="fp16"):
         Upscaler(model, device="cpu", precision="fp16")
+
+
+def test_integer_input_is_converted_on_the_device() -> None:
+    model = CompactNet(num_features=4, num_convs=1).eval()
+    pixels = torch.randint(0, 256, (2, 3, 9, 11), dtype=torch.uint8)
+    upscaler = Upscaler(model, device="cpu", tile=8, tile_overlap=4)
+    as_float = upscaler(pixels.float() / 255)
+    assert torch.allclose(upscaler(pixels), as_float, atol=1e-6)
+    deep = (pixels.to(torch.int32) * 257).to(torch.uint16)
+    assert torch.allclose(upscaler(deep), as_float, atol=1e-6)
+    out16 = upscaler(deep, out_dtype=torch.uint16)
+    assert out16.dtype == torch.uint16 and out16.shape == (2, 3, 36, 44)
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        upscaler(pixels.to(torch.int64))
+
+
+def test_tiled_uint8_output_equals_untiled_within_rounding() -> None:
+    model = CompactNet(num_features=4, num_convs=1).eval()
+    lr = torch.randint(0, 256, (1, 3, 30, 41), dtype=torch.uint8)
+    whole = Upscaler(model, device="cpu")(lr, out_dtype=torch.uint8).int()
+    tiled = Upscaler(model, device="cpu", tile=8, tile_overlap=4)(lr, out_dtype=torch.uint8).int()
+    assert (whole - tiled).abs().max() <= 1
+
+
+class _HalfBreaks(torch.nn.Module):
+    """A bilinear x2 'model' whose half-precision output overflows to Inf."""
+
+    scale = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.interpolate(x, scale_factor=2, mode="bilinear") * self.weight
+        if x.dtype != torch.float32:
+            out = out + torch.tensor(float("inf"), dtype=x.dtype)
+        return out
+
+
+def test_non_finite_half_precision_tiles_are_redone_in_fp32() -> None:
+    lr = torch.rand(1, 3, 16, 16)
+    upscaler = Upscaler(_HalfBreaks(), device="cpu", precision="bf16", tile=8, tile_overlap=2)
+    out = upscaler(lr)
+    assert torch.isfinite(out).all()
+    assert upscaler.fp32_fallbacks == 4  # every tile, counted
+    assert torch.allclose(out, Upscaler(_HalfBreaks(), device="cpu")(lr), atol=1e-6)
+
+
+class _SmallMemory(torch.nn.Module):
+    """Raises CUDA out-of-memory for inputs above ``limit`` pixels, like a small GPU."""
+
+    scale = 2
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.weight = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] * x.shape[-1] > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return F.interpolate(x, scale_factor=2, mode="nearest") * self.weight
+
+
+def test_out_of_memory_retries_with_smaller_tiles() -> None:
+    lr = torch.rand(1, 3, 100, 100)
+    upscaler = Upscaler(_SmallMemory(limit=64 * 64), device="cpu", tile_overlap=4)
+    out = upscaler(lr)
+    assert upscaler.oom_retries >= 1 and upscaler.tile is not None and upscaler.tile <= 56
+    assert torch.equal(out, F.interpolate(lr, scale_factor=2, mode="nearest"))
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        Upscaler(_SmallMemory(limit=16), device="cpu")(lr)
+
+
+def test_batches_match_single_images() -> None:
+    model = CompactNet(num_features=4, num_convs=1).eval()
+    lr = torch.rand(3, 3, 10, 12)
+    upscaler = Upscaler(model, device="cpu")
+    together = upscaler(lr)
+    for i in range(3):
+        assert torch.allclose(together[i : i + 1], upscaler(lr[i : i + 1]), atol=1e-6)
+
+
+def test_device_resolution() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="--device cpu"):
+            resolve_device("cuda")

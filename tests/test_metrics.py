@@ -1,11 +1,27 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from srgan.metrics import psnr, rgb_to_y, ssim
+from srgan.metrics import (
+    ALEXNET_FILE,
+    LPIPS,
+    MissingWeightsError,
+    psnr,
+    rgb_to_y,
+    ssim,
+)
+
+C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+
+def constant(value: float, channels: int = 1, size: int = 16) -> torch.Tensor:
+    """An image of one 8-bit level, as a [0, 1] float tensor."""
+    return torch.full((1, channels, size, size), value / 255, dtype=torch.float64)
 
 
 def test_psnr_hand_computed_on_gray() -> None:
@@ -13,6 +29,34 @@ def test_psnr_hand_computed_on_gray() -> None:
     sr = hr.clone()
     sr[0, 0, 0, 0] = 16 / 255  # one pixel off by 16 levels: MSE = 256 / 16 = 16
     assert psnr(sr, hr).item() == pytest.approx(10 * math.log10(255**2 / 16))
+
+
+@pytest.mark.parametrize("offset", [1, 5, 40])
+def test_psnr_constant_offset(offset: int) -> None:
+    # Gray and RGB-without-Y: every pixel off by d levels, PSNR = 10 log10(255^2 / d^2).
+    expected = 10 * math.log10(255**2 / offset**2)
+    assert psnr(constant(100 + offset), constant(100)).item() == pytest.approx(expected)
+    rgb = psnr(constant(100 + offset, 3), constant(100, 3), y_channel=False)
+    assert rgb.item() == pytest.approx(expected)
+    # On Y, an offset of d on R, G and B moves Y by d * 219 / 255.
+    y = psnr(constant(100 + offset, 3), constant(100, 3)).item()
+    assert y == pytest.approx(10 * math.log10(255**2 / (offset * 219 / 255) ** 2))
+
+
+def test_gray_images_are_scored_on_their_own_values() -> None:
+    # Set14's bridge: a single-channel image is not passed through rgb2ycbcr (which would
+    # compress the offset by 219 / 255), it is scored on its gray levels.
+    hr = constant(120)
+    sr = constant(130)
+    assert psnr(sr, hr).item() == pytest.approx(10 * math.log10(255**2 / 100))
+    assert psnr(sr, hr).item() == pytest.approx(psnr(sr, hr, y_channel=False).item())
+    assert ssim(sr, hr).item() == pytest.approx(ssim(sr, hr, y_channel=False).item())
+
+
+def test_images_are_quantised_to_8_bits_first() -> None:
+    hr = constant(100)
+    assert math.isinf(psnr(hr + 0.4 / 255, hr).item())  # rounds back to level 100
+    assert psnr(hr + 0.6 / 255, hr).item() == pytest.approx(10 * math.log10(255**2))
 
 
 def test_psnr_border_crop_ignores_the_border() -> None:
@@ -23,11 +67,36 @@ def test_psnr_border_crop_ignores_the_border() -> None:
     assert not math.isinf(psnr(sr, hr).item())
 
 
+def test_crop_counts_only_the_inner_pixels() -> None:
+    # 20x20 image, border 4: 12x12 = 144 pixels scored; one inner pixel off by 12 levels.
+    hr = constant(50, size=20)
+    sr = hr.clone()
+    sr[0, 0, 10, 10] = 62 / 255
+    sr[0, 0, 0, :] = 1.0  # in the border: ignored
+    assert psnr(sr, hr, crop_border=4).item() == pytest.approx(
+        10 * math.log10(255**2 / (144 / 144))
+    )
+    border_only = hr.clone()
+    border_only[0, 0, :4, :] = 1.0
+    assert ssim(border_only, hr, crop_border=4).item() == pytest.approx(1.0)
+    assert ssim(border_only, hr).item() < 0.99
+    with pytest.raises(ValueError, match="too small"):
+        psnr(sr, hr, crop_border=10)
+
+
 def test_y_channel_is_matlab_bt601() -> None:
-    white = torch.full((1, 3, 1, 1), 255.0, dtype=torch.float64)
-    black = torch.zeros(1, 3, 1, 1, dtype=torch.float64)
-    assert rgb_to_y(white).item() == pytest.approx(235.0, abs=1e-3)
-    assert rgb_to_y(black).item() == pytest.approx(16.0)
+    def y(r: float, g: float, b: float) -> float:
+        rgb = torch.tensor([r, g, b], dtype=torch.float64).view(1, 3, 1, 1)
+        return rgb_to_y(rgb).item()
+
+    assert y(255, 255, 255) == pytest.approx(235.0)
+    assert y(0, 0, 0) == pytest.approx(16.0)
+    assert y(255, 0, 0) == pytest.approx(16 + 65.481)
+    assert y(0, 255, 0) == pytest.approx(16 + 128.553)
+    assert y(0, 0, 255) == pytest.approx(16 + 24.966)
+    assert y(100, 150, 200) == pytest.approx(
+        16 + (65.481 * 100 + 128.553 * 150 + 24.966 * 200) / 255
+    )
 
 
 def test_ssim_identical_is_one_and_noise_lowers_it() -> None:
@@ -35,3 +104,67 @@ def test_ssim_identical_is_one_and_noise_lowers_it() -> None:
     assert torch.allclose(ssim(hr, hr), torch.ones(2, dtype=torch.float64))
     noisy = (hr + 0.1 * torch.randn_like(hr)).clamp(0, 1)
     assert (ssim(noisy, hr, crop_border=4) < 0.99).all()
+
+
+def test_ssim_of_constant_images_is_the_luminance_term() -> None:
+    # No variance: SSIM = (2 a b + C1) / (a^2 + b^2 + C1) (the contrast term is C2 / C2).
+    a, b = 100, 110
+    expected = (2 * a * b + C1) / (a**2 + b**2 + C1)
+    assert ssim(constant(a), constant(b)).item() == pytest.approx(expected)
+
+
+def test_ssim_uses_the_valid_region_of_an_11x11_gaussian_window() -> None:
+    # An 11x11 image has exactly one valid window: SSIM is the weighted statistics of the
+    # whole image with Wang et al.'s Gaussian (sigma 1.5), no padding anywhere.
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (11, 11)).astype(np.float64)
+    y = np.clip(x + rng.normal(0, 20, (11, 11)), 0, 255).round()
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    mx, my = (w * x).sum(), (w * y).sum()
+    vx, vy = (w * x * x).sum() - mx**2, (w * y * y).sum() - my**2
+    cov = (w * x * y).sum() - mx * my
+    expected = ((2 * mx * my + C1) * (2 * cov + C2)) / ((mx**2 + my**2 + C1) * (vx + vy + C2))
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a / 255)[None, None]
+
+    assert ssim(tensor(y), tensor(x)).item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_lpips_missing_weights_says_how_to_provide_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(MissingWeightsError) as error:
+        LPIPS(tmp_path / "nope.pth")
+    message = str(error.value)
+    assert message.startswith("LPIPS: not measured (missing ")
+    assert "nope.pth" in message and "--lpips-weights" in message
+    # Default: the torch hub cache.
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    with pytest.raises(MissingWeightsError, match=ALEXNET_FILE) as error:
+        LPIPS()
+    assert str(tmp_path / "hub" / "checkpoints" / ALEXNET_FILE) in str(error.value)
+
+
+def test_lpips_loads_a_torchvision_alexnet_file(tmp_path: Path) -> None:
+    from torchvision.models import alexnet
+
+    # A randomly initialised backbone (features only, as LPIPS uses) in torchvision's layout.
+    state = {k: v for k, v in alexnet().state_dict().items() if k.startswith("features.")}
+    path = tmp_path / ALEXNET_FILE
+    torch.save(state, path)
+    metric = LPIPS(path)
+    loaded = metric.model.net.state_dict()["slice2.3.weight"]
+    assert torch.equal(loaded, state["features.3.weight"])
+    hr = torch.rand(2, 3, 40, 40)
+    noisy = (hr + 0.2 * torch.randn_like(hr)).clamp(0, 1)
+    same, different = metric(hr, hr), metric(noisy, hr, crop_border=4)
+    assert same.shape == (2,) and same.dtype == torch.float64
+    assert torch.allclose(same, torch.zeros(2, dtype=torch.float64), atol=1e-6)
+    assert (different > 0).all()
+    assert metric(hr[:, :1], noisy[:, :1]).shape == (2,)  # gray images: three equal channels
+
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="not torchvision's AlexNet"):
+        LPIPS(tmp_path / "other.pth")

@@ -1,0 +1,209 @@
+"""The objective ablation: table, training curves and stability of GAN runs across seeds.
+
+    python -m benchmarks.release --data T91 BSD200 SunHays80 --gan-budget 300 \\
+        --gan-init quality.safetensors --runs runs/release --out results/release
+    python -m benchmarks.quality --data Set5 Set14 --scale 4 \\
+        --models results/release/gan_ragan_s0.safetensors ... --out results/ablation-quality
+    python -m benchmarks.ablation --runs runs/release \\
+        --quality-json results/ablation-quality/quality.json --out benchmarks/results
+
+Runs are the folders ``gan_<objective>_s<seed>`` that ``benchmarks.release`` writes (each
+holds Lightning's ``metrics.csv``); quality figures are matched to runs by the weight
+file's stem. For each objective the table gives the mean and the spread (min..max) over
+seeds of every data set's mean PSNR / SSIM, worst-image PSNR, 10th-percentile PSNR and
+LPIPS, so that a difference can be told from seed noise. The curves show the
+discriminator's mean logit on real and generated crops over training, and validation
+PSNR; a run counts as diverged when a loss becomes NaN/Inf or the validation PSNR falls
+more than ``--divergence-db`` below its best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.plots import pyplot, save_figure
+from benchmarks.report import markdown_table, write_json
+
+RUN_NAME = re.compile(r"^gan_(?P<objective>[a-z0-9_]+?)_s(?P<seed>\d+)$")
+CURVES = ("train/d_real_mean", "train/d_fake_mean", "val/psnr")
+METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips")
+
+
+def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """Lightning CSV metrics -> ``{column: [(step, value), ...]}`` (empty cells skipped)."""
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            step = int(float(row.get("step") or 0))
+            for key, value in row.items():
+                if key not in ("step", "epoch") and value not in (None, ""):
+                    series[key].append((step, float(value)))
+    return dict(series)
+
+
+def find_runs(root: Path) -> dict[str, tuple[str, int, Path]]:
+    """``{run name: (objective, seed, metrics.csv)}`` for every GAN run folder under ``root``."""
+    runs = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        match = RUN_NAME.match(folder.name)
+        csvs = sorted(folder.rglob("metrics.csv"), key=lambda p: p.stat().st_mtime)
+        if match and csvs:
+            runs[folder.name] = (match["objective"], int(match["seed"]), csvs[-1])
+    if not runs:
+        raise FileNotFoundError(
+            f"no GAN runs in {root}: expected folders named gan_<objective>_s<seed> "
+            "holding a Lightning metrics.csv (as benchmarks.release writes them)"
+        )
+    return runs
+
+
+def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) -> dict[str, Any]:
+    """Final logit means, the largest logit gap, and whether (and at which step) it diverged."""
+    real = dict(series.get("train/d_real_mean", []))
+    fake = dict(series.get("train/d_fake_mean", []))
+    gaps = [real[s] - fake[s] for s in real if s in fake]
+    diverged_at = None
+    for key, values in series.items():
+        if key.startswith("train/") and key.endswith(("loss", "mean", "adv", "pixel")):
+            bad = [s for s, v in values if not math.isfinite(v)]
+            if bad:
+                diverged_at = min(bad) if diverged_at is None else min(diverged_at, min(bad))
+    val = series.get("val/psnr", [])
+    best = -math.inf
+    for step, value in val:
+        best = max(best, value)
+        if value < best - divergence_db and (diverged_at is None or step < diverged_at):
+            diverged_at = step
+            break
+    last = lambda s: s[-1][1] if s else None  # noqa: E731
+    return {
+        "final_d_real_mean": last(series.get("train/d_real_mean", [])),
+        "final_d_fake_mean": last(series.get("train/d_fake_mean", [])),
+        "max_abs_logit_gap": max((abs(g) for g in gaps), default=None),
+        "final_val_psnr": last(val),
+        "best_val_psnr": best if val else None,
+        "steps": max((s for v in series.values() for s, _ in v), default=0),
+        "diverged_at_step": diverged_at,
+    }
+
+
+def quality_by_run(path: Path, runs: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Summary records of a ``benchmarks.quality`` JSON -> ``{(run, dataset): record}``."""
+    records = json.loads(path.read_text())["records"]
+    found = {}
+    for record in records:
+        if record.get("image") is not None:
+            continue
+        run = Path(str(record["model"])).stem
+        if run in runs:
+            found[(run, record["dataset"])] = record
+    return found
+
+
+def spread(values: list[float | None]) -> str:
+    """``mean (min..max)`` over seeds, or ``n/a`` when nothing was measured."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    digits = 4 if max(abs(v) for v in values) < 1 else 2
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ({min(values):.{digits}f}..{max(values):.{digits}f})"
+
+
+def summarise(
+    runs: dict[str, tuple[str, int, Path]],
+    quality: dict[tuple[str, str], dict[str, Any]],
+    divergence_db: float,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per-run records and per-(objective, data set) table rows."""
+    records = []
+    for name, (objective, seed, csv_path) in runs.items():
+        record = {"run": name, "objective": objective, "seed": seed}
+        record |= stability(read_metrics(csv_path), divergence_db)
+        record["quality"] = {
+            dataset: {m: q.get(m) for m in METRICS}
+            for (run, dataset), q in quality.items()
+            if run == name
+        }
+        records.append(record)
+    rows = []
+    datasets = sorted({dataset for _, dataset in quality})
+    for objective in sorted({r["objective"] for r in records}):
+        mine = [r for r in records if r["objective"] == objective]
+        for dataset in datasets or [None]:
+            row: dict[str, Any] = {"objective": objective, "seeds": len(mine), "dataset": dataset}
+            for metric in METRICS:
+                row[metric] = spread([r["quality"].get(dataset, {}).get(metric) for r in mine])
+            row["diverged"] = sum(r["diverged_at_step"] is not None for r in mine)
+            rows.append(row)
+    return records, rows
+
+
+def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
+    """Logit means and validation PSNR over steps, one colour per objective, one style per seed."""
+    plt = pyplot()
+    figure, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 3.6))
+    objectives = sorted({objective for objective, _, _ in runs.values()})
+    colours = {o: f"C{i}" for i, o in enumerate(objectives)}
+    styles = ["-", "--", ":", "-."]
+    for name, (objective, seed, csv_path) in runs.items():
+        series = read_metrics(csv_path)
+        for axis, key in zip(axes, CURVES):
+            points = series.get(key, [])
+            if points:
+                steps, values = zip(*points)
+                axis.plot(
+                    steps,
+                    values,
+                    styles[seed % len(styles)],
+                    color=colours[objective],
+                    label=name,
+                    linewidth=1,
+                )
+    for axis, key in zip(axes, CURVES):
+        axis.set_title(key)
+        axis.set_xlabel("optimizer step (G + D)")
+    axes[0].legend(fontsize=7)
+    return save_figure(figure, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--runs", required=True, help="folder holding the gan_* run folders")
+    parser.add_argument(
+        "--quality-json", help="benchmarks.quality output for the runs' weight files"
+    )
+    parser.add_argument("--out", default="results/ablation", help="where the report goes")
+    parser.add_argument(
+        "--divergence-db",
+        type=float,
+        default=3.0,
+        help="a validation PSNR this far below the run's best counts as divergence",
+    )
+    args = parser.parse_args(argv)
+    runs = find_runs(Path(args.runs))
+    quality = quality_by_run(Path(args.quality_json), runs) if args.quality_json else {}
+    records, rows = summarise(runs, quality, args.divergence_db)
+    out = Path(args.out)
+    write_json({"runs": records, "table": rows}, out / "ablation.json")
+    table = markdown_table(rows, ["objective", "dataset", "seeds", *METRICS, "diverged"])
+    (out / "ablation.md").write_text(table + "\n")
+    plot_curves(runs, out / "ablation_curves.png")
+    print(table)
+    print(f"wrote {out / 'ablation.json'}, {out / 'ablation.md'}, {out / 'ablation_curves.png'}")
+
+
+if __name__ == "__main__":
+    main()

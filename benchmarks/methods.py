@@ -1,0 +1,154 @@
+"""Upscaling methods the quality benchmark compares, each built from a model spec string.
+
+A method maps an 8-bit LR image ``(h, w, C)`` (C = 1 or 3) to an 8-bit SR image
+``(h * scale, w * scale, C)`` with the same channels. Specs:
+
+* ``bicubic``: MATLAB-compatible bicubic (``srgan.resize.imresize``), the published baseline;
+* ``nearest``, ``lanczos``: Pillow's nearest-neighbour and Lanczos (a = 3) resampling;
+* ``opencv:FILE.pb``: an OpenCV ``dnn_superres`` model (ESPCN, FSRCNN, LapSRN, EDSR), looked
+  up in ``opencv_dir`` or given as a path; needs ``opencv-contrib`` (``pip install
+  srgan[baselines]``);
+* anything else: an srgan generator through ``srgan.weights.load_model`` (a shipped model's
+  name, ``default``, a ``.safetensors`` file or an ``srgan.fit`` checkpoint), run under the
+  inference contract (``srgan.inference.Upscaler``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from srgan.inference import Precision, Upscaler
+from srgan.resize import imresize
+from srgan.weights import load_model
+
+BASELINES = ("bicubic", "nearest", "lanczos")
+DEFAULT_OPENCV_DIR = Path("../shared/baselines/opencv-dnn-superres")
+
+# dnn_superres wants the algorithm name and scale; they are in the file name (ESPCN_x4.pb).
+OPENCV_NAME = re.compile(r"^(?P<algorithm>[A-Za-z]+)(?:-small)?_x(?P<scale>\d+)$")
+
+
+@dataclass
+class Method:
+    """A named upscaler: ``method(lr)`` -> SR, both ``(H, W, C)`` uint8 arrays."""
+
+    name: str
+    scale: int
+    run: Callable[[np.ndarray], np.ndarray]
+    kind: str  # "baseline", "opencv" or "srgan"
+
+    def __call__(self, lr: np.ndarray) -> np.ndarray:
+        sr = self.run(lr)
+        expected = (lr.shape[0] * self.scale, lr.shape[1] * self.scale, lr.shape[2])
+        if sr.shape != expected or sr.dtype != np.uint8:
+            raise RuntimeError(
+                f"{self.name} returned {sr.dtype} {sr.shape}, expected uint8 {expected}"
+            )
+        return sr
+
+
+def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB ``imresize(lr, scale, 'bicubic')`` on uint8 (rounded like MATLAB)."""
+    chw = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))
+    return imresize(chw, scale).numpy().transpose(1, 2, 0)
+
+
+def pillow_resize(lr: np.ndarray, scale: int, resample: Image.Resampling) -> np.ndarray:
+    h, w, channels = lr.shape
+    image = Image.fromarray(lr[..., 0] if channels == 1 else lr)
+    out = np.array(image.resize((w * scale, h * scale), resample), dtype=np.uint8)
+    return out.reshape(h * scale, w * scale, channels)
+
+
+def baseline(name: str, scale: int) -> Method:
+    if name == "bicubic":
+        return Method(name, scale, lambda lr: bicubic(lr, scale), "baseline")
+    resample = {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}[name]
+    return Method(name, scale, lambda lr: pillow_resize(lr, scale, resample), "baseline")
+
+
+def opencv_method(file: str, scale: int, opencv_dir: str | Path) -> Method:
+    """An OpenCV ``dnn_superres`` model; ``file`` is a path or a name in ``opencv_dir``."""
+    try:
+        import cv2
+
+        create = cv2.dnn_superres.DnnSuperResImpl_create
+    except (ImportError, AttributeError):
+        raise ImportError(
+            f"opencv:{file} needs cv2.dnn_superres, which is in opencv-contrib only: "
+            "pip install 'srgan[baselines]' (opencv-contrib-python-headless; uninstall "
+            "opencv-python-headless first if both end up installed)"
+        ) from None
+    path = Path(file).expanduser()
+    if not path.is_file():
+        path = Path(opencv_dir).expanduser() / file
+    if not path.is_file():
+        raise FileNotFoundError(f"OpenCV model not found: {file} (nor {path}); see --opencv-dir")
+    match = OPENCV_NAME.match(path.stem)
+    if match is None:
+        raise ValueError(f"cannot tell the algorithm and scale from {path.name} (want NAME_xS.pb)")
+    if int(match["scale"]) != scale:
+        raise ValueError(f"{path.name} is a x{match['scale']} model, the benchmark runs x{scale}")
+    model = create()
+    model.readModel(str(path))
+    model.setModel(match["algorithm"].lower(), scale)
+
+    def run(lr: np.ndarray) -> np.ndarray:
+        gray = lr.shape[2] == 1
+        bgr = cv2.cvtColor(lr, cv2.COLOR_GRAY2BGR) if gray else lr[..., ::-1].copy()
+        sr = model.upsample(bgr)
+        return cv2.cvtColor(sr, cv2.COLOR_BGR2GRAY)[..., None] if gray else sr[..., ::-1].copy()
+
+    return Method(f"opencv:{path.name}", scale, run, "opencv")
+
+
+def srgan_method(
+    spec: str,
+    scale: int,
+    *,
+    device: str | torch.device = "auto",
+    precision: Precision = "fp32",
+    tile: int | None = None,
+) -> Method:
+    generator = load_model(spec)
+    if generator.scale != scale:
+        raise ValueError(f"model {spec!r} upscales x{generator.scale}, the benchmark runs x{scale}")
+    upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
+
+    def run(lr: np.ndarray) -> np.ndarray:
+        gray = lr.shape[2] == 1
+        x = torch.tensor(lr).permute(2, 0, 1)[None].float() / 255.0  # (1, C, h, w)
+        if gray:  # the networks are RGB; a gray image goes in as three equal channels
+            x = x.expand(-1, 3, -1, -1)
+        sr = upscaler(x)  # (1, 3, H, W) float32 in [0, 1], on the CPU
+        if gray:
+            sr = sr.mean(1, keepdim=True)
+        sr = torch.floor(sr * 255.0 + 0.5).to(torch.uint8)
+        return sr[0].permute(1, 2, 0).numpy()
+
+    name = spec if not Path(spec).suffix else Path(spec).stem
+    return Method(name, scale, run, "srgan")
+
+
+def build_method(
+    spec: str,
+    scale: int,
+    *,
+    opencv_dir: str | Path = DEFAULT_OPENCV_DIR,
+    device: str | torch.device = "auto",
+    precision: Precision = "fp32",
+    tile: int | None = None,
+) -> Method:
+    """The method a ``--models`` entry names (see the module docstring)."""
+    if spec in BASELINES:
+        return baseline(spec, scale)
+    if spec.startswith("opencv:"):
+        return opencv_method(spec.removeprefix("opencv:"), scale, opencv_dir)
+    return srgan_method(spec, scale, device=device, precision=precision, tile=tile)

@@ -1,0 +1,565 @@
+"""Quality benchmark: PSNR / SSIM / LPIPS of upscalers the way published SR tables measure them.
+
+    python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 \\
+        --models bicubic default opencv:ESPCN_x4.pb --scale 4
+    python -m benchmarks.quality --self-test     # bicubic x4 vs the published Set5/Set14 figures
+
+For each HR folder, LR images are made with MATLAB-compatible bicubic (``srgan.resize``,
+uint8 rounding like MATLAB) after cropping the HR image to a multiple of the scale, or read
+from ``--lr-dir`` (matched by file stem). Each method upscales them; PSNR and SSIM follow
+the published convention (``srgan.metrics``: Y channel, ``scale`` pixels of border cropped,
+8-bit, float64), LPIPS is AlexNet v0.1 when its backbone weights are on the machine.
+
+Writes ``--out`` (default ``results/quality/``): ``quality.json`` (environment and one
+record per image and per data set), ``quality.md`` (the summary table, then per-image
+tables), ``psnr_per_image.png`` and ``crops_<dataset>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from benchmarks.methods import BASELINES, DEFAULT_OPENCV_DIR, Method, bicubic, build_method
+from benchmarks.plots import pyplot, save_figure
+from benchmarks.report import environment, markdown_table, write_json
+from srgan.images import list_images
+from srgan.inference import resolve_device
+from srgan.metrics import LPIPS, MissingWeightsError, psnr, ssim
+from srgan.resize import imresize, mod_crop
+
+REPO = Path(__file__).resolve().parent.parent
+# Bicubic x4 on the standard protocol, as published (SRCNN, VDSR, ... tables).
+PUBLISHED_BICUBIC_X4 = {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027)}
+TOLERANCE = (0.02, 0.002)  # dB, SSIM
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def read_hr(path: str | Path) -> np.ndarray:
+    """An ``(H, W, C)`` uint8 array; single-channel images stay single-channel (C = 1).
+
+    Unlike ``srgan.images.read_rgb`` (training wants RGB), gray images are kept gray: the
+    published tables score them on their own gray values.
+    """
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            return (np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8)[..., None]
+        if image.mode in ("1", "L", "LA"):
+            return np.asarray(image.convert("L"), dtype=np.uint8)[..., None].copy()
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8 (antialiased, rounded each pass)."""
+    chw = torch.from_numpy(np.ascontiguousarray(hr.transpose(2, 0, 1)))
+    return imresize(chw, 1 / scale).numpy().transpose(1, 2, 0)
+
+
+def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    if image.shape[2] == channels:
+        return image
+    if channels == 1:  # RGB -> gray with BT.601 weights, as Pillow's convert("L")
+        return np.asarray(Image.fromarray(image).convert("L"))[..., None]
+    return np.repeat(image, 3, axis=2)
+
+
+def load_dataset(
+    folder: str | Path, scale: int, lr_dir: str | Path | None = None
+) -> tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """``(name, [(image stem, HR, LR), ...])``; HR cropped to a multiple of ``scale``."""
+    files = list_images(folder)
+    lr_files = {p.stem: p for p in list_images(lr_dir)} if lr_dir is not None else None
+    items = []
+    for path in files:
+        hr = mod_crop(read_hr(path), scale)
+        if lr_files is None:
+            lr = make_lr(hr, scale)
+        else:
+            if path.stem not in lr_files:
+                raise FileNotFoundError(f"no LR image named {path.stem}.* in {lr_dir}")
+            lr = match_channels(read_hr(lr_files[path.stem]), hr.shape[2])
+            expected = (hr.shape[0] // scale, hr.shape[1] // scale)
+            if lr.shape[:2] != expected:
+                raise ValueError(
+                    f"LR {lr_files[path.stem].name} is {lr.shape[1]}x{lr.shape[0]}, expected "
+                    f"{expected[1]}x{expected[0]} for HR {path.name} at x{scale}"
+                )
+        items.append((path.stem, hr, lr))
+    return Path(folder).expanduser().resolve().name, items
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, C)`` uint8 -> ``(1, C, H, W)`` float64 in [0, 1] (exact on the 8-bit grid)."""
+    return torch.tensor(image).permute(2, 0, 1)[None].to(torch.float64) / 255.0
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+def summarize(dataset: str, model: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A data set's summary record: the means and the tail the mean hides."""
+    psnrs = np.array([r["psnr"] for r in rows])
+    worst = rows[int(np.argmin(psnrs))]
+    lpips_values = [r["lpips"] for r in rows]
+    return {
+        "dataset": dataset,
+        "model": model,
+        "image": None,
+        "scale": rows[0]["scale"],
+        "psnr": float(psnrs.mean()),
+        "ssim": float(np.mean([r["ssim"] for r in rows])),
+        "lpips": None if None in lpips_values else float(np.mean(lpips_values)),
+        "seconds": float(np.mean([r["seconds"] for r in rows])),
+        "worst_image": worst["image"],
+        "worst_psnr": worst["psnr"],
+        "p10_psnr": float(np.percentile(psnrs, 10)),
+        "images": len(rows),
+    }
+
+
+def evaluate(
+    datasets: Sequence[tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]],
+    methods: Sequence[Method],
+    *,
+    scale: int,
+    crop_border: int,
+    y_channel: bool = True,
+    lpips_model: LPIPS | None = None,
+    keep: int = 0,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str, str], np.ndarray]]:
+    """Records (per image, then one summary per data set and method) and the SR images of
+    the first ``keep`` images of each data set, keyed ``(dataset, method, image)``."""
+    records: list[dict[str, Any]] = []
+    kept: dict[tuple[str, str, str], np.ndarray] = {}
+    for method in methods:
+        warmed = False
+        for dataset, items in datasets:
+            rows = []
+            bar = tqdm(items, desc=f"{dataset} {method.name}", unit="img", disable=not progress)
+            for index, (image, hr, lr) in enumerate(bar):
+                if not warmed and method.kind != "baseline":
+                    method(lr)  # first call: lazy initialisation, kernel selection, caches
+                    warmed = True
+                start = time.perf_counter()
+                sr = method(lr)
+                seconds = time.perf_counter() - start
+                a, b = to_tensor(sr), to_tensor(hr)
+                row = {
+                    "dataset": dataset,
+                    "model": method.name,
+                    "image": image,
+                    "scale": scale,
+                    "psnr": psnr(a, b, crop_border=crop_border, y_channel=y_channel).item(),
+                    "ssim": ssim(a, b, crop_border=crop_border, y_channel=y_channel).item(),
+                    "lpips": (
+                        lpips_model(a, b, crop_border=crop_border).item()
+                        if lpips_model is not None
+                        else None
+                    ),
+                    "seconds": seconds,
+                    "height": hr.shape[0],
+                    "width": hr.shape[1],
+                }
+                rows.append(row)
+                if index < keep:
+                    kept[dataset, method.name, image] = sr
+            records += rows
+            records.append(summarize(dataset, method.name, rows))
+    return records, kept
+
+
+def calibration(records: Sequence[dict[str, Any]], crop_border: int, y_channel: bool) -> list[str]:
+    """Lines comparing bicubic x4 with the published figures, when this run measured them."""
+    lines = []
+    for r in records:
+        published = PUBLISHED_BICUBIC_X4.get(r["dataset"])
+        standard = r["scale"] == 4 and crop_border == 4 and y_channel
+        if r["image"] is None and r["model"] == "bicubic" and published and standard:
+            dp, ds = r["psnr"] - published[0], r["ssim"] - published[1]
+            ok = abs(dp) <= TOLERANCE[0] and abs(ds) <= TOLERANCE[1]
+            lines.append(
+                f"{'OK  ' if ok else 'FAIL'} {r['dataset']} bicubic x4: {r['psnr']:.3f} dB / "
+                f"{r['ssim']:.4f} vs published {published[0]:.2f} / {published[1]:.4f} "
+                f"(diff {dp:+.3f} dB, {ds:+.4f}; tolerance {TOLERANCE[0]} dB, {TOLERANCE[1]})"
+            )
+    return lines
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def summary_table(records: Sequence[dict[str, Any]]) -> str:
+    """The summary records as a Markdown table, grouped by data set."""
+
+    def fmt(value: float | None, spec: str) -> str | None:
+        return None if value is None else format(value, spec)
+
+    order = list(dict.fromkeys(r["dataset"] for r in records))
+    summaries = sorted(
+        (r for r in records if r["image"] is None), key=lambda r: order.index(r["dataset"])
+    )
+    rows = [
+        {
+            "data set": r["dataset"],
+            "model": r["model"],
+            "PSNR (dB)": fmt(r["psnr"], ".2f"),
+            "SSIM": fmt(r["ssim"], ".4f"),
+            "LPIPS": fmt(r["lpips"], ".4f"),
+            "worst image": r["worst_image"],
+            "worst PSNR": fmt(r["worst_psnr"], ".2f"),
+            "p10 PSNR": fmt(r["p10_psnr"], ".2f"),
+            "images": r["images"],
+            "ms / image": fmt(1000 * r["seconds"], ".1f"),
+        }
+        for r in summaries
+    ]
+    return markdown_table(rows, list(rows[0]))
+
+
+def per_image_tables(records: Sequence[dict[str, Any]]) -> str:
+    """One table per data set: an image per row, ``PSNR / SSIM`` per method."""
+    parts = []
+    for dataset in dict.fromkeys(r["dataset"] for r in records):
+        rows: dict[str, dict[str, Any]] = {}
+        for r in records:
+            if r["dataset"] == dataset and r["image"] is not None:
+                cell = f"{r['psnr']:.2f} / {r['ssim']:.4f}"
+                rows.setdefault(r["image"], {"image": r["image"]})[r["model"]] = cell
+        models = list(dict.fromkeys(r["model"] for r in records if r["dataset"] == dataset))
+        parts.append(
+            f"### {dataset}: PSNR (dB) / SSIM per image\n\n"
+            + markdown_table(list(rows.values()), ["image", *models])
+        )
+    return "\n\n".join(parts)
+
+
+def plot_psnr(records: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Per-image PSNR per method (box plot plus the points), one panel per data set."""
+    plt = pyplot()
+    datasets = list(dict.fromkeys(r["dataset"] for r in records))
+    models = list(dict.fromkeys(r["model"] for r in records))
+    figure, axes = plt.subplots(
+        1, len(datasets), figsize=(1.2 + 1.1 * len(models) * len(datasets), 4), squeeze=False
+    )
+    rng = np.random.default_rng(0)
+    for ax, dataset in zip(axes[0], datasets):
+        values = [
+            [
+                r["psnr"]
+                for r in records
+                if r["dataset"] == dataset and r["model"] == m and r["image"] is not None
+            ]
+            for m in models
+        ]
+        ax.boxplot(values, showfliers=False)
+        for i, v in enumerate(values, start=1):
+            ax.scatter(i + rng.uniform(-0.15, 0.15, len(v)), v, s=10, alpha=0.6, zorder=3)
+        ax.set_xticks(range(1, len(models) + 1), models, rotation=30, ha="right")
+        ax.set_title(dataset)
+        ax.set_ylabel("PSNR (dB, Y)")
+        ax.grid(axis="y", alpha=0.3)
+    return save_figure(figure, path)
+
+
+def busiest_window(hr: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left corner of the ``size`` square with the most gradient energy in ``hr``."""
+    gray = hr.astype(np.float64).mean(2)
+    energy = np.zeros_like(gray)
+    energy[:, 1:] += np.abs(np.diff(gray, axis=1))
+    energy[1:, :] += np.abs(np.diff(gray, axis=0))
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = (
+        integral[size:, size:]
+        - integral[:-size, size:]
+        - integral[size:, :-size]
+        + integral[:-size, :-size]
+    )
+    top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(top), int(left)
+
+
+def plot_crops(
+    dataset: str,
+    items: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    kept: dict[tuple[str, str, str], np.ndarray],
+    models: Sequence[str],
+    records: Sequence[dict[str, Any]],
+    scale: int,
+    path: Path,
+) -> Path:
+    """Zoomed crops, one row per image: bicubic | each method | HR, PSNR under each."""
+    plt = pyplot()
+    images = [item for item in items if (dataset, models[0], item[0]) in kept]
+    columns = ["bicubic", *(m for m in models if m != "bicubic"), "HR"]
+    score = {(r["model"], r["image"]): r["psnr"] for r in records if r["dataset"] == dataset}
+    figure, axes = plt.subplots(
+        len(images), len(columns), figsize=(2.2 * len(columns), 2.4 * len(images)), squeeze=False
+    )
+    for row, (image, hr, lr) in enumerate(images):
+        size = max(16, min(hr.shape[:2]) // 4)
+        top, left = busiest_window(hr, size)
+        for col, name in enumerate(columns):
+            if name == "HR":
+                picture = hr
+            elif name == "bicubic" and (dataset, name, image) not in kept:
+                picture = bicubic(lr, scale)
+            else:
+                picture = kept[dataset, name, image]
+            patch = picture[top : top + size, left : left + size]
+            ax = axes[row][col]
+            if patch.shape[2] == 1:
+                ax.imshow(patch[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            else:
+                ax.imshow(patch, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(name, fontsize=9)
+            if col == 0:
+                ax.set_ylabel(image, fontsize=9)
+            if (name, image) in score:
+                ax.set_xlabel(f"{score[name, image]:.2f} dB", fontsize=8)
+    return save_figure(figure, path)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def default_data_root() -> Path:
+    """``../shared/data`` next to the repository that holds this package."""
+    return REPO.parent / "shared" / "data"
+
+
+def default_opencv_dir() -> Path:
+    """``../shared/baselines/opencv-dnn-superres`` from the cwd, else next to the repository."""
+    if DEFAULT_OPENCV_DIR.is_dir():
+        return DEFAULT_OPENCV_DIR
+    return REPO / DEFAULT_OPENCV_DIR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.quality",
+        description=(
+            "PSNR / SSIM / LPIPS of upscalers on HR image folders, measured like published SR\n"
+            "tables: LR made from HR with MATLAB-compatible bicubic; PSNR and SSIM on the Y\n"
+            "channel (BT.601), `scale` border pixels cropped, 8-bit, float64; gray images on\n"
+            "their gray values. Reports the mean, the worst image and the 10th-percentile PSNR,\n"
+            "per-image rows and inference time; writes JSON, Markdown and plots to --out."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 "
+            "--models bicubic --scale 4\n"
+            "  python -m benchmarks.quality --data DIR --models bicubic default "
+            "runs/x/last.ckpt opencv:ESPCN_x4.pb\n"
+            "  python -m benchmarks.quality --self-test --data-root ../shared/data"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", nargs="+", metavar="DIR", help="HR image folders")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["bicubic"],
+        metavar="SPEC",
+        help=(
+            "methods to compare (default: bicubic): shipped srgan models by name (default, "
+            "fast, quality, gan), a .safetensors or srgan.fit .ckpt path, the baselines "
+            f"{', '.join(BASELINES)}, or opencv:FILE.pb (OpenCV dnn_superres; needs "
+            "pip install 'srgan[baselines]'; those models were trained on non-antialiased LR, "
+            "so under this protocol they barely beat bicubic)"
+        ),
+    )
+    parser.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4)")
+    parser.add_argument(
+        "--lr-dir",
+        nargs="+",
+        metavar="DIR",
+        help="ready-made LR folders, one per --data folder in order, matched by file stem "
+        "(default: make LR from HR with MATLAB-compatible bicubic)",
+    )
+    parser.add_argument(
+        "--crop-border",
+        type=int,
+        default=None,
+        help="pixels removed from every border before scoring (default: the scale; 0 for none)",
+    )
+    parser.add_argument(
+        "--channels",
+        choices=("y", "rgb"),
+        default="y",
+        help="score PSNR/SSIM on the Y channel (default, the published convention) or on RGB",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/quality"),
+        help="output folder (default results/quality)",
+    )
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
+    parser.add_argument(
+        "--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="srgan models only"
+    )
+    parser.add_argument("--tile", type=int, default=None, help="tile size in LR pixels (srgan)")
+    parser.add_argument(
+        "--opencv-dir",
+        type=Path,
+        default=None,
+        help=f"where opencv:NAME.pb files are looked up (default {DEFAULT_OPENCV_DIR})",
+    )
+    parser.add_argument(
+        "--lpips-weights",
+        type=Path,
+        default=None,
+        help="torchvision AlexNet weights for LPIPS (default: the torch hub cache, "
+        "TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth); nothing is downloaded",
+    )
+    parser.add_argument(
+        "--crops", type=int, default=3, help="images per data set in the crop strip (0: none)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check bicubic x4 against the published Set5 28.42 dB / 0.8104 and Set14 "
+        "26.00 dB / 0.7027 (within 0.02 dB, 0.002) and exit; reads --data-root",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder holding Set5/ and Set14/ for --self-test (default ../shared/data next "
+        "to the repository)",
+    )
+    return parser
+
+
+def self_test(data_root: Path, *, progress: bool = True) -> int:
+    datasets = [load_dataset(data_root / name, 4) for name in PUBLISHED_BICUBIC_X4]
+    records, _ = evaluate(
+        datasets, [build_method("bicubic", 4)], scale=4, crop_border=4, progress=progress
+    )
+    lines = calibration(records, 4, True)
+    print("\n".join(lines))
+    return 0 if all(line.startswith("OK") for line in lines) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.self_test:
+        return self_test(args.data_root or default_data_root(), progress=not args.no_progress)
+    if not args.data:
+        parser.error("--data DIR [DIR ...] is required (or --self-test)")
+    if args.lr_dir is not None and len(args.lr_dir) != len(args.data):
+        parser.error(f"--lr-dir needs one folder per --data folder ({len(args.data)})")
+    scale = args.scale
+    crop_border = scale if args.crop_border is None else args.crop_border
+    y_channel = args.channels == "y"
+    device = resolve_device(args.device)
+
+    lr_dirs = args.lr_dir or [None] * len(args.data)
+    datasets = [load_dataset(d, scale, lr) for d, lr in zip(args.data, lr_dirs)]
+    opencv_dir = args.opencv_dir or default_opencv_dir()
+    methods = [
+        build_method(
+            spec,
+            scale,
+            opencv_dir=opencv_dir,
+            device=device,
+            precision=args.precision,
+            tile=args.tile,
+        )
+        for spec in args.models
+    ]
+    seen: set[str] = set()
+    for index, method in enumerate(methods, start=1):
+        if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart
+            method.name = f"{method.name}#{index}"
+        seen.add(method.name)
+    try:
+        lpips_model: LPIPS | None = LPIPS(args.lpips_weights).to(device)
+        lpips_note = "LPIPS: AlexNet, version 0.1 (lower is better)"
+    except MissingWeightsError as error:
+        lpips_model, lpips_note = None, str(error)
+
+    records, kept = evaluate(
+        datasets,
+        methods,
+        scale=scale,
+        crop_border=crop_border,
+        y_channel=y_channel,
+        lpips_model=lpips_model,
+        keep=args.crops,
+        progress=not args.no_progress,
+    )
+
+    env = environment(device)
+    env.update(
+        device=str(device),
+        precision=args.precision,
+        scale=scale,
+        crop_border=crop_border,
+        channels="Y (BT.601)" if y_channel else "RGB",
+        lr="given (--lr-dir)" if args.lr_dir else "MATLAB-compatible bicubic from HR",
+        lpips=lpips_note,
+    )
+    out: Path = args.out
+    write_json({"environment": env, "records": records}, out / "quality.json")
+    protocol = (
+        f"x{scale}, PSNR/SSIM on {env['channels']}, {crop_border} px border cropped, "
+        f"LR: {env['lr']}; device {device}, {args.precision}"
+    )
+    table = summary_table(records)
+    checks = calibration(records, crop_border, y_channel)
+    markdown = [
+        "# Quality benchmark",
+        "",
+        protocol,
+        "",
+        table,
+        "",
+        lpips_note,
+        *(
+            ["", "Calibration against published bicubic figures:", ""]
+            + [f"- {line}" for line in checks]
+            if checks
+            else []
+        ),
+        "",
+        "## Per image",
+        "",
+        per_image_tables(records),
+        "",
+    ]
+    (out / "quality.md").write_text("\n".join(markdown))
+    plot_psnr(records, out / "psnr_per_image.png")
+    if args.crops > 0:
+        names = [m.name for m in methods]
+        for dataset, items in datasets:
+            plot_crops(dataset, items, kept, names, records, scale, out / f"crops_{dataset}.png")
+    print(protocol)
+    print(table)
+    print(lpips_note)
+    if checks:
+        print("\n".join(checks))
+    print(f"wrote {out}/quality.json, quality.md, psnr_per_image.png, crops_*.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

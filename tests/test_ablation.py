@@ -1,0 +1,95 @@
+"""The objective-ablation report, on synthetic training logs and quality records."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.ablation import main, read_metrics, spread, stability
+
+
+def write_run(root: Path, name: str, rows: list[dict[str, float | str]]) -> None:
+    folder = root / name / "lightning_logs" / "version_0"
+    folder.mkdir(parents=True)
+    keys = ["epoch", "step", "train/d_real_mean", "train/d_fake_mean", "train/d_loss", "val/psnr"]
+    with (folder / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, keys)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({"epoch": 0} | row)
+
+
+def healthy(offset: float) -> list[dict[str, float | str]]:
+    rows = [
+        {
+            "step": s,
+            "train/d_real_mean": 1.0 + offset,
+            "train/d_fake_mean": -1.0,
+            "train/d_loss": 0.5,
+        }
+        for s in (10, 20, 30)
+    ]
+    rows.append({"step": 30, "val/psnr": 29.0 + offset})
+    return rows
+
+
+def test_stability_flags_nan_and_psnr_collapse() -> None:
+    ok = {"train/d_loss": [(1, 0.5), (2, 0.4)], "val/psnr": [(1, 29.0), (2, 28.5)]}
+    assert stability(ok, 3.0)["diverged_at_step"] is None
+    nan = {"train/d_loss": [(1, 0.5), (2, float("nan"))]}
+    assert stability(nan, 3.0)["diverged_at_step"] == 2
+    collapse = {"val/psnr": [(1, 29.0), (5, 30.0), (9, 26.5)]}
+    assert stability(collapse, 3.0)["diverged_at_step"] == 9
+
+
+def test_spread_is_mean_and_range_over_seeds() -> None:
+    assert spread([28.0, 29.0]) == "28.50 (28.00..29.00)"
+    assert spread([0.8, None]) == "0.8000"
+    assert spread([None]) == "n/a"
+
+
+def test_report_groups_seeds_by_objective(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, "gan_ragan_s0", healthy(0.0))
+    write_run(runs, "gan_ragan_s1", healthy(0.2))
+    write_run(runs, "gan_maxsurprise_s0", healthy(0.4))
+    write_run(runs, "not_a_gan_run", healthy(0.0))
+    assert read_metrics(next((runs / "gan_ragan_s0").rglob("metrics.csv")))["val/psnr"] == [
+        (30, 29.0)
+    ]
+    summary = lambda model, psnr: {  # noqa: E731
+        "dataset": "Set5",
+        "model": f"weights/{model}.safetensors",
+        "image": None,
+        "psnr": psnr,
+        "ssim": 0.8,
+        "worst_psnr": psnr - 3,
+        "p10_psnr": psnr - 2,
+        "lpips": None,
+    }
+    records = [summary("gan_ragan_s0", 28.0), summary("gan_ragan_s1", 29.0)]
+    records += [summary("gan_maxsurprise_s0", 27.0), summary("bicubic", 20.0)]
+    records.append(records[0] | {"image": "baby.png"})
+    quality = tmp_path / "quality.json"
+    quality.write_text(json.dumps({"records": records}))
+    out = tmp_path / "out"
+    main(["--runs", str(runs), "--quality-json", str(quality), "--out", str(out)])
+    report = json.loads((out / "ablation.json").read_text())
+    assert sorted(r["run"] for r in report["runs"]) == [
+        "gan_maxsurprise_s0",
+        "gan_ragan_s0",
+        "gan_ragan_s1",
+    ]
+    ragan = next(row for row in report["table"] if row["objective"] == "ragan")
+    assert ragan["seeds"] == 2 and ragan["psnr"] == "28.50 (28.00..29.00)"
+    assert ragan["lpips"] == "n/a" and ragan["diverged"] == 0
+    assert (out / "ablation_curves.png").stat().st_size > 0
+    assert "maxsurprise" in (out / "ablation.md").read_text()
+
+
+def test_missing_runs_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="gan_<objective>_s<seed>"):
+        main(["--runs", str(tmp_path)])

@@ -1,0 +1,322 @@
+"""Image I/O as found in the wild: bit depths, modes, EXIF, ICC, bad files, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from srgan import images
+from srgan.images import (
+    ImageError,
+    Picture,
+    atomic_write,
+    encode_image,
+    list_images,
+    read_image,
+    read_rgb,
+    write_image,
+)
+
+
+def rgb(h: int = 12, w: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+# --- bad input: every kind is an ImageError that says why --------------------------
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def declare_size(png: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width x height`` (a decompression bomb's trick)."""
+    ihdr = png[16:29]
+    ihdr = struct.pack(">II", width, height) + ihdr[8:]
+    crc = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
+    return png[:16] + ihdr + crc + png[33:]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.png", b"", "empty file"),
+        ("text.jpg", b"hello, I am not an image\n" * 4, "not an image"),
+        ("random.png", bytes(range(256)) * 4, "not an image"),
+        ("truncated.png", None, "truncated|corrupt"),
+        ("bomb.png", None, "too large.*--max-pixels"),
+        ("big.png", None, "too large: 9000 x 9000 = 81 MP is above the 64 MP limit"),
+    ],
+)
+def test_bad_files_raise_image_error_with_reason(
+    tmp_path: Path, name: str, content: bytes | None, reason: str
+) -> None:
+    if name == "truncated.png":
+        content = png_bytes(rgb(64, 64))[:-300]
+    if name == "bomb.png":
+        content = declare_size(png_bytes(rgb(8, 8)), 100_000, 100_000)
+    if name == "big.png":
+        content = declare_size(png_bytes(rgb(8, 8)), 9000, 9000)
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=reason):
+        read_image(path)
+    assert path.read_bytes() == content  # inputs are never modified
+
+
+def test_max_pixels_limit_can_be_raised(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    Image.fromarray(rgb(20, 20)).save(path)
+    with pytest.raises(ImageError, match="--max-pixels"):
+        read_image(path, max_pixels=100)
+    assert read_image(path, max_pixels=400).pixels.shape == (20, 20, 3)
+    assert read_image(path, max_pixels=None).pixels.shape == (20, 20, 3)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="cannot read"):
+        read_image(tmp_path / "nope.png")
+
+
+# --- modes and bit depths ---------------------------------------------------------
+
+
+def round_trip(picture: Picture, tmp_path: Path, fmt: str = "png") -> Picture:
+    path = tmp_path / f"out.{images.FORMATS[fmt][1].lstrip('.')}"
+    write_image(path, picture, fmt=fmt)
+    return read_image(path)
+
+
+def test_16bit_rgb_is_kept(tmp_path: Path) -> None:
+    array = np.random.default_rng(1).integers(0, 65536, (9, 11, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(array, cv2.COLOR_RGB2BGR))
+    picture = read_image(tmp_path / "in.png")
+    assert picture.pixels.dtype == np.uint16 and picture.bits == 16
+    np.testing.assert_array_equal(picture.pixels, array)
+    np.testing.assert_array_equal(round_trip(picture, tmp_path).pixels, array)
+    eight = round_trip(picture, tmp_path, "webp")  # 8-bit only format
+    assert eight.pixels.dtype == np.uint8
+
+
+def test_16bit_rgba_keeps_alpha(tmp_path: Path) -> None:
+    array = np.random.default_rng(2).integers(0, 65536, (9, 11, 4), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA))
+    picture = read_image(tmp_path / "in.png")
+    np.testing.assert_array_equal(picture.pixels, array[..., :3])
+    np.testing.assert_array_equal(picture.alpha, array[..., 3])
+    back = round_trip(picture, tmp_path)
+    np.testing.assert_array_equal(back.alpha, array[..., 3])
+
+
+def test_16bit_gray_is_kept(tmp_path: Path) -> None:
+    array = np.random.default_rng(3).integers(0, 65536, (9, 11), dtype=np.uint16)
+    Image.fromarray(array).save(tmp_path / "in.png")
+    picture = read_image(tmp_path / "in.png")
+    assert picture.grayscale and picture.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(picture.pixels[..., 0], array)
+    np.testing.assert_array_equal(round_trip(picture, tmp_path).pixels[..., 0], array)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "1"])
+def test_plain_modes_round_trip(tmp_path: Path, mode: str) -> None:
+    source = Image.fromarray(rgb(10, 14)).convert(mode)
+    source.save(tmp_path / "in.png")
+    picture = read_image(tmp_path / "in.png")
+    assert picture.pixels.shape[2] == (1 if mode in ("L", "LA", "1") else 3)
+    assert (picture.alpha is not None) == (mode in ("LA", "RGBA"))
+    back = round_trip(picture, tmp_path)
+    expected = source.convert("L" if mode == "1" else mode)
+    assert np.array_equal(
+        np.dstack([back.pixels] + ([back.alpha] if back.alpha is not None else [])).squeeze(),
+        np.asarray(expected),
+    )
+
+
+def test_alpha_survives_with_its_values(tmp_path: Path) -> None:
+    array = np.dstack([rgb(10, 14), np.tile(np.arange(14, dtype=np.uint8) * 18, (10, 1))])
+    Image.fromarray(array, "RGBA").save(tmp_path / "in.png")
+    picture = read_image(tmp_path / "in.png")
+    np.testing.assert_array_equal(picture.alpha, array[..., 3])
+    webp = round_trip(picture, tmp_path, "webp")
+    assert webp.alpha is not None
+
+
+def test_palette_images(tmp_path: Path) -> None:
+    palette = Image.fromarray(rgb(10, 14)).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    palette.save(tmp_path / "plain.png")
+    plain = read_image(tmp_path / "plain.png")
+    assert plain.pixels.shape == (10, 14, 3) and plain.alpha is None
+    np.testing.assert_array_equal(plain.pixels, np.asarray(palette.convert("RGB")))
+    palette.save(tmp_path / "transparent.png", transparency=0)
+    transparent = read_image(tmp_path / "transparent.png")
+    assert transparent.alpha is not None
+    assert set(np.unique(transparent.alpha)) <= {0, 255} and (transparent.alpha == 0).any()
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path: Path) -> None:
+    Image.fromarray(rgb(16, 16)).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    picture = read_image(tmp_path / "cmyk.jpg")
+    assert picture.pixels.shape == (16, 16, 3) and picture.pixels.dtype == np.uint8
+    assert picture.icc_profile is None  # a CMYK profile cannot describe the RGB result
+
+
+def test_cmyk_with_an_unusable_profile_still_decodes(tmp_path: Path) -> None:
+    # An sRGB profile cannot describe CMYK data: colour management fails, the naive
+    # conversion is used instead of giving up on the image.
+    cmyk = Image.fromarray(rgb(8, 8)).convert("CMYK")
+    cmyk.save(tmp_path / "cmyk.tif", icc_profile=srgb_profile())
+    picture = read_image(tmp_path / "cmyk.tif")
+    assert picture.pixels.shape == (8, 8, 3) and picture.icc_profile is None
+    np.testing.assert_array_equal(picture.pixels, np.asarray(cmyk.convert("RGB")))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(tmp_path: Path, orientation: int) -> None:
+    array = rgb(6, 10)
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(tmp_path / "o.jpg", exif=exif, quality=100)
+    picture = read_image(tmp_path / "o.jpg")
+    expected = (10, 6) if orientation >= 5 else (6, 10)
+    assert picture.pixels.shape[:2] == expected
+
+
+def test_exif_orientation_on_16bit_colour(tmp_path: Path) -> None:
+    array = np.random.default_rng(4).integers(0, 65536, (6, 10, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(array, cv2.COLOR_RGB2BGR))
+    with Image.open(tmp_path / "in.png") as image:
+        assert image.size == (10, 6)
+    # cv2 cannot write EXIF: check the array rotation helper against Pillow instead.
+    for orientation in range(1, 9):
+        source = Image.fromarray(array[..., 0])
+        exif = source.getexif()
+        exif[0x0112] = orientation
+        buffer = io.BytesIO()
+        source.save(buffer, format="PNG", exif=exif)
+        expected = read_image_bytes(buffer.getvalue(), tmp_path)[..., 0]
+        np.testing.assert_array_equal(images._orient(array[..., 0], orientation), expected)
+
+
+def read_image_bytes(data: bytes, tmp_path: Path) -> np.ndarray:
+    path = tmp_path / "tmp.png"
+    path.write_bytes(data)
+    return read_image(path).pixels
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp", "tiff"])
+def test_icc_profile_is_kept(tmp_path: Path, fmt: str) -> None:
+    profile = srgb_profile()
+    Image.fromarray(rgb()).save(tmp_path / "in.png", icc_profile=profile)
+    picture = read_image(tmp_path / "in.png")
+    assert picture.icc_profile == profile
+    assert round_trip(picture, tmp_path, fmt).icc_profile == profile
+
+
+def test_icc_profile_is_kept_in_16bit_colour_png(tmp_path: Path) -> None:
+    profile = srgb_profile()
+    array = np.random.default_rng(6).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    write_image(tmp_path / "deep.png", Picture(array, icc_profile=profile))
+    picture = read_image(tmp_path / "deep.png")
+    assert picture.icc_profile == profile and picture.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(picture.pixels, array)
+
+
+def test_jpeg_output_flattens_alpha_over_white() -> None:
+    pixels = np.zeros((4, 4, 3), np.uint8)
+    alpha = np.zeros((4, 4), np.uint8)
+    data = encode_image(Picture(pixels, alpha), "jpg", quality=100)
+    decoded = np.asarray(Image.open(io.BytesIO(data)))
+    assert decoded.shape == (4, 4, 3) and decoded.min() > 250
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(ImageError, match="unknown output format"):
+        encode_image(Picture(rgb()), "gif")
+
+
+# --- atomic writes ---------------------------------------------------------------
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.png"
+    write_image(target, Picture(rgb()))
+    assert [p.name for p in target.parent.iterdir()] == ["out.png"]
+    np.testing.assert_array_equal(read_image(target).pixels, rgb())
+
+
+@pytest.mark.parametrize("fail_at", ["fsync", "replace"])
+def test_failure_mid_write_leaves_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: str
+) -> None:
+    def boom(*args: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(images.os, fail_at, boom)
+    target = tmp_path / "out.png"
+    with pytest.raises(OSError, match="disk on fire"):
+        write_image(target, Picture(rgb()))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_overwrite_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old complete file")
+
+    def boom(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(images.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, b"new")
+    assert target.read_bytes() == b"old complete file"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+# --- the training-data helpers keep working ----------------------------------------
+
+
+def test_list_images_and_read_rgb(image_dir: Path, tmp_path: Path) -> None:
+    files = list_images(image_dir)
+    assert len(files) == 6 and files == sorted(files)
+    assert read_rgb(files[0]).shape[2] == 3 and read_rgb(files[0]).dtype == np.uint8
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no images"):
+        list_images(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="folder not found"):
+        list_images(tmp_path / "missing")
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    write_image(tmp_path / "out.png", Picture(rgb()))
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~images._UMASK
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF", "BMP"])
+def test_every_cut_of_a_file_is_an_image_error_or_a_full_read(tmp_path: Path, fmt: str) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb(24, 24)).save(buffer, format=fmt)
+    data = buffer.getvalue()
+    path = tmp_path / f"cut.{fmt.lower()}"
+    for cut in sorted({1, 8, 16, 40, len(data) // 3, len(data) // 2, len(data) - 10}):
+        path.write_bytes(data[:cut])
+        try:
+            picture = read_image(path)
+        except ImageError:
+            continue
+        assert picture.pixels.shape == (24, 24, 3)  # only if the decoder had all it needs

@@ -1,0 +1,276 @@
+"""benchmarks.quality and benchmarks.methods on tiny generated folders (no data sets, CPU)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from benchmarks.methods import BASELINES, build_method
+from benchmarks.quality import (
+    calibration,
+    load_dataset,
+    main,
+    make_lr,
+    read_hr,
+    summarize,
+    to_tensor,
+)
+from srgan.generators import CompactNet
+from srgan.metrics import psnr
+from srgan.weights import save_generator
+from tests.conftest import smooth_image
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE_FIELDS = {"dataset", "model", "image", "psnr", "ssim", "lpips", "seconds"}
+SUMMARY_FIELDS = IMAGE_FIELDS | {"worst_image", "worst_psnr", "p10_psnr", "images"}
+
+
+@pytest.fixture
+def hr_dir(tmp_path: Path) -> Path:
+    """Three small RGB PNGs and one single-channel one (like Set14's bridge)."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "TinySet"
+    folder.mkdir()
+    for i, (h, w) in enumerate([(40, 48), (44, 40), (48, 52)]):  # 44, 52: not multiples of 8
+        Image.fromarray(smooth_image(rng, h, w)).save(folder / f"rgb{i}.png")
+    Image.fromarray(smooth_image(rng, 40, 40)[..., 1]).save(folder / "gray.png")
+    return folder
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    return save_generator(
+        CompactNet(num_convs=2, num_features=8, scale=4), tmp_path / "tiny.safetensors"
+    )
+
+
+def run(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "out"
+    code = main(
+        [
+            *args,
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--lpips-weights",
+            str(tmp_path / "no-alexnet.pth"),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    return json.loads((out / "quality.json").read_text())
+
+
+def test_report_schema_and_files(
+    hr_dir: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    models = ["bicubic", "nearest", "lanczos", str(tiny_model)]
+    report = run(tmp_path, "--data", str(hr_dir), "--models", *models, "--crops", "2")
+    env = report["environment"]
+    assert env["device"] == "cpu" and env["precision"] == "fp32" and "torch" in env
+    assert env["lpips"].startswith("LPIPS: not measured (missing ")
+
+    records = report["records"]
+    assert len(records) == 4 * (4 + 1)  # per model: 4 images and a summary
+    names = {"rgb0", "rgb1", "rgb2", "gray"}
+    for record in records:
+        assert record["dataset"] == "TinySet"
+        assert record["lpips"] is None
+        if record["image"] is None:
+            assert SUMMARY_FIELDS <= set(record)
+        else:
+            assert IMAGE_FIELDS <= set(record)
+            assert record["image"] in names
+        assert math.isfinite(record["psnr"]) and 0 < record["ssim"] <= 1
+        assert record["seconds"] >= 0
+    summaries = {r["model"]: r for r in records if r["image"] is None}
+    assert list(summaries) == ["bicubic", "nearest", "lanczos", "tiny"]
+    for model, summary in summaries.items():
+        rows = [r for r in records if r["model"] == model and r["image"] is not None]
+        psnrs = [r["psnr"] for r in rows]
+        assert summary["images"] == 4
+        assert summary["psnr"] == pytest.approx(np.mean(psnrs))
+        assert summary["worst_psnr"] == min(psnrs)
+        assert summary["worst_image"] == rows[int(np.argmin(psnrs))]["image"]
+        assert min(psnrs) <= summary["p10_psnr"] <= summary["psnr"]
+    # Bicubic beats nearest on smooth images.
+    assert summaries["bicubic"]["psnr"] > summaries["nearest"]["psnr"]
+
+    out = tmp_path / "out"
+    markdown = (out / "quality.md").read_text()
+    assert "| TinySet | bicubic |" in markdown and "LPIPS: not measured (missing " in markdown
+    assert "rgb0" in markdown  # the per-image table
+    for picture in ("psnr_per_image.png", "crops_TinySet.png"):
+        assert (out / picture).stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "| TinySet | tiny |" in printed and "LPIPS: not measured" in printed
+
+
+def test_gray_hr_is_scored_on_gray_values(hr_dir: Path, tmp_path: Path) -> None:
+    hr = read_hr(hr_dir / "gray.png")
+    assert hr.shape == (40, 40, 1)
+    assert read_hr(hr_dir / "rgb0.png").shape == (40, 48, 3)
+    report = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic")
+    (gray,) = [r for r in report["records"] if r["image"] == "gray"]
+    sr = build_method("bicubic", 4)(make_lr(hr, 4))
+    assert sr.shape == (40, 40, 1)
+    expected = psnr(to_tensor(sr), to_tensor(hr), crop_border=4, y_channel=False).item()
+    assert gray["psnr"] == pytest.approx(expected)
+
+
+def test_scoring_options_rgb_and_no_crop(hr_dir: Path, tmp_path: Path) -> None:
+    y = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--crops", "0")
+    rgb = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--channels", "rgb")
+    uncropped = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--crop-border", "0")
+    assert rgb["environment"]["channels"] == "RGB"
+    assert uncropped["environment"]["crop_border"] == 0
+    values = [r["records"][1]["psnr"] for r in (y, rgb, uncropped)]  # rgb0
+    assert report_image(y, 1) == "rgb0" and len(set(values)) == 3
+
+
+def report_image(report: dict, index: int) -> str:
+    return report["records"][index]["image"]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_methods_keep_size_and_channels(tiny_model: Path, channels: int) -> None:
+    lr = np.random.default_rng(0).integers(0, 256, (9, 11, channels), dtype=np.uint8)
+    for spec in [*BASELINES, str(tiny_model)]:
+        sr = build_method(spec, 4, device="cpu")(lr)
+        assert sr.shape == (36, 44, channels) and sr.dtype == np.uint8, spec
+
+
+def test_nearest_repeats_pixels() -> None:
+    lr = np.arange(6, dtype=np.uint8).reshape(2, 3, 1) * 40
+    sr = build_method("nearest", 2)(lr)
+    assert np.array_equal(sr, lr.repeat(2, 0).repeat(2, 1))
+
+
+def test_model_scale_must_match(tiny_model: Path) -> None:
+    with pytest.raises(ValueError, match="x4"):
+        build_method(str(tiny_model), 2, device="cpu")
+    with pytest.raises(FileNotFoundError, match="neither a shipped model"):
+        build_method("no-such-model", 4)
+
+
+def test_opencv_needs_contrib_or_the_file(tmp_path: Path) -> None:
+    try:
+        import cv2
+
+        has_superres = hasattr(cv2, "dnn_superres")
+    except ImportError:
+        has_superres = False
+    if has_superres:
+        with pytest.raises(FileNotFoundError, match="OpenCV model not found"):
+            build_method("opencv:ESPCN_x4.pb", 4, opencv_dir=tmp_path)
+    else:
+        with pytest.raises(ImportError, match=r"srgan\[baselines\]"):
+            build_method("opencv:ESPCN_x4.pb", 4, opencv_dir=tmp_path)
+
+
+def test_given_lr_folder_matches_by_stem(hr_dir: Path, tmp_path: Path) -> None:
+    lr_dir = tmp_path / "lr"
+    lr_dir.mkdir()
+    for path in hr_dir.iterdir():
+        from srgan.resize import mod_crop
+
+        lr = make_lr(mod_crop(read_hr(path), 4), 4)
+        Image.fromarray(lr[..., 0] if lr.shape[2] == 1 else lr).save(lr_dir / f"{path.stem}.bmp")
+    made = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--crops", "0")
+    given = run(tmp_path, "--data", str(hr_dir), "--lr-dir", str(lr_dir), "--models", "bicubic")
+    assert [r["psnr"] for r in made["records"]] == [r["psnr"] for r in given["records"]]
+    assert given["environment"]["lr"] == "given (--lr-dir)"
+
+    (lr_dir / "rgb0.bmp").unlink()
+    with pytest.raises(FileNotFoundError, match="no LR image named rgb0"):
+        load_dataset(hr_dir, 4, lr_dir)
+    Image.new("RGB", (7, 7)).save(lr_dir / "rgb0.png")
+    with pytest.raises(ValueError, match="expected 12x10"):
+        load_dataset(hr_dir, 4, lr_dir)
+
+
+def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="image folder not found"):
+        main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "out")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no images in"):
+        main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+
+
+def test_summary_tail_statistics() -> None:
+    rows = [
+        {"image": f"i{k}", "psnr": float(p), "ssim": 0.5, "lpips": None, "seconds": 0.1, "scale": 4}
+        for k, p in enumerate([30, 20, 25, 35, 28, 31, 29, 27, 33, 26])
+    ]
+    summary = summarize("D", "m", rows)
+    assert summary["image"] is None and summary["images"] == 10
+    assert summary["worst_image"] == "i1" and summary["worst_psnr"] == 20
+    assert summary["p10_psnr"] == pytest.approx(np.percentile([r["psnr"] for r in rows], 10))
+    assert summary["p10_psnr"] == pytest.approx(24.5)  # between the two lowest: 20 and 25
+    assert summary["psnr"] == pytest.approx(28.4) and summary["lpips"] is None
+
+
+def test_calibration_lines() -> None:
+    record = {"dataset": "Set5", "model": "bicubic", "image": None, "scale": 4}
+    ok = calibration([{**record, "psnr": 28.429, "ssim": 0.8111}], 4, True)
+    bad = calibration([{**record, "psnr": 28.0, "ssim": 0.8111}], 4, True)
+    assert ok[0].startswith("OK") and bad[0].startswith("FAIL")
+    assert calibration([{**record, "psnr": 28.0, "ssim": 0.8}], 0, True) == []
+
+
+def test_module_help_runs_from_any_directory(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.quality", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for option in ("--data", "--models", "--lr-dir", "--lpips-weights", "--self-test"):
+        assert option in result.stdout
+
+
+def test_to_tensor_is_exact_on_the_8_bit_grid() -> None:
+    image = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
+    tensor = to_tensor(image)
+    assert tensor.shape == (1, 1, 16, 16)
+    assert torch.equal(
+        torch.floor(tensor * 255 + 0.5).to(torch.uint8)[0, 0], torch.from_numpy(image[..., 0])
+    )
+
+
+def test_srgan_method_runs_the_generator_on_0_1_rgb(tiny_model: Path) -> None:
+    from srgan.weights import load_generator
+
+    lr = np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    sr = build_method(str(tiny_model), 4, device="cpu")(lr)
+    generator = load_generator(tiny_model)
+    with torch.no_grad():
+        direct = generator(torch.tensor(lr).permute(2, 0, 1)[None].float() / 255).clamp(0, 1)
+    expected = torch.floor(direct * 255 + 0.5)[0].permute(1, 2, 0).numpy()
+    assert np.abs(sr.astype(np.float64) - expected).max() <= 1  # float rounding only
+
+
+def test_self_test_fails_loudly_on_other_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rng = np.random.default_rng(0)
+    for name in ("Set5", "Set14"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(smooth_image(rng, 32, 32)).save(tmp_path / name / "a.png")
+    assert main(["--self-test", "--data-root", str(tmp_path), "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAIL Set5 bicubic x4" in printed and "published 26.00 / 0.7027" in printed

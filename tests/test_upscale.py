@@ -1,0 +1,433 @@
+"""``python -m srgan.upscale`` end to end on tiny models and images, and ``upscale_image``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import srgan
+from srgan import images, upscale
+from srgan.images import read_image
+from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, plan_jobs
+from srgan.weights import save_generator
+from tests.conftest import tiny_compact
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A folder with images at two depths and a non-image file."""
+    root = tmp_path / "in"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    Image.fromarray(rgb(8, 10, 1)).save(root / "a.png")
+    Image.fromarray(rgb(8, 10, 2)).save(root / "b.jpg", quality=95)
+    Image.fromarray(rgb(6, 7, 3)).save(root / "sub" / "c.png")
+    Image.fromarray(rgb(5, 9, 4)).save(root / "sub" / "deeper" / "d.webp")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
+
+
+def outputs(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_folder_is_upscaled_and_the_tree_mirrored(
+    tree: Path, tmp_path: Path, shipped_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    code, out, err = run([tree, tmp_path / "out"], capsys)
+    assert code == EXIT_OK, err
+    assert outputs(tmp_path / "out") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
+    assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
+    assert "done 4, skipped 0 (already there), failed 0" in out
+    assert "left aside 1 file" in err
+    assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
+    assert not list((tmp_path / "out").rglob(".*.part"))
+
+
+def test_single_file_to_file_or_folder(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run([tree / "a.png", tmp_path / "x4.webp", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert Image.open(tmp_path / "x4.webp").size == (40, 32)
+    code, _, _ = run(
+        [tree / "a.png", tmp_path / "folder", "--model", model_file, "--suffix", "_x4"], capsys
+    )
+    assert code == EXIT_OK and outputs(tmp_path / "folder") == ["a_x4.png"]
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("jpg", ".jpg"), ("webp", ".webp"), ("same", None)])
+def test_output_formats_and_quality(
+    tree: Path,
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+    suffix: str | None,
+) -> None:
+    args = [tree, tmp_path / "out", "--model", model_file, "--format", fmt, "--quality", "80"]
+    code, _, err = run([*args, "--suffix", "_up"], capsys)
+    assert code == EXIT_OK, err
+    names = outputs(tmp_path / "out")
+    if suffix is None:
+        assert names == ["a_up.png", "b_up.jpg", "sub/c_up.png", "sub/deeper/d_up.webp"]
+    else:
+        assert all(n.endswith(f"_up{suffix}") for n in names) and len(names) == 4
+
+
+def test_rerun_skips_and_overwrite_redoes(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [tree, tmp_path / "out", "--model", model_file]
+    assert run(args, capsys)[0] == EXIT_OK
+    target = tmp_path / "out" / "a.png"
+    os.utime(target, (0, 0))
+    code, out, _ = run(args, capsys)
+    assert code == EXIT_OK and "done 0, skipped 4" in out and target.stat().st_mtime == 0
+    code, out, _ = run([*args, "--overwrite"], capsys)
+    assert code == EXIT_OK and "done 4, skipped 0" in out and target.stat().st_mtime > 0
+
+
+def test_an_output_that_would_replace_an_input_is_refused(
+    tree: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    code, _, err = run([tree, tree, "--model", model_file, "--format", "same"], capsys)
+    assert code == EXIT_USAGE and "refusing to write into the input folder" in err
+    code, _, err = run([tree / "a.png", tree / "a.png", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and "refusing to overwrite the input" in err
+    assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+
+
+def test_output_folder_inside_the_input_is_not_read_back(
+    tree: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [tree, tree / "upscaled", "--model", model_file, "--suffix", "_x4"]
+    assert run(args, capsys)[0] == EXIT_OK
+    code, out, _ = run(args, capsys)
+    assert code == EXIT_OK and "done 0, skipped 4" in out
+    assert not list((tree / "upscaled").rglob("*_x4_x4*"))
+
+
+def test_bad_files_are_reported_and_the_rest_continue(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "empty.png").write_bytes(b"")
+    (tree / "text.jpg").write_text("hello")
+    good = (tree / "a.png").read_bytes()
+    (tree / "sub" / "truncated.png").write_bytes(good[: len(good) // 2])
+    Image.fromarray(rgb(40, 40)).save(tree / "big.png")
+    code, out, err = run(
+        [tree, tmp_path / "out", "--model", model_file, "--max-pixels", "0.001"], capsys
+    )
+    assert code == EXIT_FAILED
+    assert "failed 4" in out and "done 4" in out
+    assert f"{tree / 'empty.png'}: empty file" in err
+    assert f"{tree / 'text.jpg'}: not an image" in err
+    assert f"{tree / 'sub' / 'truncated.png'}: corrupt or unreadable" in err
+    assert f"{tree / 'big.png'}: too large: 40 x 40" in err
+    assert outputs(tmp_path / "out") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
+
+
+def test_a_failed_write_leaves_no_output_and_is_reported(
+    tree: Path,
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_replace = os.replace
+
+    def flaky_replace(source: str, target: str | Path) -> None:
+        if Path(target).name == "c.png":
+            raise OSError("disk full (simulated)")
+        real_replace(source, target)
+
+    monkeypatch.setattr(images.os, "replace", flaky_replace)
+    code, out, err = run([tree, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "disk full" in err and "failed 1" in out
+    assert outputs(tmp_path / "out") == ["a.png", "b.png", "sub/deeper/d.png"]
+
+
+def test_usage_errors_exit_2_with_what_to_do(
+    tree: Path,
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, _, err = run([tmp_path / "missing", tmp_path / "out"], capsys)
+    assert code == EXIT_USAGE and "input not found" in err
+    code, _, err = run([tree, tmp_path / "out", "--model", tmp_path / "nope.pth"], capsys)
+    assert code == EXIT_USAGE and "neither a shipped model" in err
+    monkeypatch.setattr(srgan.weights, "WEIGHTS_DIR", tmp_path / "no-weights")
+    code, _, err = run([tree, tmp_path / "out"], capsys)
+    assert code == EXIT_USAGE and "default model (fast.safetensors) is not installed" in err
+    code, _, err = run([tree, tmp_path / "out", "--model", model_file, "--quality", "0"], capsys)
+    assert code == EXIT_USAGE and "--quality" in err
+    code, _, err = run([tree, tmp_path / "out.png", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and "OUTPUT must be a folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run([tmp_path / "empty", tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and "no images" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tree), str(tmp_path / "out"), "--format", "gif"])
+    assert exit_info.value.code == EXIT_USAGE
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in upscale.build_parser()._actions:
+        for flag in option.option_strings:
+            assert flag in text
+    assert "(default: 512)" in text and "exit status" in text
+
+
+@pytest.mark.parametrize(
+    ("mode", "make"),
+    [
+        ("L", lambda a: Image.fromarray(a).convert("L")),
+        ("LA", lambda a: Image.fromarray(a).convert("LA")),
+        ("RGBA", lambda a: Image.fromarray(np.dstack([a, np.full(a.shape[:2], 7, np.uint8)]))),
+        ("P", lambda a: Image.fromarray(a).convert("P", palette=Image.Palette.ADAPTIVE)),
+        ("CMYK", lambda a: Image.fromarray(a).convert("CMYK")),
+    ],
+)
+def test_modes_survive_the_command(
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    make,  # noqa: ANN001
+) -> None:
+    source = tmp_path / ("in.jpg" if mode == "CMYK" else "in.png")
+    make(rgb(6, 8)).save(source)
+    code, _, err = run([source, tmp_path / "out.png", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    with Image.open(tmp_path / "out.png") as result:
+        assert result.size == (32, 24)
+        expected = {"L": "L", "LA": "LA", "RGBA": "RGBA", "P": "RGB", "CMYK": "RGB"}[mode]
+        assert result.mode == expected
+        if mode == "RGBA":
+            assert (np.asarray(result)[..., 3] == 7).all()  # alpha upscaled and re-attached
+
+
+def test_16bit_in_16bit_out(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    array = np.random.default_rng(5).integers(0, 65536, (6, 8, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), cv2.cvtColor(array, cv2.COLOR_RGB2BGR))
+    Image.fromarray(array[..., 0]).save(tmp_path / "gray16.png")
+    for name in ("deep.png", "gray16.png"):
+        code, _, err = run(
+            [tmp_path / name, tmp_path / "out" / name, "--model", model_file], capsys
+        )
+        assert code == EXIT_OK, err
+        picture = read_image(tmp_path / "out" / name)
+        assert picture.pixels.dtype == np.uint16 and picture.pixels.shape[:2] == (24, 32)
+    code, _, _ = run([tmp_path / "deep.png", tmp_path / "deep.jpg", "--model", model_file], capsys)
+    assert code == EXIT_OK and read_image(tmp_path / "deep.jpg").pixels.dtype == np.uint8
+
+
+def test_exif_orientation_is_applied_to_the_output(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = Image.fromarray(rgb(6, 10))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees
+    image.save(tmp_path / "phone.jpg", exif=exif)
+    assert run([tmp_path / "phone.jpg", tmp_path / "up.png", "--model", model_file], capsys)[0] == 0
+    assert Image.open(tmp_path / "up.png").size == (24, 40)
+
+
+def test_scale_and_tiling_options(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        [tree / "a.png", tmp_path / "x2.png", "--model", model_file, "--scale", "2"], capsys
+    )
+    assert code == EXIT_OK, err
+    assert Image.open(tmp_path / "x2.png").size == (20, 16)
+    base = [tree, "--model", model_file, "--tile-overlap", "4"]
+    assert run([base[0], tmp_path / "whole", *base[1:], "--tile", "0"], capsys)[0] == EXIT_OK
+    assert run([base[0], tmp_path / "tiled", *base[1:], "--tile", "8"], capsys)[0] == EXIT_OK
+    for name in outputs(tmp_path / "whole"):
+        whole = read_image(tmp_path / "whole" / name).pixels.astype(int)
+        tiled = read_image(tmp_path / "tiled" / name).pixels.astype(int)
+        assert np.abs(whole - tiled).max() <= 1
+
+
+def test_batching_gives_the_same_images(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "same-size"
+    folder.mkdir()
+    for i in range(5):
+        Image.fromarray(rgb(8, 8, i)).save(folder / f"{i}.png")
+    for batch in ("1", "4"):
+        args = [folder, tmp_path / f"b{batch}", "--model", model_file, "--batch-size", batch]
+        assert run(args, capsys)[0] == EXIT_OK
+    for name in outputs(tmp_path / "b1"):
+        a = read_image(tmp_path / "b1" / name).pixels.astype(int)
+        b = read_image(tmp_path / "b4" / name).pixels.astype(int)
+        assert np.abs(a - b).max() <= 1
+
+
+def test_lightning_devices_path_on_cpu(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run([tree, tmp_path / "out", "--model", model_file, "--devices", "1"], capsys)
+    assert code == EXIT_OK, err
+    assert "done 4" in out and len(outputs(tmp_path / "out")) == 4
+    code, out, _ = run([tree, tmp_path / "out", "--model", model_file, "--devices", "1"], capsys)
+    assert code == EXIT_OK and "skipped 4" in out
+
+
+def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
+    jobs, _ = plan_jobs(tree, tmp_path / "out")
+    shares = [jobs[rank::3] for rank in range(3)]
+    assert sorted(j.source for share in shares for j in share) == sorted(j.source for j in jobs)
+
+
+def test_upscale_image_api(shipped_weights: Path) -> None:
+    array = rgb(6, 8)
+    out = srgan.upscale_image(array)  # the shipped default
+    assert out.shape == (24, 32, 3) and out.dtype == np.uint8
+    model = srgan.load_model("default")
+    upscaler = srgan.Upscaler(model, device="cpu")
+    assert np.array_equal(srgan.upscale_image(array, upscaler), out)
+    gray = srgan.upscale_image(array[..., 0], model)
+    assert gray.shape == (24, 32)
+    rgba = srgan.upscale_image(np.dstack([array, array[..., 0]]), model, alpha="model")
+    assert rgba.shape == (24, 32, 4)
+    floats = srgan.upscale_image(array.astype(np.float32) / 255, model)
+    assert floats.dtype == np.float32 and np.abs(floats * 255 - out).max() <= 1
+    deep = srgan.upscale_image(array.astype(np.uint16) * 257, model, scale=2)
+    assert deep.dtype == np.uint16 and deep.shape == (12, 16, 3)
+    pil = srgan.upscale_image(Image.fromarray(array).convert("RGBA"), upscaler)
+    assert isinstance(pil, Image.Image) and pil.mode == "RGBA" and pil.size == (32, 24)
+
+
+def test_python_dash_m_entry_point(tree: Path, tmp_path: Path, model_file: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "srgan.upscale", str(tree / "a.png"), str(tmp_path / "o.png")]
+        + ["--model", str(model_file), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "done 1" in result.stdout and (tmp_path / "o.png").is_file()
+    assert torch.is_tensor(torch.zeros(1))
+
+
+def test_two_inputs_never_share_an_output(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(rgb(6, 6, 1)).save(folder / "photo.jpg")
+    Image.fromarray(rgb(6, 6, 2)).save(folder / "photo.png")
+    code, out, err = run([folder, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "done 1" in out and "failed 1" in out
+    assert f"{folder / 'photo.png'}: its output" in err
+    code, out, _ = run(
+        [folder, tmp_path / "same", "--model", model_file, "--format", "same"], capsys
+    )
+    assert code == EXIT_OK and outputs(tmp_path / "same") == ["photo.jpg", "photo.png"]
+
+
+def test_public_api_is_exported() -> None:
+    for name in ("upscale_image", "load_model", "Upscaler"):
+        assert name in srgan.__all__ and callable(getattr(srgan, name))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_gpu_half_precision_matches_fp32(
+    tree: Path, tmp_path: Path, model_file: Path, precision: str
+) -> None:
+    base = [str(tree), "--model", str(model_file), "--device", "cuda", "--no-progress"]
+    assert main([base[0], str(tmp_path / "fp32"), *base[1:], "--precision", "fp32"]) == EXIT_OK
+    assert main([base[0], str(tmp_path / "half"), *base[1:], "--precision", precision]) == EXIT_OK
+    for name in outputs(tmp_path / "fp32"):
+        a = read_image(tmp_path / "fp32" / name).pixels.astype(int)
+        b = read_image(tmp_path / "half" / name).pixels.astype(int)
+        assert np.abs(a - b).max() <= 4
+
+
+@pytest.mark.slow
+def test_demo_command_on_the_sample_photos(
+    tmp_path: Path, shipped_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `make demo` runs, with a tiny stand-in for the shipped default model."""
+    samples = sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in (".png", ".jpg"))
+    code, out, err = run([ROOT / "samples", tmp_path / "demo-output", "--overwrite"], capsys)
+    assert code == EXIT_OK, err
+    assert f"done {len(samples)}" in out
+    for sample in samples:
+        with (
+            Image.open(sample) as source,
+            Image.open(tmp_path / "demo-output" / f"{sample.stem}.png") as result,
+        ):
+            assert result.size == (source.width * 4, source.height * 4)
+
+
+def test_an_interrupted_run_leaves_only_complete_outputs(
+    tree: Path,
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = upscale.Upscaler.__call__
+    calls = []
+
+    def interrupt_second(self, lr, **kwargs):  # noqa: ANN001, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, lr, **kwargs)
+
+    monkeypatch.setattr(upscale.Upscaler, "__call__", interrupt_second)
+    args = [tree, tmp_path / "out", "--model", model_file, "--batch-size", "1"]
+    code, _, err = run(args, capsys)
+    assert code == 130 and "interrupted" in err
+    done = outputs(tmp_path / "out")
+    assert done == ["a.png"]  # complete, readable, and no temporary files
+    assert read_image(tmp_path / "out" / "a.png").pixels.shape == (32, 40, 3)
+    monkeypatch.setattr(upscale.Upscaler, "__call__", real)
+    code, out, _ = run(args, capsys)
+    assert code == EXIT_OK and "done 3, skipped 1" in out

@@ -1,0 +1,229 @@
+"""Weights loading: srgan files, fit checkpoints, community ESRGAN layouts, safety."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from srgan import weights
+from srgan.generators import CompactNet, RRDBNet
+from srgan.weights import (
+    convert_esrgan_state,
+    load_checkpoint,
+    load_generator,
+    load_model,
+    resolve_model,
+    save_generator,
+)
+from tests.conftest import tiny_compact
+
+
+def tiny_rrdb(scale: int = 4) -> RRDBNet:
+    return RRDBNet(num_blocks=2, num_features=8, growth_channels=4, scale=scale).eval()
+
+
+def basicsr_state(model: RRDBNet) -> dict[str, torch.Tensor]:
+    """The BasicSR / Real-ESRGAN key layout: conv_upN.weight (no inner .conv)."""
+    return {
+        re.sub(r"^conv_up(\d)\.conv\.", r"conv_up\1.", k): v.clone()
+        for k, v in model.state_dict().items()
+    }
+
+
+def old_esrgan_state(model: RRDBNet) -> dict[str, torch.Tensor]:
+    """The original ESRGAN layout: model.0, model.1.sub.N.RDBk.convj.0, model.3/6/8/10."""
+    n = model.config["num_blocks"]
+    ups = model.upsample_steps
+    # Sequential indices: 0 conv, 1 trunk, then (upsample, conv, lrelu) per step, HR, lrelu, last.
+    up_index = {i: 3 * i for i in range(1, ups + 1)}
+    hr, last = 3 * ups + 2, 3 * ups + 4
+    out = {}
+    for key, value in basicsr_state(model).items():
+        key = re.sub(r"^conv_first\.", "model.0.", key)
+        key = re.sub(r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.", r"model.1.sub.\1.RDB\2.conv\3.0.", key)
+        key = re.sub(r"^conv_body\.", f"model.1.sub.{n}.", key)
+        key = re.sub(r"^conv_up(\d)\.", lambda m: f"model.{up_index[int(m.group(1))]}.", key)
+        key = re.sub(r"^conv_hr\.", f"model.{hr}.", key)
+        key = re.sub(r"^conv_last\.", f"model.{last}.", key)
+        out[key] = value
+    return out
+
+
+def trunk_state(model: RRDBNet) -> dict[str, torch.Tensor]:
+    """The intermediate ESRGAN layout: RRDB_trunk, trunk_conv, upconvN, HRconv."""
+    out = {}
+    for key, value in basicsr_state(model).items():
+        key = re.sub(r"^body\.(\d+)\.rdb(\d)\.", r"RRDB_trunk.\1.RDB\2.", key)
+        key = key.replace("conv_body.", "trunk_conv.").replace("conv_hr.", "HRconv.")
+        key = re.sub(r"^conv_up(\d)\.", r"upconv\1.", key)
+        out[key] = value
+    return out
+
+
+def same_outputs(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    x = torch.rand(1, 3, 6, 7)
+    with torch.no_grad():
+        return torch.allclose(a(x), b(x), atol=1e-6)
+
+
+def test_safetensors_round_trip_rebuilds_the_model(tmp_path: Path) -> None:
+    model = tiny_compact()
+    path = save_generator(model, tmp_path / "m.safetensors", card={"note": "tiny"})
+    loaded = load_generator(path)
+    assert isinstance(loaded, CompactNet) and loaded.config == model.config
+    assert same_outputs(model, loaded)
+    half = load_generator(save_generator(model, tmp_path / "h.safetensors", dtype=torch.float16))
+    assert next(half.parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+@pytest.mark.parametrize("layout", ["basicsr", "old", "trunk"])
+def test_community_layouts_load_with_inferred_size(layout: str, scale: int, tmp_path: Path) -> None:
+    model = tiny_rrdb(scale)
+    state = {"basicsr": basicsr_state, "old": old_esrgan_state, "trunk": trunk_state}[layout](model)
+    config, _ = convert_esrgan_state(state)
+    assert config == model.config
+    torch.save(state, tmp_path / "m.pth")
+    loaded = load_generator(tmp_path / "m.pth")
+    assert isinstance(loaded, RRDBNet) and loaded.config == model.config
+    assert same_outputs(model, loaded)
+
+
+def test_real_esrgan_wrappers_prefer_params_ema_and_strip_module(tmp_path: Path) -> None:
+    model, other = tiny_rrdb(), tiny_rrdb()
+    wrap = {
+        "params": {f"module.{k}": v for k, v in basicsr_state(other).items()},
+        "params_ema": {f"module.{k}": v for k, v in basicsr_state(model).items()},
+    }
+    torch.save(wrap, tmp_path / "RealESRGAN_x4plus.pth")
+    assert same_outputs(model, load_generator(tmp_path / "RealESRGAN_x4plus.pth"))
+    torch.save({"params": basicsr_state(other)}, tmp_path / "params.pth")
+    assert same_outputs(other, load_generator(tmp_path / "params.pth"))
+
+
+def test_community_safetensors_without_srgan_header(tmp_path: Path) -> None:
+    model = tiny_rrdb()
+    save_file(basicsr_state(model), str(tmp_path / "esrgan.safetensors"))
+    assert same_outputs(model, load_generator(tmp_path / "esrgan.safetensors"))
+
+
+def test_real_esrgan_x2_pixel_unshuffle_is_refused(tmp_path: Path) -> None:
+    state = basicsr_state(tiny_rrdb(2))
+    state["conv_first.weight"] = torch.zeros(8, 12, 3, 3)
+    torch.save({"params_ema": state}, tmp_path / "x2.pth")
+    with pytest.raises(ValueError, match="pixel-unshuffled input"):
+        load_generator(tmp_path / "x2.pth")
+
+
+def test_unrelated_weights_are_refused_clearly(tmp_path: Path) -> None:
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "classifier.pth")
+    with pytest.raises(ValueError, match="neither an srgan model"):
+        load_generator(tmp_path / "classifier.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable PyTorch weights file"):
+        load_generator(tmp_path / "junk.pth")
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        load_generator(tmp_path / "missing.pth")
+
+
+class _Payload:
+    """Unpickling this would create ``marker``: the classic malicious-checkpoint trick."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (open, (str(self.marker), "w"))
+
+
+def test_malicious_pickle_is_refused_and_its_payload_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    state = basicsr_state(tiny_rrdb())
+    torch.save({"params_ema": state, "extra": _Payload(marker)}, tmp_path / "evil.pth")
+    assert not marker.exists()
+    with pytest.raises(ValueError, match=r"refusing to load .*evil\.pth: it imports io\.open"):
+        load_generator(tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match="refusing"):
+        load_checkpoint(tmp_path / "evil.pth")
+    assert not marker.exists()
+
+
+def fit_checkpoint(generator: torch.nn.Module, ema: torch.nn.Module) -> dict:
+    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    state |= {f"generator_ema.{k}": v for k, v in ema.state_dict().items()}
+    state |= {"discriminator.conv.weight": torch.zeros(1)}
+    info = {"architecture": "CompactNet", "config": dict(generator.config)}
+    return {"state_dict": state, "srgan": {"generator": info, "stage": "gan"}, "epoch": 3}
+
+
+def test_fit_checkpoint_prefers_the_ema_generator(tmp_path: Path) -> None:
+    generator, ema = tiny_compact(), tiny_compact()
+    torch.save(fit_checkpoint(generator, ema), tmp_path / "last.ckpt")
+    assert same_outputs(ema, load_generator(tmp_path / "last.ckpt"))
+    assert not same_outputs(generator, ema)
+    assert same_outputs(generator, load_generator(tmp_path / "last.ckpt", prefer_ema=False))
+
+
+def test_model_lookup_default_names_and_paths(shipped_weights: Path, tmp_path: Path) -> None:
+    assert resolve_model("default") == shipped_weights / "fast.safetensors"
+    assert resolve_model("fast") == shipped_weights / "fast.safetensors"
+    assert isinstance(load_model("default"), CompactNet)
+    other = save_generator(tiny_compact(scale=2), tmp_path / "mine.safetensors")
+    assert load_model(str(other)).scale == 2
+    with pytest.raises(FileNotFoundError, match="neither a shipped model .*default, fast"):
+        load_model("quality")
+
+
+def test_missing_default_model_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "empty")
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"default model \(fast.safetensors\) is not installed.*--model PATH",
+    ):
+        load_model("default")
+
+
+def test_shipped_weights_folder_is_inside_the_package() -> None:
+    import srgan
+
+    assert weights.WEIGHTS_DIR == Path(srgan.__file__).parent / "weights"
+
+
+@pytest.mark.slow
+def test_shipped_weights_are_package_data_in_the_wheel(tmp_path: Path) -> None:
+    """A wheel built from the source tree carries srgan/weights/*.safetensors and *.md."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in ("srgan", "benchmarks"):
+        shutil.copytree(root / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(root / name, source / name)
+    save_generator(tiny_compact(), source / "srgan" / "weights" / "fast.safetensors")
+    (source / "srgan" / "weights" / "fast.md").write_text("# fast\nA tiny test model.\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("srgan-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "srgan/weights/fast.safetensors" in names
+    assert "srgan/weights/fast.md" in names
+    assert "srgan/upscale.py" in names
+    entry_points = zipfile.ZipFile(wheel).read(
+        next(n for n in names if n.endswith("entry_points.txt"))
+    )
+    assert b"srgan-upscale = srgan.upscale:main" in entry_points
