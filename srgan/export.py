@@ -431,17 +431,18 @@ def quantize_int8(
             # Run it with a 2048-bin histogram (TensorRT's KL calibration) and hand the
             # ranges over as overrides.
             extra["TensorQuantOverrides"] = entropy_ranges(model_input, Reader())
-        quantize_static(
-            str(model_input),
-            str(path),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=per_channel,
-            activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods["percentile" if method == "percentile" else "minmax"],
-            extra_options=extra,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # ORT prints calibration details
+            quantize_static(
+                str(model_input),
+                str(path),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods["percentile" if method == "percentile" else "minmax"],
+                extra_options=extra,
+            )
     finally:
         prepared.unlink(missing_ok=True)
         for leftover in path.parent.glob("augmented_model*.onnx"):
