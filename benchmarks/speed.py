@@ -308,9 +308,13 @@ def benchmark_model(
     in_channels = model.config.get("in_channels", 3)
     runnable = [v for v in variants if unavailable(v, device) is None]
     onnx_backends = {v.backend for v in runnable if v.backend in ONNX_BACKENDS}
-    onnx_paths = (
-        export_variants(model, onnx_dir, onnx_backends, calibration_dir) if onnx_backends else {}
-    )
+    onnx_paths: dict[str, Path] = {}
+    onnx_error = None
+    if onnx_backends:
+        try:
+            onnx_paths = export_variants(model, onnx_dir, onnx_backends, calibration_dir)
+        except Exception as error:  # noqa: BLE001 - the ONNX rows say why, the rest still run
+            onnx_error = f"ONNX export failed: {error}"
     records = []
     for size_name, width, height in sizes:
         for batch in batches:
@@ -341,17 +345,23 @@ def benchmark_model(
                 if reason is not None:
                     records.append(record | {"status": "not available", "reason": reason})
                     continue
+                if onnx_error and variant.backend in ONNX_BACKENDS:
+                    records.append(record | {"status": "error", "reason": onnx_error[:300]})
+                    continue
                 try:
                     calls[variant] = make_call(
                         model, variant, sample, device, tile, onnx_paths, scale, threads
                     )
+                    if not interleave:
+                        call = calls.pop(variant)
+                        records.append(record | time_one(call, device, batch, warmup, repeats))
                 except Exception as error:  # noqa: BLE001 - record and carry on
+                    calls.pop(variant, None)
                     records.append(record | {"status": "error", "reason": str(error)[:300]})
-                    continue
-                if not interleave:
-                    records.append(
-                        record | time_one(calls.pop(variant), device, batch, warmup, repeats)
-                    )
+                finally:
+                    if device.type == "cuda" and not interleave:
+                        call = None
+                        torch.cuda.empty_cache()
             if interleave and calls:
                 timings = measure_interleaved(
                     {v.label: c for v, c in calls.items()},

@@ -257,3 +257,20 @@ def test_tiled_inference_is_benchmarked_with_pytorch(tmp_path: Path):
     by_label = {r["label"]: r for r in payload["records"]}
     assert by_label["eager fp32"]["status"] == "ok" and by_label["eager fp32"]["tile"] == 8
     assert by_label["onnx fp32"]["status"] == "not available"
+
+
+def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom: out of memory")
+
+    monkeypatch.setattr("benchmarks.speed.torch_runner", broken)
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    payload = main(
+        ["--model", str(weights), "--device", "cpu", "--backends", "eager", "onnx"]
+        + ["--size", "16x12", "--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "s")]
+    )
+    by_label = {r["label"]: r for r in payload["records"]}
+    assert (
+        by_label["eager fp32"]["status"] == "error" and "boom" in by_label["eager fp32"]["reason"]
+    )
+    assert by_label["onnx fp32"]["status"] == "ok" and by_label["onnx fp32"]["output_finite"]
