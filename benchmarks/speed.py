@@ -632,6 +632,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     env["onnxruntime"] = ort.__version__
     env["onnxruntime_providers"] = ort.get_available_providers()
+    env["onnxruntime_threads"] = args.threads or "onnxruntime default (physical cores)"
     if args.train:
         records = run_training(args, device)
         columns = ["model", "backend", "precision", "batch", "crop", "median_ms", "steps_per_s"]

@@ -554,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line: 0 on success, 1 (with the reason) when export or checks fail."""
     try:
         run(argv)
-    except (ExportError, ParityError, QualityError) as error:
+    except (ExportError, ParityError, QualityError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
