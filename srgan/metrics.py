@@ -129,6 +129,14 @@ def ssim(
     return ssim_map.flatten(1).mean(1)
 
 
+def _home_relative(path: Path) -> str:
+    """``path`` with the home folder written as ``~`` (reports are shared; homes differ)."""
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def alexnet_weights_path() -> Path:
     """Where torch.hub caches the AlexNet backbone (``torch.hub.get_dir()/checkpoints``)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
@@ -148,8 +156,9 @@ class LPIPS(nn.Module):
         path = Path(weights).expanduser() if weights is not None else alexnet_weights_path()
         if not path.is_file():
             raise MissingWeightsError(
-                f"LPIPS: not measured (missing {path}; download {ALEXNET_URL} and put it in "
-                f"{alexnet_weights_path().parent}, or pass its path with --lpips-weights)"
+                f"LPIPS: not measured (missing {_home_relative(path)}; download {ALEXNET_URL} "
+                f"and put it in {_home_relative(alexnet_weights_path().parent)}, or pass its "
+                "path with --lpips-weights)"
             )
         import lpips
 
