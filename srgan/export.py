@@ -510,7 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="export a randomly initialised architecture instead of --model (for benchmarks)",
     )
     parser.add_argument("--scale", type=int, default=4, help="scale for --arch (default 4)")
-    parser.add_argument("--output", "-o", required=True, help="fp32 ONNX file to write")
+    parser.add_argument(
+        "--output", "--onnx", "-o", dest="output", required=True, help="fp32 ONNX file to write"
+    )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 17)")
     parser.add_argument("--fp16", metavar="PATH", help="also write an fp16 ONNX model here")
     parser.add_argument("--int8", metavar="PATH", help="also write an int8 (QDQ) ONNX model here")

@@ -15,6 +15,7 @@ interrupted run never leaves a truncated image behind.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import struct
@@ -332,6 +333,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     ``os.replace``. Readers see the old file or the complete new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A run killed outright (SIGKILL, power loss) cannot clean up after itself: its
+    # temporary files for this output are stale, since this output is being rewritten.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        stale.unlink(missing_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as file:

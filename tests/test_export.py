@@ -270,3 +270,9 @@ def test_resolve_model_arch_and_errors():
         resolve_model(arch="vit")
     with pytest.raises(ValueError, match="at least 17"):
         export_onnx(CompactNet(num_features=4, num_convs=1), "x.onnx", opset=13)
+
+
+def test_onnx_is_another_name_for_output() -> None:
+    from srgan.export import build_parser
+
+    assert build_parser().parse_args(["--onnx", "model.onnx"]).output == "model.onnx"

@@ -180,7 +180,7 @@ def test_speed_benchmark_cpu_tiny_writes_json_markdown_and_plots(tmp_path: Path)
             "--device",
             "cpu",
             "--backends",
-            "eager",
+            "torch",  # another name for eager
             "onnx",
             "onnx-int8",
             "onnx-cuda",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -431,3 +432,40 @@ def test_an_interrupted_run_leaves_only_complete_outputs(
     monkeypatch.setattr(upscale.Upscaler, "__call__", real)
     code, out, _ = run(args, capsys)
     assert code == EXIT_OK and "done 3, skipped 1" in out
+
+
+def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) -> None:
+    """SIGKILL mid-folder (no clean-up possible), then rerun: all outputs valid, no temp files."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(80):
+        Image.fromarray(rgb(96, 96, i)).save(source / f"{i:02d}.png")
+    model = save_generator(
+        srgan.CompactNet(num_features=32, num_convs=6), tmp_path / "slow.safetensors"
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "srgan.upscale", str(source), str(out)]
+    command += ["--model", str(model), "--device", "cpu", "--no-progress"]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(6000):  # up to 60 s for start-up and the first finished image
+            if list(out.glob("*.png")) or process.poll() is not None:
+                break
+            time.sleep(0.01)
+        process.kill()
+    finally:
+        process.wait()
+    done_before = len(list(out.glob("*.png")))
+    assert 0 < done_before < 80, "the run should have been killed mid-folder"
+    # What a kill during a write leaves behind, whether or not this kill did.
+    missing = sorted({f"{i:02d}.png" for i in range(80)} - {p.name for p in out.glob("*.png")})
+    (out / f".{missing[0]}.abc123.part").write_bytes(b"half an image")
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    assert f"skipped {done_before} (already there)" in rerun.stdout
+    assert outputs(out) == [f"{i:02d}.png" for i in range(80)]
+    for path in out.glob("*.png"):
+        assert read_image(path).pixels.shape == (384, 384, 3)
