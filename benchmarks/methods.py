@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from srgan.inference import Precision, Upscaler
-from srgan.resize import imresize
+from srgan.resize import imresize_array
 from srgan.weights import load_model
 
 BASELINES = ("bicubic", "nearest", "lanczos")
@@ -54,12 +54,6 @@ class Method:
         return sr
 
 
-def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB ``imresize(lr, scale, 'bicubic')`` on uint8 (rounded like MATLAB)."""
-    chw = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))
-    return imresize(chw, scale).numpy().transpose(1, 2, 0)
-
-
 def pillow_resize(lr: np.ndarray, scale: int, resample: Image.Resampling) -> np.ndarray:
     h, w, channels = lr.shape
     image = Image.fromarray(lr[..., 0] if channels == 1 else lr)
@@ -69,7 +63,7 @@ def pillow_resize(lr: np.ndarray, scale: int, resample: Image.Resampling) -> np.
 
 def baseline(name: str, scale: int) -> Method:
     if name == "bicubic":
-        return Method(name, scale, lambda lr: bicubic(lr, scale), "baseline")
+        return Method(name, scale, lambda lr: imresize_array(lr, scale), "baseline")
     resample = {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}[name]
     return Method(name, scale, lambda lr: pillow_resize(lr, scale, resample), "baseline")
 

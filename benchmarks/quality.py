@@ -29,13 +29,13 @@ import torch
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from benchmarks.methods import BASELINES, DEFAULT_OPENCV_DIR, Method, bicubic, build_method
+from benchmarks.methods import BASELINES, DEFAULT_OPENCV_DIR, Method, build_method
 from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import environment, markdown_table, write_json
 from srgan.images import list_images
 from srgan.inference import resolve_device
 from srgan.metrics import LPIPS, MissingWeightsError, psnr, ssim
-from srgan.resize import imresize, mod_crop
+from srgan.resize import imresize_array, mod_crop
 
 REPO = Path(__file__).resolve().parent.parent
 # Bicubic x4 on the standard protocol, as published (SRCNN, VDSR, ... tables).
@@ -61,12 +61,6 @@ def read_hr(path: str | Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
-def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8 (antialiased, rounded each pass)."""
-    chw = torch.from_numpy(np.ascontiguousarray(hr.transpose(2, 0, 1)))
-    return imresize(chw, 1 / scale).numpy().transpose(1, 2, 0)
-
-
 def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
     if image.shape[2] == channels:
         return image
@@ -85,7 +79,7 @@ def load_dataset(
     for path in files:
         hr = mod_crop(read_hr(path), scale)
         if lr_files is None:
-            lr = make_lr(hr, scale)
+            lr = imresize_array(hr, 1 / scale)
         else:
             if path.stem not in lr_files:
                 raise FileNotFoundError(f"no LR image named {path.stem}.* in {lr_dir}")
@@ -315,7 +309,7 @@ def plot_crops(
             if name == "HR":
                 picture = hr
             elif name == "bicubic" and (dataset, name, image) not in kept:
-                picture = bicubic(lr, scale)
+                picture = imresize_array(lr, scale)
             else:
                 picture = kept[dataset, name, image]
             patch = picture[top : top + size, left : left + size]

@@ -46,7 +46,7 @@ from torch import nn
 from srgan.generators import Generator, build_generator
 from srgan.images import list_images, read_rgb
 from srgan.metrics import psnr
-from srgan.resize import imresize, mod_crop
+from srgan.resize import imresize_array, mod_crop
 from srgan.weights import load_model
 
 CalibrationMethodName = Literal["minmax", "percentile", "entropy"]
@@ -285,15 +285,13 @@ def run_session(session: Any, lr: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 -> ``(1, 3, H, W)`` float in [0, 1]."""
-    return torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255)
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255)
 
 
 def make_lr(hr: np.ndarray, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The benchmark convention: mod-crop the HR, MATLAB-bicubic it down (uint8)."""
-    hr = np.ascontiguousarray(mod_crop(hr, scale))
-    hr_t = torch.from_numpy(hr).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8
-    lr_t = imresize(hr_t, 1 / scale)
-    return lr_t.float().div(255), hr_t.float().div(255)
+    hr = mod_crop(hr, scale)
+    return to_tensor(imresize_array(hr, 1 / scale)), to_tensor(hr)
 
 
 def parity_inputs(

@@ -138,3 +138,9 @@ def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
     """Crop height and width down to multiples of ``scale`` (the benchmark convention)."""
     h, w = image.shape[:2]
     return image[: h - h % scale, : w - w % scale]
+
+
+def imresize_array(image: np.ndarray, scale: float) -> np.ndarray:
+    """``imresize`` of an ``(H, W, C)`` array (uint8 stays uint8, rounded like MATLAB)."""
+    chw = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    return imresize(chw, scale).numpy().transpose(1, 2, 0)

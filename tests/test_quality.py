@@ -19,13 +19,13 @@ from benchmarks.quality import (
     calibration,
     load_dataset,
     main,
-    make_lr,
     read_hr,
     summarize,
     to_tensor,
 )
 from srgan.generators import CompactNet
 from srgan.metrics import psnr
+from srgan.resize import imresize_array, mod_crop
 from srgan.weights import save_generator
 from tests.conftest import smooth_image
 
@@ -122,7 +122,7 @@ def test_gray_hr_is_scored_on_gray_values(hr_dir: Path, tmp_path: Path) -> None:
     assert read_hr(hr_dir / "rgb0.png").shape == (40, 48, 3)
     report = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic")
     (gray,) = [r for r in report["records"] if r["image"] == "gray"]
-    sr = build_method("bicubic", 4)(make_lr(hr, 4))
+    sr = build_method("bicubic", 4)(imresize_array(hr, 1 / 4))
     assert sr.shape == (40, 40, 1)
     expected = psnr(to_tensor(sr), to_tensor(hr), crop_border=4, y_channel=False).item()
     assert gray["psnr"] == pytest.approx(expected)
@@ -182,9 +182,7 @@ def test_given_lr_folder_matches_by_stem(hr_dir: Path, tmp_path: Path) -> None:
     lr_dir = tmp_path / "lr"
     lr_dir.mkdir()
     for path in hr_dir.iterdir():
-        from srgan.resize import mod_crop
-
-        lr = make_lr(mod_crop(read_hr(path), 4), 4)
+        lr = imresize_array(mod_crop(read_hr(path), 4), 1 / 4)
         Image.fromarray(lr[..., 0] if lr.shape[2] == 1 else lr).save(lr_dir / f"{path.stem}.bmp")
     made = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--crops", "0")
     given = run(tmp_path, "--data", str(hr_dir), "--lr-dir", str(lr_dir), "--models", "bicubic")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from srgan.resize import cubic, imresize, weight_matrix
+from srgan.resize import cubic, imresize, imresize_array, weight_matrix
 
 
 def reference_cubic(x: float) -> float:
@@ -114,3 +114,11 @@ def test_differs_from_torch_bicubic() -> None:
     ours = imresize(x, 0.25)
     theirs = torch.nn.functional.interpolate(x, scale_factor=0.25, mode="bicubic", antialias=True)
     assert (ours - theirs).abs().max() > 1e-3
+
+
+def test_imresize_array_is_imresize_on_hwc_arrays() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    out = imresize_array(image, 1 / 4)
+    assert out.dtype == np.uint8 and out.shape == (3, 4, 3)
+    expected = imresize(torch.from_numpy(image).permute(2, 0, 1), 1 / 4).permute(1, 2, 0)
+    np.testing.assert_array_equal(out, expected.numpy())
