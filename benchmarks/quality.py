@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm import tqdm
 
 from benchmarks.methods import BASELINES, DEFAULT_OPENCV_DIR, Method, build_method
 from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import environment, markdown_table, write_json
-from srgan.images import list_images
+from srgan.images import list_images, read_image
 from srgan.inference import resolve_device
 from srgan.metrics import LPIPS, MissingWeightsError, psnr, ssim
 from srgan.resize import imresize_array, mod_crop
@@ -50,15 +50,11 @@ def read_hr(path: str | Path) -> np.ndarray:
     """An ``(H, W, C)`` uint8 array; single-channel images stay single-channel (C = 1).
 
     Unlike ``srgan.images.read_rgb`` (training wants RGB), gray images are kept gray: the
-    published tables score them on their own gray values.
+    published tables score them on their own gray values. Alpha is dropped; 16-bit images
+    keep their top 8 bits.
     """
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            return (np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8)[..., None]
-        if image.mode in ("1", "L", "LA"):
-            return np.asarray(image.convert("L"), dtype=np.uint8)[..., None].copy()
-        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    pixels = read_image(path, max_pixels=None).pixels
+    return (pixels >> 8).astype(np.uint8) if pixels.dtype == np.uint16 else pixels
 
 
 def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
