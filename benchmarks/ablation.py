@@ -37,7 +37,11 @@ METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips")
 
 
 def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
-    """Lightning CSV metrics -> ``{column: [(step, value), ...]}`` (empty cells skipped)."""
+    """Lightning CSV metrics -> ``{column: [(batch, value), ...]}`` (empty cells skipped).
+
+    Lightning's ``step`` column counts training batches (in the GAN stage each batch is one
+    discriminator step and, every ``n_critic`` batches, one generator step).
+    """
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
@@ -65,7 +69,7 @@ def find_runs(root: Path) -> dict[str, tuple[str, int, Path]]:
 
 
 def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) -> dict[str, Any]:
-    """Final logit means, the largest logit gap, and whether (and at which step) it diverged."""
+    """Final logit means, the largest logit gap, and whether (and at which batch) it diverged."""
     real = dict(series.get("train/d_real_mean", []))
     fake = dict(series.get("train/d_fake_mean", []))
     gaps = [real[s] - fake[s] for s in real if s in fake]
@@ -89,8 +93,8 @@ def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) 
         "max_abs_logit_gap": max((abs(g) for g in gaps), default=None),
         "final_val_psnr": last(val),
         "best_val_psnr": best if val else None,
-        "steps": max((s for v in series.values() for s, _ in v), default=0),
-        "diverged_at_step": diverged_at,
+        "batches": max((s for v in series.values() for s, _ in v), default=0),
+        "diverged_at_batch": diverged_at,
     }
 
 
@@ -143,13 +147,13 @@ def summarise(
             row: dict[str, Any] = {"objective": objective, "seeds": len(mine), "dataset": dataset}
             for metric in METRICS:
                 row[metric] = spread([r["quality"].get(dataset, {}).get(metric) for r in mine])
-            row["diverged"] = sum(r["diverged_at_step"] is not None for r in mine)
+            row["diverged"] = sum(r["diverged_at_batch"] is not None for r in mine)
             rows.append(row)
     return records, rows
 
 
 def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
-    """Logit means and validation PSNR over steps, one colour per objective, one style per seed."""
+    """Logit means and validation PSNR over batches, one colour per objective, one style per seed."""
     plt = pyplot()
     figure, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 3.6))
     objectives = sorted({objective for objective, _, _ in runs.values()})
@@ -171,7 +175,7 @@ def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
                 )
     for axis, key in zip(axes, CURVES):
         axis.set_title(key)
-        axis.set_xlabel("optimizer step (G + D)")
+        axis.set_xlabel("training batch")
     axes[0].legend(fontsize=7)
     return save_figure(figure, path)
 

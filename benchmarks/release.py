@@ -1,19 +1,24 @@
-"""Train the shipped models and the objective ablation on one GPU, within time budgets.
+"""Train the shipped models and the objective ablation, within time or step budgets.
 
     python -m benchmarks.release --data T91 BSD200 SunHays80 --psnr-budget 420 --out OUT
     python -m benchmarks.release --data T91 BSD200 SunHays80 --psnr-budget 440 \
         --quality-init OUT/quality.safetensors --gan-init OUT/quality.safetensors --gan-budget 240
+    OMP_NUM_THREADS=1 python -m benchmarks.release --data T91 BSD200 SunHays80 \
+        --gan-config configs/release/gan_fast_x4_cpu.yaml --gan-init fast.safetensors \
+        --gan-steps 3200 --parallel 2 --out OUT      # the ablation at CPU scale
 
 PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
-``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: ``quality``
-weights fine-tuned with RelativisticAverage and MaxSurprise, two seeds each, with identical
-budgets, data and loss weights; the RaGAN seed-0 run is the shipped ``gan`` model. All
-runs of one call train concurrently (a small network alone leaves most of a large GPU
-idle). Each run is an ordinary ``srgan.fit`` run (configs in ``configs/release/``) with a
-``TimeBudget`` callback and a CSV logger. Results: EMA generators as fp16
-``.safetensors`` (with a training record in their metadata) and ``logs.tar.gz`` with every
-run's config, metrics and sample crops. ``--smoke`` runs the pipeline with tiny networks
-on the CPU.
+``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
+``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise (``--gan-runs``
+adds MaxSurprise in relativistic form), two seeds each, with identical budgets (seconds,
+or optimizer steps with ``--gan-steps``), data and loss weights; on the GPU config the
+RaGAN seed-0 run is the shipped ``gan`` model. The runs of one call train concurrently
+(a small network alone leaves most of a large GPU idle), ``--parallel`` at a time when
+given. Each run is an ordinary ``srgan.fit`` run (configs in ``configs/release/``) with a
+CSV logger and, for a time budget, a ``TimeBudget`` callback. Results: EMA generators as
+fp16 ``.safetensors`` (with a training record in their metadata) and ``logs.tar.gz`` with
+every run's config, metrics and sample crops. ``--smoke`` runs the pipeline with tiny
+networks on the CPU.
 """
 
 from __future__ import annotations
@@ -40,12 +45,18 @@ PSNR_RUNS = {
     "fast": (RELEASE / "fast_x4.yaml", [], 0),
     "quality": (RELEASE / "quality_x4.yaml", [], 0),
 }
-GAN_RUNS = {
-    "gan_ragan_s0": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/relativistic_average.yaml"], 0),
-    "gan_ragan_s1": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/relativistic_average.yaml"], 1),
-    "gan_maxsurprise_s0": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/max_surprise.yaml"], 0),
-    "gan_maxsurprise_s1": (RELEASE / "gan_x4.yaml", [CONFIGS / "objective/max_surprise.yaml"], 1),
+# GAN runs: name -> (objective fragment, seed); they all start from --gan-config.
+OBJECTIVES = {
+    "ragan": CONFIGS / "objective/relativistic_average.yaml",
+    "maxsurprise": CONFIGS / "objective/max_surprise.yaml",
+    "maxsurpriserel": CONFIGS / "objective/max_surprise_relativistic.yaml",
 }
+GAN_RUNS = {
+    f"gan_{objective}_s{seed}": (fragment, seed)
+    for objective, fragment in OBJECTIVES.items()
+    for seed in (0, 1)
+}
+DEFAULT_GAN_RUNS = ["gan_ragan_s0", "gan_maxsurprise_s0", "gan_ragan_s1", "gan_maxsurprise_s1"]
 SMOKE = [
     "--trainer.accelerator=cpu",
     "--trainer.precision=32-true",
@@ -54,6 +65,8 @@ SMOKE = [
     "--data.batch_size=2",
     "--data.crop_size=64",
     "--data.steps_per_epoch=20",
+    "--data.val_holdout=2",
+    "--trainer.log_every_n_steps=1",
 ]
 SMOKE_NETWORKS = {
     "fast": [
@@ -76,23 +89,28 @@ def run_args(
     *,
     data: list[str],
     runs: Path,
-    budget: float,
+    budget: float | None,
     init: str | None,
     smoke: bool,
+    max_steps: int | None = None,
 ) -> list[str]:
+    """The ``srgan.fit`` command of one run: a wall-clock ``budget`` or a fixed ``max_steps``."""
     override = runs / f"{name}.override.yaml"
     override.parent.mkdir(parents=True, exist_ok=True)
-    callbacks = [
+    callbacks: list[dict] = [
         {
             "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
             "init_args": {"save_last": True},
         },
-        {
-            "class_path": "srgan.callbacks.TimeBudget",
-            "init_args": {"seconds": budget}
-            | ({"warmup_steps": 5, "measure_steps": 5} if smoke else {}),
-        },
     ]
+    if budget is not None:
+        callbacks.append(
+            {
+                "class_path": "srgan.callbacks.TimeBudget",
+                "init_args": {"seconds": budget}
+                | ({"warmup_steps": 5, "measure_steps": 5} if smoke else {}),
+            }
+        )
     logger = {
         "class_path": "lightning.pytorch.loggers.CSVLogger",
         "init_args": {"save_dir": str(runs / name)},
@@ -110,40 +128,51 @@ def run_args(
     ]
     if init is not None:
         args.append(f"--model.init_from={init}")
+    if max_steps is not None:
+        args.append(f"--trainer.max_steps={max_steps}")
     if smoke:
-        args += SMOKE + SMOKE_NETWORKS["fast" if name == "fast" else "rrdb"]
+        generator = yaml.safe_load(config.read_text())["model"]["generator"]["class_path"]
+        args += SMOKE + SMOKE_NETWORKS["fast" if generator.endswith("CompactNet") else "rrdb"]
         args += ["--model.discriminator.init_args.num_features=4"] if name.startswith("gan") else []
     return args
 
 
 def launch(plan: dict[str, tuple], args: argparse.Namespace) -> dict[str, float]:
-    """Start every planned run at once; ``plan`` maps name -> (config, fragments, seed, budget, init)."""
+    """Run the plan, ``args.parallel`` runs at a time (0: all at once), in plan order.
+
+    ``plan`` maps name -> (config, fragments, seed, budget, init, max_steps).
+    """
     runs = Path(args.runs)
-    processes, started = {}, {}
-    for name, (config, fragments, seed, budget, init) in plan.items():
-        cmd = run_args(
-            name,
-            config,
-            fragments,
-            seed,
-            data=args.data,
-            runs=runs,
-            budget=budget,
-            init=init,
-            smoke=args.smoke,
-        )
-        log = open(runs / f"{name}.log", "w")  # noqa: SIM115 - closed when the process ends
-        print("launch:", " ".join(cmd[1:]), flush=True)
-        processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
-        started[name] = time.perf_counter()
+    names = list(plan)
+    group = args.parallel or len(names)
     wall = {}
-    for name, (process, log) in processes.items():
-        code = process.wait()
-        log.close()
-        wall[name] = time.perf_counter() - started[name]
-        print(f"{name}: exit {code} after {wall[name]:.0f}s", flush=True)
-        if code != 0:
-            print((runs / f"{name}.log").read_text()[-4000:], flush=True)
+    for start in range(0, len(names), group):
+        processes, started = {}, {}
+        for name in names[start : start + group]:
+            config, fragments, seed, budget, init, max_steps = plan[name]
+            cmd = run_args(
+                name,
+                config,
+                fragments,
+                seed,
+                data=args.data,
+                runs=runs,
+                budget=budget,
+                init=init,
+                smoke=args.smoke,
+                max_steps=max_steps,
+            )
+            log = open(runs / f"{name}.log", "w")  # noqa: SIM115 - closed when the process ends
+            print("launch:", " ".join(cmd[1:]), flush=True)
+            processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+            started[name] = time.perf_counter()
+        for name, (process, log) in processes.items():
+            code = process.wait()
+            log.close()
+            wall[name] = time.perf_counter() - started[name]
+            print(f"{name}: exit {code} after {wall[name]:.0f}s", flush=True)
+            if code != 0:
+                print((runs / f"{name}.log").read_text()[-4000:], flush=True)
     return wall
 
 
@@ -192,6 +221,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gan-budget", type=float, default=0, help="seconds per GAN run (0: skip)")
     parser.add_argument("--gan-init", help="the PSNR-stage quality weights the GAN runs start from")
     parser.add_argument(
+        "--gan-steps",
+        type=int,
+        help="a fixed number of optimizer steps (G and D each count) per GAN run, "
+        "instead of --gan-budget seconds",
+    )
+    parser.add_argument(
+        "--gan-config",
+        default=str(RELEASE / "gan_x4.yaml"),
+        help="the GAN-stage config every GAN run starts from",
+    )
+    parser.add_argument(
+        "--gan-runs",
+        nargs="+",
+        choices=list(GAN_RUNS),
+        default=DEFAULT_GAN_RUNS,
+        help="which GAN runs (objective and seed) to train",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=0,
+        help="how many runs train at once (0: all); on a CPU set OMP_NUM_THREADS to match",
+    )
+    parser.add_argument(
         "--runs", default="runs/release", help="where runs write checkpoints and logs"
     )
     parser.add_argument("--out", default="results/release", help="where weights and logs.tar.gz go")
@@ -221,8 +274,11 @@ def main(argv: list[str] | None = None) -> None:
             save_as=args.name,
         )
         return
-    if args.gan_budget and not args.gan_init:
-        parser.error("--gan-budget needs --gan-init (the PSNR-stage quality weights)")
+    gan = bool(args.gan_budget or args.gan_steps)
+    if gan and not args.gan_init:
+        parser.error("GAN runs need --gan-init (the PSNR-stage weights they start from)")
+    if args.gan_budget and args.gan_steps:
+        parser.error("give either --gan-budget or --gan-steps, not both")
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
     runs.mkdir(parents=True, exist_ok=True)
@@ -231,13 +287,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.psnr_budget:
         for name, (config, fragments, seed) in PSNR_RUNS.items():
             init = args.quality_init if name == "quality" else None
-            plan[name] = (config, fragments, seed, args.psnr_budget, init)
-    if args.gan_budget:
-        for name, (config, fragments, seed) in GAN_RUNS.items():
-            plan[name] = (config, fragments, seed, args.gan_budget, args.gan_init)
+            plan[name] = (config, fragments, seed, args.psnr_budget, init, None)
+    if gan:
+        for name in args.gan_runs:
+            fragment, seed = GAN_RUNS[name]
+            budget = args.gan_budget or None
+            plan[name] = (
+                Path(args.gan_config),
+                [fragment],
+                seed,
+                budget,
+                args.gan_init,
+                args.gan_steps,
+            )
     wall = launch(plan, args)
     data = [Path(d).name for d in args.data]
-    for name, (_, _, _, budget, init) in plan.items():
+    for name, (config, _, _, budget, init, max_steps) in plan.items():
         export(
             name,
             runs,
@@ -245,7 +310,9 @@ def main(argv: list[str] | None = None) -> None:
             wall[name],
             {
                 "data": data,
+                "config": config.name,
                 "budget_seconds": budget,
+                "max_steps": max_steps,
                 "init_from": Path(init).name if init else None,
             },
         )

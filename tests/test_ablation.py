@@ -38,11 +38,11 @@ def healthy(offset: float) -> list[dict[str, float | str]]:
 
 def test_stability_flags_nan_and_psnr_collapse() -> None:
     ok = {"train/d_loss": [(1, 0.5), (2, 0.4)], "val/psnr": [(1, 29.0), (2, 28.5)]}
-    assert stability(ok, 3.0)["diverged_at_step"] is None
+    assert stability(ok, 3.0)["diverged_at_batch"] is None
     nan = {"train/d_loss": [(1, 0.5), (2, float("nan"))]}
-    assert stability(nan, 3.0)["diverged_at_step"] == 2
+    assert stability(nan, 3.0)["diverged_at_batch"] == 2
     collapse = {"val/psnr": [(1, 29.0), (5, 30.0), (9, 26.5)]}
-    assert stability(collapse, 3.0)["diverged_at_step"] == 9
+    assert stability(collapse, 3.0)["diverged_at_batch"] == 9
 
 
 def test_spread_is_mean_and_range_over_seeds() -> None:
