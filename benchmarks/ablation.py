@@ -69,7 +69,8 @@ def find_runs(root: Path) -> dict[str, tuple[str, int, Path]]:
 
 
 def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) -> dict[str, Any]:
-    """Final logit means, the largest logit gap, and whether (and at which batch) it diverged."""
+    """Final logit means, how far they drifted, the largest gap between them, the validation
+    PSNR, and whether (and at which batch) the run diverged."""
     real = dict(series.get("train/d_real_mean", []))
     fake = dict(series.get("train/d_fake_mean", []))
     gaps = [real[s] - fake[s] for s in real if s in fake]
@@ -90,6 +91,7 @@ def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) 
     return {
         "final_d_real_mean": last(series.get("train/d_real_mean", [])),
         "final_d_fake_mean": last(series.get("train/d_fake_mean", [])),
+        "max_abs_logit_mean": max((abs(v) for v in [*real.values(), *fake.values()]), default=None),
         "max_abs_logit_gap": max((abs(g) for g in gaps), default=None),
         "final_val_psnr": last(val),
         "best_val_psnr": best if val else None,
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     write_json({"runs": records, "table": rows}, out / "ablation.json")
     table = markdown_table(rows, ["objective", "dataset", "seeds", *METRICS, "diverged"])
-    (out / "ablation.md").write_text(table + "\n")
+    runs_table = markdown_table(records, [c for c in records[0] if c != "quality"])
+    (out / "ablation.md").write_text(f"{table}\n\nPer run (stability):\n\n{runs_table}\n")
     plot_curves(runs, out / "ablation_curves.png")
     print(table)
     print(f"wrote {out / 'ablation.json'}, {out / 'ablation.md'}, {out / 'ablation_curves.png'}")

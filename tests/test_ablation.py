@@ -45,6 +45,17 @@ def test_stability_flags_nan_and_psnr_collapse() -> None:
     assert stability(collapse, 3.0)["diverged_at_batch"] == 9
 
 
+def test_stability_reports_logit_drift_and_gap() -> None:
+    # RaGAN's losses ignore a common shift of all logits, so their means can drift together.
+    drifting = {
+        "train/d_real_mean": [(1, 0.5), (2, 40.0)],
+        "train/d_fake_mean": [(1, -0.5), (2, 38.0)],
+    }
+    record = stability(drifting, 3.0)
+    assert record["max_abs_logit_mean"] == 40.0 and record["max_abs_logit_gap"] == 2.0
+    assert record["final_d_real_mean"] == 40.0 and record["batches"] == 2
+
+
 def test_spread_is_mean_and_range_over_seeds() -> None:
     assert spread([28.0, 29.0]) == "28.50 (28.00..29.00)"
     assert spread([0.8, None]) == "0.8000"
@@ -87,7 +98,8 @@ def test_report_groups_seeds_by_objective(tmp_path: Path) -> None:
     assert ragan["seeds"] == 2 and ragan["psnr"] == "28.50 (28.00..29.00)"
     assert ragan["lpips"] == "n/a" and ragan["diverged"] == 0
     assert (out / "ablation_curves.png").stat().st_size > 0
-    assert "maxsurprise" in (out / "ablation.md").read_text()
+    markdown = (out / "ablation.md").read_text()
+    assert "maxsurprise" in markdown and "| gan_ragan_s1 | ragan | 1 | 1.20 | -1.00 |" in markdown
 
 
 def test_missing_runs_is_a_clear_error(tmp_path: Path) -> None:
