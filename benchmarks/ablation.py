@@ -32,7 +32,8 @@ from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import markdown_table, write_json
 
 RUN_NAME = re.compile(r"^gan_(?P<objective>[a-z0-9_]+?)_s(?P<seed>\d+)$")
-CURVES = ("train/d_real_mean", "train/d_fake_mean", "val/psnr")
+GAP = "logit gap (real - fake mean)"
+CURVES = ("train/d_real_mean", "train/d_fake_mean", GAP, "val/psnr")
 METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips")
 
 
@@ -155,14 +156,19 @@ def summarise(
 
 
 def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
-    """Logit means and validation PSNR over batches, one colour per objective, one style per seed."""
+    """Logit means, their gap (all that relativistic losses see) and validation PSNR over
+    batches, one colour per objective, one style per seed."""
     plt = pyplot()
-    figure, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 3.6))
+    figure, axes = plt.subplots(1, len(CURVES), figsize=(4.5 * len(CURVES), 3.6))
     objectives = sorted({objective for objective, _, _ in runs.values()})
     colours = {o: f"C{i}" for i, o in enumerate(objectives)}
     styles = ["-", "--", ":", "-."]
     for name, (objective, seed, csv_path) in runs.items():
         series = read_metrics(csv_path)
+        fake = dict(series.get("train/d_fake_mean", []))
+        series[GAP] = [
+            (b, v - fake[b]) for b, v in series.get("train/d_real_mean", []) if b in fake
+        ]
         for axis, key in zip(axes, CURVES):
             points = series.get(key, [])
             if points:
