@@ -142,5 +142,5 @@ def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
 
 def imresize_array(image: np.ndarray, scale: float) -> np.ndarray:
     """``imresize`` of an ``(H, W, C)`` array (uint8 stays uint8, rounded like MATLAB)."""
-    chw = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    chw = torch.from_numpy(np.array(image.transpose(2, 0, 1), order="C"))  # a writable copy
     return imresize(chw, scale).numpy().transpose(1, 2, 0)

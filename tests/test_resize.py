@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -122,3 +123,15 @@ def test_imresize_array_is_imresize_on_hwc_arrays() -> None:
     assert out.dtype == np.uint8 and out.shape == (3, 4, 3)
     expected = imresize(torch.from_numpy(image).permute(2, 0, 1), 1 / 4).permute(1, 2, 0)
     np.testing.assert_array_equal(out, expected.numpy())
+
+
+def test_imresize_array_accepts_read_only_arrays_silently() -> None:
+    # Decoded images can be read-only arrays; torch warns (once per process) when it wraps
+    # one. This one is planar in memory, so its CHW view needs no copy to be contiguous.
+    planar = np.arange(3 * 8 * 8, dtype=np.uint8).reshape(3, 8, 8)
+    planar.flags.writeable = False
+    image = planar.transpose(1, 2, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = imresize_array(image, 1 / 2)
+    assert out.shape == (4, 4, 3) and out.dtype == np.uint8
