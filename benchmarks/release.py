@@ -50,6 +50,7 @@ OBJECTIVES = {
     "ragan": CONFIGS / "objective/relativistic_average.yaml",
     "maxsurprise": CONFIGS / "objective/max_surprise.yaml",
     "maxsurpriserel": CONFIGS / "objective/max_surprise_relativistic.yaml",
+    "maxsurprisetau025": CONFIGS / "objective/max_surprise_tau025.yaml",
 }
 GAN_RUNS = {
     f"gan_{objective}_s{seed}": (fragment, seed)

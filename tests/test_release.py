@@ -65,3 +65,10 @@ def test_cpu_ablation_pipeline_at_smoke_scale(image_dir: Path, tmp_path: Path) -
     for record in by_run.values():
         assert record["batches"] > 0 and record["final_d_real_mean"] is not None
     assert (tmp_path / "report" / "ablation_curves.png").stat().st_size > 0
+
+
+def test_every_gan_run_names_an_existing_objective_fragment() -> None:
+    for name, (fragment, seed) in release.GAN_RUNS.items():
+        assert fragment.is_file(), name
+        assert ablation.RUN_NAME.match(name)["seed"] == str(seed)
+    assert set(release.DEFAULT_GAN_RUNS) <= set(release.GAN_RUNS)
