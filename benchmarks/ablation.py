@@ -69,12 +69,17 @@ def find_runs(root: Path) -> dict[str, tuple[str, int, Path]]:
     return runs
 
 
+def logit_gap(series: dict[str, list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    """``[(batch, real mean - fake mean)]`` where both logit means were logged."""
+    fake = dict(series.get("train/d_fake_mean", []))
+    return [(b, v - fake[b]) for b, v in series.get("train/d_real_mean", []) if b in fake]
+
+
 def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) -> dict[str, Any]:
     """Final logit means, how far they drifted, the largest gap between them, the validation
     PSNR, and whether (and at which batch) the run diverged."""
     real = dict(series.get("train/d_real_mean", []))
     fake = dict(series.get("train/d_fake_mean", []))
-    gaps = [real[s] - fake[s] for s in real if s in fake]
     diverged_at = None
     for key, values in series.items():
         if key.startswith("train/") and key.endswith(("loss", "mean", "adv", "pixel")):
@@ -93,7 +98,7 @@ def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) 
         "final_d_real_mean": last(series.get("train/d_real_mean", [])),
         "final_d_fake_mean": last(series.get("train/d_fake_mean", [])),
         "max_abs_logit_mean": max((abs(v) for v in [*real.values(), *fake.values()]), default=None),
-        "max_abs_logit_gap": max((abs(g) for g in gaps), default=None),
+        "max_abs_logit_gap": max((abs(g) for _, g in logit_gap(series)), default=None),
         "final_val_psnr": last(val),
         "best_val_psnr": best if val else None,
         "batches": max((s for v in series.values() for s, _ in v), default=0),
@@ -165,10 +170,7 @@ def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
     styles = ["-", "--", ":", "-."]
     for name, (objective, seed, csv_path) in runs.items():
         series = read_metrics(csv_path)
-        fake = dict(series.get("train/d_fake_mean", []))
-        series[GAP] = [
-            (b, v - fake[b]) for b, v in series.get("train/d_real_mean", []) if b in fake
-        ]
+        series[GAP] = logit_gap(series)
         for axis, key in zip(axes, CURVES):
             points = series.get(key, [])
             if points:

@@ -10,7 +10,7 @@
 PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
 ``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
 ``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise (``--gan-runs``
-adds MaxSurprise in relativistic form), two seeds each, with identical budgets (seconds,
+adds MaxSurprise in relativistic form and at tau 0.25), two seeds each, with identical budgets (seconds,
 or optimizer steps with ``--gan-steps``), data and loss weights; on the GPU config the
 RaGAN seed-0 run is the shipped ``gan`` model. The runs of one call train concurrently
 (a small network alone leaves most of a large GPU idle), ``--parallel`` at a time when
@@ -31,6 +31,7 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import yaml
@@ -80,6 +81,17 @@ SMOKE_NETWORKS = {
         "--model.generator.init_args.growth_channels=4",
     ],
 }
+
+
+class Run(NamedTuple):
+    """One planned ``srgan.fit`` run: a wall-clock ``budget`` or a fixed ``max_steps``."""
+
+    config: Path
+    fragments: list[Path]
+    seed: int
+    budget: float | None
+    init: str | None
+    max_steps: int | None = None
 
 
 def run_args(
@@ -138,11 +150,8 @@ def run_args(
     return args
 
 
-def launch(plan: dict[str, tuple], args: argparse.Namespace) -> dict[str, float]:
-    """Run the plan, ``args.parallel`` runs at a time (0: all at once), in plan order.
-
-    ``plan`` maps name -> (config, fragments, seed, budget, init, max_steps).
-    """
+def launch(plan: dict[str, Run], args: argparse.Namespace) -> dict[str, float]:
+    """Run the plan, ``args.parallel`` runs at a time (0: all at once), in plan order."""
     runs = Path(args.runs)
     names = list(plan)
     group = args.parallel or len(names)
@@ -150,18 +159,18 @@ def launch(plan: dict[str, tuple], args: argparse.Namespace) -> dict[str, float]
     for start in range(0, len(names), group):
         processes, started = {}, {}
         for name in names[start : start + group]:
-            config, fragments, seed, budget, init, max_steps = plan[name]
+            run = plan[name]
             cmd = run_args(
                 name,
-                config,
-                fragments,
-                seed,
+                run.config,
+                run.fragments,
+                run.seed,
                 data=args.data,
                 runs=runs,
-                budget=budget,
-                init=init,
+                budget=run.budget,
+                init=run.init,
                 smoke=args.smoke,
-                max_steps=max_steps,
+                max_steps=run.max_steps,
             )
             log = open(runs / f"{name}.log", "w")  # noqa: SIM115 - closed when the process ends
             print("launch:", " ".join(cmd[1:]), flush=True)
@@ -220,7 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--quality-init", help="continue quality from these weights")
     parser.add_argument("--gan-budget", type=float, default=0, help="seconds per GAN run (0: skip)")
-    parser.add_argument("--gan-init", help="the PSNR-stage quality weights the GAN runs start from")
+    parser.add_argument(
+        "--gan-init",
+        help="the PSNR-stage weights the GAN runs start from (quality; fast for the CPU config)",
+    )
     parser.add_argument(
         "--gan-steps",
         type=int,
@@ -284,26 +296,21 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     runs.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    plan: dict[str, tuple] = {}
+    plan: dict[str, Run] = {}
     if args.psnr_budget:
         for name, (config, fragments, seed) in PSNR_RUNS.items():
             init = args.quality_init if name == "quality" else None
-            plan[name] = (config, fragments, seed, args.psnr_budget, init, None)
+            plan[name] = Run(config, fragments, seed, args.psnr_budget, init)
     if gan:
         for name in args.gan_runs:
             fragment, seed = GAN_RUNS[name]
             budget = args.gan_budget or None
-            plan[name] = (
-                Path(args.gan_config),
-                [fragment],
-                seed,
-                budget,
-                args.gan_init,
-                args.gan_steps,
+            plan[name] = Run(
+                Path(args.gan_config), [fragment], seed, budget, args.gan_init, args.gan_steps
             )
     wall = launch(plan, args)
     data = [Path(d).name for d in args.data]
-    for name, (config, _, _, budget, init, max_steps) in plan.items():
+    for name, run in plan.items():
         export(
             name,
             runs,
@@ -311,10 +318,10 @@ def main(argv: list[str] | None = None) -> None:
             wall[name],
             {
                 "data": data,
-                "config": config.name,
-                "budget_seconds": budget,
-                "max_steps": max_steps,
-                "init_from": Path(init).name if init else None,
+                "config": run.config.name,
+                "budget_seconds": run.budget,
+                "max_steps": run.max_steps,
+                "init_from": Path(run.init).name if run.init else None,
             },
         )
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
