@@ -112,7 +112,7 @@ def run_args(
     override.parent.mkdir(parents=True, exist_ok=True)
     callbacks: list[dict] = [
         {
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "class_path": "srgan.callbacks.ModelCheckpoint",
             "init_args": {"save_last": True},
         },
     ]

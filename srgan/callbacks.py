@@ -1,4 +1,6 @@
-"""``TimeBudget``: train for a wall-clock budget and still finish the learning-rate schedule.
+"""Training callbacks: ``TimeBudget`` and a ``ModelCheckpoint`` that keeps the final step.
+
+``TimeBudget``: train for a wall-clock budget and still finish the learning-rate schedule.
 
 Lightning's ``max_time`` stops a run mid-schedule. This callback instead measures the step
 rate after a warm-up, then sets ``max_steps`` to what fits the remaining time and
@@ -15,7 +17,22 @@ from __future__ import annotations
 import time
 
 import lightning as L
+from lightning.pytorch import callbacks
 from torch.optim.lr_scheduler import CosineAnnealingLR
+
+
+class ModelCheckpoint(callbacks.ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint``, whose ``save_last`` also covers the final step.
+
+    Lightning writes ``last.ckpt`` at the end of training only when it has written none
+    before, so with ``every_n_train_steps`` (or a run stopped mid-epoch by ``max_steps``
+    or ``TimeBudget``) the steps after the last scheduled save were lost: ``last.ckpt``
+    was older than the trained model. Here it is brought up to date when training ends.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class TimeBudget(L.Callback):
