@@ -1,9 +1,7 @@
-"""``TimeBudget`` plans the step count from the measured rate and follows rate changes;
-``ModelCheckpoint`` keeps the final step."""
+"""``TimeBudget`` plans the step count from the measured rate and follows rate changes."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -11,10 +9,7 @@ import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 import srgan.callbacks
-from srgan.callbacks import ModelCheckpoint, TimeBudget
-from srgan.fit import main
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from srgan.callbacks import TimeBudget
 
 
 class FakeRun:
@@ -84,26 +79,3 @@ def test_a_resumed_run_plans_after_its_own_warm_up(monkeypatch) -> None:
     budget.on_fit_start(run.trainer, None)
     run.steps(budget, 15, 0.125)
     assert budget.planned_steps == 3015 + 785
-
-
-def test_last_checkpoint_holds_the_final_step_between_scheduled_saves(
-    image_dir: Path, tmp_path: Path
-) -> None:
-    # debug.yaml saves every 10 steps; 13 steps end between two scheduled saves, and
-    # mid-epoch. Lightning's own ModelCheckpoint would leave step 10 in last.ckpt.
-    cli = main(
-        [
-            "fit",
-            "--config",
-            str(CONFIGS / "debug.yaml"),
-            f"--data.train_dir={image_dir}",
-            "--data.val_holdout=1",
-            f"--trainer.default_root_dir={tmp_path}",
-            "--trainer.enable_progress_bar=false",
-            "--trainer.max_steps=13",
-        ]
-    )
-    last = Path(cli.trainer.checkpoint_callback.last_model_path)
-    assert isinstance(cli.trainer.checkpoint_callback, ModelCheckpoint)
-    assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == 13
-    assert sorted(p.name for p in last.parent.iterdir()) == ["epoch=0-step=10.ckpt", "last.ckpt"]

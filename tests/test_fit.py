@@ -107,13 +107,15 @@ def test_debug_config_leaves_a_checkpoint_that_loads_safely(
             "--config",
             str(CONFIGS / "debug.yaml"),
             *data_args(image_dir, tmp_path),
-            "--trainer.max_steps=6",
+            "--trainer.max_steps=13",
         ]
     )
+    # debug.yaml saves every 10 steps: 13 ends between scheduled saves (and mid-epoch),
+    # where Lightning's own ModelCheckpoint would leave step 10 in last.ckpt.
     last = Path(cli.trainer.checkpoint_callback.last_model_path)
-    assert last.is_file()
+    assert sorted(p.name for p in last.parent.iterdir()) == ["epoch=0-step=10.ckpt", "last.ckpt"]
     checkpoint = torch.load(last, weights_only=True, map_location="cpu")
-    assert checkpoint["global_step"] == 6
+    assert checkpoint["global_step"] == 13
     assert "generator_ema.body.0.weight" in checkpoint["state_dict"]
     generator = load_generator(last)
     assert isinstance(generator, CompactNet) and generator(torch.rand(1, 3, 8, 8)).shape == (
