@@ -89,6 +89,36 @@ def unavailable(variant: Variant, device: torch.device) -> str | None:
     return None
 
 
+def tiled_unavailable(variant: Variant) -> str | None:
+    """Why ``variant`` cannot be timed with ``--tile`` (``None`` if it can).
+
+    Tiled inference goes through ``srgan.inference.Upscaler``, which compiles with the
+    default mode (no CUDA graphs) and keeps NCHW: those rows would time something else.
+    """
+    if variant.backend in ONNX_BACKENDS:
+        return "tiled inference is benchmarked with the PyTorch backends"
+    if variant.backend == "compile-cudagraphs":
+        return "tiled inference compiles without CUDA graphs; time CUDA graphs without --tile"
+    if variant.channels_last:
+        return "tiled inference runs NCHW; time channels-last without --tile"
+    return None
+
+
+def allow_recompiles(limit: int = 64) -> None:
+    """Let ``torch.compile`` keep ``limit`` versions of one forward, and fail past that.
+
+    Every compiled variant (dtype, memory format, mode, input shape) adds a version of the
+    same ``forward``; past the default limit of 8, torch silently runs it eagerly, and a
+    "compile" row would time eager code. With ``fail_on_recompile_limit_hit`` it raises
+    instead, and the row records the error.
+    """
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(getattr(config, name), limit))
+    if hasattr(config, "fail_on_recompile_limit_hit"):
+        config.fail_on_recompile_limit_hit = True
+
+
 @contextlib.contextmanager
 def strict_fp32(enabled: bool) -> Iterator[None]:
     """Turn TF32 off in cuDNN and matmul for the duration (``fp32-strict``)."""
@@ -176,7 +206,7 @@ def onnx_runner(
     binding.bind_input("lr", "cuda", index, np.float32, tuple(x.shape), x.data_ptr())
     binding.bind_output("sr", "cuda", index, np.float32, tuple(out.shape), out.data_ptr())
 
-    def call() -> torch.Tensor:
+    def call(_bound_input: torch.Tensor = x) -> torch.Tensor:  # keeps x's memory alive
         session.run_with_iobinding(binding)
         return out
 

@@ -9,6 +9,7 @@ readable by root only.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,13 @@ class EnergyMeter:
         self.joules: float | None = None
         self.reason: str | None = None
         self.source: str | None = None
+        self.seconds = 0.0
         self._start: Any = None
         self._handle: Any = None
+        self._clock = 0.0
 
     def __enter__(self) -> EnergyMeter:
+        self._clock = time.perf_counter()
         if self.device.type == "cuda":
             try:
                 import pynvml
@@ -75,12 +79,20 @@ class EnergyMeter:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._clock
         if self._start is None:
             return
         if self.source == "nvml":
             import pynvml
 
             end = pynvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
+            if end == self._start:
+                # The counter advances in steps; an unchanged one is no reading, not 0 J.
+                self.reason = (
+                    f"the NVML energy counter did not advance in {self.seconds:.3f} s: "
+                    "time a longer loop (--repeats)"
+                )
+                return
             self.joules = (end - self._start) / 1000.0
             return
         end, reason = read_rapl(self.powercap)
@@ -93,12 +105,13 @@ class EnergyMeter:
             total_uj += delta if delta >= 0 else delta + max_range  # the counter wrapped
         self.joules = total_uj / 1e6
 
-    def record(self, seconds: float, frames: int) -> dict[str, Any]:
-        """Joules per frame and average watts over ``seconds`` of ``frames`` frames."""
+    def record(self, frames: int) -> dict[str, Any]:
+        """Joules per frame over the ``frames`` frames made inside the meter, and the average
+        watts over its wall-clock window (the span the energy counter covers)."""
         if self.joules is None:
             return {"energy": "not measured", "energy_reason": self.reason}
         return {
             "energy_source": self.source,
             "joules_per_frame": self.joules / frames,
-            "watts": self.joules / seconds if seconds > 0 else None,
+            "watts": self.joules / self.seconds if self.seconds > 0 else None,
         }

@@ -46,8 +46,10 @@ from benchmarks.backends import (
     BACKENDS,
     ONNX_BACKENDS,
     Variant,
+    allow_recompiles,
     onnx_runner,
     precisions_for,
+    tiled_unavailable,
     torch_runner,
     unavailable,
 )
@@ -340,8 +342,8 @@ def benchmark_model(
                     "label": variant.label,
                 }
                 reason = unavailable(variant, device)
-                if reason is None and tile is not None and variant.backend in ONNX_BACKENDS:
-                    reason = "tiled inference is benchmarked with the PyTorch backends"
+                if reason is None and tile is not None:
+                    reason = tiled_unavailable(variant)
                 if reason is not None:
                     records.append(record | {"status": "not available", "reason": reason})
                     continue
@@ -439,7 +441,7 @@ def time_one(
     else:
         record["peak_memory_mb"] = peak_rss_mb()
         record["memory"] = "process peak RSS"
-    record |= meter.record(timing.total_s, batch * repeats)
+    record |= meter.record(batch * repeats)
     return record
 
 
@@ -627,6 +629,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    allow_recompiles()
     out = Path(args.out)
     env = environment(device) | cpu_description()
     import onnxruntime as ort

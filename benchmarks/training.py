@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmarks.backends import strict_fp32
 from benchmarks.timing import measure
 from srgan.discriminators import VGGStyle
 from srgan.losses import PixelLoss
@@ -53,6 +54,9 @@ def gan_step(
             return torch.autocast(device.type, dtype=torch.float16)
         return contextlib.nullcontext()
 
+    # fp16 trains with loss scaling (as Lightning's 16-mixed does); one scaler, two optimizers.
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
     def step() -> None:
         discriminator.requires_grad_(False)
         with autocast():
@@ -64,18 +68,23 @@ def gan_step(
                 real_logits.float(), fake_logits.float()
             )
         g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+        scaler.scale(g_loss).backward()
+        scaler.step(g_opt)
         discriminator.requires_grad_(True)
         with autocast():
             real_logits = d_forward(hr)
             fake_logits = d_forward(sr.detach())
             d_loss = objective.d_loss(real_logits.float(), fake_logits.float())
         d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_opt.step()
+        scaler.scale(d_loss).backward()
+        scaler.step(d_opt)
+        scaler.update()
 
-    return step
+    def strict_step() -> None:
+        with strict_fp32(True):
+            step()
+
+    return strict_step if precision == "fp32-strict" else step
 
 
 def training_throughput(

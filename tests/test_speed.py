@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from benchmarks.backends import Variant, unavailable
+from benchmarks.backends import Variant, allow_recompiles, tiled_unavailable, unavailable
 from benchmarks.energy import EnergyMeter, read_rapl
 from benchmarks.macs import count_macs, macs_per_output_pixel
 from benchmarks.report import cpu_description
@@ -95,7 +96,7 @@ def test_quality_versus_speed_chart_from_a_quality_json(tmp_path: Path):
 def test_rapl_not_measured_with_reason(tmp_path: Path):
     with EnergyMeter("cpu", powercap=tmp_path / "missing") as meter:
         pass
-    record = meter.record(1.0, 10)
+    record = meter.record(10)
     assert record["energy"] == "not measured" and "RAPL" in record["energy_reason"]
 
 
@@ -110,7 +111,8 @@ def test_rapl_reads_and_handles_wraparound(tmp_path: Path):
     with EnergyMeter("cpu", powercap=tmp_path) as meter:
         (domain / "energy_uj").write_text("1000\n")  # wrapped: 2000 uJ used
     assert meter.joules == pytest.approx(0.002)
-    assert meter.record(0.5, 4) == {
+    meter.seconds = 0.5  # watts are over the meter's own wall-clock window
+    assert meter.record(4) == {
         "energy_source": "rapl",
         "joules_per_frame": pytest.approx(0.0005),
         "watts": pytest.approx(0.004),
@@ -122,7 +124,49 @@ def test_nvml_missing_is_reported():
     meter.__enter__()
     meter.__exit__(None, None, None)
     if meter.joules is None:
-        assert meter.record(1.0, 1)["energy"] == "not measured"
+        assert meter.record(1)["energy"] == "not measured"
+
+
+class FakeNVML:
+    """The few pynvml calls EnergyMeter makes, with a counter the test sets (mJ)."""
+
+    def __init__(self, readings: list[int]) -> None:
+        self.readings = readings
+        self.index = None
+
+    def nvmlInit(self) -> None:
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> str:
+        self.index = index
+        return "handle"
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: str) -> int:
+        assert handle == "handle"
+        return self.readings.pop(0)
+
+
+def test_nvml_energy_over_the_meter_window(monkeypatch: pytest.MonkeyPatch):
+    nvml = FakeNVML([1_000_000, 1_003_000])  # 3 J
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    with EnergyMeter("cuda:1") as meter:
+        pass
+    assert nvml.index == 1 and meter.joules == pytest.approx(3.0)
+    meter.seconds = 1.5
+    assert meter.record(300) == {
+        "energy_source": "nvml",
+        "joules_per_frame": pytest.approx(0.01),
+        "watts": pytest.approx(2.0),
+    }
+
+
+def test_nvml_counter_that_did_not_advance_is_no_reading(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNVML([5_000, 5_000]))
+    with EnergyMeter("cuda") as meter:
+        pass
+    record = meter.record(10)
+    assert meter.joules is None and record["energy"] == "not measured"
+    assert "did not advance" in record["energy_reason"]
 
 
 def test_cpu_description_parses_flags(tmp_path: Path):
@@ -220,18 +264,24 @@ def test_speed_benchmark_cpu_tiny_writes_json_markdown_and_plots(tmp_path: Path)
     assert "| tiny | onnx-int8 int8 | 16x12 | 64x48 |" in table and "x onnx fp32" in table
 
 
-def test_training_throughput_tiny():
+@pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32-strict"])
+def test_training_throughput_tiny(precision: str):
     generator = CompactNet(num_features=4, num_convs=1)
+    before = [p.clone() for p in generator.parameters()]
     record = training_throughput(
         generator,
         discriminator=VGGStyle(num_features=4),
         batch=2,
         crop=32,
-        precision="bf16",
+        precision=precision,
         warmup=1,
         repeats=2,
     )
-    assert record["steps_per_s"] > 0 and record["precision"] == "bf16"
+    assert record["steps_per_s"] > 0 and record["precision"] == precision
+    # the steps train (fp16 through the loss scaler): finite, changed weights
+    after = list(generator.parameters())
+    assert all(torch.isfinite(p).all() for p in after)
+    assert any(not torch.equal(a, b) for a, b in zip(after, before))
     assert record["hr_megapixels_per_s"] == pytest.approx(record["steps_per_s"] * 2 * 32 * 32 / 1e6)
 
 
@@ -257,6 +307,26 @@ def test_tiled_inference_is_benchmarked_with_pytorch(tmp_path: Path):
     by_label = {r["label"]: r for r in payload["records"]}
     assert by_label["eager fp32"]["status"] == "ok" and by_label["eager fp32"]["tile"] == 8
     assert by_label["onnx fp32"]["status"] == "not available"
+    # Tiled inference runs NCHW and compiles without CUDA graphs: those rows would mislabel.
+    assert "NCHW" in tiled_unavailable(Variant("eager", "fp16", channels_last=True))
+    assert "CUDA graphs" in tiled_unavailable(Variant("compile-cudagraphs", "fp16"))
+    assert tiled_unavailable(Variant("compile", "bf16")) is None
+
+
+def test_compiled_rows_fail_loudly_past_the_recompile_limit():
+    config = torch._dynamo.config
+    saved = {"recompile_limit": config.recompile_limit, "fail_on_recompile_limit_hit": False}
+    with config.patch(saved):  # from torch's defaults; the global settings come back afterwards
+        allow_recompiles(limit=64)
+        assert config.recompile_limit >= 64 and config.fail_on_recompile_limit_hit
+        # Past the limit torch would run eagerly under a "compile" label; now it raises.
+        config.recompile_limit = 1
+        torch._dynamo.reset()
+        double = torch.compile(lambda x: x * 2, backend="eager")
+        double(torch.ones(2))
+        with pytest.raises(Exception, match="(?i)recompil"):
+            double(torch.ones(2, dtype=torch.float64))
+    torch._dynamo.reset()
 
 
 def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypatch):
