@@ -10,7 +10,8 @@
 PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
 ``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
 ``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise (``--gan-runs``
-adds MaxSurprise in relativistic form and at tau 0.25), two seeds each, with identical budgets (seconds,
+adds MaxSurprise in relativistic form and at tau 0.25, and a third seed), two seeds each by
+default, with identical budgets (seconds,
 or optimizer steps with ``--gan-steps``), data and loss weights; on the GPU config the
 RaGAN seed-0 run is the shipped ``gan`` model. The runs of one call train concurrently
 (a small network alone leaves most of a large GPU idle), ``--parallel`` at a time when
@@ -56,7 +57,7 @@ OBJECTIVES = {
 GAN_RUNS = {
     f"gan_{objective}_s{seed}": (fragment, seed)
     for objective, fragment in OBJECTIVES.items()
-    for seed in (0, 1)
+    for seed in (0, 1, 2)
 }
 DEFAULT_GAN_RUNS = ["gan_ragan_s0", "gan_maxsurprise_s0", "gan_ragan_s1", "gan_maxsurprise_s1"]
 SMOKE = [
