@@ -10,11 +10,18 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks.backends import Variant, allow_recompiles, tiled_unavailable, unavailable
+from benchmarks.backends import (
+    ONNX_BACKENDS,
+    Variant,
+    allow_recompiles,
+    tiled_unavailable,
+    unavailable,
+)
 from benchmarks.energy import EnergyMeter, read_rapl
 from benchmarks.macs import count_macs, macs_per_output_pixel
 from benchmarks.report import cpu_description
 from benchmarks.speed import (
+    SUITES,
     main,
     pareto_front,
     parse_size,
@@ -344,3 +351,19 @@ def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypa
         by_label["eager fp32"]["status"] == "error" and "boom" in by_label["eager fp32"]["reason"]
     )
     assert by_label["onnx fp32"]["status"] == "ok" and by_label["onnx fp32"]["output_finite"]
+
+
+def test_every_suite_names_runnable_variants_and_models():
+    from srgan.export import resolve_model
+
+    for name, suite in SUITES.items():
+        device = torch.device(suite["device"])
+        for variant in (Variant(*v) for v in suite["variants"]):
+            if variant.backend not in ONNX_BACKENDS:
+                assert unavailable(variant, device) is None, (name, variant)
+        assert Variant(*suite["baseline"]) in {Variant(*v) for v in suite["variants"]}
+        for model in suite.get("model", []):
+            assert resolve_model(model).scale == 4  # a shipped model
+        if suite["device"] == "cuda" and not torch.cuda.is_available():
+            with pytest.raises(SystemExit):  # a clear usage error, not a traceback
+                main(["--suite", name])
