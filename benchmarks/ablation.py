@@ -13,8 +13,9 @@ file's stem. For each objective the table gives the mean and the spread (min..ma
 seeds of every data set's mean PSNR / SSIM, worst-image PSNR, 10th-percentile PSNR and
 LPIPS, so that a difference can be told from seed noise. The curves show the
 discriminator's mean logit on real and generated crops over training, and validation
-PSNR; a run counts as diverged when a loss becomes NaN/Inf or the validation PSNR falls
-more than ``--divergence-db`` below its best.
+PSNR (from the starting model's score when the runs validated first); a run counts as
+diverged when a loss becomes NaN/Inf or the validation PSNR falls more than
+``--divergence-db`` below its best during training.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) 
             if bad:
                 diverged_at = min(bad) if diverged_at is None else min(diverged_at, min(bad))
     val = series.get("val/psnr", [])
+    # A point at batch 0 (srgan.fit --validate_first) is the starting model's score: kept
+    # apart, since a GAN fine-tune is expected to fall below it, which is no divergence.
+    start = val[0][1] if val and val[0][0] == 0 else None
+    val = [(step, value) for step, value in val if step > 0]
     best = -math.inf
     for step, value in val:
         best = max(best, value)
@@ -99,6 +104,7 @@ def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) 
         "final_d_fake_mean": last(series.get("train/d_fake_mean", [])),
         "max_abs_logit_mean": max((abs(v) for v in [*real.values(), *fake.values()]), default=None),
         "max_abs_logit_gap": max((abs(g) for _, g in logit_gap(series)), default=None),
+        "start_val_psnr": start,
         "final_val_psnr": last(val),
         "best_val_psnr": best if val else None,
         "batches": max((s for v in series.values() for s, _ in v), default=0),

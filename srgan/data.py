@@ -256,7 +256,7 @@ class SRDataModule(L.LightningDataModule):
             train_files, held_out = self._split()
             self.train_set = self._build_train(train_files)
             val_files = [f for d in self.val_dirs for f in list_images(d)] or held_out
-            if val_files:
+            if val_files and self.val_set is None:  # (built already by a validate-first pass)
                 self.val_set = self._build_whole(val_files)
         if stage == "validate" and self.val_set is None:
             _, held_out = self._split() if self.train_dirs else ([], [])

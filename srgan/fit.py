@@ -20,14 +20,29 @@ or one extra ``--config configs/objective/NAME.yaml``.
 from __future__ import annotations
 
 import torch
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from srgan.data import SRDataModule
 from srgan.module import SRGAN
 
 
 class SRCLI(LightningCLI):
-    """LightningCLI with the resolved config saved beside every run (Lightning's default)."""
+    """LightningCLI with the resolved config saved beside every run (Lightning's default),
+    and ``--validate_first``: one validation pass before training, logged at step 0."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--validate_first",
+            type=bool,
+            default=False,
+            help="fit: validate once before the first step (logged at step 0), to see where "
+            "a fine-tune starts; skipped when resuming with --ckpt_path",
+        )
+
+    def before_fit(self) -> None:
+        config = self.config[self.subcommand]
+        if config.get("validate_first") and not config.get("ckpt_path"):
+            self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
 
 
 def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:

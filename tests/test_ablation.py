@@ -43,6 +43,12 @@ def test_stability_flags_nan_and_psnr_collapse() -> None:
     assert stability(nan, 3.0)["diverged_at_batch"] == 2
     collapse = {"val/psnr": [(1, 29.0), (5, 30.0), (9, 26.5)]}
     assert stability(collapse, 3.0)["diverged_at_batch"] == 9
+    # A starting score (batch 0, --validate_first) is reported, not a reference for divergence.
+    fine_tune = {"val/psnr": [(0, 31.0), (250, 27.9), (500, 27.5)]}
+    record = stability(fine_tune, 3.0)
+    assert record["diverged_at_batch"] is None and record["start_val_psnr"] == 31.0
+    assert record["best_val_psnr"] == 27.9 and record["final_val_psnr"] == 27.5
+    assert stability(collapse, 3.0)["start_val_psnr"] is None
 
 
 def test_stability_reports_logit_drift_and_gap() -> None:

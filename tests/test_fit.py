@@ -137,6 +137,18 @@ def test_debug_config_leaves_a_checkpoint_that_loads_safely(
     torch.testing.assert_close(shipped(x), generator(x), rtol=0, atol=1e-6)
 
 
+def test_validate_first_logs_the_starting_point_at_step_0(image_dir: Path, tmp_path: Path) -> None:
+    args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    args += ["--trainer.max_steps=3", "--trainer.logger=CSVLogger"]
+    args += [f"--trainer.logger.save_dir={tmp_path / 'logs'}", "--validate_first=true"]
+    cli = main(args)
+    rows = (Path(cli.trainer.logger.log_dir) / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    first = dict(zip(header, rows[1].split(",")))
+    assert first["step"] == "0" and float(first["val/psnr"]) > 0
+    assert cli.trainer.global_step == 3
+
+
 def test_resume_continues_step_count_and_both_optimizers(image_dir: Path, tmp_path: Path) -> None:
     args = [
         "--config",
