@@ -37,6 +37,12 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # ``--model default`` always names this shipped model.
 DEFAULT_MODEL = "fast"
+# Models the project trains for release but that a given installation may not ship yet.
+RELEASE_MODELS = {
+    "fast": "CompactNet x4, PSNR-oriented",
+    "quality": "RRDBNet x4, PSNR-oriented",
+    "gan": "RRDBNet x4, the quality model fine-tuned in the GAN stage",
+}
 
 
 def save_generator(
@@ -316,6 +322,12 @@ def resolve_model(spec: str) -> Path:
     if path.is_file():
         return path
     known = ", ".join(["default", *shipped]) if shipped else "none installed"
+    if spec in RELEASE_MODELS:
+        raise FileNotFoundError(
+            f"model {spec!r} ({RELEASE_MODELS[spec]}) is not shipped with this version of "
+            f"srgan yet (installed: {known}); pass --model default, or a weights file path "
+            "(train one with python -m srgan.fit, see configs/release/)"
+        )
     hint = " (it looks like a path)" if any(c in spec for c in "/\\.") else ""
     raise FileNotFoundError(
         f"model {spec!r} is neither a shipped model (installed: {known}) nor an existing "

@@ -175,6 +175,10 @@ def test_model_lookup_default_names_and_paths(shipped_weights: Path, tmp_path: P
     other = save_generator(tiny_compact(scale=2), tmp_path / "mine.safetensors")
     assert load_model(str(other)).scale == 2
     with pytest.raises(FileNotFoundError, match="neither a shipped model .*default, fast"):
+        load_model("nonesuch")
+    with pytest.raises(
+        FileNotFoundError, match="'quality' .* not shipped .*installed: default, fast"
+    ):
         load_model("quality")
 
 
