@@ -43,6 +43,18 @@ def read_rapl(root: Path = POWERCAP) -> tuple[dict[Path, tuple[int, int]] | None
     return values, None
 
 
+def nvml_handle(pynvml: Any, device: torch.device) -> Any:
+    """NVML's handle for torch's CUDA ``device``, found by UUID: NVML numbers every GPU on
+    the host, torch only the visible ones (``CUDA_VISIBLE_DEVICES``). Falls back to the
+    index when the UUID is not available."""
+    index = device.index if device.index is not None else 0
+    try:
+        uuid = str(torch.cuda.get_device_properties(index).uuid)
+        return pynvml.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
+    except Exception:  # noqa: BLE001 - older torch or NVML: the index is right without masking
+        return pynvml.nvmlDeviceGetHandleByIndex(index)
+
+
 class EnergyMeter:
     """Joules used by the device between ``__enter__`` and ``__exit__``."""
 
@@ -64,8 +76,7 @@ class EnergyMeter:
                 import pynvml
 
                 pynvml.nvmlInit()
-                index = self.device.index if self.device.index is not None else 0
-                self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                self._handle = nvml_handle(pynvml, self.device)
                 self._start = pynvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)  # mJ
                 self.source = "nvml"
             except ImportError:

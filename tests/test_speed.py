@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -148,6 +149,10 @@ class FakeNVML:
         self.index = index
         return "handle"
 
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> str:
+        self.index = uuid
+        return "handle"
+
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: str) -> int:
         assert handle == "handle"
         return self.readings.pop(0)
@@ -165,6 +170,17 @@ def test_nvml_energy_over_the_meter_window(monkeypatch: pytest.MonkeyPatch):
         "joules_per_frame": pytest.approx(0.01),
         "watts": pytest.approx(2.0),
     }
+
+
+def test_nvml_finds_the_gpu_by_uuid_when_torch_knows_it(monkeypatch: pytest.MonkeyPatch):
+    # With CUDA_VISIBLE_DEVICES=3, torch's cuda:0 is NVML's GPU 3: the UUID tells.
+    nvml = FakeNVML([0, 1000])
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    properties = lambda index: SimpleNamespace(uuid="1234-abcd")  # noqa: E731
+    monkeypatch.setattr(torch.cuda, "get_device_properties", properties)
+    with EnergyMeter("cuda:0") as meter:
+        pass
+    assert nvml.index == "GPU-1234-abcd" and meter.joules == pytest.approx(1.0)
 
 
 def test_nvml_counter_that_did_not_advance_is_no_reading(monkeypatch: pytest.MonkeyPatch):
