@@ -11,7 +11,7 @@ Runs are the folders ``gan_<objective>_s<seed>`` that ``benchmarks.release`` wri
 holds Lightning's ``metrics.csv``); quality figures are matched to runs by the weight
 file's stem. For each objective the table gives the mean and the spread (min..max) over
 seeds of every data set's mean PSNR / SSIM, worst-image PSNR, 10th-percentile PSNR and
-LPIPS, so that a difference can be told from seed noise. The curves show the
+LPIPS and detail ratio, so that a difference can be told from seed noise. The curves show the
 discriminator's mean logit on real and generated crops over training, and validation
 PSNR (from the starting model's score when the runs validated first); a run counts as
 diverged when a loss becomes NaN/Inf or the validation PSNR falls more than
@@ -35,7 +35,7 @@ from benchmarks.report import markdown_table, write_json
 RUN_NAME = re.compile(r"^gan_(?P<objective>[a-z0-9_]+?)_s(?P<seed>\d+)$")
 GAP = "logit gap (real - fake mean)"
 CURVES = ("train/d_real_mean", "train/d_fake_mean", GAP, "val/psnr")
-METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips")
+METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips", "detail")
 
 
 def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:

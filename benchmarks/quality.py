@@ -8,7 +8,9 @@ For each HR folder, LR images are made with MATLAB-compatible bicubic (``srgan.r
 uint8 rounding like MATLAB) after cropping the HR image to a multiple of the scale, or read
 from ``--lr-dir`` (matched by file stem). Each method upscales them; PSNR and SSIM follow
 the published convention (``srgan.metrics``: Y channel, ``scale`` pixels of border cropped,
-8-bit, float64), LPIPS is AlexNet v0.1 when its backbone weights are on the machine.
+8-bit, float64), LPIPS is AlexNet v0.1 when its backbone weights are on the machine, and
+``detail`` is the high-frequency energy of the output relative to HR
+(``srgan.metrics.detail_ratio``: below 1 smoother, above 1 sharper than the original).
 
 Writes ``--out`` (default ``results/quality/``): ``quality.json`` (environment and one
 record per image and per data set), ``quality.md`` (the summary table, then per-image
@@ -34,7 +36,7 @@ from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import environment, markdown_table, write_json
 from srgan.images import list_images, read_image
 from srgan.inference import resolve_device
-from srgan.metrics import LPIPS, MissingWeightsError, psnr, ssim
+from srgan.metrics import LPIPS, MissingWeightsError, detail_ratio, psnr, ssim
 from srgan.resize import imresize_array, mod_crop
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,6 +112,7 @@ def summarize(dataset: str, model: str, rows: list[dict[str, Any]]) -> dict[str,
         "scale": rows[0]["scale"],
         "psnr": float(psnrs.mean()),
         "ssim": float(np.mean([r["ssim"] for r in rows])),
+        "detail": float(np.mean([r["detail"] for r in rows])),
         "lpips": None if None in lpips_values else float(np.mean(lpips_values)),
         "seconds": float(np.mean([r["seconds"] for r in rows])),
         "worst_image": worst["image"],
@@ -154,6 +157,9 @@ def evaluate(
                     "scale": scale,
                     "psnr": psnr(a, b, crop_border=crop_border, y_channel=y_channel).item(),
                     "ssim": ssim(a, b, crop_border=crop_border, y_channel=y_channel).item(),
+                    "detail": detail_ratio(
+                        a, b, crop_border=crop_border, y_channel=y_channel
+                    ).item(),
                     "lpips": (
                         lpips_model(a, b, crop_border=crop_border).item()
                         if lpips_model is not None
@@ -208,6 +214,7 @@ def summary_table(records: Sequence[dict[str, Any]]) -> str:
             "PSNR (dB)": fmt(r["psnr"], ".2f"),
             "SSIM": fmt(r["ssim"], ".4f"),
             "LPIPS": fmt(r["lpips"], ".4f"),
+            "detail": fmt(r.get("detail"), ".3f"),
             "worst image": r["worst_image"],
             "worst PSNR": fmt(r["worst_psnr"], ".2f"),
             "p10 PSNR": fmt(r["p10_psnr"], ".2f"),
@@ -348,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
             "tables: LR made from HR with MATLAB-compatible bicubic; PSNR and SSIM on the Y\n"
             "channel (BT.601), `scale` border pixels cropped, 8-bit, float64; gray images on\n"
             "their gray values. Reports the mean, the worst image and the 10th-percentile PSNR,\n"
+            "the detail ratio (high-frequency energy of the output over HR's: < 1 smoother),\n"
             "per-image rows and inference time; writes JSON, Markdown and plots to --out."
         ),
         epilog=(

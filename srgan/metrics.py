@@ -14,6 +14,9 @@ The convention (Set5/Set14 tables since SRCNN, and BasicSR's ``calculate_psnr`` 
 * SSIM uses Wang et al.'s 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, over
   the valid region only (no padding), averaged over the map (and over channels).
 
+``detail_ratio`` (high-frequency energy of SR relative to HR) is no published-table
+metric: it tells smooth from sharpened output where no perceptual metric is at hand.
+
 LPIPS (``LPIPS``: AlexNet, version 0.1) needs the ImageNet AlexNet backbone, which the
 ``lpips`` package downloads on first use. Here nothing downloads: the backbone is read from
 the torch hub cache or a given file, and ``MissingWeightsError`` says how to provide it.
@@ -127,6 +130,32 @@ def ssim(
         (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     )
     return ssim_map.flatten(1).mean(1)
+
+
+# The 4-neighbour Laplacian: what is left of an image after its smooth part.
+LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+
+
+def detail_ratio(
+    sr: torch.Tensor, hr: torch.Tensor, *, crop_border: int = 0, y_channel: bool = True
+) -> torch.Tensor:
+    """How much fine detail SR has next to HR, per image: the mean absolute Laplacian of SR
+    over that of HR (same quantisation, channel and border as ``psnr``).
+
+    1 means as much high-frequency energy as the original; below 1 is smoother (bicubic,
+    PSNR-oriented models), above 1 is more (over-sharpening, invented texture, noise). It
+    says how much detail there is, not whether it is right: read it beside PSNR and LPIPS,
+    e.g. to tell a GAN's higher PSNR from weaker adversarial pressure.
+    """
+    _check(sr, hr)
+    a, b = _prepare(sr, crop_border, y_channel), _prepare(hr, crop_border, y_channel)
+    channels = a.shape[1]
+    kernel = a.new_tensor(LAPLACIAN).view(1, 1, 3, 3).expand(channels, 1, 3, 3)
+
+    def energy(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, kernel, groups=channels).abs().flatten(1).mean(1)
+
+    return energy(a) / energy(b).clamp_min(1e-12)
 
 
 def _home_relative(path: Path) -> str:

@@ -11,6 +11,7 @@ from srgan.metrics import (
     ALEXNET_FILE,
     LPIPS,
     MissingWeightsError,
+    detail_ratio,
     psnr,
     rgb_to_y,
     ssim,
@@ -104,6 +105,22 @@ def test_ssim_identical_is_one_and_noise_lowers_it() -> None:
     assert torch.allclose(ssim(hr, hr), torch.ones(2, dtype=torch.float64))
     noisy = (hr + 0.1 * torch.randn_like(hr)).clamp(0, 1)
     assert (ssim(noisy, hr, crop_border=4) < 0.99).all()
+
+
+def test_detail_ratio_is_one_for_the_original_below_for_blur_above_for_noise() -> None:
+    generator = torch.Generator().manual_seed(0)
+    hr = torch.nn.functional.interpolate(
+        torch.rand(2, 3, 8, 8, generator=generator), size=(48, 48), mode="bicubic"
+    ).clamp(0, 1)
+    assert torch.allclose(detail_ratio(hr, hr, crop_border=4), torch.ones(2, dtype=torch.float64))
+    blurred = torch.nn.functional.avg_pool2d(hr, 5, stride=1, padding=2, count_include_pad=False)
+    sharpened = (hr + 0.05 * torch.randn(hr.shape, generator=generator)).clamp(0, 1)
+    assert (detail_ratio(blurred, hr, crop_border=4) < 0.9).all()
+    assert (detail_ratio(sharpened, hr, crop_border=4) > 1.1).all()
+    # By hand on gray: a single 8-bit step of 10 levels has |Laplacian| 10 on both sides.
+    step = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    step[..., 4:] = 10 / 255
+    assert detail_ratio(2 * step, step).item() == pytest.approx(2.0)
 
 
 def test_ssim_of_constant_images_is_the_luminance_term() -> None:

@@ -208,6 +208,7 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_summary_tail_statistics() -> None:
     rows = [
         {"image": f"i{k}", "psnr": float(p), "ssim": 0.5, "lpips": None, "seconds": 0.1, "scale": 4}
+        | {"detail": 0.5 + k / 10}
         for k, p in enumerate([30, 20, 25, 35, 28, 31, 29, 27, 33, 26])
     ]
     summary = summarize("D", "m", rows)
@@ -216,6 +217,7 @@ def test_summary_tail_statistics() -> None:
     assert summary["p10_psnr"] == pytest.approx(np.percentile([r["psnr"] for r in rows], 10))
     assert summary["p10_psnr"] == pytest.approx(24.5)  # between the two lowest: 20 and 25
     assert summary["psnr"] == pytest.approx(28.4) and summary["lpips"] is None
+    assert summary["detail"] == pytest.approx(0.95)  # the mean of 0.5 .. 1.4
 
 
 def test_calibration_lines() -> None:
