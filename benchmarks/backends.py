@@ -104,8 +104,9 @@ def tiled_unavailable(variant: Variant) -> str | None:
     return None
 
 
-def allow_recompiles(limit: int = 64) -> None:
-    """Let ``torch.compile`` keep ``limit`` versions of one forward, and fail past that.
+def allow_recompiles(limit: int = 64) -> contextlib.AbstractContextManager:
+    """Within the context, ``torch.compile`` keeps ``limit`` versions of one forward and
+    fails past that.
 
     Every compiled variant (dtype, memory format, mode, input shape) adds a version of the
     same ``forward``; past the default limit of 8, torch silently runs it eagerly, and a
@@ -114,9 +115,10 @@ def allow_recompiles(limit: int = 64) -> None:
     """
     config = torch._dynamo.config
     name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, name, max(getattr(config, name), limit))
+    settings = {name: max(getattr(config, name), limit)}
     if hasattr(config, "fail_on_recompile_limit_hit"):
-        config.fail_on_recompile_limit_hit = True
+        settings["fail_on_recompile_limit_hit"] = True
+    return config.patch(settings)
 
 
 @contextlib.contextmanager

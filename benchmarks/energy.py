@@ -70,7 +70,6 @@ class EnergyMeter:
         self._clock = 0.0
 
     def __enter__(self) -> EnergyMeter:
-        self._clock = time.perf_counter()
         if self.device.type == "cuda":
             try:
                 import pynvml
@@ -87,6 +86,8 @@ class EnergyMeter:
             self._start, self.reason = read_rapl(self.powercap)
             if self._start is not None:
                 self.source = "rapl"
+        # The window starts at the first counter reading (NVML's start-up is not in it).
+        self._clock = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:

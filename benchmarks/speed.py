@@ -630,6 +630,11 @@ def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[st
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    with allow_recompiles():  # torch's compile settings come back afterwards
+        return run(argv)
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.backends = list(dict.fromkeys("eager" if b == "torch" else b for b in args.backends))
@@ -655,7 +660,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    allow_recompiles()
     out = Path(args.out)
     env = environment(device) | cpu_description()
     import onnxruntime as ort

@@ -27,12 +27,17 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
     Lightning writes ``last.ckpt`` at the end of training only when it has written none
     before, so with ``every_n_train_steps`` (or a run stopped mid-epoch by ``max_steps``
     or ``TimeBudget``) the steps after the last scheduled save were lost: ``last.ckpt``
-    was older than the trained model. Here it is brought up to date when training ends.
+    was older than the trained model. Here it is brought up to date when training ends
+    (with ``save_last="link"``, the final step is saved and ``last.ckpt`` links to it).
     """
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            candidates = self._monitor_candidates(trainer)
+            if self.save_last == "link":
+                # 'link' only points last.ckpt at the newest saved file: save this step first.
+                self._save_checkpoint(trainer, self.format_checkpoint_name(candidates))
+            self._save_last_checkpoint(trainer, candidates)
 
 
 class TimeBudget(L.Callback):

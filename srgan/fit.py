@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.seed import isolate_rng
 
 from srgan.data import SRDataModule
 from srgan.module import SRGAN
@@ -42,7 +43,11 @@ class SRCLI(LightningCLI):
     def before_fit(self) -> None:
         config = self.config[self.subcommand]
         if config.get("validate_first") and not config.get("ckpt_path"):
-            self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
+            # The RNG is isolated (as Lightning's sanity check does) so that the run trains
+            # exactly as it would without the extra pass; that pass replaces the check.
+            with isolate_rng():
+                self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
+            self.trainer.num_sanity_val_steps = 0
 
 
 def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:

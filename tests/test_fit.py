@@ -147,6 +147,21 @@ def test_validate_first_logs_the_starting_point_at_step_0(image_dir: Path, tmp_p
     first = dict(zip(header, rows[1].split(",")))
     assert first["step"] == "0" and float(first["val/psnr"]) > 0
     assert cli.trainer.global_step == 3
+    # The extra pass leaves training as it was: same seed, same weights after 3 steps.
+    plain = main([a for a in args if a != "--validate_first=true"])
+    for a, b in zip(cli.model.generator.parameters(), plain.model.generator.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_link_mode_points_last_at_the_final_step(image_dir: Path, tmp_path: Path) -> None:
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    cli = main([*args, "--trainer.max_steps=13"], run=False)
+    cli.trainer.checkpoint_callback.save_last = "link"
+    cli.trainer.fit(cli.model, cli.datamodule)
+    last = Path(cli.trainer.checkpoint_callback.last_model_path)
+    assert last.is_symlink()
+    assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == 13
+    assert (last.parent / "epoch=0-step=10.ckpt").is_file()  # the scheduled save is kept
 
 
 def test_resume_continues_step_count_and_both_optimizers(image_dir: Path, tmp_path: Path) -> None:

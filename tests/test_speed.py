@@ -338,18 +338,18 @@ def test_tiled_inference_is_benchmarked_with_pytorch(tmp_path: Path):
 
 def test_compiled_rows_fail_loudly_past_the_recompile_limit():
     config = torch._dynamo.config
-    saved = {"recompile_limit": config.recompile_limit, "fail_on_recompile_limit_hit": False}
-    with config.patch(saved):  # from torch's defaults; the global settings come back afterwards
-        allow_recompiles(limit=64)
+    before = config.recompile_limit, config.fail_on_recompile_limit_hit
+    with allow_recompiles(limit=64):
         assert config.recompile_limit >= 64 and config.fail_on_recompile_limit_hit
         # Past the limit torch would run eagerly under a "compile" label; now it raises.
-        config.recompile_limit = 1
-        torch._dynamo.reset()
-        double = torch.compile(lambda x: x * 2, backend="eager")
-        double(torch.ones(2))
-        with pytest.raises(Exception, match="(?i)recompil"):
-            double(torch.ones(2, dtype=torch.float64))
+        with config.patch(recompile_limit=1):
+            torch._dynamo.reset()
+            double = torch.compile(lambda x: x * 2, backend="eager")
+            double(torch.ones(2))
+            with pytest.raises(Exception, match="(?i)recompil"):
+                double(torch.ones(2, dtype=torch.float64))
     torch._dynamo.reset()
+    assert (config.recompile_limit, config.fail_on_recompile_limit_hit) == before  # restored
 
 
 def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypatch):
