@@ -10,7 +10,8 @@
 PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
 ``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
 ``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise (``--gan-runs``
-adds MaxSurprise in relativistic form and at tau 0.25, and a third seed), two seeds each by
+adds MaxSurprise in relativistic form, at tau 0.25 and at twice the adversarial weight, and a
+third seed), two seeds each by
 default, with identical budgets (seconds,
 or optimizer steps with ``--gan-steps``), data and loss weights; on the GPU config the
 RaGAN seed-0 run is the shipped ``gan`` model. The runs of one call train concurrently
@@ -53,6 +54,7 @@ OBJECTIVES = {
     "maxsurprise": CONFIGS / "objective/max_surprise.yaml",
     "maxsurpriserel": CONFIGS / "objective/max_surprise_relativistic.yaml",
     "maxsurprisetau025": CONFIGS / "objective/max_surprise_tau025.yaml",
+    "maxsurpriseadv2x": CONFIGS / "objective/max_surprise_adv2x.yaml",
 }
 GAN_RUNS = {
     f"gan_{objective}_s{seed}": (fragment, seed)
