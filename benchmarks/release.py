@@ -9,11 +9,10 @@
 
 PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
 ``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
-``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise (``--gan-runs``
-adds MaxSurprise in relativistic form, at tau 0.25 and at twice the adversarial weight, and a
-third seed), two seeds each by
-default, with identical budgets (seconds,
-or optimizer steps with ``--gan-steps``), data and loss weights; on the GPU config the
+``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise, two seeds each
+by default (``--gan-runs`` adds MaxSurprise in relativistic form, at tau 0.25 and at twice
+the adversarial weight, and a third seed), with identical budgets (seconds, or optimizer
+steps with ``--gan-steps``), data and loss weights; on the GPU config the
 RaGAN seed-0 run is the shipped ``gan`` model. The runs of one call train concurrently
 (a small network alone leaves most of a large GPU idle), ``--parallel`` at a time when
 given. Each run is an ordinary ``srgan.fit`` run (configs in ``configs/release/``) with a

@@ -32,10 +32,6 @@ class Timing:
     def p90_ms(self) -> float:
         return float(np.percentile(self.latencies_ms, 90))
 
-    @property
-    def total_s(self) -> float:
-        return float(sum(self.latencies_ms)) / 1000.0
-
     def summary(self, frames_per_call: int = 1) -> dict[str, Any]:
         return {
             "repeats": len(self.latencies_ms),

@@ -58,33 +58,30 @@ def gan_step(
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
     def step() -> None:
-        discriminator.requires_grad_(False)
-        with autocast():
-            sr = g_forward(lr)
-            fake_logits = d_forward(sr)
-            with torch.no_grad():
+        with strict_fp32(precision == "fp32-strict"):  # TF32 off for fp32-strict
+            discriminator.requires_grad_(False)
+            with autocast():
+                sr = g_forward(lr)
+                fake_logits = d_forward(sr)
+                with torch.no_grad():
+                    real_logits = d_forward(hr)
+                g_loss = pixel_loss(sr.float(), hr) + adversarial_weight * objective.g_loss(
+                    real_logits.float(), fake_logits.float()
+                )
+            g_opt.zero_grad(set_to_none=True)
+            scaler.scale(g_loss).backward()
+            scaler.step(g_opt)
+            discriminator.requires_grad_(True)
+            with autocast():
                 real_logits = d_forward(hr)
-            g_loss = pixel_loss(sr.float(), hr) + adversarial_weight * objective.g_loss(
-                real_logits.float(), fake_logits.float()
-            )
-        g_opt.zero_grad(set_to_none=True)
-        scaler.scale(g_loss).backward()
-        scaler.step(g_opt)
-        discriminator.requires_grad_(True)
-        with autocast():
-            real_logits = d_forward(hr)
-            fake_logits = d_forward(sr.detach())
-            d_loss = objective.d_loss(real_logits.float(), fake_logits.float())
-        d_opt.zero_grad(set_to_none=True)
-        scaler.scale(d_loss).backward()
-        scaler.step(d_opt)
-        scaler.update()
+                fake_logits = d_forward(sr.detach())
+                d_loss = objective.d_loss(real_logits.float(), fake_logits.float())
+            d_opt.zero_grad(set_to_none=True)
+            scaler.scale(d_loss).backward()
+            scaler.step(d_opt)
+            scaler.update()
 
-    def strict_step() -> None:
-        with strict_fp32(True):
-            step()
-
-    return strict_step if precision == "fp32-strict" else step
+    return step
 
 
 def training_throughput(
