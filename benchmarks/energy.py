@@ -9,7 +9,9 @@ readable by root only.
 
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,16 @@ def nvml_handle(pynvml: Any, device: torch.device) -> Any:
     try:
         uuid = str(torch.cuda.get_device_properties(index).uuid)
         return pynvml.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
-    except Exception:  # noqa: BLE001 - older torch or NVML: the index is right without masking
+    except Exception as error:  # noqa: BLE001 - older torch or NVML: fall back to the index
+        masked = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if masked:
+            # The index is right only without masking: say which GPU is read instead.
+            warnings.warn(
+                f"NVML could not find cuda:{index} by UUID ({error}); with "
+                f"CUDA_VISIBLE_DEVICES={masked} the energy read from NVML GPU {index} may "
+                "belong to another GPU",
+                stacklevel=2,
+            )
         return pynvml.nvmlDeviceGetHandleByIndex(index)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -181,6 +182,27 @@ def test_nvml_finds_the_gpu_by_uuid_when_torch_knows_it(monkeypatch: pytest.Monk
     with EnergyMeter("cuda:0") as meter:
         pass
     assert nvml.index == "GPU-1234-abcd" and meter.joules == pytest.approx(1.0)
+
+
+def test_nvml_index_fallback_under_masking_warns(monkeypatch: pytest.MonkeyPatch):
+    nvml = FakeNVML([0, 1000, 0, 1000])
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+
+    def no_uuid(index: int) -> SimpleNamespace:
+        raise RuntimeError("no uuid")
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", no_uuid)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # unmasked: the index is right, nothing to say
+        with EnergyMeter("cuda:0"):
+            pass
+    assert nvml.index == 0
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    with pytest.warns(UserWarning, match="CUDA_VISIBLE_DEVICES=3 .*another GPU"):
+        with EnergyMeter("cuda:0") as meter:
+            pass
+    assert nvml.index == 0 and meter.joules == pytest.approx(1.0)
 
 
 def test_nvml_counter_that_did_not_advance_is_no_reading(monkeypatch: pytest.MonkeyPatch):
