@@ -111,7 +111,7 @@ class TimeBudget(L.Callback):
                 scheduler.T_max = max(scheduler.last_epoch + 1, round(planned * ratio))
         if first or self.replan_every:
             print(
-                f"TimeBudget: {rate:.1f} optimizer steps/s at step {trainer.global_step}, "
+                f"TimeBudget: {rate:.3g} optimizer steps/s at step {trainer.global_step}, "
                 f"planning {planned} steps in {self.seconds:.0f}s",
                 flush=True,
             )
