@@ -470,20 +470,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     y_channel = args.channels == "y"
     device = resolve_device(args.device)
 
-    lr_dirs = args.lr_dir or [None] * len(args.data)
-    datasets = [load_dataset(d, scale, lr) for d, lr in zip(args.data, lr_dirs)]
+    # Every model is loaded before any work, and all that cannot be are named at once.
     opencv_dir = args.opencv_dir or default_opencv_dir()
-    methods = [
-        build_method(
-            spec,
-            scale,
-            opencv_dir=opencv_dir,
-            device=device,
-            precision=args.precision,
-            tile=args.tile,
-        )
-        for spec in args.models
-    ]
+    methods, problems = [], []
+    for spec in args.models:
+        try:
+            methods.append(
+                build_method(
+                    spec,
+                    scale,
+                    opencv_dir=opencv_dir,
+                    device=device,
+                    precision=args.precision,
+                    tile=args.tile,
+                )
+            )
+        except (FileNotFoundError, ValueError, ImportError) as error:
+            problems.append(f"--models {spec}: {error}")
+    if problems:
+        parser.error("nothing was measured:\n  " + "\n  ".join(problems))
+    lr_dirs = args.lr_dir or [None] * len(args.data)
+    try:
+        datasets = [load_dataset(d, scale, lr) for d, lr in zip(args.data, lr_dirs)]
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
     seen: set[str] = set()
     for index, method in enumerate(methods, start=1):
         if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart

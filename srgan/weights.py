@@ -323,17 +323,17 @@ def resolve_model(spec: str) -> Path:
         return path
     known = ", ".join(["default", *shipped]) if shipped else "none installed"
     # Only suggest names that would load.
-    choices = "--model default, a shipped name or" if DEFAULT_MODEL in shipped else "--model"
+    choices = "'default', a shipped name or " if DEFAULT_MODEL in shipped else ""
     if spec in RELEASE_MODELS:
         raise FileNotFoundError(
             f"model {spec!r} ({RELEASE_MODELS[spec]}) is not shipped with this version of "
-            f"srgan yet (installed: {known}); pass {choices} a weights file path "
+            f"srgan yet (installed: {known}); use {choices}a weights file path "
             "(train one with python -m srgan.fit, see configs/release/)"
         )
     hint = " (it looks like a path)" if any(c in spec for c in "/\\.") else ""
     raise FileNotFoundError(
         f"model {spec!r} is neither a shipped model (installed: {known}) nor an existing "
-        f"file{hint}; pass {choices} a weights file path"
+        f"file{hint}; use {choices}a weights file path"
     )
 
 

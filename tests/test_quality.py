@@ -197,12 +197,35 @@ def test_given_lr_folder_matches_by_stem(hr_dir: Path, tmp_path: Path) -> None:
         load_dataset(hr_dir, 4, lr_dir)
 
 
-def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="image folder not found"):
-        main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "out")])
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """``main(argv)``'s message, after checking that it exits 2 (usage) without a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_missing_or_empty_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ["--out", str(tmp_path / "out")]
+    assert "image folder not found" in usage_error(
+        ["--data", str(tmp_path / "absent"), *out], capsys
+    )
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no images in"):
-        main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert "no images in" in usage_error(["--data", str(tmp_path / "empty"), *out], capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_that_cannot_load_are_named_before_any_work(
+    hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--data", str(hr_dir), "--out", str(tmp_path / "out"), "--no-progress"]
+    err = usage_error([*argv, "--models", "bicubic", "quality", "missing.pth"], capsys)
+    assert "nothing was measured" in err
+    assert "--models quality: model 'quality'" in err and "not shipped" in err
+    assert "--models missing.pth: model 'missing.pth' is neither" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_summary_tail_statistics() -> None:

@@ -191,13 +191,13 @@ def test_missing_default_model_says_what_to_do(
         match=r"default model \(fast.safetensors\) is not installed.*--model PATH",
     ):
         load_model("default")
-    # Without a default installed, the other messages do not suggest --model default.
+    # Without a default installed, the other messages do not suggest it.
     for spec, match in [("quality", "not shipped"), ("nonesuch", "neither a shipped model")]:
         with pytest.raises(FileNotFoundError, match=match) as error:
             load_model(spec)
         assert "none installed" in str(error.value)
-        assert "--model default" not in str(error.value)
-        assert "--model a weights file path" in str(error.value)
+        assert "'default'" not in str(error.value)
+        assert "use a weights file path" in str(error.value)
 
 
 def test_shipped_weights_folder_is_inside_the_package() -> None:
