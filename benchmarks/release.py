@@ -54,6 +54,8 @@ OBJECTIVES = {
     "maxsurpriserel": CONFIGS / "objective/max_surprise_relativistic.yaml",
     "maxsurprisetau025": CONFIGS / "objective/max_surprise_tau025.yaml",
     "maxsurpriseadv2x": CONFIGS / "objective/max_surprise_adv2x.yaml",
+    "maxsurpriseadv4x": CONFIGS / "objective/max_surprise_adv4x.yaml",
+    "raganadvhalf": CONFIGS / "objective/relativistic_average_advhalf.yaml",
 }
 GAN_RUNS = {
     f"gan_{objective}_s{seed}": (fragment, seed)
