@@ -16,6 +16,12 @@ discriminator's mean logit on real and generated crops over training, and valida
 PSNR (from the starting model's score when the runs validated first); a run counts as
 diverged when a loss becomes NaN/Inf or the validation PSNR falls more than
 ``--divergence-db`` below its best during training.
+
+An objective's adversarial weight trades PSNR for detail, so objectives are also compared
+at matched detail: runs whose names differ only by an ``adv<...>`` suffix
+(``maxsurprise``, ``maxsurpriseadv2x``, ...) form a family; for a family trained at two or
+more weights a least-squares line of PSNR against detail ratio gives the PSNR it would
+reach at the detail of the ``--reference`` objective's runs (with its standard error).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import markdown_table, write_json
 
@@ -36,6 +44,22 @@ RUN_NAME = re.compile(r"^gan_(?P<objective>[a-z0-9_]+?)_s(?P<seed>\d+)$")
 GAP = "logit gap (real - fake mean)"
 CURVES = ("train/d_real_mean", "train/d_fake_mean", GAP, "val/psnr")
 METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips", "detail")
+ADVERSARIAL_SUFFIX = re.compile(r"adv(?:half|\d+x)$")
+
+
+def family(objective: str) -> str:
+    """The objective without its adversarial-weight suffix (``maxsurpriseadv2x`` ->
+    ``maxsurprise``): the runs of one family differ only in that weight."""
+    return ADVERSARIAL_SUFFIX.sub("", objective)
+
+
+def adversarial_weight(metrics_csv: Path) -> float | None:
+    """The run's ``adversarial_weight`` from the ``hparams.yaml`` beside its metrics."""
+    hparams = metrics_csv.parent / "hparams.yaml"
+    if not hparams.is_file():
+        return None
+    weight = (yaml.safe_load(hparams.read_text()) or {}).get("adversarial_weight")
+    return None if weight is None else float(weight)
 
 
 def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -146,6 +170,7 @@ def summarise(
     records = []
     for name, (objective, seed, csv_path) in runs.items():
         record = {"run": name, "objective": objective, "seed": seed}
+        record["adversarial_weight"] = adversarial_weight(csv_path)
         record |= stability(read_metrics(csv_path), divergence_db)
         record["quality"] = {
             dataset: {m: q.get(m) for m in METRICS}
@@ -164,6 +189,100 @@ def summarise(
             row["diverged"] = sum(r["diverged_at_batch"] is not None for r in mine)
             rows.append(row)
     return records, rows
+
+
+def _detail_psnr(records: list[dict[str, Any]], dataset: str) -> list[tuple[float, float]]:
+    """``(detail, psnr)`` of each of ``records`` scored on ``dataset``."""
+    scores = [r["quality"].get(dataset, {}) for r in records]
+    return [
+        (q["detail"], q["psnr"])
+        for q in scores
+        if q.get("detail") is not None and q.get("psnr") is not None
+    ]
+
+
+def line_fit(points: list[tuple[float, float]], x: float) -> tuple[float, float, float]:
+    """Least-squares line through ``points``: its slope, its value at ``x`` and the standard
+    error of that value (needs three or more points with two or more distinct x)."""
+    n = len(points)
+    mean_x = sum(p[0] for p in points) / n
+    mean_y = sum(p[1] for p in points) / n
+    sxx = sum((p[0] - mean_x) ** 2 for p in points)
+    slope = sum((p[0] - mean_x) * (p[1] - mean_y) for p in points) / sxx
+    value = mean_y + slope * (x - mean_x)
+    residual = sum((p[1] - mean_y - slope * (p[0] - mean_x)) ** 2 for p in points) / (n - 2)
+    return slope, value, math.sqrt(residual * (1 / n + (x - mean_x) ** 2 / sxx))
+
+
+def matched_detail(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    """Per data set and family trained at two or more adversarial weights: the PSNR that the
+    family's line of PSNR against detail gives at the mean detail of ``reference``'s runs,
+    beside the mean PSNR those runs measured."""
+    rows = []
+    datasets = sorted({dataset for r in records for dataset in r["quality"]})
+    for dataset in datasets:
+        anchor = _detail_psnr([r for r in records if r["objective"] == reference], dataset)
+        if not anchor:
+            continue
+        target = sum(d for d, _ in anchor) / len(anchor)
+        measured = sum(p for _, p in anchor) / len(anchor)
+        for name in sorted({family(r["objective"]) for r in records}):
+            mine = [r for r in records if family(r["objective"]) == name]
+            points = _detail_psnr(mine, dataset)
+            weights = sorted({r["adversarial_weight"] for r in mine} - {None})
+            if len(weights) < 2 or len(points) < 3 or len({d for d, _ in points}) < 2:
+                continue
+            slope, value, error = line_fit(points, target)
+            details = [d for d, _ in points]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "family": name,
+                    "runs": len(points),
+                    "adversarial_weights": ", ".join(f"{w:g}" for w in weights),
+                    "detail": round(target, 4),
+                    "reference_psnr": round(measured, 3),
+                    "psnr_at_detail": round(value, 3),
+                    "standard_error": round(error, 3),
+                    "db_per_0.1_detail": round(slope / 10, 3),
+                    "interpolated": min(details) <= target <= max(details),
+                }
+            )
+    return rows
+
+
+def plot_tradeoff(records: list[dict[str, Any]], matched: list[dict[str, Any]], path: Path) -> Path:
+    """PSNR against detail ratio, one point per run and one panel per data set, with each
+    family's fitted line and the reference detail level."""
+    plt = pyplot()
+    datasets = sorted({dataset for r in records for dataset in r["quality"]})
+    figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2))
+    axes = [axes] if len(datasets) == 1 else list(axes)
+    objectives = sorted({r["objective"] for r in records})
+    colours = {o: f"C{i % 10}" for i, o in enumerate(objectives)}
+    for axis, dataset in zip(axes, datasets):
+        for objective in objectives:
+            points = _detail_psnr([r for r in records if r["objective"] == objective], dataset)
+            if points:
+                axis.scatter(*zip(*points), color=colours[objective], label=objective, s=22)
+        for row in (m for m in matched if m["dataset"] == dataset):
+            points = _detail_psnr(
+                [r for r in records if family(r["objective"]) == row["family"]], dataset
+            )
+            ends = [min(d for d, _ in points), max(d for d, _ in points)]
+            axis.plot(
+                ends,
+                [line_fit(points, x)[1] for x in ends],
+                "--",
+                linewidth=1,
+                color=colours.get(row["family"], "grey"),
+            )
+            axis.axvline(row["detail"], color="grey", linestyle=":", linewidth=0.8)
+        axis.set_title(f"{dataset}: PSNR against detail (dashed: family fits)")
+        axis.set_xlabel("detail ratio (1 = as much as the original)")
+        axis.set_ylabel("PSNR (dB)")
+    axes[0].legend(fontsize=7)
+    return save_figure(figure, path)
 
 
 def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
@@ -212,18 +331,35 @@ def main(argv: list[str] | None = None) -> None:
         default=3.0,
         help="a validation PSNR this far below the run's best counts as divergence",
     )
+    parser.add_argument(
+        "--reference",
+        default="ragan",
+        help="the objective whose runs' mean detail ratio families are compared at",
+    )
     args = parser.parse_args(argv)
     runs = find_runs(Path(args.runs))
     quality = quality_by_run(Path(args.quality_json), runs) if args.quality_json else {}
     records, rows = summarise(runs, quality, args.divergence_db)
     out = Path(args.out)
-    write_json({"runs": records, "table": rows}, out / "ablation.json")
+    matched = matched_detail(records, args.reference)
+    write_json({"runs": records, "table": rows, "matched_detail": matched}, out / "ablation.json")
     table = markdown_table(rows, ["objective", "dataset", "seeds", *METRICS, "diverged"])
     runs_table = markdown_table(records, [c for c in records[0] if c != "quality"])
-    (out / "ablation.md").write_text(f"{table}\n\nPer run (stability):\n\n{runs_table}\n")
+    report = f"{table}\n\nPer run (stability):\n\n{runs_table}\n"
+    written = [out / "ablation.json", out / "ablation.md", out / "ablation_curves.png"]
+    if matched:
+        matched_table = markdown_table(matched, list(matched[0]), floats=".3f")
+        report += (
+            f"\nAt matched detail (each family's least-squares line of PSNR against detail, "
+            f"at the mean detail of the {args.reference} runs):\n\n{matched_table}\n"
+        )
+        written.append(plot_tradeoff(records, matched, out / "ablation_tradeoff.png"))
+    (out / "ablation.md").write_text(report)
     plot_curves(runs, out / "ablation_curves.png")
     print(table)
-    print(f"wrote {out / 'ablation.json'}, {out / 'ablation.md'}, {out / 'ablation_curves.png'}")
+    if matched:
+        print(matched_table)
+    print("wrote " + ", ".join(str(p) for p in written))
 
 
 if __name__ == "__main__":

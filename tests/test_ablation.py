@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from benchmarks.ablation import main, read_metrics, spread, stability
+from benchmarks.ablation import family, line_fit, main, read_metrics, spread, stability
 
 
-def write_run(root: Path, name: str, rows: list[dict[str, float | str]]) -> None:
+def write_run(
+    root: Path, name: str, rows: list[dict[str, float | str]], weight: float | None = None
+) -> None:
     folder = root / name / "lightning_logs" / "version_0"
     folder.mkdir(parents=True)
+    if weight is not None:
+        (folder / "hparams.yaml").write_text(f"adversarial_weight: {weight}\nstage: gan\n")
     keys = ["epoch", "step", "train/d_real_mean", "train/d_fake_mean", "train/d_loss", "val/psnr"]
     with (folder / "metrics.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, keys)
@@ -105,7 +110,66 @@ def test_report_groups_seeds_by_objective(tmp_path: Path) -> None:
     assert ragan["lpips"] == "n/a" and ragan["diverged"] == 0
     assert (out / "ablation_curves.png").stat().st_size > 0
     markdown = (out / "ablation.md").read_text()
-    assert "maxsurprise" in markdown and "| gan_ragan_s1 | ragan | 1 | 1.20 | -1.00 |" in markdown
+    assert (
+        "maxsurprise" in markdown and "| gan_ragan_s1 | ragan | 1 | - | 1.20 | -1.00 |" in markdown
+    )
+    # One adversarial weight per family: nothing to compare at matched detail.
+    assert report["matched_detail"] == [] and not (out / "ablation_tradeoff.png").exists()
+
+
+def test_family_strips_the_adversarial_weight_suffix() -> None:
+    assert family("maxsurpriseadv2x") == family("maxsurpriseadv4x") == "maxsurprise"
+    assert family("raganadvhalf") == "ragan" and family("maxsurprisetau025") == "maxsurprisetau025"
+
+
+def test_line_fit_slope_value_and_standard_error() -> None:
+    slope, value, error = line_fit([(0.0, 1.0), (1.0, 3.0), (2.0, 5.0)], 1.5)
+    assert (slope, value, error) == pytest.approx((2.0, 4.0, 0.0))
+    _, _, noisy = line_fit([(0.0, 1.0), (1.0, 3.5), (2.0, 5.0)], 1.0)
+    # residuals -1/6, 1/3, -1/6: variance 1/6 over 1 degree of freedom; at the mean x, s^2 / n
+    assert noisy == pytest.approx(math.sqrt(1 / 6 / 3))
+
+
+def test_families_are_compared_at_the_reference_detail(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    # name -> (adversarial weight, Set5 detail, Set5 PSNR); both families on PSNR = c - 4 * detail
+    plan = {
+        "gan_ragan_s0": (5e-3, 0.80, 29.5),
+        "gan_ragan_s1": (5e-3, 0.90, 29.1),
+        "gan_raganadvhalf_s0": (2.5e-3, 0.70, 29.9),
+        "gan_maxsurprise_s0": (5e-3, 0.70, 30.2),
+        "gan_maxsurprise_s1": (5e-3, 0.75, 30.0),
+        "gan_maxsurpriseadv2x_s0": (1e-2, 0.80, 29.8),
+        "gan_maxsurpriserel_s0": (5e-3, 0.85, 29.0),  # one weight only: no fit
+    }
+    records = []
+    for name, (weight, detail, psnr) in plan.items():
+        write_run(runs, name, healthy(0.0), weight)
+        records.append(
+            {"dataset": "Set5", "model": f"{name}.safetensors", "image": None}
+            | {"psnr": psnr, "detail": detail}
+        )
+    quality = tmp_path / "quality.json"
+    quality.write_text(json.dumps({"records": records}))
+    out = tmp_path / "out"
+    main(["--runs", str(runs), "--quality-json", str(quality), "--out", str(out)])
+    report = json.loads((out / "ablation.json").read_text())
+    assert {r["run"]: r["adversarial_weight"] for r in report["runs"]}[
+        "gan_raganadvhalf_s0"
+    ] == 2.5e-3
+    matched = {row["family"]: row for row in report["matched_detail"]}
+    assert sorted(matched) == ["maxsurprise", "ragan"]
+    # at the mean detail of the two ragan runs, 0.85
+    assert matched["ragan"]["detail"] == pytest.approx(0.85)
+    assert matched["ragan"]["psnr_at_detail"] == pytest.approx(29.3)
+    assert matched["ragan"]["interpolated"] is True
+    assert matched["maxsurprise"]["reference_psnr"] == pytest.approx(29.3)  # ragan's mean
+    assert matched["maxsurprise"]["psnr_at_detail"] == pytest.approx(29.6)
+    assert matched["maxsurprise"]["interpolated"] is False  # its runs reach 0.80 at most
+    assert matched["maxsurprise"]["db_per_0.1_detail"] == pytest.approx(-0.4)
+    assert matched["maxsurprise"]["adversarial_weights"] == "0.005, 0.01"
+    assert "At matched detail" in (out / "ablation.md").read_text()
+    assert (out / "ablation_tradeoff.png").stat().st_size > 0
 
 
 def test_missing_runs_is_a_clear_error(tmp_path: Path) -> None:
