@@ -191,23 +191,30 @@ def summarise(
     return records, rows
 
 
+def _scored(records: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]:
+    """The ``records`` with both a PSNR and a detail ratio on ``dataset``."""
+    return [
+        r
+        for r in records
+        if r["quality"].get(dataset, {}).get("detail") is not None
+        and r["quality"][dataset].get("psnr") is not None
+    ]
+
+
 def _detail_psnr(records: list[dict[str, Any]], dataset: str) -> list[tuple[float, float]]:
     """``(detail, psnr)`` of each of ``records`` scored on ``dataset``."""
-    scores = [r["quality"].get(dataset, {}) for r in records]
-    return [
-        (q["detail"], q["psnr"])
-        for q in scores
-        if q.get("detail") is not None and q.get("psnr") is not None
-    ]
+    return [(r["quality"][dataset]["detail"], r["quality"][dataset]["psnr"]) for r in records]
 
 
 def line_fit(points: list[tuple[float, float]], x: float) -> tuple[float, float, float]:
     """Least-squares line through ``points``: its slope, its value at ``x`` and the standard
-    error of that value (needs three or more points with two or more distinct x)."""
+    error of that value, s * sqrt(1/n + (x - mean)^2 / Sxx) with n - 2 degrees of freedom."""
     n = len(points)
     mean_x = sum(p[0] for p in points) / n
     mean_y = sum(p[1] for p in points) / n
     sxx = sum((p[0] - mean_x) ** 2 for p in points)
+    if n < 3 or sxx == 0:
+        raise ValueError(f"a line with an error needs 3+ points at 2+ distinct x, got {points}")
     slope = sum((p[0] - mean_x) * (p[1] - mean_y) for p in points) / sxx
     value = mean_y + slope * (x - mean_x)
     residual = sum((p[1] - mean_y - slope * (p[0] - mean_x)) ** 2 for p in points) / (n - 2)
@@ -217,17 +224,26 @@ def line_fit(points: list[tuple[float, float]], x: float) -> tuple[float, float,
 def matched_detail(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
     """Per data set and family trained at two or more adversarial weights: the PSNR that the
     family's line of PSNR against detail gives at the mean detail of ``reference``'s runs,
-    beside the mean PSNR those runs measured."""
+    beside the mean PSNR (and its standard error over seeds) those runs measured."""
     rows = []
     datasets = sorted({dataset for r in records for dataset in r["quality"]})
     for dataset in datasets:
-        anchor = _detail_psnr([r for r in records if r["objective"] == reference], dataset)
+        anchor = _detail_psnr(
+            _scored([r for r in records if r["objective"] == reference], dataset), dataset
+        )
         if not anchor:
             continue
         target = sum(d for d, _ in anchor) / len(anchor)
-        measured = sum(p for _, p in anchor) / len(anchor)
+        psnrs = [p for _, p in anchor]
+        measured = sum(psnrs) / len(psnrs)
+        measured_error = (
+            math.sqrt(sum((p - measured) ** 2 for p in psnrs) / (len(psnrs) - 1) / len(psnrs))
+            if len(psnrs) > 1
+            else None
+        )
         for name in sorted({family(r["objective"]) for r in records}):
-            mine = [r for r in records if family(r["objective"]) == name]
+            # Weights and points from the same runs: those scored on this data set.
+            mine = _scored([r for r in records if family(r["objective"]) == name], dataset)
             points = _detail_psnr(mine, dataset)
             weights = sorted({r["adversarial_weight"] for r in mine} - {None})
             if len(weights) < 2 or len(points) < 3 or len({d for d, _ in points}) < 2:
@@ -239,12 +255,14 @@ def matched_detail(records: list[dict[str, Any]], reference: str) -> list[dict[s
                     "dataset": dataset,
                     "family": name,
                     "runs": len(points),
-                    "adversarial_weights": ", ".join(f"{w:g}" for w in weights),
-                    "detail": round(target, 4),
+                    "adversarial_weights": weights,
+                    "detail": round(target, 3),
                     "reference_psnr": round(measured, 3),
+                    "reference_error": None if measured_error is None else round(measured_error, 3),
                     "psnr_at_detail": round(value, 3),
                     "standard_error": round(error, 3),
-                    "db_per_0.1_detail": round(slope / 10, 3),
+                    "dof": len(points) - 2,
+                    "slope_db_per_detail": round(slope, 2),
                     "interpolated": min(details) <= target <= max(details),
                 }
             )
@@ -262,13 +280,13 @@ def plot_tradeoff(records: list[dict[str, Any]], matched: list[dict[str, Any]], 
     colours = {o: f"C{i % 10}" for i, o in enumerate(objectives)}
     for axis, dataset in zip(axes, datasets):
         for objective in objectives:
-            points = _detail_psnr([r for r in records if r["objective"] == objective], dataset)
+            mine = [r for r in records if r["objective"] == objective]
+            points = _detail_psnr(_scored(mine, dataset), dataset)
             if points:
                 axis.scatter(*zip(*points), color=colours[objective], label=objective, s=22)
         for row in (m for m in matched if m["dataset"] == dataset):
-            points = _detail_psnr(
-                [r for r in records if family(r["objective"]) == row["family"]], dataset
-            )
+            mine = [r for r in records if family(r["objective"]) == row["family"]]
+            points = _detail_psnr(_scored(mine, dataset), dataset)
             ends = [min(d for d, _ in points), max(d for d, _ in points)]
             axis.plot(
                 ends,
@@ -344,21 +362,37 @@ def main(argv: list[str] | None = None) -> None:
     matched = matched_detail(records, args.reference)
     write_json({"runs": records, "table": rows, "matched_detail": matched}, out / "ablation.json")
     table = markdown_table(rows, ["objective", "dataset", "seeds", *METRICS, "diverged"])
-    runs_table = markdown_table(records, [c for c in records[0] if c != "quality"])
+    weight = lambda w: None if w is None else f"{w:g}"  # noqa: E731 - 0.0025, not 0.00
+    shown = [r | {"adversarial_weight": weight(r["adversarial_weight"])} for r in records]
+    runs_table = markdown_table(shown, [c for c in records[0] if c != "quality"])
     report = f"{table}\n\nPer run (stability):\n\n{runs_table}\n"
     written = [out / "ablation.json", out / "ablation.md", out / "ablation_curves.png"]
     if matched:
-        matched_table = markdown_table(matched, list(matched[0]), floats=".3f")
-        report += (
-            f"\nAt matched detail (each family's least-squares line of PSNR against detail, "
-            f"at the mean detail of the {args.reference} runs):\n\n{matched_table}\n"
+        listed = [
+            m | {"adversarial_weights": ", ".join(map(weight, m["adversarial_weights"]))}
+            for m in matched
+        ]
+        matched_table = markdown_table(listed, list(matched[0]), floats=".3f")
+        note = (
+            f"At matched detail: each family's least-squares line of PSNR against detail, "
+            f"read at the mean detail of the {args.reference} runs, beside their mean PSNR "
+            "(standard error over seeds). The line's standard error has `dof` degrees of "
+            "freedom and leaves out the seed noise of the reference detail; detail is itself "
+            "noisy, which flattens the fitted slope."
         )
+        report += f"\n{note}\n\n{matched_table}\n"
         written.append(plot_tradeoff(records, matched, out / "ablation_tradeoff.png"))
+    else:
+        note = (
+            f"No comparison at matched detail: it needs runs of the reference objective "
+            f"{args.reference!r} (--reference) with quality figures, and a family trained at "
+            "two or more adversarial weights (read from each run's hparams.yaml), 3+ runs."
+        )
+        report += f"\n{note}\n"
     (out / "ablation.md").write_text(report)
     plot_curves(runs, out / "ablation_curves.png")
     print(table)
-    if matched:
-        print(matched_table)
+    print(matched_table if matched else note)
     print("wrote " + ", ".join(str(p) for p in written))
 
 

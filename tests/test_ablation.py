@@ -113,8 +113,9 @@ def test_report_groups_seeds_by_objective(tmp_path: Path) -> None:
     assert (
         "maxsurprise" in markdown and "| gan_ragan_s1 | ragan | 1 | - | 1.20 | -1.00 |" in markdown
     )
-    # One adversarial weight per family: nothing to compare at matched detail.
+    # One adversarial weight per family: nothing to compare at matched detail, and it says so.
     assert report["matched_detail"] == [] and not (out / "ablation_tradeoff.png").exists()
+    assert "No comparison at matched detail" in markdown
 
 
 def test_family_strips_the_adversarial_weight_suffix() -> None:
@@ -132,7 +133,8 @@ def test_line_fit_slope_value_and_standard_error() -> None:
 
 def test_families_are_compared_at_the_reference_detail(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    # name -> (adversarial weight, Set5 detail, Set5 PSNR); both families on PSNR = c - 4 * detail
+    # name -> (adversarial weight, detail, PSNR); both families on PSNR = c - 4 * detail.
+    # Set14 figures are missing for raganadvhalf: on Set14 ragan has one weight, no line.
     plan = {
         "gan_ragan_s0": (5e-3, 0.80, 29.5),
         "gan_ragan_s1": (5e-3, 0.90, 29.1),
@@ -140,36 +142,62 @@ def test_families_are_compared_at_the_reference_detail(tmp_path: Path) -> None:
         "gan_maxsurprise_s0": (5e-3, 0.70, 30.2),
         "gan_maxsurprise_s1": (5e-3, 0.75, 30.0),
         "gan_maxsurpriseadv2x_s0": (1e-2, 0.80, 29.8),
-        "gan_maxsurpriserel_s0": (5e-3, 0.85, 29.0),  # one weight only: no fit
+        "gan_maxsurpriserel_s0": (5e-3, 0.85, 29.0),  # one weight only: no line
     }
     records = []
     for name, (weight, detail, psnr) in plan.items():
         write_run(runs, name, healthy(0.0), weight)
-        records.append(
-            {"dataset": "Set5", "model": f"{name}.safetensors", "image": None}
-            | {"psnr": psnr, "detail": detail}
-        )
+        for dataset in ["Set5"] if name == "gan_raganadvhalf_s0" else ["Set5", "Set14"]:
+            records.append(
+                {"dataset": dataset, "model": f"{name}.safetensors", "image": None}
+                | {"psnr": psnr, "detail": detail}
+            )
     quality = tmp_path / "quality.json"
     quality.write_text(json.dumps({"records": records}))
     out = tmp_path / "out"
     main(["--runs", str(runs), "--quality-json", str(quality), "--out", str(out)])
     report = json.loads((out / "ablation.json").read_text())
-    assert {r["run"]: r["adversarial_weight"] for r in report["runs"]}[
-        "gan_raganadvhalf_s0"
-    ] == 2.5e-3
-    matched = {row["family"]: row for row in report["matched_detail"]}
-    assert sorted(matched) == ["maxsurprise", "ragan"]
-    # at the mean detail of the two ragan runs, 0.85
-    assert matched["ragan"]["detail"] == pytest.approx(0.85)
-    assert matched["ragan"]["psnr_at_detail"] == pytest.approx(29.3)
-    assert matched["ragan"]["interpolated"] is True
-    assert matched["maxsurprise"]["reference_psnr"] == pytest.approx(29.3)  # ragan's mean
-    assert matched["maxsurprise"]["psnr_at_detail"] == pytest.approx(29.6)
-    assert matched["maxsurprise"]["interpolated"] is False  # its runs reach 0.80 at most
-    assert matched["maxsurprise"]["db_per_0.1_detail"] == pytest.approx(-0.4)
-    assert matched["maxsurprise"]["adversarial_weights"] == "0.005, 0.01"
-    assert "At matched detail" in (out / "ablation.md").read_text()
+    weights = {r["run"]: r["adversarial_weight"] for r in report["runs"]}
+    assert weights["gan_raganadvhalf_s0"] == 2.5e-3
+    matched = {(row["dataset"], row["family"]): row for row in report["matched_detail"]}
+    assert sorted(matched) == [("Set14", "maxsurprise"), ("Set5", "maxsurprise"), ("Set5", "ragan")]
+    ragan, maxsurprise = matched["Set5", "ragan"], matched["Set5", "maxsurprise"]
+    # at the mean detail of the two ragan runs, 0.85, where they measured 29.3 +- 0.2
+    assert ragan["detail"] == pytest.approx(0.85)
+    assert ragan["psnr_at_detail"] == pytest.approx(29.3) and ragan["interpolated"] is True
+    assert ragan["adversarial_weights"] == [2.5e-3, 5e-3] and ragan["dof"] == 1
+    assert maxsurprise["reference_psnr"] == pytest.approx(29.3)
+    assert maxsurprise["reference_error"] == pytest.approx(0.2)
+    assert maxsurprise["psnr_at_detail"] == pytest.approx(29.6)
+    assert maxsurprise["standard_error"] == pytest.approx(0.0, abs=1e-6)  # an exact line
+    assert maxsurprise["interpolated"] is False  # its runs reach 0.80 at most
+    assert maxsurprise["slope_db_per_detail"] == pytest.approx(-4.0)
+    markdown = (out / "ablation.md").read_text()
+    assert "At matched detail" in markdown and "| 0.0025, 0.005 |" in markdown
+    assert "| gan_raganadvhalf_s0 | raganadvhalf | 0 | 0.0025 |" in markdown  # not 0.00
     assert (out / "ablation_tradeoff.png").stat().st_size > 0
+    # A reference objective with no runs: no comparison, and the report says why.
+    other = tmp_path / "other"
+    main(
+        [
+            "--runs",
+            str(runs),
+            "--quality-json",
+            str(quality),
+            "--out",
+            str(other),
+            "--reference",
+            "nonesuch",
+        ]
+    )
+    assert "'nonesuch' (--reference)" in (other / "ablation.md").read_text()
+
+
+def test_line_fit_refuses_what_it_cannot_fit() -> None:
+    with pytest.raises(ValueError, match="3\\+ points"):
+        line_fit([(0.0, 1.0), (1.0, 2.0)], 0.5)
+    with pytest.raises(ValueError, match="distinct x"):
+        line_fit([(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)], 1.0)
 
 
 def test_missing_runs_is_a_clear_error(tmp_path: Path) -> None:
