@@ -470,9 +470,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     y_channel = args.channels == "y"
     device = resolve_device(args.device)
 
-    # Every model is loaded before any work, and all that cannot be are named at once.
+    # Every input is checked before any work, and everything that fails is named at once:
+    # the data first (cheap), then the models.
+    problems = []
+    datasets = []
+    for folder, lr_dir in zip(args.data, args.lr_dir or [None] * len(args.data)):
+        try:
+            datasets.append(load_dataset(folder, scale, lr_dir))
+        except (FileNotFoundError, ValueError) as error:
+            problems.append(f"--data {folder}: {error}")
     opencv_dir = args.opencv_dir or default_opencv_dir()
-    methods, problems = [], []
+    methods = []
     for spec in args.models:
         try:
             methods.append(
@@ -489,11 +497,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems.append(f"--models {spec}: {error}")
     if problems:
         parser.error("nothing was measured:\n  " + "\n  ".join(problems))
-    lr_dirs = args.lr_dir or [None] * len(args.data)
-    try:
-        datasets = [load_dataset(d, scale, lr) for d, lr in zip(args.data, lr_dirs)]
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
     seen: set[str] = set()
     for index, method in enumerate(methods, start=1):
         if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart

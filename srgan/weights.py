@@ -313,17 +313,18 @@ def resolve_model(spec: str) -> Path:
             return shipped[DEFAULT_MODEL]
         raise FileNotFoundError(
             f"the default model ({DEFAULT_MODEL}.safetensors) is not installed in "
-            f"{WEIGHTS_DIR}: reinstall srgan from a release wheel, or pass a weights file "
-            f"with --model PATH (.safetensors, an srgan.fit .ckpt or ESRGAN .pth)"
+            f"{WEIGHTS_DIR}: reinstall srgan from a release wheel, or give a weights file "
+            f"path instead (.safetensors, an srgan.fit .ckpt or ESRGAN .pth)"
         )
     if spec in shipped:
         return shipped[spec]
     path = Path(spec).expanduser()
     if path.is_file():
         return path
-    known = ", ".join(["default", *shipped]) if shipped else "none installed"
-    # Only suggest names that would load.
-    choices = "'default', a shipped name or " if DEFAULT_MODEL in shipped else ""
+    # List and suggest only names that would load.
+    has_default = DEFAULT_MODEL in shipped
+    known = ", ".join([*(["default"] if has_default else []), *shipped]) or "none installed"
+    choices = ("'default', " if has_default else "") + ("a shipped name or " if shipped else "")
     if spec in RELEASE_MODELS:
         raise FileNotFoundError(
             f"model {spec!r} ({RELEASE_MODELS[spec]}) is not shipped with this version of "

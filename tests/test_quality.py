@@ -220,9 +220,11 @@ def test_missing_or_empty_folder_is_a_clear_error(
 def test_models_that_cannot_load_are_named_before_any_work(
     hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--data", str(hr_dir), "--out", str(tmp_path / "out"), "--no-progress"]
+    absent = tmp_path / "absent"
+    argv = ["--data", str(hr_dir), str(absent), "--out", str(tmp_path / "out"), "--no-progress"]
     err = usage_error([*argv, "--models", "bicubic", "quality", "missing.pth"], capsys)
     assert "nothing was measured" in err
+    assert f"--data {absent}: image folder not found" in err
     assert "--models quality: model 'quality'" in err and "not shipped" in err
     assert "--models missing.pth: model 'missing.pth' is neither" in err
     assert not (tmp_path / "out").exists()

@@ -188,7 +188,7 @@ def test_missing_default_model_says_what_to_do(
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "empty")
     with pytest.raises(
         FileNotFoundError,
-        match=r"default model \(fast.safetensors\) is not installed.*--model PATH",
+        match=r"default model \(fast.safetensors\) is not installed.*weights file path instead",
     ):
         load_model("default")
     # Without a default installed, the other messages do not suggest it.
@@ -198,6 +198,12 @@ def test_missing_default_model_says_what_to_do(
         assert "none installed" in str(error.value)
         assert "'default'" not in str(error.value)
         assert "use a weights file path" in str(error.value)
+    # Another model shipped, the default not: only what would load is listed and suggested.
+    save_generator(tiny_compact(), tmp_path / "empty" / "other.safetensors")
+    with pytest.raises(FileNotFoundError, match="neither a shipped model") as error:
+        load_model("nonesuch")
+    assert "(installed: other)" in str(error.value)
+    assert "use a shipped name or a weights file path" in str(error.value)
 
 
 def test_shipped_weights_folder_is_inside_the_package() -> None:
