@@ -56,12 +56,13 @@ def nvml_handle(pynvml: Any, device: torch.device) -> Any:
     except Exception as error:  # noqa: BLE001 - older torch or NVML: fall back to the index
         masked = os.environ.get("CUDA_VISIBLE_DEVICES")
         if masked:
-            # The index is right only without masking: say which GPU is read instead.
+            # The index is right only without masking (and with CUDA's device order equal
+            # to NVML's PCI bus order): say which GPU is read instead.
             warnings.warn(
                 f"NVML could not find cuda:{index} by UUID ({error}); with "
                 f"CUDA_VISIBLE_DEVICES={masked} the energy read from NVML GPU {index} may "
                 "belong to another GPU",
-                stacklevel=2,
+                stacklevel=3,
             )
         return pynvml.nvmlDeviceGetHandleByIndex(index)
 

@@ -110,8 +110,9 @@ class TimeBudget(L.Callback):
                 ratio = scheduler.last_epoch / trainer.global_step
                 scheduler.T_max = max(scheduler.last_epoch + 1, round(planned * ratio))
         if first or self.replan_every:
+            shown = f"{rate:.3g}" if rate < 100 else f"{rate:.0f}"  # 0.177, 15.8, 1234
             print(
-                f"TimeBudget: {rate:.3g} optimizer steps/s at step {trainer.global_step}, "
+                f"TimeBudget: {shown} optimizer steps/s at step {trainer.global_step}, "
                 f"planning {planned} steps in {self.seconds:.0f}s",
                 flush=True,
             )

@@ -49,6 +49,17 @@ def test_plans_from_the_measured_rate_and_stretches_the_cosine(monkeypatch) -> N
     assert budget.planned_steps == 800
 
 
+@pytest.mark.parametrize(
+    ("seconds_each", "shown"), [(1 / 0.177, "0.177"), (1 / 15.8, "15.8"), (1 / 1234, "1234")]
+)
+def test_the_printed_rate_is_readable_at_any_speed(monkeypatch, capsys, seconds_each, shown):
+    run = FakeRun(monkeypatch)
+    budget = TimeBudget(seconds=10**6, warmup_steps=2, measure_steps=8)
+    budget.on_fit_start(run.trainer, None)
+    run.steps(budget, 10, seconds_each)
+    assert f"TimeBudget: {shown} optimizer steps/s at step 10" in capsys.readouterr().out
+
+
 def test_replanning_follows_a_slower_machine_and_still_anneals(monkeypatch) -> None:
     run = FakeRun(monkeypatch)
     budget = TimeBudget(
