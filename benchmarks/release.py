@@ -10,8 +10,9 @@
 PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
 ``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
 ``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise, two seeds each
-by default (``--gan-runs`` adds MaxSurprise in relativistic form, at tau 0.25 and at twice
-the adversarial weight, and a third seed), with identical budgets (seconds, or optimizer
+by default (``--gan-runs`` adds MaxSurprise in relativistic form, at tau 0.25 and at two
+and four times the adversarial weight, RaGAN at half of it, and a third seed), with
+identical budgets (seconds, or optimizer
 steps with ``--gan-steps``), data and loss weights; on the GPU config the
 RaGAN seed-0 run is the shipped ``gan`` model. The runs of one call train concurrently
 (a small network alone leaves most of a large GPU idle), ``--parallel`` at a time when
