@@ -21,20 +21,11 @@ from srgan.objectives import (
     RelativisticAverage,
     WassersteinGP,
 )
+from srgan.pictures import upscale_image
 from srgan.resize import imresize
 from srgan.weights import load_generator, load_model, save_generator
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str) -> object:
-    # Imported on first use, so that `python -m srgan.upscale` does not find its own
-    # module already imported by the package.
-    if name == "upscale_image":
-        from srgan.upscale import upscale_image
-
-        return upscale_image
-    raise AttributeError(f"module 'srgan' has no attribute {name!r}")
 
 
 __all__ = [

@@ -18,8 +18,8 @@ from __future__ import annotations
 import glob
 import io
 import os
+import secrets
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +54,6 @@ ALPHA_FORMATS = frozenset({"png", "webp", "tiff"})
 # Refuse images above this many pixels by default (a decompression bomb guard: a tiny
 # file can declare a huge canvas). 64 MP is well above any camera photo.
 DEFAULT_MAX_PIXELS = 64_000_000
-
-# The process umask, read once (reading it means setting it, which is not thread-safe).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class ImageError(Exception):
@@ -253,14 +249,29 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
 # --- writing ------------------------------------------------------------------------
 
 
-def _to_8bit(array: np.ndarray) -> np.ndarray:
+def to_8bit(array: np.ndarray) -> np.ndarray:
+    """uint8 as is; uint16 rounded to the nearest 8-bit value (``v * 255 / 65535``)."""
     if array.dtype == np.uint8:
         return array
     return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _to_16bit(array: np.ndarray) -> np.ndarray:
+def to_16bit(array: np.ndarray) -> np.ndarray:
+    """uint16 as is; uint8 widened exactly (``v * 257``)."""
     return array if array.dtype == np.uint16 else array.astype(np.uint16) * 257
+
+
+def picture_to_pil(picture: Picture, *, sixteen: bool = True) -> Image.Image:
+    """A Pillow image of ``picture``: mode ``I;16`` for 16-bit gray without alpha (when
+    ``sixteen``), else 8-bit ``L``, ``LA``, ``RGB`` or ``RGBA`` (Pillow has no 16-bit colour)."""
+    pixels, alpha = picture.pixels, picture.alpha
+    if sixteen and pixels.dtype == np.uint16 and alpha is None and picture.grayscale:
+        return Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # mode I;16
+    pixels = to_8bit(pixels)
+    if alpha is not None:
+        pixels = np.dstack([pixels, to_8bit(alpha)])
+    # uint8 (H, W) -> L, (H, W, 2) -> LA, (H, W, 3) -> RGB, (H, W, 4) -> RGBA
+    return Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
 
 
 def encode_image(
@@ -288,7 +299,7 @@ def encode_image(
         pixels = np.repeat(pixels, 3, axis=2)  # WebP stores RGB(A) only
     if sixteen and pixels.shape[2] == 3:
         # Pillow cannot write 16-bit colour; OpenCV can (BGR order, PNG or TIFF).
-        array = pixels if alpha is None else np.dstack([pixels, _to_16bit(alpha)])
+        array = pixels if alpha is None else np.dstack([pixels, to_16bit(alpha)])
         code = cv2.COLOR_RGBA2BGRA if alpha is not None else cv2.COLOR_RGB2BGR
         ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
         if not ok:
@@ -296,17 +307,8 @@ def encode_image(
         if fmt == "png" and picture.icc_profile:
             return _png_with_icc(data.tobytes(), picture.icc_profile)
         return data.tobytes()  # OpenCV cannot embed an ICC profile in TIFF
-    if sixteen and alpha is None:
-        image = Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # mode I;16
-    else:
-        # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
-        pixels = _to_8bit(pixels)
-        if alpha is not None:
-            pixels = np.dstack([pixels, _to_8bit(alpha)])
-        # uint8 (H, W) -> L, (H, W, 2) -> LA, (H, W, 3) -> RGB, (H, W, 4) -> RGBA
-        image = Image.fromarray(
-            np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
-        )
+    # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
+    image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
     if picture.icc_profile and fmt in ("png", "jpg", "webp", "tiff"):
         options["icc_profile"] = picture.icc_profile
@@ -328,29 +330,45 @@ def _png_with_icc(png: bytes, profile: bytes) -> bytes:
     return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files of ``path`` left by killed runs (SIGKILL, power loss).
+
+    A temporary's name carries the id of the process writing it; those of live processes
+    (another run writing the same folder) are left alone.
+    """
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        pid = stale.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or (int(pid) != os.getpid() and not _process_alive(int(pid))):
+            stale.unlink(missing_ok=True)
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temporary file in the same folder, fsync,
     ``os.replace``. Readers see the old file or the complete new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A run killed outright (SIGKILL, power loss) cannot clean up after itself: its
-    # temporary files for this output are stale, since this output is being rewritten.
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-        stale.unlink(missing_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    remove_stale_temporaries(path)
+    # Opened with mode 0o666, so the process umask applies as for a plain open().
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
     except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from typing import Literal
 
 import torch
@@ -32,6 +31,10 @@ from torch import nn
 from torch.nn import functional as F
 
 Precision = Literal["fp32", "fp16", "bf16"]
+# Tile side in LR pixels used by the command line and ``upscale_image``: bounds memory on
+# any image size while keeping the per-tile overhead small.
+DEFAULT_TILE = 512
+MIN_TILE = 8
 DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
     "fp16": torch.float16,
@@ -63,6 +66,13 @@ def to_unit_float(x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"expected float, uint8 or uint16 pixels, got {x.dtype}")
 
 
+def check_tile(tile: int | None) -> int | None:
+    """``tile`` if it is ``None`` (whole images) or at least ``MIN_TILE``; else ``ValueError``."""
+    if tile is not None and tile < MIN_TILE:
+        raise ValueError(f"tile must be at least {MIN_TILE} pixels, got {tile}")
+    return tile
+
+
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """Split ``[0, length)`` into cores of ``tile``; each with its context window.
 
@@ -90,15 +100,13 @@ class Upscaler:
     ) -> None:
         if precision not in DTYPES:
             raise ValueError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
-        if tile is not None and tile < 8:
-            raise ValueError(f"tile must be at least 8 pixels, got {tile}")
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.dtype = DTYPES[precision]
         if self.device.type == "cpu" and self.dtype == torch.float16:
             raise ValueError("fp16 inference needs a GPU; use --precision fp32 or bf16 on CPU")
         self.scale: int = model.scale
         self.size_multiple: int = getattr(model, "size_multiple", 1)
-        self.tile = tile
+        self.tile = check_tile(tile)
         self.tile_overlap = tile_overlap
         # The fp32 model stays as given (on the device); half precision works on a copy,
         # so NaN fallbacks run the original weights, not upcast half ones.
@@ -138,27 +146,28 @@ class Upscaler:
     def __call__(self, lr: torch.Tensor, *, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
         if lr.dim() != 4:
             raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(lr.shape)}")
+        tile = self.tile
         while True:
             try:
-                return self._upscale(lr, out_dtype)
+                return self._upscale(lr, out_dtype, tile)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 h, w = lr.shape[-2:]
-                current = self.tile or max(h, w)
+                current = tile or max(h, w)
                 if current <= 32:
                     raise
-                self.tile = max(32, current // 2)
+                tile = max(32, current // 2)
                 self.oom_retries += 1
 
-    def _upscale(self, lr: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
+    def _upscale(self, lr: torch.Tensor, out_dtype: torch.dtype, tile: int | None) -> torch.Tensor:
         h, w = lr.shape[-2:]
         s = self.scale
-        if self.tile is None or (h <= self.tile and w <= self.tile):
+        if tile is None or (h <= tile and w <= tile):
             sr = self._run(lr.to(self.device, non_blocking=True))
             return self._quantize(sr, out_dtype).to(lr.device)
         out = torch.empty(*lr.shape[:2], h * s, w * s, dtype=out_dtype, device=lr.device)
-        for top, bottom, win_top, win_bottom in tile_spans(h, self.tile, self.tile_overlap):
-            for left, right, win_left, win_right in tile_spans(w, self.tile, self.tile_overlap):
+        for top, bottom, win_top, win_bottom in tile_spans(h, tile, self.tile_overlap):
+            for left, right, win_left, win_right in tile_spans(w, tile, self.tile_overlap):
                 window = lr[..., win_top:win_bottom, win_left:win_right].to(
                     self.device, non_blocking=True
                 )
@@ -181,10 +190,3 @@ def upscale(
     parameter = next(model.parameters())
     upscaler = Upscaler(model, device=parameter.device, tile=tile, tile_overlap=tile_overlap)
     return upscaler(lr)
-
-
-def count_tiles(height: int, width: int, tile: int | None) -> int:
-    """How many tiles an ``height x width`` LR image is cut into."""
-    if tile is None:
-        return 1
-    return math.ceil(height / tile) * math.ceil(width / tile)

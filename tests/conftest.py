@@ -73,11 +73,11 @@ def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ``srgan.weights`` looks up shipped models there, so ``--model default`` and
     ``--model fast`` work in tests without the real released weights.
     """
-    from srgan import upscale, weights
+    from srgan import pictures, weights
 
     folder = tmp_path / "packaged-weights"
     weights.save_generator(tiny_compact(), folder / f"{weights.DEFAULT_MODEL}.safetensors")
     monkeypatch.setattr(weights, "WEIGHTS_DIR", folder)
-    upscale._cached_upscaler.cache_clear()
+    pictures.cached_upscaler.cache_clear()
     yield folder
-    upscale._cached_upscaler.cache_clear()
+    pictures.cached_upscaler.cache_clear()

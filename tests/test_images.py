@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -303,8 +304,10 @@ def test_list_images_and_read_rgb(image_dir: Path, tmp_path: Path) -> None:
 
 
 def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
     write_image(tmp_path / "out.png", Picture(rgb()))
-    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~images._UMASK
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF", "BMP"])

@@ -126,8 +126,14 @@ def test_out_of_memory_retries_with_smaller_tiles() -> None:
     lr = torch.rand(1, 3, 100, 100)
     upscaler = Upscaler(_SmallMemory(limit=64 * 64), device="cpu", tile_overlap=4)
     out = upscaler(lr)
-    assert upscaler.oom_retries >= 1 and upscaler.tile is not None and upscaler.tile <= 56
+    assert upscaler.oom_retries >= 1
     assert torch.equal(out, F.interpolate(lr, scale_factor=2, mode="nearest"))
+    # The smaller tile served that call only: the (possibly shared) upscaler keeps its own,
+    # and a small image later runs whole again, without a retry.
+    assert upscaler.tile is None
+    retries = upscaler.oom_retries
+    upscaler(torch.rand(1, 3, 40, 40))
+    assert upscaler.oom_retries == retries
     with pytest.raises(torch.cuda.OutOfMemoryError):
         Upscaler(_SmallMemory(limit=16), device="cpu")(lr)
 

@@ -332,7 +332,7 @@ def test_upscale_image_api(shipped_weights: Path) -> None:
     assert rgba.shape == (24, 32, 4)
     floats = srgan.upscale_image(array.astype(np.float32) / 255, model)
     assert floats.dtype == np.float32 and np.abs(floats * 255 - out).max() <= 1
-    deep = srgan.upscale_image(array.astype(np.uint16) * 257, model, scale=2)
+    deep = srgan.upscale_image(array.astype(np.uint16) * 257, model, outscale=2)
     assert deep.dtype == np.uint16 and deep.shape == (12, 16, 3)
     pil = srgan.upscale_image(Image.fromarray(array).convert("RGBA"), upscaler)
     assert isinstance(pil, Image.Image) and pil.mode == "RGBA" and pil.size == (32, 24)

@@ -1,0 +1,336 @@
+"""Planning and running a folder of image files: what to do, doing it, and the report.
+
+``plan_jobs`` turns an input file or folder and an output path into ``(input, output)``
+jobs (the output folder mirrors the input tree) and refuses layouts that would write over
+an input. ``run_jobs`` upscales them with an ``Upscaler``: files are decoded ahead and
+encoded behind in thread pools while the model runs in the calling thread, small images of
+one size are batched, finished outputs are skipped unless ``overwrite``, and every file that
+fails is reported by name with the reason while the rest carry on. Outputs are written
+atomically (``srgan.images.atomic_write``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from srgan.images import (
+    DEFAULT_MAX_PIXELS,
+    FORMATS,
+    IMAGE_SUFFIXES,
+    SUFFIX_FORMATS,
+    ImageError,
+    Picture,
+    read_image,
+    write_image,
+)
+from srgan.inference import Upscaler
+from srgan.pictures import (
+    AlphaMode,
+    finish_picture,
+    out_dtype_for,
+    output_size,
+    to_batch,
+    upscale_alpha,
+)
+
+# Decoding and encoding threads each: half the cores, at least 2, at most 8.
+DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
+class UsageError(Exception):
+    """A problem with the command line itself (exit status 2); the message says what to do."""
+
+
+@dataclass
+class Job:
+    source: Path
+    target: Path
+    fmt: str
+    # Set when an earlier input already has this output (photo.png and photo.jpg -> photo.png).
+    clash: Path | None = None
+
+
+def output_name(source: Path, fmt: str, suffix: str) -> str:
+    return f"{source.stem}{suffix}{FORMATS[fmt][1] if fmt != 'same' else source.suffix}"
+
+
+def format_for(source: Path, fmt: str) -> str:
+    return SUFFIX_FORMATS.get(source.suffix.lower(), "png") if fmt == "same" else fmt
+
+
+def plan_jobs(
+    source: Path, target: Path, *, fmt: str | None = None, suffix: str = ""
+) -> tuple[list[Job], list[Path]]:
+    """The ``(input, output)`` pairs for a file or a folder, and the files left aside.
+
+    A folder is searched recursively for image suffixes (other files are listed as left
+    aside); the output folder mirrors its tree. A file's output is ``target`` itself when
+    it has an image suffix (its format then follows that suffix), else a file inside the
+    folder ``target``. ``fmt`` ``None`` means PNG.
+    Raises ``UsageError`` for a missing input or an output that would replace an input.
+    """
+    source = source.expanduser()
+    target = target.expanduser()
+    if source.is_file():
+        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+            out = target
+            if fmt not in (None, "same") and SUFFIX_FORMATS[target.suffix.lower()] != fmt:
+                raise UsageError(
+                    f"output {target.name} does not match --format {fmt}; change one of them"
+                )
+            fmt = SUFFIX_FORMATS[target.suffix.lower()]
+        else:
+            fmt = fmt or "png"
+            out = target / output_name(source, fmt, suffix)
+            fmt = format_for(source, fmt)
+        jobs, ignored = [Job(source, out, fmt)], []
+    elif source.is_dir():
+        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+            raise UsageError(
+                f"INPUT {source} is a folder, so OUTPUT must be a folder, not {target.name}"
+            )
+        fmt = fmt or "png"
+        outside = target.resolve()
+        if outside == source.resolve():
+            # Outputs beside the inputs would be read back as inputs on the next run.
+            raise UsageError(
+                f"refusing to write into the input folder {source} itself: give another "
+                f"output folder (a subfolder such as {source / 'upscaled'} works)"
+            )
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+        if source.resolve() in outside.parents:
+            # An output folder inside the input folder is not read back as input.
+            files = [p for p in files if outside not in p.resolve().parents]
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        ignored = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        jobs = [
+            Job(
+                p,
+                target / p.relative_to(source).parent / output_name(p, fmt, suffix),
+                format_for(p, fmt),
+            )
+            for p in images
+        ]
+    else:
+        raise UsageError(f"input not found: {source} (give an image file or a folder)")
+    inputs = {j.source.resolve() for j in jobs}
+    for job in jobs:
+        if job.target.resolve() in inputs or (
+            job.target.exists() and job.target.resolve() == job.source.resolve()
+        ):
+            raise UsageError(
+                f"refusing to overwrite the input {job.source}: choose another output "
+                f"folder, a --suffix or a --format"
+            )
+    claimed: dict[Path, Path] = {}
+    for job in jobs:
+        first = claimed.setdefault(job.target.resolve(), job.source)
+        job.clash = first if first != job.source else None
+    return jobs, ignored
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    fp32_fallbacks: int = 0
+    oom_retries: int = 0
+    megapixels: float = 0.0
+    seconds: float = 0.0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    def counts(self) -> list[float]:
+        return [
+            self.done,
+            self.skipped,
+            self.failed,
+            self.fp32_fallbacks,
+            self.oom_retries,
+            self.megapixels,
+        ]
+
+    def line(self) -> str:
+        rate = self.done / self.seconds if self.seconds else 0.0
+        mp_rate = self.megapixels / self.seconds if self.seconds else 0.0
+        return (
+            f"done {self.done}, skipped {self.skipped} (already there), failed {self.failed}, "
+            f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
+            f"{self.seconds:.1f} s ({rate:.2f} images/s, {mp_rate:.2f} input MP/s)"
+        )
+
+
+@dataclass
+class Options:
+    outscale: float | None = None
+    alpha: AlphaMode = "bicubic"
+    quality: int = 95
+    overwrite: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    batch_size: int = 4
+    workers: int = DEFAULT_WORKERS
+    progress: bool = True
+
+
+# Images up to this many pixels are batched together when they have the same size.
+BATCH_MAX_PIXELS = 512 * 512
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    upscaler: Upscaler,
+    options: Options,
+    *,
+    report: Callable[[str], None] | None = None,
+) -> Summary:
+    """Upscale ``jobs``: decode ahead and encode behind in threads, the model in this one."""
+    from tqdm.auto import tqdm
+
+    summary = Summary()
+    start = time.perf_counter()
+    bar = tqdm(
+        total=len(jobs),
+        unit="img",
+        disable=not options.progress,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    say = report or bar.write
+    pin = upscaler.device.type == "cuda"
+
+    def fail(job: Job, reason: str) -> None:
+        summary.failed += 1
+        summary.failures.append((job.source, reason))
+        say(f"FAILED {job.source}: {reason}")
+        bar.update()
+
+    def decode(job: Job) -> tuple[Picture, torch.Tensor]:
+        picture = read_image(job.source, max_pixels=options.max_pixels)
+        lr = to_batch(picture.pixels)
+        return picture, (lr.pin_memory() if pin else lr)
+
+    def encode(job: Job, picture: Picture) -> None:
+        write_image(job.target, picture, fmt=job.fmt, quality=options.quality)
+
+    todo = []
+    for job in jobs:
+        if job.clash is not None:
+            # Never let one input's output replace another's.
+            fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
+        elif job.target.exists() and not options.overwrite:
+            summary.skipped += 1
+            bar.update()
+        else:
+            todo.append(job)
+
+    workers = max(1, options.workers)
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="decode") as decoder,
+        ThreadPoolExecutor(workers, thread_name_prefix="encode") as encoder,
+    ):
+        decoding: deque[tuple[Job, Future]] = deque()
+        writing: deque[tuple[Job, Future, float]] = deque()
+        queue = iter(todo)
+
+        def feed() -> None:
+            while len(decoding) < 2 * workers + options.batch_size:
+                job = next(queue, None)
+                if job is None:
+                    return
+                decoding.append((job, decoder.submit(decode, job)))
+
+        def collect(block: bool) -> None:
+            while writing and (block or writing[0][1].done() or len(writing) > 2 * workers):
+                job, future, megapixels = writing.popleft()
+                try:
+                    future.result()
+                except Exception as error:  # one image's problem, the run goes on
+                    fail(job, f"cannot write {job.target}: {error}")
+                    continue
+                summary.done += 1
+                summary.megapixels += megapixels
+                bar.update()
+                elapsed = time.perf_counter() - start
+                bar.set_postfix_str(f"{summary.megapixels / max(elapsed, 1e-9):.2f} MP/s")
+
+        def process(batch: list[tuple[Job, Picture, torch.Tensor]]) -> None:
+            out_dtype = out_dtype_for(batch[0][1], batch[0][0].fmt)
+            try:
+                lr = torch.cat([t for _, _, t in batch]) if len(batch) > 1 else batch[0][2]
+                sr = upscaler(lr, out_dtype=out_dtype)
+            except Exception as error:  # a model failure is one batch's problem
+                if len(batch) > 1:  # retry alone, so only the culprit fails
+                    for item in batch:
+                        process([item])
+                    return
+                fail(batch[0][0], f"upscaling failed: {type(error).__name__}: {error}")
+                return
+            for (job, picture, _), image_sr in zip(batch, sr):
+                try:
+                    alpha = upscale_alpha(upscaler, picture, out_dtype, options.alpha)
+                except Exception as error:
+                    fail(job, f"upscaling its alpha failed: {error}")
+                    continue
+                size = output_size(picture, upscaler, options.outscale)
+                future = encoder.submit(
+                    lambda j=job, p=picture, s=image_sr, a=alpha, z=size: encode(
+                        j, finish_picture(p, s, z, a)
+                    )
+                )
+                writing.append((job, future, picture.megapixels))
+            collect(block=False)
+
+        def key(item: tuple[Job, Picture, torch.Tensor]) -> tuple:
+            job, picture, lr = item
+            return (lr.shape, lr.dtype, out_dtype_for(picture, job.fmt))
+
+        def drive() -> None:
+            batch: list[tuple[Job, Picture, torch.Tensor]] = []
+            feed()
+            while decoding:
+                job, future = decoding.popleft()
+                feed()
+                try:
+                    picture, lr = future.result()
+                except ImageError as error:
+                    fail(job, str(error))
+                    continue
+                except Exception as error:
+                    fail(job, f"cannot read: {type(error).__name__}: {error}")
+                    continue
+                item = (job, picture, lr)
+                small = lr.shape[-2] * lr.shape[-1] <= BATCH_MAX_PIXELS
+                if batch and (
+                    not small or key(item) != key(batch[0]) or len(batch) >= options.batch_size
+                ):
+                    process(batch)
+                    batch = []
+                batch.append(item)
+                if not small:
+                    process(batch)
+                    batch = []
+            if batch:
+                process(batch)
+            collect(block=True)
+
+        try:
+            drive()
+        except BaseException:
+            # Interrupted: drop queued work; writes already running finish (atomically).
+            decoder.shutdown(wait=False, cancel_futures=True)
+            encoder.shutdown(wait=False, cancel_futures=True)
+            raise
+    bar.close()
+    summary.fp32_fallbacks = upscaler.fp32_fallbacks
+    summary.oom_retries = upscaler.oom_retries
+    summary.seconds = time.perf_counter() - start
+    return summary

@@ -1,0 +1,179 @@
+"""The in-memory upscaling API: a decoded picture in, the upscaled picture out.
+
+    import srgan
+    big = srgan.upscale_image(Image.open("photo.jpg"))          # PIL in, PIL out
+    big = srgan.upscale_image(array, model="fast", outscale=2)  # numpy in, numpy out
+
+Colour goes through the model (gray is repeated to RGB and averaged back); alpha is
+upscaled apart (bicubic, or through the model with ``alpha="model"``); 16-bit pictures stay
+16-bit. Build one ``srgan.Upscaler(srgan.load_model(...))`` and pass it as ``model`` to
+upscale many images without reloading. Files and folders are ``srgan.jobs``' business.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from srgan.images import SIXTEEN_BIT_FORMATS, Picture, decode_pil, picture_to_pil, to_8bit
+from srgan.inference import DEFAULT_TILE, Upscaler
+from srgan.weights import load_model
+
+AlphaMode = Literal["bicubic", "model"]
+
+
+def to_batch(pixels: np.ndarray) -> torch.Tensor:
+    """``(H, W, 1 or 3)`` uint8/uint16 -> ``(1, 3, H, W)`` of the same dtype (gray repeated)."""
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
+
+
+def from_batch(sr: torch.Tensor, *, grayscale: bool) -> np.ndarray:
+    """``(3, H, W)`` integer output -> ``(H, W, 3)``, or ``(H, W, 1)`` (mean) for gray input."""
+    array = sr.permute(1, 2, 0).numpy()
+    if grayscale:
+        total = array.astype(np.uint32).sum(axis=2, keepdims=True)
+        return ((total + 1) // 3).astype(array.dtype)
+    return np.ascontiguousarray(array)
+
+
+def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize ``(H, W[, C])`` uint8/uint16 with OpenCV: area when shrinking, bicubic else."""
+    if array.shape[:2] == (height, width):
+        return array
+    shrink = height < array.shape[0]
+    out = cv2.resize(
+        array, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+    )
+    return out.reshape(height, width, *array.shape[2:])
+
+
+def output_size(picture: Picture, upscaler: Upscaler, outscale: float | None) -> tuple[int, int]:
+    """The output's ``(height, width)``: the input's times ``outscale`` (default the model's)."""
+    h, w = picture.pixels.shape[:2]
+    factor = outscale or upscaler.scale
+    return max(1, round(h * factor)), max(1, round(w * factor))
+
+
+def finish_picture(
+    picture: Picture,
+    sr: torch.Tensor,
+    size: tuple[int, int],
+    alpha: np.ndarray | None,
+) -> Picture:
+    """Model output ``(3, H, W)`` -> a ``Picture`` at ``size``, alpha re-attached."""
+    pixels = resize(from_batch(sr, grayscale=picture.grayscale), *size)
+    if alpha is not None:
+        alpha = resize(alpha, *size)
+    return Picture(pixels, alpha, picture.icc_profile, picture.format)
+
+
+def upscale_alpha(
+    upscaler: Upscaler, picture: Picture, out_dtype: torch.dtype, mode: AlphaMode
+) -> np.ndarray | None:
+    """The alpha channel at the model's scale: bicubic, or through the model like gray."""
+    if picture.alpha is None:
+        return None
+    if mode == "model":
+        sr = upscaler(to_batch(picture.alpha[..., None]), out_dtype=out_dtype)[0]
+        return from_batch(sr, grayscale=True)[..., 0]
+    h, w = picture.alpha.shape
+    alpha = picture.alpha if out_dtype != torch.uint8 else to_8bit(picture.alpha)
+    return resize(alpha, h * upscaler.scale, w * upscaler.scale)
+
+
+def out_dtype_for(picture: Picture, fmt: str) -> torch.dtype:
+    """16-bit output for 16-bit input when the format stores it, 8-bit otherwise."""
+    return torch.uint16 if picture.bits == 16 and fmt in SIXTEEN_BIT_FORMATS else torch.uint8
+
+
+def upscale_picture(
+    upscaler: Upscaler,
+    picture: Picture,
+    *,
+    outscale: float | None = None,
+    alpha: AlphaMode = "bicubic",
+    bits: int | None = None,
+) -> Picture:
+    """Upscale one decoded ``Picture`` (colour through the model, alpha apart)."""
+    out_dtype = torch.uint16 if (bits or picture.bits) == 16 else torch.uint8
+    sr = upscaler(to_batch(picture.pixels), out_dtype=out_dtype)[0]
+    size = output_size(picture, upscaler, outscale)
+    return finish_picture(picture, sr, size, upscale_alpha(upscaler, picture, out_dtype, alpha))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_upscaler(spec: str, device: str, precision: str, tile: int | None) -> Upscaler:
+    """One ``Upscaler`` per (model, device, precision, tile), reused by ``upscale_image``."""
+    return Upscaler(load_model(spec), device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
+
+
+def upscale_image(
+    image: np.ndarray | Image.Image,
+    model: str | os.PathLike[str] | nn.Module | Upscaler = "default",
+    *,
+    outscale: float | None = None,
+    alpha: AlphaMode = "bicubic",
+    device: str = "auto",
+    precision: str = "fp32",
+    tile: int | None = DEFAULT_TILE,
+) -> np.ndarray | Image.Image:
+    """Upscale one image in memory; the same kind of image comes back.
+
+    Args:
+        image: a PIL image (any mode Pillow opens: L, LA, RGB, RGBA, P, CMYK, I;16, ...),
+            or a numpy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``
+            (RGBA) of uint8, uint16 or float in [0, 1].
+        model: a shipped model's name (``"default"``, ``"fast"``, ...), a weights file,
+            a generator (``nn.Module`` with ``scale``) or a ready ``Upscaler`` (fastest for
+            many images: the model is not rebuilt).
+        outscale: output size factor; default the model's own scale (other factors resize
+            the model's output, area-averaged when shrinking).
+        alpha: ``"bicubic"`` (default) or ``"model"`` for the alpha channel.
+        device, precision, tile: as for ``Upscaler`` when ``model`` is not one.
+
+    Returns:
+        a PIL image of the input's mode family, or an array of the input's dtype and layout.
+    """
+    if isinstance(model, Upscaler):
+        upscaler = model
+    elif isinstance(model, nn.Module):
+        upscaler = Upscaler(model, device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
+    else:
+        upscaler = cached_upscaler(str(model), device, precision, tile)
+    if isinstance(image, Image.Image):
+        result = upscale_picture(upscaler, decode_pil(image), outscale=outscale, alpha=alpha)
+        return picture_to_pil(result)
+    array = np.asarray(image)
+    floating = np.issubdtype(array.dtype, np.floating)
+    if floating:
+        array = (np.clip(array, 0, 1) * 65535).round().astype(np.uint16)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"expected uint8, uint16 or float pixels, got {array.dtype}")
+    squeeze = array.ndim == 2
+    if squeeze:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected an (H, W[, 1|2|3|4]) image, got shape {image.shape}")
+    has_alpha = array.shape[2] in (2, 4)
+    picture = Picture(
+        np.ascontiguousarray(array[..., :-1] if has_alpha else array),
+        np.ascontiguousarray(array[..., -1]) if has_alpha else None,
+    )
+    result = upscale_picture(upscaler, picture, outscale=outscale, alpha=alpha)
+    out = result.pixels
+    if result.alpha is not None:
+        out = np.dstack([out, result.alpha])
+    if squeeze:
+        out = out[..., 0]
+    if floating:
+        return out.astype(np.float32) / 65535
+    return out
