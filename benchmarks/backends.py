@@ -188,7 +188,7 @@ def onnx_runner(
     threads: int | None = None,
 ) -> Callable[[], Any]:
     """An ONNX Runtime call on ``sample``: CPU provider, or CUDA with I/O binding."""
-    from srgan.export import onnx_session
+    from srgan.onnx import onnx_session
 
     if device.type != "cuda":
         session = onnx_session(path, threads=threads)

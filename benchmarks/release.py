@@ -38,6 +38,7 @@ from typing import NamedTuple
 import torch
 import yaml
 
+from srgan.generators import VARIANTS
 from srgan.weights import load_generator, save_generator
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -75,17 +76,12 @@ SMOKE = [
     "--data.val_holdout=2",
     "--trainer.log_every_n_steps=1",
 ]
-SMOKE_NETWORKS = {
-    "fast": [
-        "--model.generator.init_args.num_features=8",
-        "--model.generator.init_args.num_convs=2",
-    ],
-    "rrdb": [
-        "--model.generator.init_args.num_blocks=1",
-        "--model.generator.init_args.num_features=8",
-        "--model.generator.init_args.growth_channels=4",
-    ],
-}
+
+
+def smoke_network(architecture: str) -> list[str]:
+    """Flags that shrink a recipe's generator to the smoke-test variant of its class."""
+    name = next(n for n, (a, _) in VARIANTS.items() if n.startswith("tiny-") and a == architecture)
+    return [f"--model.generator.init_args.{k}={v}" for k, v in VARIANTS[name][1].items()]
 
 
 class Run(NamedTuple):
@@ -150,7 +146,7 @@ def run_args(
         args.append(f"--trainer.max_steps={max_steps}")
     if smoke:
         generator = yaml.safe_load(config.read_text())["model"]["generator"]["class_path"]
-        args += SMOKE + SMOKE_NETWORKS["fast" if generator.endswith("CompactNet") else "rrdb"]
+        args += SMOKE + smoke_network(generator.rsplit(".", 1)[1])
         args += ["--model.discriminator.init_args.num_features=4"] if name.startswith("gan") else []
     return args
 

@@ -62,8 +62,9 @@ from benchmarks.report import cpu_description, environment, markdown_table, writ
 from benchmarks.timing import Timing, measure, peak_rss_mb, synchronize
 from benchmarks.training import training_throughput
 from srgan.discriminators import UNet, VGGStyle
-from srgan.generators import Generator
+from srgan.generators import VARIANTS, Generator, build_variant
 from srgan.inference import resolve_device
+from srgan.weights import load_model
 
 # Named workloads: LR input sizes (width, height); at x4 they give the named output.
 WORKLOADS: dict[str, tuple[int, int]] = {
@@ -277,7 +278,7 @@ def calibration_inputs(calibration_dir: str | None, count: int = 16) -> list[np.
     int8 speed does not depend on the calibration data; its quality does (measure that
     with ``srgan.export --hr-dir``).
     """
-    from srgan.export import calibration_crops
+    from srgan.int8 import calibration_crops
 
     if calibration_dir:
         return calibration_crops(calibration_dir, count=count, crop=64)
@@ -291,7 +292,8 @@ def export_variants(
     model: Generator, folder: Path, backends: set[str], calibration_dir: str | None
 ) -> dict[str, Path]:
     """The ONNX files the ONNX backends need (fp32, fp16, int8), exported once per model."""
-    from srgan.export import convert_fp16, export_onnx, quantize_int8
+    from srgan.int8 import quantize_int8
+    from srgan.onnx import convert_fp16, export_onnx
 
     paths = {"fp32": export_onnx(model, folder / "model.onnx")}
     if "onnx-int8" in backends:
@@ -540,8 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--arch",
         nargs="+",
         default=[],
-        choices=["compact", "rrdb", "srresnet"],
-        help="random-init architectures (paper defaults)",
+        choices=sorted(VARIANTS),
+        help="random-init network variants (srgan.generators.VARIANTS)",
     )
     parser.add_argument("--scale", type=int, default=4, help="scale for --arch")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -589,11 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_models(args: argparse.Namespace) -> list[tuple[str, Generator]]:
-    from srgan.export import resolve_model
-
-    models = [(a, resolve_model(arch=a, scale=args.scale)) for a in args.arch]
-    models += [(model_label(m), resolve_model(m)) for m in args.model]
-    return models or [("default", resolve_model("default"))]
+    models = [(a, build_variant(a, scale=args.scale, seed=0)) for a in args.arch]
+    models += [(model_label(m), load_model(m).eval()) for m in args.model]
+    return models or [("default", load_model("default").eval())]
 
 
 def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:

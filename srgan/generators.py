@@ -193,8 +193,38 @@ class CompactNet(Generator):
 GENERATORS: dict[str, type[Generator]] = {cls.__name__: cls for cls in Generator.__subclasses__()}
 
 
+# Named network variants: class name and hyper-parameters (the rest at their defaults).
+# The shipped models' networks, the release recipes' smoke-test sizes, the speed
+# benchmark's random-init ``--arch`` choices and its suites all name these.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "rrdb": ("RRDBNet", {}),  # ESRGAN's: 23 RRDBs, 64 features, growth 32
+    "rrdb8": ("RRDBNet", {"num_blocks": 8}),  # `quality`: 6 M parameters, fp16 file < 16 MiB
+    "srresnet": ("SRResNet", {}),  # SRGAN's: 16 residual blocks, 64 features
+    "compact": ("CompactNet", {}),  # 64 features, 16 convs
+    "fast": ("CompactNet", {"num_features": 48, "num_convs": 12}),  # the shipped `fast`
+    # Smoke-test sizes: the same code paths in seconds on a CPU.
+    "tiny-rrdb": ("RRDBNet", {"num_blocks": 1, "num_features": 8, "growth_channels": 4}),
+    "tiny-compact": ("CompactNet", {"num_features": 8, "num_convs": 2}),
+}
+
+
 def build_generator(architecture: str, config: dict[str, Any]) -> Generator:
     """Rebuild a generator from its class name and recorded ``config``."""
     if architecture not in GENERATORS:
         raise ValueError(f"unknown generator {architecture!r}; known: {', '.join(GENERATORS)}")
     return GENERATORS[architecture](**config)
+
+
+def build_variant(name: str, *, scale: int = 4, seed: int | None = None) -> Generator:
+    """A randomly initialised network of a named variant (``VARIANTS``), in eval mode.
+
+    With ``seed`` the initialisation is reproducible and leaves the global RNG untouched.
+    """
+    if name not in VARIANTS:
+        raise ValueError(f"unknown network variant {name!r}; known: {', '.join(VARIANTS)}")
+    architecture, config = VARIANTS[name]
+    if seed is None:
+        return build_generator(architecture, {**config, "scale": scale}).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_generator(architecture, {**config, "scale": scale}).eval()

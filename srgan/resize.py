@@ -134,6 +134,13 @@ def imresize(
     return x.to(image.dtype)
 
 
+def benchmark_pair(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark convention, ``(lr, hr)`` from an ``(H, W, C)`` uint8 HR image: the HR
+    mod-cropped to the scale, the LR its MATLAB bicubic ``1 / scale`` rounded to uint8."""
+    hr = mod_crop(hr, scale)
+    return imresize_array(hr, 1 / scale), hr
+
+
 def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
     """Crop height and width down to multiples of ``scale`` (the benchmark convention)."""
     h, w = image.shape[:2]

@@ -28,7 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from srgan.generators import Generator, RRDBNet, build_generator
+from srgan.generators import VARIANTS, Generator, RRDBNet, build_generator
 
 FORMAT = "srgan.generator/1"
 
@@ -37,11 +37,12 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # ``--model default`` always names this shipped model.
 DEFAULT_MODEL = "fast"
-# Models the project trains for release but that a given installation may not ship yet.
+# Models the project trains for release but that a given installation may not ship yet:
+# name -> (network variant in srgan.generators.VARIANTS, what it is for).
 RELEASE_MODELS = {
-    "fast": "CompactNet x4, PSNR-oriented",
-    "quality": "RRDBNet x4, PSNR-oriented",
-    "gan": "RRDBNet x4, the quality model fine-tuned in the GAN stage",
+    "fast": ("fast", "PSNR-oriented"),
+    "quality": ("rrdb8", "PSNR-oriented"),
+    "gan": ("rrdb8", "the quality model fine-tuned in the GAN stage"),
 }
 
 
@@ -326,8 +327,9 @@ def resolve_model(spec: str) -> Path:
     known = ", ".join([*(["default"] if has_default else []), *shipped]) or "none installed"
     choices = ("'default', " if has_default else "") + ("a shipped name or " if shipped else "")
     if spec in RELEASE_MODELS:
+        variant, purpose = RELEASE_MODELS[spec]
         raise FileNotFoundError(
-            f"model {spec!r} ({RELEASE_MODELS[spec]}) is not shipped with this version of "
+            f"model {spec!r} ({VARIANTS[variant][0]} x4, {purpose}) is not shipped with this version of "
             f"srgan yet (installed: {known}); use {choices}a weights file path "
             "(train one with python -m srgan.fit, see configs/release/)"
         )

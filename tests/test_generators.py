@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import inspect
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from srgan.generators import GENERATORS, CompactNet, RRDBNet, build_generator
+from srgan.generators import (
+    GENERATORS,
+    VARIANTS,
+    CompactNet,
+    RRDBNet,
+    build_generator,
+    build_variant,
+)
 from tests.conftest import TINY_GENERATORS
 
 
@@ -61,3 +70,42 @@ def test_unknown_scale_and_architecture_are_clear_errors() -> None:
         RRDBNet(num_blocks=1, scale=5)
     with pytest.raises(ValueError, match="unknown generator"):
         build_generator("Nope", {})
+
+
+def test_named_variants_build_and_are_reproducible() -> None:
+    for name, (architecture, config) in VARIANTS.items():
+        if not name.startswith("tiny-"):
+            continue
+        a, b = build_variant(name, seed=3), build_variant(name, seed=3)
+        assert type(a).__name__ == architecture and a.scale == 4
+        assert all(a.config[k] == v for k, v in config.items())
+        assert all(
+            torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values())
+        )
+    assert build_variant("tiny-compact", scale=2).scale == 2
+    with pytest.raises(ValueError, match="unknown network variant"):
+        build_variant("vit")
+
+
+def test_release_recipes_and_shipped_models_are_named_variants() -> None:
+    """The release configs' generators and the shipped files are the variants they claim."""
+    import yaml
+
+    from srgan.weights import packaged_models, read_safetensors
+
+    def matches(name: str, architecture: str, config: dict) -> bool:
+        defaults = build_variant(name).config
+        return VARIANTS[name][0] == architecture and all(
+            config.get(k, v) == v for k, v in defaults.items()
+        )
+
+    configs = Path(__file__).resolve().parents[1] / "configs" / "release"
+    expected = {"fast_x4.yaml": "compact", "fast_x4_cpu.yaml": "fast", "quality_x4.yaml": "rrdb8"}
+    for file, name in expected.items():
+        generator = yaml.safe_load((configs / file).read_text())["model"]["generator"]
+        assert matches(name, generator["class_path"].rsplit(".", 1)[1], generator["init_args"]), (
+            file
+        )
+    for name, path in packaged_models().items():
+        _, metadata = read_safetensors(path)
+        assert matches(name, metadata["architecture"], json.loads(metadata["config"])), name

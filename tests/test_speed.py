@@ -35,8 +35,8 @@ from benchmarks.speed import (
 from benchmarks.timing import measure
 from benchmarks.training import training_throughput
 from srgan.discriminators import VGGStyle
-from srgan.generators import CompactNet
-from srgan.weights import save_generator
+from srgan.generators import VARIANTS, CompactNet
+from srgan.weights import load_model, save_generator
 
 
 def test_macs_of_known_layers():
@@ -392,8 +392,6 @@ def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypa
 
 
 def test_every_suite_names_runnable_variants_and_models():
-    from srgan.export import resolve_model
-
     for name, suite in SUITES.items():
         device = torch.device(suite["device"])
         for variant in (Variant(*v) for v in suite["variants"]):
@@ -401,7 +399,9 @@ def test_every_suite_names_runnable_variants_and_models():
                 assert unavailable(variant, device) is None, (name, variant)
         assert Variant(*suite["baseline"]) in {Variant(*v) for v in suite["variants"]}
         for model in suite.get("model", []):
-            assert resolve_model(model).scale == 4  # a shipped model
+            assert load_model(model).scale == 4  # a shipped model
+        for arch in suite.get("arch", []):
+            assert arch in VARIANTS
         if suite["device"] == "cuda" and not torch.cuda.is_available():
             with pytest.raises(SystemExit):  # a clear usage error, not a traceback
                 main(["--suite", name])

@@ -1,0 +1,297 @@
+"""ONNX export of a generator, fp16 conversion, and the parity check against PyTorch.
+
+* The graph takes ``lr`` ``(B, C, H, W)`` float32 in [0, 1] and returns ``sr``
+  ``(B, C, H*scale, W*scale)`` clamped to [0, 1] (the inference contract of
+  ``srgan.inference``, without tiling). Batch, height and width are dynamic; a generator
+  with ``size_multiple > 1`` exports with height and width constrained to that multiple.
+* ``check_parity`` runs ONNX Runtime against PyTorch on random and real inputs at two
+  sizes and two batch sizes and returns the largest absolute difference per input.
+
+A generator that cannot be exported raises ``ExportError`` naming the first module
+(deepest first) that fails on its own, and why. ``python -m srgan.export`` is the command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from srgan.images import list_images, read_rgb
+from srgan.inference import to_unit_float
+from srgan.pictures import to_batch
+from srgan.resize import benchmark_pair
+
+DEFAULT_OPSET = 18
+# The largest side the dynamic dimensions allow (a 16K input); torch.export needs a bound.
+MAX_SIDE = 16384
+MAX_BATCH = 1024
+
+
+class ExportError(RuntimeError):
+    """A model that cannot be exported; ``module`` names the failing submodule."""
+
+    def __init__(self, module: str, module_type: str, reason: str) -> None:
+        self.module = module
+        self.module_type = module_type
+        self.reason = reason
+        where = f"module {module!r} ({module_type})" if module else f"model {module_type}"
+        super().__init__(f"cannot export {where} to ONNX: {reason}")
+
+
+class ParityError(RuntimeError):
+    """An exported graph whose outputs differ from PyTorch's beyond the tolerance."""
+
+
+class Clamped(nn.Module):
+    """The generator with its output clamped to [0, 1], as the inference contract says."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.generator(lr).clamp(0, 1)  # (B, C, H*scale, W*scale)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reason(error: BaseException) -> str:
+    """The most specific line of an exporter error (its exception summary when present)."""
+    text = _ANSI.sub("", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # The dynamo exporter lists the root cause first in "## Exception summary" as
+    # "<class '...DispatchError'>: message".
+    for line in lines:
+        match = re.match(r"<class '[\w.]+'>: (.+)", line)
+        if match:
+            return match.group(1)[:400]
+    return (lines[0] if lines else type(error).__name__)[:400]
+
+
+def _onnx_program(
+    model: nn.Module, sample: torch.Tensor, opset: int, dynamic_shapes: Any = None
+) -> Any:
+    # The exporter prints its progress; keep it for the error message instead.
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), torch.no_grad():
+        return torch.onnx.export(
+            model,
+            (sample,),
+            None,
+            dynamo=True,
+            opset_version=opset,
+            input_names=["lr"],
+            output_names=["sr"],
+            dynamic_shapes=dynamic_shapes,
+            verbose=False,
+        )
+
+
+def dynamic_shapes(size_multiple: int = 1) -> tuple[dict[int, Any]]:
+    """Dynamic batch, height and width (height, width multiples of ``size_multiple``)."""
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    if size_multiple == 1:
+        height = torch.export.Dim("height", min=2, max=MAX_SIDE)
+        width = torch.export.Dim("width", min=2, max=MAX_SIDE)
+    else:
+        m = size_multiple
+        height = m * torch.export.Dim("height_blocks", min=1, max=MAX_SIDE // m)
+        width = m * torch.export.Dim("width_blocks", min=1, max=MAX_SIDE // m)
+    return ({0: batch, 2: height, 3: width},)
+
+
+def find_unexportable(
+    model: nn.Module, sample: torch.Tensor, *, opset: int = DEFAULT_OPSET
+) -> tuple[str, str, str] | None:
+    """``(name, type, reason)`` of the deepest submodule that fails to export on its own.
+
+    Runs ``model`` once on ``sample`` with hooks recording every submodule's inputs,
+    then exports one instance of each distinct submodule alone (static shapes), deepest
+    first. ``None`` if every submodule exports alone.
+    """
+    calls: dict[str, tuple[nn.Module, tuple[Any, ...]]] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+
+        def hook(module: nn.Module, args: tuple[Any, ...], name: str = name) -> None:
+            if name not in calls and all(isinstance(a, torch.Tensor) for a in args):
+                calls[name] = (module, tuple(a.detach().clone() for a in args))
+
+        handles.append(module.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            model(sample)
+    except Exception as error:  # noqa: BLE001 - the model does not even run in PyTorch
+        return "", type(model).__name__, f"the model fails in PyTorch: {_reason(error)}"
+    finally:
+        for handle in handles:
+            handle.remove()
+    seen: set[str] = set()
+    for name in sorted(calls, key=lambda n: -n.count(".")):
+        module, args = calls[name]
+        key = repr(module) if not list(module.children()) else type(module).__qualname__
+        if key in seen or len(args) != 1:
+            continue
+        seen.add(key)
+        try:
+            _onnx_program(module, args[0], opset)
+        except Exception as error:  # noqa: BLE001 - any failure names this module
+            return name, type(module).__name__, _reason(error)
+    return None
+
+
+def export_onnx(
+    generator: nn.Module,
+    path: str | Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    sample_size: tuple[int, int] = (32, 32),
+) -> Path:
+    """Export ``generator`` (clamped to [0, 1]) to ONNX with dynamic batch, height, width.
+
+    Raises ``ExportError`` naming the failing module when the graph cannot be exported.
+    """
+    if opset < 17:
+        raise ValueError(f"opset must be at least 17, got {opset}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generator = generator.eval().float().cpu()
+    multiple = getattr(generator, "size_multiple", 1)
+    h, w = (math.ceil(s / multiple) * multiple for s in sample_size)
+    in_channels = generator.config.get("in_channels", 3) if hasattr(generator, "config") else 3
+    sample = torch.rand(1, in_channels, h, w)
+    model = Clamped(generator).eval()
+    try:
+        program = _onnx_program(model, sample, opset, dynamic_shapes(multiple))
+    except Exception as error:  # noqa: BLE001 - re-raised with the module that fails
+        culprit = find_unexportable(generator, sample, opset=opset)
+        if culprit is None:
+            raise ExportError("", type(generator).__name__, _reason(error)) from error
+        raise ExportError(*culprit) from error
+    program.save(str(path))
+    import onnx
+
+    onnx.checker.check_model(str(path), full_check=True)
+    return path
+
+
+def convert_fp16(source: str | Path, path: str | Path) -> Path:
+    """An fp16 copy of an fp32 ONNX model; inputs and outputs stay float32.
+
+    Uses ONNX Runtime's converter (``onnxruntime.transformers.float16``), whose default
+    block list keeps operators without fp16 kernels (Resize among them) in float32.
+    """
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    _sort_nodes(model.graph)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)
+
+
+def _sort_nodes(graph: Any) -> None:
+    """Topologically sort ``graph``'s nodes in place (the fp16 converter appends its input
+    casts at the end, which ONNX Runtime accepts but onnx's checker rejects)."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = [n for n in pending if all(i in available for i in n.input)]
+        if not ready:
+            raise ValueError("the fp16 graph has a cycle or an undefined input")
+        for node in ready:
+            ordered.append(node)
+            available.update(node.output)
+        pending = [n for n in pending if all(n is not r for r in ready)]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def onnx_session(
+    path: str | Path, *, threads: int | None = None, providers: Sequence[str] | None = None
+) -> Any:
+    """An ONNX Runtime session (CPU unless ``providers`` says otherwise)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(
+        str(path), options, providers=list(providers or ["CPUExecutionProvider"])
+    )
+
+
+def run_session(session: Any, lr: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """``(B, C, H, W)`` float in [0, 1] -> the model's ``sr`` output as a float32 tensor."""
+    array = lr.detach().cpu().float().numpy() if isinstance(lr, torch.Tensor) else lr
+    (out,) = session.run(["sr"], {"lr": np.ascontiguousarray(array, dtype=np.float32)})
+    return torch.from_numpy(out).float()
+
+
+def float_batch(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, C)`` uint8 -> ``(1, 3, H, W)`` float32 in [0, 1]."""
+    return to_unit_float(to_batch(image))
+
+
+def benchmark_lr(hr: np.ndarray, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``srgan.resize.benchmark_pair`` as float batches: ``(lr, hr)``."""
+    lr, hr = benchmark_pair(hr, scale)
+    return float_batch(lr), float_batch(hr)
+
+
+def parity_inputs(
+    real_dir: str | Path | None,
+    scale: int,
+    size_multiple: int = 1,
+    in_channels: int = 3,
+) -> list[tuple[str, torch.Tensor]]:
+    """Random inputs at two sizes (batch 1 and 2), plus two real LR crops when a folder is given."""
+    m = size_multiple
+    sizes = [(m * math.ceil(17 / m), m * math.ceil(23 / m)), (m * math.ceil(40 / m), 32)]
+    generator = torch.Generator().manual_seed(0)
+    cases = [
+        (f"random {b}x{h}x{w}", torch.rand(b, in_channels, h, w, generator=generator))
+        for b, (h, w) in zip((1, 2), sizes)
+    ]
+    if real_dir is not None and in_channels == 3:
+        files = list_images(real_dir)
+        for i, (h, w) in enumerate(sizes):
+            image = read_rgb(files[i % len(files)])
+            lr = float_batch(image)
+            if min(image.shape[:2]) >= scale * max(h, w) * 2:
+                lr, _ = benchmark_lr(image, scale)
+            lr = lr[..., :h, :w]
+            if lr.shape[-2:] == (h, w):
+                cases.append((f"real {files[i % len(files)].name} {h}x{w}", lr))
+    return cases
+
+
+def check_parity(
+    generator: nn.Module, session: Any, cases: Sequence[tuple[str, torch.Tensor]]
+) -> dict[str, float]:
+    """Max abs difference of the ONNX outputs from PyTorch's (both clamped to [0, 1])."""
+    model = Clamped(generator.eval().float().cpu())
+    diffs = {}
+    with torch.no_grad():
+        for name, lr in cases:
+            expected = model(lr)
+            got = run_session(session, lr)
+            if got.shape != expected.shape:
+                raise ParityError(
+                    f"{name}: ONNX shape {tuple(got.shape)} != {tuple(expected.shape)}"
+                )
+            diffs[name] = float((got - expected).abs().max())
+    return diffs
