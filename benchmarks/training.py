@@ -1,9 +1,10 @@
 """GAN-stage training throughput: generator + discriminator steps per second.
 
 One step is what ``srgan.module.SRGAN`` does per batch in the GAN stage with
-``n_critic = 1``: a generator step (pixel + adversarial loss, discriminator frozen), then
-a discriminator step on the detached SR image. Written with plain PyTorch (benchmarks do
-not import Lightning), so it times the networks, losses and optimizers, not the trainer.
+``n_critic = 1``: a generator step (``srgan.gan.generator_loss``, discriminator frozen),
+then a discriminator step (``srgan.gan.discriminator_loss``) on the detached SR image.
+Written with plain PyTorch (benchmarks do not import Lightning), so it times the
+networks, losses and optimizers, not the trainer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from benchmarks.backends import strict_fp32
 from benchmarks.timing import measure
 from srgan.discriminators import VGGStyle
-from srgan.losses import PixelLoss
+from srgan.gan import LossWeights, discriminator_loss, generator_loss
 from srgan.objectives import AdversarialObjective, RelativisticAverage
 
 
@@ -31,7 +32,7 @@ def gan_step(
     device: torch.device,
     precision: str = "fp32",
     compile: bool = False,
-    adversarial_weight: float = 5e-3,
+    weights: LossWeights = LossWeights(),
 ) -> Any:
     """A closure running one GAN training step on a fixed random batch."""
     scale = generator.scale
@@ -43,7 +44,6 @@ def gan_step(
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=1e-4, betas=(0.9, 0.99))
     g_forward = torch.compile(generator) if compile else generator
     d_forward = torch.compile(discriminator) if compile else discriminator
-    pixel_loss = PixelLoss()
     hr = torch.rand(batch, 3, crop, crop, device=device)
     lr = torch.rand(batch, 3, crop // scale, crop // scale, device=device)
 
@@ -62,20 +62,13 @@ def gan_step(
             discriminator.requires_grad_(False)
             with autocast():
                 sr = g_forward(lr)
-                fake_logits = d_forward(sr)
-                with torch.no_grad():
-                    real_logits = d_forward(hr)
-                g_loss = pixel_loss(sr.float(), hr) + adversarial_weight * objective.g_loss(
-                    real_logits.float(), fake_logits.float()
-                )
+                g_loss, _ = generator_loss(d_forward, objective, sr, hr, weights=weights)
             g_opt.zero_grad(set_to_none=True)
             scaler.scale(g_loss).backward()
             scaler.step(g_opt)
             discriminator.requires_grad_(True)
             with autocast():
-                real_logits = d_forward(hr)
-                fake_logits = d_forward(sr.detach())
-                d_loss = objective.d_loss(real_logits.float(), fake_logits.float())
+                d_loss, _ = discriminator_loss(d_forward, objective, sr, hr)
             d_opt.zero_grad(set_to_none=True)
             scaler.scale(d_loss).backward()
             scaler.step(d_opt)
@@ -90,19 +83,21 @@ def training_throughput(
     discriminator: nn.Module | None = None,
     batch: int = 16,
     crop: int = 128,
+    objective: AdversarialObjective | None = None,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
     compile: bool = False,
     warmup: int = 2,
     repeats: int = 10,
 ) -> dict[str, Any]:
-    """Steps per second (and HR pixels per second) of the GAN stage."""
+    """Steps per second (and HR pixels per second) of the GAN stage (default objective:
+    RaGAN, ESRGAN's; the cost of the others differs only in a few elementwise ops)."""
     device = torch.device(device)
     discriminator = discriminator if discriminator is not None else VGGStyle()
     step = gan_step(
         generator,
         discriminator,
-        RelativisticAverage(),
+        objective or RelativisticAverage(),
         batch=batch,
         crop=crop,
         device=device,

@@ -26,11 +26,12 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 from torchvision.utils import make_grid, save_image
 
-from srgan.losses import PerceptualLoss, PixelLoss, feature_matching_loss
+from srgan.gan import LossWeights, discriminator_loss, generator_loss
+from srgan.losses import PerceptualLoss, PixelLoss
 from srgan.metrics import psnr, ssim
 from srgan.objectives import AdversarialObjective
 from srgan.resize import imresize
-from srgan.weights import load_checkpoint, load_state, read_safetensors, split_prefixed
+from srgan.weights import CHECKPOINT_KEY, checkpoint_record, load_state, network_states
 
 Stage = Literal["psnr", "gan"]
 
@@ -118,6 +119,12 @@ class SRGAN(L.LightningModule):
         self.stage = stage
         self.pixel_loss = pixel_loss or PixelLoss()
         self.perceptual_loss = perceptual_loss
+        self.loss_weights = LossWeights(
+            pixel=pixel_weight,
+            perceptual=perceptual_weight,
+            adversarial=adversarial_weight,
+            feature_matching=feature_matching_weight,
+        )
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
@@ -129,26 +136,14 @@ class SRGAN(L.LightningModule):
     # -- set-up ------------------------------------------------------------------------------
     def load_initial_weights(self, path: str) -> None:
         """Load every network found in ``path`` (checkpoint or safetensors)."""
-        path_ = Path(path).expanduser()
-        if not path_.is_file():
-            raise FileNotFoundError(f"model.init_from: file not found: {path_}")
-        if path_.suffix == ".safetensors":
-            state, _ = read_safetensors(path_)
-        else:
-            state = load_checkpoint(path_)["state_dict"]
-        generator = split_prefixed(state, "generator")
-        if not generator and not any(
-            k.startswith(("generator_ema.", "discriminator.")) for k in state
-        ):
-            generator = state  # a bare generator file
-        ema = split_prefixed(state, "generator_ema")
-        if not generator and not ema:
-            raise ValueError(f"model.init_from: no generator weights in {path_}")
-        load_state(self.generator, generator or ema)
-        load_state(self.generator_ema, ema or generator)
-        discriminator = split_prefixed(state, "discriminator")
-        if discriminator and self.discriminator is not None:
-            load_state(self.discriminator, discriminator)
+        try:
+            states = network_states(path)
+        except (FileNotFoundError, ValueError) as error:
+            raise type(error)(f"model.init_from: {error}") from None
+        load_state(self.generator, states["generator"])
+        load_state(self.generator_ema, states["generator_ema"])
+        if "discriminator" in states and self.discriminator is not None:
+            load_state(self.discriminator, states["discriminator"])
 
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
@@ -214,7 +209,7 @@ class SRGAN(L.LightningModule):
             sr = self.generator(lr)
             g_pixel = self.pixel_loss(sr, hr)
             grad_norm = self._step(
-                g_opt, g_sched, self.hparams.pixel_weight * g_pixel, self.generator
+                g_opt, g_sched, self.loss_weights.pixel * g_pixel, self.generator
             )
             self._update_ema()
             self.log_dict({"train/g_pixel": g_pixel, "train/g_grad_norm": grad_norm}, prog_bar=True)
@@ -241,50 +236,24 @@ class SRGAN(L.LightningModule):
     def _generator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        hp = self.hparams
-        fake_logits, fake_features = self.discriminator.forward_features(sr)
-        with torch.no_grad():
-            real_logits, real_features = self.discriminator.forward_features(hr)
-        terms = {
-            "g_pixel": self.pixel_loss(sr, hr),
-            "g_adv": self.objective.g_loss(real_logits, fake_logits),
-        }
-        loss = hp.pixel_weight * terms["g_pixel"] + hp.adversarial_weight * terms["g_adv"]
-        if hp.perceptual_weight > 0:
-            terms["g_perceptual"] = self.perceptual_loss(sr, hr)
-            loss = loss + hp.perceptual_weight * terms["g_perceptual"]
-        if hp.feature_matching_weight > 0:
-            terms["g_feature_matching"] = feature_matching_loss(fake_features, real_features)
-            loss = loss + hp.feature_matching_weight * terms["g_feature_matching"]
+        loss, logs = generator_loss(
+            self.discriminator,
+            self.objective,
+            sr,
+            hr,
+            weights=self.loss_weights,
+            pixel_loss=self.pixel_loss,
+            perceptual_loss=self.perceptual_loss,
+        )
         grad_norm = self._step(opt, sched, loss, self.generator)
-        return {f"train/{k}": v.detach() for k, v in terms.items()} | {
-            "train/g_loss": loss.detach(),
-            "train/g_grad_norm": grad_norm,
-        }
+        return {f"train/{k}": v for k, v in logs.items()} | {"train/g_grad_norm": grad_norm}
 
     def _discriminator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        real_logits = self.discriminator(hr)
-        fake_logits = self.discriminator(sr)
-        loss = self.objective.d_loss(real_logits, fake_logits)
-        logs = {"train/d_adv": loss.detach()}
-        penalty = self.objective.penalty(self.discriminator, hr, sr)
-        if penalty is not None:
-            loss = loss + penalty
-            logs["train/d_penalty"] = penalty.detach()
+        loss, logs = discriminator_loss(self.discriminator, self.objective, sr, hr)
         grad_norm = self._step(opt, sched, loss, self.discriminator)
-        real, fake = real_logits.detach().float(), fake_logits.detach().float()
-        # Accuracy in the relativistic sense (real above the mean fake logit and fake below
-        # the mean real logit): meaningful whatever the objective's logit scale.
-        accuracy = 0.5 * ((real > fake.mean()).float().mean() + (fake < real.mean()).float().mean())
-        return logs | {
-            "train/d_loss": loss.detach(),
-            "train/d_real_mean": real.mean(),
-            "train/d_fake_mean": fake.mean(),
-            "train/d_accuracy": accuracy,
-            "train/d_grad_norm": grad_norm,
-        }
+        return {f"train/{k}": v for k, v in logs.items()} | {"train/d_grad_norm": grad_norm}
 
     # -- evaluation --------------------------------------------------------------------------
     def _evaluate(self, batch: dict[str, Any], prefix: str) -> torch.Tensor:
@@ -325,14 +294,7 @@ class SRGAN(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # What srgan.weights needs to rebuild the generator from the checkpoint alone.
-        generator = self.generator_ema
-        checkpoint["srgan"] = {
-            "generator": {
-                "architecture": type(generator).__name__,
-                "config": dict(generator.config),
-            },
-            "stage": self.stage,
-        }
+        checkpoint[CHECKPOINT_KEY] = checkpoint_record(self.generator_ema, self.stage)
 
 
 def _as_list(value: Any) -> list[Any]:

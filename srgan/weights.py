@@ -131,9 +131,54 @@ def split_prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, tor
     return {k[len(start) :]: v for k, v in state.items() if k.startswith(start)}
 
 
-def ema_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The EMA generator's weights from a module state dict (``generator_ema.*``)."""
-    return split_prefixed(state, "generator_ema")
+# --- srgan.fit checkpoints --------------------------------------------------------------
+# A checkpoint of srgan.fit is Lightning's dict; its "state_dict" holds the networks under
+# these prefixes, and CHECKPOINT_KEY what is needed to rebuild the generator alone.
+CHECKPOINT_KEY = "srgan"
+NETWORKS = ("generator", "generator_ema", "discriminator")
+
+
+def checkpoint_record(generator: Generator, stage: str) -> dict[str, Any]:
+    """What ``srgan.fit`` stores under ``checkpoint[CHECKPOINT_KEY]``: the (EMA) generator's
+    architecture and config, and the training stage."""
+    return {
+        "generator": {"architecture": type(generator).__name__, "config": dict(generator.config)},
+        "stage": stage,
+    }
+
+
+def network_states(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
+    """The networks' weights in an ``srgan.fit`` checkpoint or a ``.safetensors`` file, by
+    name (``generator``, ``generator_ema``, ``discriminator``: those present).
+
+    A bare generator file (no prefixes) counts as both ``generator`` and ``generator_ema``;
+    a file with only one of the two gives it for both.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    if path.suffix == ".safetensors":
+        state, _ = read_safetensors(path)
+    else:
+        checkpoint = load_checkpoint(path)
+        if not isinstance(checkpoint.get("state_dict"), dict):
+            raise ValueError(f"{path} is not an srgan.fit checkpoint (it has no state_dict)")
+        state = checkpoint["state_dict"]
+    return split_networks(state, path)
+
+
+def split_networks(
+    state: dict[str, torch.Tensor], path: str | Path
+) -> dict[str, dict[str, torch.Tensor]]:
+    """``network_states`` of an already loaded state dict (``path`` names it in errors)."""
+    states = {name: split_prefixed(state, name) for name in NETWORKS}
+    if not any(states.values()):
+        states["generator"] = state  # a bare generator file
+    states["generator"] = states["generator"] or states["generator_ema"]
+    states["generator_ema"] = states["generator_ema"] or states["generator"]
+    if not states["generator"]:
+        raise ValueError(f"no generator weights in {path}")
+    return {name: weights for name, weights in states.items() if weights}
 
 
 # --- community ESRGAN / Real-ESRGAN weights -------------------------------------------
@@ -268,14 +313,12 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
         state = tensors
     else:
         checkpoint = load_checkpoint(path)
-        info = checkpoint.get("srgan", {}).get("generator")
+        info = checkpoint.get(CHECKPOINT_KEY, {}).get("generator")
         if info is None:
             return _from_state(unwrap_state(checkpoint), path).eval()
         generator = build_generator(info["architecture"], info["config"])
-        module_state = checkpoint["state_dict"]
-        state = (ema_state(module_state) if prefer_ema else {}) or split_prefixed(
-            module_state, "generator"
-        )
+        states = split_networks(checkpoint["state_dict"], path)
+        state = states["generator_ema" if prefer_ema else "generator"]
     load_state(generator, state)
     return generator.eval()
 
