@@ -53,11 +53,11 @@ PSNR_RUNS = {
 OBJECTIVES = {
     "ragan": CONFIGS / "objective/relativistic_average.yaml",
     "maxsurprise": CONFIGS / "objective/max_surprise.yaml",
-    "maxsurpriserel": CONFIGS / "objective/max_surprise_relativistic.yaml",
-    "maxsurprisetau025": CONFIGS / "objective/max_surprise_tau025.yaml",
-    "maxsurpriseadv2x": CONFIGS / "objective/max_surprise_adv2x.yaml",
-    "maxsurpriseadv4x": CONFIGS / "objective/max_surprise_adv4x.yaml",
-    "raganadvhalf": CONFIGS / "objective/relativistic_average_advhalf.yaml",
+    "maxsurpriserel": CONFIGS / "ablation/max_surprise_relativistic.yaml",
+    "maxsurprisetau025": CONFIGS / "ablation/max_surprise_tau025.yaml",
+    "maxsurpriseadv2x": CONFIGS / "ablation/max_surprise_adv2x.yaml",
+    "maxsurpriseadv4x": CONFIGS / "ablation/max_surprise_adv4x.yaml",
+    "raganadvhalf": CONFIGS / "ablation/relativistic_average_advhalf.yaml",
 }
 GAN_RUNS = {
     f"gan_{objective}_s{seed}": (fragment, seed)

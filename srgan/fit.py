@@ -29,9 +29,11 @@ from srgan.module import SRGAN
 
 class SRCLI(LightningCLI):
     """LightningCLI with the resolved config saved beside every run (Lightning's default),
-    and ``--validate_first``: one validation pass before training, logged at step 0."""
+    the data's scale taken from the generator's (set once, in ``model.generator``), and
+    ``--validate_first``: one validation pass before training, logged at step 0."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("model.generator.init_args.scale", "data.scale", apply_on="parse")
         parser.add_argument(
             "--validate_first",
             type=bool,
