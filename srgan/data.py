@@ -19,6 +19,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from srgan.images import list_images, read_rgb
@@ -284,8 +285,21 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def _whole_loader(self, dataset: WholeImages | None) -> DataLoader:
-        # Whole images differ in size: one per batch.
-        return DataLoader(dataset or [], batch_size=1, num_workers=0, collate_fn=_collate_one)
+        # Whole images differ in size: one per batch. Under DDP each process scores its own
+        # share, without the padding duplicates of Lightning's default sampler, so the
+        # metrics (sum/count, reduced over processes) are the exact mean over the images.
+        # (With fewer images than processes, Lightning's sampler pads: every process must
+        # run at least one batch.)
+        sampler = None
+        trainer = self.trainer
+        world = trainer.world_size if trainer is not None else 1
+        if dataset is not None and 1 < world <= len(dataset):
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+            )
+        return DataLoader(
+            dataset or [], batch_size=1, num_workers=0, collate_fn=_collate_one, sampler=sampler
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._whole_loader(self.val_set)

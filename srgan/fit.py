@@ -44,6 +44,11 @@ class SRCLI(LightningCLI):
 
     def before_fit(self) -> None:
         config = self.config[self.subcommand]
+        if config.get("validate_first") and self.trainer.world_size > 1:
+            raise ValueError(
+                "--validate_first runs before the training processes start, so it needs one "
+                "device; with several, run `python -m srgan.fit validate` first instead"
+            )
         if config.get("validate_first") and not config.get("ckpt_path"):
             # The RNG is isolated (as Lightning's sanity check does) so that the run trains
             # exactly as it would without the extra pass; that pass replaces the check.

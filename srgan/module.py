@@ -24,6 +24,7 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
+from torchmetrics import MeanMetric
 from torchvision.utils import make_grid, save_image
 
 from srgan.gan import LossWeights, discriminator_loss, generator_loss
@@ -126,6 +127,13 @@ class SRGAN(L.LightningModule):
             feature_matching=feature_matching_weight,
         )
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
+        self.eval_means = nn.ModuleDict(
+            {
+                f"{prefix}_{name}": MeanMetric().set_dtype(torch.float64)
+                for prefix in ("val", "test")
+                for name in ("psnr", "ssim")
+            }
+        )
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.generator_scheduler = generator_scheduler
@@ -253,13 +261,18 @@ class SRGAN(L.LightningModule):
         sr = self(batch["lr"]).float()
         scale = self.generator_ema.scale
         hr = batch["hr"]
-        self.log(f"{prefix}/psnr", psnr(sr, hr, crop_border=scale).mean(), batch_size=1)
-        self.log(f"{prefix}/ssim", ssim(sr, hr, crop_border=scale).mean(), batch_size=1)
+        # Per-image scores into sum/count metrics, logged as objects: Lightning computes
+        # them at the end of the epoch, reduced over all processes (the exact mean over
+        # every image under DDP, whatever each process's share).
+        for name, metric in (("psnr", psnr), ("ssim", ssim)):
+            mean = self.eval_means[f"{prefix}_{name}"]
+            mean.update(metric(sr, hr, crop_border=scale))
+            self.log(f"{prefix}/{name}", mean, batch_size=hr.shape[0])
         return sr
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         sr = self._evaluate(batch, "val")
-        if batch_idx == 0 and not self.trainer.sanity_checking:
+        if batch_idx == 0 and not self.trainer.sanity_checking and self.trainer.is_global_zero:
             self._save_samples(batch["lr"], sr, batch["hr"])
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -277,7 +290,10 @@ class SRGAN(L.LightningModule):
             t[0, :, top : top + size, left : left + size].float().cpu() for t in (bicubic, sr, hr)
         ]
         grid = make_grid(crops, nrow=3, padding=2)
-        log_dir = self.trainer.log_dir or self.trainer.default_root_dir
+        # The logger's own folder (Trainer.log_dir would broadcast: a collective call that
+        # only this process makes would hang the others under DDP).
+        logger = self.trainer.logger
+        log_dir = (logger.log_dir if logger is not None else None) or self.trainer.default_root_dir
         out = Path(log_dir) / "samples" / f"step_{self.global_step:08d}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, out)
