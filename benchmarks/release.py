@@ -173,7 +173,7 @@ def launch(plan: dict[str, Run], args: argparse.Namespace) -> dict[str, float]:
                 smoke=args.smoke,
                 max_steps=run.max_steps,
             )
-            log = open(runs / f"{name}.log", "w")  # noqa: SIM115 - closed when the process ends
+            log = open(runs / f"{name}.log", "w")  # closed when the process ends
             print("launch:", " ".join(cmd[1:]), flush=True)
             processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
             started[name] = time.perf_counter()

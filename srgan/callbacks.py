@@ -78,7 +78,7 @@ class TimeBudget(L.Callback):
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
-    ) -> None:  # noqa: ANN001
+    ) -> None:
         if self._first_batch is None:
             self._first_batch = trainer.fit_loop.total_batch_idx
         batches = trainer.fit_loop.total_batch_idx - self._first_batch + 1

@@ -239,7 +239,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         raise ImageError(
             f"too large: {error} Raise the limit with --max-pixels if the image is genuine"
         ) from None
-    except Exception as error:  # decoders raise OSError, SyntaxError, struct.error, ...
+    except Exception as error:  # noqa: BLE001 - decoders raise OSError, SyntaxError, struct.error, ...
         reason = str(error) or type(error).__name__
         if "truncated" in reason:
             reason = f"truncated file ({reason})"

@@ -253,7 +253,7 @@ def run_jobs(
                 job, future, megapixels = writing.popleft()
                 try:
                     future.result()
-                except Exception as error:  # one image's problem, the run goes on
+                except Exception as error:  # noqa: BLE001 - one image's problem, the run goes on
                     fail(job, f"cannot write {job.target}: {error}")
                     continue
                 summary.done += 1
@@ -267,7 +267,7 @@ def run_jobs(
             try:
                 lr = torch.cat([t for _, _, t in batch]) if len(batch) > 1 else batch[0][2]
                 sr = upscaler(lr, out_dtype=out_dtype)
-            except Exception as error:  # a model failure is one batch's problem
+            except Exception as error:  # noqa: BLE001 - a model failure is one batch's problem
                 if len(batch) > 1:  # retry alone, so only the culprit fails
                     for item in batch:
                         process([item])
@@ -277,7 +277,7 @@ def run_jobs(
             for (job, picture, _), image_sr in zip(batch, sr):
                 try:
                     alpha = upscale_alpha(upscaler, picture, out_dtype, options.alpha)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - this image fails, the rest go on
                     fail(job, f"upscaling its alpha failed: {error}")
                     continue
                 size = output_size(picture, upscaler, options.outscale)
@@ -304,7 +304,7 @@ def run_jobs(
                 except ImageError as error:
                     fail(job, str(error))
                     continue
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - this image fails, the rest go on
                     fail(job, f"cannot read: {type(error).__name__}: {error}")
                     continue
                 item = (job, picture, lr)

@@ -175,7 +175,7 @@ def export_onnx(
     model = Clamped(generator).eval()
     try:
         program = _onnx_program(model, sample, opset, dynamic_shapes(multiple))
-    except Exception as error:  # noqa: BLE001 - re-raised with the module that fails
+    except Exception as error:  # re-raised below, naming the module that fails
         culprit = find_unexportable(generator, sample, opset=opset)
         if culprit is None:
             raise ExportError("", type(generator).__name__, _reason(error)) from error

@@ -90,7 +90,7 @@ def blocked_globals(path: str | Path) -> list[str]:
     """The globals a pickle file would import that ``weights_only`` loading does not allow."""
     try:
         return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-    except Exception:
+    except Exception:  # noqa: BLE001 - not a pickle zip at all: nothing to name
         return []
 
 
@@ -101,7 +101,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """
     try:
         checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure is reported as unreadable
         names = blocked_globals(path)
         if names:
             reason = f"it imports {', '.join(names)}, which weights-only loading blocks"
@@ -304,7 +304,7 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
     if path.suffix == ".safetensors":
         try:
             tensors, metadata = read_safetensors(path)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any failure is reported as unreadable
             raise ValueError(f"{path} is not a readable .safetensors file: {error}") from None
         if "architecture" not in metadata:
             generator = _from_state(unwrap_state(tensors), path)

@@ -224,7 +224,7 @@ def test_psnr_stage_loss_falls_on_one_image(image_dir: Path, tmp_path: Path) -> 
     losses: list[float] = []
 
     class Record(L.Callback):
-        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
             losses.append(float(trainer.callback_metrics["train/g_pixel"]))
 
     trainer = L.Trainer(
@@ -247,7 +247,7 @@ def test_generator_step_leaves_discriminator_unchanged(image_dir: Path) -> None:
     checks: list[bool] = []
     original = model._generator_step
 
-    def spy(opt, sched, sr, hr):  # noqa: ANN001, ANN202
+    def spy(opt, sched, sr, hr):
         params = list(model.discriminator.parameters())
         before = [p.detach().clone() for p in params]
         grads_before = [None if p.grad is None else p.grad.clone() for p in params]

@@ -228,7 +228,7 @@ def test_modes_survive_the_command(
     model_file: Path,
     capsys: pytest.CaptureFixture[str],
     mode: str,
-    make,  # noqa: ANN001
+    make,
 ) -> None:
     source = tmp_path / ("in.jpg" if mode == "CMYK" else "in.png")
     make(rgb(6, 8)).save(source)
@@ -416,7 +416,7 @@ def test_an_interrupted_run_leaves_only_complete_outputs(
     real = upscale.Upscaler.__call__
     calls = []
 
-    def interrupt_second(self, lr, **kwargs):  # noqa: ANN001, ANN202
+    def interrupt_second(self, lr, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
