@@ -7,6 +7,23 @@ config, upscale images and folders (``python -m srgan.upscale``), export to ONNX
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+
+def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback: object) -> None:
+    """A Ctrl-C while a command is still importing its libraries: one line, no traceback
+    (once running, each command handles Ctrl-C itself)."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return
+    sys.__excepthook__(kind, value, traceback)  # type: ignore[arg-type]
+
+
+# Only for srgan's own command lines (``python -m srgan.*`` is "-m" while it imports).
+if sys.argv[:1] == ["-m"] or Path(sys.argv[0] if sys.argv else "").name.startswith("srgan-"):
+    sys.excepthook = _quiet_interrupt
+
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
 from srgan.inference import Upscaler

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from srgan.images import check_writable
 from srgan.int8 import QualityError, calibration_crops, psnr_report, quantize_int8
 from srgan.onnx import (
     DEFAULT_OPSET,
@@ -107,9 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line: 0 on success, 1 (with the reason) when export or checks fail."""
     try:
         run(argv)
-    except (ExportError, ParityError, QualityError, FileNotFoundError, ValueError) as error:
+    except (ExportError, ParityError, QualityError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: files already written are complete", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -120,7 +124,18 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise SystemExit("--int8 needs --calibration-dir (real images to calibrate on)")
     if args.max_psnr_drop is not None and not (args.int8 and args.hr_dir):
         raise SystemExit("--max-psnr-drop needs --int8 and --hr-dir")
+    for path in (args.output, args.fp16, args.int8, args.report):
+        if path:
+            check_writable(Path(path).parent)
     generator = load_model(args.model).eval()
+    crops = None
+    if args.int8:  # read before anything is written: a bad image stops the run here
+        crops = calibration_crops(
+            args.calibration_dir,
+            count=args.calibration_crops,
+            crop=args.calibration_crop_size,
+            downscale=args.calibration_downscale,
+        )
     scale = generator.scale
     multiple = getattr(generator, "size_multiple", 1)
     in_channels = generator.config.get("in_channels", 3)
@@ -165,12 +180,6 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         sessions["fp16"] = fp16
         print(f"fp16 ONNX: {args.fp16} (max abs diff {max(diffs16.values()):.2e})")
     if args.int8:
-        crops = calibration_crops(
-            args.calibration_dir,
-            count=args.calibration_crops,
-            crop=args.calibration_crop_size,
-            downscale=args.calibration_downscale,
-        )
         start = time.perf_counter()
         quantize_int8(
             output,

@@ -19,12 +19,16 @@ or one extra ``--config configs/objective/NAME.yaml``.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
 from srgan.data import SRDataModule
 from srgan.module import SRGAN
+from srgan.weights import load_checkpoint
 
 
 class SRCLI(LightningCLI):
@@ -41,6 +45,28 @@ class SRCLI(LightningCLI):
             help="fit: validate once before the first step (logged at step 0), to see where "
             "a fine-tune starts; skipped when resuming with --ckpt_path",
         )
+
+    def _parse_ckpt_path(self) -> None:
+        # A checkpoint that is missing or that weights-only loading refuses is one clear
+        # error, before Lightning opens it (which would end in a torch traceback).
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path not in (None, "last", "best", "hpc", "registry"):
+            if not Path(ckpt_path).is_file():
+                raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
+            load_checkpoint(ckpt_path)
+        super()._parse_ckpt_path()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            # A run that failed before writing anything leaves no empty version folder.
+            logger = self.trainer.logger
+            log_dir = Path(logger.log_dir) if logger is not None and logger.log_dir else None
+            if log_dir is not None and log_dir.is_dir() and not any(log_dir.iterdir()):
+                log_dir.rmdir()
+            raise
 
     def before_fit(self) -> None:
         config = self.config[self.subcommand]
@@ -70,5 +96,19 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
     )
 
 
+def command(args: list[str] | None = None) -> int:
+    """``srgan-fit`` / ``python -m srgan.fit``: a problem with the data, the config or a
+    checkpoint is one line on stderr and exit status 2, not a traceback; Ctrl-C is 130."""
+    try:
+        main(args)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(command())

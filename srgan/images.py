@@ -16,17 +16,20 @@ interrupted run never leaves a truncated image behind.
 from __future__ import annotations
 
 import glob
+import html
 import io
 import os
+import re
 import secrets
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
@@ -201,10 +204,19 @@ def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
     return Picture(np.ascontiguousarray(array), alpha, icc, fmt)
 
 
-def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+def read_image(
+    path: str | Path,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    check: Callable[[int, int, int], None] | None = None,
+) -> Picture:
     """Decode ``path`` (never modified) to a ``Picture``; ``ImageError`` says what is wrong.
 
     ``max_pixels`` refuses larger images before decoding them (``None``: no limit).
+    ``check(width, height, bits)`` runs on the header before decoding; it refuses an image
+    by raising ``ImageError`` (e.g. one whose upscaling would not fit in memory).
+    Animated images (GIF, APNG, WebP with several frames) are refused: frames are not
+    still images to upscale one by one here.
     """
     path = Path(path)
     try:
@@ -213,8 +225,9 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         raise ImageError(f"cannot read: {error.strerror or error}") from None
     if size == 0:
         raise ImageError("empty file (0 bytes)")
-    if max_pixels and Image.MAX_IMAGE_PIXELS and max_pixels > Image.MAX_IMAGE_PIXELS:
-        # Pillow's own bomb guard must not be stricter than the limit asked for.
+    if Image.MAX_IMAGE_PIXELS and (max_pixels is None or max_pixels > Image.MAX_IMAGE_PIXELS):
+        # Pillow's own bomb guard must not be stricter than the limit asked for (none:
+        # the caller's choice, e.g. --max-pixels 0).
         Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(path) as image:
@@ -224,6 +237,18 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
                     f"too large: {width} x {height} = {width * height / 1e6:.0f} MP is above "
                     f"the {max_pixels / 1e6:.0f} MP limit (a decompression-bomb guard); "
                     f"raise it with --max-pixels if the image is genuine"
+                )
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise ImageError(
+                    f"animated ({frames} frames): only still images are upscaled; extract "
+                    "the frames first (e.g. with ffmpeg) and upscale those"
+                )
+            if check is not None:
+                check(
+                    width,
+                    height,
+                    16 if image.mode.startswith("I") or _is_16bit_colour(image) else 8,
                 )
             fmt = SUFFIX_FORMATS.get(f".{(image.format or 'png').lower()}", None)
             fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower(), "png")
@@ -275,13 +300,19 @@ def picture_to_pil(picture: Picture, *, sixteen: bool = True) -> Image.Image:
 
 
 def encode_image(
-    picture: Picture, fmt: str, *, quality: int = 95, flatten: tuple[int, int, int] = (255,) * 3
+    picture: Picture,
+    fmt: str,
+    *,
+    quality: int = 95,
+    flatten: tuple[int, int, int] = (255,) * 3,
+    tag: str | None = None,
 ) -> bytes:
     """The bytes of ``picture`` in ``fmt`` (a key of ``FORMATS``).
 
     16-bit pixels stay 16-bit in PNG and TIFF and become 8-bit elsewhere. Formats without
     alpha (JPEG, BMP) get the image composited over ``flatten`` (white). The ICC profile
-    is embedded where the format allows.
+    is embedded where the format allows. ``tag`` (ASCII text, e.g. the settings an output
+    was made with) is stored where the format has room for it (see ``read_tag``).
     """
     if fmt not in FORMATS:
         raise ImageError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -304,9 +335,12 @@ def encode_image(
         ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
         if not ok:
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
+        png = data.tobytes()
         if fmt == "png" and picture.icc_profile:
-            return _png_with_icc(data.tobytes(), picture.icc_profile)
-        return data.tobytes()  # OpenCV cannot embed an ICC profile in TIFF
+            png = _png_insert_chunk(png, b"iCCP", b"icc\0\0" + zlib.compress(picture.icc_profile))
+        if fmt == "png" and tag is not None:
+            png = _png_insert_chunk(png, b"tEXt", TAG_KEY.encode() + b"\0" + tag.encode("ascii"))
+        return png  # OpenCV can embed neither an ICC profile nor a tag in TIFF
     # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
     image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
@@ -316,18 +350,68 @@ def encode_image(
         options["quality"] = quality
     if fmt == "png":
         options["compress_level"] = 4  # fast, nearly as small as the default 6
+    if tag is not None:
+        tag_text = f"{TAG_KEY} {tag}"
+        if fmt == "png":
+            info = PngImagePlugin.PngInfo()
+            info.add_text(TAG_KEY, tag)
+            options["pnginfo"] = info
+        elif fmt == "jpg":
+            options["comment"] = tag_text  # a COM segment
+        elif fmt == "webp":
+            options["xmp"] = _xmp_packet(tag)
+        elif fmt == "tiff":
+            options["tiffinfo"] = {TIFF_DESCRIPTION: tag_text}
     buffer = io.BytesIO()
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
 
 
-def _png_with_icc(png: bytes, profile: bytes) -> bytes:
-    """Insert an ``iCCP`` chunk (zlib-compressed profile) right after a PNG's ``IHDR``."""
-    body = b"icc\0\0" + zlib.compress(profile)  # name, NUL, compression method 0
-    chunk = struct.pack(">I", len(body)) + b"iCCP" + body
-    chunk += struct.pack(">I", zlib.crc32(b"iCCP" + body) & 0xFFFFFFFF)
+def _png_insert_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
+    """Insert a chunk right after a PNG's ``IHDR`` (``iCCP``: name, NUL, method 0, zlib
+    data; ``tEXt``: keyword, NUL, Latin-1 text)."""
+    chunk = struct.pack(">I", len(body)) + kind + body
+    chunk += struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     end_of_ihdr = 8 + 4 + 4 + 13 + 4  # signature, length, type, IHDR data, CRC
     return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+# --- the srgan tag: which outputs srgan wrote, and with what settings --------------------
+TAG_KEY = "srgan"
+TIFF_DESCRIPTION = 270  # the ImageDescription tag
+_XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    'xmlns:srgan="urn:srgan:settings" srgan:settings="{}"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def _xmp_packet(tag: str) -> bytes:
+    return _XMP.format(html.escape(tag, quote=True)).encode()
+
+
+def read_tag(path: str | Path) -> str | None:
+    """The tag ``encode_image`` stored in a file (PNG text chunk, JPEG comment, WebP XMP,
+    TIFF description), or ``None``: no tag (BMP, 16-bit TIFF, or not written by srgan)."""
+    try:
+        with Image.open(path) as image:
+            info = image.info
+            if isinstance(info.get(TAG_KEY), str):
+                return info[TAG_KEY]
+            texts = [info.get("comment"), getattr(image, "tag_v2", {}).get(TIFF_DESCRIPTION)]
+            for text in texts:
+                if isinstance(text, bytes):
+                    text = text.decode("latin-1")
+                if isinstance(text, str) and text.startswith(f"{TAG_KEY} "):
+                    return text[len(TAG_KEY) + 1 :]
+            xmp = info.get("xmp")
+            if isinstance(xmp, bytes):
+                found = re.search(rb'srgan:settings="([^"]*)"', xmp)
+                if found:
+                    return html.unescape(found.group(1).decode())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return None
 
 
 def _process_alive(pid: int) -> bool:
@@ -352,6 +436,26 @@ def remove_stale_temporaries(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
+def check_writable(folder: str | Path) -> None:
+    """Prove, before any work, that files can be written in ``folder`` (created if need
+    be): a probe file in it, or in its nearest existing parent; nothing is left behind.
+    ``PermissionError`` says what is in the way."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PermissionError(f"cannot write into {folder}: {existing} is a file, not a folder")
+    probe = existing / f".srgan-write-test.{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise PermissionError(
+            f"cannot write into {folder}: {error.strerror or error} in {existing}"
+        ) from None
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temporary file in the same folder, fsync,
     ``os.replace``. Readers see the old file or the complete new one, never a part."""
@@ -373,11 +477,16 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 
 
 def write_image(
-    path: str | Path, picture: Picture, *, fmt: str | None = None, quality: int = 95
+    path: str | Path,
+    picture: Picture,
+    *,
+    fmt: str | None = None,
+    quality: int = 95,
+    tag: str | None = None,
 ) -> None:
     """Encode ``picture`` (format from ``fmt`` or the suffix) and write it atomically."""
     path = Path(path)
     fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"cannot tell the output format from {path.name}; give fmt")
-    atomic_write(path, encode_image(picture, fmt, quality=quality))
+    atomic_write(path, encode_image(picture, fmt, quality=quality, tag=tag))

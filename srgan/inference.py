@@ -17,7 +17,8 @@
   a time is on the accelerator.
 * ``precision`` ``fp16`` / ``bf16`` runs the model in half precision; a tile whose
   half-precision output holds NaN or Inf is redone in fp32 (counted in
-  ``fp32_fallbacks``), a known failure of fp16 SR inference.
+  ``fp32_fallbacks``), a known failure of fp16 SR inference; an output that is not
+  finite in fp32 either raises ``FloatingPointError`` (never a silently black image).
 * on CUDA out-of-memory the tile size is halved and the image retried (``oom_retries``).
 """
 
@@ -129,9 +130,15 @@ class Upscaler:
         lr = to_unit_float(lr)
         x = F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else lr
         out = self.forward(x.to(self.dtype))
-        if self.dtype != torch.float32 and not torch.isfinite(out).all():
-            self.fp32_fallbacks += 1
-            out = self.fp32_model(x.float())
+        if not torch.isfinite(out).all():
+            if self.dtype != torch.float32:
+                self.fp32_fallbacks += 1
+                out = self.fp32_model(x.float())
+            if not torch.isfinite(out).all():
+                raise FloatingPointError(
+                    "the model's output holds NaN or infinite values, in fp32 too: the "
+                    "weights or the input are broken"
+                )
         s = self.scale
         return out[..., : h * s, : w * s].float().clamp_(0, 1)
 
@@ -165,7 +172,11 @@ class Upscaler:
         if tile is None or (h <= tile and w <= tile):
             sr = self._run(lr.to(self.device, non_blocking=True))
             return self._quantize(sr, out_dtype).to(lr.device)
-        out = torch.empty(*lr.shape[:2], h * s, w * s, dtype=out_dtype, device=lr.device)
+        # Channels-last in memory: (B, H, W, C) pixels seen as (B, C, H, W), so that the
+        # image is already in the (H, W, C) layout image files use (no copy to encode).
+        b, c = lr.shape[:2]
+        out = torch.empty(b, h * s, w * s, c, dtype=out_dtype, device=lr.device)
+        out = out.permute(0, 3, 1, 2)
         for top, bottom, win_top, win_bottom in tile_spans(h, tile, self.tile_overlap):
             for left, right, win_left, win_right in tile_spans(w, tile, self.tile_overlap):
                 window = lr[..., win_top:win_bottom, win_left:win_right].to(

@@ -42,11 +42,20 @@ def calibration_crops(
     Crops cycle over the files so every image contributes.
     """
     rng = np.random.default_rng(seed)
-    images = []
+    images, bad = [], []
     for file in list_images(folder):
-        image = read_rgb(file)
+        try:
+            image = read_rgb(file)
+        except Exception as error:  # noqa: BLE001 - any decoder failure: named below
+            bad.append(f"{file} ({str(error) or type(error).__name__})")
+            continue
         lr = benchmark_lr(image, downscale)[0] if downscale else float_batch(image)
         images.append(lr)
+    if bad:
+        raise ValueError(
+            f"unreadable calibration image(s): {'; '.join(bad)}; remove them or give "
+            "another --calibration-dir"
+        )
     crops = []
     for i in range(count):
         lr = images[i % len(images)]

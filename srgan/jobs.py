@@ -29,7 +29,9 @@ from srgan.images import (
     SUFFIX_FORMATS,
     ImageError,
     Picture,
+    check_writable,
     read_image,
+    read_tag,
     write_image,
 )
 from srgan.inference import Upscaler
@@ -38,12 +40,27 @@ from srgan.pictures import (
     finish_picture,
     out_dtype_for,
     output_size,
+    peak_memory,
     to_batch,
     upscale_alpha,
 )
 
 # Decoding and encoding threads each: half the cores, at least 2, at most 8.
 DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux's MemAvailable), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 class UsageError(Exception):
@@ -67,19 +84,80 @@ def format_for(source: Path, fmt: str) -> str:
     return SUFFIX_FORMATS.get(source.suffix.lower(), "png") if fmt == "same" else fmt
 
 
-def plan_jobs(
-    source: Path, target: Path, *, fmt: str | None = None, suffix: str = ""
-) -> tuple[list[Job], list[Path]]:
-    """The ``(input, output)`` pairs for a file or a folder, and the files left aside.
+@dataclass
+class Plan:
+    """What a run will do: the jobs, and every file it will not process, with the reason.
 
-    A folder is searched recursively for image suffixes (other files are listed as left
-    aside); the output folder mirrors its tree. A file's output is ``target`` itself when
-    it has an image suffix (its format then follows that suffix), else a file inside the
-    folder ``target``. ``fmt`` ``None`` means PNG.
-    Raises ``UsageError`` for a missing input or an output that would replace an input.
+    ``aside`` are files that were never meant as inputs (no image suffix, images of the
+    output folder's own); ``failed`` are would-be inputs that cannot be read (an unreadable
+    folder, a broken or looping link): they count as failures of the run.
+    """
+
+    jobs: list[Job]
+    aside: list[tuple[Path, str]] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _walk(root: Path, skip: Path | None) -> Plan:
+    """Every file under ``root`` (links to folders followed once; ``skip`` not entered),
+    sorted, as a plan without jobs: images in ``jobs`` (targets unset), the rest named."""
+    plan = Plan([])
+    images: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def unreadable(error: OSError) -> None:
+        plan.failed.append((Path(error.filename or root), f"cannot list folder: {error.strerror}"))
+
+    for folder, subfolders, files in os.walk(root, onerror=unreadable, followlinks=True):
+        here = Path(folder)
+        status = here.stat()
+        if (status.st_dev, status.st_ino) in seen:  # a link back to a folder already walked
+            plan.aside.append((here, "a link to a folder already searched (a loop): not followed"))
+            subfolders[:] = []
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        if skip is not None:
+            subfolders[:] = [d for d in subfolders if (here / d).resolve() != skip]
+        subfolders.sort()
+        for name in files:
+            path = here / name
+            image = path.suffix.lower() in IMAGE_SUFFIXES
+            if not path.exists():
+                reason = "a broken or looping link"
+                (plan.failed if image else plan.aside).append((path, reason))
+            elif not path.is_file():
+                plan.aside.append((path, "not a regular file"))
+            elif image:
+                images.append(path)
+            else:
+                plan.aside.append((path, f"not an image suffix ({path.suffix or 'none'})"))
+    plan.jobs = [Job(p, p, "png") for p in sorted(images)]
+    plan.aside.sort()
+    plan.failed.sort()
+    return plan
+
+
+def check_suffix(suffix: str) -> str:
+    """``--suffix`` goes into file names: no folder separators, no ``..`` tricks."""
+    if any(sep in suffix for sep in ("/", "\\", os.sep)) or suffix in (".", ".."):
+        raise UsageError(f"--suffix must not contain a path separator, got {suffix!r}")
+    return suffix
+
+
+def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str = "") -> Plan:
+    """The ``(input, output)`` jobs for a file or a folder, and the files not processed.
+
+    A folder is searched recursively for image suffixes; the output folder mirrors its
+    tree. A file's output is ``target`` itself when it has an image suffix (its format
+    then follows that suffix), else a file inside the folder ``target``. ``fmt`` ``None``
+    means PNG. An input is never written: ``UsageError`` (before any work) for a missing
+    input, an output that would replace an input, an output folder that cannot be written,
+    and an output folder inside the input folder that already holds images srgan did not
+    write (they could not be told from outputs).
     """
     source = source.expanduser()
     target = target.expanduser()
+    check_suffix(suffix)
     if source.is_file():
         if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
             out = target
@@ -92,7 +170,7 @@ def plan_jobs(
             fmt = fmt or "png"
             out = target / output_name(source, fmt, suffix)
             fmt = format_for(source, fmt)
-        jobs, ignored = [Job(source, out, fmt)], []
+        plan = Plan([Job(source, out, fmt)])
     elif source.is_dir():
         if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
             raise UsageError(
@@ -106,24 +184,32 @@ def plan_jobs(
                 f"refusing to write into the input folder {source} itself: give another "
                 f"output folder (a subfolder such as {source / 'upscaled'} works)"
             )
-        files = sorted(p for p in source.rglob("*") if p.is_file())
-        if source.resolve() in outside.parents:
-            # An output folder inside the input folder is not read back as input.
-            files = [p for p in files if outside not in p.resolve().parents]
-        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-        ignored = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
-        jobs = [
-            Job(
-                p,
-                target / p.relative_to(source).parent / output_name(p, fmt, suffix),
-                format_for(p, fmt),
+        inside = source.resolve() in outside.parents
+        # An output folder inside the input folder is not searched for inputs.
+        plan = _walk(source, outside if inside else None)
+        if inside and outside.is_dir():
+            foreign = [j.source for j in _walk(outside, None).jobs if read_tag(j.source) is None]
+            if foreign:
+                names = ", ".join(str(p) for p in foreign[:3]) + (
+                    " ..." if len(foreign) > 3 else ""
+                )
+                raise UsageError(
+                    f"the output folder {target} is inside the input folder {source} and "
+                    f"already holds {len(foreign)} image(s) srgan did not write ({names}): "
+                    "they could not be told from outputs. Move them, or choose an output "
+                    "folder outside the input folder"
+                )
+        for job in plan.jobs:
+            job.target = (
+                target
+                / job.source.relative_to(source).parent
+                / output_name(job.source, fmt, suffix)
             )
-            for p in images
-        ]
+            job.fmt = format_for(job.source, fmt)
     else:
         raise UsageError(f"input not found: {source} (give an image file or a folder)")
-    inputs = {j.source.resolve() for j in jobs}
-    for job in jobs:
+    inputs = {j.source.resolve() for j in plan.jobs}
+    for job in plan.jobs:
         if job.target.resolve() in inputs or (
             job.target.exists() and job.target.resolve() == job.source.resolve()
         ):
@@ -132,16 +218,23 @@ def plan_jobs(
                 f"folder, a --suffix or a --format"
             )
     claimed: dict[Path, Path] = {}
-    for job in jobs:
+    for job in plan.jobs:
         first = claimed.setdefault(job.target.resolve(), job.source)
         job.clash = first if first != job.source else None
-    return jobs, ignored
+    if plan.jobs:
+        try:
+            check_writable(target if source.is_dir() else plan.jobs[0].target.parent)
+        except OSError as error:
+            raise UsageError(f"{error}; choose another output folder") from None
+    return plan
 
 
 @dataclass
 class Summary:
     done: int = 0
     skipped: int = 0
+    # Of the skipped: outputs there already, made with other settings (another model, ...).
+    other_settings: int = 0
     failed: int = 0
     fp32_fallbacks: int = 0
     oom_retries: int = 0
@@ -153,6 +246,7 @@ class Summary:
         return [
             self.done,
             self.skipped,
+            self.other_settings,
             self.failed,
             self.fp32_fallbacks,
             self.oom_retries,
@@ -162,8 +256,10 @@ class Summary:
     def line(self) -> str:
         rate = self.done / self.seconds if self.seconds else 0.0
         mp_rate = self.megapixels / self.seconds if self.seconds else 0.0
+        other = f", {self.other_settings} made with other settings" if self.other_settings else ""
         return (
-            f"done {self.done}, skipped {self.skipped} (already there), failed {self.failed}, "
+            f"done {self.done}, skipped {self.skipped} (already there{other}), "
+            f"failed {self.failed}, "
             f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
             f"{self.seconds:.1f} s ({rate:.2f} images/s, {mp_rate:.2f} input MP/s)"
         )
@@ -171,14 +267,20 @@ class Summary:
 
 @dataclass
 class Options:
+    """How ``run_jobs`` works. ``tag`` (e.g. the model and settings, as JSON) is stored in
+    every output and compared with an existing output's; ``max_memory`` (bytes) refuses
+    an image whose upscaling would need more (``None``: no limit)."""
+
     outscale: float | None = None
     alpha: AlphaMode = "bicubic"
     quality: int = 95
     overwrite: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_memory: int | None = None
     batch_size: int = 4
     workers: int = DEFAULT_WORKERS
     progress: bool = True
+    tag: str | None = None
 
 
 # Images up to this many pixels are batched together when they have the same size.
@@ -213,13 +315,24 @@ def run_jobs(
         say(f"FAILED {job.source}: {reason}")
         bar.update()
 
+    def fits(width: int, height: int, bits: int) -> None:
+        if options.max_memory is None:
+            return
+        need = peak_memory(width, height, bits, scale=upscaler.scale, outscale=options.outscale)
+        if need > options.max_memory:
+            raise ImageError(
+                f"upscaling {width} x {height} needs about {need / 2**30:.1f} GiB of memory, "
+                f"above the {options.max_memory / 2**30:.1f} GiB limit; raise it with "
+                "--max-memory (GiB) if the machine has it"
+            )
+
     def decode(job: Job) -> tuple[Picture, torch.Tensor]:
-        picture = read_image(job.source, max_pixels=options.max_pixels)
+        picture = read_image(job.source, max_pixels=options.max_pixels, check=fits)
         lr = to_batch(picture.pixels)
         return picture, (lr.pin_memory() if pin else lr)
 
     def encode(job: Job, picture: Picture) -> None:
-        write_image(job.target, picture, fmt=job.fmt, quality=options.quality)
+        write_image(job.target, picture, fmt=job.fmt, quality=options.quality, tag=options.tag)
 
     todo = []
     for job in jobs:
@@ -228,6 +341,8 @@ def run_jobs(
             fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
         elif job.target.exists() and not options.overwrite:
             summary.skipped += 1
+            if options.tag is not None and read_tag(job.target) not in (None, options.tag):
+                summary.other_settings += 1
             bar.update()
         else:
             todo.append(job)

@@ -37,12 +37,39 @@ def to_batch(pixels: np.ndarray) -> torch.Tensor:
 
 
 def from_batch(sr: torch.Tensor, *, grayscale: bool) -> np.ndarray:
-    """``(3, H, W)`` integer output -> ``(H, W, 3)``, or ``(H, W, 1)`` (mean) for gray input."""
+    """``(3, H, W)`` integer output -> ``(H, W, 3)``, or ``(H, W, 1)`` (mean) for gray input.
+
+    No copy when ``sr`` is channels-last in memory (as ``Upscaler``'s tiled output is);
+    the gray mean is taken a band of rows at a time, so no wide full-size temporary.
+    """
     array = sr.permute(1, 2, 0).numpy()
-    if grayscale:
-        total = array.astype(np.uint32).sum(axis=2, keepdims=True)
-        return ((total + 1) // 3).astype(array.dtype)
-    return np.ascontiguousarray(array)
+    if not grayscale:
+        return np.ascontiguousarray(array)
+    out = np.empty((*array.shape[:2], 1), array.dtype)
+    rows = max(1, 2**18 // array.shape[1])  # bands of about 256 K pixels
+    for top in range(0, array.shape[0], rows):
+        band = array[top : top + rows].sum(axis=2, dtype=np.uint32)
+        band += 1
+        band //= 3
+        out[top : top + rows, :, 0] = band
+    return out
+
+
+def peak_memory(
+    width: int, height: int, bits: int, *, scale: int, outscale: float | None = None
+) -> int:
+    """About how many bytes upscaling one ``width x height`` image takes at its peak.
+
+    Per pixel: the decoded input and its batch (LR); the model's 3-channel output (SR);
+    the resized output, Pillow's copy for encoding (4 channels for RGB) and the encoded
+    file (final size). An estimate, on the high side, to refuse what cannot fit.
+    """
+    depth = 2 if bits == 16 else 1
+    factor = outscale or scale
+    lr_pixels = width * height
+    sr_pixels = lr_pixels * scale * scale
+    final_pixels = round(width * factor) * round(height * factor)
+    return depth * (8 * lr_pixels + 3 * sr_pixels + 9 * final_pixels)
 
 
 def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:

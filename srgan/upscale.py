@@ -23,17 +23,33 @@ This file is the command line only: the in-memory API is ``srgan.pictures``
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
 
 from srgan.images import DEFAULT_MAX_PIXELS, FORMATS, IMAGE_SUFFIXES
 from srgan.inference import DEFAULT_TILE, Upscaler, check_tile, resolve_device
-from srgan.jobs import DEFAULT_WORKERS, Job, Options, Summary, UsageError, plan_jobs, run_jobs
-from srgan.weights import DEFAULT_MODEL, load_model, packaged_models
+from srgan.jobs import (
+    DEFAULT_WORKERS,
+    Job,
+    Options,
+    Summary,
+    UsageError,
+    available_memory,
+    plan_jobs,
+    run_jobs,
+)
+from srgan.weights import DEFAULT_MODEL, load_model, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -128,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse input images above this many megapixels (decompression-bomb guard); 0: no limit",
     )
     parser.add_argument(
+        "--max-memory",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help=(
+            "refuse an image whose upscaling would need more memory than this (GiB); "
+            "default 80%% of the memory available when the run starts; 0: no limit"
+        ),
+    )
+    parser.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA if available"
     )
     parser.add_argument(
@@ -196,17 +222,69 @@ def make_upscaler(args: argparse.Namespace, device: str | torch.device) -> Upsca
     )
 
 
+def settings_tag(args: argparse.Namespace) -> str:
+    """What each output records of how it was made (and a re-run compares): the weights
+    file's name and sha256, the output factor and the alpha mode."""
+    path = resolve_model(args.model)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    settings = {"model": path.name, "sha256": digest, "outscale": args.outscale}
+    return json.dumps(settings | {"alpha": args.alpha}, sort_keys=True)
+
+
 def options_from(args: argparse.Namespace, *, progress: bool = True) -> Options:
+    if args.max_memory is None:
+        available = available_memory()
+        max_memory = int(0.8 * available) if available else None
+    else:
+        max_memory = int(args.max_memory * 2**30) or None
     return Options(
         outscale=args.outscale,
         alpha=args.alpha,
         quality=args.quality,
         overwrite=args.overwrite,
         max_pixels=int(args.max_pixels * 1e6) or None,
-        batch_size=max(1, args.batch_size),
-        workers=max(1, args.workers),
+        max_memory=max_memory,
+        batch_size=args.batch_size,
+        workers=args.workers,
         progress=progress and not args.no_progress,
+        tag=settings_tag(args),
     )
+
+
+# The largest output factor accepted: beyond it the output is the model's, blown up.
+MAX_OUTSCALE = 16.0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every option checked before any work; ``UsageError`` says which and what to give."""
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1..100, got {args.quality}")
+    if args.outscale is not None and not (0 < args.outscale <= MAX_OUTSCALE):
+        raise UsageError(
+            f"--outscale must be a number above 0 and at most {MAX_OUTSCALE:g}, got {args.outscale}"
+        )
+    if args.tile:
+        try:
+            check_tile(args.tile)
+        except ValueError as error:
+            raise UsageError(f"--tile must be 0 (off) or {error}") from None
+    for name in ("tile", "tile_overlap"):
+        if getattr(args, name) < 0:
+            raise UsageError(
+                f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}"
+            )
+    for name in ("max_pixels", "max_memory"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            flag = name.replace("_", "-")
+            raise UsageError(f"--{flag} must be 0 (no limit) or a positive number, got {value}")
+    for name in ("batch_size", "workers"):
+        if getattr(args, name) < 1:
+            raise UsageError(
+                f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
+            )
+    if args.devices is not None and args.devices < 1:
+        raise UsageError(f"--devices must be at least 1, got {args.devices}")
 
 
 def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summary, int]:
@@ -224,8 +302,9 @@ def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summ
     summary = run_jobs(share, upscaler, options_from(args, progress=fabric.global_rank == 0))
     counts = torch.tensor(summary.counts(), dtype=torch.float64, device=fabric.device)
     total = fabric.all_reduce(counts, reduce_op="sum")
-    done, skipped, failed, fallbacks, retries, megapixels = total.tolist()
+    done, skipped, other, failed, fallbacks, retries, megapixels = total.tolist()
     summary.done, summary.skipped, summary.failed = int(done), int(skipped), int(failed)
+    summary.other_settings = int(other)
     summary.fp32_fallbacks, summary.oom_retries = int(fallbacks), int(retries)
     summary.megapixels = megapixels
     return summary, fabric.global_rank
@@ -235,19 +314,40 @@ def main(argv: Iterable[str] | None = None) -> int:
     """The ``srgan-upscale`` / ``python -m srgan.upscale`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
+    with second_interrupt_exits():
+        return run(args)
+
+
+@contextlib.contextmanager
+def second_interrupt_exits() -> Iterator[None]:
+    """The first Ctrl-C stops the run cleanly (finished outputs stay, no partial files);
+    a second one, while that clean-up runs, exits at once without a traceback (a killed
+    write leaves only a temporary file, which the next run removes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if interrupted:
+            print("interrupted again: exiting now", file=sys.stderr)
+            os._exit(EXIT_INTERRUPTED)
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    interrupted: list[bool] = []
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        if not 1 <= args.quality <= 100:
-            raise UsageError(f"--quality must be 1..100, got {args.quality}")
-        if args.outscale is not None and args.outscale <= 0:
-            raise UsageError(f"--outscale must be positive, got {args.outscale}")
-        if args.tile:
-            try:
-                check_tile(args.tile)
-            except ValueError as error:
-                raise UsageError(f"--tile must be 0 (off) or {error}") from None
-        if args.devices is not None and args.devices < 1:
-            raise UsageError(f"--devices must be at least 1, got {args.devices}")
-        jobs, ignored = plan_jobs(args.input, args.output, fmt=args.format, suffix=args.suffix)
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the options, plan, upscale and report; the exit status."""
+    try:
+        check_options(args)
+        plan = plan_jobs(args.input, args.output, fmt=args.format, suffix=args.suffix)
+        jobs = plan.jobs
         if not jobs:
             raise UsageError(
                 f"no images in {args.input} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
@@ -268,11 +368,19 @@ def main(argv: Iterable[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished outputs are complete, no partial files left", file=sys.stderr)
         return EXIT_INTERRUPTED
+    summary.failed += len(plan.failed)
+    summary.failures = [*plan.failed, *summary.failures]
     if rank == 0:
-        if ignored:
-            print(f"left aside {len(ignored)} file(s) without an image suffix", file=sys.stderr)
+        for path, reason in plan.aside:
+            print(f"left aside: {path}: {reason}", file=sys.stderr)
         for path, reason in summary.failures:
             print(f"failed: {path}: {reason}", file=sys.stderr)
+        if summary.other_settings:
+            print(
+                f"note: {summary.other_settings} existing output(s) were made with other "
+                "settings (model, --outscale or --alpha) and were kept; --overwrite redoes them",
+                file=sys.stderr,
+            )
         print(summary.line())
     return EXIT_FAILED if summary.failed else EXIT_OK
 

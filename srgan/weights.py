@@ -18,6 +18,7 @@ in a model file runs, and a file that would need it is refused, naming the block
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -28,7 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from srgan.generators import VARIANTS, Generator, RRDBNet, build_generator
+from srgan.generators import GENERATORS, VARIANTS, Generator, RRDBNet, build_generator
 
 FORMAT = "srgan.generator/1"
 
@@ -283,6 +284,41 @@ def convert_esrgan_state(
 # --- loading ------------------------------------------------------------------------
 
 
+def build_checked(
+    architecture: str, config: Any, state: dict[str, torch.Tensor], path: Path
+) -> Generator:
+    """The generator a file's header describes, built only once its tensors fit it.
+
+    The header is not trusted: the class must be known, the config a dict of that class's
+    parameters, and the network (built first on the meta device, which allocates nothing)
+    must have exactly the file's tensor names and shapes.
+    """
+    if architecture not in GENERATORS:
+        known = ", ".join(GENERATORS)
+        raise ValueError(f"{path}: unknown architecture {architecture!r} (known: {known})")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: the header's config is not a mapping of parameters")
+    accepted = set(inspect.signature(GENERATORS[architecture]).parameters)
+    unknown = sorted(set(config) - accepted)
+    if unknown:
+        raise ValueError(
+            f"{path}: {architecture} has no parameter {', '.join(unknown)} "
+            f"(it takes {', '.join(sorted(accepted))})"
+        )
+    try:
+        with torch.device("meta"):
+            skeleton = build_generator(architecture, config)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{path}: its header's config does not build {architecture}: {error}"
+        ) from None
+    try:
+        check_fits(skeleton, state)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    return build_generator(architecture, config)
+
+
 def _from_state(state: dict[str, torch.Tensor], path: Path) -> Generator:
     if not is_esrgan_state(state):
         raise ValueError(
@@ -309,22 +345,30 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
         if "architecture" not in metadata:
             generator = _from_state(unwrap_state(tensors), path)
             return generator.eval()
-        generator = build_generator(metadata["architecture"], json.loads(metadata["config"]))
+        try:
+            config = json.loads(metadata.get("config", "{}"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: its header's config is not valid JSON ({error})") from None
         state = tensors
+        generator = build_checked(metadata["architecture"], config, state, path)
     else:
         checkpoint = load_checkpoint(path)
         info = checkpoint.get(CHECKPOINT_KEY, {}).get("generator")
         if info is None:
             return _from_state(unwrap_state(checkpoint), path).eval()
-        generator = build_generator(info["architecture"], info["config"])
         states = split_networks(checkpoint["state_dict"], path)
         state = states["generator_ema" if prefer_ema else "generator"]
-    load_state(generator, state)
+        generator = build_checked(info.get("architecture"), info.get("config"), state, path)
+    try:
+        load_state(generator, state)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     return generator.eval()
 
 
-def load_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """``load_state_dict`` (strict) with dtype conversion and a readable mismatch message."""
+def check_fits(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """``ValueError`` unless ``state`` has exactly ``module``'s tensor names and shapes,
+    all finite (a file of NaN weights would make black images without a word)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -341,6 +385,18 @@ def load_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
             f"weights do not fit {type(module).__name__}: {k} has shape "
             f"{tuple(state[k].shape)}, expected {tuple(own[k].shape)}"
         )
+    broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise ValueError(
+            f"the weights hold NaN or infinite values ({', '.join(broken[:3])}"
+            f"{'...' if len(broken) > 3 else ''}): the file is damaged"
+        )
+
+
+def load_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """``load_state_dict`` (strict) with dtype conversion, after ``check_fits``."""
+    check_fits(module, state)
+    own = module.state_dict()
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 

@@ -17,7 +17,8 @@ from PIL import Image
 import srgan
 from srgan import images, upscale
 from srgan.images import read_image
-from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, plan_jobs
+from srgan.jobs import plan_jobs
+from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import save_generator
 from tests.conftest import tiny_compact
 
@@ -65,7 +66,7 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     assert outputs(tmp_path / "out") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
     assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
     assert "done 4, skipped 0 (already there), failed 0" in out
-    assert "left aside 1 file" in err
+    assert f"left aside: {tree / 'notes.txt'}: not an image suffix (.txt)" in err
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
     assert not list((tmp_path / "out").rglob(".*.part"))
 
@@ -314,7 +315,7 @@ def test_lightning_devices_path_on_cpu(
 
 
 def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
-    jobs, _ = plan_jobs(tree, tmp_path / "out")
+    jobs = plan_jobs(tree, tmp_path / "out").jobs
     shares = [jobs[rank::3] for rank in range(3)]
     assert sorted(j.source for share in shares for j in share) == sorted(j.source for j in jobs)
 

@@ -1,0 +1,436 @@
+"""Bad inputs, faults and hostile files against the command lines: each case a red-team pass
+found wanting, reproduced here. The bad files are made by the tests (``corpus``), never
+committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from srgan import images
+from srgan.images import Picture, read_image, read_tag, remove_stale_temporaries, write_image
+from srgan.inference import Upscaler
+from srgan.jobs import Options, plan_jobs, run_jobs
+from srgan.pictures import from_batch, peak_memory, upscale_image
+from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from srgan.weights import load_generator, save_generator
+from tests.conftest import tiny_compact
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rgb(h: int, w: int, value: int = 0) -> np.ndarray:
+    return np.random.default_rng(value).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def corpus(folder: Path, *, big: bool = False) -> dict[str, Path]:
+    """Small hostile or broken files, made on the spot (``big``: a decompression bomb too)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    Image.fromarray(rgb(8, 8)).save(files.setdefault("good", folder / "good.png"))
+    (folder / "text.png").write_text("not an image at all")
+    files["text"] = folder / "text.png"
+    (folder / "empty.jpg").write_bytes(b"")
+    files["empty"] = folder / "empty.jpg"
+    frames = [Image.fromarray(rgb(8, 8, i)) for i in range(3)]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:])
+    files["animated"] = folder / "animated.gif"
+    if big:
+        # 8000 x 8000 1-bit: a few KB on disk, 64 MP (under the pixel limit), 1 GP upscaled.
+        Image.new("1", (8000, 8000)).save(folder / "bilevel.png", optimize=True)
+        files["bilevel"] = folder / "bilevel.png"
+    return files
+
+
+def run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
+
+
+def contents(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# 1. An input is never written, whatever the layout.
+def test_an_output_folder_inside_the_input_never_replaces_an_input(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "d"
+    (source / "sub").mkdir(parents=True)
+    Image.fromarray(rgb(8, 8, 1)).save(source / "photo.png")
+    Image.fromarray(rgb(8, 8, 2)).save(source / "sub" / "photo.png")
+    before = contents(source)
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run([source, source / "sub", "--model", model_file, *extra], capsys)
+        assert code == EXIT_USAGE and "srgan did not write" in err, err
+        assert contents(source) == before
+    # An output folder inside the input folder holding only srgan's outputs is fine, and
+    # a re-run skips them.
+    code, _, err = run([source, source / "up", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert read_tag(source / "up" / "photo.png") is not None
+    code, out, err = run([source, source / "up", "--model", model_file], capsys)
+    assert code == EXIT_OK and "skipped 2" in out, err
+    assert {p: b for p, b in contents(source).items() if "up" not in p.parts} == before
+
+
+# 2. Memory is bounded before decoding, and gray images need no wide temporaries.
+def test_an_image_too_big_for_memory_is_refused_with_the_figure_and_the_flag(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = corpus(tmp_path / "in", big=True)
+    start = time.perf_counter()
+    code, _, err = run(
+        [files["bilevel"], tmp_path / "out", "--model", model_file, "--max-memory", "2"], capsys
+    )
+    assert code == EXIT_FAILED
+    assert "needs about" in err and "GiB" in err and "--max-memory" in err
+    assert time.perf_counter() - start < 20  # refused from the header, nothing decoded
+    assert peak_memory(8000, 8000, 8, scale=4) > 2 * 2**30
+
+
+def test_gray_output_takes_no_wide_full_size_copy() -> None:
+    import tracemalloc
+
+    sr = torch.randint(0, 256, (1, 2048, 2048, 3), dtype=torch.uint8).permute(0, 3, 1, 2)[0]
+    tracemalloc.start()
+    gray = from_batch(sr, grayscale=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert gray.shape == (2048, 2048, 1)
+    expected = (sr.to(torch.int32).sum(0) + 1) // 3
+    assert np.array_equal(gray[..., 0], expected.numpy().astype(np.uint8))
+    # The output and one band of rows: a 4-byte sum over the whole image would be 48 MiB.
+    assert peak < 2 * gray.nbytes
+
+
+def test_tiled_output_is_already_in_image_layout() -> None:
+    upscaler = Upscaler(tiny_compact(), device="cpu", tile=8, tile_overlap=2)
+    sr = upscaler(torch.randint(0, 256, (1, 3, 20, 20), dtype=torch.uint8), out_dtype=torch.uint8)
+    assert sr[0].permute(1, 2, 0).is_contiguous()  # from_batch hands it over without a copy
+
+
+# 3. A weights file's header is checked against its tensors before anything is built.
+def test_a_weights_header_is_not_trusted(tmp_path: Path) -> None:
+    model = tiny_compact()
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+
+    def write(name: str, architecture: str, config: str) -> Path:
+        path = tmp_path / name
+        metadata = {"format": "srgan.generator/1", "architecture": architecture, "config": config}
+        save_file(tensors, str(path), metadata=metadata)
+        return path
+
+    huge = write(
+        "huge.safetensors", "CompactNet", json.dumps(model.config | {"num_features": 8000})
+    )
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="huge.safetensors.*do not fit"):
+        load_generator(huge)
+    assert time.perf_counter() - start < 5  # built on the meta device: nothing allocated
+    unknown = write("unknown.safetensors", "CompactNet", json.dumps({"colour": 3}))
+    with pytest.raises(ValueError, match="unknown.safetensors: CompactNet has no parameter colour"):
+        load_generator(unknown)
+    broken = write("broken.safetensors", "CompactNet", "{not json")
+    with pytest.raises(ValueError, match="broken.safetensors: its header's config is not valid"):
+        load_generator(broken)
+    alien = write("alien.safetensors", "Transformer", "{}")
+    with pytest.raises(ValueError, match="alien.safetensors: unknown architecture"):
+        load_generator(alien)
+
+
+# 4 is the quality benchmark's: see tests/test_quality.py.
+
+
+# 5. Two runs writing one folder do not delete each other's temporary files.
+def test_temporaries_of_live_processes_are_kept_and_dead_ones_removed(tmp_path: Path) -> None:
+    target = tmp_path / "img.png"
+    live = tmp_path / f".img.png.{os.getppid()}.abcd.part"
+    dead_pid = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    dead = tmp_path / f".img.png.{dead_pid}.abcd.part"
+    old_style = tmp_path / ".img.png.x1y2z3.part"
+    for path in (live, dead, old_style):
+        path.write_bytes(b"partial")
+    remove_stale_temporaries(target)
+    assert live.exists() and not dead.exists() and not old_style.exists()
+
+
+def test_concurrent_runs_on_one_folder_finish_cleanly(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(12):
+        Image.fromarray(rgb(16, 16, i)).save(source / f"img{i:02d}.png")
+    jobs = plan_jobs(source, tmp_path / "out").jobs
+    model = tiny_compact()
+    summaries = []
+
+    def one_run() -> None:
+        upscaler = Upscaler(model, device="cpu")
+        summaries.append(run_jobs(jobs, upscaler, Options(overwrite=True, progress=False)))
+
+    threads = [threading.Thread(target=one_run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [s.failed for s in summaries] == [0, 0, 0], [s.failures for s in summaries]
+    for job in jobs:
+        assert read_image(job.target).pixels.shape == (64, 64, 3)
+    assert not list((tmp_path / "out").glob(".*.part"))
+
+
+# 6. Nothing is skipped silently: every file not processed is named, with the reason.
+def test_every_file_not_processed_is_named(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    source = tmp_path / "in"
+    corpus(source)
+    (source / "notes.txt").write_text("hello")
+    (source / "loop").symlink_to(source, target_is_directory=True)
+    (source / "broken.png").symlink_to(tmp_path / "missing.png")
+    locked = source / "locked"
+    locked.mkdir()
+    Image.fromarray(rgb(8, 8)).save(locked / "hidden.png")
+    real_scandir = os.scandir
+
+    def scandir(path=".") -> object:  # a folder this user may not list
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = run([source, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_FAILED
+    assert f"left aside: {source / 'notes.txt'}: not an image suffix (.txt)" in err
+    assert f"left aside: {source / 'animated.gif'}: not an image suffix (.gif)" in err
+    assert "a link to a folder already searched" in err
+    assert f"failed: {source / 'broken.png'}: a broken or looping link" in err
+    assert f"failed: {locked}: cannot list folder: Permission denied" in err
+    assert f"failed: {source / 'text.png'}" in err and f"failed: {source / 'empty.jpg'}" in err
+    assert "done 1," in out and "failed 4" in out
+
+
+def test_an_animated_image_is_refused_not_cut_to_its_first_frame(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = corpus(tmp_path / "in")
+    code, _, err = run([files["animated"], tmp_path / "out.png", "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "animated (3 frames)" in err
+    assert not (tmp_path / "out.png").exists()
+
+
+# 7. Options are checked before any work; 8. so is the output folder.
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--scale", "inf"],
+        ["--scale", "nan"],
+        ["--outscale", "1e4"],
+        ["--outscale", "0"],
+        ["--tile-overlap", "-1"],
+        ["--tile", "-8"],
+        ["--max-pixels", "-1"],
+        ["--max-memory", "nan"],
+        ["--batch-size", "0"],
+        ["--workers", "0"],
+        ["--suffix", "../escape"],
+        ["--suffix", "a/b"],
+    ],
+)
+def test_bad_options_are_usage_errors_before_any_work(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    files = corpus(tmp_path / "in")
+    code, out, err = run([files["good"], tmp_path / "out", "--model", model_file, *option], capsys)
+    assert code == EXIT_USAGE and "error:" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not out
+
+
+def test_an_output_under_a_file_is_refused_before_any_work(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = corpus(tmp_path / "in")
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "below"):
+        code, _, err = run([files["good"].parent, out, "--model", model_file], capsys)
+        assert code == EXIT_USAGE and "is a file" in err, err
+
+
+def test_no_pixel_limit_means_none(tmp_path: Path) -> None:
+    path = tmp_path / "wide.png"
+    Image.new("1", (15000, 12000)).save(path)  # 180 MP: above Pillow's own bomb guard
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        assert read_image(path, max_pixels=None).pixels.shape == (12000, 15000, 1)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+# 10. Broken weights and non-finite outputs never make a silent black image.
+def test_nan_weights_are_refused_at_load(tmp_path: Path) -> None:
+    model = tiny_compact()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    path = save_generator(model, tmp_path / "nan.safetensors")
+    with pytest.raises(ValueError, match="nan.safetensors.*NaN or infinite"):
+        load_generator(path)
+
+
+class Exploding(torch.nn.Module):
+    scale = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(x, scale_factor=2) * float("inf")
+
+
+def test_a_non_finite_output_fails_the_image() -> None:
+    with pytest.raises(FloatingPointError, match="NaN or infinite"):
+        upscale_image(rgb(8, 8), Exploding(), device="cpu")
+
+
+# 9. Tracebacks become messages: srgan.fit, srgan.export, Ctrl-C.
+def fit(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "srgan.fit",
+        "fit",
+        "--config",
+        str(ROOT / "configs/debug.yaml"),
+    ]
+    return subprocess.run(command + args, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+class _Payload:
+    """Unpickling this would create ``marker``: the classic malicious-checkpoint trick."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (open, (str(self.marker), "w"))
+
+
+def test_fit_reports_bad_data_and_checkpoints_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srgan.fit import command
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.fromarray(rgb(16, 16)).save(small / "a.png")
+    Image.fromarray(rgb(16, 16)).save(small / "b.png")
+    marker = tmp_path / "pwned"
+    torch.save({"state_dict": {}, "extra": _Payload(marker)}, tmp_path / "evil.ckpt")
+    cases = {
+        "no images in": ["--data.train_dir=empty"],
+        "image folder not found": ["--data.train_dir=missing"],
+        "no training image is at least 64px": ["--data.train_dir=small"],
+        "refusing to load": ["--data.train_dir=small", "--ckpt_path=evil.ckpt"],
+        "checkpoint not found": ["--data.train_dir=small", "--ckpt_path=nope.ckpt"],
+    }
+    config = ["fit", "--config", str(ROOT / "configs/debug.yaml"), "--data.val_holdout=1"]
+    for message, args in cases.items():
+        assert command([*config, *args]) == 2, message
+        err = capsys.readouterr().err
+        assert "error: " in err and message in err, err
+    assert not marker.exists()  # the payload never ran
+    runs = tmp_path / "runs"
+    assert not [p for p in runs.rglob("version_*") if not any(p.iterdir())]  # none empty
+
+
+def test_export_checks_outputs_and_calibration_before_writing(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srgan.export import main as export
+
+    (tmp_path / "afile").write_text("x")
+    assert export(["--model", str(model_file), "--output", str(tmp_path / "afile/m.onnx")]) == 1
+    assert "is a file" in capsys.readouterr().err
+    calibration = tmp_path / "calibration"
+    corpus(calibration)
+    args = ["--model", str(model_file), "--output", str(tmp_path / "m.onnx")]
+    args += ["--int8", str(tmp_path / "m.int8.onnx"), "--calibration-dir", str(calibration)]
+    assert export(args) == 1
+    err = capsys.readouterr().err
+    assert "unreadable calibration image" in err and "text.png" in err
+    assert not (tmp_path / "m.onnx").exists()  # nothing written
+
+
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C, again and again from the start, until the command ends: whether it lands
+    while the libraries load, while the model runs or while the run winds down, the
+    command says so in a line. (Loading torch's native libraries can swallow a signal
+    that lands in those few milliseconds; the next one is then seen.)"""
+    Image.fromarray(rgb(8, 8)).save(tmp_path / "a.png")
+    command = [sys.executable, "-m", "srgan.upscale", str(tmp_path), str(tmp_path / "out")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 60
+    while process.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert "Traceback" not in err and "interrupted" in err, err
+    assert process.returncode in (-signal.SIGINT, 130)
+
+
+def test_a_second_ctrl_c_exits_at_once(tmp_path: Path, model_file: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(40):
+        Image.fromarray(rgb(64, 64, i)).save(source / f"img{i:02d}.png")
+    command = [sys.executable, "-m", "srgan.upscale", str(source), str(tmp_path / "out")]
+    command += ["--model", str(model_file), "--device", "cpu", "--workers", "1"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 60
+    while not list((tmp_path / "out").glob("*.png")) and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert "Traceback" not in err, err
+    assert process.returncode in (130, -signal.SIGINT)
+    for path in (tmp_path / "out").glob("*.png"):
+        assert read_image(path).pixels.shape == (256, 256, 3)  # complete or absent
+
+
+def test_outputs_record_the_settings_they_were_made_with(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = corpus(tmp_path / "in")
+    out = tmp_path / "out"
+    assert run([files["good"], out, "--model", model_file], capsys)[0] == EXIT_OK
+    settings = json.loads(read_tag(out / "good.png"))
+    assert settings["model"] == "tiny.safetensors" and settings["outscale"] is None
+    code, text, err = run([files["good"], out, "--model", model_file, "--outscale", "2"], capsys)
+    assert code == EXIT_OK and "1 made with other settings" in text and "--overwrite" in err
+
+
+def test_images_write_and_read_their_tag_in_every_format(tmp_path: Path) -> None:
+    for fmt in images.FORMATS:
+        path = tmp_path / f"x.{fmt}"
+        write_image(path, Picture(rgb(8, 8)), fmt=fmt, tag='{"a": "<&\\"b"}')
+        expected = None if fmt == "bmp" else '{"a": "<&\\"b"}'
+        assert read_tag(path) == expected, fmt
