@@ -49,7 +49,8 @@ class SRGAN(L.LightningModule):
         perceptual_loss: frozen VGG19 features; needs ImageNet weights on disk.
         pixel_weight, perceptual_weight, adversarial_weight, feature_matching_weight:
             weights of the generator's loss terms (ESRGAN's GAN stage: 1e-2, 1, 5e-3, 0).
-        n_critic: discriminator steps per generator step.
+        n_critic: discriminator steps per generator step (both schedulers step once per
+            generator step).
         ema_decay: decay of the generator's exponential moving average.
         gradient_clip: clip each network's gradient norm to this (none if unset).
         generator_optimizer, discriminator_optimizer: default Adam, lr 1e-4 (2e-4 for
@@ -197,7 +198,8 @@ class SRGAN(L.LightningModule):
         max_norm = self.hparams.gradient_clip or float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), max_norm)
         optimizer.step()
-        scheduler.step()
+        if scheduler is not None:
+            scheduler.step()
         return grad_norm
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -219,8 +221,11 @@ class SRGAN(L.LightningModule):
         g_opt, d_opt = self.optimizers()
         g_sched, d_sched = self.lr_schedulers()
         logs: dict[str, torch.Tensor] = {}
-        # One discriminator step per batch, one generator step every n_critic batches.
-        if self.trainer.fit_loop.total_batch_idx % self.hparams.n_critic == 0:
+        # One discriminator step per batch, one generator step every n_critic batches. Both
+        # learning-rate schedules advance once per generator step, so that milestones
+        # mean the same thing for the two networks whatever n_critic is.
+        generator_turn = self.trainer.fit_loop.total_batch_idx % self.hparams.n_critic == 0
+        if generator_turn:
             with self.toggled_optimizer(g_opt):  # the discriminator is frozen here
                 sr = self.generator(lr)
                 logs |= self._generator_step(g_opt, g_sched, sr, hr)
@@ -230,7 +235,7 @@ class SRGAN(L.LightningModule):
             with torch.no_grad():
                 sr = self.generator(lr)
         with self.toggled_optimizer(d_opt):
-            logs |= self._discriminator_step(d_opt, d_sched, sr, hr)
+            logs |= self._discriminator_step(d_opt, d_sched if generator_turn else None, sr, hr)
         for key, value in logs.items():
             self.log(key, value, prog_bar=key in ("train/g_pixel", "train/d_loss"))
 

@@ -141,7 +141,11 @@ class WassersteinGP(AdversarialObjective):
         )
         interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
         logits = discriminator(interpolates)
-        (grad,) = torch.autograd.grad(logits.sum(), interpolates, create_graph=True)
+        # The critic's value for an image is its mean logit (what d_loss averages), so the
+        # penalty is on the gradient of that per-sample mean: for a per-pixel critic
+        # (UNet), differentiating the sum would ask for a Lipschitz constant 1/(H*W).
+        per_sample = logits.flatten(1).mean(1) if logits.dim() > 1 else logits
+        (grad,) = torch.autograd.grad(per_sample.sum(), interpolates, create_graph=True)
         norms = grad.flatten(1).norm(2, dim=1)  # one gradient norm per sample
         return self.gradient_penalty * ((norms - 1.0) ** 2).mean()
 
@@ -171,15 +175,28 @@ class RelativisticAverage(AdversarialObjective):
     ``L_G = 1/2 (E[-log(1 - D_Ra(x_r, x_f))] + E[-log D_Ra(x_f, x_r)])``: the generator
     also learns from the real images' logits. The 1/2 is ESRGAN's, so its adversarial
     weight (5e-3) carries over. ``E`` is the mean over the whole other batch.
+
+    ``detach_mean``: whether the discriminator's loss treats the other batch's mean as a
+    constant. The loss depends on logit differences only, so adding one constant to every
+    logit changes nothing: with its exact gradient (``False``, the default, as ESRGAN's
+    original code) the gradient along that common level is exactly zero, and the level
+    is free to wander (the logged logit means drift, harmlessly for the loss). BasicSR
+    detaches the mean (``True``): the update then pushes real logits up and fake ones down
+    about a fixed level, which keeps them near it. The default stays the exact gradient
+    of the published loss, which also reproduces this project's earlier runs.
     """
 
-    def __init__(self, *, real_label: float = 1.0) -> None:
+    def __init__(self, *, real_label: float = 1.0, detach_mean: bool = False) -> None:
         super().__init__()
         self.real_label = real_label
+        self.detach_mean = detach_mean
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        real_rel = real_logits - fake_logits.mean()
-        fake_rel = fake_logits - real_logits.mean()
+        real_mean, fake_mean = real_logits.mean(), fake_logits.mean()
+        if self.detach_mean:
+            real_mean, fake_mean = real_mean.detach(), fake_mean.detach()
+        real_rel = real_logits - fake_mean
+        fake_rel = fake_logits - real_mean
         return 0.5 * (surprise(real_rel, self.real_label).mean() + surprise(fake_rel, 0.0).mean())
 
     def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -205,6 +222,7 @@ class MaxSurprise(AdversarialObjective):
       the plain mean of the other batch's logits, as in RaGAN, and each of RaGAN's terms
       (for G both the real and the fake term) is pooled by the smooth max over its own
       samples; with RaGAN's 1/2 this equals ``RelativisticAverage`` as tau -> infinity.
+      ``detach_mean`` as in ``RelativisticAverage`` (the discriminator's loss only).
 
     ``pool`` sets the unit the maximum runs over:
 
@@ -224,6 +242,7 @@ class MaxSurprise(AdversarialObjective):
         relativistic: bool = False,
         pool: Literal["sample", "element"] = "sample",
         real_label: float = 1.0,
+        detach_mean: bool = False,
     ) -> None:
         super().__init__()
         if tau <= 0:
@@ -235,6 +254,7 @@ class MaxSurprise(AdversarialObjective):
         self.relativistic = relativistic
         self.pool = pool
         self.real_label = real_label
+        self.detach_mean = detach_mean
 
     def _units(self, logits: torch.Tensor) -> torch.Tensor:
         if self.pool == "sample" and logits.dim() > 1:
@@ -242,15 +262,18 @@ class MaxSurprise(AdversarialObjective):
         return logits
 
     def _relative(
-        self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+        self, real_logits: torch.Tensor, fake_logits: torch.Tensor, *, detach: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         real, fake = self._units(real_logits), self._units(fake_logits)
         if self.relativistic:
-            return real - fake.mean(), fake - real.mean()
+            real_mean, fake_mean = real.mean(), fake.mean()
+            if detach:
+                real_mean, fake_mean = real_mean.detach(), fake_mean.detach()
+            return real - fake_mean, fake - real_mean
         return real, fake
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        real, fake = self._relative(real_logits, fake_logits)
+        real, fake = self._relative(real_logits, fake_logits, detach=self.detach_mean)
         loss = smooth_max(surprise(real, self.real_label), self.tau) + self.alpha * smooth_max(
             surprise(fake, 0.0), self.tau
         )

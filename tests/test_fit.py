@@ -364,3 +364,32 @@ def test_validate_first_needs_one_device(image_dir: Path, tmp_path: Path) -> Non
     args += ["--trainer.devices=2", "--trainer.strategy=ddp", "--validate_first=true"]
     with pytest.raises(ValueError, match="needs one device"):
         main(args)
+
+
+def test_with_n_critic_both_schedules_advance_once_per_generator_step(image_dir: Path) -> None:
+    step_decay = lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)  # noqa: E731
+    model = SRGAN(
+        CompactNet(num_features=8, num_convs=1),
+        VGGStyle(num_features=4),
+        Hinge(),
+        stage="gan",
+        n_critic=3,
+        generator_scheduler=step_decay,
+        discriminator_scheduler=step_decay,
+    )
+    data = SRDataModule(
+        str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=6, val_holdout=0, num_workers=0
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, data)
+    g_sched, d_sched = model.lr_schedulers()
+    # 6 batches: 6 discriminator steps, 2 generator steps, so both rates halved twice.
+    assert g_sched.last_epoch == d_sched.last_epoch == 2
+    assert g_sched.get_last_lr() == d_sched.get_last_lr()

@@ -238,3 +238,44 @@ def test_name_map_lists_every_required_objective() -> None:
         "RelativisticAverage",
         "MaxSurprise",
     } <= set(OBJECTIVES)
+
+
+def test_wgan_gp_penalises_the_per_image_mean_of_a_per_pixel_critic() -> None:
+    """A per-pixel critic whose per-image mean logit is 1-Lipschitz gets no penalty (the
+    penalty once differentiated the logit sum: Lipschitz 1/(H*W) asked, 650,250 here)."""
+    torch.manual_seed(0)
+    h = w = 8
+    direction = torch.randn(3, h, w)
+    direction = direction / direction.norm()
+
+    class PerPixel(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            # (B, 1, H, W) logits whose per-image mean is <direction, x>, unit gradient.
+            mean = (x * direction).flatten(1).sum(1)
+            return mean.view(-1, 1, 1, 1).expand(-1, 1, h, w).contiguous()
+
+    real, fake = torch.rand(4, 3, h, w), torch.rand(4, 3, h, w)
+    penalty = WassersteinGP(gradient_penalty=10.0).penalty(PerPixel(), real, fake)
+    assert penalty.item() == pytest.approx(0.0, abs=1e-8)
+
+
+def test_ragan_detach_mean_changes_the_gradient_not_the_loss() -> None:
+    real = torch.tensor([1.0, 2.0, -0.5], requires_grad=True)
+    fake = torch.tensor([0.3, -1.0, 0.4], requires_grad=True)
+    exact, detached = RelativisticAverage(), RelativisticAverage(detach_mean=True)
+    assert torch.equal(exact.d_loss(real, fake), detached.d_loss(real, fake))
+    (exact_grad,) = torch.autograd.grad(exact.d_loss(real, fake), real)
+    (detached_grad,) = torch.autograd.grad(detached.d_loss(real, fake), real)
+    # The exact loss depends on differences only: its gradient along the common logit
+    # level (all logits up by one) is zero, so the level is free to drift. Detached, the
+    # real logits are pushed up.
+    common = sum(torch.autograd.grad(exact.d_loss(real, fake), (real, fake))).sum()
+    assert common.item() == pytest.approx(0.0, abs=1e-7)
+    assert detached_grad.sum() < 0 and not torch.allclose(exact_grad, detached_grad)
+    # MaxSurprise's relativistic form takes the same option.
+    plain = MaxSurprise(relativistic=True)
+    pinned = MaxSurprise(relativistic=True, detach_mean=True)
+    assert torch.allclose(plain.d_loss(real, fake), pinned.d_loss(real, fake))
+    (pinned_grad,) = torch.autograd.grad(pinned.d_loss(real, fake), real)
+    (plain_grad,) = torch.autograd.grad(plain.d_loss(real, fake), real)
+    assert not torch.allclose(pinned_grad, plain_grad)
