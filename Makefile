@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test test-all lint format demo clean
+.PHONY: help install test test-all mutate lint format demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test: $(STAMP)  ## run the fast test suite (CPU, no data sets, no downloads)
 
 test-all: $(STAMP)  ## run every test, the slow ones too
 	$(BIN)/python -m pytest -q -m "not gpu"
+
+mutate: $(STAMP)  ## plant known bugs one at a time and check that the tests catch each
+	$(BIN)/python tests/mutants.py
 
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check srgan benchmarks tests

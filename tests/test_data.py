@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.data import RandomCrops, SRDataModule, WholeImages
+from srgan.data import RandomCrops, SRDataModule, WholeImages, augment
 from srgan.resize import imresize
+from tests.test_resize import reference_imresize
 
 
 def test_random_crops_shapes_and_paired_alignment() -> None:
@@ -43,6 +44,11 @@ def test_whole_images_mod_crop_and_matlab_lr() -> None:
     sample = dataset[0]
     assert sample["hr"].shape == (3, 28, 24) and sample["lr"].shape == (3, 7, 6)
     assert sample["lr"].dtype == torch.uint8
+    # The values are MATLAB's imresize(hr, 1/4) in uint8, written out independently.
+    assert torch.equal(sample["hr"], torch.from_numpy(image[:28, :24]).permute(2, 0, 1))
+    for c in range(3):
+        expected = reference_imresize(image[:28, :24, c], 0.25, uint8=True)
+        np.testing.assert_array_equal(sample["lr"][c].numpy(), expected)
 
 
 def test_datamodule_holds_out_validation_and_makes_lr_on_the_fly(image_dir: Path) -> None:
@@ -96,3 +102,48 @@ def test_paired_lr_folder(image_dir: Path, tmp_path: Path) -> None:
     dm.setup("fit")
     sample = dm.train_set[0]
     assert sample["lr"].shape == (3, 8, 8)
+
+
+def dihedral(image: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th of the 8 symmetries of the square (k < 4: rotations, else a mirror first)."""
+    if k >= 4:
+        image = image.flip(-1)
+    return torch.rot90(image, k % 4, (-2, -1))
+
+
+def test_paired_crops_stay_aligned_under_all_8_dihedral_transforms() -> None:
+    # A float HR image with no symmetry, and its MATLAB-bicubic LR (no rounding, so that
+    # resizing commutes exactly with flips and transposes).
+    rng = np.random.default_rng(0)
+    hr = torch.from_numpy(rng.uniform(0, 1, (3, 96, 80)))
+    lr = imresize(hr, 0.25)
+    options = dict(crop_size=48, scale=4, length=1, lr_images=[lr])
+    augmented = RandomCrops([hr], **options, augment=True)
+    plain = RandomCrops([hr], **options, augment=False)
+    seen = set()
+    for seed in range(60):
+        torch.manual_seed(seed)
+        sample = augmented[0]
+        torch.manual_seed(seed)
+        reference = plain[0]  # the same crop (corners are drawn before the transform)
+        (k,) = [k for k in range(8) if torch.equal(dihedral(reference["hr"], k), sample["hr"])]
+        seen.add(k)
+        # The LR crop went through the same transform ...
+        assert torch.equal(sample["lr"], dihedral(reference["lr"], k))
+        # ... so it is the MATLAB resize of the transformed HR crop (away from the crop's
+        # border, where the whole image's LR also saw pixels outside the crop).
+        resized = imresize(sample["hr"], 0.25)
+        torch.testing.assert_close(
+            sample["lr"][:, 2:-2, 2:-2], resized[:, 2:-2, 2:-2], rtol=0, atol=1e-9
+        )
+        assert (sample["lr"] - resized).abs().max() > 1e-6  # the border does differ
+    assert seen == set(range(8))
+
+
+def test_augment_applies_one_transform_to_every_image() -> None:
+    a = torch.arange(2 * 6 * 6).view(2, 6, 6)
+    b = a * 10
+    for seed in range(20):
+        torch.manual_seed(seed)
+        out_a, out_b = augment(a, b)
+        assert torch.equal(out_b, out_a * 10)

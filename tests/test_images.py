@@ -323,3 +323,81 @@ def test_every_cut_of_a_file_is_an_image_error_or_a_full_read(tmp_path: Path, fm
         except ImageError:
             continue
         assert picture.pixels.shape == (24, 24, 3)  # only if the decoder had all it needs
+
+
+# --- EXIF orientation by value: each of 2-8 puts every pixel where the EXIF spec says ---
+# Where the shown image's pixel (i, j) is stored, for a stored image of h rows and w
+# columns, from the spec (TIFF 6.0 / EXIF 2.3: where the stored 0th row and 0th column
+# are meant to be shown).
+SOURCE_PIXEL = {
+    1: lambda i, j, h, w: (i, j),
+    2: lambda i, j, h, w: (i, w - 1 - j),  # mirrored left-right
+    3: lambda i, j, h, w: (h - 1 - i, w - 1 - j),  # turned 180
+    4: lambda i, j, h, w: (h - 1 - i, j),  # mirrored top-bottom
+    5: lambda i, j, h, w: (j, i),  # transposed
+    6: lambda i, j, h, w: (h - 1 - j, i),  # turned 90 clockwise to view
+    7: lambda i, j, h, w: (h - 1 - j, w - 1 - i),  # transversed
+    8: lambda i, j, h, w: (j, w - 1 - i),  # turned 90 counter-clockwise to view
+}
+
+
+def displayed(stored: np.ndarray, orientation: int) -> np.ndarray:
+    """The upright image for an EXIF orientation, pixel by pixel."""
+    h, w = stored.shape[:2]
+    size = (h, w) if orientation <= 4 else (w, h)
+    out = np.empty((*size, *stored.shape[2:]), stored.dtype)
+    for i in range(size[0]):
+        for j in range(size[1]):
+            out[i, j] = stored[SOURCE_PIXEL[orientation](i, j, h, w)]
+    return out
+
+
+def exif_bytes(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_exif_orientation_gives_the_right_pixels(tmp_path: Path, orientation: int) -> None:
+    stored = rgb(5, 7, seed=orientation)
+    expected = displayed(stored, orientation)
+    Image.fromarray(stored).save(tmp_path / "o.png", exif=exif_bytes(orientation))
+    np.testing.assert_array_equal(read_image(tmp_path / "o.png").pixels, expected)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "o.png"), expected)
+    # Gray, and the alpha channel, turn with the colour.
+    rgba = np.dstack([stored, stored[..., 0]])
+    Image.fromarray(rgba).save(tmp_path / "a.png", exif=exif_bytes(orientation))
+    picture = read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(picture.pixels, expected)
+    np.testing.assert_array_equal(picture.alpha, expected[..., 0])
+
+
+def png_with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
+    """Insert a chunk right after a PNG's IHDR."""
+    chunk = struct.pack(">I", len(body)) + kind + body
+    chunk += struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    end_of_ihdr = 8 + 4 + 4 + 13 + 4
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_exif_orientation_gives_the_right_pixels_in_16bit_colour(
+    tmp_path: Path, orientation: int
+) -> None:
+    # OpenCV writes the 16-bit PNG; the EXIF goes in an eXIf chunk (its TIFF part).
+    stored = np.random.default_rng(orientation).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(stored, cv2.COLOR_RGB2BGR))
+    assert ok
+    tiff = exif_bytes(orientation).removeprefix(b"Exif\x00\x00")
+    (tmp_path / "deep.png").write_bytes(png_with_chunk(data.tobytes(), b"eXIf", tiff))
+    picture = read_image(tmp_path / "deep.png")
+    assert picture.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(picture.pixels, displayed(stored, orientation))
+
+
+def test_16bit_pixels_become_the_nearest_8bit_level(tmp_path: Path) -> None:
+    pixels = np.arange(0, 65536, 7, dtype=np.uint16)[:9360].reshape(40, 78, 3)
+    write_image(tmp_path / "deep.bmp", Picture(pixels))  # BMP: 8 bits, lossless
+    decoded = read_image(tmp_path / "deep.bmp").pixels
+    np.testing.assert_array_equal(decoded, np.rint(pixels / 257).astype(np.uint8))

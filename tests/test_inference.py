@@ -153,3 +153,50 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="--device cpu"):
             resolve_device("cuda")
+
+
+class _Nearest(torch.nn.Module):
+    """Nearest-neighbour x2 that, like pixel-unshuffle networks, takes only sides that are
+    multiples of 4 (it fails on others rather than guess)."""
+
+    scale = 2
+    size_multiple = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[-2] % 4 == 0 and x.shape[-1] % 4 == 0, x.shape
+        return F.interpolate(x, scale_factor=2, mode="nearest") * self.weight
+
+
+@pytest.mark.parametrize("tile", [None, 8])
+def test_padding_to_the_size_multiple_is_cropped_back_exactly(tile: int | None) -> None:
+    lr = torch.rand(2, 3, 10, 13)
+    out = Upscaler(_Nearest(), device="cpu", tile=tile, tile_overlap=3)(lr)
+    assert torch.equal(out, F.interpolate(lr, scale_factor=2, mode="nearest"))
+
+
+def test_integer_input_is_scaled_exactly() -> None:
+    pixels = torch.randint(0, 256, (1, 3, 8, 12), dtype=torch.uint8)
+    deep = torch.randint(0, 65536, (1, 3, 8, 12), dtype=torch.int32).to(torch.uint16)
+    upscaler = Upscaler(_Nearest(), device="cpu")
+    expected = F.interpolate(pixels.float() / 255, scale_factor=2, mode="nearest")
+    assert torch.equal(upscaler(pixels), expected)
+    expected16 = F.interpolate(deep.to(torch.int32).float() / 65535, scale_factor=2)
+    assert torch.equal(upscaler(deep), expected16)
+
+
+@pytest.mark.parametrize("tile", [None, 8])
+def test_integer_output_is_rounded_to_nearest(tile: int | None) -> None:
+    model = CompactNet(num_features=4, num_convs=1).eval()
+    lr = torch.rand(1, 3, 12, 10)
+    upscaler = Upscaler(model, device="cpu", tile=tile, tile_overlap=4)
+    as_float = upscaler(lr)
+    as_uint8 = upscaler(lr, out_dtype=torch.uint8)
+    as_uint16 = upscaler(lr, out_dtype=torch.uint16)
+    assert torch.equal(as_uint8, (as_float * 255).round().to(torch.uint8))
+    assert torch.equal(as_uint16.to(torch.int32), (as_float * 65535).round().to(torch.int32))
+    # Truncation would lower about half of the values by one level.
+    assert ((as_float * 255) % 1 > 0.5).any()

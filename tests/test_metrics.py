@@ -185,3 +185,16 @@ def test_lpips_loads_a_torchvision_alexnet_file(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(ValueError, match="not torchvision's AlexNet"):
         LPIPS(tmp_path / "other.pth")
+
+
+def test_quantisation_rounds_halves_away_from_zero_and_clips_like_im2uint8() -> None:
+    # MATLAB's im2uint8 rounds 100.5 to 101 and 2.5 to 3 (round half to even would give
+    # 100 and 2, and an infinite PSNR here).
+    one_level = 10 * math.log10(255**2)
+    assert psnr(constant(100.5), constant(100)).item() == pytest.approx(one_level)
+    assert psnr(constant(2.5), constant(2)).item() == pytest.approx(one_level)
+    # Values outside [0, 1] saturate to 0 and 255 before scoring.
+    white, black = constant(255), constant(0)
+    assert math.isinf(psnr(white + 0.3, white).item())
+    assert math.isinf(psnr(black - 0.2, black).item())
+    assert ssim(white + 0.3, white).item() == pytest.approx(1.0)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
@@ -279,3 +280,149 @@ def test_ragan_detach_mean_changes_the_gradient_not_the_loss() -> None:
     (pinned_grad,) = torch.autograd.grad(pinned.d_loss(real, fake), real)
     (plain_grad,) = torch.autograd.grad(plain.d_loss(real, fake), real)
     assert not torch.allclose(pinned_grad, plain_grad)
+
+
+# -- label smoothing, MaxSurprise's alpha, non-zero-mean fakes, the WGAN-GP sampling point --
+def bce(logit: float, target: float) -> float:
+    """Binary cross-entropy of sigmoid(logit) against target, by hand."""
+    return target * softplus(-logit) + (1 - target) * softplus(logit)
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def hand_smooth_max(values: list[float], tau: float) -> float:
+    return tau * math.log(mean([math.exp(v / tau) for v in values]))
+
+
+R, F_ = [2.0, -1.0], [0.5, -0.5]  # REAL and FAKE as plain numbers
+SMOOTHED_D = [
+    # (objective with real_label 0.9, its d_loss on REAL / FAKE by hand)
+    (Minimax(real_label=0.9), mean([bce(r, 0.9) for r in R]) + mean([bce(f, 0) for f in F_])),
+    (
+        NonSaturating(real_label=0.9),
+        mean([bce(r, 0.9) for r in R]) + mean([bce(f, 0) for f in F_]),
+    ),
+    (
+        LeastSquares(real_label=0.9),
+        0.5 * mean([(r - 0.9) ** 2 for r in R]) + 0.5 * mean([f**2 for f in F_]),
+    ),
+    (Relativistic(real_label=0.9), mean([bce(r - f, 0.9) for r, f in zip(R, F_)])),
+    # RaGAN: mean(FAKE) = 0, mean(REAL) = 0.5.
+    (
+        RelativisticAverage(real_label=0.9),
+        0.5 * (mean([bce(r - 0.0, 0.9) for r in R]) + mean([bce(f - 0.5, 0) for f in F_])),
+    ),
+    (
+        MaxSurprise(tau=0.7, real_label=0.9),
+        hand_smooth_max([bce(r, 0.9) for r in R], 0.7)
+        + hand_smooth_max([bce(f, 0) for f in F_], 0.7),
+    ),
+    (
+        MaxSurprise(tau=0.7, real_label=0.9, relativistic=True),
+        0.5
+        * (
+            hand_smooth_max([bce(r - 0.0, 0.9) for r in R], 0.7)
+            + hand_smooth_max([bce(f - 0.5, 0) for f in F_], 0.7)
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("objective", "d_expected"),
+    SMOOTHED_D,
+    ids=lambda v: type(v).__name__ + ("_rel" if getattr(v, "relativistic", False) else ""),
+)
+def test_real_label_smooths_the_real_target_of_d_and_nothing_else(
+    objective: nn.Module, d_expected: float
+) -> None:
+    assert objective.d_loss(REAL, FAKE).item() == pytest.approx(d_expected, abs=1e-12)
+    # One-sided smoothing: the fake target of D and the whole of G's loss are unchanged.
+    plain = (
+        MaxSurprise(tau=objective.tau, relativistic=objective.relativistic)
+        if isinstance(objective, MaxSurprise)
+        else type(objective)()
+    )
+    assert objective.d_loss(REAL, FAKE).item() != pytest.approx(plain.d_loss(REAL, FAKE).item())
+    # (On logits that are not symmetric about 0: on FAKE, a target t and 1 - t give the
+    # same mean binary cross-entropy.)
+    real, fake = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.3, 1.2, 2.0])
+    assert objective.g_loss(real, fake).item() == pytest.approx(
+        plain.g_loss(real, fake).item(), abs=1e-6
+    )
+
+
+def test_every_objective_with_a_real_label_is_covered_above() -> None:
+    smoothed = {type(o) for o, _ in SMOOTHED_D}
+    takes_label = {
+        cls for cls in OBJECTIVES.values() if "real_label" in inspect.signature(cls).parameters
+    }
+    assert takes_label == smoothed
+
+
+@pytest.mark.parametrize("relativistic", [False, True])
+@pytest.mark.parametrize("alpha", [0.25, 3.0])
+def test_max_surprise_alpha_weighs_the_fake_term_of_d_only(
+    alpha: float, relativistic: bool
+) -> None:
+    tau = 0.7
+    # Relativistic logits subtract the other side's mean: 0 for REAL, 0.5 for FAKE.
+    real_terms = [bce(r, 1) for r in R]
+    fake_terms = [bce(f - (0.5 if relativistic else 0.0), 0) for f in F_]
+    expected = hand_smooth_max(real_terms, tau) + alpha * hand_smooth_max(fake_terms, tau)
+    if relativistic:
+        expected *= 0.5
+    ms = MaxSurprise(tau=tau, alpha=alpha, relativistic=relativistic)
+    assert ms.d_loss(REAL, FAKE).item() == pytest.approx(expected, abs=1e-12)
+    plain = MaxSurprise(tau=tau, relativistic=relativistic)
+    assert ms.g_loss(REAL, FAKE).item() == pytest.approx(plain.g_loss(REAL, FAKE).item(), abs=0)
+
+
+def test_hinge_and_wasserstein_g_loss_on_fakes_with_a_nonzero_mean() -> None:
+    # FAKE above has mean 0, where -mean and +mean (and -sum) all give 0.
+    fake = torch.tensor([[0.5], [1.5], [-0.5]], dtype=torch.float64)  # mean 0.5, sum 1.5
+    real = torch.tensor([[3.0], [0.0], [-2.0]], dtype=torch.float64)
+    assert Hinge().g_loss(real, fake).item() == pytest.approx(-0.5, abs=1e-12)
+    assert WassersteinGP().g_loss(real, fake).item() == pytest.approx(-0.5, abs=1e-12)
+    # D: relu(1 - r) = [0, 1, 3], relu(1 + f) = [1.5, 2.5, 0.5]; critic E[f(fake)] - E[f(real)].
+    assert Hinge().d_loss(real, fake).item() == pytest.approx(4 / 3 + 4.5 / 3, abs=1e-12)
+    assert WassersteinGP().d_loss(real, fake).item() == pytest.approx(0.5 - 1 / 3, abs=1e-12)
+
+
+class QuadraticCritic(nn.Module):
+    """``f(x) = w/2 ||x||^2`` per sample: its gradient ``w x`` has norm ``w ||x||``, so the
+    penalty tells where it was evaluated (real, fake or in between)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones((), dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * self.w * x.flatten(1).pow(2).sum(1)  # (B,)
+
+
+def test_wgan_gp_penalty_is_taken_at_per_sample_interpolates() -> None:
+    # Real samples of norm 2.5, fakes at 0: interpolates a * real have gradient norm 2.5 a,
+    # a ~ U(0, 1) per sample, so E[(2.5 a - 1)^2] = 6.25 / 3 - 2.5 + 1 = 7 / 12.
+    batch, shape = 4096, (3, 2, 2)
+    real = torch.full((batch, *shape), 2.5 / math.sqrt(12), dtype=torch.float64)
+    fake = torch.zeros(batch, *shape, dtype=torch.float64)
+    critic = QuadraticCritic()
+    objective = WassersteinGP(gradient_penalty=10.0)
+    torch.manual_seed(0)
+    penalty = objective.penalty(critic, real, fake)
+    at_interpolates, at_reals, at_fakes = 10 * 7 / 12, 10 * 1.5**2, 10 * 1.0**2
+    # Per-element interpolation would give about 10 * (2.5 / sqrt(3) - 1)^2 = 1.96, and the
+    # norm of the mean gradient 10 * (1.25 - 1)^2 = 0.625: all far from 5.83.
+    assert penalty.item() == pytest.approx(at_interpolates, abs=0.3)
+    assert min(abs(penalty.item() - v) for v in (at_reals, at_fakes, 1.96, 0.625)) > 1.0
+    # The penalty trains the critic: it is differentiable in the critic's weights
+    # (d/dw at w = 1 is 10 E[2 (2.5 a - 1) 2.5 a] = 10 * 5 / 3).
+    (grad,) = torch.autograd.grad(penalty, critic.w)
+    assert grad.item() == pytest.approx(10 * 5 / 3, abs=1.0)
+    # The interpolation point is drawn fresh each call, and only real and fake samples mix.
+    again = objective.penalty(critic, real, fake)
+    assert again.item() != penalty.item()
+    assert objective.penalty(critic, real, real).item() == pytest.approx(10 * 1.5**2)

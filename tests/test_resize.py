@@ -21,12 +21,14 @@ def reference_cubic(x: float) -> float:
     return 0.0
 
 
-def reference_resize_1d(values: list[float], scale: float) -> list[float]:
+def reference_resize_1d(
+    values: list[float], scale: float, out_length: int | None = None
+) -> list[float]:
     """One pass of MATLAB's imresize, written from imresize.m one output pixel at a time."""
     n = len(values)
     kernel_width = 4 / scale if scale < 1 else 4.0
     out = []
-    for x in range(1, math.ceil(n * scale) + 1):
+    for x in range(1, (out_length or math.ceil(n * scale)) + 1):
         u = x / scale + 0.5 * (1 - 1 / scale)
         left = math.floor(u - kernel_width / 2)
         taps = [left + j for j in range(math.ceil(kernel_width) + 2)]
@@ -53,6 +55,32 @@ def reference_imresize(image: np.ndarray, scale: float, *, uint8: bool) -> np.nd
         np.stack([reference_resize_1d(list(col), scale) for col in image.T.astype(float)], 1)
     )
     return rnd(np.stack([reference_resize_1d(list(row), scale) for row in rows], 0))
+
+
+def reference_imresize_to(
+    image: np.ndarray, out_h: int, out_w: int, *, uint8: bool, rows_first: bool | None = None
+) -> np.ndarray:
+    """MATLAB's imresize(image, [out_h out_w]) on a 2-D image.
+
+    Each dimension has its own scale (output / input length). imresize.m sorts the scales
+    and resizes the dimension with the smaller one first (a stable sort: rows on a tie);
+    ``rows_first`` overrides that order, to show that it matters.
+    """
+    scale_h, scale_w = out_h / image.shape[0], out_w / image.shape[1]
+
+    def rnd(a: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor(a + 0.5), 0, 255) if uint8 else a
+
+    def along_rows(a: np.ndarray) -> np.ndarray:
+        return rnd(np.stack([reference_resize_1d(list(c), scale_h, out_h) for c in a.T], 1))
+
+    def along_cols(a: np.ndarray) -> np.ndarray:
+        return rnd(np.stack([reference_resize_1d(list(r), scale_w, out_w) for r in a], 0))
+
+    if rows_first is None:
+        rows_first = scale_h <= scale_w
+    a = image.astype(float)
+    return along_cols(along_rows(a)) if rows_first else along_rows(along_cols(a))
 
 
 def test_kernel_values() -> None:
@@ -135,3 +163,48 @@ def test_imresize_array_accepts_read_only_arrays_silently() -> None:
         warnings.simplefilter("error")
         out = imresize_array(image, 1 / 2)
     assert out.shape == (4, 4, 3) and out.dtype == np.uint8
+
+
+# Output sizes of a 13 x 10 image with unequal vertical and horizontal scales, both orders.
+UNEQUAL = [(5, 7), (4, 30), (9, 3), (26, 5), (39, 20)]
+
+
+@pytest.mark.parametrize(("out_h", "out_w"), UNEQUAL)
+def test_unequal_scales_match_reference_with_the_smaller_scale_first(out_h: int, out_w: int):
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (13, 10), dtype=np.uint8)
+    out = imresize(torch.from_numpy(image), size=(out_h, out_w))
+    assert out.dtype == torch.uint8 and out.shape == (out_h, out_w)
+    expected = reference_imresize_to(image, out_h, out_w, uint8=True)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    # The order is visible in uint8 (each pass is rounded): the other one differs.
+    other = reference_imresize_to(
+        image, out_h, out_w, uint8=True, rows_first=not out_h / 13 <= out_w / 10
+    )
+    assert (other != expected).any()
+    # In float the passes commute, and both match the reference.
+    floats = rng.uniform(0, 255, (13, 10))
+    np.testing.assert_allclose(
+        imresize(torch.from_numpy(floats), size=(out_h, out_w)).numpy(),
+        reference_imresize_to(floats, out_h, out_w, uint8=False),
+        atol=1e-9,
+    )
+
+
+def test_uint8_rounds_halves_away_from_zero() -> None:
+    # Upscaling by 2 has weights in 1/256ths, so some outputs are exactly k + 0.5: find a
+    # column with one whose k is even (round half to even would give k, MATLAB gives k + 1).
+    rng = np.random.default_rng(0)
+    basis = np.array([reference_resize_1d(list(np.eye(6)[i]), 2.0) for i in range(6)]).T
+    for _ in range(10_000):
+        column = rng.integers(0, 256, 6)
+        exact = basis @ column
+        ties = (exact % 1 == 0.5) & (np.floor(exact) % 2 == 0) & (exact > 0) & (exact < 255)
+        if ties.any():
+            break
+    else:
+        pytest.fail("no exact half found")
+    image = column.astype(np.uint8)[:, None]  # (6, 1): the width pass copies the column
+    out = imresize(torch.from_numpy(image), 2.0).numpy()
+    np.testing.assert_array_equal(out[:, 0], np.clip(np.floor(exact + 0.5), 0, 255))
+    assert (out[ties, 0] == exact[ties] + 0.5).all()

@@ -1,0 +1,917 @@
+"""Mutation testing: plant known bugs one at a time and check that the tests catch each.
+
+Run it with ``make mutate`` (it is not part of ``make test``), or::
+
+    python tests/mutants.py                      # every mutant
+    python tests/mutants.py ema- wgan-gp-        # mutants whose name starts with these
+    python tests/mutants.py --list               # names, files and test files
+    python tests/mutants.py --check              # only check that every snippet still applies
+    python tests/mutants.py --jobs 2             # two mutants at a time
+
+Each mutant replaces one exact snippet of a source file by a buggy one, in a temporary
+copy of the repository (the working tree is never edited, so Ctrl-C leaves nothing
+behind), and runs the test files that should catch it, stopping at the first failure. A
+mutant the tests fail on is *killed*; one they pass *survives*. Every survivor must either
+be killed by a new test or be marked here ``equivalent=`` with the reason no test can tell
+it from the original; the run fails (exit status 1) on any other survivor.
+
+The whole list takes about 10 minutes on two busy cores. The unmutated run that comes
+first (to be sure the tests pass before any bug is planted) adds a few minutes; skip it
+with ``--no-baseline``.
+
+A snippet must occur exactly once in its file. If it has moved to another module, it is
+looked for (once) in every ``srgan/*.py``; one found nowhere is reported as stale and
+fails the run, so that the list follows the code it mutates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The test files that should catch a bug in each area, most specific (and fastest) first.
+OBJECTIVES = ("tests/test_objectives.py",)
+METRICS = ("tests/test_metrics.py",)
+RESIZE = ("tests/test_resize.py", "tests/test_data.py")
+INFERENCE = ("tests/test_inference.py", "tests/test_pictures.py")
+EMA = ("tests/test_module.py", "tests/test_fit.py")
+DATA = ("tests/test_data.py",)
+IMAGES = ("tests/test_images.py", "tests/test_pictures.py")
+PICTURES = ("tests/test_pictures.py", "tests/test_upscale.py")
+EXPORT = ("tests/test_int8.py", "tests/test_export.py")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    original: str
+    mutated: str
+    tests: tuple[str, ...]
+    equivalent: str | None = None  # why no test can tell it from the original
+
+
+MUTANTS = [
+    # -- objectives: every class ---------------------------------------------------------
+    Mutant(
+        "minimax-real-label-ignored",
+        "srgan/objectives.py",
+        "return surprise(real_logits, self.real_label).mean() + surprise(fake_logits, 0.0).mean()",
+        "return surprise(real_logits, 1.0).mean() + surprise(fake_logits, 0.0).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "minimax-g-sign",
+        "srgan/objectives.py",
+        "return -F.softplus(fake_logits).mean()",
+        "return F.softplus(fake_logits).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "nonsaturating-g-smoothed",
+        "srgan/objectives.py",
+        "return surprise(fake_logits, 1.0).mean()",
+        "return surprise(fake_logits, self.real_label).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "leastsquares-real-label-ignored",
+        "srgan/objectives.py",
+        "0.5 * ((real_logits - self.real_label) ** 2).mean()",
+        "0.5 * ((real_logits - 1.0) ** 2).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "leastsquares-g-smoothed",
+        "srgan/objectives.py",
+        "return 0.5 * ((fake_logits - 1.0) ** 2).mean()",
+        "return 0.5 * ((fake_logits - self.real_label) ** 2).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "hinge-g-sign",
+        "srgan/objectives.py",
+        "F.relu(1.0 + fake_logits).mean()\n\n"
+        "    def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:\n"
+        "        return -fake_logits.mean()",
+        "F.relu(1.0 + fake_logits).mean()\n\n"
+        "    def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:\n"
+        "        return fake_logits.mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "hinge-g-sum",
+        "srgan/objectives.py",
+        "F.relu(1.0 + fake_logits).mean()\n\n"
+        "    def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:\n"
+        "        return -fake_logits.mean()",
+        "F.relu(1.0 + fake_logits).mean()\n\n"
+        "    def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:\n"
+        "        return -fake_logits.sum()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "hinge-d-fake-margin",
+        "srgan/objectives.py",
+        "F.relu(1.0 + fake_logits).mean()",
+        "F.relu(1.0 - fake_logits).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-g-sign",
+        "srgan/objectives.py",
+        "return fake_logits.mean() - real_logits.mean()\n\n"
+        "    def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:\n"
+        "        return -fake_logits.mean()",
+        "return fake_logits.mean() - real_logits.mean()\n\n"
+        "    def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:\n"
+        "        return fake_logits.mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-d-sign",
+        "srgan/objectives.py",
+        "return fake_logits.mean() - real_logits.mean()",
+        "return real_logits.mean() - fake_logits.mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-at-fakes",
+        "srgan/objectives.py",
+        "interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)",
+        "interpolates = fake.detach().clone().requires_grad_(True)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-at-reals",
+        "srgan/objectives.py",
+        "interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)",
+        "interpolates = real.detach().clone().requires_grad_(True)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-alpha-per-element",
+        "srgan/objectives.py",
+        "real.shape[0], *([1] * (real.dim() - 1)), device=real.device",
+        "*real.shape, device=real.device",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-no-second-order-graph",
+        "srgan/objectives.py",
+        "interpolates, create_graph=True)",
+        "interpolates, create_graph=False)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-norm-of-mean",
+        "srgan/objectives.py",
+        "((norms - 1.0) ** 2).mean()",
+        "(norms.mean() - 1.0) ** 2",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "relativistic-real-label-ignored",
+        "srgan/objectives.py",
+        "surprise(real_logits - fake_logits, self.real_label)",
+        "surprise(real_logits - fake_logits, 1.0)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "relativistic-g-smoothed",
+        "srgan/objectives.py",
+        "surprise(fake_logits - real_logits, 1.0)",
+        "surprise(fake_logits - real_logits, self.real_label)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "ragan-real-label-ignored",
+        "srgan/objectives.py",
+        "0.5 * (surprise(real_rel, self.real_label).mean()",
+        "0.5 * (surprise(real_rel, 1.0).mean()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "ragan-paired-not-averaged",
+        "srgan/objectives.py",
+        "real_mean, fake_mean = real_logits.mean(), fake_logits.mean()",
+        "real_mean, fake_mean = real_logits, fake_logits",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "maxsurprise-alpha-ignored",
+        "srgan/objectives.py",
+        "+ self.alpha * smooth_max(",
+        "+ smooth_max(",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "maxsurprise-real-label-ignored",
+        "srgan/objectives.py",
+        "smooth_max(surprise(real, self.real_label), self.tau)",
+        "smooth_max(surprise(real, 1.0), self.tau)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "maxsurprise-g-smoothed",
+        "srgan/objectives.py",
+        "fake_term = smooth_max(surprise(fake, 1.0), self.tau)",
+        "fake_term = smooth_max(surprise(fake, self.real_label), self.tau)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "maxsurprise-relativistic-no-half",
+        "srgan/objectives.py",
+        "return 0.5 * loss if self.relativistic else loss",
+        "return loss",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "maxsurprise-sample-pool-max",
+        "srgan/objectives.py",
+        "return logits.flatten(1).mean(1)  # (B,)",
+        "return logits.flatten(1).amax(1)  # (B,)",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "smooth-max-without-log-n",
+        "srgan/objectives.py",
+        "tau * (torch.logsumexp(flat / tau, dim=0) - math.log(flat.numel()))",
+        "tau * torch.logsumexp(flat / tau, dim=0)",
+        OBJECTIVES,
+    ),
+    # -- metrics: psnr, ssim, Y channel, crop, quantisation ------------------------------
+    Mutant(
+        "quantize-floor",
+        "srgan/metrics.py",
+        "clamp(0, 1) * 255.0 + 0.5)",
+        "clamp(0, 1) * 255.0)",
+        METRICS,
+    ),
+    Mutant(
+        "quantize-round-half-even",
+        "srgan/metrics.py",
+        "torch.floor(images.detach().to(torch.float64).clamp(0, 1) * 255.0 + 0.5)",
+        "torch.round(images.detach().to(torch.float64).clamp(0, 1) * 255.0)",
+        METRICS,
+    ),
+    Mutant(
+        "quantize-no-clamp",
+        "srgan/metrics.py",
+        "images.detach().to(torch.float64).clamp(0, 1) * 255.0",
+        "images.detach().to(torch.float64) * 255.0",
+        METRICS,
+    ),
+    Mutant(
+        "y-no-offset",
+        "srgan/metrics.py",
+        "return 16.0 + (images * weights).sum(1, keepdim=True) / 255.0",
+        "return (images * weights).sum(1, keepdim=True) / 255.0",
+        METRICS,
+    ),
+    Mutant(
+        "y-weights-bgr",
+        "srgan/metrics.py",
+        "Y_WEIGHTS = (65.481, 128.553, 24.966)",
+        "Y_WEIGHTS = (24.966, 128.553, 65.481)",
+        METRICS,
+    ),
+    Mutant(
+        "gray-through-ycbcr",
+        "srgan/metrics.py",
+        "if y_channel and x.shape[1] == 3:",
+        "if y_channel:",
+        METRICS,
+    ),
+    Mutant(
+        "crop-rows-only",
+        "srgan/metrics.py",
+        "return images[..., border:-border, border:-border]",
+        "return images[..., border:-border, :]",
+        METRICS,
+    ),
+    Mutant(
+        "crop-one-pixel-short",
+        "srgan/metrics.py",
+        "return images[..., border:-border, border:-border]",
+        "return images[..., border - 1 : 1 - border, border - 1 : 1 - border]",
+        METRICS,
+    ),
+    Mutant(
+        "psnr-data-range-1",
+        "srgan/metrics.py",
+        "data_range=255.0",
+        "data_range=1.0",
+        METRICS,
+    ),
+    Mutant(
+        "ssim-c2-is-c1",
+        "srgan/metrics.py",
+        "c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2",
+        "c1, c2 = (0.01 * 255) ** 2, (0.01 * 255) ** 2",
+        METRICS,
+    ),
+    Mutant(
+        "ssim-sigma-1",
+        "srgan/metrics.py",
+        "size: int = 11, sigma: float = 1.5",
+        "size: int = 11, sigma: float = 1.0",
+        METRICS,
+    ),
+    Mutant(
+        "ssim-padded",
+        "srgan/metrics.py",
+        "return F.conv2d(t, window, groups=channels)  # valid region only",
+        "return F.conv2d(t, window, groups=channels, padding=5)",
+        METRICS,
+    ),
+    # -- export's quality report ---------------------------------------------------------
+    Mutant(
+        "export-psnr-without-border-crop",
+        "srgan/int8.py",
+        "row[name] = float(psnr(sr, hr, crop_border=scale)[0])",
+        "row[name] = float(psnr(sr, hr)[0])",
+        EXPORT,
+    ),
+    Mutant(
+        "export-psnr-on-rgb",
+        "srgan/int8.py",
+        "row[name] = float(psnr(sr, hr, crop_border=scale)[0])",
+        "row[name] = float(psnr(sr, hr, crop_border=scale, y_channel=False)[0])",
+        EXPORT,
+    ),
+    # -- resize: cubic kernel, antialiasing, padding, pass order, rounding ---------------
+    Mutant(
+        "cubic-far-a-0.75",
+        "srgan/resize.py",
+        "far = (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2)",
+        "far = (-0.75 * ax3 + 3.75 * ax2 - 6 * ax + 3)",
+        RESIZE,
+    ),
+    Mutant(
+        "cubic-near-open-interval",
+        "srgan/resize.py",
+        "* (ax <= 1)",
+        "* (ax < 1)",
+        RESIZE,
+        equivalent="the near branch is 1.5 - 2.5 + 1 = 0 at |x| = 1, so the point dropped "
+        "from the interval contributes nothing either way",
+    ),
+    Mutant(
+        "antialias-off",
+        "srgan/resize.py",
+        "stretch = scale < 1 and antialias",
+        "stretch = False",
+        RESIZE,
+    ),
+    Mutant(
+        "antialias-kernel-unscaled",
+        "srgan/resize.py",
+        "weights = scale * cubic(scale * distance) if stretch else cubic(distance)",
+        "weights = cubic(scale * distance) if stretch else cubic(distance)",
+        RESIZE,
+        equivalent="each row of weights is divided by its sum on the next line, so a "
+        "constant factor on the whole row cancels (MATLAB keeps it; it has no effect)",
+    ),
+    Mutant(
+        "weights-not-normalised",
+        "srgan/resize.py",
+        "weights = weights / weights.sum(1, keepdim=True)",
+        "weights = weights",
+        RESIZE,
+    ),
+    Mutant(
+        "replicate-padding",
+        "srgan/resize.py",
+        "source = mirror[(indices.long() - 1) % (2 * in_length)]",
+        "source = (indices.long() - 1).clamp(0, in_length - 1)",
+        RESIZE,
+    ),
+    Mutant(
+        "rows-always-first",
+        "srgan/resize.py",
+        "passes = (pass_rows, pass_cols) if scales[0] <= scales[1] else (pass_cols, pass_rows)",
+        "passes = (pass_rows, pass_cols)",
+        RESIZE,
+    ),
+    Mutant(
+        "columns-first-on-a-tie",
+        "srgan/resize.py",
+        "if scales[0] <= scales[1] else",
+        "if scales[0] < scales[1] else",
+        RESIZE,
+    ),
+    Mutant(
+        "larger-scale-first",
+        "srgan/resize.py",
+        "if scales[0] <= scales[1] else",
+        "if scales[0] >= scales[1] else",
+        RESIZE,
+    ),
+    Mutant(
+        "resize-round-half-even",
+        "srgan/resize.py",
+        "torch.floor(t * levels + 0.5).clamp(0, 255)",
+        "torch.round(t * levels).clamp(0, 255)",
+        RESIZE,
+    ),
+    # -- inference: tiling spans and overlap, padding crop, quantisation -----------------
+    Mutant(
+        "tile-context-start-short",
+        "srgan/inference.py",
+        "max(0, start - overlap)",
+        "max(0, start - overlap + 1)",
+        INFERENCE,
+    ),
+    Mutant(
+        "tile-context-end-missing",
+        "srgan/inference.py",
+        "min(length, end + overlap)",
+        "min(length, end)",
+        INFERENCE,
+    ),
+    Mutant(
+        "tile-spans-drop-last-pixel",
+        "srgan/inference.py",
+        "for start in range(0, length, tile):",
+        "for start in range(0, length - 1, tile):",
+        INFERENCE,
+    ),
+    Mutant(
+        "padding-not-applied",
+        "srgan/inference.py",
+        "pad_h, pad_w = (-h) % m, (-w) % m",
+        "pad_h, pad_w = 0, 0",
+        INFERENCE,
+    ),
+    Mutant(
+        "padding-cropped-at-the-wrong-corner",
+        "srgan/inference.py",
+        "return out[..., : h * s, : w * s].float().clamp_(0, 1)",
+        "return out[..., out.shape[-2] - h * s :, out.shape[-1] - w * s :].float().clamp_(0, 1)",
+        INFERENCE,
+    ),
+    Mutant(
+        "uint8-output-truncated",
+        "srgan/inference.py",
+        "return sr.mul(255).round_().to(torch.uint8)",
+        "return sr.mul(255).to(torch.uint8)",
+        INFERENCE,
+    ),
+    Mutant(
+        "uint16-output-truncated",
+        "srgan/inference.py",
+        "return sr.mul(65535).round_().to(torch.int32).to(torch.uint16)",
+        "return sr.mul(65535).to(torch.int32).to(torch.uint16)",
+        INFERENCE,
+    ),
+    Mutant(
+        "uint8-input-scale",
+        "srgan/inference.py",
+        "return x.float().div_(255)",
+        "return x.float().div_(256)",
+        INFERENCE,
+    ),
+    Mutant(
+        "uint16-input-scale",
+        "srgan/inference.py",
+        "return x.to(torch.int32).float().div_(65535)",
+        "return x.to(torch.int32).float().div_(65536)",
+        INFERENCE,
+    ),
+    Mutant(
+        "output-not-clamped",
+        "srgan/inference.py",
+        "return out[..., : h * s, : w * s].float().clamp_(0, 1)",
+        "return out[..., : h * s, : w * s].float()",
+        INFERENCE,
+    ),
+    Mutant(
+        "half-precision-fallback-off",
+        "srgan/inference.py",
+        "            if self.dtype != torch.float32:\n                self.fp32_fallbacks += 1",
+        "            if False:\n                self.fp32_fallbacks += 1",
+        INFERENCE,
+    ),
+    # -- the generator EMA, and that it is what ships --------------------------------------
+    Mutant(
+        "ema-weight-is-decay",
+        "srgan/module.py",
+        "[p.detach() for p in self.generator.parameters()], 1 - decay",
+        "[p.detach() for p in self.generator.parameters()], decay",
+        EMA,
+    ),
+    Mutant(
+        "ema-never-updated",
+        "srgan/module.py",
+        "        decay = self.hparams.ema_decay\n",
+        "        return\n        decay = self.hparams.ema_decay\n",
+        EMA,
+    ),
+    Mutant(
+        "ema-buffers-not-copied",
+        "srgan/module.py",
+        "ema_buffer.copy_(buffer)",
+        "pass",
+        EMA,
+    ),
+    Mutant(
+        "ema-not-updated-in-gan-stage",
+        "srgan/module.py",
+        "            self._update_ema()\n            sr = sr.detach()\n",
+        "            sr = sr.detach()\n",
+        EMA,
+    ),
+    Mutant(
+        "ema-not-updated-in-psnr-stage",
+        "srgan/module.py",
+        "            self._update_ema()\n            self.log_dict(",
+        "            self.log_dict(",
+        EMA,
+    ),
+    Mutant(
+        "forward-uses-the-raw-generator",
+        "srgan/module.py",
+        "return self.generator_ema(lr).clamp(0, 1)",
+        "return self.generator(lr).clamp(0, 1)",
+        EMA,
+    ),
+    Mutant(
+        "checkpoint-loads-the-raw-generator",
+        "srgan/weights.py",
+        'state = states["generator_ema" if prefer_ema else "generator"]',
+        'state = states["generator"]',
+        EMA,
+    ),
+    Mutant(
+        "init-from-ema-from-the-generator",
+        "srgan/weights.py",
+        'states["generator_ema"] = states["generator_ema"] or states["generator"]',
+        'states["generator_ema"] = states["generator"]',
+        EMA,
+    ),
+    # -- data pairing: augmentation and crop alignment ------------------------------------
+    Mutant(
+        "augment-flips-hr-only",
+        "srgan/data.py",
+        "        if flip:\n",
+        "        if flip and not out:\n",
+        DATA,
+    ),
+    Mutant(
+        "augment-transposes-hr-only",
+        "srgan/data.py",
+        "        if transpose:\n",
+        "        if transpose and not out:\n",
+        DATA,
+    ),
+    Mutant(
+        "augment-rotates-hr-only",
+        "srgan/data.py",
+        "torch.rot90(image, rotations, (-2, -1))",
+        "torch.rot90(image, 0 if out else rotations, (-2, -1))",
+        DATA,
+    ),
+    Mutant(
+        "augment-rotation-drawn-per-image",
+        "srgan/data.py",
+        "torch.rot90(image, rotations, (-2, -1))",
+        "torch.rot90(image, int(torch.randint(4, ()).item()), (-2, -1))",
+        DATA,
+    ),
+    Mutant(
+        "lr-crop-corner-swapped",
+        "srgan/data.py",
+        "lr[:, top // s : (top + size) // s, left // s : (left + size) // s]",
+        "lr[:, left // s : (left + size) // s, top // s : (top + size) // s]",
+        DATA,
+    ),
+    Mutant(
+        "crop-corner-off-the-lr-grid",
+        "srgan/data.py",
+        "top = int(torch.randint((hr.shape[-2] - size) // s + 1, ()).item()) * s",
+        "top = int(torch.randint(hr.shape[-2] - size + 1, ()).item())",
+        DATA,
+    ),
+    Mutant(
+        "validation-lr-without-antialias",
+        "srgan/data.py",
+        "self.lr = [imresize(hr, 1 / scale) for hr in self.hr]",
+        "self.lr = [imresize(hr, 1 / scale, antialias=False) for hr in self.hr]",
+        DATA,
+    ),
+    Mutant(
+        "training-lr-not-on-the-8-bit-grid",
+        "srgan/data.py",
+        "lr = imresize(hr, 1 / self.scale, quantize=True)",
+        "lr = imresize(hr, 1 / self.scale, quantize=False)",
+        DATA,
+    ),
+    # -- images and pictures: EXIF, quality, bit depth, gray, alpha ------------------------
+    Mutant(
+        "quality-ignored",
+        "srgan/images.py",
+        'options["quality"] = quality',
+        'options["quality"] = 95',
+        IMAGES,
+    ),
+    Mutant(
+        "orientation-6-turns-the-wrong-way",
+        "srgan/images.py",
+        "6: lambda a: np.rot90(a, -1),",
+        "6: lambda a: np.rot90(a, 1),",
+        IMAGES,
+    ),
+    Mutant(
+        "sixteen-to-eight-bits-truncates",
+        "srgan/images.py",
+        "return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)",
+        "return ((array.astype(np.uint32) * 255) // 65535).astype(np.uint8)",
+        IMAGES,
+    ),
+    Mutant(
+        "gray-mean-rounds-down",
+        "srgan/pictures.py",
+        "        band += 1\n",
+        "",
+        PICTURES,
+    ),
+    Mutant(
+        "alpha-model-mode-ignored",
+        "srgan/pictures.py",
+        '    if mode == "model":\n',
+        "    if False:\n",
+        PICTURES,
+    ),
+]
+
+
+# -- running -----------------------------------------------------------------------------
+def repository_files() -> list[Path]:
+    """Tracked and untracked-but-not-ignored files, relative to the repository root."""
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        return [Path(p) for p in listing.decode().split("\0") if p and (ROOT / p).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "runs", "__pycache__", ".pytest_cache", ".ruff_cache"}
+        return [
+            p.relative_to(ROOT)
+            for p in ROOT.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+        ]
+
+
+def copy_tree(destination: Path) -> None:
+    for relative in repository_files():
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, target)
+
+
+def locate(tree: Path, mutant: Mutant) -> Path | str:
+    """The file holding the snippet exactly once, or why there is none."""
+    preferred = tree / mutant.path
+    if preferred.is_file():
+        count = preferred.read_text().count(mutant.original)
+        if count == 1:
+            return preferred
+        if count > 1:
+            return f"snippet occurs {count} times in {mutant.path}"
+    found = [p for p in sorted((tree / "srgan").rglob("*.py")) if mutant.original in p.read_text()]
+    if len(found) == 1 and found[0].read_text().count(mutant.original) == 1:
+        return found[0]
+    return f"stale: snippet not found once in {mutant.path} nor in srgan/*.py"
+
+
+def environment(tree: Path) -> dict[str, str]:
+    # No bytecode: a mutated file of the same size and mtime must never reuse a stale .pyc.
+    return {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+# The pytest processes running now, so that an interruption can stop them all.
+RUNNING: set[subprocess.Popen[str]] = set()
+RUNNING_LOCK = threading.Lock()
+
+
+def stop_running() -> None:
+    with RUNNING_LOCK:
+        for process in RUNNING:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def run_tests(tree: Path, tests: list[str], timeout: float) -> tuple[int | None, str]:
+    """pytest on ``tests`` in ``tree``: (exit status or None on timeout, output tail)."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    command += ["-m", "not slow and not gpu", *tests]
+    process = subprocess.Popen(
+        command,
+        cwd=tree,
+        env=environment(tree),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, killed whole on timeout or Ctrl-C
+    )
+    with RUNNING_LOCK:
+        RUNNING.add(process)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        return process.returncode, output[-3000:]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None, "timed out"
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    finally:
+        with RUNNING_LOCK:
+            RUNNING.discard(process)
+
+
+@dataclass
+class Result:
+    mutant: Mutant
+    outcome: str  # killed, survived, stale, error
+    seconds: float
+    detail: str = ""
+
+
+def run_mutant(tree: Path, mutant: Mutant, timeout: float) -> Result:
+    start = time.perf_counter()
+    where = locate(tree, mutant)
+    if isinstance(where, str):
+        return Result(mutant, "stale", 0.0, where)
+    tests = [t for t in mutant.tests if (tree / t).is_file()]
+    if not tests:
+        return Result(mutant, "survived", 0.0, "no test file for it exists")
+    original = where.read_text()
+    where.write_text(original.replace(mutant.original, mutant.mutated))
+    try:
+        code, output = run_tests(tree, tests, timeout)
+    finally:
+        where.write_text(original)  # the temporary copy, ready for the next mutant
+    seconds = time.perf_counter() - start
+    if code is None:
+        return Result(mutant, "killed", seconds, "timed out")
+    if code in (1, 2, 3):  # tests failed, or collection / import failed
+        failed = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        return Result(mutant, "killed", seconds, failed[0] if failed else f"pytest exit {code}")
+    if code == 0:
+        return Result(mutant, "survived", seconds)
+    return Result(mutant, "error", seconds, f"pytest exit {code}:\n{output}")
+
+
+def check_import(tree: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import srgan; print(srgan.__file__)"],
+        cwd=tree,
+        env=environment(tree),
+        capture_output=True,
+        text=True,
+    )
+    imported = Path(probe.stdout.strip() or "?").resolve()
+    if not imported.is_relative_to(tree.resolve()):
+        raise SystemExit(f"the copy imports srgan from {imported}, not from the copy: aborting")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="run only mutants whose name starts with these")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--check", action="store_true", help="only check the snippets apply")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at a time (default 1)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip running the unmutated tests first"
+    )
+    args = parser.parse_args(argv)
+    names = [m.name for m in MUTANTS]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise SystemExit(f"duplicate mutant names: {sorted(duplicates)}")
+    chosen = [m for m in MUTANTS if not args.names or m.name.startswith(tuple(args.names))]
+    if args.list:
+        for m in chosen:
+            mark = "  (equivalent)" if m.equivalent else ""
+            print(f"{m.name:40} {m.path:22} {' '.join(m.tests)}{mark}")
+        return 0
+    if args.check:
+        problems = [(m.name, w) for m in chosen if isinstance(w := locate(ROOT, m), str)]
+        for name, why in problems:
+            print(f"{name}: {why}")
+        print(f"{len(chosen) - len(problems)} of {len(chosen)} mutants apply")
+        return 1 if problems else 0
+
+    jobs = max(1, min(args.jobs, len(chosen)))
+    with tempfile.TemporaryDirectory(prefix="srgan-mutants-") as scratch:
+        trees = [Path(scratch) / f"tree{i}" for i in range(jobs)]
+        for tree in trees:
+            copy_tree(tree)
+        check_import(trees[0])
+        if not args.no_baseline:
+            tests = sorted({t for m in chosen for t in m.tests if (trees[0] / t).is_file()})
+            print(f"baseline: {len(tests)} test files, unmutated ...", flush=True)
+            code, output = run_tests(trees[0], tests, args.timeout * 2)
+            if code != 0:
+                print(output)
+                raise SystemExit("the unmutated tests do not pass: fix them first")
+        free = list(trees)
+        results: list[Result] = []
+
+        stopping = threading.Event()
+
+        def work(mutant: Mutant) -> Result:
+            tree = free.pop()
+            try:
+                result = run_mutant(tree, mutant, args.timeout)
+            finally:
+                free.append(tree)
+            if stopping.is_set():
+                return result
+            mark = "  (listed as equivalent)" if mutant.equivalent else ""
+            print(
+                f"{result.outcome:9} {mutant.name:40} {result.seconds:6.1f} s  {result.detail}{mark}",
+                flush=True,
+            )
+            return result
+
+        if jobs == 1:
+            results = [work(mutant) for mutant in chosen]
+        else:
+            pool = ThreadPoolExecutor(jobs)
+            try:
+                results = list(pool.map(work, chosen))
+            except BaseException:
+                # Ctrl-C or SIGTERM: drop the mutants not started, stop the running ones.
+                stopping.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                stop_running()
+                raise
+            finally:
+                pool.shutdown(wait=True)
+    return summarise(results)
+
+
+def summarise(results: list[Result]) -> int:
+    total = len(results)
+    survived = [r for r in results if r.outcome == "survived"]
+    equivalent = [r for r in survived if r.mutant.equivalent]
+    unexplained = [r for r in survived if not r.mutant.equivalent]
+    broken = [r for r in results if r.outcome in ("stale", "error")]
+    surprising = [r for r in results if r.outcome == "killed" and r.mutant.equivalent]
+    print()
+    print(
+        f"{total} mutants: {total - len(survived) - len(broken)} killed, "
+        f"{len(survived)} survived ({len(equivalent)} listed as equivalent), "
+        f"{len(broken)} stale or broken"
+    )
+    if total:
+        print(f"survival rate: {len(survived) / total:.1%} of all mutants", end="")
+        countable = total - len(equivalent)
+        rate = len(unexplained) / countable if countable else 0.0
+        print(f", {rate:.1%} of the non-equivalent ones")
+    for r in unexplained:
+        print(f"  SURVIVED {r.mutant.name}: {r.mutant.path}: {r.detail or 'no test failed'}")
+    for r in equivalent:
+        print(f"  equivalent {r.mutant.name}: {r.mutant.equivalent}")
+    for r in surprising:
+        print(f"  note: {r.mutant.name} is listed as equivalent but a test caught it")
+    for r in broken:
+        print(f"  {r.outcome.upper()} {r.mutant.name}: {r.detail}")
+    return 1 if unexplained or broken else 0
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    # SIGTERM unwinds like Ctrl-C: running tests are stopped, the temporary copy removed.
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: the working tree was never edited", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,288 @@
+"""The training module: its generator EMA (what every shipped model is) and exact resume."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from PIL import Image
+
+from srgan.data import SRDataModule
+from srgan.discriminators import VGGStyle
+from srgan.generators import CompactNet, SRResNet
+from srgan.module import SRGAN
+from srgan.objectives import Hinge
+from srgan.weights import load_generator, load_model
+from tests.conftest import smooth_image
+
+
+def trainer(max_steps: int, *callbacks: L.Callback) -> L.Trainer:
+    return L.Trainer(
+        max_steps=max_steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=list(callbacks),
+    )
+
+
+def tiny_data(folder: Path, **options: object) -> SRDataModule:
+    return SRDataModule(
+        str(folder), crop_size=32, batch_size=2, val_holdout=0, num_workers=0, **options
+    )
+
+
+def parameters(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+# -- the EMA -----------------------------------------------------------------------------
+def test_ema_after_three_updates_is_the_closed_form_and_buffers_are_copied() -> None:
+    decay = 0.9
+    model = SRGAN(SRResNet(num_blocks=1, num_features=8), ema_decay=decay)  # BatchNorm buffers
+    assert len(list(model.generator.buffers())) > 0
+    start = parameters(model.generator_ema)
+    targets = []
+    for step in range(3):
+        with torch.no_grad():
+            for p in model.generator.parameters():
+                p.copy_(torch.randn_like(p))
+            for name, b in model.generator.named_buffers():
+                b.copy_(torch.full_like(b, step + 2) if "tracked" in name else torch.rand_like(b))
+        targets.append(parameters(model.generator))
+        model._update_ema()
+    # e_3 = d^3 e_0 + (1 - d) (d^2 p_1 + d p_2 + p_3)
+    for i, ema in enumerate(model.generator_ema.parameters()):
+        p1, p2, p3 = (t[i] for t in targets)
+        expected = decay**3 * start[i] + (1 - decay) * (decay**2 * p1 + decay * p2 + p3)
+        torch.testing.assert_close(ema, expected, rtol=1e-5, atol=1e-6)
+    for (name, ema_buffer), buffer in zip(
+        model.generator_ema.named_buffers(), model.generator.buffers()
+    ):
+        assert torch.equal(ema_buffer, buffer), name
+    # The generator itself is untouched by the update.
+    for p, target in zip(model.generator.parameters(), targets[-1]):
+        assert torch.equal(p, target)
+
+
+def gan_module(**options: object) -> SRGAN:
+    return SRGAN(
+        SRResNet(num_blocks=1, num_features=8),
+        VGGStyle(num_features=4, normalization="batch"),
+        Hinge(),
+        stage="gan",
+        **options,
+    )
+
+
+@pytest.mark.parametrize("stage", ["psnr", "gan"])
+def test_training_moves_the_ema_after_every_generator_step(stage: str, image_dir: Path) -> None:
+    decay = 0.75
+    if stage == "psnr":
+        model = SRGAN(SRResNet(num_blocks=1, num_features=8), ema_decay=decay)
+    else:
+        model = gan_module(ema_decay=decay, n_critic=2)
+    expected = parameters(model.generator_ema)
+    assert all(torch.equal(a, b) for a, b in zip(expected, model.generator.parameters()))
+    previous = parameters(model.generator)
+    generator_steps = []
+
+    class Follow(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+            nonlocal expected, previous
+            now = parameters(module.generator)
+            stepped = any(not torch.equal(a, b) for a, b in zip(now, previous))
+            generator_steps.append(stepped)
+            if stepped:
+                expected = [e + (1 - decay) * (g - e) for e, g in zip(expected, now)]
+                for a, b in zip(module.generator_ema.buffers(), module.generator.buffers()):
+                    assert torch.equal(a, b)
+            for a, b in zip(module.generator_ema.parameters(), expected):
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+            previous = now
+
+    batches = 4
+    steps = batches if stage == "psnr" else batches + batches // 2
+    trainer(steps, Follow()).fit(model, tiny_data(image_dir, steps_per_epoch=batches))
+    # psnr: a generator step per batch; gan with n_critic 2: on batches 0 and 2 only.
+    assert generator_steps == ([True] * 4 if stage == "psnr" else [True, False, True, False])
+    assert any(
+        not torch.allclose(a, b)
+        for a, b in zip(model.generator_ema.parameters(), model.generator.parameters())
+    )
+
+
+def test_the_ema_is_what_runs_loads_ships_and_initialises(image_dir: Path, tmp_path: Path) -> None:
+    model = SRGAN(SRResNet(num_blocks=1, num_features=8), ema_decay=0.75)
+    fit = trainer(3)
+    fit.fit(model, tiny_data(image_dir, steps_per_epoch=3))
+    checkpoint = tmp_path / "last.ckpt"
+    fit.save_checkpoint(checkpoint)
+    model.eval()
+    lr = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        ema_out = model.generator_ema(lr).clamp(0, 1)
+        raw_out = model.generator(lr).clamp(0, 1)
+        assert (ema_out - raw_out).abs().max() > 1e-4  # the two differ
+        assert torch.equal(model(lr), ema_out)  # validation and predict run the EMA
+    for loaded in (load_generator(checkpoint), load_model(str(checkpoint))):
+        for a, b in zip(loaded.state_dict().values(), model.generator_ema.state_dict().values()):
+            assert torch.equal(a, b)
+    fresh = SRGAN(SRResNet(num_blocks=1, num_features=8), init_from=str(checkpoint))
+    for a, b in zip(fresh.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+# -- resume ------------------------------------------------------------------------------
+def resumable_gan() -> SRGAN:
+    torch.manual_seed(0)
+    return gan_module(
+        n_critic=2,
+        ema_decay=0.75,
+        generator_optimizer=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.99)),
+        discriminator_optimizer=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.9)),
+        # Milestones inside the run, so that a schedule restarted from zero would show.
+        generator_scheduler=lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [1], gamma=0.5),
+        # Both schedules advance once per generator step (batches 0 and 2): the
+        # discriminator's milestone falls in the second half.
+        discriminator_scheduler=lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2], gamma=0.1),
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[L.Trainer, SRGAN]]:
+    """One GAN run of 4 batches, and the same run resumed halfway in the two ways there are.
+
+    With n_critic 2 the generator steps on batches 0 and 2 and the discriminator on all
+    four: 6 optimizer steps (Lightning's global_step counts both). Epochs have 3 batches,
+    so halfway (step 3) is mid-epoch. A single 32 x 32 image with 32-pixel crops and no
+    augmentation makes every batch the same whatever the random state (the data order is
+    not resumable: see ``test_data_order_resumes``), and CPU deterministic algorithms make
+    the arithmetic repeatable.
+    """
+    folder = tmp_path_factory.mktemp("one")
+    Image.fromarray(smooth_image(np.random.default_rng(0), 32, 32)).save(folder / "a.png")
+    saves = tmp_path_factory.mktemp("checkpoints")
+
+    def data() -> SRDataModule:
+        return tiny_data(folder, steps_per_epoch=3, augment=False)
+
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        # Uninterrupted, leaving a checkpoint at step 3 as a run killed there would.
+        full = resumable_gan()
+        scheduled = ModelCheckpoint(dirpath=saves, every_n_train_steps=3, save_top_k=-1)
+        full_trainer = trainer(6, scheduled)
+        full_trainer.fit(full, data())
+        # Interrupted at step 3, resumed from that checkpoint.
+        interrupted = resumable_gan()
+        interrupted_trainer = trainer(6)
+        with warnings.catch_warnings():
+            # Lightning asks for the checkpoint callback back; this run saves nothing more.
+            warnings.filterwarnings("ignore", "Be aware that when using `ckpt_path`")
+            interrupted_trainer.fit(interrupted, data(), ckpt_path=saves / "epoch=0-step=3.ckpt")
+        # Run to max_steps 3, saved at its end, then extended to 6.
+        half = resumable_gan()
+        half_trainer = trainer(3)
+        half_trainer.fit(half, data())
+        half_trainer.save_checkpoint(saves / "half.ckpt")
+        extended = resumable_gan()
+        extended_trainer = trainer(6)
+        extended_trainer.fit(extended, data(), ckpt_path=saves / "half.ckpt")
+    finally:
+        torch.use_deterministic_algorithms(before)
+    return {
+        "full": (full_trainer, full),
+        "half": (half_trainer, half),
+        "interrupted": (interrupted_trainer, interrupted),
+        "extended": (extended_trainer, extended),
+    }
+
+
+@pytest.mark.parametrize("resume", ["interrupted", "extended"])
+def test_resume_is_exact(runs: dict[str, tuple[L.Trainer, SRGAN]], resume: str) -> None:
+    full_trainer, full = runs["full"]
+    resumed_trainer, resumed = runs[resume]
+    # Generator, EMA and discriminator, BatchNorm statistics included: bit for bit.
+    final = full.state_dict()
+    for key, value in resumed.state_dict().items():
+        assert torch.equal(value, final[key]), key
+    halfway = runs["half"][1].state_dict()
+    assert any(not torch.equal(v, halfway[k]) for k, v in final.items())  # it did go on
+    # Both optimizers' moments and step counts, and both learning-rate schedules.
+    for ours, theirs in zip(resumed_trainer.optimizers, full_trainer.optimizers):
+        a, b = ours.state_dict(), theirs.state_dict()
+        assert [g["lr"] for g in a["param_groups"]] == [g["lr"] for g in b["param_groups"]]
+        for index, state in b["state"].items():
+            for name, tensor in state.items():
+                assert torch.equal(a["state"][index][name], tensor), (index, name)
+    assert [g["lr"] for o in resumed_trainer.optimizers for g in o.param_groups] == [5e-4, 1e-4]
+    for ours, theirs in zip(
+        resumed_trainer.lr_scheduler_configs, full_trainer.lr_scheduler_configs
+    ):
+        assert ours.scheduler.state_dict() == theirs.scheduler.state_dict()
+    # The counters that schedule the steps (n_critic's phase follows total_batch_idx).
+    assert resumed_trainer.global_step == full_trainer.global_step == 6
+    assert resumed_trainer.fit_loop.total_batch_idx == full_trainer.fit_loop.total_batch_idx
+
+
+@pytest.mark.parametrize(
+    "resume",
+    [
+        "interrupted",
+        pytest.param(
+            "extended",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "Not resumable: the epoch counter of a run that max_steps stopped "
+                    "mid-epoch. Lightning counts that partial epoch as done when it stops, "
+                    "and the resumed run counts its rest as one more epoch (nothing here "
+                    "is scheduled by epochs, so only the counter differs)"
+                ),
+            ),
+        ),
+    ],
+)
+def test_resume_keeps_the_epoch_count(
+    runs: dict[str, tuple[L.Trainer, SRGAN]], resume: str
+) -> None:
+    assert runs[resume][0].current_epoch == runs["full"][0].current_epoch
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Not resumable: the order of the data. Lightning restarts the training iterator on "
+        "resume, and the random state that draws the crops, flips and sampler order is not "
+        "in the checkpoint, so the resumed run draws anew from its own seed"
+    ),
+)
+@pytest.mark.parametrize("steps_per_epoch", [3, 2], ids=["mid-epoch", "epoch-boundary"])
+def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: int) -> None:
+    def run(max_steps: int, checkpoint: Path | None = None) -> tuple[L.Trainer, list[float]]:
+        seen: list[float] = []
+
+        class Record(L.Callback):
+            def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+                seen.append(float(batch["hr"].sum()))
+
+        torch.manual_seed(0)  # as each run of srgan.fit does (seed_everything)
+        model = SRGAN(CompactNet(num_features=4, num_convs=1))
+        fit = trainer(max_steps, Record())
+        fit.fit(model, tiny_data(image_dir, steps_per_epoch=steps_per_epoch), ckpt_path=checkpoint)
+        return fit, seen
+
+    _, uninterrupted = run(4)
+    first, before = run(2)
+    first.save_checkpoint(tmp_path / "half.ckpt")
+    _, after = run(4, tmp_path / "half.ckpt")
+    assert before + after == uninterrupted

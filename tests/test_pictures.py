@@ -1,0 +1,143 @@
+"""Upscaling pictures, checked by value: gray, RGBA, 16-bit, float, and encoder quality.
+
+Only the public API (``srgan.upscale_image``) and the command line
+(``srgan.upscale.main``) are used, against the model run by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import srgan
+from srgan.images import read_image
+from srgan.upscale import main
+from srgan.weights import save_generator
+from tests.conftest import smooth_image, tiny_compact
+
+
+@pytest.fixture
+def model() -> torch.nn.Module:
+    torch.manual_seed(1)
+    return tiny_compact()
+
+
+def photo(h: int = 10, w: int = 12, seed: int = 0) -> np.ndarray:
+    return smooth_image(np.random.default_rng(seed), h, w)
+
+
+def by_hand(model: torch.nn.Module, pixels: np.ndarray, top: int) -> np.ndarray:
+    """``(H, W, 3)`` integer pixels -> the model's output, clamped, rounded to ``0..top``."""
+    x = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1)[None] / top
+    with torch.no_grad():
+        sr = model(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    return np.rint(sr * top)
+
+
+def test_rgb_is_the_model_output_rounded(model: torch.nn.Module) -> None:
+    pixels = photo()
+    out = srgan.upscale_image(pixels, model, device="cpu")
+    assert out.dtype == np.uint8 and out.shape == (40, 48, 3)
+    np.testing.assert_array_equal(out, by_hand(model, pixels, 255))
+
+
+def test_gray_is_the_rounded_mean_of_the_models_three_channels(model: torch.nn.Module) -> None:
+    gray = photo()[..., 1]
+    out = srgan.upscale_image(gray, model, device="cpu")
+    assert out.dtype == np.uint8 and out.shape == (40, 48)
+    channels = by_hand(model, np.repeat(gray[..., None], 3, axis=2), 255)
+    assert (channels[..., 0] != channels[..., 1]).any()  # the channels do differ
+    np.testing.assert_array_equal(out, np.rint(channels.mean(axis=2)))
+    # The same through PIL (mode L in, mode L out).
+    pil = srgan.upscale_image(Image.fromarray(gray), model, device="cpu")
+    assert pil.mode == "L"
+    np.testing.assert_array_equal(np.asarray(pil), out)
+
+
+def test_16bit_keeps_16bit_precision(model: torch.nn.Module) -> None:
+    pixels = photo().astype(np.uint16) * 257 + np.random.default_rng(1).integers(
+        0, 257, (10, 12, 3), dtype=np.uint16
+    )
+    out = srgan.upscale_image(pixels, model, device="cpu")
+    assert out.dtype == np.uint16 and out.shape == (40, 48, 3)
+    np.testing.assert_array_equal(out, by_hand(model, pixels, 65535))
+    assert (out % 257 != 0).any()  # not 8-bit levels stretched to 16 bits
+    gray = srgan.upscale_image(pixels[..., 0], model, device="cpu")
+    channels = by_hand(model, np.repeat(pixels[..., :1], 3, axis=2), 65535)
+    np.testing.assert_array_equal(gray, np.rint(channels.mean(axis=2)))
+
+
+def test_float_input_comes_back_as_float_in_16bit_steps(model: torch.nn.Module) -> None:
+    pixels = photo().astype(np.float32) / 255
+    out = srgan.upscale_image(pixels, model, device="cpu")
+    assert out.dtype == np.float32
+    deep = np.rint(pixels * 65535).astype(np.uint16)
+    np.testing.assert_array_equal(out, by_hand(model, deep, 65535).astype(np.float32) / 65535)
+
+
+@pytest.mark.parametrize("alpha_mode", ["bicubic", "model"])
+def test_rgba_colour_ignores_alpha_and_alpha_is_upscaled(
+    model: torch.nn.Module, alpha_mode: str
+) -> None:
+    colour = photo()
+    i, j = np.mgrid[0:10, 0:12]
+    alpha = (8 * i + 12 * j + 40).astype(np.uint8)  # a plane: 40 .. 244
+    out = srgan.upscale_image(np.dstack([colour, alpha]), model, alpha=alpha_mode, device="cpu")
+    assert out.shape == (40, 48, 4) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[..., :3], by_hand(model, colour, 255))
+    if alpha_mode == "model":
+        # Through the model like a gray image.
+        np.testing.assert_array_equal(out[..., 3], srgan.upscale_image(alpha, model, device="cpu"))
+    else:
+        # Bicubic interpolation reproduces a plane (away from the borders): output pixel
+        # (I, J) sits at input position ((I + 0.5) / 4 - 0.5, (J + 0.5) / 4 - 0.5).
+        big_i, big_j = (np.mgrid[0:40, 0:48] + 0.5) / 4 - 0.5
+        plane = 8 * big_i + 12 * big_j + 40
+        difference = np.abs(out[..., 3].astype(float) - plane)[8:-8, 8:-8]
+        assert difference.max() <= 0.5 + 1e-9
+    # A constant alpha stays exactly constant either way.
+    flat = srgan.upscale_image(
+        np.dstack([colour, np.full((10, 12), 200, np.uint8)]), model, alpha="bicubic"
+    )
+    assert (flat[..., 3] == 200).all()
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "webp"])
+def test_quality_option_changes_the_output(tmp_path: Path, model: torch.nn.Module, fmt: str):
+    source = tmp_path / "in.png"
+    Image.fromarray(photo(24, 32)).save(source)
+    weights = save_generator(model, tmp_path / "tiny.safetensors")
+    sizes, pixels = {}, {}
+    for quality in (20, 95):
+        target = tmp_path / f"q{quality}.{fmt}"
+        args = [str(source), str(target), "--model", str(weights), "--quality", str(quality)]
+        assert main([*args, "--device", "cpu", "--no-progress"]) == 0
+        sizes[quality] = target.stat().st_size
+        pixels[quality] = read_image(target).pixels.astype(int)
+    assert sizes[20] < sizes[95]
+    lossless = by_hand(model, photo(24, 32), 255)
+    error = {q: np.abs(p - lossless).mean() for q, p in pixels.items()}
+    assert error[95] < error[20]
+
+
+def test_upscale_image_api(shipped_weights: Path) -> None:
+    array = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    out = srgan.upscale_image(array)  # the shipped default
+    assert out.shape == (24, 32, 3) and out.dtype == np.uint8
+    model = srgan.load_model("default")
+    upscaler = srgan.Upscaler(model, device="cpu")
+    assert np.array_equal(srgan.upscale_image(array, upscaler), out)
+    gray = srgan.upscale_image(array[..., 0], model)
+    assert gray.shape == (24, 32)
+    rgba = srgan.upscale_image(np.dstack([array, array[..., 0]]), model, alpha="model")
+    assert rgba.shape == (24, 32, 4)
+    floats = srgan.upscale_image(array.astype(np.float32) / 255, model)
+    assert floats.dtype == np.float32 and np.abs(floats * 255 - out).max() <= 1
+    deep = srgan.upscale_image(array.astype(np.uint16) * 257, model, outscale=2)
+    assert deep.dtype == np.uint16 and deep.shape == (12, 16, 3)
+    pil = srgan.upscale_image(Image.fromarray(array).convert("RGBA"), upscaler)
+    assert isinstance(pil, Image.Image) and pil.mode == "RGBA" and pil.size == (32, 24)
