@@ -81,3 +81,34 @@ def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     upscale._cached_upscaler.cache_clear()
     yield folder
     upscale._cached_upscaler.cache_clear()
+
+
+def require_assets(*names: str) -> None:
+    """Skip (with the reason shown) when srgan's cache lacks ``names``; a cached file that is
+    not the expected one fails instead: that is a bug to see, not a missing download."""
+    from srgan import assets
+
+    missing = []
+    for name in names:
+        status = assets.asset_status(name)
+        if status.startswith("wrong"):
+            pytest.fail(f"srgan cache: {name}: {status}")
+        if status == "missing":
+            missing.append(name)
+    if missing:
+        pytest.skip(
+            f"needs {', '.join(missing)} in srgan's cache "
+            f"({assets.home_relative(assets.cache_dir())}): run `{assets.FETCH_COMMAND}`"
+        )
+
+
+def random_features(network: str) -> dict[str, torch.Tensor]:
+    """torchvision ``features.*`` tensors of ``network``, randomly initialised: stands in for
+    the ImageNet weights where a test checks plumbing, not values."""
+    from torchvision.models import alexnet, vgg
+
+    if network == "alexnet":
+        features = alexnet().features
+    else:
+        features = vgg.make_layers(vgg.cfgs["D" if network == "vgg16" else "E"])
+    return {f"features.{k}": v for k, v in features.state_dict().items()}
