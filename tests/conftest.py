@@ -112,3 +112,28 @@ def random_features(network: str) -> dict[str, torch.Tensor]:
     else:
         features = vgg.make_layers(vgg.cfgs["D" if network == "vgg16" else "E"])
     return {f"features.{k}": v for k, v in features.state_dict().items()}
+
+
+@pytest.fixture
+def random_backbones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random backbones and DISTS weights in place of the ImageNet ones, for the metrics."""
+    from srgan import assets, metrics
+
+    def state(network: str, what: str | None = None) -> dict[str, torch.Tensor]:
+        return random_features(network)
+
+    monkeypatch.setattr(metrics, "backbone_state", state)
+    monkeypatch.setattr(assets, "backbone_state", state)
+    shape = (1, 1475, 1, 1)
+    monkeypatch.setattr(
+        metrics, "dists_weights", lambda: {"alpha": torch.rand(shape), "beta": torch.rand(shape)}
+    )
+
+
+@pytest.fixture
+def empty_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No srgan cache and no torchvision cache: nothing to load the backbones from."""
+    from srgan import assets
+
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "srgan-cache"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
