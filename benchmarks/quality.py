@@ -360,7 +360,8 @@ def plot_psnr_lpips(records: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.set_xlabel("LPIPS (AlexNet), lower is better")
         ax.set_ylabel("PSNR (dB, Y)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    # One legend, beside the last panel, where it hides no point.
+    axes[0][-1].legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     return save_figure(figure, path)
 
 
