@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m srgan.assets fetch
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install srgan (editable) with the test tools
+install: $(STAMP)  ## create .venv, install srgan (editable) with the test tools, fetch the metric backbones
 
-test: $(STAMP)  ## run the fast test suite (CPU, no data sets, no downloads)
+test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install)
 	$(BIN)/python -m pytest -q -m "not slow and not gpu"
 
 test-all: $(STAMP)  ## run every test, the slow ones too

@@ -1,4 +1,4 @@
-"""Quality benchmark: PSNR / SSIM / LPIPS of upscalers the way published SR tables measure them.
+"""Quality benchmark: PSNR / SSIM / LPIPS / DISTS of upscalers the way published SR tables measure them.
 
     python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 \\
         --models bicubic default opencv:ESPCN_x4.pb --scale 4
@@ -8,13 +8,17 @@ For each HR folder, LR images are made with MATLAB-compatible bicubic (``srgan.r
 uint8 rounding like MATLAB) after cropping the HR image to a multiple of the scale, or read
 from ``--lr-dir`` (matched by file stem). Each method upscales them; PSNR and SSIM follow
 the published convention (``srgan.metrics``: Y channel, ``scale`` pixels of border cropped,
-8-bit, float64), LPIPS is AlexNet v0.1 when its backbone weights are on the machine, and
-``detail`` is the high-frequency energy of the output relative to HR
-(``srgan.metrics.detail_ratio``: below 1 smoother, above 1 sharper than the original).
+8-bit, float64), and ``detail`` is the high-frequency energy of the output relative to HR
+(``srgan.metrics.detail_ratio``: below 1 smoother, above 1 sharper than the original). The
+perceptual distances (``--metrics``, all by default) follow their reference code: ``lpips``
+(v0.1, AlexNet), ``lpips_vgg`` (v0.1, VGG16) and ``dists`` on the full RGB image, no border
+crop, LPIPS inputs in [-1, 1], DISTS in [0, 1]; lower is better. Their backbones come from
+``python -m srgan.assets fetch``; a missing one stops the run before any work, naming the
+command.
 
 Writes ``--out`` (default ``results/quality/``): ``quality.json`` (environment and one
-record per image and per data set), ``quality.md`` (the summary table, then per-image
-tables), ``psnr_per_image.png`` and ``crops_<dataset>.png``.
+record per image and per data set), ``quality.md`` (the summary table, the tails, then
+per-image tables), ``psnr_per_image.png``, ``psnr_lpips.png`` and ``crops_<dataset>.png``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +38,28 @@ from tqdm import tqdm
 from benchmarks.methods import BASELINES, DEFAULT_OPENCV_DIR, Method, build_method
 from benchmarks.plots import pyplot, save_figure
 from benchmarks.report import environment, markdown_table, write_json
+from srgan.assets import MissingWeightsError
 from srgan.images import list_images, read_image
 from srgan.inference import resolve_device
-from srgan.metrics import LPIPS, MissingWeightsError, detail_ratio, psnr, ssim
+from srgan.metrics import DISTS, LPIPS, detail_ratio, psnr, ssim
 from srgan.resize import imresize_array, mod_crop
 
 REPO = Path(__file__).resolve().parent.parent
 # Bicubic x4 on the standard protocol, as published (SRCNN, VDSR, ... tables).
 PUBLISHED_BICUBIC_X4 = {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027)}
 TOLERANCE = (0.02, 0.002)  # dB, SSIM
+
+# The perceptual distances: record key -> (label, constructor). Lower is better for all.
+PERCEPTUAL: dict[str, tuple[str, Callable[[], torch.nn.Module]]] = {
+    "lpips": ("LPIPS", lambda: LPIPS("alex")),
+    "lpips_vgg": ("LPIPS-VGG", lambda: LPIPS("vgg")),
+    "dists": ("DISTS", DISTS),
+}
+PERCEPTUAL_CONVENTION = (
+    "LPIPS v0.1 (lpips: AlexNet, lpips_vgg: VGG16) and DISTS (VGG16), as their reference "
+    "code: full RGB image, no border crop (gray images as three equal channels), 8-bit; "
+    "LPIPS inputs in [-1, 1], DISTS in [0, 1]; lower is better"
+)
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -101,11 +118,15 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def summarize(dataset: str, model: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A data set's summary record: the means and the tail the mean hides."""
+    """A data set's summary record: the means and the tails the mean hides.
+
+    PSNR: the worst (lowest) image and the 10th percentile. Each perceptual distance: the
+    worst (highest) image and the 90th percentile, the same 10% tail seen from the other
+    side (``None`` throughout when the distance was not measured).
+    """
     psnrs = np.array([r["psnr"] for r in rows])
     worst = rows[int(np.argmin(psnrs))]
-    lpips_values = [r["lpips"] for r in rows]
-    return {
+    summary = {
         "dataset": dataset,
         "model": model,
         "image": None,
@@ -113,13 +134,24 @@ def summarize(dataset: str, model: str, rows: list[dict[str, Any]]) -> dict[str,
         "psnr": float(psnrs.mean()),
         "ssim": float(np.mean([r["ssim"] for r in rows])),
         "detail": float(np.mean([r["detail"] for r in rows])),
-        "lpips": None if None in lpips_values else float(np.mean(lpips_values)),
         "seconds": float(np.mean([r["seconds"] for r in rows])),
         "worst_image": worst["image"],
         "worst_psnr": worst["psnr"],
         "p10_psnr": float(np.percentile(psnrs, 10)),
         "images": len(rows),
     }
+    for key in PERCEPTUAL:
+        values = [r.get(key) for r in rows]
+        if None in values:
+            summary |= {key: None, f"worst_{key}_image": None, f"worst_{key}": None}
+            summary[f"p90_{key}"] = None
+            continue
+        array = np.array(values, dtype=np.float64)
+        index = int(np.argmax(array))
+        summary |= {key: float(array.mean()), f"worst_{key}_image": rows[index]["image"]}
+        summary[f"worst_{key}"] = float(array[index])
+        summary[f"p90_{key}"] = float(np.percentile(array, 90))
+    return summary
 
 
 def evaluate(
@@ -129,12 +161,16 @@ def evaluate(
     scale: int,
     crop_border: int,
     y_channel: bool = True,
-    lpips_model: LPIPS | None = None,
+    perceptual: Mapping[str, Callable[..., torch.Tensor]] | None = None,
     keep: int = 0,
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str, str], np.ndarray]]:
     """Records (per image, then one summary per data set and method) and the SR images of
-    the first ``keep`` images of each data set, keyed ``(dataset, method, image)``."""
+    the first ``keep`` images of each data set, keyed ``(dataset, method, image)``.
+
+    ``perceptual`` maps keys of ``PERCEPTUAL`` to built metrics; the others are ``None``.
+    """
+    perceptual = perceptual or {}
     records: list[dict[str, Any]] = []
     kept: dict[tuple[str, str, str], np.ndarray] = {}
     for method in methods:
@@ -160,11 +196,11 @@ def evaluate(
                     "detail": detail_ratio(
                         a, b, crop_border=crop_border, y_channel=y_channel
                     ).item(),
-                    "lpips": (
-                        lpips_model(a, b, crop_border=crop_border).item()
-                        if lpips_model is not None
-                        else None
-                    ),
+                    # Full image, no border crop: the metrics' own convention.
+                    **{
+                        key: perceptual[key](a, b).item() if key in perceptual else None
+                        for key in PERCEPTUAL
+                    },
                     "seconds": seconds,
                     "height": hr.shape[0],
                     "width": hr.shape[1],
@@ -197,47 +233,77 @@ def calibration(records: Sequence[dict[str, Any]], crop_border: int, y_channel: 
 # --- report ---------------------------------------------------------------------------------
 
 
-def summary_table(records: Sequence[dict[str, Any]]) -> str:
-    """The summary records as a Markdown table, grouped by data set."""
+def measured(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The perceptual keys this run measured."""
+    return [key for key in PERCEPTUAL if any(r.get(key) is not None for r in records)]
 
-    def fmt(value: float | None, spec: str) -> str | None:
-        return None if value is None else format(value, spec)
 
+def _fmt(value: float | None, spec: str) -> str | None:
+    return None if value is None else format(value, spec)
+
+
+def _summaries(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     order = list(dict.fromkeys(r["dataset"] for r in records))
-    summaries = sorted(
+    return sorted(
         (r for r in records if r["image"] is None), key=lambda r: order.index(r["dataset"])
     )
+
+
+def summary_table(records: Sequence[dict[str, Any]]) -> str:
+    """The summary records' means as a Markdown table, grouped by data set."""
+    keys = measured(records)
     rows = [
         {
             "data set": r["dataset"],
             "model": r["model"],
-            "PSNR (dB)": fmt(r["psnr"], ".2f"),
-            "SSIM": fmt(r["ssim"], ".4f"),
-            "LPIPS": fmt(r["lpips"], ".4f"),
-            "detail": fmt(r.get("detail"), ".3f"),
-            "worst image": r["worst_image"],
-            "worst PSNR": fmt(r["worst_psnr"], ".2f"),
-            "p10 PSNR": fmt(r["p10_psnr"], ".2f"),
+            "PSNR (dB)": _fmt(r["psnr"], ".2f"),
+            "SSIM": _fmt(r["ssim"], ".4f"),
+            **{PERCEPTUAL[k][0]: _fmt(r[k], ".4f") for k in keys},
+            "detail": _fmt(r.get("detail"), ".3f"),
             "images": r["images"],
-            "ms / image": fmt(1000 * r["seconds"], ".1f"),
+            "ms / image": _fmt(1000 * r["seconds"], ".1f"),
         }
-        for r in summaries
+        for r in _summaries(records)
     ]
     return markdown_table(rows, list(rows[0]))
 
 
+def tail_table(records: Sequence[dict[str, Any]]) -> str:
+    """The tails of every metric: worst image (value) and the 10% tail (PSNR's 10th
+    percentile; the 90th for the distances, where higher is worse)."""
+    keys = measured(records)
+    rows = []
+    for r in _summaries(records):
+        row = {
+            "data set": r["dataset"],
+            "model": r["model"],
+            "worst PSNR": f"{r['worst_image']} ({r['worst_psnr']:.2f})",
+            "p10 PSNR": _fmt(r["p10_psnr"], ".2f"),
+        }
+        for key in keys:
+            label = PERCEPTUAL[key][0]
+            row[f"worst {label}"] = f"{r[f'worst_{key}_image']} ({r[f'worst_{key}']:.4f})"
+            row[f"p90 {label}"] = _fmt(r[f"p90_{key}"], ".4f")
+        rows.append(row)
+    return markdown_table(rows, list(rows[0]))
+
+
 def per_image_tables(records: Sequence[dict[str, Any]]) -> str:
-    """One table per data set: an image per row, ``PSNR / SSIM`` per method."""
+    """One table per data set: an image per row, ``PSNR / SSIM [/ distances]`` per method."""
+    keys = measured(records)
+    heading = " / ".join(["PSNR (dB)", "SSIM", *(PERCEPTUAL[k][0] for k in keys)])
     parts = []
     for dataset in dict.fromkeys(r["dataset"] for r in records):
         rows: dict[str, dict[str, Any]] = {}
         for r in records:
             if r["dataset"] == dataset and r["image"] is not None:
-                cell = f"{r['psnr']:.2f} / {r['ssim']:.4f}"
+                cell = " / ".join(
+                    [f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", *(f"{r[k]:.4f}" for k in keys)]
+                )
                 rows.setdefault(r["image"], {"image": r["image"]})[r["model"]] = cell
         models = list(dict.fromkeys(r["model"] for r in records if r["dataset"] == dataset))
         parts.append(
-            f"### {dataset}: PSNR (dB) / SSIM per image\n\n"
+            f"### {dataset}: {heading} per image\n\n"
             + markdown_table(list(rows.values()), ["image", *models])
         )
     return "\n\n".join(parts)
@@ -271,6 +337,34 @@ def plot_psnr(records: Sequence[dict[str, Any]], path: Path) -> Path:
     return save_figure(figure, path)
 
 
+def plot_psnr_lpips(records: Sequence[dict[str, Any]], path: Path) -> Path:
+    """PSNR against LPIPS, a point per image and a cross per model mean, one panel per data
+    set: up and to the left is better on both."""
+    plt = pyplot()
+    datasets = list(dict.fromkeys(r["dataset"] for r in records))
+    models = list(dict.fromkeys(r["model"] for r in records))
+    figure, axes = plt.subplots(1, len(datasets), figsize=(4.6 * len(datasets), 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, dataset in zip(axes[0], datasets):
+        for index, model in enumerate(models):
+            colour = colours[index % len(colours)]
+            rows = [r for r in records if r["dataset"] == dataset and r["model"] == model]
+            points = [(r["lpips"], r["psnr"]) for r in rows if r["image"] is not None]
+            if not points:
+                continue
+            ax.scatter(*zip(*points), s=14, alpha=0.6, color=colour, label=model)
+            for r in rows:
+                if r["image"] is None:
+                    ax.scatter(r["lpips"], r["psnr"], s=90, marker="X", color=colour, zorder=3)
+        ax.set_title(f"{dataset} (crosses: means)")
+        ax.set_xlabel("LPIPS (AlexNet), lower is better")
+        ax.set_ylabel("PSNR (dB, Y)")
+        ax.grid(alpha=0.3)
+    # One legend, beside the last panel, where it hides no point.
+    axes[0][-1].legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    return save_figure(figure, path)
+
+
 def busiest_window(hr: np.ndarray, size: int) -> tuple[int, int]:
     """Top-left corner of the ``size`` square with the most gradient energy in ``hr``."""
     gray = hr.astype(np.float64).mean(2)
@@ -297,11 +391,17 @@ def plot_crops(
     scale: int,
     path: Path,
 ) -> Path:
-    """Zoomed crops, one row per image: bicubic | each method | HR, PSNR under each."""
+    """Zoomed crops, one row per image: bicubic | each method | HR; PSNR (and LPIPS, when
+    measured) under each."""
     plt = pyplot()
     images = [item for item in items if (dataset, models[0], item[0]) in kept]
     columns = ["bicubic", *(m for m in models if m != "bicubic"), "HR"]
-    score = {(r["model"], r["image"]): r["psnr"] for r in records if r["dataset"] == dataset}
+    score = {
+        (r["model"], r["image"]): f"{r['psnr']:.2f} dB"
+        + (f", LPIPS {r['lpips']:.3f}" if r.get("lpips") is not None else "")
+        for r in records
+        if r["dataset"] == dataset
+    }
     figure, axes = plt.subplots(
         len(images), len(columns), figsize=(2.2 * len(columns), 2.4 * len(images)), squeeze=False
     )
@@ -328,7 +428,7 @@ def plot_crops(
             if col == 0:
                 ax.set_ylabel(image, fontsize=9)
             if (name, image) in score:
-                ax.set_xlabel(f"{score[name, image]:.2f} dB", fontsize=8)
+                ax.set_xlabel(score[name, image], fontsize=8)
     return save_figure(figure, path)
 
 
@@ -351,12 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.quality",
         description=(
-            "PSNR / SSIM / LPIPS of upscalers on HR image folders, measured like published SR\n"
+            "PSNR / SSIM / LPIPS / DISTS of upscalers on HR image folders, measured like published SR\n"
             "tables: LR made from HR with MATLAB-compatible bicubic; PSNR and SSIM on the Y\n"
             "channel (BT.601), `scale` border pixels cropped, 8-bit, float64; gray images on\n"
             "their gray values. Reports the mean, the worst image and the 10th-percentile PSNR,\n"
             "the detail ratio (high-frequency energy of the output over HR's: < 1 smoother),\n"
-            "per-image rows and inference time; writes JSON, Markdown and plots to --out."
+            "LPIPS (AlexNet and VGG16) and DISTS on the full RGB image with their worst image\n"
+            "and 90th percentile, per-image rows and inference time; writes JSON, Markdown and\n"
+            "plots to --out."
         ),
         epilog=(
             "examples:\n"
@@ -420,11 +522,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where opencv:NAME.pb files are looked up (default {DEFAULT_OPENCV_DIR})",
     )
     parser.add_argument(
-        "--lpips-weights",
-        type=Path,
-        default=None,
-        help="torchvision AlexNet weights for LPIPS (default: the torch hub cache, "
-        "TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth); nothing is downloaded",
+        "--metrics",
+        nargs="+",
+        choices=[*PERCEPTUAL, "none"],
+        default=list(PERCEPTUAL),
+        metavar="NAME",
+        help="perceptual distances to add to PSNR / SSIM / detail: lpips (AlexNet), lpips_vgg "
+        "(VGG16), dists, or none (default: all three). Their ImageNet backbones come from "
+        "`python -m srgan.assets fetch` (run by make install); nothing is downloaded here",
     )
     parser.add_argument(
         "--crops", type=int, default=3, help="images per data set in the crop strip (0: none)"
@@ -495,6 +600,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except (FileNotFoundError, ValueError, ImportError) as error:
             problems.append(f"--models {spec}: {error}")
+    wanted = [] if "none" in args.metrics else list(dict.fromkeys(args.metrics))
+    perceptual = {}
+    for name in wanted:
+        try:
+            perceptual[name] = PERCEPTUAL[name][1]().to(device)
+        except MissingWeightsError as error:
+            others = [n for n in wanted if n != name] or ["none"]
+            problems.append(
+                f"--metrics {name}: {error} (or leave it out: --metrics {' '.join(others)})"
+            )
     if problems:
         parser.error("nothing was measured:\n  " + "\n  ".join(problems))
     seen: set[str] = set()
@@ -502,19 +617,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart
             method.name = f"{method.name}#{index}"
         seen.add(method.name)
-    try:
-        lpips_model: LPIPS | None = LPIPS(args.lpips_weights).to(device)
-        lpips_note = "LPIPS: AlexNet, version 0.1 (lower is better)"
-    except MissingWeightsError as error:
-        lpips_model, lpips_note = None, str(error)
-
+    perceptual_note = (
+        f"Perceptual distances: {PERCEPTUAL_CONVENTION}."
+        if perceptual
+        else "Perceptual distances: not requested (--metrics none)."
+    )
     records, kept = evaluate(
         datasets,
         methods,
         scale=scale,
         crop_border=crop_border,
         y_channel=y_channel,
-        lpips_model=lpips_model,
+        perceptual=perceptual,
         keep=args.crops,
         progress=not args.no_progress,
     )
@@ -527,7 +641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         crop_border=crop_border,
         channels="Y (BT.601)" if y_channel else "RGB",
         lr="given (--lr-dir)" if args.lr_dir else "MATLAB-compatible bicubic from HR",
-        lpips=lpips_note,
+        perceptual_metrics=list(perceptual),
+        perceptual_convention=PERCEPTUAL_CONVENTION if perceptual else None,
     )
     out: Path = args.out
     write_json({"environment": env, "records": records}, out / "quality.json")
@@ -544,13 +659,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         table,
         "",
-        lpips_note,
+        perceptual_note,
         *(
             ["", "Calibration against published bicubic figures:", ""]
             + [f"- {line}" for line in checks]
             if checks
             else []
         ),
+        "",
+        "## Tails",
+        "",
+        "The worst image (its value) and the 10% tail: PSNR's 10th percentile, the 90th for "
+        "the distances (higher is worse).",
+        "",
+        tail_table(records),
         "",
         "## Per image",
         "",
@@ -559,16 +681,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     (out / "quality.md").write_text("\n".join(markdown))
     plot_psnr(records, out / "psnr_per_image.png")
+    if "lpips" in perceptual:
+        plot_psnr_lpips(records, out / "psnr_lpips.png")
     if args.crops > 0:
         names = [m.name for m in methods]
         for dataset, items in datasets:
             plot_crops(dataset, items, kept, names, records, scale, out / f"crops_{dataset}.png")
     print(protocol)
     print(table)
-    print(lpips_note)
+    print(perceptual_note)
     if checks:
         print("\n".join(checks))
-    print(f"wrote {out}/quality.json, quality.md, psnr_per_image.png, crops_*.png")
+    plots = "psnr_per_image.png" + (", psnr_lpips.png" if "lpips" in perceptual else "")
+    print(f"wrote {out}/quality.json, quality.md, {plots}, crops_*.png")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""PSNR, SSIM and LPIPS the way published SR tables compute them.
+"""PSNR, SSIM, LPIPS and DISTS the way published SR tables (and the metrics' authors) compute them.
 
 The convention (Set5/Set14 tables since SRCNN, and BasicSR's ``calculate_psnr`` /
 ``calculate_ssim`` with ``test_y_channel``):
@@ -17,9 +17,13 @@ The convention (Set5/Set14 tables since SRCNN, and BasicSR's ``calculate_psnr`` 
 ``detail_ratio`` (high-frequency energy of SR relative to HR) is no published-table
 metric: it tells smooth from sharpened output where no perceptual metric is at hand.
 
-LPIPS (``LPIPS``: AlexNet, version 0.1) needs the ImageNet AlexNet backbone, which the
-``lpips`` package downloads on first use. Here nothing downloads: the backbone is read from
-the torch hub cache or a given file, and ``MissingWeightsError`` says how to provide it.
+The perceptual distances ``LPIPS`` (v0.1; AlexNet, or VGG16 with ``net="vgg"``) and
+``DISTS`` (VGG16) have no border or channel convention of their own in SR tables; here they
+are computed as their reference code does: on the full RGB image (no border crop; gray
+images as three equal channels), 8-bit quantised like PSNR, LPIPS on inputs mapped to
+[-1, 1], DISTS on [0, 1]. Lower is better for both. Their ImageNet backbones come from
+``srgan.assets`` (``python -m srgan.assets fetch``); nothing is downloaded at run time, and
+``MissingWeightsError`` says how to get what is missing.
 
 Inputs are ``(B, C, H, W)`` float tensors in [0, 1]; outputs are ``(B,)`` float64.
 """
@@ -27,23 +31,23 @@ Inputs are ``(B, C, H, W)`` float tensors in [0, 1]; outputs are ``(B,)`` float6
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
+from srgan.assets import backbone_state, dists_weights, pretrained_features
+
 # MATLAB rgb2ycbcr's luma row, for RGB in [0, 1] and Y in [16, 235].
 Y_WEIGHTS = (65.481, 128.553, 24.966)
 
-# torchvision's ImageNet AlexNet, the LPIPS v0.1 'alex' backbone, as torch.hub caches it.
-ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
-ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
-
-
-class MissingWeightsError(FileNotFoundError):
-    """A metric's pretrained weights are not on this machine (nothing is downloaded)."""
+# LPIPS network names -> the torchvision backbones they use.
+LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}
+# ImageNet normalisation of torchvision's backbones (DISTS applies it itself).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def rgb_to_y(images: torch.Tensor) -> torch.Tensor:
@@ -158,67 +162,136 @@ def detail_ratio(
     return energy(a) / energy(b).clamp_min(1e-12)
 
 
-def _home_relative(path: Path) -> str:
-    """``path`` with the home folder written as ``~`` (reports are shared; homes differ)."""
-    try:
-        return str(Path("~") / path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
-
-
-def alexnet_weights_path() -> Path:
-    """Where torch.hub caches the AlexNet backbone (``torch.hub.get_dir()/checkpoints``)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
+def _perceptual_input(images: torch.Tensor, crop_border: int, device: torch.device) -> torch.Tensor:
+    """8-bit-quantised float32 RGB in [0, 1] on ``device``; gray repeated to three channels."""
+    x = crop(quantize(images) / 255.0, crop_border).to(device, torch.float32)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
 class LPIPS(nn.Module):
-    """Learned perceptual distance (Zhang et al. 2018), AlexNet, version 0.1; lower is better.
+    """Learned perceptual distance (Zhang et al. 2018), version 0.1; lower is better.
 
-    The linear calibration layers ship inside the ``lpips`` package; the AlexNet backbone
-    is read from ``weights`` or the torch hub cache, never downloaded. Scored on RGB (a
-    single-channel image is repeated to three channels), on the same 8-bit grid and border
-    crop as PSNR and SSIM.
+    ``net="alex"`` (AlexNet, the usual LPIPS) or ``"vgg"`` (VGG16). Computed by the
+    ``lpips`` package: its own linear calibration layers, and the ImageNet backbone from
+    ``srgan.assets`` (srgan's cache or torchvision's file; ``MissingWeightsError`` says how
+    to fetch it), never downloaded. Inputs are mapped to [-1, 1] as the reference code
+    expects.
     """
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    def __init__(self, net: Literal["alex", "vgg"] = "alex") -> None:
         super().__init__()
-        path = Path(weights).expanduser() if weights is not None else alexnet_weights_path()
-        if not path.is_file():
-            raise MissingWeightsError(
-                f"LPIPS: not measured (missing {_home_relative(path)}; download {ALEXNET_URL} "
-                f"and put it in {_home_relative(alexnet_weights_path().parent)}, or pass its "
-                "path with --lpips-weights)"
-            )
+        if net not in LPIPS_BACKBONES:
+            raise ValueError(f"unknown LPIPS network {net!r}: use alex or vgg")
+        self.net = net
+        state = backbone_state(LPIPS_BACKBONES[net], what=f"LPIPS ({net})")
         import lpips
 
         with warnings.catch_warnings():
-            # lpips builds torchvision's alexnet with the deprecated ``pretrained=False``.
+            # lpips builds torchvision's network with the deprecated ``pretrained=False``.
             warnings.simplefilter("ignore", UserWarning)
             # pnet_rand: a randomly initialised backbone, so lpips downloads nothing; its
             # own linear layers (pretrained=True) load from the package.
             self.model = lpips.LPIPS(
-                net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False
+                net=net, version="0.1", pretrained=True, pnet_rand=True, verbose=False
             )
-        self.model.net.load_state_dict(self._backbone_state(path))
+        # lpips' ``slice<k>.<i>.*`` keys are torchvision's ``features.<i>.*``.
+        self.model.net.load_state_dict(
+            {key: state["features." + key.split(".", 1)[1]] for key in self.model.net.state_dict()}
+        )
         self.model.eval().requires_grad_(False)
-
-    def _backbone_state(self, path: Path) -> dict[str, torch.Tensor]:
-        """torchvision's ``features.<i>.*`` keys -> lpips' ``slice<k>.<i>.*`` keys."""
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-        state = state.get("state_dict", state)
-        mapped = {}
-        for key in self.model.net.state_dict():
-            source = "features." + key.split(".", 1)[1]
-            if source not in state:
-                raise ValueError(f"{path} is not torchvision's AlexNet: no {source!r} in it")
-            mapped[key] = state[source]
-        return mapped
 
     @torch.inference_mode()
     def forward(self, sr: torch.Tensor, hr: torch.Tensor, *, crop_border: int = 0) -> torch.Tensor:
+        """``(B,)`` float64 distances of 8-bit RGB images (gray: three equal channels)."""
         _check(sr, hr)
         device = next(self.model.parameters()).device
-        a, b = (crop(quantize(x) / 255.0, crop_border).float().to(device) for x in (sr, hr))
-        if a.shape[1] == 1:
-            a, b = a.expand(-1, 3, -1, -1), b.expand(-1, 3, -1, -1)
-        return self.model(a, b, normalize=True).flatten(1).mean(1).to("cpu", torch.float64)
+        a, b = (_perceptual_input(x, crop_border, device) for x in (sr, hr))
+        return self.model(a * 2 - 1, b * 2 - 1).flatten(1).mean(1).to("cpu", torch.float64)
+
+
+class L2Pooling(nn.Module):
+    """DISTS's anti-aliased downsampling: ``sqrt(hanning_3x3 * x^2 + 1e-12)``, stride 2.
+
+    In place of VGG's max pooling; the filter is ``np.hanning(5)[1:-1]``'s outer product,
+    normalised, with padding 1, exactly as the reference code.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        taps = torch.tensor([0.5, 1.0, 0.5])
+        window = taps[:, None] * taps[None, :]
+        window = window / window.sum()
+        self.register_buffer("filter", window.expand(channels, 1, 3, 3).contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.conv2d(x**2, self.filter, stride=2, padding=1, groups=x.shape[1])
+        return (out + 1e-12).sqrt()
+
+
+class DISTS(nn.Module):
+    """Deep Image Structure and Texture Similarity (Ding et al. 2020); lower is better.
+
+    The reference implementation (PyPI ``DISTS_pytorch`` 0.1), written out because it and
+    torchmetrics' copy build VGG16 with ``pretrained=True`` (a download). VGG16's five
+    ReLU stages with L2 pooling in place of max pooling; per stage and channel a texture
+    term (means) and a structure term (covariance), weighted by the learnt alpha / beta
+    (from ``srgan.assets``). Inputs are RGB in [0, 1].
+    """
+
+    # torchvision VGG16 ``features`` indices ending each stage (relu1_2 ... relu5_3); the
+    # max pooling before stages 2-5 (indices 4, 9, 16, 23) becomes L2 pooling.
+    STAGE_ENDS = (4, 9, 16, 23, 30)
+    CHANNELS = (3, 64, 128, 256, 512, 512)
+
+    def __init__(self) -> None:
+        super().__init__()
+        weights = dists_weights()
+        features = pretrained_features("vgg16", what="DISTS")
+        stages, start = [], 0
+        for end, previous in zip(self.STAGE_ENDS, self.CHANNELS):
+            layers = list(features[start:end])
+            if start:  # the max pooling that opens stages 2-5, on the previous stage's output
+                layers[0] = L2Pooling(previous)
+            stages.append(nn.Sequential(*layers))
+            start = end
+        self.stages = nn.ModuleList(stages)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.register_buffer("alpha", weights["alpha"].clone())
+        self.register_buffer("beta", weights["beta"].clone())
+        self.eval().requires_grad_(False)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The image itself, then the five stages' outputs."""
+        out = [x]
+        h = (x - self.mean) / self.std
+        for stage in self.stages:
+            h = stage(h)
+            out.append(h)
+        return out
+
+    def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` DISTS of float RGB batches in [0, 1] (differentiable)."""
+        c1 = c2 = 1e-6
+        total = self.alpha.sum() + self.beta.sum()
+        alphas = torch.split(self.alpha / total, self.CHANNELS, dim=1)
+        betas = torch.split(self.beta / total, self.CHANNELS, dim=1)
+        texture = structure = 0.0
+        for fx, fy, alpha, beta in zip(self.features(x), self.features(y), alphas, betas):
+            mx, my = fx.mean((2, 3), keepdim=True), fy.mean((2, 3), keepdim=True)
+            s1 = (2 * mx * my + c1) / (mx**2 + my**2 + c1)
+            vx = ((fx - mx) ** 2).mean((2, 3), keepdim=True)
+            vy = ((fy - my) ** 2).mean((2, 3), keepdim=True)
+            cov = (fx * fy).mean((2, 3), keepdim=True) - mx * my
+            s2 = (2 * cov + c2) / (vx + vy + c2)
+            texture = texture + (alpha * s1).sum(1, keepdim=True)
+            structure = structure + (beta * s2).sum(1, keepdim=True)
+        return 1 - (texture + structure).flatten()
+
+    @torch.inference_mode()
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, *, crop_border: int = 0) -> torch.Tensor:
+        """``(B,)`` float64 DISTS of 8-bit RGB images (gray: three equal channels)."""
+        _check(sr, hr)
+        device = self.alpha.device
+        a, b = (_perceptual_input(x, crop_border, device) for x in (sr, hr))
+        return self.distance(a, b).to("cpu", torch.float64)

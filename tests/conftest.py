@@ -81,3 +81,59 @@ def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     pictures.cached_upscaler.cache_clear()
     yield folder
     pictures.cached_upscaler.cache_clear()
+
+
+def require_assets(*names: str) -> None:
+    """Skip (with the reason shown) when srgan's cache lacks ``names``; a cached file that is
+    not the expected one fails instead: that is a bug to see, not a missing download."""
+    from srgan import assets
+
+    missing = []
+    for name in names:
+        status = assets.asset_status(name)
+        if status.startswith("wrong"):
+            pytest.fail(f"srgan cache: {name}: {status}")
+        if status == "missing":
+            missing.append(name)
+    if missing:
+        pytest.skip(
+            f"needs {', '.join(missing)} in srgan's cache "
+            f"({assets.home_relative(assets.cache_dir())}): run `{assets.FETCH_COMMAND}`"
+        )
+
+
+def random_features(network: str) -> dict[str, torch.Tensor]:
+    """torchvision ``features.*`` tensors of ``network``, randomly initialised: stands in for
+    the ImageNet weights where a test checks plumbing, not values."""
+    from torchvision.models import alexnet, vgg
+
+    if network == "alexnet":
+        features = alexnet().features
+    else:
+        features = vgg.make_layers(vgg.cfgs["D" if network == "vgg16" else "E"])
+    return {f"features.{k}": v for k, v in features.state_dict().items()}
+
+
+@pytest.fixture
+def random_backbones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random backbones and DISTS weights in place of the ImageNet ones, for the metrics."""
+    from srgan import assets, metrics
+
+    def state(network: str, what: str | None = None) -> dict[str, torch.Tensor]:
+        return random_features(network)
+
+    monkeypatch.setattr(metrics, "backbone_state", state)
+    monkeypatch.setattr(assets, "backbone_state", state)
+    shape = (1, 1475, 1, 1)
+    monkeypatch.setattr(
+        metrics, "dists_weights", lambda: {"alpha": torch.rand(shape), "beta": torch.rand(shape)}
+    )
+
+
+@pytest.fixture
+def empty_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No srgan cache and no torchvision cache: nothing to load the backbones from."""
+    from srgan import assets
+
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "srgan-cache"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))

@@ -17,6 +17,7 @@ from srgan.generators import CompactNet, RRDBNet
 from srgan.module import SRGAN
 from srgan.objectives import Hinge
 from srgan.weights import load_generator
+from tests.conftest import require_assets
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 OBJECTIVES = sorted((CONFIGS / "objective").glob("*.yaml"))
@@ -43,6 +44,25 @@ def test_every_config_instantiates(config: Path, image_dir: Path, tmp_path: Path
     cli = main(["--config", str(config), *data_args(image_dir, tmp_path)], run=False)
     assert isinstance(cli.model, SRGAN)
     assert cli.model.generator.scale == cli.datamodule.scale
+
+
+@pytest.mark.parametrize(
+    "config", ["esrgan_x4.yaml", "release/gan_x4.yaml", "release/gan_fast_x4_cpu.yaml"]
+)
+def test_gan_configs_use_esrgans_content_loss(config: str, image_dir: Path, tmp_path: Path) -> None:
+    args = ["--config", str(CONFIGS / config), *data_args(image_dir, tmp_path)]
+    model = main(args, run=False).model
+    hp = model.hparams
+    assert (hp.pixel_weight, hp.perceptual_weight, hp.adversarial_weight) == (1e-2, 1.0, 5e-3)
+    assert hp.feature_matching_weight == 0
+    loss = model.perceptual_loss
+    assert loss.network == "vgg16" and loss.layer_weights == {"conv5_3": 1.0}
+    # ESRGAN's own VGG19 is one flag away, and its default layer follows (conv5_4).
+    vgg19 = main([*args, "--model.perceptual_loss.init_args.network=vgg19"], run=False)
+    assert vgg19.model.perceptual_loss.layer_weights == {"conv5_4": 1.0}
+    # Feature matching stays available.
+    flags = ["--model.perceptual_weight=0", "--model.feature_matching_weight=1"]
+    assert main([*args, *flags], run=False).model.hparams.feature_matching_weight == 1
 
 
 def test_one_objective_file_per_objective_class() -> None:
@@ -84,6 +104,7 @@ def test_every_objective_fragment_instantiates_on_the_esrgan_config(
 
 @pytest.mark.parametrize("fragment", OBJECTIVES, ids=lambda p: p.stem)
 def test_fast_dev_run_for_every_objective(fragment: Path, image_dir: Path, tmp_path: Path) -> None:
+    require_assets("vgg16")  # debug_gan.yaml's perceptual loss
     cli = main(
         [
             "fit",
@@ -100,6 +121,7 @@ def test_fast_dev_run_for_every_objective(fragment: Path, image_dir: Path, tmp_p
     assert cli.trainer.global_step == 2
     metrics = cli.trainer.callback_metrics
     assert torch.isfinite(metrics["train/d_loss"])
+    assert metrics["train/g_perceptual"] > 0 and "train/g_feature_matching" not in metrics
 
 
 def test_objective_is_one_flag(image_dir: Path, tmp_path: Path) -> None:
@@ -183,6 +205,7 @@ def test_link_mode_points_last_at_the_final_step(image_dir: Path, tmp_path: Path
 
 
 def test_resume_continues_step_count_and_both_optimizers(image_dir: Path, tmp_path: Path) -> None:
+    require_assets("vgg16")  # debug_gan.yaml's perceptual loss
     args = [
         "--config",
         str(CONFIGS / "debug_gan.yaml"),

@@ -7,15 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from srgan.metrics import (
-    ALEXNET_FILE,
-    LPIPS,
-    MissingWeightsError,
-    detail_ratio,
-    psnr,
-    rgb_to_y,
-    ssim,
-)
+from srgan import metrics
+from srgan.assets import MissingWeightsError
+from srgan.metrics import DISTS, LPIPS, L2Pooling, detail_ratio, psnr, rgb_to_y, ssim
+from tests.conftest import require_assets
+
+REPO = Path(__file__).resolve().parent.parent
 
 C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
@@ -149,42 +146,114 @@ def test_ssim_uses_the_valid_region_of_an_11x11_gaussian_window() -> None:
     assert ssim(tensor(y), tensor(x)).item() == pytest.approx(expected, rel=1e-10)
 
 
-def test_lpips_missing_weights_says_how_to_provide_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with pytest.raises(MissingWeightsError) as error:
-        LPIPS(tmp_path / "nope.pth")
-    message = str(error.value)
-    assert message.startswith("LPIPS: not measured (missing ")
-    assert "nope.pth" in message and "--lpips-weights" in message
-    # Default: the torch hub cache.
-    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
-    with pytest.raises(MissingWeightsError, match=ALEXNET_FILE) as error:
-        LPIPS()
-    assert str(tmp_path / "hub" / "checkpoints" / ALEXNET_FILE) in str(error.value)
+@pytest.mark.usefixtures("empty_caches")
+def test_missing_backbones_name_the_fetch_command() -> None:
+    for build, what in [
+        (LPIPS, "LPIPS (alex)"),
+        (lambda: LPIPS("vgg"), "LPIPS (vgg)"),
+        (DISTS, "DISTS"),
+    ]:
+        with pytest.raises(MissingWeightsError) as error:
+            build()
+        message = str(error.value)
+        assert message.startswith(f"{what} needs"), message
+        assert "python -m srgan.assets fetch" in message
+    with pytest.raises(ValueError, match="alex or vgg"):
+        LPIPS("squeeze")
 
 
-def test_lpips_loads_a_torchvision_alexnet_file(tmp_path: Path) -> None:
-    from torchvision.models import alexnet
-
-    # A randomly initialised backbone (features only, as LPIPS uses) in torchvision's layout.
-    state = {k: v for k, v in alexnet().state_dict().items() if k.startswith("features.")}
-    path = tmp_path / ALEXNET_FILE
-    torch.save(state, path)
-    metric = LPIPS(path)
-    loaded = metric.model.net.state_dict()["slice2.3.weight"]
-    assert torch.equal(loaded, state["features.3.weight"])
-    hr = torch.rand(2, 3, 40, 40)
+@pytest.mark.usefixtures("random_backbones")
+@pytest.mark.parametrize(
+    "build", [LPIPS, lambda: LPIPS("vgg"), DISTS], ids=["alex", "vgg", "dists"]
+)
+def test_perceptual_metrics_contract(build) -> None:
+    metric = build()
+    hr = torch.randint(0, 256, (2, 3, 64, 64)) / 255  # on the 8-bit grid
     noisy = (hr + 0.2 * torch.randn_like(hr)).clamp(0, 1)
-    same, different = metric(hr, hr), metric(noisy, hr, crop_border=4)
+    same, different = metric(hr, hr), metric(noisy, hr)
     assert same.shape == (2,) and same.dtype == torch.float64
-    assert torch.allclose(same, torch.zeros(2, dtype=torch.float64), atol=1e-6)
-    assert (different > 0).all()
-    assert metric(hr[:, :1], noisy[:, :1]).shape == (2,)  # gray images: three equal channels
+    assert torch.allclose(same, torch.zeros(2, dtype=torch.float64), atol=1e-5)
+    assert (different > 1e-3).all()
+    # Gray images are three equal channels; the border crop is available, off by default.
+    gray = metric(noisy[:, :1], hr[:, :1])
+    torch.testing.assert_close(
+        gray, metric(noisy[:, :1].expand(-1, 3, -1, -1), hr[:, :1].expand(-1, 3, -1, -1))
+    )
+    assert not torch.allclose(metric(noisy, hr, crop_border=8), different)
+    # Scored on the 8-bit grid, like PSNR.
+    assert torch.equal(metric(hr + 0.3 / 255, hr), same)
+    assert not any(p.requires_grad for p in metric.parameters())
 
-    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
-    with pytest.raises(ValueError, match="not torchvision's AlexNet"):
-        LPIPS(tmp_path / "other.pth")
+
+@pytest.mark.usefixtures("random_backbones")
+def test_lpips_backbone_keys_map_to_torchvision_features() -> None:
+    metric = LPIPS()
+    state = metrics.backbone_state("alexnet")  # the patched one: a fresh random draw
+    loaded = metric.model.net.state_dict()
+    assert set(loaded) == {
+        f"slice{k}.{i}.{p}"
+        for k, i in [(1, 0), (2, 3), (3, 6), (4, 8), (5, 10)]
+        for p in ("weight", "bias")
+    }
+    assert loaded["slice2.3.weight"].shape == state["features.3.weight"].shape
+
+
+def test_l2_pooling_is_the_reference_hanning_window() -> None:
+    pool = L2Pooling(2)
+    expected = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    assert torch.equal(pool.filter[1, 0], expected)
+    x = torch.ones(1, 2, 8, 8)
+    out = pool(x)
+    assert out.shape == (1, 2, 4, 4)
+    assert out[0, 0, 1, 1].item() == pytest.approx(1.0)  # inside: sqrt(sum(w * 1))
+    assert out[0, 0, 0, 0].item() == pytest.approx((9 / 16) ** 0.5)  # zero padding at the corner
+
+
+CALIBRATION = REPO.parent / "shared" / "data" / "iqa-calibration"
+# PROVENANCE.md of that folder: the original implementations' values (pyiqa's
+# ResultsCalibra/results_official.csv), to the digits given there.
+OFFICIAL = {
+    "I03": ("0.7237", "0.4742"),
+    "I04": ("0.2572", "0.1424"),
+    "I06": ("0.05079", "0.06825"),
+    "I08": ("0.05205", "0.02867"),
+    "I19": ("0.4253", "0.3123"),
+}
+
+
+def read_rgb(path: Path) -> torch.Tensor:
+    from PIL import Image
+
+    pixels = np.array(Image.open(path).convert("RGB"))
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None].to(torch.float64) / 255
+
+
+def same_digits(value: float, official: str) -> bool:
+    """``value`` rounded to as many decimals as ``official`` is written with equals it."""
+    return f"{value:.{len(official.split('.')[1])}f}" == official
+
+
+def test_lpips_and_dists_reproduce_the_official_values() -> None:
+    if not CALIBRATION.is_dir():
+        pytest.skip(f"calibration images not found: {CALIBRATION}")
+    require_assets("alexnet", "vgg16", "dists")
+    lpips_alex, dists = LPIPS(), DISTS()
+    measured = {}
+    for pair in OFFICIAL:
+        ref, dist = (read_rgb(CALIBRATION / folder / f"{pair}.png") for folder in ("ref", "dist"))
+        assert ref.shape == (1, 3, 384, 512)
+        measured[pair] = (lpips_alex(dist, ref).item(), dists(dist, ref).item())
+    wrong = {
+        pair: (values, OFFICIAL[pair])
+        for pair, values in measured.items()
+        if not all(same_digits(v, o) for v, o in zip(values, OFFICIAL[pair]))
+    }
+    assert not wrong, f"(LPIPS, DISTS) measured vs official: {wrong}"
+    # LPIPS's own example images (64x64), alex v0.1: 0.7219 and 0.1376.
+    ref = read_rgb(CALIBRATION / "ex_ref.png")
+    for name, official in (("ex_p0", "0.7219"), ("ex_p1", "0.1376")):
+        value = lpips_alex(read_rgb(CALIBRATION / f"{name}.png"), ref).item()
+        assert same_digits(value, official), (name, value, official)
 
 
 def test_quantisation_rounds_halves_away_from_zero_and_clips_like_im2uint8() -> None:

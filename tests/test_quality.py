@@ -30,8 +30,11 @@ from srgan.weights import save_generator
 from tests.conftest import smooth_image
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE_FIELDS = {"dataset", "model", "image", "psnr", "ssim", "lpips", "seconds"}
+PERCEPTUAL = ("lpips", "lpips_vgg", "dists")
+IMAGE_FIELDS = {"dataset", "model", "image", "psnr", "ssim", *PERCEPTUAL, "seconds"}
 SUMMARY_FIELDS = IMAGE_FIELDS | {"worst_image", "worst_psnr", "p10_psnr", "images"}
+SUMMARY_FIELDS |= {f"{p}_{k}" for k in PERCEPTUAL for p in ("worst", "p90")}
+SUMMARY_FIELDS |= {f"worst_{k}_image" for k in PERCEPTUAL}
 
 
 @pytest.fixture
@@ -54,19 +57,11 @@ def tiny_model(tmp_path: Path) -> Path:
 
 
 def run(tmp_path: Path, *args: str) -> dict:
+    """``main(args)`` into tmp_path/out, on the CPU, without the perceptual metrics unless
+    ``args`` asks for them (they have their own tests)."""
     out = tmp_path / "out"
-    code = main(
-        [
-            *args,
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--lpips-weights",
-            str(tmp_path / "no-alexnet.pth"),
-            "--no-progress",
-        ]
-    )
+    metrics = [] if "--metrics" in args else ["--metrics", "none"]
+    code = main([*args, *metrics, "--out", str(out), "--device", "cpu", "--no-progress"])
     assert code == 0
     return json.loads((out / "quality.json").read_text())
 
@@ -78,14 +73,14 @@ def test_report_schema_and_files(
     report = run(tmp_path, "--data", str(hr_dir), "--models", *models, "--crops", "2")
     env = report["environment"]
     assert env["device"] == "cpu" and env["precision"] == "fp32" and "torch" in env
-    assert env["lpips"].startswith("LPIPS: not measured (missing ")
+    assert env["perceptual_metrics"] == [] and env["perceptual_convention"] is None
 
     records = report["records"]
     assert len(records) == 4 * (4 + 1)  # per model: 4 images and a summary
     names = {"rgb0", "rgb1", "rgb2", "gray"}
     for record in records:
         assert record["dataset"] == "TinySet"
-        assert record["lpips"] is None
+        assert all(record[key] is None for key in PERCEPTUAL)
         if record["image"] is None:
             assert SUMMARY_FIELDS <= set(record)
         else:
@@ -108,12 +103,71 @@ def test_report_schema_and_files(
 
     out = tmp_path / "out"
     markdown = (out / "quality.md").read_text()
-    assert "| TinySet | bicubic |" in markdown and "LPIPS: not measured (missing " in markdown
+    assert "| TinySet | bicubic |" in markdown and "not requested (--metrics none)" in markdown
+    assert "LPIPS" not in markdown.split("## Tails")[0].split("\n")[4]  # no empty columns
     assert "rgb0" in markdown  # the per-image table
     for picture in ("psnr_per_image.png", "crops_TinySet.png"):
         assert (out / picture).stat().st_size > 1000
+    assert not (out / "psnr_lpips.png").exists()
     printed = capsys.readouterr().out
-    assert "| TinySet | tiny |" in printed and "LPIPS: not measured" in printed
+    assert "| TinySet | tiny |" in printed and "not requested" in printed
+
+
+@pytest.mark.usefixtures("random_backbones")
+def test_perceptual_distances_in_records_tables_and_plots(
+    hr_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    # Random backbones: the plumbing, not the values (tests/test_metrics.py has those).
+    models = ["--models", "bicubic", str(tiny_model)]
+    report = run(tmp_path, "--data", str(hr_dir), *models, "--metrics", *PERCEPTUAL)
+    env = report["environment"]
+    assert env["perceptual_metrics"] == list(PERCEPTUAL)
+    assert "no border crop" in env["perceptual_convention"]
+    records = report["records"]
+    for record in records:
+        assert (
+            SUMMARY_FIELDS <= set(record)
+            if record["image"] is None
+            else IMAGE_FIELDS <= set(record)
+        )
+        for key in PERCEPTUAL:
+            assert isinstance(record[key], float) and record[key] > 0, (key, record)
+    for model in ("bicubic", "tiny"):
+        rows = [r for r in records if r["model"] == model and r["image"] is not None]
+        (summary,) = [r for r in records if r["model"] == model and r["image"] is None]
+        for key in PERCEPTUAL:
+            values = [r[key] for r in rows]
+            assert summary[key] == pytest.approx(np.mean(values))
+            assert summary[f"worst_{key}"] == max(values)  # higher is worse
+            assert summary[f"worst_{key}_image"] == rows[int(np.argmax(values))]["image"]
+            assert summary[f"p90_{key}"] == pytest.approx(np.percentile(values, 90))
+    out = tmp_path / "out"
+    markdown = (out / "quality.md").read_text()
+    header = "| data set | model | PSNR (dB) | SSIM | LPIPS | LPIPS-VGG | DISTS | detail |"
+    assert header in markdown
+    assert "| worst PSNR | p10 PSNR | worst LPIPS | p90 LPIPS | worst LPIPS-VGG |" in markdown
+    assert "PSNR (dB) / SSIM / LPIPS / LPIPS-VGG / DISTS per image" in markdown
+    assert "no border crop" in markdown
+    assert (out / "psnr_lpips.png").stat().st_size > 1000
+
+    # --metrics chooses.
+    only = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--metrics", "dists")
+    assert only["environment"]["perceptual_metrics"] == ["dists"]
+    assert all(r["lpips"] is None and r["dists"] is not None for r in only["records"])
+
+
+@pytest.mark.usefixtures("empty_caches")
+def test_missing_backbones_stop_the_run_naming_the_fetch_command(
+    hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--data", str(hr_dir), "--models", "bicubic", "--out", str(tmp_path / "out")]
+    err = usage_error([*argv, "--no-progress"], capsys)
+    assert "nothing was measured" in err
+    for key in PERCEPTUAL:
+        assert f"--metrics {key}: " in err
+    assert "python -m srgan.assets fetch" in err
+    assert "(or leave it out: --metrics lpips_vgg dists)" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_gray_hr_is_scored_on_gray_values(hr_dir: Path, tmp_path: Path) -> None:
@@ -233,7 +287,7 @@ def test_models_that_cannot_load_are_named_before_any_work(
 def test_summary_tail_statistics() -> None:
     rows = [
         {"image": f"i{k}", "psnr": float(p), "ssim": 0.5, "lpips": None, "seconds": 0.1, "scale": 4}
-        | {"detail": 0.5 + k / 10}
+        | {"detail": 0.5 + k / 10, "dists": 0.01 * p}
         for k, p in enumerate([30, 20, 25, 35, 28, 31, 29, 27, 33, 26])
     ]
     summary = summarize("D", "m", rows)
@@ -242,7 +296,12 @@ def test_summary_tail_statistics() -> None:
     assert summary["p10_psnr"] == pytest.approx(np.percentile([r["psnr"] for r in rows], 10))
     assert summary["p10_psnr"] == pytest.approx(24.5)  # between the two lowest: 20 and 25
     assert summary["psnr"] == pytest.approx(28.4) and summary["lpips"] is None
+    assert summary["worst_lpips"] is None and summary["p90_lpips"] is None
     assert summary["detail"] == pytest.approx(0.95)  # the mean of 0.5 .. 1.4
+    # A distance's worst is its highest, and its tail the 90th percentile.
+    assert summary["worst_dists_image"] == "i3" and summary["worst_dists"] == pytest.approx(0.35)
+    assert summary["p90_dists"] == pytest.approx(0.332)  # between the two highest: 0.33, 0.35
+    assert summary["dists"] == pytest.approx(0.284)
 
 
 def test_calibration_lines() -> None:
@@ -264,7 +323,7 @@ def test_module_help_runs_from_any_directory(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--data", "--models", "--lr-dir", "--lpips-weights", "--self-test"):
+    for option in ("--data", "--models", "--lr-dir", "--metrics", "--self-test"):
         assert option in result.stdout
 
 

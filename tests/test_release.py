@@ -11,7 +11,7 @@ import yaml
 
 from benchmarks import ablation, release
 from srgan.weights import load_generator, save_generator
-from tests.conftest import TINY_GENERATORS
+from tests.conftest import TINY_GENERATORS, require_assets
 
 CPU_CONFIG = release.RELEASE / "gan_fast_x4_cpu.yaml"
 
@@ -45,6 +45,7 @@ def test_budget_and_steps_are_exclusive(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_cpu_ablation_pipeline_at_smoke_scale(image_dir: Path, tmp_path: Path) -> None:
+    require_assets("vgg16")  # the CPU config's perceptual loss
     init = save_generator(TINY_GENERATORS["CompactNet"](), tmp_path / "init.safetensors")
     runs, out = tmp_path / "runs", tmp_path / "out"
     names = ["gan_ragan_s0", "gan_maxsurprise_s0"]

@@ -1,0 +1,173 @@
+"""What the VGG perceptual loss costs per GAN training step, with and without it, interleaved.
+
+    python -m benchmarks.loss_cost                      # the CPU GAN recipe's networks, batch, crop
+    python -m benchmarks.loss_cost --device cuda --batch 16 --crop 128 --generator rrdb
+
+One step is one batch of ``configs/release/gan_fast_x4_cpu.yaml`` (by default): a generator
+step (pixel + adversarial loss, plus the VGG16 perceptual loss in the second variant, the
+discriminator frozen) then a discriminator step, on a fixed random batch. The two variants
+alternate step by step, so a machine whose load changes (a shared CPU) slows both alike;
+the medians and their difference are reported. Plain PyTorch, like ``benchmarks.training``:
+it times the networks, losses and optimizers, not the trainer. The VGG16 weights come from
+``python -m srgan.assets fetch``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmarks.report import environment, write_json
+from benchmarks.timing import measure
+from srgan.discriminators import VGGStyle
+from srgan.generators import CompactNet, RRDBNet
+from srgan.inference import resolve_device
+from srgan.losses import PerceptualLoss, PixelLoss
+from srgan.objectives import RelativisticAverage
+
+# The generators of the CPU and GPU GAN recipes (configs/release/gan_*x4*.yaml).
+GENERATORS: dict[str, Callable[[], nn.Module]] = {
+    "compact": lambda: CompactNet(num_features=48, num_convs=12, scale=4, activation="relu"),
+    "rrdb": lambda: RRDBNet(num_blocks=8, num_features=64, growth_channels=32, scale=4),
+}
+
+
+def training_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    *,
+    perceptual: PerceptualLoss | None,
+    batch: int,
+    crop: int,
+    device: torch.device,
+) -> Callable[[], None]:
+    """One GAN batch as ``srgan.module.SRGAN`` runs it, with ESRGAN's loss weights."""
+    objective, pixel_loss = RelativisticAverage(), PixelLoss()
+    g_opt = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    scale = generator.scale
+    generator_rng = torch.Generator().manual_seed(0)
+    hr = torch.rand(batch, 3, crop, crop, generator=generator_rng).to(device)
+    lr = torch.rand(batch, 3, crop // scale, crop // scale, generator=generator_rng).to(device)
+
+    def step() -> None:
+        discriminator.requires_grad_(False)
+        sr = generator(lr)
+        fake_logits = discriminator(sr)
+        with torch.no_grad():
+            real_logits = discriminator(hr)
+        loss = 1e-2 * pixel_loss(sr, hr) + 5e-3 * objective.g_loss(real_logits, fake_logits)
+        if perceptual is not None:
+            loss = loss + perceptual(sr, hr)
+        g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        g_opt.step()
+        discriminator.requires_grad_(True)
+        d_loss = objective.d_loss(discriminator(hr), discriminator(sr.detach()))
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+
+    return step
+
+
+def loss_cost(
+    *,
+    generator: str = "compact",
+    discriminator_features: int = 32,
+    batch: int = 16,
+    crop: int = 96,
+    network: str = "vgg16",
+    device: torch.device | str = "cpu",
+    warmup: int = 2,
+    repeats: int = 10,
+) -> dict[str, Any]:
+    """Median seconds per training step without and with the perceptual loss."""
+    device = torch.device(device)
+    loss = PerceptualLoss(network=network)  # its default layers: ESRGAN's equivalent
+    steps = {}
+    for name, perceptual in (("without", None), ("with", loss)):
+        torch.manual_seed(0)  # the same networks in both variants
+        g = GENERATORS[generator]().to(device).train()
+        d = VGGStyle(num_features=discriminator_features, normalization="batch").to(device)
+        steps[name] = training_step(
+            g, d.train(), perceptual=perceptual, batch=batch, crop=crop, device=device
+        )
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    for _ in range(repeats):  # interleaved: load changes hit both variants alike
+        for name, step in steps.items():
+            times[name] += measure(step, device=device, warmup=0, repeats=1).latencies_ms
+    without, with_ = (float(np.median(times[k])) / 1000 for k in ("without", "with"))
+    # The fastest step of each: the least disturbed by other jobs on a shared machine.
+    fastest = {k: float(np.min(v)) / 1000 for k, v in times.items()}
+    return {
+        "generator": generator,
+        "discriminator_features": discriminator_features,
+        "batch": batch,
+        "crop": crop,
+        "network": network,
+        "layers": loss.layer_weights,
+        "device": str(device),
+        "repeats": repeats,
+        "seconds_without": without,
+        "seconds_with": with_,
+        "seconds_added": with_ - without,
+        "ratio": with_ / without,
+        "fastest_without": fastest["without"],
+        "fastest_with": fastest["with"],
+        "times_ms": times,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.loss_cost", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--generator", choices=list(GENERATORS), default="compact")
+    parser.add_argument("--discriminator-features", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--crop", type=int, default=96, help="HR crop side (a multiple of 32)")
+    parser.add_argument("--network", choices=("vgg16", "vgg19"), default="vgg16")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default cpu)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")
+    parser.add_argument("--repeats", type=int, default=10, help="timed steps per variant")
+    parser.add_argument("--out", help="also write the result and the environment as JSON")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    result = loss_cost(
+        generator=args.generator,
+        discriminator_features=args.discriminator_features,
+        batch=args.batch,
+        crop=args.crop,
+        network=args.network,
+        device=device,
+        warmup=args.warmup,
+        repeats=args.repeats,
+    )
+    layers = ", ".join(result["layers"])
+    print(
+        f"{args.generator} generator, VGGStyle {args.discriminator_features}, batch {args.batch}, "
+        f"crop {args.crop}, {device}, fp32; median of {args.repeats} interleaved steps:\n"
+        f"  without the perceptual loss: {result['seconds_without']:.3f} s per step\n"
+        f"  with {args.network} ({layers}): {result['seconds_with']:.3f} s per step "
+        f"(+{result['seconds_added']:.3f} s, x{result['ratio']:.2f})\n"
+        f"  fastest step: {result['fastest_without']:.3f} s without, "
+        f"{result['fastest_with']:.3f} s with "
+        f"(x{result['fastest_with'] / result['fastest_without']:.2f})"
+    )
+    if args.out:
+        write_json({"environment": environment(device), "result": result}, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
