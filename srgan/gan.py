@@ -8,7 +8,7 @@ images plus any penalty the objective needs (WGAN-GP's gradient penalty). Both r
 loss to back-propagate and the detached terms to log.
 
 ``srgan.module.SRGAN`` schedules these (optimizers, ``n_critic``, EMA);
-``benchmarks.training`` times them with plain PyTorch.
+``benchmarks.training.throughput`` times them with plain PyTorch.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.ablation import family, line_fit, main, read_metrics, spread, stability
+from benchmarks.release.ablation import family, line_fit, main, read_metrics, spread, stability
 
 
 def write_run(

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from benchmarks.release import main as release_main
+from benchmarks.release.plan import main as release_main
 from srgan.data import SRDataModule
 from srgan.discriminators import VGGStyle
 from srgan.fit import main

@@ -1,4 +1,4 @@
-"""benchmarks.loss_cost on tiny settings, with random VGG weights (plumbing, not figures)."""
+"""benchmarks.training.loss_cost on tiny settings, with random VGG weights (plumbing, not figures)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import loss_cost
+from benchmarks.training import loss_cost
 
 
 @pytest.mark.usefixtures("random_backbones")

@@ -14,15 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmarks.methods import BASELINES, build_method
-from benchmarks.quality import (
-    calibration,
-    load_dataset,
-    main,
-    read_hr,
-    summarize,
-    to_tensor,
-)
+from benchmarks.quality.cli import main
+from benchmarks.quality.evaluate import calibration, load_dataset, read_hr, summarize, to_tensor
+from benchmarks.quality.methods import BASELINES, build_method
 from srgan.generators import CompactNet
 from srgan.metrics import psnr
 from srgan.resize import imresize_array, mod_crop
@@ -355,6 +349,31 @@ def test_self_test_fails_loudly_on_other_data(
     for name in ("Set5", "Set14"):
         (tmp_path / name).mkdir()
         Image.fromarray(smooth_image(rng, 32, 32)).save(tmp_path / name / "a.png")
-    assert main(["--self-test", "--data-root", str(tmp_path), "--no-progress"]) == 1
+    data = ["--data", str(tmp_path / "Set5"), str(tmp_path / "Set14")]
+    assert main(["--self-test", *data, "--no-progress"]) == 1
     printed = capsys.readouterr().out
     assert "FAIL Set5 bicubic x4" in printed and "published 26.00 / 0.7027" in printed
+
+
+def test_bad_images_are_named_and_skipped_and_the_rest_scored(
+    hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.new("RGB", (1, 1)).save(hr_dir / "dot.png")
+    Image.new("RGB", (16, 16)).save(hr_dir / "tiny.png")  # smaller than SSIM's window
+    (hr_dir / "text.png").write_text("not an image")
+    out = tmp_path / "out"
+    args = ["--data", str(hr_dir), "--models", "bicubic", "--metrics", "none", "--crops", "0"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    for name in ("dot.png", "tiny.png", "text.png"):
+        assert f"skipped: {hr_dir / name}" in err, err
+    assert "too small to score" in err and "not an image" in err
+    records = json.loads((out / "quality.json").read_text())["records"]
+    assert sorted(r["image"] for r in records if r["image"]) == ["gray", "rgb0", "rgb1", "rgb2"]
+
+
+@pytest.mark.parametrize("scale", ["0", "-1"])
+def test_a_bad_scale_is_a_usage_error(
+    hr_dir: Path, scale: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "--scale" in usage_error(["--data", str(hr_dir), "--scale", scale], capsys)

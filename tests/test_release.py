@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks import ablation, release
+from benchmarks.release import ablation
+from benchmarks.release import plan as release
 from srgan.weights import load_generator, save_generator
 from tests.conftest import TINY_GENERATORS, require_assets
 
-CPU_CONFIG = release.RELEASE / "gan_fast_x4_cpu.yaml"
+CPU_CONFIG = Path("configs") / release.RELEASE / "gan_fast_x4_cpu.yaml"
 
 
 def test_fixed_steps_replace_the_time_budget(tmp_path: Path) -> None:
@@ -70,6 +71,6 @@ def test_cpu_ablation_pipeline_at_smoke_scale(image_dir: Path, tmp_path: Path) -
 
 def test_every_gan_run_names_an_existing_objective_fragment() -> None:
     for name, (fragment, seed) in release.GAN_RUNS.items():
-        assert fragment.is_file(), name
+        assert (Path("configs") / fragment).is_file(), name
         assert ablation.RUN_NAME.match(name)["seed"] == str(seed)
     assert set(release.DEFAULT_GAN_RUNS) <= set(release.GAN_RUNS)

@@ -12,28 +12,26 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks.backends import (
+from benchmarks.report import cpu_description
+from benchmarks.speed.backends import (
     ONNX_BACKENDS,
     Variant,
     allow_recompiles,
     tiled_unavailable,
     unavailable,
 )
-from benchmarks.energy import EnergyMeter, read_rapl
-from benchmarks.macs import count_macs, macs_per_output_pixel
-from benchmarks.report import cpu_description
-from benchmarks.speed import (
-    SUITES,
-    main,
+from benchmarks.speed.cli import main, ratios
+from benchmarks.speed.energy import EnergyMeter, read_rapl
+from benchmarks.speed.macs import count_macs, macs_per_output_pixel
+from benchmarks.speed.plots import (
     pareto_front,
-    parse_size,
     plot_quality_speed,
     quality_speed_points,
     quality_summary,
-    ratios,
 )
-from benchmarks.timing import measure
-from benchmarks.training import training_throughput
+from benchmarks.speed.suites import SUITES, parse_size
+from benchmarks.speed.timing import measure
+from benchmarks.training.throughput import training_throughput
 from srgan.discriminators import VGGStyle
 from srgan.generators import VARIANTS, CompactNet
 from srgan.weights import load_model, save_generator
@@ -379,7 +377,7 @@ def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("boom: out of memory")
 
-    monkeypatch.setattr("benchmarks.speed.torch_runner", broken)
+    monkeypatch.setattr("benchmarks.speed.runs.torch_runner", broken)
     weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
     payload = main(
         ["--model", str(weights), "--device", "cpu", "--backends", "eager", "onnx"]

@@ -5,12 +5,13 @@ A method maps an 8-bit LR image ``(h, w, C)`` (C = 1 or 3) to an 8-bit SR image
 
 * ``bicubic``: MATLAB-compatible bicubic (``srgan.resize.imresize``), the published baseline;
 * ``nearest``, ``lanczos``: Pillow's nearest-neighbour and Lanczos (a = 3) resampling;
-* ``opencv:FILE.pb``: an OpenCV ``dnn_superres`` model (ESPCN, FSRCNN, LapSRN, EDSR), looked
-  up in ``opencv_dir`` or given as a path; needs ``opencv-contrib`` (``pip install
+* ``opencv:FILE.pb``: an OpenCV ``dnn_superres`` model (ESPCN, FSRCNN, LapSRN, EDSR), given
+  as a path or looked up in ``opencv_dir``; needs ``opencv-contrib`` (``pip install
   srgan[baselines]``);
 * anything else: an srgan generator through ``srgan.weights.load_model`` (a shipped model's
-  name, ``default``, a ``.safetensors`` file or an ``srgan.fit`` checkpoint), run under the
-  inference contract (``srgan.inference.Upscaler``).
+  name, ``default``, a ``.safetensors`` file or an ``srgan.fit`` checkpoint), run exactly as
+  ``srgan.upscale_image`` runs it (``srgan.pictures``: the same gray handling and rounding),
+  so the benchmark measures what users get.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from srgan.images import Picture
 from srgan.inference import Precision, Upscaler
+from srgan.pictures import upscale_picture
 from srgan.resize import imresize_array
 from srgan.weights import load_model
 
 BASELINES = ("bicubic", "nearest", "lanczos")
-DEFAULT_OPENCV_DIR = Path("../shared/baselines/opencv-dnn-superres")
 
 # dnn_superres wants the algorithm name and scale; they are in the file name (ESPCN_x4.pb).
 OPENCV_NAME = re.compile(r"^(?P<algorithm>[A-Za-z]+)(?:-small)?_x(?P<scale>\d+)$")
@@ -68,7 +70,7 @@ def baseline(name: str, scale: int) -> Method:
     return Method(name, scale, lambda lr: pillow_resize(lr, scale, resample), "baseline")
 
 
-def opencv_method(file: str, scale: int, opencv_dir: str | Path) -> Method:
+def opencv_method(file: str, scale: int, opencv_dir: str | Path | None) -> Method:
     """An OpenCV ``dnn_superres`` model; ``file`` is a path or a name in ``opencv_dir``."""
     try:
         import cv2
@@ -81,6 +83,10 @@ def opencv_method(file: str, scale: int, opencv_dir: str | Path) -> Method:
             "opencv-python-headless first if both end up installed)"
         ) from None
     path = Path(file).expanduser()
+    if not path.is_file() and opencv_dir is None:
+        raise FileNotFoundError(
+            f"OpenCV model not found: {file}; give its path or the folder with --opencv-dir"
+        )
     if not path.is_file():
         path = Path(opencv_dir).expanduser() / file
     if not path.is_file():
@@ -117,15 +123,9 @@ def srgan_method(
     upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
 
     def run(lr: np.ndarray) -> np.ndarray:
-        gray = lr.shape[2] == 1
-        x = torch.tensor(lr).permute(2, 0, 1)[None].float() / 255.0  # (1, C, h, w)
-        if gray:  # the networks are RGB; a gray image goes in as three equal channels
-            x = x.expand(-1, 3, -1, -1)
-        sr = upscaler(x)  # (1, 3, H, W) float32 in [0, 1], on the CPU
-        if gray:
-            sr = sr.mean(1, keepdim=True)
-        sr = torch.floor(sr * 255.0 + 0.5).to(torch.uint8)
-        return sr[0].permute(1, 2, 0).numpy()
+        # (h, w, 1 or 3) uint8 -> the same path as srgan.upscale_image: gray in as three
+        # equal channels, 8-bit output per channel, gray back as their rounded mean.
+        return upscale_picture(upscaler, Picture(np.ascontiguousarray(lr))).pixels
 
     name = spec if not Path(spec).suffix else Path(spec).stem
     return Method(name, scale, run, "srgan")
@@ -135,7 +135,7 @@ def build_method(
     spec: str,
     scale: int,
     *,
-    opencv_dir: str | Path = DEFAULT_OPENCV_DIR,
+    opencv_dir: str | Path | None = None,
     device: str | torch.device = "auto",
     precision: Precision = "fp32",
     tile: int | None = None,

@@ -1,13 +1,13 @@
 """What the VGG perceptual loss costs per GAN training step, with and without it, interleaved.
 
-    python -m benchmarks.loss_cost                      # the CPU GAN recipe's networks, batch, crop
-    python -m benchmarks.loss_cost --device cuda --batch 16 --crop 128 --generator rrdb
+    python -m benchmarks.training.loss_cost                      # the CPU GAN recipe's networks, batch, crop
+    python -m benchmarks.training.loss_cost --device cuda --batch 16 --crop 128 --generator rrdb
 
 One step is one batch of ``configs/release/gan_fast_x4_cpu.yaml`` (by default): a generator
 step (pixel + adversarial loss, plus the VGG16 perceptual loss in the second variant, the
 discriminator frozen) then a discriminator step, on a fixed random batch. The two variants
 alternate step by step, so a machine whose load changes (a shared CPU) slows both alike;
-the medians and their difference are reported. Plain PyTorch, like ``benchmarks.training``:
+the medians and their difference are reported. Plain PyTorch, like ``benchmarks.training.throughput``:
 it times the networks, losses and optimizers, not the trainer. The VGG16 weights come from
 ``python -m srgan.assets fetch``.
 """
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from benchmarks.report import environment, write_json
-from benchmarks.timing import measure
+from benchmarks.speed.timing import measure
 from srgan.discriminators import VGGStyle
 from srgan.generators import CompactNet, RRDBNet
 from srgan.inference import resolve_device
@@ -130,7 +130,7 @@ def loss_cost(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.loss_cost", description=__doc__.split("\n\n")[0]
+        prog="python -m benchmarks.training.loss_cost", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--generator", choices=list(GENERATORS), default="compact")
     parser.add_argument("--discriminator-features", type=int, default=32)

@@ -41,8 +41,8 @@ import yaml
 from srgan.generators import VARIANTS
 from srgan.weights import load_generator, save_generator
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-RELEASE = CONFIGS / "release"
+# Config files relative to --configs (the checkout's configs/ folder by default).
+RELEASE = Path("release")
 
 # name -> (config, extra config fragments, seed)
 PSNR_RUNS = {
@@ -51,13 +51,13 @@ PSNR_RUNS = {
 }
 # GAN runs: name -> (objective fragment, seed); they all start from --gan-config.
 OBJECTIVES = {
-    "ragan": CONFIGS / "objective/relativistic_average.yaml",
-    "maxsurprise": CONFIGS / "objective/max_surprise.yaml",
-    "maxsurpriserel": CONFIGS / "ablation/max_surprise_relativistic.yaml",
-    "maxsurprisetau025": CONFIGS / "ablation/max_surprise_tau025.yaml",
-    "maxsurpriseadv2x": CONFIGS / "ablation/max_surprise_adv2x.yaml",
-    "maxsurpriseadv4x": CONFIGS / "ablation/max_surprise_adv4x.yaml",
-    "raganadvhalf": CONFIGS / "ablation/relativistic_average_advhalf.yaml",
+    "ragan": Path("objective/relativistic_average.yaml"),
+    "maxsurprise": Path("objective/max_surprise.yaml"),
+    "maxsurpriserel": Path("ablation/max_surprise_relativistic.yaml"),
+    "maxsurprisetau025": Path("ablation/max_surprise_tau025.yaml"),
+    "maxsurpriseadv2x": Path("ablation/max_surprise_adv2x.yaml"),
+    "maxsurpriseadv4x": Path("ablation/max_surprise_adv4x.yaml"),
+    "raganadvhalf": Path("ablation/relativistic_average_advhalf.yaml"),
 }
 GAN_RUNS = {
     f"gan_{objective}_s{seed}": (fragment, seed)
@@ -241,9 +241,14 @@ def main(argv: list[str] | None = None) -> None:
         "instead of --gan-budget seconds",
     )
     parser.add_argument(
+        "--configs",
+        type=Path,
+        default=Path("configs"),
+        help="the folder of srgan's configs (default: configs, from the checkout's root)",
+    )
+    parser.add_argument(
         "--gan-config",
-        default=str(RELEASE / "gan_x4.yaml"),
-        help="the GAN-stage config every GAN run starts from",
+        help="the GAN-stage config every GAN run starts from (default CONFIGS/release/gan_x4.yaml)",
     )
     parser.add_argument(
         "--gan-runs",
@@ -276,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         "--wall-seconds", type=float, default=0, help="with --export-only: the run's wall time"
     )
     args = parser.parse_args(argv)
+    configs = args.configs.expanduser()
     if args.export_only:
         data = [Path(d).name for d in args.data]
         export(
@@ -288,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
             save_as=args.name,
         )
         return
+    if not (configs / RELEASE).is_dir():
+        parser.error(f"no release configs in {configs}: run from the checkout or give --configs")
     gan = bool(args.gan_budget or args.gan_steps)
     if gan and not args.gan_init:
         parser.error("GAN runs need --gan-init (the PSNR-stage weights they start from)")
@@ -301,13 +309,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.psnr_budget:
         for name, (config, fragments, seed) in PSNR_RUNS.items():
             init = args.quality_init if name == "quality" else None
-            plan[name] = Run(config, fragments, seed, args.psnr_budget, init)
+            plan[name] = Run(configs / config, fragments, seed, args.psnr_budget, init)
     if gan:
         for name in args.gan_runs:
             fragment, seed = GAN_RUNS[name]
             budget = args.gan_budget or None
+            gan_config = Path(args.gan_config or configs / RELEASE / "gan_x4.yaml")
             plan[name] = Run(
-                Path(args.gan_config), [fragment], seed, budget, args.gan_init, args.gan_steps
+                gan_config, [configs / fragment], seed, budget, args.gan_init, args.gan_steps
             )
     wall = launch(plan, args)
     data = [Path(d).name for d in args.data]

@@ -4,10 +4,10 @@
         --gan-init quality.safetensors --runs runs/release --out results/release
     python -m benchmarks.quality --data Set5 Set14 --scale 4 \\
         --models results/release/gan_ragan_s0.safetensors ... --out results/ablation-quality
-    python -m benchmarks.ablation --runs runs/release \\
+    python -m benchmarks.release.ablation --runs runs/release \\
         --quality-json results/ablation-quality/quality.json --out benchmarks/results
 
-Runs are the folders ``gan_<objective>_s<seed>`` that ``benchmarks.release`` writes (each
+Runs are the folders ``gan_<objective>_s<seed>`` that ``benchmarks.release.plan`` writes (each
 holds Lightning's ``metrics.csv``); quality figures are matched to runs by the weight
 file's stem. For each objective the table gives the mean and the spread (min..max) over
 seeds of every data set's mean PSNR / SSIM, worst-image PSNR, 10th-percentile PSNR and
@@ -89,7 +89,7 @@ def find_runs(root: Path) -> dict[str, tuple[str, int, Path]]:
     if not runs:
         raise FileNotFoundError(
             f"no GAN runs in {root}: expected folders named gan_<objective>_s<seed> "
-            "holding a Lightning metrics.csv (as benchmarks.release writes them)"
+            "holding a Lightning metrics.csv (as benchmarks.release.plan writes them)"
         )
     return runs
 

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmarks.backends import strict_fp32
-from benchmarks.timing import measure
+from benchmarks.speed.backends import strict_fp32
+from benchmarks.speed.timing import measure
 from srgan.discriminators import VGGStyle
 from srgan.gan import LossWeights, discriminator_loss, generator_loss
 from srgan.objectives import AdversarialObjective, RelativisticAverage

@@ -9,7 +9,7 @@
   and outputs stay on the GPU through I/O binding).
 
 Every runner takes the same ``(B, C, H, W)`` input and returns once the output is
-complete (GPU work is synchronised by the timer, see ``benchmarks.timing``).
+complete (GPU work is synchronised by the timer, see ``benchmarks.speed.timing``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,319 @@
+"""``python -m benchmarks.quality``: PSNR / SSIM / LPIPS / DISTS of upscalers the way published SR tables measure them.
+
+    python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 \\
+        --models bicubic default opencv:ESPCN_x4.pb --scale 4
+    python -m benchmarks.quality --self-test     # bicubic x4 vs the published Set5/Set14 figures
+
+For each HR folder, LR images are made with MATLAB-compatible bicubic (``srgan.resize``,
+uint8 rounding like MATLAB) after cropping the HR image to a multiple of the scale, or read
+from ``--lr-dir`` (matched by file stem). Each method upscales them; PSNR and SSIM follow
+the published convention (``srgan.metrics``: Y channel, ``scale`` pixels of border cropped,
+8-bit, float64), and ``detail`` is the high-frequency energy of the output relative to HR
+(``srgan.metrics.detail_ratio``: below 1 smoother, above 1 sharper than the original). The
+perceptual distances (``--metrics``, all by default) follow their reference code: ``lpips``
+(v0.1, AlexNet), ``lpips_vgg`` (v0.1, VGG16) and ``dists`` on the full RGB image, no border
+crop, LPIPS inputs in [-1, 1], DISTS in [0, 1]; lower is better. Their backbones come from
+``python -m srgan.assets fetch``; a missing one stops the run before any work, naming the
+command.
+
+Writes ``--out`` (default ``results/quality/``): ``quality.json`` (environment and one
+record per image and per data set), ``quality.md`` (the summary table, the tails, then
+per-image tables), ``psnr_per_image.png``, ``psnr_lpips.png`` and ``crops_<dataset>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.quality.evaluate import (
+    PERCEPTUAL,
+    PERCEPTUAL_CONVENTION,
+    PUBLISHED_BICUBIC_X4,
+    calibration,
+    evaluate,
+    load_dataset,
+)
+from benchmarks.quality.methods import BASELINES, build_method
+from benchmarks.quality.report import (
+    per_image_tables,
+    plot_crops,
+    plot_psnr,
+    plot_psnr_lpips,
+    summary_table,
+    tail_table,
+)
+from benchmarks.report import environment, write_json
+from srgan.assets import MissingWeightsError
+from srgan.inference import resolve_device
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.quality",
+        description=(
+            "PSNR / SSIM / LPIPS / DISTS of upscalers on HR image folders, measured like published SR\n"
+            "tables: LR made from HR with MATLAB-compatible bicubic; PSNR and SSIM on the Y\n"
+            "channel (BT.601), `scale` border pixels cropped, 8-bit, float64; gray images on\n"
+            "their gray values. Reports the mean, the worst image and the 10th-percentile PSNR,\n"
+            "the detail ratio (high-frequency energy of the output over HR's: < 1 smoother),\n"
+            "LPIPS (AlexNet and VGG16) and DISTS on the full RGB image with their worst image\n"
+            "and 90th percentile, per-image rows and inference time; writes JSON, Markdown and\n"
+            "plots to --out."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 "
+            "--models bicubic --scale 4\n"
+            "  python -m benchmarks.quality --data DIR --models bicubic default "
+            "runs/x/last.ckpt opencv:ESPCN_x4.pb\n"
+            "  python -m benchmarks.quality --self-test --data ../shared/data/Set5 "
+            "../shared/data/Set14"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", nargs="+", metavar="DIR", help="HR image folders")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["bicubic"],
+        metavar="SPEC",
+        help=(
+            "methods to compare (default: bicubic): shipped srgan models by name (default, "
+            "fast, quality, gan), a .safetensors or srgan.fit .ckpt path, the baselines "
+            f"{', '.join(BASELINES)}, or opencv:FILE.pb (OpenCV dnn_superres; needs "
+            "pip install 'srgan[baselines]'; those models were trained on non-antialiased LR, "
+            "so under this protocol they barely beat bicubic)"
+        ),
+    )
+    parser.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4)")
+    parser.add_argument(
+        "--lr-dir",
+        nargs="+",
+        metavar="DIR",
+        help="ready-made LR folders, one per --data folder in order, matched by file stem "
+        "(default: make LR from HR with MATLAB-compatible bicubic)",
+    )
+    parser.add_argument(
+        "--crop-border",
+        type=int,
+        default=None,
+        help="pixels removed from every border before scoring (default: the scale; 0 for none)",
+    )
+    parser.add_argument(
+        "--channels",
+        choices=("y", "rgb"),
+        default="y",
+        help="score PSNR/SSIM on the Y channel (default, the published convention) or on RGB",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/quality"),
+        help="output folder (default results/quality)",
+    )
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
+    parser.add_argument(
+        "--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="srgan models only"
+    )
+    parser.add_argument("--tile", type=int, default=None, help="tile size in LR pixels (srgan)")
+    parser.add_argument(
+        "--opencv-dir",
+        type=Path,
+        default=None,
+        help="where opencv:NAME.pb files are looked up (e.g. "
+        "../shared/baselines/opencv-dnn-superres); a path to the .pb works too",
+    )
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=[*PERCEPTUAL, "none"],
+        default=list(PERCEPTUAL),
+        metavar="NAME",
+        help="perceptual distances to add to PSNR / SSIM / detail: lpips (AlexNet), lpips_vgg "
+        "(VGG16), dists, or none (default: all three). Their ImageNet backbones come from "
+        "`python -m srgan.assets fetch` (run by make install); nothing is downloaded here",
+    )
+    parser.add_argument(
+        "--crops", type=int, default=3, help="images per data set in the crop strip (0: none)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check bicubic x4 against the published Set5 28.42 dB / 0.8104 and Set14 "
+        "26.00 dB / 0.7027 (within 0.02 dB, 0.002) and exit; --data gives the Set5 and "
+        "Set14 folders",
+    )
+    return parser
+
+
+def self_test(folders: Sequence[str | Path], *, progress: bool = True) -> int:
+    datasets = [load_dataset(folder, 4)[:2] for folder in folders]
+    names = sorted(name for name, _ in datasets)
+    if names != sorted(PUBLISHED_BICUBIC_X4):
+        raise ValueError(f"--self-test needs the Set5 and Set14 folders as --data, got {names}")
+    records, _ = evaluate(
+        datasets, [build_method("bicubic", 4)], scale=4, crop_border=4, progress=progress
+    )
+    lines = calibration(records, 4, True)
+    print("\n".join(lines))
+    return 0 if all(line.startswith("OK") for line in lines) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.data:
+        parser.error("--data DIR [DIR ...] is required (HR image folders)")
+    if args.scale < 1:
+        parser.error(f"--scale must be a whole number of at least 1, got {args.scale}")
+    if args.crop_border is not None and args.crop_border < 0:
+        parser.error(f"--crop-border must be 0 or more, got {args.crop_border}")
+    if args.self_test:
+        try:
+            return self_test(args.data, progress=not args.no_progress)
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(str(error))
+    if args.lr_dir is not None and len(args.lr_dir) != len(args.data):
+        parser.error(f"--lr-dir needs one folder per --data folder ({len(args.data)})")
+    scale = args.scale
+    crop_border = scale if args.crop_border is None else args.crop_border
+    y_channel = args.channels == "y"
+    device = resolve_device(args.device)
+
+    # Every input is checked before any work, and everything that fails is named at once:
+    # the data first (cheap), then the models.
+    problems = []
+    datasets = []
+    skipped: list[tuple[Path, str]] = []  # bad images: named, left out, exit status 1
+    for folder, lr_dir in zip(args.data, args.lr_dir or [None] * len(args.data)):
+        try:
+            name, items, bad = load_dataset(folder, scale, lr_dir, crop_border=crop_border)
+        except (FileNotFoundError, ValueError) as error:
+            problems.append(f"--data {folder}: {error}")
+            continue
+        skipped += bad
+        if items:
+            datasets.append((name, items))
+        else:
+            problems.append(f"--data {folder}: no image could be scored")
+    opencv_dir = args.opencv_dir
+    methods = []
+    for spec in args.models:
+        try:
+            methods.append(
+                build_method(
+                    spec,
+                    scale,
+                    opencv_dir=opencv_dir,
+                    device=device,
+                    precision=args.precision,
+                    tile=args.tile,
+                )
+            )
+        except (FileNotFoundError, ValueError, ImportError) as error:
+            problems.append(f"--models {spec}: {error}")
+    wanted = [] if "none" in args.metrics else list(dict.fromkeys(args.metrics))
+    perceptual = {}
+    for name in wanted:
+        try:
+            perceptual[name] = PERCEPTUAL[name][1]().to(device)
+        except MissingWeightsError as error:
+            others = [n for n in wanted if n != name] or ["none"]
+            problems.append(
+                f"--metrics {name}: {error} (or leave it out: --metrics {' '.join(others)})"
+            )
+    if problems:
+        parser.error("nothing was measured:\n  " + "\n  ".join(problems))
+    seen: set[str] = set()
+    for index, method in enumerate(methods, start=1):
+        if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart
+            method.name = f"{method.name}#{index}"
+        seen.add(method.name)
+    perceptual_note = (
+        f"Perceptual distances: {PERCEPTUAL_CONVENTION}."
+        if perceptual
+        else "Perceptual distances: not requested (--metrics none)."
+    )
+    records, kept = evaluate(
+        datasets,
+        methods,
+        scale=scale,
+        crop_border=crop_border,
+        y_channel=y_channel,
+        perceptual=perceptual,
+        keep=args.crops,
+        progress=not args.no_progress,
+    )
+
+    env = environment(device)
+    env.update(
+        device=str(device),
+        precision=args.precision,
+        scale=scale,
+        crop_border=crop_border,
+        channels="Y (BT.601)" if y_channel else "RGB",
+        lr="given (--lr-dir)" if args.lr_dir else "MATLAB-compatible bicubic from HR",
+        perceptual_metrics=list(perceptual),
+        perceptual_convention=PERCEPTUAL_CONVENTION if perceptual else None,
+    )
+    out: Path = args.out
+    write_json({"environment": env, "records": records}, out / "quality.json")
+    protocol = (
+        f"x{scale}, PSNR/SSIM on {env['channels']}, {crop_border} px border cropped, "
+        f"LR: {env['lr']}; device {device}, {args.precision}"
+    )
+    table = summary_table(records)
+    checks = calibration(records, crop_border, y_channel)
+    markdown = [
+        "# Quality benchmark",
+        "",
+        protocol,
+        "",
+        table,
+        "",
+        perceptual_note,
+        *(
+            ["", "Calibration against published bicubic figures:", ""]
+            + [f"- {line}" for line in checks]
+            if checks
+            else []
+        ),
+        "",
+        "## Tails",
+        "",
+        "The worst image (its value) and the 10% tail: PSNR's 10th percentile, the 90th for "
+        "the distances (higher is worse).",
+        "",
+        tail_table(records),
+        "",
+        "## Per image",
+        "",
+        per_image_tables(records),
+        "",
+    ]
+    (out / "quality.md").write_text("\n".join(markdown))
+    plot_psnr(records, out / "psnr_per_image.png")
+    if "lpips" in perceptual:
+        plot_psnr_lpips(records, out / "psnr_lpips.png")
+    if args.crops > 0:
+        names = [m.name for m in methods]
+        for dataset, items in datasets:
+            plot_crops(dataset, items, kept, names, records, scale, out / f"crops_{dataset}.png")
+    print(protocol)
+    print(table)
+    print(perceptual_note)
+    if checks:
+        print("\n".join(checks))
+    plots = "psnr_per_image.png" + (", psnr_lpips.png" if "lpips" in perceptual else "")
+    print(f"wrote {out}/quality.json, quality.md, {plots}, crops_*.png")
+    for path, reason in skipped:
+        print(f"skipped: {path}: {reason}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""``python -m benchmarks.release``: see ``benchmarks.release.plan``."""
+
+from benchmarks.release.plan import main
+
+main()

@@ -1,0 +1,316 @@
+"""Speed and energy benchmark: PyTorch (eager, compiled; fp32/fp16/bf16; channels-last)
+and ONNX Runtime (fp32, int8; CPU and CUDA providers) on the same model and inputs.
+
+Run ``python -m benchmarks.speed --help``. Examples::
+
+    # The CPU bar: int8 vs fp32 ONNX Runtime, CompactNet (64 features, 16 convs, x4)
+    python -m benchmarks.speed --suite cpu
+    # The GPU bar: RRDBNet (23 blocks, 64 features, x4), 960x540 -> 4K, best vs eager fp32
+    python -m benchmarks.speed --suite gpu
+    # The real-time bar: the shipped `fast` model, 960x540 -> 4K, frames per second
+    python -m benchmarks.speed --suite realtime
+    # Anything else
+    python -m benchmarks.speed --arch compact --backends onnx onnx-int8 --size 320x180
+    python -m benchmarks.speed --model default --backends eager compile --precisions fp32 bf16 \\
+        --size 270p 540p --batch 1 4 --tile 128 --quality-json runs/quality/quality.json
+    # GAN-stage training throughput (generator + discriminator steps per second)
+    python -m benchmarks.speed --train --arch compact --batch 16 --crop 128 --precisions fp32 bf16
+
+What it measures, honestly: warm-up calls are excluded; GPU work is synchronised around
+the timers (CUDA events); latency is the median and p90 over ``--repeats`` calls; frames
+per second is ``batch / median``; peak memory is the CUDA allocator's peak on GPU and
+the process's peak RSS on CPU; energy is NVML's total-energy counter (GPU) or RAPL
+(CPU) around the timed loop, or "not measured" with the reason. The work is counted as
+MACs per output pixel from the model's conv and linear layers, which gives TFLOP/s.
+With ``--interleave`` the backends are timed round-robin (one call each per round), so
+a shared or throttling machine slows them all alike and their ratios stay meaningful.
+
+Outputs in ``--out``: ``speed.json`` (records with the environment), ``speed.md``,
+``speed.png`` and, with ``--quality-json`` from ``benchmarks.quality``,
+``quality_speed.png`` (Y-PSNR against FPS, one point per model/backend, Pareto front).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.report import cpu_description, environment, markdown_table, write_json
+from benchmarks.speed.backends import (
+    BACKENDS,
+    ONNX_BACKENDS,
+    Variant,
+    allow_recompiles,
+    precisions_for,
+)
+from benchmarks.speed.plots import (
+    plot_quality_speed,
+    plot_speed,
+    quality_speed_points,
+    quality_summary,
+)
+from benchmarks.speed.runs import benchmark_model, model_label
+from benchmarks.speed.suites import SUITES, WORKLOADS, parse_size
+from benchmarks.training.throughput import training_throughput
+from srgan.discriminators import UNet, VGGStyle
+from srgan.generators import VARIANTS, Generator, build_variant
+from srgan.inference import resolve_device
+from srgan.weights import load_model
+
+TABLE_COLUMNS = [
+    "model",
+    "label",
+    "input",
+    "output",
+    "batch",
+    "tile",
+    "median_ms",
+    "p90_ms",
+    "fps",
+    "tflops",
+    "peak_memory_mb",
+    "joules_per_frame",
+    "watts",
+    "status",
+]
+
+
+def ratios(records: Sequence[dict[str, Any]], baseline: tuple[str, str, bool]) -> list[str]:
+    """Lines "X is N.NNx the baseline's frame rate" per model/size/batch."""
+    lines = []
+    ok = [r for r in records if r.get("status") == "ok"]
+    for key in sorted({(r["model"], r["size"], r["batch"]) for r in ok}, key=str):
+        group = [r for r in ok if (r["model"], r["size"], r["batch"]) == key]
+        base = [
+            r
+            for r in group
+            if (r["backend"], r["precision"], r["channels_last"]) == tuple(baseline)
+        ]
+        if not base:
+            continue
+        others = [r for r in group if r is not base[0]]
+        for r in sorted(others, key=lambda r: -r["fps"]):
+            lines.append(
+                f"{key[0]} {key[1]} batch {key[2]}: {r['label']} = "
+                f"{r['fps'] / base[0]['fps']:.2f}x {base[0]['label']} "
+                f"({r['fps']:.2f} vs {base[0]['fps']:.2f} FPS)"
+            )
+    return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.speed",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "suites:\n"
+            "  gpu  RRDBNet (23 blocks, 64 features, x4, random init) at 960x540 -> 4K, batch 1:\n"
+            "       eager fp32 (PyTorch defaults, cuDNN TF32 allowed) as the baseline, strict\n"
+            "       fp32, fp16/bf16 channels-last, torch.compile, CUDA graphs, ONNX Runtime CUDA.\n"
+            "  realtime  the shipped `fast` model at 960x540 -> 4K, batch 1, 300 timed calls:\n"
+            "       eager fp32 as the baseline; fp16/bf16 channels-last eager, torch.compile\n"
+            "       and CUDA graphs (the bar: the best at least 120 FPS on an H100).\n"
+            "  cpu  CompactNet (64 features, 16 convs, x4, random init) at 320x180, batch 1:\n"
+            "       eager fp32, ONNX Runtime fp32 and int8, timed interleaved.\n"
+            f"workloads: {', '.join(f'{k}={w}x{h}' for k, (w, h) in WORKLOADS.items())}, or WxH.\n"
+            "backends: " + ", ".join(BACKENDS)
+        ),
+    )
+    parser.add_argument("--suite", choices=sorted(SUITES), help="a named suite (see below)")
+    parser.add_argument("--model", nargs="+", default=[], help="shipped model names or files")
+    parser.add_argument(
+        "--arch",
+        nargs="+",
+        default=[],
+        choices=sorted(VARIANTS),
+        help="random-init network variants (srgan.generators.VARIANTS)",
+    )
+    parser.add_argument("--scale", type=int, default=4, help="scale for --arch")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["eager", "onnx", "onnx-int8"],
+        choices=[*BACKENDS, "torch"],
+        help="what to time (default: eager onnx onnx-int8; torch is another name for eager)",
+    )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32"],
+        choices=["fp32", "fp32-strict", "fp16", "bf16"],
+        help="precisions for the PyTorch backends (and fp16 for onnx-cuda)",
+    )
+    parser.add_argument("--channels-last", action="store_true", help="also channels-last")
+    parser.add_argument(
+        "--size",
+        nargs="+",
+        type=parse_size,
+        default=[parse_size("180p")],
+        help="LR input sizes: workload names or WxH (default 180p = 320x180)",
+    )
+    parser.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes")
+    parser.add_argument("--tile", type=int, help="tiled inference with this LR tile side")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls (median, p90)")
+    parser.add_argument("--interleave", action="store_true", help="time backends round-robin")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime")
+    parser.add_argument("--calibration-dir", help="real images for the int8 calibration")
+    parser.add_argument("--quality-json", help="benchmarks.quality JSON: plot PSNR vs FPS")
+    parser.add_argument("--quality-dataset", help="dataset of --quality-json (default Set5)")
+    parser.add_argument("--train", action="store_true", help="GAN training throughput mode")
+    parser.add_argument("--crop", type=int, default=128, help="HR crop side (--train)")
+    parser.add_argument(
+        "--discriminator", choices=["vgg", "unet"], default="vgg", help="critic for --train"
+    )
+    parser.add_argument(
+        "--discriminator-features", type=int, default=64, help="critic width for --train"
+    )
+    parser.add_argument("--out", default="runs/speed", help="output folder")
+    return parser
+
+
+def resolve_models(args: argparse.Namespace) -> list[tuple[str, Generator]]:
+    models = [(a, build_variant(a, scale=args.scale, seed=0)) for a in args.arch]
+    models += [(model_label(m), load_model(m).eval()) for m in args.model]
+    return models or [("default", load_model("default").eval())]
+
+
+def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    records = []
+    for name, model in resolve_models(args):
+        for batch in args.batch:
+            for backend in [b for b in args.backends if b in ("eager", "compile")] or ["eager"]:
+                for precision in args.precisions:
+                    record = {"model": name, "architecture": type(model).__name__}
+                    try:
+                        critic = {"vgg": VGGStyle, "unet": UNet}[args.discriminator]
+                        record |= training_throughput(
+                            model,
+                            discriminator=critic(num_features=args.discriminator_features),
+                            batch=batch,
+                            crop=args.crop,
+                            device=device,
+                            precision=precision,
+                            compile=backend == "compile",
+                            warmup=args.warmup,
+                            repeats=args.repeats,
+                        )
+                        record["status"] = "ok"
+                    except Exception as error:  # noqa: BLE001 - record and carry on
+                        record |= {
+                            "backend": backend,
+                            "precision": precision,
+                            "batch": batch,
+                            "status": "error",
+                            "reason": str(error)[:300],
+                        }
+                    records.append(record)
+    return records
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    with allow_recompiles():  # torch's compile settings come back afterwards
+        return run(argv)
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.backends = list(dict.fromkeys("eager" if b == "torch" else b for b in args.backends))
+    baseline = None
+    variants: list[Variant]
+    if args.suite:
+        suite = SUITES[args.suite]
+        if suite["device"] == "cuda" and not torch.cuda.is_available():
+            parser.error(f"--suite {args.suite} measures a CUDA GPU, and none is available here")
+        args.arch, args.model = suite["arch"], suite.get("model", [])
+        args.device, args.size = suite["device"], [parse_size(s) for s in suite["size"]]
+        args.batch, args.warmup, args.repeats = suite["batch"], suite["warmup"], suite["repeats"]
+        args.interleave = suite["interleave"]
+        variants = [Variant(*v) for v in suite["variants"]]
+        baseline = suite["baseline"]
+    else:
+        variants = [
+            Variant(b, p, cl)
+            for b in args.backends
+            for p in precisions_for(b, args.precisions, torch.device("cpu"))
+            for cl in ([False, True] if args.channels_last and b not in ONNX_BACKENDS else [False])
+        ]
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    env = environment(device) | cpu_description()
+    import onnxruntime as ort
+
+    env["onnxruntime"] = ort.__version__
+    env["onnxruntime_providers"] = ort.get_available_providers()
+    env["onnxruntime_threads"] = args.threads or "onnxruntime default (physical cores)"
+    if args.train:
+        records = run_training(args, device)
+        columns = ["model", "backend", "precision", "batch", "crop", "median_ms", "steps_per_s"]
+        columns += ["hr_megapixels_per_s", "status"]
+    else:
+        # ONNX backends need a CUDA device for onnx-cuda, the CPU otherwise.
+        records = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, model in resolve_models(args):
+                records += benchmark_model(
+                    name,
+                    model,
+                    variants,
+                    device=device,
+                    sizes=args.size,
+                    batches=args.batch,
+                    tile=args.tile,
+                    warmup=args.warmup,
+                    repeats=args.repeats,
+                    interleave=args.interleave,
+                    threads=args.threads,
+                    calibration_dir=args.calibration_dir,
+                    onnx_dir=Path(tmp) / name,
+                )
+        columns = TABLE_COLUMNS
+    payload: dict[str, Any] = {"environment": env, "records": records}
+    lines = [markdown_table(records, columns, floats=".3g" if args.train else ".2f")]
+    if baseline is None and not args.train:
+        baseline = ("onnx", "fp32", False) if device.type == "cpu" else ("eager", "fp32", False)
+    if baseline is not None and not args.train:
+        payload["ratios"] = ratios(records, baseline)
+        lines += ["", *(f"- {line}" for line in payload["ratios"])]
+    vectors = env.get("vector_extensions")
+    lines += [
+        "",
+        f"Device: {env.get('gpu') or env.get('cpu_model')}; CPU vector extensions: "
+        f"{', '.join(vectors) if vectors else 'unknown'}; torch {env['torch']}, "
+        f"onnxruntime {env['onnxruntime']}, {env['cpu_threads']} threads.",
+    ]
+    write_json(payload, out / "speed.json")
+    (out / "speed.md").write_text("\n".join(lines) + "\n")
+    if not args.train:
+        plot_speed(records, out / "speed.png")
+    if args.quality_json and not args.train:
+        import json
+
+        quality = json.loads(Path(args.quality_json).read_text())
+        psnr_by_model = quality_summary(quality, args.quality_dataset)
+        points = quality_speed_points(records, psnr_by_model)
+        payload["quality_speed"] = points
+        if points:
+            plot_quality_speed(
+                points, out / "quality_speed.png", dataset=args.quality_dataset or ""
+            )
+        write_json(payload, out / "speed.json")
+    print("\n".join(lines))
+    return payload
+
+
+if __name__ == "__main__":
+    main()
