@@ -23,7 +23,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from srgan.images import list_images, read_rgb
-from srgan.resize import imresize, mod_crop
+from srgan.resize import benchmark_pair, imresize
 
 
 def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.ndarray], list[Path]]:
@@ -49,7 +49,7 @@ def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.nda
     return [r for r, _ in kept], [p for _, p in kept]
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
+def to_chw(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 array -> ``(C, H, W)`` uint8 tensor."""
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
 
@@ -121,8 +121,9 @@ class WholeImages(Dataset):
     """
 
     def __init__(self, images: Sequence[np.ndarray], names: Sequence[str], *, scale: int) -> None:
-        self.hr = [to_tensor(mod_crop(image, scale)) for image in images]
-        self.lr = [imresize(hr, 1 / scale) for hr in self.hr]
+        pairs = [benchmark_pair(image, scale) for image in images]
+        self.hr = [to_chw(hr) for _, hr in pairs]
+        self.lr = [to_chw(lr) for lr, _ in pairs]
         self.names = list(names)
 
     def __len__(self) -> int:
@@ -238,11 +239,11 @@ class SRDataModule(L.LightningDataModule):
         if not keep:
             raise ValueError(f"no training image is at least {self.crop_size}px on both sides")
         return RandomCrops(
-            [to_tensor(images[i]) for i in keep],
+            [to_chw(images[i]) for i in keep],
             crop_size=self.crop_size,
             scale=self.scale,
             length=self.steps_per_epoch * self.batch_size,
-            lr_images=[to_tensor(lr_images[i]) for i in keep] if lr_images is not None else None,
+            lr_images=[to_chw(lr_images[i]) for i in keep] if lr_images is not None else None,
             augment=self.augment,
         )
 

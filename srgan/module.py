@@ -46,7 +46,8 @@ class SRGAN(L.LightningModule):
         objective: the adversarial game (``srgan.objectives``); needed for ``stage: gan``.
         stage: ``psnr`` (pixel loss only) or ``gan``.
         pixel_loss: default L1.
-        perceptual_loss: frozen VGG19 features; needs ImageNet weights on disk.
+        perceptual_loss: ``srgan.losses.PerceptualLoss`` (frozen VGG16 or VGG19 features;
+            the ImageNet weights come from ``python -m srgan.assets fetch``).
         pixel_weight, perceptual_weight, adversarial_weight, feature_matching_weight:
             weights of the generator's loss terms (ESRGAN's GAN stage: 1e-2, 1, 5e-3, 0).
         n_critic: discriminator steps per generator step (both schedulers step once per

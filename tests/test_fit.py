@@ -416,3 +416,17 @@ def test_with_n_critic_both_schedules_advance_once_per_generator_step(image_dir:
     # 6 batches: 6 discriminator steps, 2 generator steps, so both rates halved twice.
     assert g_sched.last_epoch == d_sched.last_epoch == 2
     assert g_sched.get_last_lr() == d_sched.get_last_lr()
+
+
+@pytest.mark.parametrize(
+    "config",
+    sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("release/*.yaml")]),
+    ids=lambda p: p.stem,
+)
+def test_every_config_states_its_optimizers_and_schedules(config: Path) -> None:
+    """What trains is in the file (and in --print_config), not in the module's fallbacks."""
+    model = yaml.safe_load(config.read_text())["model"]
+    networks = ["generator"] + (["discriminator"] if model.get("stage") == "gan" else [])
+    for network in networks:
+        for part in ("optimizer", "scheduler"):
+            assert f"{network}_{part}" in model, f"{config.name}: no {network}_{part}"

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from benchmarks.quality.cli import main
-from benchmarks.quality.evaluate import calibration, load_dataset, read_hr, summarize, to_tensor
+from benchmarks.quality.evaluate import calibration, float64_batch, load_dataset, read_hr, summarize
 from benchmarks.quality.methods import BASELINES, build_method
 from srgan.generators import CompactNet
 from srgan.metrics import psnr
@@ -172,7 +172,7 @@ def test_gray_hr_is_scored_on_gray_values(hr_dir: Path, tmp_path: Path) -> None:
     (gray,) = [r for r in report["records"] if r["image"] == "gray"]
     sr = build_method("bicubic", 4)(imresize_array(hr, 1 / 4))
     assert sr.shape == (40, 40, 1)
-    expected = psnr(to_tensor(sr), to_tensor(hr), crop_border=4, y_channel=False).item()
+    expected = psnr(float64_batch(sr), float64_batch(hr), crop_border=4, y_channel=False).item()
     assert gray["psnr"] == pytest.approx(expected)
 
 
@@ -323,7 +323,7 @@ def test_module_help_runs_from_any_directory(tmp_path: Path) -> None:
 
 def test_to_tensor_is_exact_on_the_8_bit_grid() -> None:
     image = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
-    tensor = to_tensor(image)
+    tensor = float64_batch(image)
     assert tensor.shape == (1, 1, 16, 16)
     assert torch.equal(
         torch.floor(tensor * 255 + 0.5).to(torch.uint8)[0, 0], torch.from_numpy(image[..., 0])

@@ -114,7 +114,7 @@ def load_dataset(
     return Path(folder).expanduser().resolve().name, items, skipped
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
+def float64_batch(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 -> ``(1, C, H, W)`` float64 in [0, 1] (exact on the 8-bit grid)."""
     return torch.tensor(image).permute(2, 0, 1)[None].to(torch.float64) / 255.0
 
@@ -187,7 +187,7 @@ def evaluate(
                 start = time.perf_counter()
                 sr = method(lr)
                 seconds = time.perf_counter() - start
-                a, b = to_tensor(sr), to_tensor(hr)
+                a, b = float64_batch(sr), float64_batch(hr)
                 row = {
                     "dataset": dataset,
                     "model": method.name,
