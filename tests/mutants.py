@@ -608,9 +608,9 @@ MUTANTS = [
     ),
     Mutant(
         "validation-lr-without-antialias",
-        "srgan/data.py",
-        "self.lr = [imresize(hr, 1 / scale) for hr in self.hr]",
-        "self.lr = [imresize(hr, 1 / scale, antialias=False) for hr in self.hr]",
+        "srgan/resize.py",
+        "return imresize_array(hr, 1 / scale), hr",
+        "return np.ascontiguousarray(hr[::scale, ::scale]), hr",
         DATA,
     ),
     Mutant(
