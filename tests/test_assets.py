@@ -23,11 +23,11 @@ from srgan.assets import (
     MissingWeightsError,
     NumpyUnpickler,
     Source,
-    atomic_write,
     backbone_state,
     load_numpy_pickle,
     tensor_digest,
 )
+from srgan.assets.__main__ import main as assets_main
 from tests.conftest import random_features, require_assets
 
 
@@ -241,23 +241,6 @@ def test_a_wrong_cache_file_is_refused_never_run(fake: dict) -> None:
     assert tensor_digest(backbone_state("alexnet")) == tensor_digest(fake["alexnet"])
 
 
-def test_atomic_write_leaves_the_old_file_or_the_new_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "sub" / "file.bin"
-    atomic_write(target, b"old")
-    assert target.read_bytes() == b"old"
-
-    def fail(*args: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"]  # no temporary left
-
-
 def write_hub_file(fake: dict, network: str, state: dict, *, honest: bool = True) -> Path:
     """A torchvision-style hub file whose name carries (or not) its sha256 prefix."""
     buffer = io.BytesIO()
@@ -316,15 +299,15 @@ def test_pretrained_features_are_frozen_copies(fake: dict) -> None:
 
 
 def test_check_lists_what_is_present(fake: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    assert assets.main(["check"]) == 1
+    assert assets_main(["check"]) == 1
     out = capsys.readouterr().out
     assert "alexnet  missing" in out and "dists    missing" in out
     assert "vgg19    absent   vgg19-dcbb9e9d.pth" in out
     assert "run `python -m srgan.assets fetch`" in out
 
-    assert assets.main(["fetch", "--from", str(fake["archives"])]) == 0
+    assert assets_main(["fetch", "--from", str(fake["archives"])]) == 0
     assert "alexnet: fetched" in capsys.readouterr().out
-    assert assets.main(["check"]) == 0
+    assert assets_main(["check"]) == 0
     out = capsys.readouterr().out
     assert "alexnet  ok" in out and "dists    ok" in out and "fetch" not in out
 
@@ -333,7 +316,7 @@ def test_fetch_failure_is_one_clear_line(fake: dict, capsys: pytest.CaptureFixtu
     (fake["archives"] / "fake_jax-1.0.tar.gz").write_bytes(b"not an archive")
     (fake["archives"] / "fake_dists-1.0-py3-none-any.whl").unlink()
     assets.ASSETS.pop("dists")
-    assert assets.main(["fetch", "--from", str(fake["archives"])]) == 1
+    assert assets_main(["fetch", "--from", str(fake["archives"])]) == 1
     assert "not the pinned fake-jax==1.0 archive" in capsys.readouterr().err
 
 

