@@ -50,12 +50,18 @@ def generator_loss(
     weights: LossWeights,
     pixel_loss: nn.Module | None = None,
     perceptual_loss: PerceptualLoss | None = None,
+    adversarial_share: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The generator's loss on one batch and its detached terms (``g_pixel``, ``g_adv``, ...).
 
     Gradients reach the generator through ``sr`` (and pass through the discriminator, whose
     own parameters the caller keeps frozen); the real images' logits need no graph.
     Logits are scored in float32, whatever the autocast precision.
+
+    ``adversarial_share`` adds ``g_adv_share``: the norm of the weighted adversarial term's
+    gradient with respect to ``sr`` over that of the whole loss, i.e. how much of what the
+    generator is told comes from the discriminator (two extra backward passes to ``sr``:
+    ask for it on logging steps only).
     """
     pixel_loss = pixel_loss or PixelLoss()
     fake_logits, fake_features = logits_and_features(discriminator, sr)
@@ -75,6 +81,12 @@ def generator_loss(
         terms["g_feature_matching"] = feature_matching_loss(fake_features, real_features)
         loss = loss + weights.feature_matching * terms["g_feature_matching"]
     logs = {k: v.detach() for k, v in terms.items()}
+    if adversarial_share and sr.requires_grad:
+        (adv_grad,) = torch.autograd.grad(
+            weights.adversarial * terms["g_adv"], sr, retain_graph=True
+        )
+        (total_grad,) = torch.autograd.grad(loss, sr, retain_graph=True)
+        logs["g_adv_share"] = adv_grad.norm() / total_grad.norm().clamp_min(1e-12)
     return loss, logs | {"g_loss": loss.detach()}
 
 

@@ -53,6 +53,12 @@ class SRGAN(L.LightningModule):
         n_critic: discriminator steps per generator step (both schedulers step once per
             generator step).
         ema_decay: decay of the generator's exponential moving average.
+        ema_warmup: ramp the decay up as ``min(ema_decay, (1 + n) / (10 + n))`` after ``n``
+            updates, so that the starting weights' share of the average falls below 1% after
+            three updates (a plain 0.999 keeps 0.999^k of them after k updates: 20% after
+            1600). For fine-tunes that must be judged on what they learned.
+        log_adversarial_share: log ``train/g_adv_share`` (the adversarial term's share of
+            the gradient the generator receives) on logging steps (extra backward passes).
         gradient_clip: clip each network's gradient norm to this (none if unset).
         generator_optimizer, discriminator_optimizer: default Adam, lr 1e-4 (2e-4 for
             ``psnr``), betas (0.9, 0.99), as ESRGAN.
@@ -81,6 +87,8 @@ class SRGAN(L.LightningModule):
         feature_matching_weight: float = 0.0,
         n_critic: int = 1,
         ema_decay: float = 0.999,
+        ema_warmup: bool = False,
+        log_adversarial_share: bool = False,
         gradient_clip: float | None = None,
         generator_optimizer: OptimizerCallable | None = None,
         discriminator_optimizer: OptimizerCallable | None = None,
@@ -175,6 +183,16 @@ class SRGAN(L.LightningModule):
         """The EMA generator's SR image, clamped to [0, 1]."""
         return self.generator_ema(lr).clamp(0, 1)
 
+    def ema_decay_now(self) -> float:
+        """The EMA decay for the next update (see ``ema_warmup``)."""
+        decay = self.hparams.ema_decay
+        if not self.hparams.ema_warmup:
+            return decay
+        # EMA updates done so far: one per generator step (restored on resume).
+        per_update = self.hparams.n_critic if self.stage == "gan" else 1
+        updates = self.trainer.fit_loop.total_batch_idx // per_update
+        return min(decay, (1 + updates) / (10 + updates))
+
     @torch.no_grad()
     def _update_ema(self) -> None:
         """EMA of the generator's parameters (buffers are copied).
@@ -183,7 +201,7 @@ class SRGAN(L.LightningModule):
         its step counter back from the device twice per call: two host-device
         synchronisations per training step, which stall a launch-bound training loop.
         """
-        decay = self.hparams.ema_decay
+        decay = self.ema_decay_now()
         ema_params = list(self.generator_ema.parameters())
         torch._foreach_lerp_(
             ema_params, [p.detach() for p in self.generator.parameters()], 1 - decay
@@ -243,6 +261,7 @@ class SRGAN(L.LightningModule):
     def _generator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor
     ) -> dict[str, torch.Tensor]:
+        share = self.hparams.log_adversarial_share and self._logging_step()
         loss, logs = generator_loss(
             self.discriminator,
             self.objective,
@@ -251,9 +270,15 @@ class SRGAN(L.LightningModule):
             weights=self.loss_weights,
             pixel_loss=self.pixel_loss,
             perceptual_loss=self.perceptual_loss,
+            adversarial_share=share,
         )
         grad_norm = self._step(opt, sched, loss, self.generator)
         return {f"train/{k}": v for k, v in logs.items()} | {"train/g_grad_norm": grad_norm}
+
+    def _logging_step(self) -> bool:
+        """Whether Lightning writes step logs at this batch (``log_every_n_steps``)."""
+        every = self.trainer.log_every_n_steps
+        return every > 0 and (self.trainer.fit_loop.total_batch_idx + 1) % every == 0
 
     def _discriminator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor

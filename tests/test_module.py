@@ -286,3 +286,46 @@ def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: in
     first.save_checkpoint(tmp_path / "half.ckpt")
     _, after = run(4, tmp_path / "half.ckpt")
     assert before + after == uninterrupted
+
+
+def test_ema_warmup_leaves_under_one_percent_of_the_start_after_three_updates() -> None:
+    from types import SimpleNamespace
+
+    model = SRGAN(CompactNet(num_features=4, num_convs=1), ema_decay=0.999, ema_warmup=True)
+    with torch.no_grad():
+        for p in model.generator_ema.parameters():
+            p.fill_(1.0)  # the starting weights
+        for p in model.generator.parameters():
+            p.fill_(0.0)  # what training moved to
+    decays = []
+    for updates in range(3):
+        model._trainer = SimpleNamespace(fit_loop=SimpleNamespace(total_batch_idx=updates))
+        decays.append(model.ema_decay_now())
+        model._update_ema()
+    assert decays == pytest.approx([1 / 10, 2 / 11, 3 / 12])
+    share = decays[0] * decays[1] * decays[2]
+    assert share < 0.01
+    for ema in model.generator_ema.parameters():
+        torch.testing.assert_close(ema, torch.full_like(ema, share))
+    model._trainer = SimpleNamespace(fit_loop=SimpleNamespace(total_batch_idx=10**6))
+    assert model.ema_decay_now() == 0.999  # the ramp ends at the configured decay
+    model._trainer = None
+
+
+def test_the_adversarial_share_of_the_generators_gradient_is_logged(tmp_path: Path) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    Image.fromarray(smooth_image(np.random.default_rng(0), 48, 48)).save(folder / "a.png")
+    model = gan_module(log_adversarial_share=True)
+    shares: list[float] = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+            value = trainer.callback_metrics.get("train/g_adv_share")
+            if value is not None:
+                shares.append(float(value))
+
+    run = trainer(4, Record())
+    run.log_every_n_steps = 1
+    run.fit(model, tiny_data(folder, steps_per_epoch=2))
+    assert shares and all(0 < s < 1 for s in shares)

@@ -61,10 +61,32 @@ OBJECTIVES = {
     "maxsurpriseadv4x": Path("ablation/max_surprise_adv4x.yaml"),
     "raganadvhalf": Path("ablation/relativistic_average_advhalf.yaml"),
 }
-GAN_RUNS = {
-    f"gan_{objective}_s{seed}": (fragment, seed)
+# The objective factorial: pooling {mean, smooth max} x form {plain, relativistic}, each at
+# three adversarial weights (weight fragments added to the arm's); runs of one arm that
+# differ only in weight form a family (benchmarks.release.ablation).
+ARMS = {
+    "nonsat": Path("objective/non_saturating.yaml"),  # mean, plain
+    "maxsurprise": Path("objective/max_surprise.yaml"),  # smooth max, plain
+    "ragan": Path("objective/relativistic_average.yaml"),  # mean, relativistic
+    "maxsurpriserel": Path("ablation/max_surprise_relativistic.yaml"),  # smooth max, rel.
+}
+WEIGHTS = {
+    "advhalf": [Path("ablation/adv_half.yaml")],
+    "": [],
+    "adv2x": [Path("ablation/adv_2x.yaml")],
+}
+SEEDS = (0, 1, 2)
+GAN_RUNS: dict[str, tuple[list[Path], int]] = {
+    f"gan_{objective}_s{seed}": ([fragment], seed)
     for objective, fragment in OBJECTIVES.items()
-    for seed in (0, 1, 2)
+    for seed in SEEDS
+}
+GAN_RUNS |= {
+    f"gan_{arm}{suffix}_s{seed}": ([fragment, *weight], seed)
+    for arm, fragment in ARMS.items()
+    for suffix, weight in WEIGHTS.items()
+    for seed in SEEDS
+    if f"gan_{arm}{suffix}_s{seed}" not in GAN_RUNS
 }
 DEFAULT_GAN_RUNS = ["gan_ragan_s0", "gan_maxsurprise_s0", "gan_ragan_s1", "gan_maxsurprise_s1"]
 SMOKE = [
@@ -314,11 +336,16 @@ def main(argv: list[str] | None = None) -> None:
             plan[name] = Run(configs / config, fragments, seed, args.psnr_budget, init)
     if gan:
         for name in args.gan_runs:
-            fragment, seed = GAN_RUNS[name]
+            fragments, seed = GAN_RUNS[name]
             budget = args.gan_budget or None
             gan_config = Path(args.gan_config or configs / RELEASE / "gan_x4.yaml")
             plan[name] = Run(
-                gan_config, [configs / fragment], seed, budget, args.gan_init, args.gan_steps
+                gan_config,
+                [configs / f for f in fragments],
+                seed,
+                budget,
+                args.gan_init,
+                args.gan_steps,
             )
     wall = launch(plan, args)
     data = [Path(d).name for d in args.data]
