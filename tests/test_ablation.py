@@ -203,3 +203,61 @@ def test_line_fit_refuses_what_it_cannot_fit() -> None:
 def test_missing_runs_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="gan_<objective>_s<seed>"):
         main(["--runs", str(tmp_path)])
+
+
+def factorial_records(offset: float, noise: float = 0.001, seed_effect: float = 0.0) -> list[dict]:
+    """NonSaturating and MaxSurprise runs at three weights and three seeds whose LPIPS lies
+    on one line of PSNR, MaxSurprise's ``offset`` above (negative: better); with
+    ``seed_effect`` MaxSurprise's seeds 0 and 1 sit that much above and below."""
+    import random
+
+    rng = random.Random(1)
+    records = []
+    for arm, shift in (("nonsat", 0.0), ("maxsurprise", offset)):
+        for suffix, weight, psnr in (
+            ("advhalf", 2.5e-3, 28.0),
+            ("", 5e-3, 27.5),
+            ("adv2x", 1e-2, 27.0),
+        ):
+            for seed in (0, 1, 2):
+                p = psnr + rng.uniform(-0.05, 0.05)
+                lpips = 0.30 - 0.05 * (p - 27.0) + shift + rng.uniform(-noise, noise)
+                if arm == "maxsurprise":
+                    lpips += seed_effect * {0: 1, 1: -1, 2: 0}[seed]
+                records.append(
+                    {
+                        "run": f"gan_{arm}{suffix}_s{seed}",
+                        "objective": f"{arm}{suffix}",
+                        "seed": seed,
+                        "adversarial_weight": weight,
+                        "quality": {"Set5": {"psnr": p, "lpips": lpips}},
+                    }
+                )
+    return records
+
+
+def test_matched_psnr_follows_the_decision_rule() -> None:
+    from benchmarks.release.ablation import matched_psnr
+
+    (better,) = matched_psnr(factorial_records(-0.02), samples=300)
+    assert better["arm"] == "maxsurprise" and better["control"] == "nonsat"
+    assert better["difference"] == pytest.approx(-0.02, abs=0.003)
+    assert better["ci95_high"] < 0 and better["verdict"] == "helps"
+    (same,) = matched_psnr(factorial_records(0.0, seed_effect=0.02), samples=300)
+    assert same["ci95_low"] < 0 < same["ci95_high"] and same["verdict"] == "no difference"
+    (worse,) = matched_psnr(factorial_records(0.02), samples=300)
+    assert worse["verdict"] == "hurts"
+
+
+def test_per_image_changes_against_the_control() -> None:
+    from benchmarks.release.ablation import image_changes
+
+    records = [r for r in factorial_records(0.0) if r["seed"] == 0 and "adv" not in r["objective"]]
+    per_image = {
+        ("gan_nonsat_s0", "Set5"): {"a": 0.30, "b": 0.20},
+        ("gan_maxsurprise_s0", "Set5"): {"a": 0.25, "b": 0.26},
+    }
+    (row,) = image_changes(records, per_image)
+    assert row["arm"] == "maxsurprise" and row["image_runs"] == 2
+    assert row["mean_change"] == pytest.approx(0.005)
+    assert row["largest_rise"] == pytest.approx(0.06) and row["improved"] == 0.5

@@ -43,7 +43,21 @@ from benchmarks.report import markdown_table, write_json
 RUN_NAME = re.compile(r"^gan_(?P<objective>[a-z0-9_]+?)_s(?P<seed>\d+)$")
 GAP = "logit gap (real - fake mean)"
 CURVES = ("train/d_real_mean", "train/d_fake_mean", GAP, "val/psnr")
-METRICS = ("psnr", "ssim", "worst_psnr", "p10_psnr", "lpips", "detail")
+METRICS = (
+    "psnr",
+    "ssim",
+    "worst_psnr",
+    "p10_psnr",
+    "lpips",
+    "worst_lpips",
+    "p90_lpips",
+    "dists",
+    "detail",
+)
+# The factorial's decision rule: a smooth-max arm helps only where it beats its own
+# mean-pooling control (same form) beyond the paired-seed bootstrap interval.
+CONTROLS = {"maxsurprise": "nonsat", "maxsurpriserel": "ragan"}
+BOOTSTRAP_SAMPLES = 2000
 ADVERSARIAL_SUFFIX = re.compile(r"adv(?:half|\d+x)$")
 
 
@@ -171,7 +185,9 @@ def summarise(
     for name, (objective, seed, csv_path) in runs.items():
         record = {"run": name, "objective": objective, "seed": seed}
         record["adversarial_weight"] = adversarial_weight(csv_path)
-        record |= stability(read_metrics(csv_path), divergence_db)
+        series = read_metrics(csv_path)
+        record |= stability(series, divergence_db)
+        record["mean_adv_share"] = adversarial_share(series)
         record["quality"] = {
             dataset: {m: q.get(m) for m in METRICS}
             for (run, dataset), q in quality.items()
@@ -269,6 +285,183 @@ def matched_detail(records: list[dict[str, Any]], reference: str) -> list[dict[s
     return rows
 
 
+def _lpips_psnr(records: list[dict[str, Any]], dataset: str) -> list[tuple[float, float]]:
+    """``(psnr, lpips)`` of each of ``records`` with both measured on ``dataset``."""
+    points = []
+    for r in records:
+        q = r["quality"].get(dataset, {})
+        if q.get("psnr") is not None and q.get("lpips") is not None:
+            points.append((q["psnr"], q["lpips"]))
+    return points
+
+
+def _lpips_at(records: list[dict[str, Any]], dataset: str, psnr: float) -> float | None:
+    """The family's LPIPS at ``psnr`` from its least-squares LPIPS-against-PSNR line."""
+    points = _lpips_psnr(records, dataset)
+    xs = {x for x, _ in points}
+    if len(points) < 2 or len(xs) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    return mean_y + slope * (psnr - mean_x)
+
+
+def _paired_difference(
+    ours: list[dict[str, Any]], theirs: list[dict[str, Any]], seeds: list[int], dataset: str
+) -> tuple[float, float, float] | None:
+    """``(control's mean PSNR, arm's LPIPS there, control's LPIPS there)`` from the runs of
+    ``seeds`` (a seed drawn twice counts twice), or None without two weights."""
+    a = [r for s in seeds for r in ours if r["seed"] == s]
+    b = [r for s in seeds for r in theirs if r["seed"] == s]
+    anchor = [x for x, _ in _lpips_psnr(b, dataset)]
+    if not anchor:
+        return None
+    target = sum(anchor) / len(anchor)
+    arm, control = _lpips_at(a, dataset, target), _lpips_at(b, dataset, target)
+    return None if arm is None or control is None else (target, arm, control)
+
+
+def matched_psnr(
+    records: list[dict[str, Any]], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> list[dict[str, Any]]:
+    """The factorial's primary comparison: for each smooth-max arm and its mean-pooling
+    control (``CONTROLS``) trained at two or more adversarial weights, the LPIPS each
+    family's line of LPIPS against PSNR gives at the control's mean PSNR, their difference,
+    and a 95% interval for it from a paired-seed bootstrap (seeds drawn with replacement,
+    each drawn seed bringing its runs of both arms: same discriminator start and data
+    order). The verdict follows the decision rule: ``helps`` only when the interval lies
+    below zero (lower LPIPS is better), ``hurts`` above it, else ``no difference``."""
+    import random
+
+    rows = []
+    datasets = sorted({dataset for r in records for dataset in r["quality"]})
+    for arm, control in CONTROLS.items():
+        ours = [r for r in records if family(r["objective"]) == arm]
+        theirs = [r for r in records if family(r["objective"]) == control]
+        seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
+        weights = {r["adversarial_weight"] for r in ours} & {
+            r["adversarial_weight"] for r in theirs
+        }
+        if len(seeds) < 2 or len(weights - {None}) < 2:
+            continue
+        for dataset in datasets:
+            point = _paired_difference(ours, theirs, seeds, dataset)
+            if point is None:
+                continue
+            rng = random.Random(seed)
+            draws = []
+            for _ in range(samples):
+                chosen = [rng.choice(seeds) for _ in seeds]
+                value = _paired_difference(ours, theirs, chosen, dataset)
+                if value is not None:
+                    draws.append(value[1] - value[2])
+            draws.sort()
+            low = draws[int(0.025 * (len(draws) - 1))]
+            high = draws[int(0.975 * (len(draws) - 1))]
+            verdict = "helps" if high < 0 else "hurts" if low > 0 else "no difference"
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "arm": arm,
+                    "control": control,
+                    "seeds": len(seeds),
+                    "weights": len(weights - {None}),
+                    "psnr": round(point[0], 3),
+                    "arm_lpips": round(point[1], 4),
+                    "control_lpips": round(point[2], 4),
+                    "difference": round(point[1] - point[2], 4),
+                    "ci95_low": round(low, 4),
+                    "ci95_high": round(high, 4),
+                    "bootstrap_samples": len(draws),
+                    "verdict": verdict,
+                }
+            )
+    return rows
+
+
+def per_image_lpips(path: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """Per-image LPIPS of a ``benchmarks.quality`` JSON: ``{(run, dataset): {image: lpips}}``."""
+    found: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for record in json.loads(path.read_text())["records"]:
+        if record.get("image") is not None and record.get("lpips") is not None:
+            run = Path(str(record["model"])).stem
+            found[(run, record["dataset"])][record["image"]] = record["lpips"]
+    return dict(found)
+
+
+def image_changes(
+    records: list[dict[str, Any]],
+    per_image: dict[tuple[str, str], dict[str, float]],
+    control: str = "nonsat",
+) -> list[dict[str, Any]]:
+    """Each arm's per-image LPIPS change against ``control``'s run of the same adversarial
+    weight and seed (negative: better than the control on that image), summarised per arm
+    and data set: the mean change, the largest rise (the image hurt most) and the share of
+    images that improved. The worst cases are what a mean hides."""
+    by_key = {(r["objective"], r["seed"]): r["run"] for r in records}
+    rows = []
+    datasets = sorted({d for _, d in per_image})
+    arms = sorted({family(r["objective"]) for r in records} - {control})
+    for arm in arms:
+        for dataset in datasets:
+            changes = []
+            for r in records:
+                if family(r["objective"]) != arm:
+                    continue
+                suffix = r["objective"][len(arm) :]
+                twin = by_key.get((control + suffix, r["seed"]))
+                ours, theirs = per_image.get((r["run"], dataset)), per_image.get((twin, dataset))
+                if ours and theirs:
+                    changes += [ours[i] - theirs[i] for i in ours if i in theirs]
+            if changes:
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "arm": arm,
+                        "against": control,
+                        "image_runs": len(changes),
+                        "mean_change": round(sum(changes) / len(changes), 4),
+                        "largest_rise": round(max(changes), 4),
+                        "improved": round(sum(c < 0 for c in changes) / len(changes), 3),
+                    }
+                )
+    return rows
+
+
+def adversarial_share(series: dict[str, list[tuple[int, float]]]) -> float | None:
+    """The mean over training of the adversarial term's share of the generator's gradient."""
+    values = [v for _, v in series.get("train/g_adv_share", [])]
+    return sum(values) / len(values) if values else None
+
+
+def plot_lpips_psnr(records: list[dict[str, Any]], path: Path) -> Path:
+    """LPIPS against PSNR, one point per run, one panel per data set, each arm's line."""
+    plt = pyplot()
+    datasets = sorted({dataset for r in records for dataset in r["quality"]})
+    figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2))
+    axes = [axes] if len(datasets) == 1 else list(axes)
+    arms = sorted({family(r["objective"]) for r in records})
+    colours = {a: f"C{i % 10}" for i, a in enumerate(arms)}
+    for axis, dataset in zip(axes, datasets):
+        for arm in arms:
+            mine = [r for r in records if family(r["objective"]) == arm]
+            points = _lpips_psnr(mine, dataset)
+            if not points:
+                continue
+            axis.scatter(*zip(*points), color=colours[arm], label=arm, s=22)
+            ends = [min(x for x, _ in points), max(x for x, _ in points)]
+            line = [_lpips_at(mine, dataset, x) for x in ends]
+            if None not in line and ends[0] < ends[1]:
+                axis.plot(ends, line, "--", linewidth=1, color=colours[arm])
+        axis.set_title(f"{dataset}: LPIPS against PSNR (lower right is better)")
+        axis.set_xlabel("Y-PSNR (dB)")
+        axis.set_ylabel("LPIPS (alex)")
+    axes[0].legend(fontsize=7)
+    return save_figure(figure, path)
+
+
 def plot_tradeoff(records: list[dict[str, Any]], matched: list[dict[str, Any]], path: Path) -> Path:
     """PSNR against detail ratio, one point per run and one panel per data set, with each
     family's fitted line and the reference detail level."""
@@ -360,7 +553,22 @@ def main(argv: list[str] | None = None) -> None:
     records, rows = summarise(runs, quality, args.divergence_db)
     out = Path(args.out)
     matched = matched_detail(records, args.reference)
-    write_json({"runs": records, "table": rows, "matched_detail": matched}, out / "ablation.json")
+    factorial = matched_psnr(records)
+    changes = (
+        image_changes(records, per_image_lpips(Path(args.quality_json)))
+        if args.quality_json
+        else []
+    )
+    write_json(
+        {
+            "runs": records,
+            "table": rows,
+            "matched_detail": matched,
+            "matched_psnr": factorial,
+            "image_changes": changes,
+        },
+        out / "ablation.json",
+    )
     table = markdown_table(rows, ["objective", "dataset", "seeds", *METRICS, "diverged"])
     weight = lambda w: None if w is None else f"{w:g}"  # noqa: E731 - 0.0025, not 0.00
     shown = [r | {"adversarial_weight": weight(r["adversarial_weight"])} for r in records]
@@ -389,6 +597,23 @@ def main(argv: list[str] | None = None) -> None:
             "two or more adversarial weights (read from each run's hparams.yaml), 3+ runs."
         )
         report += f"\n{note}\n"
+    if factorial:
+        report += (
+            "\nAt matched PSNR (the factorial's primary comparison): each arm's line of LPIPS "
+            "against PSNR over its adversarial weights, read at its control's mean PSNR; the "
+            "difference arm - control with a 95% paired-seed bootstrap interval; the verdict "
+            "follows the decision rule (helps only below zero beyond the interval).\n\n"
+            + markdown_table(factorial, list(factorial[0]), floats=".4f")
+            + "\n"
+        )
+        written.append(plot_lpips_psnr(records, out / "ablation_lpips_psnr.png"))
+    if changes:
+        report += (
+            "\nPer image, against the NonSaturating run of the same weight and seed (LPIPS "
+            "change; negative is better):\n\n"
+            + markdown_table(changes, list(changes[0]), floats=".4f")
+            + "\n"
+        )
     (out / "ablation.md").write_text(report)
     plot_curves(runs, out / "ablation_curves.png")
     print(table)
