@@ -137,3 +137,14 @@ def empty_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "srgan-cache"))
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+
+
+@pytest.fixture(scope="module")
+def compact_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[CompactNet, Path]:
+    """A tiny CompactNet and its ONNX export, shared by the export and int8 tests."""
+    from srgan.onnx import export_onnx
+
+    torch.manual_seed(0)
+    model = CompactNet(num_features=4, num_convs=1).eval()
+    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "compact.onnx")
+    return model, path

@@ -14,16 +14,8 @@ import torch
 from srgan.export import main, run
 from srgan.generators import CompactNet
 from srgan.int8 import calibration_crops, entropy_ranges, quantize_int8
-from srgan.onnx import ExportError, export_onnx, onnx_session, run_session
+from srgan.onnx import ExportError, onnx_session, run_session
 from srgan.weights import save_generator
-
-
-@pytest.fixture(scope="module")
-def compact_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[CompactNet, Path]:
-    torch.manual_seed(0)
-    model = CompactNet(num_features=4, num_convs=1).eval()
-    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "compact.onnx")
-    return model, path
 
 
 @pytest.mark.parametrize("method", ["minmax", "percentile", "entropy"])

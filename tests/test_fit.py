@@ -24,6 +24,18 @@ OBJECTIVES = sorted((CONFIGS / "objective").glob("*.yaml"))
 ABLATION = sorted((CONFIGS / "ablation").glob("*.yaml"))
 
 
+def quiet_trainer(**options: object) -> L.Trainer:
+    """A CPU trainer that writes nothing (no logs, checkpoints, bars or summary)."""
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **options,
+    )
+
+
 def data_args(image_dir: Path, tmp_path: Path) -> list[str]:
     return [
         f"--data.train_dir={image_dir}",
@@ -252,15 +264,7 @@ def test_psnr_stage_loss_falls_on_one_image(image_dir: Path, tmp_path: Path) -> 
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
             losses.append(float(trainer.callback_metrics["train/g_pixel"]))
 
-    trainer = L.Trainer(
-        max_steps=60,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[Record()],
-    )
+    trainer = quiet_trainer(max_steps=60, callbacks=[Record()])
     trainer.fit(model, data)
     assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5
 
@@ -292,14 +296,7 @@ def test_generator_step_leaves_discriminator_unchanged(image_dir: Path) -> None:
         str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=3, val_holdout=0, num_workers=0
     )
     d_before = [p.detach().clone() for p in model.discriminator.parameters()]
-    trainer = L.Trainer(
-        max_steps=6,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_steps=6)
     trainer.fit(model, data)
     assert checks and all(checks)
     # ... while the discriminator's own steps did change it.
@@ -405,14 +402,7 @@ def test_with_n_critic_both_schedules_advance_once_per_generator_step(image_dir:
     data = SRDataModule(
         str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=6, val_holdout=0, num_workers=0
     )
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_epochs=1)
     trainer.fit(model, data)
     g_sched, d_sched = model.lr_schedulers()
     # 6 batches: 6 discriminator steps, 2 generator steps, so both rates halved twice.

@@ -23,14 +23,6 @@ from srgan.onnx import (
 from tests.conftest import TINY_GENERATORS
 
 
-@pytest.fixture(scope="module")
-def compact_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[CompactNet, Path]:
-    torch.manual_seed(0)
-    model = CompactNet(num_features=4, num_convs=1).eval()
-    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "compact.onnx")
-    return model, path
-
-
 @pytest.mark.parametrize("name", sorted(TINY_GENERATORS))
 def test_round_trip_parity_at_two_sizes_and_batches(name: str, tmp_path: Path, image_dir: Path):
     model = TINY_GENERATORS[name]().eval()
