@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import lightning as L
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
@@ -29,6 +30,18 @@ from lightning.pytorch.utilities.seed import isolate_rng
 from srgan.data import SRDataModule
 from srgan.module import SRGAN
 from srgan.weights import load_checkpoint
+
+
+class BatchesRan(L.Callback):
+    """Notes that batches have run: an error after that is a failure of the run itself, to
+    be shown in full, not a problem with the command line, the data or a checkpoint."""
+
+    ran = False
+
+    def on_train_batch_start(self, *args: object) -> None:
+        BatchesRan.ran = True
+
+    on_validation_batch_start = on_test_batch_start = on_predict_batch_start = on_train_batch_start
 
 
 class SRCLI(LightningCLI):
@@ -56,8 +69,13 @@ class SRCLI(LightningCLI):
                 raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
             load_checkpoint(ckpt_path)
         super()._parse_ckpt_path()
+        if ckpt_path is not None and self.config[subcommand]["model"].get("init_from"):
+            # Resuming: the checkpoint holds every network; the file the run started from
+            # (recorded in its hyper-parameters) is neither needed nor perhaps still there.
+            self.config[subcommand]["model"]["init_from"] = None
 
     def _run_subcommand(self, subcommand: str) -> None:
+        self.trainer.callbacks.append(BatchesRan())
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
@@ -98,10 +116,14 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
 
 def command(args: list[str] | None = None) -> int:
     """``srgan-fit`` / ``python -m srgan.fit``: a problem with the data, the config or a
-    checkpoint is one line on stderr and exit status 2, not a traceback; Ctrl-C is 130."""
+    checkpoint (found before any batch runs) is one line on stderr and exit status 2, not a
+    traceback; an error once batches run is shown in full; Ctrl-C is 130."""
+    BatchesRan.ran = False
     try:
         main(args)
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        if BatchesRan.ran:
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -276,9 +276,12 @@ class SRGAN(L.LightningModule):
         return {f"train/{k}": v for k, v in logs.items()} | {"train/g_grad_norm": grad_norm}
 
     def _logging_step(self) -> bool:
-        """Whether Lightning writes step logs at this batch (``log_every_n_steps``)."""
+        """Whether Lightning writes step logs before the next generator step: at one of the
+        ``n_critic`` batches this generator step starts (``log_every_n_steps``)."""
         every = self.trainer.log_every_n_steps
-        return every > 0 and (self.trainer.fit_loop.total_batch_idx + 1) % every == 0
+        first = self.trainer.fit_loop.total_batch_idx
+        batches = range(first, first + (self.hparams.n_critic if self.stage == "gan" else 1))
+        return every > 0 and any((batch + 1) % every == 0 for batch in batches)
 
     def _discriminator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor

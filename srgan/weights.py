@@ -305,6 +305,14 @@ def build_checked(
             f"{path}: {architecture} has no parameter {', '.join(unknown)} "
             f"(it takes {', '.join(sorted(accepted))})"
         )
+    # Each block or conv is at least one tensor: a count above the file's tensors is forged
+    # (and building it, even on the meta device, would take time and memory per module).
+    for key in ("num_blocks", "num_convs"):
+        if isinstance(config.get(key), int) and config[key] > len(state):
+            raise ValueError(
+                f"{path}: its header says {key}={config[key]}, but the file holds only "
+                f"{len(state)} tensors"
+            )
     try:
         with torch.device("meta"):
             skeleton = build_generator(architecture, config)

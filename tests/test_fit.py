@@ -422,3 +422,28 @@ def test_every_config_states_its_optimizers_and_schedules(config: Path) -> None:
     for network in networks:
         for part in ("optimizer", "scheduler"):
             assert f"{network}_{part}" in model, f"{config.name}: no {network}_{part}"
+
+
+@pytest.mark.parametrize(
+    "config",
+    sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("release/*.yaml")]),
+    ids=lambda p: p.stem,
+)
+def test_no_config_sets_the_data_scale(config: Path) -> None:
+    """The scale is the generator's (data.scale is linked to it, and a value in a file would
+    be overridden without a word)."""
+    assert "scale" not in (yaml.safe_load(config.read_text()).get("data") or {})
+
+
+def test_resuming_does_not_need_the_file_the_run_started_from(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    from srgan.weights import save_generator
+
+    init = save_generator(CompactNet(num_features=8, num_convs=2), tmp_path / "init.safetensors")
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    first = main(["fit", *args, "--trainer.max_steps=2", f"--model.init_from={init}"])
+    last = first.trainer.checkpoint_callback.last_model_path
+    init.unlink()  # moved away after the first run
+    resumed = main(["fit", *args, "--trainer.max_steps=3", f"--ckpt_path={last}"])
+    assert resumed.trainer.global_step == 3

@@ -312,11 +312,14 @@ def test_ema_warmup_leaves_under_one_percent_of_the_start_after_three_updates() 
     model._trainer = None
 
 
-def test_the_adversarial_share_of_the_generators_gradient_is_logged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_the_adversarial_share_of_the_generators_gradient_is_logged(
+    tmp_path: Path, n_critic: int
+) -> None:
     folder = tmp_path / "one"
     folder.mkdir()
     Image.fromarray(smooth_image(np.random.default_rng(0), 48, 48)).save(folder / "a.png")
-    model = gan_module(log_adversarial_share=True)
+    model = gan_module(log_adversarial_share=True, n_critic=n_critic)
     shares: list[float] = []
 
     class Record(L.Callback):
@@ -325,7 +328,7 @@ def test_the_adversarial_share_of_the_generators_gradient_is_logged(tmp_path: Pa
             if value is not None:
                 shares.append(float(value))
 
-    run = trainer(4, Record())
-    run.log_every_n_steps = 1
+    run = trainer(8, Record())
+    run.log_every_n_steps = 2  # a multiple of n_critic: logging and generator batches differ
     run.fit(model, tiny_data(folder, steps_per_epoch=2))
     assert shares and all(0 < s < 1 for s in shares)

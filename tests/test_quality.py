@@ -1,4 +1,4 @@
-"""benchmarks.quality and benchmarks.methods on tiny generated folders (no data sets, CPU)."""
+"""benchmarks.quality on tiny generated folders (no data sets, CPU): protocol, methods, report."""
 
 from __future__ import annotations
 
@@ -321,7 +321,7 @@ def test_module_help_runs_from_any_directory(tmp_path: Path) -> None:
         assert option in result.stdout
 
 
-def test_to_tensor_is_exact_on_the_8_bit_grid() -> None:
+def test_float64_batch_is_exact_on_the_8_bit_grid() -> None:
     image = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
     tensor = float64_batch(image)
     assert tensor.shape == (1, 1, 16, 16)

@@ -152,6 +152,11 @@ def test_a_weights_header_is_not_trusted(tmp_path: Path) -> None:
     broken = write("broken.safetensors", "CompactNet", "{not json")
     with pytest.raises(ValueError, match="broken.safetensors: its header's config is not valid"):
         load_generator(broken)
+    deep = write("deep.safetensors", "CompactNet", json.dumps(model.config | {"num_convs": 10**6}))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="deep.safetensors: its header says num_convs=1000000"):
+        load_generator(deep)
+    assert time.perf_counter() - start < 5  # refused before a million modules are made
     alien = write("alien.safetensors", "Transformer", "{}")
     with pytest.raises(ValueError, match="alien.safetensors: unknown architecture"):
         load_generator(alien)
@@ -434,3 +439,24 @@ def test_images_write_and_read_their_tag_in_every_format(tmp_path: Path) -> None
         write_image(path, Picture(rgb(8, 8)), fmt=fmt, tag='{"a": "<&\\"b"}')
         expected = None if fmt == "bmp" else '{"a": "<&\\"b"}'
         assert read_tag(path) == expected, fmt
+
+
+def test_an_error_once_training_runs_is_shown_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only problems found before any batch runs are usage errors (one line, exit 2): a
+    failure of the run itself keeps its traceback."""
+    from srgan.fit import command
+    from srgan.module import SRGAN
+
+    Image.fromarray(rgb(96, 96)).save(tmp_path / "a.png")
+    Image.fromarray(rgb(96, 96, 1)).save(tmp_path / "b.png")
+
+    def broken(self: SRGAN, batch: dict, batch_idx: int) -> None:
+        raise ValueError("a bug in the training step")
+
+    monkeypatch.setattr(SRGAN, "training_step", broken)
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "--config", str(ROOT / "configs/debug.yaml"), "--data.train_dir=."]
+    with pytest.raises(ValueError, match="a bug in the training step"):
+        command([*args, "--data.val_holdout=1", "--trainer.max_steps=1"])

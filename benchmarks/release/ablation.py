@@ -312,7 +312,8 @@ def _paired_difference(
     ours: list[dict[str, Any]], theirs: list[dict[str, Any]], seeds: list[int], dataset: str
 ) -> tuple[float, float, float] | None:
     """``(control's mean PSNR, arm's LPIPS there, control's LPIPS there)`` from the runs of
-    ``seeds`` (a seed drawn twice counts twice), or None without two weights."""
+    ``seeds`` (a seed drawn twice counts twice), or None when either arm's runs have fewer
+    than two distinct PSNR values (no line)."""
     a = [r for s in seeds for r in ours if r["seed"] == s]
     b = [r for s in seeds for r in theirs if r["seed"] == s]
     anchor = [x for x, _ in _lpips_psnr(b, dataset)]
