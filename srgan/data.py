@@ -3,9 +3,11 @@
 ``SRDataModule`` decodes every training image once, into memory, in a thread pool
 (a few hundred images is a few hundred MB; decoding each step would starve a GPU).
 Workers only crop, flip and rotate uint8 arrays. The LR half of each pair is made on the
-device, after the batch is transferred, with the MATLAB-compatible bicubic of
-``srgan.resize`` (rounded to 8 bits, like the benchmark LR files), so the training
-degradation is exactly the benchmark's.
+device, after the batch is transferred, by ``data.degradation`` (``srgan.degradations``):
+by default the MATLAB-compatible bicubic of ``srgan.resize`` (rounded to 8 bits, like the
+benchmark LR files), so the training degradation is exactly the benchmark's; for models
+meant for real photos, Real-ESRGAN's blur / resize / noise / JPEG model
+(``RealisticDegradation``), optionally with unsharp-masked HR targets.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -22,8 +24,14 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from srgan.degradations import (
+    PROFILES,
+    Bicubic,
+    Degradation,
+    degraded_pair,
+    usm_sharpen,
+)
 from srgan.images import list_images, read_rgb
-from srgan.resize import benchmark_pair, imresize
 
 
 def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.ndarray], list[Path]]:
@@ -115,13 +123,24 @@ class RandomCrops(Dataset):
 
 
 class WholeImages(Dataset):
-    """Whole images for validation and testing: HR mod-cropped to the scale, LR by MATLAB bicubic.
+    """Whole images for validation and testing: HR mod-cropped to the scale, LR by MATLAB
+    bicubic (``profile`` ``bicubic``) or a fixed degradation chain of
+    ``srgan.degradations.SEVERITIES`` seeded by the image's name.
 
-    The LR images are computed once, in uint8 as MATLAB does, exactly the benchmark protocol.
+    The LR images are computed once, in uint8, exactly as the quality benchmark makes them.
     """
 
-    def __init__(self, images: Sequence[np.ndarray], names: Sequence[str], *, scale: int) -> None:
-        pairs = [benchmark_pair(image, scale) for image in images]
+    def __init__(
+        self,
+        images: Sequence[np.ndarray],
+        names: Sequence[str],
+        *,
+        scale: int,
+        profile: str = "bicubic",
+    ) -> None:
+        pairs = [
+            degraded_pair(image, scale, profile, name=name) for image, name in zip(images, names)
+        ]
         self.hr = [to_chw(hr) for _, hr in pairs]
         self.lr = [to_chw(lr) for lr, _ in pairs]
         self.names = list(names)
@@ -160,6 +179,20 @@ class SRDataModule(L.LightningDataModule):
         val_holdout: number of training images held out for validation.
         num_workers: data loader worker processes.
         augment: random flips and 90-degree rotations.
+        degradation: how training LR is made from the HR crops, on the device: ``bicubic``
+            (MATLAB-compatible, the benchmark convention) or a
+            ``srgan.degradations.Degradation`` given by ``class_path``, e.g.
+            ``srgan.degradations.RealisticDegradation`` (Real-ESRGAN's model; its stage
+            probabilities and ranges are its ``init_args``). Not used with
+            ``train_lr_dir``.
+        sharpen_targets: train towards unsharp-masked HR crops (Real-ESRGAN's USM of the
+            ground truth; the LR is made from the sharpened crop too, as Real-ESRGAN does).
+            Validation and test HR stay as they are.
+        val_degradation: the LR of validation and test images: ``bicubic`` (the default,
+            whatever ``degradation`` is: the benchmark convention) or a fixed chain of
+            ``srgan.degradations.SEVERITIES`` (``light``, ``medium``, ``heavy``), made
+            once per image with the noise seeded by the image's name, exactly as
+            ``benchmarks.quality --degradation`` makes it.
     """
 
     def __init__(
@@ -176,10 +209,21 @@ class SRDataModule(L.LightningDataModule):
         val_holdout: int = 10,
         num_workers: int = 4,
         augment: bool = True,
+        degradation: Literal["bicubic"] | Degradation = "bicubic",
+        sharpen_targets: bool = False,
+        val_degradation: Literal["bicubic", "light", "medium", "heavy"] = "bicubic",
     ) -> None:
         super().__init__()
         if crop_size % scale:
             raise ValueError(f"crop_size {crop_size} must be a multiple of scale {scale}")
+        if val_degradation not in PROFILES:
+            raise ValueError(f"val_degradation must be one of {PROFILES}, got {val_degradation!r}")
+        if isinstance(degradation, str):
+            if degradation != "bicubic":
+                raise ValueError(
+                    f"degradation must be 'bicubic' or a class_path, got {degradation!r}"
+                )
+            degradation = Bicubic()
         self.train_dirs = _as_list(train_dir)
         self.val_dirs = _as_list(val_dir)
         self.test_dirs = _as_list(test_dir)
@@ -191,6 +235,11 @@ class SRDataModule(L.LightningDataModule):
         self.val_holdout = val_holdout
         self.num_workers = num_workers
         self.augment = augment
+        self.degradation = degradation
+        self.sharpen_targets = sharpen_targets
+        self.val_degradation = val_degradation
+        # The training degradation's own random stream, made on the first batch's device.
+        self._generator: torch.Generator | None = None
         self.train_set: RandomCrops | None = None
         self.val_set: WholeImages | None = None
         self.test_set: WholeImages | None = None
@@ -249,7 +298,8 @@ class SRDataModule(L.LightningDataModule):
 
     def _build_whole(self, files: list[Path]) -> WholeImages:
         images, files = load_images(files)
-        return WholeImages(images, [f.stem for f in files], scale=self.scale)
+        names = [f.stem for f in files]
+        return WholeImages(images, names, scale=self.scale, profile=self.val_degradation)
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.train_set is None:
@@ -312,14 +362,28 @@ class SRDataModule(L.LightningDataModule):
         return self._whole_loader(self.test_set)
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
-        """uint8 -> float in [0, 1] on the device; LR made here when the data is unpaired."""
+        """uint8 -> float in [0, 1] on the device; training LR made here when unpaired."""
         hr = batch["hr"].float() / 255.0
-        if "lr" in batch:
-            lr = batch["lr"].float() / 255.0
-        else:
-            with torch.autocast(hr.device.type, enabled=False):
-                lr = imresize(hr, 1 / self.scale, quantize=True)
+        if "name" in batch:  # whole validation / test images: their LR was made once
+            return {**batch, "lr": batch["lr"].float() / 255.0, "hr": hr}
+        with torch.autocast(hr.device.type, enabled=False):
+            if self.sharpen_targets:
+                hr = usm_sharpen(hr)
+            if "lr" in batch:
+                lr = batch["lr"].float() / 255.0
+            else:
+                lr = self.degradation(hr, scale=self.scale, generator=self._random(hr.device))
         return {**batch, "lr": lr, "hr": hr}
+
+    def _random(self, device: torch.device) -> torch.Generator:
+        """The degradation's generator: seeded from torch's (``seed_everything``) and the
+        process's rank, so that DDP processes draw different degradations."""
+        if self._generator is None or self._generator.device != device:
+            trainer = self.trainer
+            rank = trainer.global_rank if trainer is not None else 0
+            seed = (torch.initial_seed() + 7919 * rank) % 2**63
+            self._generator = torch.Generator(device).manual_seed(seed)
+        return self._generator
 
 
 def _collate_one(samples: list[dict[str, Any]]) -> dict[str, Any]:

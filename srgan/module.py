@@ -3,7 +3,8 @@
 Networks, losses and the adversarial objective are injected (LightningCLI builds them
 from YAML), so swapping an objective never touches this file. The schedule lives here:
 
-* ``stage: psnr``: pixel loss only (ESRGAN's pre-training).
+* ``stage: psnr``: pixel loss (ESRGAN's pre-training), plus the VGG perceptual loss when
+  ``perceptual_weight`` is above 0 (a content-loss model without a discriminator).
 * ``stage: gan``: each batch does one discriminator step and, every ``n_critic``-th
   batch, one generator step (pixel + perceptual + feature-matching + adversarial terms).
   The discriminator is frozen during the generator step.
@@ -44,7 +45,8 @@ class SRGAN(L.LightningModule):
         generator: the SR network (``srgan.generators``).
         discriminator: the critic (``srgan.discriminators``); needed for ``stage: gan``.
         objective: the adversarial game (``srgan.objectives``); needed for ``stage: gan``.
-        stage: ``psnr`` (pixel loss only) or ``gan``.
+        stage: ``psnr`` (pixel loss, and the perceptual loss if weighted; no
+            discriminator) or ``gan``.
         pixel_loss: default L1.
         perceptual_loss: ``srgan.losses.PerceptualLoss`` (frozen VGG16 or VGG19 features;
             the ImageNet weights come from ``python -m srgan.assets fetch``).
@@ -230,11 +232,14 @@ class SRGAN(L.LightningModule):
             (g_opt,), (g_sched,) = _as_list(self.optimizers()), _as_list(self.lr_schedulers())
             sr = self.generator(lr)
             g_pixel = self.pixel_loss(sr, hr)
-            grad_norm = self._step(
-                g_opt, g_sched, self.loss_weights.pixel * g_pixel, self.generator
-            )
+            loss, logs = self.loss_weights.pixel * g_pixel, {"train/g_pixel": g_pixel}
+            if self.loss_weights.perceptual > 0:
+                g_perceptual = self.perceptual_loss(sr, hr)
+                loss = loss + self.loss_weights.perceptual * g_perceptual
+                logs["train/g_perceptual"] = g_perceptual.detach()
+            grad_norm = self._step(g_opt, g_sched, loss, self.generator)
             self._update_ema()
-            self.log_dict({"train/g_pixel": g_pixel, "train/g_grad_norm": grad_norm}, prog_bar=True)
+            self.log_dict({**logs, "train/g_grad_norm": grad_norm}, prog_bar=True)
             return
 
         g_opt, d_opt = self.optimizers()

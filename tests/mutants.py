@@ -49,6 +49,7 @@ RESIZE = ("tests/test_resize.py", "tests/test_data.py")
 INFERENCE = ("tests/test_inference.py", "tests/test_pictures.py")
 EMA = ("tests/test_module.py", "tests/test_fit.py")
 DATA = ("tests/test_data.py",)
+DEGRADATIONS = ("tests/test_degradations.py",)
 IMAGES = ("tests/test_images.py", "tests/test_pictures.py")
 PICTURES = ("tests/test_pictures.py", "tests/test_upscale.py")
 EXPORT = ("tests/test_int8.py", "tests/test_export.py")
@@ -615,10 +616,88 @@ MUTANTS = [
     ),
     Mutant(
         "training-lr-not-on-the-8-bit-grid",
-        "srgan/data.py",
-        "lr = imresize(hr, 1 / self.scale, quantize=True)",
-        "lr = imresize(hr, 1 / self.scale, quantize=False)",
+        "srgan/degradations.py",
+        "return imresize(hr.float(), 1 / scale, quantize=True)",
+        "return imresize(hr.float(), 1 / scale, quantize=False)",
         DATA,
+    ),
+    Mutant(
+        "sharpened-targets-ignored",
+        "srgan/data.py",
+        "            if self.sharpen_targets:\n",
+        "            if False:\n",
+        DATA,
+    ),
+    Mutant(
+        "validation-lr-always-bicubic",
+        "srgan/data.py",
+        "WholeImages(images, names, scale=self.scale, profile=self.val_degradation)",
+        "WholeImages(images, names, scale=self.scale)",
+        DATA,
+    ),
+    # -- degradations: kernels, noise, JPEG, sharpening, the benchmark's fixed chains -------
+    Mutant(
+        "blur-kernels-not-normalised",
+        "srgan/degradations.py",
+        "return kernels / kernels.sum((-2, -1), keepdim=True)",
+        "return kernels / kernels.amax((-2, -1), keepdim=True)",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "anisotropic-kernel-not-rotated",
+        "srgan/degradations.py",
+        "across = (-sin * x + cos * y) / sigma_y[:, None, None]",
+        "across = y / sigma_y[:, None, None]",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "gray-noise-per-channel",
+        "srgan/degradations.py",
+        "torch.where(gray[:, None, None, None], mono.expand_as(color), color)",
+        "color",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "noise-sigma-in-the-wrong-units",
+        "srgan/degradations.py",
+        "sigma = _uniform(order.noise_sigma, n, g, device) / 255",
+        "sigma = _uniform(order.noise_sigma, n, g, device) / 100",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "jpeg-quality-ignored",
+        "srgan/degradations.py",
+        'buffer, format="JPEG", quality=q',
+        'buffer, format="JPEG", quality=75',
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "usm-without-threshold",
+        "srgan/degradations.py",
+        "mask = (residual.abs() * 255 > threshold).to(images.dtype)",
+        "mask = torch.ones_like(residual)",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "fixed-chain-noise-not-seeded-by-name",
+        "srgan/degradations.py",
+        "generator = torch.Generator().manual_seed(name_seed(name))",
+        "generator = torch.Generator().manual_seed(0)",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "fixed-chain-blur-skipped",
+        "srgan/degradations.py",
+        "x = gaussian_blur(x, severity.blur_sigma)",
+        "x = x",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "psnr-stage-perceptual-term-dropped",
+        "srgan/module.py",
+        "loss = loss + self.loss_weights.perceptual * g_perceptual",
+        "loss = loss",
+        ("tests/test_module.py",),
     ),
     # -- images and pictures: EXIF, quality, bit depth, gray, alpha ------------------------
     Mutant(

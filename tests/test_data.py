@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.data import RandomCrops, SRDataModule, WholeImages, augment
+from srgan.data import RandomCrops, SRDataModule, WholeImages, _collate_one, augment
+from srgan.degradations import RealisticDegradation, degraded_pair, usm_sharpen
 from srgan.resize import imresize
 from tests.test_resize import reference_imresize
 
@@ -147,3 +148,53 @@ def test_augment_applies_one_transform_to_every_image() -> None:
         torch.manual_seed(seed)
         out_a, out_b = augment(a, b)
         assert torch.equal(out_b, out_a * 10)
+
+
+def test_realistic_degradation_and_sharpened_targets_on_the_device(image_dir: Path) -> None:
+    options = dict(crop_size=32, batch_size=4, steps_per_epoch=2, val_holdout=0, num_workers=0)
+    dm = SRDataModule(
+        str(image_dir), degradation=RealisticDegradation(), sharpen_targets=True, **options
+    )
+    dm.setup("fit")
+    raw = next(iter(dm.train_dataloader()))
+    torch.manual_seed(5)  # the degradation's own generator is seeded from torch's seed
+    batch = dm.on_after_batch_transfer(dict(raw), 0)
+    assert batch["hr"].shape == (4, 3, 32, 32) and batch["lr"].shape == (4, 3, 8, 8)
+    assert 0 <= batch["lr"].min() and batch["lr"].max() <= 1
+    assert torch.allclose(batch["lr"] * 255, (batch["lr"] * 255).round(), atol=1e-3)
+    # The targets are the unsharp-masked crops.
+    torch.testing.assert_close(batch["hr"], usm_sharpen(raw["hr"].float() / 255))
+    # Not bicubic, and reproducible from the seed.
+    assert not torch.allclose(batch["lr"], imresize(batch["hr"], 0.25, quantize=True))
+    torch.manual_seed(5)
+    again = SRDataModule(
+        str(image_dir), degradation=RealisticDegradation(), sharpen_targets=True, **options
+    )
+    torch.testing.assert_close(again.on_after_batch_transfer(dict(raw), 0)["lr"], batch["lr"])
+    # The default stays MATLAB bicubic of the unsharpened crop.
+    plain = SRDataModule(str(image_dir), **options).on_after_batch_transfer(dict(raw), 0)
+    torch.testing.assert_close(plain["hr"], raw["hr"].float() / 255)
+    torch.testing.assert_close(plain["lr"], imresize(plain["hr"], 0.25, quantize=True))
+
+
+def test_validation_lr_is_bicubic_unless_a_profile_is_named(image_dir: Path) -> None:
+    for profile in ("bicubic", "medium"):
+        dm = SRDataModule(
+            str(image_dir),
+            crop_size=32,
+            val_holdout=2,
+            num_workers=0,
+            degradation=RealisticDegradation(),
+            val_degradation=profile,
+        )
+        dm.setup("fit")
+        sample = dm.val_set[0]
+        hr = sample["hr"].permute(1, 2, 0).numpy()
+        expected, _ = degraded_pair(hr, 4, profile, name=sample["name"])
+        np.testing.assert_array_equal(sample["lr"].permute(1, 2, 0).numpy(), expected)
+        batch = dm.on_after_batch_transfer(_collate_one([sample]), 0)
+        torch.testing.assert_close(batch["lr"][0] * 255, sample["lr"].float())
+    with pytest.raises(ValueError, match="val_degradation"):
+        SRDataModule(str(image_dir), val_degradation="extreme")
+    with pytest.raises(ValueError, match="class_path"):
+        SRDataModule(str(image_dir), degradation="realistic")

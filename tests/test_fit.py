@@ -191,6 +191,23 @@ def test_debug_config_leaves_a_checkpoint_that_loads_safely(
     torch.testing.assert_close(shipped(x), generator(x), rtol=0, atol=1e-6)
 
 
+def test_realistic_degradation_is_one_flag(image_dir: Path, tmp_path: Path) -> None:
+    args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    args += ["--data.degradation=RealisticDegradation", "--data.sharpen_targets=true"]
+    args += ["--data.degradation.init_args.second.jpeg_quality=[50, 90]"]
+    args += ["--data.val_degradation=medium", "--trainer.max_steps=3"]
+    cli = main(args)
+    degradation = cli.datamodule.degradation
+    assert type(degradation).__name__ == "RealisticDegradation"
+    assert degradation.second.jpeg_quality == (50, 90)
+    assert degradation.second.blur_sigma == (0.2, 1.5)  # the rest of the second order kept
+    assert cli.trainer.global_step == 3 and cli.datamodule.val_degradation == "medium"
+    assert torch.isfinite(cli.trainer.callback_metrics["train/g_pixel"])
+    default = main(args[1:3] + data_args(image_dir, tmp_path), run=False).datamodule
+    assert type(default.degradation).__name__ == "Bicubic"
+    assert default.val_degradation == "bicubic" and not default.sharpen_targets
+
+
 def test_validate_first_logs_the_starting_point_at_step_0(image_dir: Path, tmp_path: Path) -> None:
     args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
     args += ["--trainer.max_steps=3", "--trainer.logger=CSVLogger"]

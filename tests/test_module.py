@@ -332,3 +332,29 @@ def test_the_adversarial_share_of_the_generators_gradient_is_logged(
     run.log_every_n_steps = 2  # a multiple of n_critic: logging and generator batches differ
     run.fit(model, tiny_data(folder, steps_per_epoch=2))
     assert shares and all(0 < s < 1 for s in shares)
+
+
+@pytest.mark.usefixtures("random_backbones")
+def test_psnr_stage_adds_the_perceptual_loss_when_weighted(image_dir: Path) -> None:
+    from srgan.losses import PerceptualLoss
+
+    def one_step(weight: float) -> tuple[SRGAN, L.Trainer]:
+        torch.manual_seed(0)
+        model = SRGAN(
+            CompactNet(num_features=8, num_convs=2),
+            perceptual_loss=PerceptualLoss(layer_weights={"conv1_2": 1.0}),
+            perceptual_weight=weight,
+        )
+        fit = trainer(1)
+        fit.fit(model, tiny_data(image_dir, steps_per_epoch=1))
+        return model, fit
+
+    with_vgg, fit = one_step(1.0)
+    assert fit.callback_metrics["train/g_perceptual"] > 0
+    without, fit = one_step(0.0)
+    assert "train/g_perceptual" not in fit.callback_metrics
+    # The same start and batch: only the perceptual gradient tells the two steps apart.
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(with_vgg.generator.parameters(), without.generator.parameters())
+    )

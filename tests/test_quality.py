@@ -17,6 +17,7 @@ from PIL import Image
 from benchmarks.quality.cli import main
 from benchmarks.quality.evaluate import calibration, float64_batch, load_dataset, read_hr, summarize
 from benchmarks.quality.methods import BASELINES, build_method
+from srgan.degradations import degraded_pair
 from srgan.generators import CompactNet
 from srgan.metrics import psnr
 from srgan.resize import imresize_array, mod_crop
@@ -377,3 +378,46 @@ def test_a_bad_scale_is_a_usage_error(
     hr_dir: Path, scale: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert "--scale" in usage_error(["--data", str(hr_dir), "--scale", scale], capsys)
+
+
+def test_degradation_profiles_make_one_lr_per_image_and_score_against_clean_hr(
+    hr_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    models = ["bicubic", str(tiny_model)]
+    clean = run(tmp_path, "--data", str(hr_dir), "--models", *models, "--crops", "0")
+    medium = run(tmp_path, "--data", str(hr_dir), "--models", *models, "--degradation", "medium")
+    env = medium["environment"]
+    assert env["degradation"] == "medium"
+    assert env["degradation_chain"] == {"blur_sigma": 1.5, "noise_sigma": 5.0, "jpeg_quality": 75}
+    assert env["lr"].startswith("medium: Gaussian blur sigma 1.5")
+    assert clean["environment"]["degradation"] == "bicubic"
+    assert clean["environment"]["degradation_chain"] is None
+    protocol = (tmp_path / "out" / "quality.md").read_text().splitlines()[2]
+    assert "LR: medium: Gaussian blur sigma 1.5" in protocol and "clean HR" in protocol
+
+    def psnrs(report: dict, model: str) -> dict[str, float]:
+        return {r["image"]: r["psnr"] for r in report["records"] if r["model"] == model}
+
+    # Degraded LR scores lower against the same clean HR, every image (gray included).
+    for image, value in psnrs(medium, "bicubic").items():
+        assert value < psnrs(clean, "bicubic")[image]
+    # Identical across runs ...
+    again = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--degradation", "medium")
+    assert psnrs(again, "bicubic") == psnrs(medium, "bicubic")
+    # ... and the LR each model sees is the profile's, made once per image from its name.
+    _, items, _ = load_dataset(hr_dir, 4, degradation="medium")
+    for image, hr, lr in items:
+        expected, _ = degraded_pair(read_hr(hr_dir / f"{image}.png"), 4, "medium", name=image)
+        np.testing.assert_array_equal(lr, expected)
+        assert lr.shape[2] == hr.shape[2]
+
+
+def test_degradation_excludes_ready_made_lr_and_the_self_test(
+    hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--data", str(hr_dir), "--out", str(tmp_path / "out"), "--degradation", "heavy"]
+    assert "--lr-dir" in usage_error([*base, "--lr-dir", str(hr_dir)], capsys)
+    assert "--self-test" in usage_error([*base, "--self-test"], capsys)
+    assert "invalid choice" in usage_error([*base[:-1], "extreme"], capsys)
+    with pytest.raises(ValueError, match="exclude each other"):
+        load_dataset(hr_dir, 4, hr_dir, degradation="light")

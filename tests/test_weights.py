@@ -180,6 +180,8 @@ def test_model_lookup_default_names_and_paths(shipped_weights: Path, tmp_path: P
         FileNotFoundError, match="'quality' .* not shipped .*installed: default, fast"
     ):
         load_model("quality")
+    with pytest.raises(FileNotFoundError, match="'fast-real' .*real photos.* not shipped"):
+        load_model("fast-real")
 
 
 def test_missing_default_model_says_what_to_do(

@@ -2,11 +2,15 @@
 
     python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 \\
         --models bicubic default opencv:ESPCN_x4.pb --scale 4
+    python -m benchmarks.quality --data ../shared/data/Set5 --models bicubic fast --degradation medium
     python -m benchmarks.quality --self-test     # bicubic x4 vs the published Set5/Set14 figures
 
 For each HR folder, LR images are made with MATLAB-compatible bicubic (``srgan.resize``,
 uint8 rounding like MATLAB) after cropping the HR image to a multiple of the scale, or read
-from ``--lr-dir`` (matched by file stem). Each method upscales them; PSNR and SSIM follow
+from ``--lr-dir`` (matched by file stem). ``--degradation light|medium|heavy`` makes them
+with a fixed chain instead (``srgan.degradations.SEVERITIES``: Gaussian blur of the HR
+image, the same bicubic, Gaussian noise seeded by the image's name, a Pillow JPEG): one LR
+per image and profile, the same for every model and run, scored against the clean HR. Each method upscales them; PSNR and SSIM follow
 the published convention (``srgan.metrics``: Y channel, ``scale`` pixels of border cropped,
 8-bit, float64), and ``detail`` is the high-frequency energy of the output relative to HR
 (``srgan.metrics.detail_ratio``: below 1 smoother, above 1 sharper than the original). The
@@ -47,6 +51,7 @@ from benchmarks.quality.report import (
 )
 from benchmarks.report import environment, write_json
 from srgan.assets import MissingWeightsError
+from srgan.degradations import PROFILES, describe_profile, profile_record
 from srgan.inference import resolve_device
 
 
@@ -95,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="ready-made LR folders, one per --data folder in order, matched by file stem "
         "(default: make LR from HR with MATLAB-compatible bicubic)",
+    )
+    parser.add_argument(
+        "--degradation",
+        choices=PROFILES,
+        default="bicubic",
+        help="how LR is made from HR (default bicubic, the published convention): light, "
+        "medium or heavy apply a fixed chain (Gaussian blur of the HR image, MATLAB bicubic, "
+        "Gaussian noise seeded by the image name, JPEG; srgan.degradations.SEVERITIES), "
+        "the same LR for every model and run; scores are against the clean HR",
     )
     parser.add_argument(
         "--crop-border",
@@ -172,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--scale must be a whole number of at least 1, got {args.scale}")
     if args.crop_border is not None and args.crop_border < 0:
         parser.error(f"--crop-border must be 0 or more, got {args.crop_border}")
+    if args.self_test and args.degradation != "bicubic":
+        parser.error("--self-test checks the published bicubic figures: leave out --degradation")
     if args.self_test:
         try:
             return self_test(args.data, progress=not args.no_progress)
@@ -179,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(error))
     if args.lr_dir is not None and len(args.lr_dir) != len(args.data):
         parser.error(f"--lr-dir needs one folder per --data folder ({len(args.data)})")
+    if args.lr_dir is not None and args.degradation != "bicubic":
+        parser.error("--lr-dir gives the LR images: it cannot be combined with --degradation")
     scale = args.scale
     crop_border = scale if args.crop_border is None else args.crop_border
     y_channel = args.channels == "y"
@@ -191,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped: list[tuple[Path, str]] = []  # bad images: named, left out, exit status 1
     for folder, lr_dir in zip(args.data, args.lr_dir or [None] * len(args.data)):
         try:
-            name, items, bad = load_dataset(folder, scale, lr_dir, crop_border=crop_border)
+            name, items, bad = load_dataset(
+                folder, scale, lr_dir, crop_border=crop_border, degradation=args.degradation
+            )
         except (FileNotFoundError, ValueError) as error:
             problems.append(f"--data {folder}: {error}")
             continue
@@ -256,7 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale=scale,
         crop_border=crop_border,
         channels="Y (BT.601)" if y_channel else "RGB",
-        lr="given (--lr-dir)" if args.lr_dir else "MATLAB-compatible bicubic from HR",
+        lr="given (--lr-dir)" if args.lr_dir else describe_profile(args.degradation, scale),
+        degradation=None if args.lr_dir else args.degradation,
+        degradation_chain=None if args.lr_dir else profile_record(args.degradation),
         perceptual_metrics=list(perceptual),
         perceptual_convention=PERCEPTUAL_CONVENTION if perceptual else None,
     )
@@ -264,10 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json({"environment": env, "records": records}, out / "quality.json")
     protocol = (
         f"x{scale}, PSNR/SSIM on {env['channels']}, {crop_border} px border cropped, "
-        f"LR: {env['lr']}; device {device}, {args.precision}"
+        f"LR: {env['lr']}; scored against the clean HR; device {device}, {args.precision}"
     )
     table = summary_table(records)
-    checks = calibration(records, crop_border, y_channel)
+    # The published figures are for bicubic LR only.
+    clean = args.degradation == "bicubic"
+    checks = calibration(records, crop_border, y_channel) if clean else []
     markdown = [
         "# Quality benchmark",
         "",

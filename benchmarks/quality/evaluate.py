@@ -2,8 +2,11 @@
 
 For each HR folder, LR images are made with the benchmark convention
 (``srgan.resize.benchmark_pair``: HR cropped to a multiple of the scale, MATLAB-compatible
-bicubic rounded to 8 bits) or read from a ready-made LR folder. PSNR and SSIM follow the
-published convention (``srgan.metrics``), the perceptual distances their reference code.
+bicubic rounded to 8 bits), with one of the fixed degradation chains of
+``srgan.degradations.SEVERITIES`` (``degraded_pair``: blur, that bicubic, noise seeded by
+the image's name, JPEG), or read from a ready-made LR folder. Each LR is made once and
+scored against the clean HR. PSNR and SSIM follow the published convention
+(``srgan.metrics``), the perceptual distances their reference code.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from benchmarks.quality.methods import Method
+from srgan.degradations import degraded_pair
 from srgan.images import ImageError, list_images, read_image
 from srgan.metrics import DISTS, LPIPS, detail_ratio, psnr, ssim
-from srgan.resize import benchmark_pair, mod_crop
+from srgan.resize import mod_crop
 
 # Bicubic x4 on the standard protocol, as published (SRCNN, VDSR, ... tables).
 PUBLISHED_BICUBIC_X4 = {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027)}
@@ -71,13 +75,23 @@ LPIPS_MIN_SIDE = 32
 
 
 def load_dataset(
-    folder: str | Path, scale: int, lr_dir: str | Path | None = None, *, crop_border: int = 0
+    folder: str | Path,
+    scale: int,
+    lr_dir: str | Path | None = None,
+    *,
+    crop_border: int = 0,
+    degradation: str = "bicubic",
 ) -> tuple[str, list[tuple[str, np.ndarray, np.ndarray]], list[tuple[Path, str]]]:
     """``(name, [(image stem, HR, LR), ...], skipped)``; HR cropped to a multiple of ``scale``.
 
-    An image that cannot be read, or is too small to score (see ``LPIPS_MIN_SIDE``), is
-    left out and listed in ``skipped`` with the reason; the others are scored.
+    Without ``lr_dir`` the LR is made by the ``degradation`` profile (``bicubic``, or a
+    severity of ``srgan.degradations.SEVERITIES``, its noise seeded by the image stem): the
+    same LR for every model and every run. An image that cannot be read, or is too small to
+    score (see ``LPIPS_MIN_SIDE``), is left out and listed in ``skipped`` with the reason;
+    the others are scored.
     """
+    if lr_dir is not None and degradation != "bicubic":
+        raise ValueError("ready-made LR images and a degradation profile exclude each other")
     files = list_images(folder)
     lr_files = {p.stem: p for p in list_images(lr_dir)} if lr_dir is not None else None
     items, skipped = [], []
@@ -98,7 +112,7 @@ def load_dataset(
             )
             continue
         if lr_files is None:
-            lr, hr = benchmark_pair(hr, scale)
+            lr, hr = degraded_pair(hr, scale, degradation, name=path.stem)
         else:
             hr = mod_crop(hr, scale)
             if path.stem not in lr_files:

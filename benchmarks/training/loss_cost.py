@@ -81,8 +81,8 @@ def loss_cost(
     *,
     generator: str = "compact",
     discriminator_features: int = 32,
-    batch: int = 16,
-    crop: int = 96,
+    batch: int = 8,
+    crop: int = 64,
     network: str = "vgg16",
     device: torch.device | str = "cpu",
     warmup: int = 2,
@@ -134,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--generator", choices=list(GENERATORS), default="compact")
     parser.add_argument("--discriminator-features", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--crop", type=int, default=96, help="HR crop side (a multiple of 32)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=64, help="HR crop side (a multiple of 32)")
     parser.add_argument("--network", choices=("vgg16", "vgg19"), default="vgg16")
     parser.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default cpu)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")

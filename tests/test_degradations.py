@@ -1,0 +1,378 @@
+"""The degradations: each stage does what it must, the pipelines are shaped, 8-bit and seeded."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import kornia
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.degradations import (
+    PROFILES,
+    SEVERITIES,
+    Bicubic,
+    Order,
+    RealisticDegradation,
+    Severity,
+    blur_kernels,
+    degrade_fixed,
+    degraded_pair,
+    filter_images,
+    gaussian_noise,
+    jpeg,
+    name_seed,
+    poisson_noise,
+    sinc_kernels,
+    usm_sharpen,
+)
+from srgan.metrics import psnr
+from srgan.resize import benchmark_pair, imresize
+from tests.conftest import smooth_image
+
+
+def photo(height: int = 48, width: int = 40, seed: int = 0) -> torch.Tensor:
+    """A ``(1, 3, H, W)`` photo-like image in [0, 1] on the 8-bit grid."""
+    image = smooth_image(np.random.default_rng(seed), height, width)
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+
+
+def on_8_bit_grid(t: torch.Tensor) -> bool:
+    return bool(torch.allclose(t * 255, (t * 255).round(), atol=1e-4))
+
+
+def kernels(n: int, **options: object) -> torch.Tensor:
+    values = dict(
+        sigma_x=torch.full((n,), 2.0),
+        sigma_y=torch.full((n,), 2.0),
+        angle=torch.zeros(n),
+        beta=torch.ones(n),
+        shape=torch.zeros(n, dtype=torch.long),
+        sizes=torch.full((n,), 21),
+    )
+    values |= {k: torch.as_tensor(v).expand(n).clone() for k, v in options.items()}
+    return blur_kernels(**values)
+
+
+# -- kernels ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [0, 1, 2], ids=["gaussian", "generalized", "plateau"])
+def test_isotropic_kernels_sum_to_1_and_have_every_symmetry_of_the_square(shape: int) -> None:
+    (kernel,) = kernels(1, shape=shape, beta=0.7 if shape else 1.0)
+    assert kernel.sum().item() == pytest.approx(1, abs=1e-6)
+    assert (kernel >= 0).all()
+    for mirrored in (kernel.flip(0), kernel.flip(1), kernel.T):
+        torch.testing.assert_close(mirrored, kernel, rtol=0, atol=1e-7)
+    assert kernel.argmax().item() == 21 * 10 + 10  # peak at the centre
+
+
+def test_gaussian_kernel_is_korniass_with_the_configured_sigma() -> None:
+    (kernel,) = kernels(1, sigma_x=1.5, sigma_y=1.5, sizes=11)
+    reference = kornia.filters.get_gaussian_kernel2d(11, (1.5, 1.5))[0]
+    torch.testing.assert_close(kernel[5:16, 5:16], reference, rtol=0, atol=1e-6)
+    assert kernel[:5].abs().max() == 0 and kernel[:, 16:].abs().max() == 0  # its 11 px only
+    # The second moment along an axis is sigma^2 (within the 21-px truncation).
+    (wide,) = kernels(1, sigma_x=2.0, sigma_y=2.0)
+    x = torch.arange(21.0) - 10
+    assert (wide.sum(0) * x**2).sum().item() == pytest.approx(4.0, rel=0.01)
+
+
+def test_anisotropic_kernel_is_rotated_and_point_symmetric() -> None:
+    k0, k90, k30 = kernels(
+        3, sigma_x=3.0, sigma_y=1.0, angle=torch.tensor([0.0, math.pi / 2, math.pi / 6])
+    )
+    x = torch.arange(21.0) - 10
+    # Wide along x at angle 0 (variance 9 vs 1), along y at 90 degrees.
+    assert (k0.sum(0) * x**2).sum() > 5 * (k0.sum(1) * x**2).sum()
+    torch.testing.assert_close(k90, k0.T, rtol=0, atol=1e-6)
+    for kernel in (k0, k90, k30):
+        assert kernel.sum().item() == pytest.approx(1, abs=1e-6)
+        torch.testing.assert_close(kernel.flip(0, 1), kernel, rtol=0, atol=1e-7)
+    assert (k30 - k30.T).abs().max() > 1e-3  # rotated: no longer mirror-symmetric
+
+
+def test_generalized_and_plateau_kernels_differ_from_the_gaussian_as_their_shape_says() -> None:
+    gaussian, generalized_1, flat, heavy, plateau = kernels(
+        5, shape=torch.tensor([0, 1, 1, 1, 2]), beta=torch.tensor([1.0, 1.0, 4.0, 0.5, 2.0])
+    )
+    torch.testing.assert_close(generalized_1, gaussian)  # beta 1 is the Gaussian
+    centre = 10
+    # beta > 1: flatter top (the pixel next to the centre nearly as high as the centre);
+    # beta < 1: a sharper peak and heavier tails.
+    assert flat[centre, centre + 1] / flat[centre, centre] > 0.99
+    assert heavy[centre, centre + 1] / heavy[centre, centre] < 0.8
+    assert heavy[centre, 0] > gaussian[centre, 0]
+    assert plateau.sum().item() == pytest.approx(1, abs=1e-6)
+
+
+def test_sinc_kernels_sum_to_1_are_circular_and_ring() -> None:
+    cutoff = torch.tensor([math.pi / 4, math.pi / 2, math.pi])
+    for kernel in sinc_kernels(cutoff, torch.tensor([21, 13, 7])):
+        assert kernel.sum().item() == pytest.approx(1, abs=1e-6)
+        for mirrored in (kernel.flip(0), kernel.flip(1), kernel.T):
+            torch.testing.assert_close(mirrored, kernel, rtol=0, atol=1e-7)
+    low = sinc_kernels(cutoff[:1], torch.tensor([21]))[0]
+    assert low.min() < -1e-4  # negative lobes: ringing at edges
+    # pi is the Nyquist cutoff: nearly a unit pulse.
+    assert sinc_kernels(cutoff[2:], torch.tensor([21]))[0, 10, 10] > 0.7
+
+
+def test_sampled_kernels_sum_to_1_and_are_point_symmetric() -> None:
+    generator = torch.Generator().manual_seed(0)
+    sampled = RealisticDegradation()._kernels(Order(sinc_prob=0.3), 64, generator, "cpu")
+    torch.testing.assert_close(sampled.sum((-2, -1)), torch.ones(64), rtol=0, atol=1e-5)
+    torch.testing.assert_close(sampled.flip(-2, -1), sampled, rtol=0, atol=1e-6)
+
+
+def test_filtering_applies_each_images_kernel() -> None:
+    images = photo().expand(2, -1, -1, -1)
+    pulse = torch.zeros(21, 21)
+    pulse[10, 10] = 1
+    blur = kernels(1, sigma_x=2.0, sigma_y=2.0)[0]
+    out = filter_images(images, torch.stack([pulse, blur]))
+    torch.testing.assert_close(out[0], images[0])  # the unit pulse changes nothing
+    assert (out[1] - images[1]).abs().mean() > 0.005
+    # A 21-px kernel on a 6-px image pads with the edge instead of failing.
+    assert filter_images(images[:, :, :6, :6], torch.stack([blur, blur])).shape == (2, 3, 6, 6)
+
+
+# -- noise -------------------------------------------------------------------------------------
+def test_gaussian_noise_has_the_configured_sigma_and_gray_noise_is_shared() -> None:
+    images = torch.full((2, 3, 128, 128), 0.5)
+    sigma = torch.tensor([5.0, 20.0]) / 255
+    gray = torch.tensor([False, True])
+    noise = gaussian_noise(images, sigma, gray, torch.Generator().manual_seed(0))
+    for i in range(2):
+        assert noise[i].std().item() == pytest.approx(sigma[i].item(), rel=0.03)
+        assert noise[i].mean().abs().item() < 0.05 * sigma[i].item()
+    assert torch.equal(noise[1, 0], noise[1, 2])  # gray: one field for every channel
+    assert (noise[0, 0] - noise[0, 1]).abs().mean() > 0  # colour: one per channel
+
+
+def test_the_pipelines_noise_stage_draws_sigma_in_8_bit_levels() -> None:
+    flat = torch.full((2, 3, 128, 128), 0.5)
+    order = Order(noise_sigma=(10.0, 10.0), gaussian_noise_prob=1.0, gray_noise_prob=0.0)
+    noisy = RealisticDegradation()._noise(order, flat, torch.Generator().manual_seed(0))
+    assert (noisy - flat).std().item() * 255 == pytest.approx(10, rel=0.03)
+
+
+def test_poisson_noise_variance_follows_the_intensity() -> None:
+    images = torch.cat([torch.full((1, 3, 128, 128), v) for v in (0.1, 0.8)])
+    scale = torch.tensor([2.0, 2.0])
+    noise = poisson_noise(images, scale, torch.tensor([False, True]), torch.Generator())
+    for i, level in enumerate((0.1, 0.8)):
+        expected = 2.0 * math.sqrt(level / 256)  # Poisson: variance = mean, in counts
+        assert noise[i].std().item() == pytest.approx(expected, rel=0.05)
+    assert torch.equal(noise[1, 0], noise[1, 1])
+
+
+# -- JPEG ---------------------------------------------------------------------------------------
+def pillow_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+@pytest.mark.parametrize("quality", [30, 60, 90])
+def test_jpeg_is_pillows_codec_exactly(quality: int) -> None:
+    """The JPEG stage is Pillow's encoder and decoder: it matches them bit for bit
+    (PSNR infinite), for colour and gray images, and costs what JPEG costs."""
+    images = torch.cat([photo(48, 40, seed) for seed in range(2)])
+    out = jpeg(images, [quality, quality])
+    for i in range(2):
+        pixels = (images[i] * 255).round().byte().permute(1, 2, 0).numpy()
+        expected = pillow_round_trip(pixels, quality)
+        np.testing.assert_array_equal((out[i] * 255).round().byte().permute(1, 2, 0), expected)
+    gray = images[:1, :1]
+    expected = pillow_round_trip((gray[0, 0] * 255).round().byte().numpy(), quality)
+    np.testing.assert_array_equal((jpeg(gray, [quality])[0, 0] * 255).round().byte(), expected)
+    assert on_8_bit_grid(out) and out.dtype == images.dtype
+
+
+def test_jpeg_quality_orders_the_loss_and_is_per_image() -> None:
+    image = photo(64, 64)
+    scores = [psnr(jpeg(image, [q]), image, crop_border=0).item() for q in (30, 60, 90)]
+    assert scores[0] < scores[1] < scores[2] < 50
+    both = jpeg(image.expand(2, -1, -1, -1), [30, 90])
+    torch.testing.assert_close(both[0:1], jpeg(image, [30]))
+    torch.testing.assert_close(both[1:2], jpeg(image, [90]))
+
+
+# -- the pipelines ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("size", "scale"), [(48, 4), (32, 2), (16, 4)])
+def test_realistic_lr_is_shaped_in_range_and_8_bit(size: int, scale: int) -> None:
+    hr = torch.cat([photo(size, size, seed) for seed in range(3)])
+    degradation = RealisticDegradation()
+    for seed in range(6):  # several draws: both final orders, several resize modes
+        lr = degradation(hr, scale=scale, generator=torch.Generator().manual_seed(seed))
+        assert lr.shape == (3, 3, size // scale, size // scale) and lr.dtype == torch.float32
+        assert 0 <= lr.min() and lr.max() <= 1 and on_8_bit_grid(lr)
+
+
+def test_same_seed_same_lr_other_seed_other_lr() -> None:
+    hr = torch.cat([photo(32, 32, seed) for seed in range(2)])
+    degradation = RealisticDegradation()
+
+    def draw(seed: int) -> torch.Tensor:
+        return degradation(hr, scale=4, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(draw(7), draw(7))
+    assert not torch.equal(draw(7), draw(8))
+    torch.manual_seed(3)
+    a = degradation(hr, scale=4)  # without a generator: torch's global one
+    torch.manual_seed(3)
+    assert torch.equal(a, degradation(hr, scale=4))
+
+
+def test_realistic_lr_is_degraded_more_than_bicubic() -> None:
+    hr = torch.cat([photo(64, 64, seed) for seed in range(4)])
+    lr = RealisticDegradation()(hr, scale=4, generator=torch.Generator().manual_seed(0))
+    clean = Bicubic()(hr, scale=4)
+    assert psnr(lr, clean, crop_border=0).mean() < 35
+
+
+def test_stages_can_be_switched_off() -> None:
+    """With no blur, no resize, (almost) no noise and JPEG 95 in both orders, no sinc and an
+    area resize, the LR is close to area downsampling."""
+    quiet = Order(
+        blur_prob=0.0,
+        resize_probs=(0.0, 0.0, 1.0),
+        noise_sigma=(0.0, 0.0),
+        poisson_scale=(0.0, 0.0),
+        gaussian_noise_prob=1.0,
+        jpeg_quality=(95, 95),
+    )
+    degradation = RealisticDegradation(
+        first=quiet, second=quiet, final_sinc_prob=0.0, final_resize_modes=("area",)
+    )
+    hr = photo(64, 64)
+    lr = degradation(hr, scale=4, generator=torch.Generator().manual_seed(0))
+    area = torch.nn.functional.avg_pool2d(hr, 4)
+    assert psnr(lr, area, crop_border=0).item() > 38
+
+
+def test_bicubic_prob_gives_that_share_of_images_the_clean_lr() -> None:
+    hr = torch.cat([photo(32, 32, seed) for seed in range(64)])
+    clean = Bicubic()(hr, scale=4)
+    generator = torch.Generator().manual_seed(0)
+    lr = RealisticDegradation(bicubic_prob=0.25)(hr, scale=4, generator=generator)
+    same = (lr == clean).flatten(1).all(1).float().mean().item()
+    assert 0.1 < same < 0.4
+    always = RealisticDegradation(bicubic_prob=1.0)(hr[:2], scale=4)
+    torch.testing.assert_close(always, clean[:2])
+
+
+def test_bicubic_is_the_benchmark_lr() -> None:
+    hr = photo(40, 48)
+    torch.testing.assert_close(Bicubic()(hr, scale=4), imresize(hr, 0.25, quantize=True))
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="kernel_probs"):
+        Order(kernel_probs=(0.5, 0.5, 0.5, 0.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="noise_sigma"):
+        Order(noise_sigma=(10.0, 1.0))
+    with pytest.raises(ValueError, match="jpeg_quality"):
+        Order(jpeg_quality=(30, 100))
+    with pytest.raises(ValueError, match="resize_modes"):
+        Order(resize_modes=("nearest",))
+    with pytest.raises(ValueError, match="final_sinc_prob"):
+        RealisticDegradation(final_sinc_prob=1.5)
+    with pytest.raises(ValueError, match="bicubic_prob"):
+        RealisticDegradation(bicubic_prob=-0.1)
+
+
+# -- sharpened targets --------------------------------------------------------------------------------
+def test_usm_sharpens_edges_and_leaves_flat_regions_and_faint_texture() -> None:
+    flat = torch.full((1, 3, 64, 64), 0.4)
+    torch.testing.assert_close(usm_sharpen(flat), flat)
+    edge = torch.full((1, 3, 64, 64), 0.3)
+    edge[..., 32:] = 0.7
+    sharp = usm_sharpen(edge)
+    assert sharp[..., 31].mean() < 0.3 - 0.02 and sharp[..., 32].mean() > 0.7 + 0.02
+    assert 0 <= sharp.min() and sharp.max() <= 1
+    faint = 0.5 + 0.005 * torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(usm_sharpen(faint), faint)  # below 10 levels: untouched
+
+
+# -- the benchmark's fixed chains -------------------------------------------------------------------
+def hr_array(height: int = 50, width: int = 62) -> np.ndarray:
+    return smooth_image(np.random.default_rng(1), height, width)
+
+
+def test_bicubic_profile_is_the_benchmark_pair() -> None:
+    image = hr_array()
+    for got, expected in zip(degraded_pair(image, 4, "bicubic"), benchmark_pair(image, 4)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_profiles_are_fixed_seeded_by_name_and_ordered_by_severity() -> None:
+    image = hr_array(64, 64)
+    assert PROFILES == ("bicubic", "light", "medium", "heavy")
+    scores = []
+    for profile in PROFILES:
+        lr, hr = degraded_pair(image, 4, profile, name="img")
+        assert lr.dtype == np.uint8 and lr.shape == (16, 16, 3) and hr.shape == (64, 64, 3)
+        again, _ = degraded_pair(image, 4, profile, name="img")
+        np.testing.assert_array_equal(lr, again)  # once per (image, profile): always this LR
+        if profile != "bicubic":
+            other, _ = degraded_pair(image, 4, profile, name="another")
+            assert (other != lr).any()  # the noise follows the name
+        clean, _ = benchmark_pair(image, 4)
+        as_batch = [torch.tensor(t).permute(2, 0, 1)[None].double() / 255 for t in (lr, clean)]
+        scores.append(psnr(*as_batch, crop_border=0).item())
+    assert scores[0] == math.inf and scores[1] > scores[2] > scores[3]
+    assert name_seed("img") == name_seed("img") != name_seed("img2")
+    with pytest.raises(ValueError, match="unknown degradation profile"):
+        degraded_pair(image, 4, "extreme")
+
+
+def test_fixed_chain_stages_in_order() -> None:
+    """Blur, then the benchmark bicubic, then noise, then JPEG: with the noise off the chain
+    is JPEG(bicubic(blur(hr))); the noise has the stated sigma (seen through a JPEG at 95
+    of a flat gray image, which keeps it within a few percent)."""
+    hr = photo(48, 48).double()
+    chain = Severity(blur_sigma=1.5, noise_sigma=0.0, jpeg_quality=75)
+    blurred = kornia.filters.gaussian_blur2d(hr, (11, 11), (1.5, 1.5), border_type="reflect")
+    expected = jpeg(imresize(blurred, 0.25, quantize=True), [75])
+    torch.testing.assert_close(degrade_fixed(hr, scale=4, severity=chain), expected)
+    flat = torch.full((1, 1, 256, 256), 0.5, dtype=torch.float64)
+    noisy = degrade_fixed(
+        flat, scale=1, severity=Severity(blur_sigma=0, noise_sigma=8, jpeg_quality=95)
+    )
+    assert noisy.std().item() * 255 == pytest.approx(8, rel=0.1)
+
+
+def test_gray_images_stay_gray() -> None:
+    image = hr_array()[..., :1]
+    lr, hr = degraded_pair(image, 4, "medium", name="bridge")
+    assert lr.shape == (12, 15, 1) and hr.shape == (48, 60, 1)
+
+
+def test_severities_are_listed_in_the_order_blur_noise_jpeg() -> None:
+    for severity in SEVERITIES.values():
+        assert list(vars(severity)) == ["blur_sigma", "noise_sigma", "jpeg_quality"]
+    medium = SEVERITIES["medium"].describe(4)
+    assert (
+        medium.index("blur")
+        < medium.index("bicubic")
+        < medium.index("noise")
+        < medium.index("JPEG")
+    )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_realistic_degradation_runs_on_the_gpu_with_a_gpu_generator() -> None:
+    hr = torch.cat([photo(64, 64, seed) for seed in range(4)]).cuda()
+    degradation = RealisticDegradation(bicubic_prob=0.2)
+
+    def draw(seed: int) -> torch.Tensor:
+        generator = torch.Generator("cuda").manual_seed(seed)
+        return degradation(usm_sharpen(hr), scale=4, generator=generator)
+
+    lr = draw(0)
+    assert lr.device.type == "cuda" and lr.shape == (4, 3, 16, 16) and on_8_bit_grid(lr)
+    assert torch.equal(lr, draw(0)) and not torch.equal(lr, draw(1))
