@@ -24,6 +24,7 @@ import torch
 
 from srgan.images import (
     DEFAULT_MAX_PIXELS,
+    FORMAT_ALIASES,
     FORMATS,
     IMAGE_SUFFIXES,
     SUFFIX_FORMATS,
@@ -158,6 +159,7 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
     source = source.expanduser()
     target = target.expanduser()
     check_suffix(suffix)
+    fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
         if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
             out = target

@@ -22,7 +22,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srgan.images import SIXTEEN_BIT_FORMATS, Picture, decode_pil, picture_to_pil, to_8bit
+from srgan.images import (
+    SIXTEEN_BIT_FORMATS,
+    Picture,
+    decode_pil,
+    picture_to_pil,
+    resized_metadata,
+    to_8bit,
+)
 from srgan.inference import DEFAULT_TILE, Upscaler
 from srgan.weights import load_model
 
@@ -96,11 +103,13 @@ def finish_picture(
     size: tuple[int, int],
     alpha: np.ndarray | None,
 ) -> Picture:
-    """Model output ``(3, H, W)`` -> a ``Picture`` at ``size``, alpha re-attached."""
+    """Model output ``(3, H, W)`` -> a ``Picture`` at ``size``, alpha re-attached, the
+    metadata carried over (EXIF pixel dimensions updated, DPI scaled with the size)."""
     pixels = resize(from_batch(sr, grayscale=picture.grayscale), *size)
     if alpha is not None:
         alpha = resize(alpha, *size)
-    return Picture(pixels, alpha, picture.icc_profile, picture.format)
+    exif, dpi = resized_metadata(picture, *size)
+    return Picture(pixels, alpha, picture.icc_profile, picture.format, exif, dpi)
 
 
 def upscale_alpha(
@@ -168,7 +177,9 @@ def upscale_image(
         device, precision, tile: as for ``Upscaler`` when ``model`` is not one.
 
     Returns:
-        a PIL image of the input's mode family, or an array of the input's dtype and layout.
+        a PIL image of the input's mode family (its ``info`` holds the ICC profile, the
+        EXIF without orientation and the scaled DPI, as Pillow's own images do), or an
+        array of the input's dtype and layout.
     """
     if isinstance(model, Upscaler):
         upscaler = model
@@ -178,7 +189,11 @@ def upscale_image(
         upscaler = cached_upscaler(str(model), device, precision, tile)
     if isinstance(image, Image.Image):
         result = upscale_picture(upscaler, decode_pil(image), outscale=outscale, alpha=alpha)
-        return picture_to_pil(result)
+        upscaled = picture_to_pil(result)
+        # As Pillow reports them on open (save them with e.g. exif=upscaled.info["exif"]).
+        metadata = {"icc_profile": result.icc_profile, "exif": result.exif, "dpi": result.dpi}
+        upscaled.info.update({k: v for k, v in metadata.items() if v})
+        return upscaled
     array = np.asarray(image)
     floating = np.issubdtype(array.dtype, np.floating)
     if floating:

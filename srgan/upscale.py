@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from srgan.images import DEFAULT_MAX_PIXELS, FORMATS, IMAGE_SUFFIXES
+from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS, IMAGE_SUFFIXES
 from srgan.inference import DEFAULT_TILE, Upscaler, check_tile, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
@@ -115,11 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--format",
-        choices=[*FORMATS, "same"],
+        choices=[*FORMATS, *FORMAT_ALIASES, "same"],
         default=None,
         help=(
-            "output format; 'same' keeps each input's format; default png, or the output "
-            "file's suffix when OUTPUT is a file"
+            "output format (jpeg is jpg, tif is tiff); 'same' keeps each input's format; "
+            "default png, or the output file's suffix when OUTPUT is a file. EXIF (upright), "
+            "ICC profile and DPI (scaled) are kept where the format has room"
         ),
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality (1-100)")

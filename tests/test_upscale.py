@@ -450,3 +450,24 @@ def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) 
     assert outputs(out) == [f"{i:02d}.png" for i in range(80)]
     for path in out.glob("*.png"):
         assert read_image(path).pixels.shape == (384, 384, 3)
+
+
+def test_jpeg_to_jpeg_keeps_exif_and_scales_dpi(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    image = Image.fromarray(rgb(6, 10))
+    exif = image.getexif()
+    exif[0x0112] = 8  # rotated a quarter turn
+    exif[0x010F] = "Camera Maker"
+    image.save(source / "photo.jpg", exif=exif, dpi=(72, 72), quality=95)
+    for fmt, suffix in (("same", ".jpg"), ("jpeg", ".jpg")):
+        out = tmp_path / f"out-{fmt}"
+        code, _, err = run([source, out, "--model", model_file, "--format", fmt], capsys)
+        assert code == EXIT_OK, err
+        with Image.open(out / f"photo{suffix}") as result:
+            assert result.format == "JPEG" and result.size == (24, 40)
+            assert result.getexif()[0x010F] == "Camera Maker"
+            assert 0x0112 not in result.getexif()
+            assert result.info["dpi"] == (288, 288)
