@@ -24,6 +24,7 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback:
 if sys.argv[:1] == ["-m"] or Path(sys.argv[0] if sys.argv else "").name.startswith("srgan-"):
     sys.excepthook = _quiet_interrupt
 
+from srgan.backends import build_upscaler
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
 from srgan.inference import Upscaler
@@ -62,6 +63,7 @@ __all__ = [
     "VGGStyle",
     "WassersteinGP",
     "__version__",
+    "build_upscaler",
     "imresize",
     "load_generator",
     "load_model",

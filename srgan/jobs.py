@@ -243,6 +243,7 @@ class Summary:
     megapixels: float = 0.0
     seconds: float = 0.0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    backend: str = ""  # what ran the model (srgan.backends)
 
     def counts(self) -> list[float]:
         return [
@@ -264,6 +265,7 @@ class Summary:
             f"failed {self.failed}, "
             f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
             f"{self.seconds:.1f} s ({rate:.2f} images/s, {mp_rate:.2f} input MP/s)"
+            + (f", backend {self.backend}" if self.backend else "")
         )
 
 
@@ -299,7 +301,7 @@ def run_jobs(
     """Upscale ``jobs``: decode ahead and encode behind in threads, the model in this one."""
     from tqdm.auto import tqdm
 
-    summary = Summary()
+    summary = Summary(backend=f"{upscaler.backend} {upscaler.precision}")
     start = time.perf_counter()
     bar = tqdm(
         total=len(jobs),

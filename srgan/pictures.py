@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from srgan.backends import build_upscaler
 from srgan.images import (
     SIXTEEN_BIT_FORMATS,
     Picture,
@@ -31,7 +32,6 @@ from srgan.images import (
     to_8bit,
 )
 from srgan.inference import DEFAULT_TILE, Upscaler
-from srgan.weights import load_model
 
 AlphaMode = Literal["bicubic", "model"]
 
@@ -147,9 +147,12 @@ def upscale_picture(
 
 
 @functools.lru_cache(maxsize=4)
-def cached_upscaler(spec: str, device: str, precision: str, tile: int | None) -> Upscaler:
-    """One ``Upscaler`` per (model, device, precision, tile), reused by ``upscale_image``."""
-    return Upscaler(load_model(spec), device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
+def cached_upscaler(
+    spec: str, device: str, precision: str, tile: int | None, backend: str = "auto"
+) -> Upscaler:
+    """One ``Upscaler`` per (model, device, precision, tile, backend), reused by
+    ``upscale_image`` (built by ``srgan.backends.build_upscaler``)."""
+    return build_upscaler(spec, backend=backend, device=device, precision=precision, tile=tile)
 
 
 def upscale_image(
@@ -161,6 +164,7 @@ def upscale_image(
     device: str = "auto",
     precision: str = "fp32",
     tile: int | None = DEFAULT_TILE,
+    backend: str = "auto",
 ) -> np.ndarray | Image.Image:
     """Upscale one image in memory; the same kind of image comes back.
 
@@ -175,6 +179,9 @@ def upscale_image(
             the model's output, area-averaged when shrinking).
         alpha: ``"bicubic"`` (default) or ``"model"`` for the alpha channel.
         device, precision, tile: as for ``Upscaler`` when ``model`` is not one.
+        backend: for a model given by name or file, what runs it (``srgan.backends``):
+            ``auto`` (PyTorch on CUDA, ONNX Runtime on the CPU), ``torch``, ``onnx``,
+            ``onnx-int8`` or ``onnx-cuda``.
 
     Returns:
         a PIL image of the input's mode family (its ``info`` holds the ICC profile, the
@@ -186,7 +193,7 @@ def upscale_image(
     elif isinstance(model, nn.Module):
         upscaler = Upscaler(model, device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
     else:
-        upscaler = cached_upscaler(str(model), device, precision, tile)
+        upscaler = cached_upscaler(str(model), device, precision, tile, backend)
     if isinstance(image, Image.Image):
         result = upscale_picture(upscaler, decode_pil(image), outscale=outscale, alpha=alpha)
         upscaled = picture_to_pil(result)

@@ -39,6 +39,27 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX model cache for the whole session (models are keyed by their weights' sha256,
+    so the tiny test networks are exported once), never the user's."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(autouse=True)
+def _onnx_cache(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from srgan import backends
+
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: onnx_cache)
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """The environment for a command run in a subprocess: srgan's cache in ``tmp_path``."""
+    import os
+
+    return {**os.environ, "SRGAN_CACHE": str(tmp_path / "srgan-cache")}
+
+
 @pytest.fixture
 def image_dir(tmp_path: Path) -> Path:
     """Six small RGB PNGs (64-96 px) in a temporary folder."""

@@ -26,7 +26,7 @@ from srgan.jobs import Options, plan_jobs, run_jobs
 from srgan.pictures import from_batch, peak_memory, upscale_image
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import load_generator, save_generator
-from tests.conftest import tiny_compact
+from tests.conftest import isolated_env, tiny_compact
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,7 +214,7 @@ def test_every_file_not_processed_is_named(
     real_scandir = os.scandir
 
     def scandir(path=".") -> object:  # a folder this user may not list
-        if Path(path) == locked:
+        if not isinstance(path, int) and Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
@@ -386,7 +386,9 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
     that lands in those few milliseconds; the next one is then seen.)"""
     Image.fromarray(rgb(8, 8)).save(tmp_path / "a.png")
     command = [sys.executable, "-m", "srgan.upscale", str(tmp_path), str(tmp_path / "out")]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=isolated_env(tmp_path)
+    )
     deadline = time.time() + 60
     while process.poll() is None and time.time() < deadline:
         time.sleep(0.1)
@@ -403,7 +405,9 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path: Path, model_file: Path) -> None
         Image.fromarray(rgb(64, 64, i)).save(source / f"img{i:02d}.png")
     command = [sys.executable, "-m", "srgan.upscale", str(source), str(tmp_path / "out")]
     command += ["--model", str(model_file), "--device", "cpu", "--workers", "1"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=isolated_env(tmp_path)
+    )
     deadline = time.time() + 60
     while not list((tmp_path / "out").glob("*.png")) and time.time() < deadline:
         time.sleep(0.05)

@@ -20,7 +20,7 @@ from srgan.images import read_image
 from srgan.jobs import plan_jobs
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import save_generator
-from tests.conftest import tiny_compact
+from tests.conftest import isolated_env, tiny_compact
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -321,7 +321,7 @@ def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
 
 
 def test_python_dash_m_entry_point(tree: Path, tmp_path: Path, model_file: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = isolated_env(tmp_path) | {"PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", "srgan.upscale", str(tree / "a.png"), str(tmp_path / "o.png")]
         + ["--model", str(model_file), "--device", "cpu"],
@@ -427,7 +427,7 @@ def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) 
     out = tmp_path / "out"
     command = [sys.executable, "-m", "srgan.upscale", str(source), str(out)]
     command += ["--model", str(model), "--device", "cpu", "--no-progress"]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = isolated_env(tmp_path) | {"PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
