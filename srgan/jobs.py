@@ -291,6 +291,76 @@ class Options:
 BATCH_MAX_PIXELS = 512 * 512
 
 
+def header_megapixels(path: Path) -> float:
+    """An image's size in megapixels from its header (0 when it cannot be read: the
+    decoder reports why later)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height / 1e6
+    except Exception:  # noqa: BLE001 - any unreadable file: it fails later, with its reason
+        return 0.0
+
+
+class Progress:
+    """The progress bar of a run, in input megapixels, so that it moves inside a large
+    image (tile by tile, through ``Upscaler.progress``) and its ETA holds for mixed sizes;
+    it names the file being upscaled and counts the images done."""
+
+    def __init__(self, jobs: Sequence[Job], *, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.sizes = {job.source: header_megapixels(job.source) for job in jobs} if enabled else {}
+        self.count, self.images = len(jobs), 0
+        self.bar = tqdm(
+            total=sum(self.sizes.values()),
+            unit="MP",
+            disable=not enabled,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} MP "
+            "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]",
+        )
+        self.bar.set_postfix_str(f"0/{self.count} images")
+        self.expected = self.credited = 0.0
+
+    def write(self, message: str) -> None:
+        self.bar.write(message)
+
+    def upscaling(self, jobs: Sequence[Job]) -> None:
+        """The model starts on ``jobs`` (one image, or a batch of small ones)."""
+        name = jobs[0].source.name + (f" +{len(jobs) - 1}" if len(jobs) > 1 else "")
+        self.bar.set_description_str(name if len(name) <= 40 else name[:18] + "..." + name[-19:])
+        self.expected = sum(self.sizes.get(job.source, 0.0) for job in jobs)
+        self.credited = 0.0
+
+    def tiles(self, pixels: int) -> None:
+        """``pixels`` more input pixels upscaled (``Upscaler.progress``)."""
+        step = min(pixels / 1e6, self.expected - self.credited)
+        if step > 0:
+            self.credited += step
+            self._advance(step)
+
+    def upscaled(self, jobs: Sequence[Job]) -> None:
+        """The model is done with ``jobs`` (or they are skipped or failed before it)."""
+        self._advance(sum(self.sizes.get(job.source, 0.0) for job in jobs) - self.credited)
+        self.expected = self.credited = 0.0
+
+    def _advance(self, megapixels: float) -> None:
+        step = min(megapixels, self.bar.total - self.bar.n)  # never past the end (rounding)
+        if step > 0:
+            self.bar.update(step)
+
+    def finished(self, count: int = 1) -> None:
+        """``count`` more images done with (written, skipped or failed)."""
+        self.images += count
+        self.bar.set_postfix_str(f"{self.images}/{self.count} images")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def run_jobs(
     jobs: Sequence[Job],
     upscaler: Upscaler,
@@ -299,25 +369,19 @@ def run_jobs(
     report: Callable[[str], None] | None = None,
 ) -> Summary:
     """Upscale ``jobs``: decode ahead and encode behind in threads, the model in this one."""
-    from tqdm.auto import tqdm
-
     summary = Summary(backend=f"{upscaler.backend} {upscaler.precision}")
     start = time.perf_counter()
-    bar = tqdm(
-        total=len(jobs),
-        unit="img",
-        disable=not options.progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
+    bar = Progress(jobs, enabled=options.progress)
     say = report or bar.write
     pin = upscaler.device.type == "cuda"
 
-    def fail(job: Job, reason: str) -> None:
+    def fail(job: Job, reason: str, *, upscaled: bool = False) -> None:
         summary.failed += 1
         summary.failures.append((job.source, reason))
         say(f"FAILED {job.source}: {reason}")
-        bar.update()
+        if not upscaled:
+            bar.upscaled([job])
+        bar.finished()
 
     def fits(width: int, height: int, bits: int) -> None:
         if options.max_memory is None:
@@ -347,7 +411,8 @@ def run_jobs(
             summary.skipped += 1
             if options.tag is not None and read_tag(job.target) not in (None, options.tag):
                 summary.other_settings += 1
-            bar.update()
+            bar.upscaled([job])
+            bar.finished()
         else:
             todo.append(job)
 
@@ -373,16 +438,16 @@ def run_jobs(
                 try:
                     future.result()
                 except Exception as error:  # noqa: BLE001 - one image's problem, the run goes on
-                    fail(job, f"cannot write {job.target}: {error}")
+                    fail(job, f"cannot write {job.target}: {error}", upscaled=True)
                     continue
                 summary.done += 1
                 summary.megapixels += megapixels
-                bar.update()
-                elapsed = time.perf_counter() - start
-                bar.set_postfix_str(f"{summary.megapixels / max(elapsed, 1e-9):.2f} MP/s")
+                bar.finished()
 
         def process(batch: list[tuple[Job, Picture, torch.Tensor]]) -> None:
             out_dtype = out_dtype_for(batch[0][1], batch[0][0].fmt)
+            batch_jobs = [job for job, _, _ in batch]
+            bar.upscaling(batch_jobs)
             try:
                 lr = torch.cat([t for _, _, t in batch]) if len(batch) > 1 else batch[0][2]
                 sr = upscaler(lr, out_dtype=out_dtype)
@@ -393,11 +458,12 @@ def run_jobs(
                     return
                 fail(batch[0][0], f"upscaling failed: {type(error).__name__}: {error}")
                 return
+            bar.upscaled(batch_jobs)
             for (job, picture, _), image_sr in zip(batch, sr):
                 try:
                     alpha = upscale_alpha(upscaler, picture, out_dtype, options.alpha)
                 except Exception as error:  # noqa: BLE001 - this image fails, the rest go on
-                    fail(job, f"upscaling its alpha failed: {error}")
+                    fail(job, f"upscaling its alpha failed: {error}", upscaled=True)
                     continue
                 size = output_size(picture, upscaler, options.outscale)
                 future = encoder.submit(
@@ -441,6 +507,7 @@ def run_jobs(
                 process(batch)
             collect(block=True)
 
+        upscaler.progress = bar.tiles
         try:
             drive()
         except BaseException:
@@ -448,6 +515,8 @@ def run_jobs(
             decoder.shutdown(wait=False, cancel_futures=True)
             encoder.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            upscaler.progress = None
     bar.close()
     summary.fp32_fallbacks = upscaler.fp32_fallbacks
     summary.oom_retries = upscaler.oom_retries

@@ -471,3 +471,40 @@ def test_jpeg_to_jpeg_keeps_exif_and_scales_dpi(
             assert result.getexif()[0x010F] == "Camera Maker"
             assert 0x0112 not in result.getexif()
             assert result.info["dpi"] == (288, 288)
+
+
+def test_progress_moves_inside_an_image_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srgan import jobs as jobs_module
+
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(rgb(48, 64)).save(source / "large-photo.png")
+    Image.fromarray(rgb(8, 8)).save(source / "small.png")
+    seen: list[tuple[str, float]] = []
+
+    class Recording(jobs_module.Progress):
+        def tiles(self, pixels: int) -> None:
+            super().tiles(pixels)
+            seen.append((self.bar.desc, self.bar.n))
+
+    monkeypatch.setattr(jobs_module, "Progress", Recording)
+    plan = plan_jobs(source, tmp_path / "out")
+    upscaler = srgan.Upscaler(tiny_compact(), device="cpu", tile=16)
+    bars = []
+    real_close = Recording.close
+    monkeypatch.setattr(Recording, "close", lambda self: (bars.append(self), real_close(self)))
+    options = srgan.jobs.Options(progress=True, workers=1)
+    summary = jobs_module.run_jobs(plan.jobs, upscaler, options)
+    assert summary.done == 2
+    inside = [n for desc, n in seen if "large-photo.png" in desc]
+    # 12 tiles of 16 x 16 in the 48 x 64 image: the bar moves 12 times inside it.
+    assert (
+        len(inside) == 12
+        and inside == sorted(inside)
+        and inside[-1] == pytest.approx(48 * 64 / 1e6)
+    )
+    (bar,) = bars
+    assert bar.bar.n == pytest.approx(bar.bar.total, abs=0.01)
+    assert bar.images == 2 and upscaler.progress is None
