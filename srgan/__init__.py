@@ -1,7 +1,7 @@
 """srgan: single-image super-resolution with GANs.
 
 Train ESRGAN-class models (``python -m srgan.fit``), swap adversarial objectives from the
-config, upscale images and folders (``python -m srgan.upscale``), export to ONNX / int8
+config, upscale images, videos and folders (``python -m srgan.upscale``), export to ONNX / int8
 (``python -m srgan.export``) and benchmark quality and speed (``python -m benchmarks.*``).
 """
 
@@ -41,6 +41,7 @@ from srgan.objectives import (
 )
 from srgan.pictures import upscale_image
 from srgan.resize import imresize
+from srgan.video import upscale_video
 from srgan.weights import load_generator, load_model, save_generator
 
 __version__ = "0.1.0"
@@ -69,4 +70,5 @@ __all__ = [
     "load_model",
     "save_generator",
     "upscale_image",
+    "upscale_video",
 ]

@@ -1,12 +1,13 @@
-"""Planning and running a folder of image files: what to do, doing it, and the report.
+"""Planning and running a folder of image and video files: what to do, doing it, the report.
 
 ``plan_jobs`` turns an input file or folder and an output path into ``(input, output)``
 jobs (the output folder mirrors the input tree) and refuses layouts that would write over
-an input. ``run_jobs`` upscales them with an ``Upscaler``: files are decoded ahead and
-encoded behind in thread pools while the model runs in the calling thread, small images of
-one size are batched, finished outputs are skipped unless ``overwrite``, and every file that
-fails is reported by name with the reason while the rest carry on. Outputs are written
-atomically (``srgan.images.atomic_write``).
+an input. ``run_jobs`` upscales them with an ``Upscaler``: image files are decoded ahead
+and encoded behind in thread pools while the model runs in the calling thread, small
+images of one size are batched; videos are streamed frame batch by frame batch
+(``srgan.video``), keeping their container. Finished outputs are skipped unless
+``overwrite``, and every file that fails is reported by name with the reason while the
+rest carry on. Outputs are written atomically (``srgan.images.atomic_path``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -45,7 +47,9 @@ from srgan.pictures import (
     to_batch,
     upscale_alpha,
 )
+from srgan.video import VIDEO_SUFFIXES, VideoError, read_video_tag, upscale_video
 
+INPUT_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 # Decoding and encoding threads each: half the cores, at least 2, at most 8.
 DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
 
@@ -76,9 +80,25 @@ class Job:
     # Set when an earlier input already has this output (photo.png and photo.jpg -> photo.png).
     clash: Path | None = None
 
+    @property
+    def video(self) -> bool:
+        return is_video(self.source)
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
 
 def output_name(source: Path, fmt: str, suffix: str) -> str:
-    return f"{source.stem}{suffix}{FORMATS[fmt][1] if fmt != 'same' else source.suffix}"
+    """The output file's name: a video keeps its container, an image takes ``fmt``."""
+    if is_video(source) or fmt == "same":
+        return f"{source.stem}{suffix}{source.suffix}"
+    return f"{source.stem}{suffix}{FORMATS[fmt][1]}"
+
+
+def output_tag(path: Path) -> str | None:
+    """The settings tag of an output file (image or video), ``None`` if it has none."""
+    return read_video_tag(path) if is_video(path) else read_tag(path)
 
 
 def format_for(source: Path, fmt: str) -> str:
@@ -122,7 +142,7 @@ def _walk(root: Path, skip: Path | None) -> Plan:
         subfolders.sort()
         for name in files:
             path = here / name
-            image = path.suffix.lower() in IMAGE_SUFFIXES
+            image = path.suffix.lower() in INPUT_SUFFIXES
             if not path.exists():
                 reason = "a broken or looping link"
                 (plan.failed if image else plan.aside).append((path, reason))
@@ -131,7 +151,8 @@ def _walk(root: Path, skip: Path | None) -> Plan:
             elif image:
                 images.append(path)
             else:
-                plan.aside.append((path, f"not an image suffix ({path.suffix or 'none'})"))
+                suffix = path.suffix or "none"
+                plan.aside.append((path, f"not an image or video suffix ({suffix})"))
     plan.jobs = [Job(p, p, "png") for p in sorted(images)]
     plan.aside.sort()
     plan.failed.sort()
@@ -161,7 +182,16 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
     check_suffix(suffix)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
-        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+        target_is_file = target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
+        if target_is_file and is_video(source) != is_video(target):
+            kind = "a video" if is_video(source) else "an image"
+            raise UsageError(
+                f"INPUT {source.name} is {kind}, so OUTPUT must be {kind} file or a folder, "
+                f"not {target.name}"
+            )
+        if target_is_file and is_video(source):
+            out, fmt = target, "video"
+        elif target_is_file:
             out = target
             if fmt not in (None, "same") and SUFFIX_FORMATS[target.suffix.lower()] != fmt:
                 raise UsageError(
@@ -171,10 +201,10 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
         else:
             fmt = fmt or "png"
             out = target / output_name(source, fmt, suffix)
-            fmt = format_for(source, fmt)
+            fmt = "video" if is_video(source) else format_for(source, fmt)
         plan = Plan([Job(source, out, fmt)])
     elif source.is_dir():
-        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+        if target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir():
             raise UsageError(
                 f"INPUT {source} is a folder, so OUTPUT must be a folder, not {target.name}"
             )
@@ -190,7 +220,7 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
         # An output folder inside the input folder is not searched for inputs.
         plan = _walk(source, outside if inside else None)
         if inside and outside.is_dir():
-            foreign = [j.source for j in _walk(outside, None).jobs if read_tag(j.source) is None]
+            foreign = [j.source for j in _walk(outside, None).jobs if output_tag(j.source) is None]
             if foreign:
                 names = ", ".join(str(p) for p in foreign[:3]) + (
                     " ..." if len(foreign) > 3 else ""
@@ -207,7 +237,7 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
                 / job.source.relative_to(source).parent
                 / output_name(job.source, fmt, suffix)
             )
-            job.fmt = format_for(job.source, fmt)
+            job.fmt = "video" if job.video else format_for(job.source, fmt)
     else:
         raise UsageError(f"input not found: {source} (give an image file or a folder)")
     inputs = {j.source.resolve() for j in plan.jobs}
@@ -244,6 +274,8 @@ class Summary:
     seconds: float = 0.0
     failures: list[tuple[Path, str]] = field(default_factory=list)
     backend: str = ""  # what ran the model (srgan.backends)
+    videos: int = 0  # of the done, videos
+    frames: int = 0  # their frames
 
     def counts(self) -> list[float]:
         return [
@@ -254,17 +286,23 @@ class Summary:
             self.fp32_fallbacks,
             self.oom_retries,
             self.megapixels,
+            self.videos,
+            self.frames,
         ]
 
     def line(self) -> str:
-        rate = self.done / self.seconds if self.seconds else 0.0
-        mp_rate = self.megapixels / self.seconds if self.seconds else 0.0
+        seconds = self.seconds or float("inf")
         other = f", {self.other_settings} made with other settings" if self.other_settings else ""
+        frames = f" ({self.frames} video frames)" if self.frames else ""
+        images = self.done - self.videos
+        rates = [f"{images / seconds:.2f} images/s, {self.megapixels / seconds:.2f} input MP/s"]
+        if self.frames:
+            rates = [*rates[: bool(images)], f"{self.frames / seconds:.2f} frames/s"]
         return (
-            f"done {self.done}, skipped {self.skipped} (already there{other}), "
+            f"done {self.done}{frames}, skipped {self.skipped} (already there{other}), "
             f"failed {self.failed}, "
             f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
-            f"{self.seconds:.1f} s ({rate:.2f} images/s, {mp_rate:.2f} input MP/s)"
+            f"{self.seconds:.1f} s ({', '.join(rates)})"
             + (f", backend {self.backend}" if self.backend else "")
         )
 
@@ -285,6 +323,8 @@ class Options:
     workers: int = DEFAULT_WORKERS
     progress: bool = True
     tag: str | None = None
+    crf: int | None = None  # video quality (srgan.video); None: the codec's default
+    preset: str = "medium"  # H.264 encoder speed (srgan.video.PRESETS)
 
 
 # Images up to this many pixels are batched together when they have the same size.
@@ -368,9 +408,108 @@ def run_jobs(
     *,
     report: Callable[[str], None] | None = None,
 ) -> Summary:
-    """Upscale ``jobs``: decode ahead and encode behind in threads, the model in this one."""
+    """Upscale ``jobs``: the images (decoded ahead and encoded behind in threads, the model
+    in this one), then the videos, streamed one after the other."""
     summary = Summary(backend=f"{upscaler.backend} {upscaler.precision}")
     start = time.perf_counter()
+    images = [job for job in jobs if not job.video]
+    videos = [job for job in jobs if job.video]
+    if images:
+        _run_images(images, upscaler, options, summary, report)
+    if videos:
+        _run_videos(videos, upscaler, options, summary, report)
+    summary.fp32_fallbacks = upscaler.fp32_fallbacks
+    summary.oom_retries = upscaler.oom_retries
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _skip(job: Job, options: Options, summary: Summary) -> bool:
+    """Whether ``job``'s output is there already (and kept); counted in ``summary``."""
+    if not job.target.exists() or options.overwrite:
+        return False
+    summary.skipped += 1
+    if options.tag is not None and output_tag(job.target) not in (None, options.tag):
+        summary.other_settings += 1
+    return True
+
+
+def _run_videos(
+    jobs: Sequence[Job],
+    upscaler: Upscaler,
+    options: Options,
+    summary: Summary,
+    report: Callable[[str], None] | None,
+) -> None:
+    """Each video streamed through the model, with a progress bar in frames (and fps)."""
+    from tqdm.auto import tqdm
+
+    say = report or tqdm.write
+
+    def fail(job: Job, reason: str) -> None:
+        summary.failed += 1
+        summary.failures.append((job.source, reason))
+        say(f"FAILED {job.source}: {reason}")
+
+    for job in jobs:
+        if job.clash is not None:
+            fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
+            continue
+        if _skip(job, options, summary):
+            continue
+        name = job.source.name if len(job.source.name) <= 40 else job.source.name[:37] + "..."
+        bar = tqdm(
+            desc=name,
+            unit="frame",
+            disable=not options.progress,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+
+        def set_total(frames: int | None, bar: Any = bar) -> None:
+            bar.total = frames
+            bar.refresh()
+
+        try:
+            result = upscale_video(
+                job.source,
+                job.target,
+                upscaler,
+                outscale=options.outscale,
+                crf=options.crf,
+                preset=options.preset,
+                batch_size=options.batch_size,
+                tag=options.tag,
+                max_pixels=options.max_pixels,
+                progress=bar.update,
+                total=set_total,
+            )
+        except (VideoError, ValueError) as error:
+            fail(job, str(error))
+        except Exception as error:  # noqa: BLE001 - this video fails, the rest go on
+            fail(job, f"{type(error).__name__}: {error}")
+        else:
+            summary.done += 1
+            summary.videos += 1
+            summary.frames += result.frames
+            if result.short:
+                say(
+                    f"note: {job.source}: {result.frames} of the {result.declared} frames its "
+                    "container declares could be decoded (a truncated file?); the output has "
+                    f"{result.frames}"
+                )
+        finally:
+            bar.close()
+
+
+def _run_images(
+    jobs: Sequence[Job],
+    upscaler: Upscaler,
+    options: Options,
+    summary: Summary,
+    report: Callable[[str], None] | None,
+) -> None:
+    """Decode ahead and encode behind in threads, the model in this one."""
     bar = Progress(jobs, enabled=options.progress)
     say = report or bar.write
     pin = upscaler.device.type == "cuda"
@@ -407,10 +546,7 @@ def run_jobs(
         if job.clash is not None:
             # Never let one input's output replace another's.
             fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
-        elif job.target.exists() and not options.overwrite:
-            summary.skipped += 1
-            if options.tag is not None and read_tag(job.target) not in (None, options.tag):
-                summary.other_settings += 1
+        elif _skip(job, options, summary):
             bar.upscaled([job])
             bar.finished()
         else:
@@ -518,7 +654,3 @@ def run_jobs(
         finally:
             upscaler.progress = None
     bar.close()
-    summary.fp32_fallbacks = upscaler.fp32_fallbacks
-    summary.oom_retries = upscaler.oom_retries
-    summary.seconds = time.perf_counter() - start
-    return summary

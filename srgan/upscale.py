@@ -1,23 +1,29 @@
-"""Upscale image files and folders with a super-resolution model.
+"""Upscale image and video files, and folders of them, with a super-resolution model.
 
     python -m srgan.upscale photo.jpg photo_x4.png
     python -m srgan.upscale photos/ upscaled/                  # recursive, mirrors the tree
-    python -m srgan.upscale photos/ upscaled/ --model quality --format webp --quality 90
+    python -m srgan.upscale photos/ upscaled/ --format webp --quality 90 --suffix _x4
     python -m srgan.upscale photos/ upscaled/ --model RealESRGAN_x4plus.pth --tile 256
-    srgan-upscale --help                                       # every option, with defaults
+    python -m srgan.upscale clip.mp4 clip_x4.mp4 --crf 20     # video: frames, timing, audio
+    python -m srgan.upscale --help                             # every option, with defaults
+
+(``srgan-upscale`` is the same command, installed with the package.)
 
 Safe by construction: inputs are only read; every output is written to a temporary file in
-its folder and renamed into place, so an interrupted run leaves no truncated image;
-finished outputs are skipped on a re-run (``--overwrite`` redoes them); an output that
-would replace an input is refused. A file that cannot be read is reported by name with
-the reason and the rest carry on. Exit status: 0 all done, 1 some images failed, 2 usage
-error (bad option, missing input or model), 130 interrupted.
+its folder and renamed into place, so an interrupted run leaves no truncated image or
+video; finished outputs are skipped on a re-run (``--overwrite`` redoes them); an output
+that would replace an input is refused. A file that cannot be read is reported by name
+with the reason and the rest carry on. Exit status: 0 all done, 1 some files failed, 2
+usage error (bad option, missing input or model), 130 interrupted.
 
-Decoding and encoding run in background threads and pixels go to the accelerator as
-8/16-bit integers (converted and quantised there), so throughput is bound by the model.
+The model runs on ``--backend auto`` (PyTorch on CUDA, ONNX Runtime on the CPU; see
+``srgan.backends``). Decoding and encoding run in background threads and pixels go to the
+accelerator as 8/16-bit integers (converted and quantised there), so throughput is bound
+by the model.
 
 This file is the command line only: the in-memory API is ``srgan.pictures``
-(``srgan.upscale_image``), planning and running folders is ``srgan.jobs``.
+(``srgan.upscale_image``), planning and running files and folders is ``srgan.jobs``,
+videos ``srgan.video``.
 """
 
 from __future__ import annotations
@@ -43,10 +49,11 @@ from srgan.backends import (
     pixel_settings,
     sha256_file,
 )
-from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS, IMAGE_SUFFIXES
+from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS
 from srgan.inference import DEFAULT_TILE, Upscaler, check_tile, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
+    INPUT_SUFFIXES,
     Job,
     Options,
     Summary,
@@ -55,6 +62,7 @@ from srgan.jobs import (
     plan_jobs,
     run_jobs,
 )
+from srgan.video import MAX_CRF, PRESETS
 from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -65,8 +73,10 @@ examples:
   python -m srgan.upscale photo.jpg photo_x4.png
   python -m srgan.upscale photos/ upscaled/ --format webp --quality 90 --suffix _x4
   python -m srgan.upscale photos/ upscaled/ --model RealESRGAN_x4plus.pth --tile 256
+  python -m srgan.upscale clip.mp4 clip_x4.mp4 --crf 20
+  python -m srgan.upscale photos/ upscaled/ --backend torch
 
-exit status: 0 all done (or already there), 1 some images failed (each is reported
+exit status: 0 all done (or already there), 1 some files failed (each is reported
 with its reason; the others are done), 2 usage error (nothing done), 130 interrupted
 (finished outputs are complete, no partial files are left).
 """
@@ -85,18 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m srgan.upscale",
         description=(
-            "Upscale an image file, or every image in a folder (recursively; the output "
-            "folder mirrors the tree). Inputs are never modified; outputs are written "
-            "atomically and skipped when already there."
+            "Upscale an image or video file, or every image and video in a folder "
+            "(recursively; the output folder mirrors the tree). Videos (.mp4, .mkv, .mov, "
+            ".webm, .avi) keep their frame count, timing and audio. Inputs are never "
+            "modified; outputs are written atomically and skipped when already there."
         ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("input", type=Path, help="an image file or a folder of images")
+    parser.add_argument("input", type=Path, help="an image or video file, or a folder of them")
     parser.add_argument(
         "output",
         type=Path,
-        help="the output file (when INPUT is a file and OUTPUT has an image suffix) or folder",
+        help=(
+            "the output file (when INPUT is a file and OUTPUT has an image or video suffix) "
+            "or folder"
+        ),
     )
     parser.add_argument(
         "--model",
@@ -131,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality (1-100)")
+    parser.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help=(
+            "video quality, lower is better and bigger: H.264 0-51 (default 18, near "
+            "transparent), VP9 for .webm 0-63 (default 31)"
+        ),
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="medium",
+        help="H.264 encoder speed: faster presets make bigger files at the same --crf",
+    )
     parser.add_argument(
         "--suffix",
         default="",
@@ -276,6 +305,8 @@ def options_from(
         quality=args.quality,
         overwrite=args.overwrite,
         max_pixels=int(args.max_pixels * 1e6) or None,
+        crf=args.crf,
+        preset=args.preset,
         max_memory=max_memory,
         batch_size=args.batch_size,
         workers=args.workers,
@@ -292,6 +323,8 @@ def check_options(args: argparse.Namespace) -> None:
     """Every option checked before any work; ``UsageError`` says which and what to give."""
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
+    if args.crf is not None and not 0 <= args.crf <= max(MAX_CRF.values()):
+        raise UsageError(f"--crf must be 0..51 (H.264) or 0..63 (VP9), got {args.crf}")
     if args.outscale is not None and not (0 < args.outscale <= MAX_OUTSCALE):
         raise UsageError(
             f"--outscale must be a number above 0 and at most {MAX_OUTSCALE:g}, got {args.outscale}"
@@ -343,7 +376,8 @@ def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summ
     summary = run_jobs(share, upscaler, options)
     counts = torch.tensor(summary.counts(), dtype=torch.float64, device=fabric.device)
     total = fabric.all_reduce(counts, reduce_op="sum")
-    done, skipped, other, failed, fallbacks, retries, megapixels = total.tolist()
+    done, skipped, other, failed, fallbacks, retries, megapixels, videos, frames = total.tolist()
+    summary.videos, summary.frames = int(videos), int(frames)
     summary.done, summary.skipped, summary.failed = int(done), int(skipped), int(failed)
     summary.other_settings = int(other)
     summary.fp32_fallbacks, summary.oom_retries = int(fallbacks), int(retries)
@@ -391,8 +425,11 @@ def run(args: argparse.Namespace) -> int:
         jobs = plan.jobs
         if not jobs:
             raise UsageError(
-                f"no images in {args.input} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+                f"no images or videos in {args.input} (looked for "
+                f"{', '.join(sorted(INPUT_SUFFIXES))})"
             )
+        if args.devices is not None and any(job.video for job in jobs):
+            raise UsageError("--devices shares image files between devices; give videos alone")
         start = time.perf_counter()
         if args.devices is not None:
             summary, rank = run_distributed(args, jobs)

@@ -221,8 +221,8 @@ def test_every_file_not_processed_is_named(
     monkeypatch.setattr(os, "scandir", scandir)
     code, out, err = run([source, tmp_path / "out", "--model", model_file], capsys)
     assert code == EXIT_FAILED
-    assert f"left aside: {source / 'notes.txt'}: not an image suffix (.txt)" in err
-    assert f"left aside: {source / 'animated.gif'}: not an image suffix (.gif)" in err
+    assert f"left aside: {source / 'notes.txt'}: not an image or video suffix (.txt)" in err
+    assert f"left aside: {source / 'animated.gif'}: not an image or video suffix (.gif)" in err
     assert "a link to a folder already searched" in err
     assert f"failed: {source / 'broken.png'}: a broken or looping link" in err
     assert f"failed: {locked}: cannot list folder: Permission denied" in err

@@ -66,7 +66,7 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     assert outputs(tmp_path / "out") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
     assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
     assert "done 4, skipped 0 (already there), failed 0" in out
-    assert f"left aside: {tree / 'notes.txt'}: not an image suffix (.txt)" in err
+    assert f"left aside: {tree / 'notes.txt'}: not an image or video suffix (.txt)" in err
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
     assert not list((tmp_path / "out").rglob(".*.part"))
 
@@ -351,7 +351,7 @@ def test_two_inputs_never_share_an_output(
 
 
 def test_public_api_is_exported() -> None:
-    for name in ("upscale_image", "load_model", "Upscaler"):
+    for name in ("upscale_image", "upscale_video", "build_upscaler", "load_model", "Upscaler"):
         assert name in srgan.__all__ and callable(getattr(srgan, name))
 
 
