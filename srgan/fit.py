@@ -161,7 +161,7 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
         SRDataModule,
         args=args,
         run=run,
-        parser_kwargs={"description": __doc__.split("\n\n")[0]},
+        parser_kwargs={"prog": "python -m srgan.fit", "description": __doc__.split("\n\n")[0]},
         save_config_kwargs={"overwrite": True},
     )
 
