@@ -292,10 +292,10 @@ def upscale_video(
                     batch_size,
                     progress,
                 )
+                if frames == 0:  # raised here, so that the empty output is removed
+                    raise VideoError("no frames could be decoded")
             finally:
                 writer.close()
-    if frames == 0:
-        raise VideoError("no frames could be decoded")
     seconds = time.perf_counter() - start
     return VideoResult(frames, len(audio), seconds, out_width, out_height, declared)
 

@@ -41,24 +41,28 @@ def _seed() -> None:
 
 
 @pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ONNX model cache for the whole session (models are keyed by their weights' sha256,
-    so the tiny test networks are exported once), never the user's."""
-    return tmp_path_factory.mktemp("onnx-cache")
+def srgan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One srgan cache folder for the whole session's ONNX models, never the user's: models
+    are keyed by their weights' sha256, so each tiny test network is exported once, for the
+    tests and for the commands they run in subprocesses (``subprocess_env``)."""
+    return tmp_path_factory.mktemp("srgan-cache")
 
 
 @pytest.fixture(autouse=True)
-def _onnx_cache(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _onnx_cache(srgan_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from srgan import backends
 
-    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: onnx_cache)
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: srgan_cache / "onnx")
 
 
-def isolated_env(tmp_path: Path) -> dict[str, str]:
-    """The environment for a command run in a subprocess: srgan's cache in ``tmp_path``."""
+@pytest.fixture
+def subprocess_env(srgan_cache: Path) -> dict[str, str]:
+    """The environment for a command run in a subprocess: the session's srgan cache, and
+    this checkout first on the import path."""
     import os
 
-    return {**os.environ, "SRGAN_CACHE": str(tmp_path / "srgan-cache")}
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "SRGAN_CACHE": str(srgan_cache), "PYTHONPATH": root}
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from srgan.jobs import Options, plan_jobs, run_jobs
 from srgan.pictures import from_batch, peak_memory, upscale_image
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import load_generator, save_generator
-from tests.conftest import isolated_env, tiny_compact
+from tests.conftest import tiny_compact
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -379,7 +379,7 @@ def test_export_checks_outputs_and_calibration_before_writing(
     assert not (tmp_path / "m.onnx").exists()  # nothing written
 
 
-def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
     """Ctrl-C, again and again from the start, until the command ends: whether it lands
     while the libraries load, while the model runs or while the run winds down, the
     command says so in a line. (Loading torch's native libraries can swallow a signal
@@ -387,7 +387,7 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
     Image.fromarray(rgb(8, 8)).save(tmp_path / "a.png")
     command = [sys.executable, "-m", "srgan.upscale", str(tmp_path), str(tmp_path / "out")]
     process = subprocess.Popen(
-        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=isolated_env(tmp_path)
+        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=subprocess_env
     )
     deadline = time.time() + 60
     while process.poll() is None and time.time() < deadline:
@@ -398,7 +398,9 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
     assert process.returncode in (-signal.SIGINT, 130)
 
 
-def test_a_second_ctrl_c_exits_at_once(tmp_path: Path, model_file: Path) -> None:
+def test_a_second_ctrl_c_exits_at_once(
+    tmp_path: Path, model_file: Path, subprocess_env: dict[str, str]
+) -> None:
     source = tmp_path / "in"
     source.mkdir()
     for i in range(40):
@@ -406,7 +408,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path: Path, model_file: Path) -> None
     command = [sys.executable, "-m", "srgan.upscale", str(source), str(tmp_path / "out")]
     command += ["--model", str(model_file), "--device", "cpu", "--workers", "1"]
     process = subprocess.Popen(
-        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=isolated_env(tmp_path)
+        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=subprocess_env
     )
     deadline = time.time() + 60
     while not list((tmp_path / "out").glob("*.png")) and time.time() < deadline:

@@ -20,7 +20,7 @@ from srgan.images import read_image
 from srgan.jobs import plan_jobs
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import save_generator
-from tests.conftest import isolated_env, tiny_compact
+from tests.conftest import tiny_compact
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -320,8 +320,10 @@ def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
     assert sorted(j.source for share in shares for j in share) == sorted(j.source for j in jobs)
 
 
-def test_python_dash_m_entry_point(tree: Path, tmp_path: Path, model_file: Path) -> None:
-    env = isolated_env(tmp_path) | {"PYTHONPATH": str(ROOT)}
+def test_python_dash_m_entry_point(
+    tree: Path, tmp_path: Path, model_file: Path, subprocess_env: dict[str, str]
+) -> None:
+    env = subprocess_env
     result = subprocess.run(
         [sys.executable, "-m", "srgan.upscale", str(tree / "a.png"), str(tmp_path / "o.png")]
         + ["--model", str(model_file), "--device", "cpu"],
@@ -415,7 +417,9 @@ def test_an_interrupted_run_leaves_only_complete_outputs(
     assert code == EXIT_OK and "done 3, skipped 1" in out
 
 
-def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) -> None:
+def test_a_killed_run_then_a_rerun_leaves_every_output_complete(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
     """SIGKILL mid-folder (no clean-up possible), then rerun: all outputs valid, no temp files."""
     source = tmp_path / "in"
     source.mkdir()
@@ -427,7 +431,7 @@ def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) 
     out = tmp_path / "out"
     command = [sys.executable, "-m", "srgan.upscale", str(source), str(out)]
     command += ["--model", str(model), "--device", "cpu", "--no-progress"]
-    env = isolated_env(tmp_path) | {"PYTHONPATH": str(ROOT)}
+    env = subprocess_env
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
