@@ -210,3 +210,14 @@ def test_progress_counts_every_input_pixel_once(tile: int | None) -> None:
     upscaler(torch.rand(2, 3, 21, 30))
     assert sum(reported) == 2 * 21 * 30
     assert len(reported) == (1 if tile is None else -(-21 // tile) * -(-30 // tile))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_all_finite_sees_one_bad_value(value: float, dtype: torch.dtype) -> None:
+    from srgan.inference import all_finite
+
+    x = torch.rand(2, 3, 17, 9).to(dtype)
+    assert all_finite(x)
+    x[1, 2, 16, 8] = value
+    assert not all_finite(x)
