@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test test-all mutate lint format demo clean
+# PyTorch's CPU-only wheels (no CUDA libraries, no Triton): `make install-cpu`.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
+.PHONY: help install install-cpu test test-all mutate lint format demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,10 +22,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv, install srgan (editable) with the test tools, fetch the metric backbones
 
-test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install)
+install-cpu:  ## install with PyTorch's CPU-only wheels (without the CUDA libraries and Triton)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch torchvision --index-url $(TORCH_CPU_INDEX)
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m srgan.assets fetch
+	touch $(STAMP)
+
+test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install; under 5 min idle on 2 cores)
 	$(BIN)/python -m pytest -q -m "not slow and not gpu"
 
-test-all: $(STAMP)  ## run every test, the slow ones too
+test-all: $(STAMP)  ## run every test but the GPU ones, the slow ones too
 	$(BIN)/python -m pytest -q -m "not gpu"
 
 mutate: $(STAMP)  ## plant known bugs one at a time and check that the tests catch each

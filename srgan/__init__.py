@@ -1,7 +1,7 @@
 """srgan: single-image super-resolution with GANs.
 
 Train ESRGAN-class models (``python -m srgan.fit``), swap adversarial objectives from the
-config, upscale images and folders (``python -m srgan.upscale``), export to ONNX / int8
+config, upscale images, videos and folders (``python -m srgan.upscale``), export to ONNX / int8
 (``python -m srgan.export``) and benchmark quality and speed (``python -m benchmarks.*``).
 """
 
@@ -24,6 +24,7 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback:
 if sys.argv[:1] == ["-m"] or Path(sys.argv[0] if sys.argv else "").name.startswith("srgan-"):
     sys.excepthook = _quiet_interrupt
 
+from srgan.backends import build_upscaler
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
 from srgan.inference import Upscaler
@@ -40,6 +41,7 @@ from srgan.objectives import (
 )
 from srgan.pictures import upscale_image
 from srgan.resize import imresize
+from srgan.video import upscale_video
 from srgan.weights import load_generator, load_model, save_generator
 
 __version__ = "0.1.0"
@@ -62,9 +64,11 @@ __all__ = [
     "VGGStyle",
     "WassersteinGP",
     "__version__",
+    "build_upscaler",
     "imresize",
     "load_generator",
     "load_model",
     "save_generator",
     "upscale_image",
+    "upscale_video",
 ]

@@ -3,6 +3,6 @@
 print(
     "srgan commands:\n"
     "  python -m srgan.fit      train (LightningCLI; --help)\n"
-    "  python -m srgan.upscale  upscale images or folders (--help)\n"
+    "  python -m srgan.upscale  upscale images, videos or folders (--help)\n"
     "  python -m srgan.export   export to ONNX / int8 (--help)"
 )

@@ -12,6 +12,7 @@ meant for real photos, Real-ESRGAN's blur / resize / noise / JPEG model
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,6 +153,16 @@ class WholeImages(Dataset):
         return {"lr": self.lr[index], "hr": self.hr[index], "name": self.names[index]}
 
 
+def default_workers() -> int:
+    """Data loader workers by default: the CPU cores this process may use, at most 8 (more
+    rarely feed a GPU faster, and each holds its own copy of the decoded images)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
 def _as_list(folders: str | Sequence[str] | None) -> list[str]:
     if folders is None:
         return []
@@ -177,7 +188,8 @@ class SRDataModule(L.LightningDataModule):
         steps_per_epoch: training batches per epoch (crops are drawn at random, so an
             "epoch" is only the validation interval).
         val_holdout: number of training images held out for validation.
-        num_workers: data loader worker processes.
+        num_workers: data loader worker processes; default the CPU cores this process may
+            use, at most 8 (``default_workers``).
         augment: random flips and 90-degree rotations.
         degradation: how training LR is made from the HR crops, on the device: ``bicubic``
             (MATLAB-compatible, the benchmark convention) or a
@@ -207,7 +219,7 @@ class SRDataModule(L.LightningDataModule):
         batch_size: int = 16,
         steps_per_epoch: int = 1000,
         val_holdout: int = 10,
-        num_workers: int = 4,
+        num_workers: int | None = None,
         augment: bool = True,
         degradation: Literal["bicubic"] | Degradation = "bicubic",
         sharpen_targets: bool = False,
@@ -233,7 +245,7 @@ class SRDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
         self.val_holdout = val_holdout
-        self.num_workers = num_workers
+        self.num_workers = default_workers() if num_workers is None else num_workers
         self.augment = augment
         self.degradation = degradation
         self.sharpen_targets = sharpen_targets
@@ -331,7 +343,8 @@ class SRDataModule(L.LightningDataModule):
             shuffle=True,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            pin_memory=True,
+            # Pinned memory speeds up copies to a GPU; without one it only warns.
+            pin_memory=torch.cuda.is_available(),
             drop_last=True,
         )
 

@@ -1,11 +1,12 @@
 """Export a generator to ONNX (fp32, fp16) and to an int8 model for edge CPUs.
 
-Run ``python -m srgan.export --help``. For example::
+Run ``python -m srgan.export --help``. For example (outputs in ``runs/export/`` unless
+paths are given)::
 
-    python -m srgan.export --model default --output fast.onnx \\
-        --fp16 fast.fp16.onnx \\
-        --int8 fast.int8.onnx --calibration-dir DIV2K_valid_HR --calibration-downscale 4 \\
-        --hr-dir Set5/HR
+    python -m srgan.export --model default --fp16 \\
+        --int8 --calibration-dir samples --calibration-downscale 4 --hr-dir samples
+    python -m srgan.export --model default --output fast.onnx --int8 fast.int8.onnx \\
+        --calibration-dir DIV2K_valid_HR --calibration-downscale 4 --hr-dir Set5/HR
 
 * The ONNX graph takes ``lr`` ``(B, C, H, W)`` float32 in [0, 1] and returns ``sr``
   ``(B, C, H*scale, W*scale)`` clamped to [0, 1] (the inference contract of
@@ -50,7 +51,7 @@ from srgan.onnx import (
     onnx_session,
     parity_inputs,
 )
-from srgan.weights import load_model
+from srgan.weights import DEFAULT_MODEL, load_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,11 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="default", help="shipped model name (default, fast, ...) or a file"
     )
     parser.add_argument(
-        "--output", "--onnx", "-o", dest="output", required=True, help="fp32 ONNX file to write"
+        "--output",
+        "--onnx",
+        "-o",
+        dest="output",
+        default=None,
+        help=f"fp32 ONNX file to write (default {DEFAULT_FOLDER}/MODEL.onnx)",
     )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 17)")
-    parser.add_argument("--fp16", metavar="PATH", help="also write an fp16 ONNX model here")
-    parser.add_argument("--int8", metavar="PATH", help="also write an int8 (QDQ) ONNX model here")
+    parser.add_argument(
+        "--fp16",
+        metavar="PATH",
+        nargs="?",
+        const="",
+        help="also write an fp16 ONNX model (here, or beside the fp32 one as MODEL.fp16.onnx)",
+    )
+    parser.add_argument(
+        "--int8",
+        metavar="PATH",
+        nargs="?",
+        const="",
+        help="also write an int8 (QDQ) ONNX model (here, or beside the fp32 one as MODEL.int8.onnx)",
+    )
     parser.add_argument(
         "--calibration-dir",
         help="folder of real images for int8 calibration (LR, or HR with --calibration-downscale)",
@@ -100,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_FOLDER = "runs/export"
+
+
+def default_outputs(args: argparse.Namespace) -> None:
+    """Fill in the output paths not given: ``runs/export/MODEL.onnx`` and, for ``--fp16`` /
+    ``--int8`` without a path, ``MODEL.fp16.onnx`` / ``MODEL.int8.onnx`` beside it."""
+    if args.output is None:
+        name = DEFAULT_MODEL if args.model == "default" else Path(args.model).stem
+        args.output = str(Path(DEFAULT_FOLDER) / f"{name}.onnx")
+    stem = str(Path(args.output).with_suffix(""))
+    if args.fp16 == "":
+        args.fp16 = f"{stem}.fp16.onnx"
+    if args.int8 == "":
+        args.int8 = f"{stem}.int8.onnx"
+
+
 def report_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".onnx") + ".export.json")
 
@@ -120,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Parse ``argv``, export and check; return the report (also written as JSON)."""
     args = build_parser().parse_args(argv)
+    default_outputs(args)
     if args.int8 and not args.calibration_dir:
         raise SystemExit("--int8 needs --calibration-dir (real images to calibrate on)")
     if args.max_psnr_drop is not None and not (args.int8 and args.hr_dir):

@@ -19,7 +19,10 @@ or one extra ``--config configs/objective/NAME.yaml``.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -30,6 +33,41 @@ from lightning.pytorch.utilities.seed import isolate_rng
 from srgan.data import SRDataModule
 from srgan.module import SRGAN
 from srgan.weights import load_checkpoint
+
+# Relative data folders given in a config file are also looked up from the config's folder
+# and its parents (so configs/debug.yaml finds samples/ from any working directory).
+DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "test_dir")
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's notices that say nothing about the run: the TensorBoard and
+    cloud-logger advertisements (srgan logs CSV on purpose), and the manual-optimization
+    checkpoint example (srgan's checkpoints hold the state after the step, as resuming
+    needs)."""
+    for message in (
+        ".*`tensorboardX` has been removed as a dependency",
+        "Using ModelCheckpoint with manual optimization and every_n_train_steps",
+        r".*isinstance\(treespec, LeafSpec\)",
+    ):
+        warnings.filterwarnings("ignore", message=message)
+
+    def no_tips(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip")
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(no_tips)
+
+
+def find_folder(value: str, config_files: list[Path]) -> str:
+    """``value`` as given when it exists from the working directory (or is absolute), else
+    the first match from the config files' folders and their parents, nearest first."""
+    if not value or Path(value).is_absolute() or Path(value).exists():
+        return value
+    for config in config_files:
+        for folder in config.resolve().parents:
+            if (folder / value).exists():
+                return str(folder / value)
+    return value
 
 
 class BatchesRan(L.Callback):
@@ -46,8 +84,10 @@ class BatchesRan(L.Callback):
 
 class SRCLI(LightningCLI):
     """LightningCLI with the resolved config saved beside every run (Lightning's default),
-    the data's scale taken from the generator's (set once, in ``model.generator``), and
-    ``--validate_first``: one validation pass before training, logged at step 0."""
+    the data's scale taken from the generator's (set once, in ``model.generator``),
+    ``--validate_first``: one validation pass before training, logged at step 0, relative
+    data folders of config files found from any working directory, and the run folder
+    named at the start and the end of a run."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("model.generator.init_args.scale", "data.scale", apply_on="parse")
@@ -58,6 +98,19 @@ class SRCLI(LightningCLI):
             help="fit: validate once before the first step (logged at step 0), to see where "
             "a fine-tune starts; skipped when resuming with --ckpt_path",
         )
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
+        data = config.get("data")
+        if not files or data is None:
+            return
+        for key in DATA_FOLDERS:
+            value = data.get(key)
+            if isinstance(value, str):
+                data[key] = find_folder(value, files)
+            elif isinstance(value, list):
+                data[key] = [find_folder(v, files) for v in value]
 
     def _parse_ckpt_path(self) -> None:
         # A checkpoint that is missing or that weights-only loading refuses is one clear
@@ -86,7 +139,23 @@ class SRCLI(LightningCLI):
                 log_dir.rmdir()
             raise
 
+    def _run_folder(self) -> str | None:
+        logger = self.trainer.logger
+        log_dir = logger.log_dir if logger is not None else None
+        return os.path.relpath(log_dir) if log_dir else None
+
+    def after_fit(self) -> None:
+        folder = self._run_folder()
+        if folder and self.trainer.is_global_zero:
+            print(
+                f"run folder: {folder} (config.yaml, metrics.csv, checkpoints/last.ckpt, samples/)",
+                file=sys.stderr,
+            )
+
     def before_fit(self) -> None:
+        folder = self._run_folder()
+        if folder and self.trainer.is_global_zero:
+            print(f"run folder: {folder}", file=sys.stderr)
         config = self.config[self.subcommand]
         if config.get("validate_first") and self.trainer.world_size > 1:
             raise ValueError(
@@ -104,12 +173,13 @@ class SRCLI(LightningCLI):
 def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
     # Tensor cores for float32 matmuls on GPUs that have them; no effect on CPU.
     torch.set_float32_matmul_precision("high")
+    quiet_lightning()
     return SRCLI(
         SRGAN,
         SRDataModule,
         args=args,
         run=run,
-        parser_kwargs={"description": __doc__.split("\n\n")[0]},
+        parser_kwargs={"prog": "python -m srgan.fit", "description": __doc__.split("\n\n")[0]},
         save_config_kwargs={"overwrite": True},
     )
 

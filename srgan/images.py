@@ -3,8 +3,9 @@
 ``read_image`` decodes an image file as found in the wild (8- or 16-bit, grayscale, RGB,
 alpha, palette, CMYK, EXIF-rotated, with an ICC profile) to a ``Picture``: the colour
 pixels, the alpha channel kept apart, and what is needed to write the result back in
-kind. Every problem (empty, truncated, corrupt, not an image, absurdly large) is raised as
-an ``ImageError`` whose message says what is wrong.
+kind (EXIF with the orientation reset, ICC profile, DPI). Every problem (empty,
+truncated, corrupt, not an image, absurdly large) is raised as an ``ImageError`` whose
+message says what is wrong.
 
 ``write_image`` encodes in memory, then writes atomically: a temporary file in the
 destination folder, flushed to disk, then ``os.replace`` onto the final name, so an
@@ -15,6 +16,7 @@ interrupted run never leaves a truncated image behind.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import html
 import io
@@ -23,7 +25,7 @@ import re
 import secrets
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,8 @@ FORMATS: dict[str, tuple[str, str]] = {
     "bmp": ("BMP", ".bmp"),
     "tiff": ("TIFF", ".tif"),
 }
+# Other names accepted for a format (``--format jpeg``).
+FORMAT_ALIASES = {"jpeg": "jpg", "tif": "tiff"}
 SUFFIX_FORMATS = {
     ".png": "png",
     ".jpg": "jpg",
@@ -68,13 +72,17 @@ class Picture:
     """A decoded image: colour pixels, alpha apart, and what is needed to write it back.
 
     ``pixels`` is ``(H, W, 3)`` (RGB) or ``(H, W, 1)`` (grayscale), uint8 or uint16;
-    ``alpha`` is ``(H, W)`` of the same dtype, or ``None``.
+    ``alpha`` is ``(H, W)`` of the same dtype, or ``None``. ``exif`` is the file's EXIF
+    block without its orientation (the pixels are already upright); ``dpi`` its
+    resolution in dots per inch, when it declares one.
     """
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
     icc_profile: bytes | None = None
     format: str = "png"  # the name in FORMATS the file was read as
+    exif: bytes | None = None
+    dpi: tuple[float, float] | None = None
 
     @property
     def bits(self) -> int:
@@ -133,6 +141,63 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
 
 
+EXIF_ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+EXIF_PIXEL_X, EXIF_PIXEL_Y = 0xA002, 0xA003
+EXIF_MAKER_NOTE = 0x927C
+# JPEG keeps EXIF in one APP1 segment of at most 64 KiB.
+JPEG_EXIF_LIMIT = 65_000
+
+
+def _exif_of(image: Image.Image) -> bytes | None:
+    """The image's EXIF without the orientation tag (the decoded pixels are upright), or
+    ``None`` when it has none (or an unreadable one: the pixels matter more)."""
+    try:
+        source = image.getexif()  # Pillow's own copy, which exif_transpose reads: not changed
+        if not len(source):
+            return None
+        source.get_ifd(EXIF_IFD)  # loaded, so that it is written out
+        exif = Image.Exif()
+        exif.load(source.tobytes())
+        exif.get_ifd(EXIF_IFD)
+        exif.pop(EXIF_ORIENTATION, None)
+        return exif.tobytes()
+    except Exception:  # noqa: BLE001 - broken EXIF (struct.error, ValueError, ...): dropped
+        return None
+
+
+def _dpi_of(image: Image.Image) -> tuple[float, float] | None:
+    dpi = image.info.get("dpi")
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if x > 0 and y > 0 else None
+
+
+def resized_metadata(
+    picture: Picture, height: int, width: int
+) -> tuple[bytes | None, tuple[float, float] | None]:
+    """``picture``'s EXIF and DPI for a copy resized to ``height x width``: the EXIF pixel
+    dimensions updated, the DPI scaled so that the print size stays the same."""
+    dpi = picture.dpi
+    if dpi is not None:
+        h, w = picture.pixels.shape[:2]
+        dpi = (dpi[0] * width / w, dpi[1] * height / h)
+    exif = picture.exif
+    if exif is not None:
+        try:
+            parsed = Image.Exif()
+            parsed.load(exif)
+            ifd = parsed.get_ifd(EXIF_IFD)
+            if EXIF_PIXEL_X in ifd or EXIF_PIXEL_Y in ifd:
+                ifd[EXIF_PIXEL_X], ifd[EXIF_PIXEL_Y] = width, height
+            exif = parsed.tobytes()
+        except Exception:  # noqa: BLE001 - unparsable after all: keep it as it was read
+            pass
+    return exif, dpi
+
+
 def _is_16bit_colour(image: Image.Image) -> bool:
     """Pillow decodes 16-bit-per-channel RGB(A) to 8 bits; detect it to decode with OpenCV."""
     if image.mode not in ("RGB", "RGBA") or not image.tile:
@@ -145,7 +210,10 @@ def _is_16bit_colour(image: Image.Image) -> bool:
 def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits); EXIF orientation by hand."""
     icc = image.info.get("icc_profile") or None
-    orientation = image.getexif().get(0x0112, 1)
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    exif, dpi = _exif_of(image), _dpi_of(image)
+    if dpi is not None and orientation >= 5:
+        dpi = (dpi[1], dpi[0])
     array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16 or array.ndim != 3:
         raise ImageError("corrupt or unreadable: cannot decode its 16-bit colour data")
@@ -153,23 +221,26 @@ def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
     array = cv2.cvtColor(array, code)
     alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt)
+    return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt, exif, dpi)
 
 
 def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
     """A loaded Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``.
 
-    EXIF orientation is applied; alpha is split off; ICC profiles are kept when they
-    still describe the pixels.
+    EXIF orientation is applied (and removed from the EXIF kept); alpha is split off; ICC
+    profiles are kept when they still describe the pixels; DPI is kept.
     """
     icc = image.info.get("icc_profile") or None
+    exif, dpi = _exif_of(image), _dpi_of(image)
+    if dpi is not None and image.getexif().get(EXIF_ORIENTATION, 1) >= 5:
+        dpi = (dpi[1], dpi[0])  # rotated a quarter turn: the axes swap
     image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         array = np.asarray(image)
         if mode == "I" and (array.min() < 0 or array.max() > 65535):
             raise ImageError(f"32-bit integer pixels outside 0..65535 (mode {mode})")
-        return Picture(array.astype(np.uint16)[..., None], None, icc, fmt)
+        return Picture(array.astype(np.uint16)[..., None], None, icc, fmt, exif, dpi)
     if mode == "F":
         raise ImageError("floating-point pixels (mode F) are not supported")
     if mode == "CMYK":
@@ -183,7 +254,7 @@ def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
             except (ImageCms.PyCMSError, OSError, ValueError):
                 converted = None  # a broken profile: fall back to the naive conversion
         image = converted if converted is not None else image.convert("RGB")
-        return Picture(np.asarray(image).copy(), None, None, fmt)
+        return Picture(np.asarray(image).copy(), None, None, fmt, exif, dpi)
     if mode in ("P", "PA"):
         image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     elif mode == "1":
@@ -201,7 +272,7 @@ def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
     if image.mode in ("LA", "RGBA"):
         alpha = array[..., -1].copy()
         array = array[..., :-1]
-    return Picture(np.ascontiguousarray(array), alpha, icc, fmt)
+    return Picture(np.ascontiguousarray(array), alpha, icc, fmt, exif, dpi)
 
 
 def read_image(
@@ -328,28 +399,32 @@ def encode_image(
         alpha = None
     if fmt == "webp" and picture.grayscale:
         pixels = np.repeat(pixels, 3, axis=2)  # WebP stores RGB(A) only
+    if fmt == "png" and pixels.shape[2] + (alpha is not None) != 2:
+        return _encode_png(pixels if sixteen else to_8bit(pixels), alpha, picture, tag)
     if sixteen and pixels.shape[2] == 3:
-        # Pillow cannot write 16-bit colour; OpenCV can (BGR order, PNG or TIFF).
+        # Pillow cannot write 16-bit colour; OpenCV can (BGR order).
         array = pixels if alpha is None else np.dstack([pixels, to_16bit(alpha)])
         code = cv2.COLOR_RGBA2BGRA if alpha is not None else cv2.COLOR_RGB2BGR
         ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
         if not ok:
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
-        png = data.tobytes()
-        if fmt == "png" and picture.icc_profile:
-            png = _png_insert_chunk(png, b"iCCP", b"icc\0\0" + zlib.compress(picture.icc_profile))
-        if fmt == "png" and tag is not None:
-            png = _png_insert_chunk(png, b"tEXt", TAG_KEY.encode() + b"\0" + tag.encode("ascii"))
-        return png  # OpenCV can embed neither an ICC profile nor a tag in TIFF
+        return data.tobytes()  # OpenCV can embed no ICC profile, tag, EXIF or DPI in TIFF
     # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
     image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
     if picture.icc_profile and fmt in ("png", "jpg", "webp", "tiff"):
         options["icc_profile"] = picture.icc_profile
+    exif = picture.exif if fmt in ("png", "jpg", "webp", "tiff") else None
+    if exif and fmt == "jpg":
+        exif = _fit_exif(exif)
+    if exif:
+        options["exif"] = exif
+    if picture.dpi and fmt in ("png", "jpg", "tiff", "bmp"):
+        options["dpi"] = picture.dpi
     if fmt in ("jpg", "webp"):
         options["quality"] = quality
     if fmt == "png":
-        options["compress_level"] = 4  # fast, nearly as small as the default 6
+        options["compress_level"] = 4  # 8-bit gray with alpha only (the rest: _encode_png)
     if tag is not None:
         tag_text = f"{TAG_KEY} {tag}"
         if fmt == "png":
@@ -365,6 +440,55 @@ def encode_image(
     buffer = io.BytesIO()
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
+
+
+def _encode_png(
+    pixels: np.ndarray, alpha: np.ndarray | None, picture: Picture, tag: str | None
+) -> bytes:
+    """Gray, RGB or RGBA, 8 or 16 bits, as PNG through OpenCV's libpng with zlib's
+    run-length strategy: on photos about twice as fast as Pillow's level-4 deflate, and no
+    bigger (PNG's row filters leave mostly runs to compress). The ICC profile, the tag,
+    the EXIF data and the DPI go in as chunks after the header."""
+    array = pixels
+    if alpha is not None:
+        alpha = to_16bit(alpha) if pixels.dtype == np.uint16 else to_8bit(alpha)
+        array = np.dstack([pixels, alpha])
+    code = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(array.shape[2])
+    array = cv2.cvtColor(array, code) if code is not None else array[..., 0]
+    options = [cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY]
+    ok, data = cv2.imencode(".png", array, [*options, cv2.IMWRITE_PNG_STRATEGY_RLE])
+    if not ok:
+        raise ImageError("OpenCV could not encode the PNG")
+    png = data.tobytes()
+    if picture.icc_profile:
+        png = _png_insert_chunk(png, b"iCCP", b"icc\0\0" + zlib.compress(picture.icc_profile))
+    if tag is not None:
+        png = _png_insert_chunk(png, b"tEXt", TAG_KEY.encode() + b"\0" + tag.encode("ascii"))
+    if picture.exif:
+        png = _png_insert_chunk(png, b"eXIf", _exif_body(picture.exif))
+    if picture.dpi:
+        per_metre = (round(d / 0.0254) for d in picture.dpi)
+        png = _png_insert_chunk(png, b"pHYs", struct.pack(">IIB", *per_metre, 1))
+    return png
+
+
+def _exif_body(exif: bytes) -> bytes:
+    """The TIFF-structured EXIF data, without the ``Exif\\0\\0`` header JPEG uses."""
+    return exif[6:] if exif.startswith(b"Exif\0\0") else exif
+
+
+def _fit_exif(exif: bytes) -> bytes | None:
+    """EXIF that fits a JPEG segment: without the maker note when too long, else none."""
+    if len(exif) <= JPEG_EXIF_LIMIT:
+        return exif
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        parsed.get_ifd(EXIF_IFD).pop(EXIF_MAKER_NOTE, None)
+        smaller = parsed.tobytes()
+    except Exception:  # noqa: BLE001 - unparsable: dropped below
+        return None
+    return smaller if len(smaller) <= JPEG_EXIF_LIMIT else None
 
 
 def _png_insert_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
@@ -456,24 +580,36 @@ def check_writable(folder: str | Path) -> None:
         ) from None
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temporary file in the same folder, fsync,
-    ``os.replace``. Readers see the old file or the complete new one, never a part."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path to write ``path``'s new content to (in the same folder, named with
+    this process's id); when the block ends it is flushed to disk and renamed onto ``path``,
+    and if the block fails (or is interrupted) it is removed. Readers see the old file or
+    the complete new one, never a part; a killed writer's temporary is removed by the
+    next writer of ``path`` (``remove_stale_temporaries``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    # Opened with mode 0o666, so the process umask applies as for a plain open().
+    # Created with mode 0o666, so the process umask applies as for a plain open().
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        yield temporary
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        file.write(data)
 
 
 def write_image(

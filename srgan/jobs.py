@@ -1,12 +1,13 @@
-"""Planning and running a folder of image files: what to do, doing it, and the report.
+"""Planning and running a folder of image and video files: what to do, doing it, the report.
 
 ``plan_jobs`` turns an input file or folder and an output path into ``(input, output)``
 jobs (the output folder mirrors the input tree) and refuses layouts that would write over
-an input. ``run_jobs`` upscales them with an ``Upscaler``: files are decoded ahead and
-encoded behind in thread pools while the model runs in the calling thread, small images of
-one size are batched, finished outputs are skipped unless ``overwrite``, and every file that
-fails is reported by name with the reason while the rest carry on. Outputs are written
-atomically (``srgan.images.atomic_write``).
+an input. ``run_jobs`` upscales them with an ``Upscaler``: image files are decoded ahead
+and encoded behind in thread pools while the model runs in the calling thread, small
+images of one size are batched; videos are streamed frame batch by frame batch
+(``srgan.video``), keeping their container. Finished outputs are skipped unless
+``overwrite``, and every file that fails is reported by name with the reason while the
+rest carry on. Outputs are written atomically (``srgan.images.atomic_path``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from srgan.images import (
     DEFAULT_MAX_PIXELS,
+    FORMAT_ALIASES,
     FORMATS,
     IMAGE_SUFFIXES,
     SUFFIX_FORMATS,
@@ -44,7 +47,9 @@ from srgan.pictures import (
     to_batch,
     upscale_alpha,
 )
+from srgan.video import VIDEO_SUFFIXES, VideoError, read_video_tag, upscale_video
 
+INPUT_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 # Decoding and encoding threads each: half the cores, at least 2, at most 8.
 DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
 
@@ -75,9 +80,25 @@ class Job:
     # Set when an earlier input already has this output (photo.png and photo.jpg -> photo.png).
     clash: Path | None = None
 
+    @property
+    def video(self) -> bool:
+        return is_video(self.source)
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
 
 def output_name(source: Path, fmt: str, suffix: str) -> str:
-    return f"{source.stem}{suffix}{FORMATS[fmt][1] if fmt != 'same' else source.suffix}"
+    """The output file's name: a video keeps its container, an image takes ``fmt``."""
+    if is_video(source) or fmt == "same":
+        return f"{source.stem}{suffix}{source.suffix}"
+    return f"{source.stem}{suffix}{FORMATS[fmt][1]}"
+
+
+def output_tag(path: Path) -> str | None:
+    """The settings tag of an output file (image or video), ``None`` if it has none."""
+    return read_video_tag(path) if is_video(path) else read_tag(path)
 
 
 def format_for(source: Path, fmt: str) -> str:
@@ -121,7 +142,7 @@ def _walk(root: Path, skip: Path | None) -> Plan:
         subfolders.sort()
         for name in files:
             path = here / name
-            image = path.suffix.lower() in IMAGE_SUFFIXES
+            image = path.suffix.lower() in INPUT_SUFFIXES
             if not path.exists():
                 reason = "a broken or looping link"
                 (plan.failed if image else plan.aside).append((path, reason))
@@ -130,7 +151,8 @@ def _walk(root: Path, skip: Path | None) -> Plan:
             elif image:
                 images.append(path)
             else:
-                plan.aside.append((path, f"not an image suffix ({path.suffix or 'none'})"))
+                suffix = path.suffix or "none"
+                plan.aside.append((path, f"not an image or video suffix ({suffix})"))
     plan.jobs = [Job(p, p, "png") for p in sorted(images)]
     plan.aside.sort()
     plan.failed.sort()
@@ -158,8 +180,18 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
     source = source.expanduser()
     target = target.expanduser()
     check_suffix(suffix)
+    fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
-        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+        target_is_file = target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
+        if target_is_file and is_video(source) != is_video(target):
+            kind = "a video" if is_video(source) else "an image"
+            raise UsageError(
+                f"INPUT {source.name} is {kind}, so OUTPUT must be {kind} file or a folder, "
+                f"not {target.name}"
+            )
+        if target_is_file and is_video(source):
+            out, fmt = target, "video"
+        elif target_is_file:
             out = target
             if fmt not in (None, "same") and SUFFIX_FORMATS[target.suffix.lower()] != fmt:
                 raise UsageError(
@@ -169,10 +201,10 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
         else:
             fmt = fmt or "png"
             out = target / output_name(source, fmt, suffix)
-            fmt = format_for(source, fmt)
+            fmt = "video" if is_video(source) else format_for(source, fmt)
         plan = Plan([Job(source, out, fmt)])
     elif source.is_dir():
-        if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+        if target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir():
             raise UsageError(
                 f"INPUT {source} is a folder, so OUTPUT must be a folder, not {target.name}"
             )
@@ -188,7 +220,7 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
         # An output folder inside the input folder is not searched for inputs.
         plan = _walk(source, outside if inside else None)
         if inside and outside.is_dir():
-            foreign = [j.source for j in _walk(outside, None).jobs if read_tag(j.source) is None]
+            foreign = [j.source for j in _walk(outside, None).jobs if output_tag(j.source) is None]
             if foreign:
                 names = ", ".join(str(p) for p in foreign[:3]) + (
                     " ..." if len(foreign) > 3 else ""
@@ -205,7 +237,7 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
                 / job.source.relative_to(source).parent
                 / output_name(job.source, fmt, suffix)
             )
-            job.fmt = format_for(job.source, fmt)
+            job.fmt = "video" if job.video else format_for(job.source, fmt)
     else:
         raise UsageError(f"input not found: {source} (give an image file or a folder)")
     inputs = {j.source.resolve() for j in plan.jobs}
@@ -241,6 +273,9 @@ class Summary:
     megapixels: float = 0.0
     seconds: float = 0.0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    backend: str = ""  # what ran the model (srgan.backends)
+    videos: int = 0  # of the done, videos
+    frames: int = 0  # their frames
 
     def counts(self) -> list[float]:
         return [
@@ -251,17 +286,24 @@ class Summary:
             self.fp32_fallbacks,
             self.oom_retries,
             self.megapixels,
+            self.videos,
+            self.frames,
         ]
 
     def line(self) -> str:
-        rate = self.done / self.seconds if self.seconds else 0.0
-        mp_rate = self.megapixels / self.seconds if self.seconds else 0.0
+        seconds = self.seconds or float("inf")
         other = f", {self.other_settings} made with other settings" if self.other_settings else ""
+        frames = f" ({self.frames} video frames)" if self.frames else ""
+        images = self.done - self.videos
+        rates = [f"{images / seconds:.2f} images/s, {self.megapixels / seconds:.2f} input MP/s"]
+        if self.frames:
+            rates = [*rates[: bool(images)], f"{self.frames / seconds:.2f} frames/s"]
         return (
-            f"done {self.done}, skipped {self.skipped} (already there{other}), "
+            f"done {self.done}{frames}, skipped {self.skipped} (already there{other}), "
             f"failed {self.failed}, "
             f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
-            f"{self.seconds:.1f} s ({rate:.2f} images/s, {mp_rate:.2f} input MP/s)"
+            f"{self.seconds:.1f} s ({', '.join(rates)})"
+            + (f", backend {self.backend}" if self.backend else "")
         )
 
 
@@ -281,10 +323,82 @@ class Options:
     workers: int = DEFAULT_WORKERS
     progress: bool = True
     tag: str | None = None
+    crf: int | None = None  # video quality (srgan.video); None: the codec's default
+    preset: str = "medium"  # H.264 encoder speed (srgan.video.PRESETS)
 
 
 # Images up to this many pixels are batched together when they have the same size.
 BATCH_MAX_PIXELS = 512 * 512
+
+
+def header_megapixels(path: Path) -> float:
+    """An image's size in megapixels from its header (0 when it cannot be read: the
+    decoder reports why later)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height / 1e6
+    except Exception:  # noqa: BLE001 - any unreadable file: it fails later, with its reason
+        return 0.0
+
+
+class Progress:
+    """The progress bar of a run, in input megapixels, so that it moves inside a large
+    image (tile by tile, through ``Upscaler.progress``) and its ETA holds for mixed sizes;
+    it names the file being upscaled and counts the images done."""
+
+    def __init__(self, jobs: Sequence[Job], *, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.sizes = {job.source: header_megapixels(job.source) for job in jobs} if enabled else {}
+        self.count, self.images = len(jobs), 0
+        self.bar = tqdm(
+            total=sum(self.sizes.values()),
+            unit="MP",
+            disable=not enabled,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} MP "
+            "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]",
+        )
+        self.bar.set_postfix_str(f"0/{self.count} images")
+        self.expected = self.credited = 0.0
+
+    def write(self, message: str) -> None:
+        self.bar.write(message)
+
+    def upscaling(self, jobs: Sequence[Job]) -> None:
+        """The model starts on ``jobs`` (one image, or a batch of small ones)."""
+        name = jobs[0].source.name + (f" +{len(jobs) - 1}" if len(jobs) > 1 else "")
+        self.bar.set_description_str(name if len(name) <= 40 else name[:18] + "..." + name[-19:])
+        self.expected = sum(self.sizes.get(job.source, 0.0) for job in jobs)
+        self.credited = 0.0
+
+    def tiles(self, pixels: int) -> None:
+        """``pixels`` more input pixels upscaled (``Upscaler.progress``)."""
+        step = min(pixels / 1e6, self.expected - self.credited)
+        if step > 0:
+            self.credited += step
+            self._advance(step)
+
+    def upscaled(self, jobs: Sequence[Job]) -> None:
+        """The model is done with ``jobs`` (or they are skipped or failed before it)."""
+        self._advance(sum(self.sizes.get(job.source, 0.0) for job in jobs) - self.credited)
+        self.expected = self.credited = 0.0
+
+    def _advance(self, megapixels: float) -> None:
+        step = min(megapixels, self.bar.total - self.bar.n)  # never past the end (rounding)
+        if step > 0:
+            self.bar.update(step)
+
+    def finished(self, count: int = 1) -> None:
+        """``count`` more images done with (written, skipped or failed)."""
+        self.images += count
+        self.bar.set_postfix_str(f"{self.images}/{self.count} images")
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def run_jobs(
@@ -294,26 +408,119 @@ def run_jobs(
     *,
     report: Callable[[str], None] | None = None,
 ) -> Summary:
-    """Upscale ``jobs``: decode ahead and encode behind in threads, the model in this one."""
+    """Upscale ``jobs``: the images (decoded ahead and encoded behind in threads, the model
+    in this one), then the videos, streamed one after the other."""
+    summary = Summary(backend=f"{upscaler.backend} {upscaler.precision}")
+    start = time.perf_counter()
+    images = [job for job in jobs if not job.video]
+    videos = [job for job in jobs if job.video]
+    if images:
+        _run_images(images, upscaler, options, summary, report)
+    if videos:
+        _run_videos(videos, upscaler, options, summary, report)
+    summary.fp32_fallbacks = upscaler.fp32_fallbacks
+    summary.oom_retries = upscaler.oom_retries
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _skip(job: Job, options: Options, summary: Summary) -> bool:
+    """Whether ``job``'s output is there already (and kept); counted in ``summary``."""
+    if not job.target.exists() or options.overwrite:
+        return False
+    summary.skipped += 1
+    if options.tag is not None and output_tag(job.target) not in (None, options.tag):
+        summary.other_settings += 1
+    return True
+
+
+def _run_videos(
+    jobs: Sequence[Job],
+    upscaler: Upscaler,
+    options: Options,
+    summary: Summary,
+    report: Callable[[str], None] | None,
+) -> None:
+    """Each video streamed through the model, with a progress bar in frames (and fps)."""
     from tqdm.auto import tqdm
 
-    summary = Summary()
-    start = time.perf_counter()
-    bar = tqdm(
-        total=len(jobs),
-        unit="img",
-        disable=not options.progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
-    say = report or bar.write
-    pin = upscaler.device.type == "cuda"
+    say = report or tqdm.write
 
     def fail(job: Job, reason: str) -> None:
         summary.failed += 1
         summary.failures.append((job.source, reason))
         say(f"FAILED {job.source}: {reason}")
-        bar.update()
+
+    for job in jobs:
+        if job.clash is not None:
+            fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
+            continue
+        if _skip(job, options, summary):
+            continue
+        name = job.source.name if len(job.source.name) <= 40 else job.source.name[:37] + "..."
+        bar = tqdm(
+            desc=name,
+            unit="frame",
+            disable=not options.progress,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+
+        def set_total(frames: int | None, bar: Any = bar) -> None:
+            bar.total = frames
+            bar.refresh()
+
+        try:
+            result = upscale_video(
+                job.source,
+                job.target,
+                upscaler,
+                outscale=options.outscale,
+                crf=options.crf,
+                preset=options.preset,
+                batch_size=options.batch_size,
+                tag=options.tag,
+                max_pixels=options.max_pixels,
+                progress=bar.update,
+                total=set_total,
+            )
+        except (VideoError, ValueError) as error:
+            fail(job, str(error))
+        except Exception as error:  # noqa: BLE001 - this video fails, the rest go on
+            fail(job, f"{type(error).__name__}: {error}")
+        else:
+            summary.done += 1
+            summary.videos += 1
+            summary.frames += result.frames
+            if result.short:
+                say(
+                    f"note: {job.source}: {result.frames} of the {result.declared} frames its "
+                    "container declares could be decoded (a truncated file?); the output has "
+                    f"{result.frames}"
+                )
+        finally:
+            bar.close()
+
+
+def _run_images(
+    jobs: Sequence[Job],
+    upscaler: Upscaler,
+    options: Options,
+    summary: Summary,
+    report: Callable[[str], None] | None,
+) -> None:
+    """Decode ahead and encode behind in threads, the model in this one."""
+    bar = Progress(jobs, enabled=options.progress)
+    say = report or bar.write
+    pin = upscaler.device.type == "cuda"
+
+    def fail(job: Job, reason: str, *, upscaled: bool = False) -> None:
+        summary.failed += 1
+        summary.failures.append((job.source, reason))
+        say(f"FAILED {job.source}: {reason}")
+        if not upscaled:
+            bar.upscaled([job])
+        bar.finished()
 
     def fits(width: int, height: int, bits: int) -> None:
         if options.max_memory is None:
@@ -339,11 +546,9 @@ def run_jobs(
         if job.clash is not None:
             # Never let one input's output replace another's.
             fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
-        elif job.target.exists() and not options.overwrite:
-            summary.skipped += 1
-            if options.tag is not None and read_tag(job.target) not in (None, options.tag):
-                summary.other_settings += 1
-            bar.update()
+        elif _skip(job, options, summary):
+            bar.upscaled([job])
+            bar.finished()
         else:
             todo.append(job)
 
@@ -369,16 +574,16 @@ def run_jobs(
                 try:
                     future.result()
                 except Exception as error:  # noqa: BLE001 - one image's problem, the run goes on
-                    fail(job, f"cannot write {job.target}: {error}")
+                    fail(job, f"cannot write {job.target}: {error}", upscaled=True)
                     continue
                 summary.done += 1
                 summary.megapixels += megapixels
-                bar.update()
-                elapsed = time.perf_counter() - start
-                bar.set_postfix_str(f"{summary.megapixels / max(elapsed, 1e-9):.2f} MP/s")
+                bar.finished()
 
         def process(batch: list[tuple[Job, Picture, torch.Tensor]]) -> None:
             out_dtype = out_dtype_for(batch[0][1], batch[0][0].fmt)
+            batch_jobs = [job for job, _, _ in batch]
+            bar.upscaling(batch_jobs)
             try:
                 lr = torch.cat([t for _, _, t in batch]) if len(batch) > 1 else batch[0][2]
                 sr = upscaler(lr, out_dtype=out_dtype)
@@ -389,11 +594,12 @@ def run_jobs(
                     return
                 fail(batch[0][0], f"upscaling failed: {type(error).__name__}: {error}")
                 return
+            bar.upscaled(batch_jobs)
             for (job, picture, _), image_sr in zip(batch, sr):
                 try:
                     alpha = upscale_alpha(upscaler, picture, out_dtype, options.alpha)
                 except Exception as error:  # noqa: BLE001 - this image fails, the rest go on
-                    fail(job, f"upscaling its alpha failed: {error}")
+                    fail(job, f"upscaling its alpha failed: {error}", upscaled=True)
                     continue
                 size = output_size(picture, upscaler, options.outscale)
                 future = encoder.submit(
@@ -437,6 +643,7 @@ def run_jobs(
                 process(batch)
             collect(block=True)
 
+        upscaler.progress = bar.tiles
         try:
             drive()
         except BaseException:
@@ -444,8 +651,6 @@ def run_jobs(
             decoder.shutdown(wait=False, cancel_futures=True)
             encoder.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            upscaler.progress = None
     bar.close()
-    summary.fp32_fallbacks = upscaler.fp32_fallbacks
-    summary.oom_retries = upscaler.oom_retries
-    summary.seconds = time.perf_counter() - start
-    return summary

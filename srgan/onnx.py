@@ -158,8 +158,11 @@ def export_onnx(
     *,
     opset: int = DEFAULT_OPSET,
     sample_size: tuple[int, int] = (32, 32),
+    clamp: bool = True,
 ) -> Path:
-    """Export ``generator`` (clamped to [0, 1]) to ONNX with dynamic batch, height, width.
+    """Export ``generator`` (clamped to [0, 1] unless ``clamp`` is false) to ONNX with
+    dynamic batch, height, width. The model's metadata records ``srgan.scale`` and
+    ``srgan.size_multiple`` (``onnx_metadata`` reads them back).
 
     Raises ``ExportError`` naming the failing module when the graph cannot be exported.
     """
@@ -172,7 +175,7 @@ def export_onnx(
     h, w = (math.ceil(s / multiple) * multiple for s in sample_size)
     in_channels = generator.config.get("in_channels", 3) if hasattr(generator, "config") else 3
     sample = torch.rand(1, in_channels, h, w)
-    model = Clamped(generator).eval()
+    model = Clamped(generator).eval() if clamp else generator
     try:
         program = _onnx_program(model, sample, opset, dynamic_shapes(multiple))
     except Exception as error:  # re-raised below, naming the module that fails
@@ -183,8 +186,25 @@ def export_onnx(
     program.save(str(path))
     import onnx
 
+    exported = onnx.load(str(path))
+    for key, value in {"srgan.scale": generator.scale, "srgan.size_multiple": multiple}.items():
+        entry = exported.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    onnx.save(exported, str(path))
     onnx.checker.check_model(str(path), full_check=True)
     return path
+
+
+def onnx_metadata(session: Any) -> dict[str, int]:
+    """``scale`` and ``size_multiple`` recorded by ``export_onnx`` in a session's model
+    (empty for ONNX files made elsewhere)."""
+    recorded = session.get_modelmeta().custom_metadata_map
+    found = {}
+    for key in ("scale", "size_multiple"):
+        value = recorded.get(f"srgan.{key}", "")
+        if value.isdigit():
+            found[key] = int(value)
+    return found
 
 
 def convert_fp16(source: str | Path, path: str | Path) -> Path:
@@ -221,14 +241,22 @@ def _sort_nodes(graph: Any) -> None:
 
 
 def onnx_session(
-    path: str | Path, *, threads: int | None = None, providers: Sequence[str] | None = None
+    path: str | Path,
+    *,
+    threads: int | None = None,
+    providers: Sequence[str] | None = None,
+    spin: bool = True,
 ) -> Any:
-    """An ONNX Runtime session (CPU unless ``providers`` says otherwise)."""
+    """An ONNX Runtime session (CPU unless ``providers`` says otherwise). ``spin=False``
+    lets its idle threads sleep instead of spinning, for pipelines whose other threads
+    (decoding, encoding) need the cores between the model's calls."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(
         str(path), options, providers=list(providers or ["CPUExecutionProvider"])
     )

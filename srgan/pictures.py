@@ -22,9 +22,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srgan.images import SIXTEEN_BIT_FORMATS, Picture, decode_pil, picture_to_pil, to_8bit
+from srgan.backends import build_upscaler
+from srgan.images import (
+    SIXTEEN_BIT_FORMATS,
+    Picture,
+    decode_pil,
+    picture_to_pil,
+    resized_metadata,
+    to_8bit,
+)
 from srgan.inference import DEFAULT_TILE, Upscaler
-from srgan.weights import load_model
 
 AlphaMode = Literal["bicubic", "model"]
 
@@ -96,11 +103,13 @@ def finish_picture(
     size: tuple[int, int],
     alpha: np.ndarray | None,
 ) -> Picture:
-    """Model output ``(3, H, W)`` -> a ``Picture`` at ``size``, alpha re-attached."""
+    """Model output ``(3, H, W)`` -> a ``Picture`` at ``size``, alpha re-attached, the
+    metadata carried over (EXIF pixel dimensions updated, DPI scaled with the size)."""
     pixels = resize(from_batch(sr, grayscale=picture.grayscale), *size)
     if alpha is not None:
         alpha = resize(alpha, *size)
-    return Picture(pixels, alpha, picture.icc_profile, picture.format)
+    exif, dpi = resized_metadata(picture, *size)
+    return Picture(pixels, alpha, picture.icc_profile, picture.format, exif, dpi)
 
 
 def upscale_alpha(
@@ -138,9 +147,12 @@ def upscale_picture(
 
 
 @functools.lru_cache(maxsize=4)
-def cached_upscaler(spec: str, device: str, precision: str, tile: int | None) -> Upscaler:
-    """One ``Upscaler`` per (model, device, precision, tile), reused by ``upscale_image``."""
-    return Upscaler(load_model(spec), device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
+def cached_upscaler(
+    spec: str, device: str, precision: str, tile: int | None, backend: str = "auto"
+) -> Upscaler:
+    """One ``Upscaler`` per (model, device, precision, tile, backend), reused by
+    ``upscale_image`` (built by ``srgan.backends.build_upscaler``)."""
+    return build_upscaler(spec, backend=backend, device=device, precision=precision, tile=tile)
 
 
 def upscale_image(
@@ -152,6 +164,7 @@ def upscale_image(
     device: str = "auto",
     precision: str = "fp32",
     tile: int | None = DEFAULT_TILE,
+    backend: str = "auto",
 ) -> np.ndarray | Image.Image:
     """Upscale one image in memory; the same kind of image comes back.
 
@@ -166,19 +179,28 @@ def upscale_image(
             the model's output, area-averaged when shrinking).
         alpha: ``"bicubic"`` (default) or ``"model"`` for the alpha channel.
         device, precision, tile: as for ``Upscaler`` when ``model`` is not one.
+        backend: for a model given by name or file, what runs it (``srgan.backends``):
+            ``auto`` (PyTorch on CUDA, ONNX Runtime on the CPU), ``torch``, ``onnx``,
+            ``onnx-int8`` or ``onnx-cuda``.
 
     Returns:
-        a PIL image of the input's mode family, or an array of the input's dtype and layout.
+        a PIL image of the input's mode family (its ``info`` holds the ICC profile, the
+        EXIF without orientation and the scaled DPI, as Pillow's own images do), or an
+        array of the input's dtype and layout.
     """
     if isinstance(model, Upscaler):
         upscaler = model
     elif isinstance(model, nn.Module):
         upscaler = Upscaler(model, device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
     else:
-        upscaler = cached_upscaler(str(model), device, precision, tile)
+        upscaler = cached_upscaler(str(model), device, precision, tile, backend)
     if isinstance(image, Image.Image):
         result = upscale_picture(upscaler, decode_pil(image), outscale=outscale, alpha=alpha)
-        return picture_to_pil(result)
+        upscaled = picture_to_pil(result)
+        # As Pillow reports them on open (save them with e.g. exif=upscaled.info["exif"]).
+        metadata = {"icc_profile": result.icc_profile, "exif": result.exif, "dpi": result.dpi}
+        upscaled.info.update({k: v for k, v in metadata.items() if v})
+        return upscaled
     array = np.asarray(image)
     floating = np.issubdtype(array.dtype, np.floating)
     if floating:

@@ -1,30 +1,35 @@
-"""Upscale image files and folders with a super-resolution model.
+"""Upscale image and video files, and folders of them, with a super-resolution model.
 
     python -m srgan.upscale photo.jpg photo_x4.png
     python -m srgan.upscale photos/ upscaled/                  # recursive, mirrors the tree
-    python -m srgan.upscale photos/ upscaled/ --model quality --format webp --quality 90
+    python -m srgan.upscale photos/ upscaled/ --format webp --quality 90 --suffix _x4
     python -m srgan.upscale photos/ upscaled/ --model RealESRGAN_x4plus.pth --tile 256
-    srgan-upscale --help                                       # every option, with defaults
+    python -m srgan.upscale clip.mp4 clip_x4.mp4 --crf 20     # video: frames, timing, audio
+    python -m srgan.upscale --help                             # every option, with defaults
+
+(``srgan-upscale`` is the same command, installed with the package.)
 
 Safe by construction: inputs are only read; every output is written to a temporary file in
-its folder and renamed into place, so an interrupted run leaves no truncated image;
-finished outputs are skipped on a re-run (``--overwrite`` redoes them); an output that
-would replace an input is refused. A file that cannot be read is reported by name with
-the reason and the rest carry on. Exit status: 0 all done, 1 some images failed, 2 usage
-error (bad option, missing input or model), 130 interrupted.
+its folder and renamed into place, so an interrupted run leaves no truncated image or
+video; finished outputs are skipped on a re-run (``--overwrite`` redoes them); an output
+that would replace an input is refused. A file that cannot be read is reported by name
+with the reason and the rest carry on. Exit status: 0 all done, 1 some files failed, 2
+usage error (bad option, missing input or model), 130 interrupted.
 
-Decoding and encoding run in background threads and pixels go to the accelerator as
-8/16-bit integers (converted and quantised there), so throughput is bound by the model.
+The model runs on ``--backend auto`` (PyTorch on CUDA, ONNX Runtime on the CPU; see
+``srgan.backends``). Decoding and encoding run in background threads and pixels go to the
+accelerator as 8/16-bit integers (converted and quantised there), so throughput is bound
+by the model.
 
 This file is the command line only: the in-memory API is ``srgan.pictures``
-(``srgan.upscale_image``), planning and running folders is ``srgan.jobs``.
+(``srgan.upscale_image``), planning and running files and folders is ``srgan.jobs``,
+videos ``srgan.video``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -37,10 +42,18 @@ from pathlib import Path
 
 import torch
 
-from srgan.images import DEFAULT_MAX_PIXELS, FORMATS, IMAGE_SUFFIXES
+from srgan.backends import (
+    BACKENDS,
+    available_backends,
+    build_upscaler,
+    pixel_settings,
+    sha256_file,
+)
+from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS
 from srgan.inference import DEFAULT_TILE, Upscaler, check_tile, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
+    INPUT_SUFFIXES,
     Job,
     Options,
     Summary,
@@ -49,7 +62,8 @@ from srgan.jobs import (
     plan_jobs,
     run_jobs,
 )
-from srgan.weights import DEFAULT_MODEL, load_model, packaged_models, resolve_model
+from srgan.video import MAX_CRF, PRESETS
+from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -59,8 +73,10 @@ examples:
   python -m srgan.upscale photo.jpg photo_x4.png
   python -m srgan.upscale photos/ upscaled/ --format webp --quality 90 --suffix _x4
   python -m srgan.upscale photos/ upscaled/ --model RealESRGAN_x4plus.pth --tile 256
+  python -m srgan.upscale clip.mp4 clip_x4.mp4 --crf 20
+  python -m srgan.upscale photos/ upscaled/ --backend torch
 
-exit status: 0 all done (or already there), 1 some images failed (each is reported
+exit status: 0 all done (or already there), 1 some files failed (each is reported
 with its reason; the others are done), 2 usage error (nothing done), 130 interrupted
 (finished outputs are complete, no partial files are left).
 """
@@ -79,18 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m srgan.upscale",
         description=(
-            "Upscale an image file, or every image in a folder (recursively; the output "
-            "folder mirrors the tree). Inputs are never modified; outputs are written "
-            "atomically and skipped when already there."
+            "Upscale an image or video file, or every image and video in a folder "
+            "(recursively; the output folder mirrors the tree). Videos (.mp4, .mkv, .mov, "
+            ".webm, .avi) keep their frame count, timing and audio. Inputs are never "
+            "modified; outputs are written atomically and skipped when already there."
         ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("input", type=Path, help="an image file or a folder of images")
+    parser.add_argument("input", type=Path, help="an image or video file, or a folder of them")
     parser.add_argument(
         "output",
         type=Path,
-        help="the output file (when INPUT is a file and OUTPUT has an image suffix) or folder",
+        help=(
+            "the output file (when INPUT is a file and OUTPUT has an image or video suffix) "
+            "or folder"
+        ),
     )
     parser.add_argument(
         "--model",
@@ -99,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"'default' (the shipped default model, now {DEFAULT_MODEL!r}), a shipped model's "
             f"name (installed: {', '.join(packaged_models()) or 'none'}), or a weights file: "
             ".safetensors, an srgan.fit .ckpt, "
-            "or ESRGAN / Real-ESRGAN RRDBNet .pth (loaded without running any code in it)"
+            "ESRGAN / Real-ESRGAN RRDBNet .pth (loaded without running any code in it), or an "
+            ".onnx model (python -m srgan.export) for the ONNX backends"
         ),
     )
     parser.add_argument(
@@ -115,14 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--format",
-        choices=[*FORMATS, "same"],
+        choices=[*FORMATS, *FORMAT_ALIASES, "same"],
         default=None,
         help=(
-            "output format; 'same' keeps each input's format; default png, or the output "
-            "file's suffix when OUTPUT is a file"
+            "output format (jpeg is jpg, tif is tiff); 'same' keeps each input's format; "
+            "default png, or the output file's suffix when OUTPUT is a file. EXIF (upright), "
+            "ICC profile and DPI (scaled) are kept where the format has room"
         ),
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality (1-100)")
+    parser.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help=(
+            "video quality, lower is better and bigger: H.264 0-51 (default 18, near "
+            "transparent), VP9 for .webm 0-63 (default 31)"
+        ),
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="medium",
+        help="H.264 encoder speed: faster presets make bigger files at the same --crf",
+    )
     parser.add_argument(
         "--suffix",
         default="",
@@ -151,6 +188,27 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "refuse an image whose upscaling would need more memory than this (GiB); "
             "default 80%% of the memory available when the run starts; 0: no limit"
+        ),
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help=(
+            "what runs the model. auto: PyTorch on CUDA, ONNX Runtime fp32 on the CPU (about "
+            "twice as fast there; exported once into the cache folder and checked against "
+            "PyTorch, outputs within 1/255). onnx-int8: faster still, changes the pixels "
+            "(calibrated once; the first run prints its PSNR cost). onnx-cuda: needs "
+            f"onnxruntime-gpu. Here: {', '.join(available_backends())}"
+        ),
+    )
+    parser.add_argument(
+        "--calibration-dir",
+        metavar="DIR",
+        default=None,
+        help=(
+            "--backend onnx-int8: calibrate on these images (as they will be upscaled) "
+            "instead of the built-in crops"
         ),
     )
     parser.add_argument(
@@ -204,34 +262,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_upscaler(args: argparse.Namespace, device: str | torch.device) -> Upscaler:
+def make_upscaler(
+    args: argparse.Namespace, device: str | torch.device, *, backend: str | None = None
+) -> Upscaler:
     resolved = resolve_device(device) if isinstance(device, str) else device
-    precision = args.precision
-    if precision == "auto":
-        precision = "fp16" if resolved.type == "cuda" else "fp32"
-    compile = args.compile and resolved.type == "cuda"
-    if args.compile and not compile:
+    if args.compile and resolved.type != "cuda":
         print("note: --compile is for GPUs; running the model uncompiled on CPU", file=sys.stderr)
-    return Upscaler(
-        load_model(args.model),
+    return build_upscaler(
+        args.model,
+        backend=backend or args.backend,
         device=resolved,
-        precision=precision,  # type: ignore[arg-type]
+        precision=args.precision,
         tile=args.tile or None,
         tile_overlap=args.tile_overlap,
-        compile=compile,
+        compile=args.compile and resolved.type == "cuda",
+        calibration_dir=args.calibration_dir,
     )
 
 
-def settings_tag(args: argparse.Namespace) -> str:
-    """What each output records of how it was made (and a re-run compares): the weights
-    file's name and sha256, the output factor and the alpha mode."""
+def settings_tag(args: argparse.Namespace, upscaler: Upscaler | None = None) -> str:
+    """What each output records of how it was made (and a re-run compares): the model
+    file's name and sha256, the output factor, the alpha mode, and the backend when it
+    changes the pixels (``onnx-int8`` and its calibration)."""
     path = resolve_model(args.model)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = sha256_file(path)[:16]
     settings = {"model": path.name, "sha256": digest, "outscale": args.outscale}
+    settings |= pixel_settings(upscaler) if upscaler is not None else {}
     return json.dumps(settings | {"alpha": args.alpha}, sort_keys=True)
 
 
-def options_from(args: argparse.Namespace, *, progress: bool = True) -> Options:
+def options_from(
+    args: argparse.Namespace, upscaler: Upscaler | None = None, *, progress: bool = True
+) -> Options:
     if args.max_memory is None:
         available = available_memory()
         max_memory = int(0.8 * available) if available else None
@@ -243,11 +305,13 @@ def options_from(args: argparse.Namespace, *, progress: bool = True) -> Options:
         quality=args.quality,
         overwrite=args.overwrite,
         max_pixels=int(args.max_pixels * 1e6) or None,
+        crf=args.crf,
+        preset=args.preset,
         max_memory=max_memory,
         batch_size=args.batch_size,
         workers=args.workers,
         progress=progress and not args.no_progress,
-        tag=settings_tag(args),
+        tag=settings_tag(args, upscaler),
     )
 
 
@@ -259,6 +323,8 @@ def check_options(args: argparse.Namespace) -> None:
     """Every option checked before any work; ``UsageError`` says which and what to give."""
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
+    if args.crf is not None and not 0 <= args.crf <= max(MAX_CRF.values()):
+        raise UsageError(f"--crf must be 0..51 (H.264) or 0..63 (VP9), got {args.crf}")
     if args.outscale is not None and not (0 < args.outscale <= MAX_OUTSCALE):
         raise UsageError(
             f"--outscale must be a number above 0 and at most {MAX_OUTSCALE:g}, got {args.outscale}"
@@ -285,6 +351,13 @@ def check_options(args: argparse.Namespace) -> None:
             )
     if args.devices is not None and args.devices < 1:
         raise UsageError(f"--devices must be at least 1, got {args.devices}")
+    if args.devices is not None and args.backend not in ("auto", "torch"):
+        raise UsageError(f"--devices runs PyTorch on each device; --backend {args.backend} cannot")
+    if args.calibration_dir is not None:
+        if args.backend != "onnx-int8":
+            raise UsageError("--calibration-dir is for --backend onnx-int8")
+        if not Path(args.calibration_dir).is_dir():
+            raise UsageError(f"--calibration-dir: not a folder: {args.calibration_dir}")
 
 
 def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summary, int]:
@@ -298,11 +371,13 @@ def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summ
     fabric = L.Fabric(accelerator=accelerator, devices=args.devices, strategy=strategy)
     fabric.launch()
     share = list(jobs)[fabric.global_rank :: fabric.world_size]
-    upscaler = make_upscaler(args, fabric.device)
-    summary = run_jobs(share, upscaler, options_from(args, progress=fabric.global_rank == 0))
+    upscaler = make_upscaler(args, fabric.device, backend="torch")
+    options = options_from(args, upscaler, progress=fabric.global_rank == 0)
+    summary = run_jobs(share, upscaler, options)
     counts = torch.tensor(summary.counts(), dtype=torch.float64, device=fabric.device)
     total = fabric.all_reduce(counts, reduce_op="sum")
-    done, skipped, other, failed, fallbacks, retries, megapixels = total.tolist()
+    done, skipped, other, failed, fallbacks, retries, megapixels, videos, frames = total.tolist()
+    summary.videos, summary.frames = int(videos), int(frames)
     summary.done, summary.skipped, summary.failed = int(done), int(skipped), int(failed)
     summary.other_settings = int(other)
     summary.fp32_fallbacks, summary.oom_retries = int(fallbacks), int(retries)
@@ -350,13 +425,17 @@ def run(args: argparse.Namespace) -> int:
         jobs = plan.jobs
         if not jobs:
             raise UsageError(
-                f"no images in {args.input} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+                f"no images or videos in {args.input} (looked for "
+                f"{', '.join(sorted(INPUT_SUFFIXES))})"
             )
+        if args.devices is not None and any(job.video for job in jobs):
+            raise UsageError("--devices shares image files between devices; give videos alone")
         start = time.perf_counter()
         if args.devices is not None:
             summary, rank = run_distributed(args, jobs)
         else:
-            summary, rank = run_jobs(jobs, make_upscaler(args, args.device), options_from(args)), 0
+            upscaler = make_upscaler(args, args.device)
+            summary, rank = run_jobs(jobs, upscaler, options_from(args, upscaler)), 0
         summary.seconds = time.perf_counter() - start
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,31 @@ def smooth_image(rng: np.random.Generator, height: int, width: int) -> np.ndarra
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def srgan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One srgan cache folder for the whole session's ONNX models, never the user's: models
+    are keyed by their weights' sha256, so each tiny test network is exported once, for the
+    tests and for the commands they run in subprocesses (``subprocess_env``)."""
+    return tmp_path_factory.mktemp("srgan-cache")
+
+
+@pytest.fixture(autouse=True)
+def _onnx_cache(srgan_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from srgan import backends
+
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: srgan_cache / "onnx")
+
+
+@pytest.fixture
+def subprocess_env(srgan_cache: Path) -> dict[str, str]:
+    """The environment for a command run in a subprocess: the session's srgan cache, and
+    this checkout first on the import path."""
+    import os
+
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "SRGAN_CACHE": str(srgan_cache), "PYTHONPATH": root}
 
 
 @pytest.fixture
@@ -148,3 +174,57 @@ def compact_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[CompactNet, 
     model = CompactNet(num_features=4, num_convs=1).eval()
     path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "compact.onnx")
     return model, path
+
+
+def make_video(
+    path: Path,
+    *,
+    frames: int = 6,
+    size: tuple[int, int] = (32, 24),
+    rate: int = 10,
+    audio: str | None = "aac",
+    codec: str = "libx264",
+    pts: list[int] | None = None,
+    smooth: bool = False,
+) -> Path:
+    """A tiny video made with PyAV: ``frames`` frames of ``size`` (width, height) at ``rate``
+    fps (timestamps ``pts`` in 1/``rate`` units, default 0, 1, 2, ...), with a 440 Hz mono
+    tone in ``audio`` lasting as long (``None``: no audio)."""
+    import av
+
+    container = {".mkv": "matroska"}.get(path.suffix, path.suffix[1:])
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format=container) as out:
+        video = out.add_stream(codec, rate=rate)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.codec_context.time_base = Fraction(1, rate)
+        sound = None
+        if audio is not None:
+            sound = out.add_stream(audio, rate=48000 if audio == "libopus" else 8000)
+            sound.layout = "mono"
+        for i, stamp in enumerate(pts or range(frames)):
+            if smooth:
+                pixels = smooth_image(np.random.default_rng(i), size[1], size[0])
+            else:
+                pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = stamp, Fraction(1, rate)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        if sound is not None:
+            sample_rate = sound.codec_context.sample_rate
+            count = sample_rate * ((pts or [frames - 1])[-1] + 1) // rate
+            tone = np.sin(2 * np.pi * 440 * np.arange(count) / sample_rate)
+            samples = (0.3 * tone * 32767).astype(np.int16)[None]
+            for start in range(0, count, 960):
+                chunk = av.AudioFrame.from_ndarray(
+                    samples[:, start : start + 960], format="s16", layout="mono"
+                )
+                chunk.sample_rate = sample_rate
+                for packet in sound.encode(chunk):
+                    out.mux(packet)
+            for packet in sound.encode(None):
+                out.mux(packet)
+    return path

@@ -151,3 +151,20 @@ def test_onnx_is_another_name_for_output() -> None:
     from srgan.export import build_parser
 
     assert build_parser().parse_args(["--onnx", "model.onnx"]).output == "model.onnx"
+
+
+def test_outputs_default_to_runs_export(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    monkeypatch.chdir(tmp_path)
+    args = ["--model", str(model), "--fp16", "--int8", "--calibration-dir", str(image_dir)]
+    report = run([*args, "--calibration-crops", "4"])
+    folder = tmp_path / "runs" / "export"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "tiny.export.json",
+        "tiny.fp16.onnx",
+        "tiny.int8.onnx",
+        "tiny.onnx",
+    ]
+    assert report["int8"]["path"] == "tiny.int8.onnx"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -464,3 +467,31 @@ def test_resuming_does_not_need_the_file_the_run_started_from(
     init.unlink()  # moved away after the first run
     resumed = main(["fit", *args, "--trainer.max_steps=3", f"--ckpt_path={last}"])
     assert resumed.trainer.global_step == 3
+
+
+def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
+    tmp_path: Path,
+) -> None:
+    """The debug config from another working directory: it finds the bundled samples,
+    names its run folder, and none of Lightning's advertisements or examples show."""
+    root = CONFIGS.parent
+    command = [sys.executable, "-m", "srgan.fit", "fit", "--config", str(CONFIGS / "debug.yaml")]
+    command += ["--trainer.max_steps=2", "--trainer.enable_progress_bar=false"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "run folder: runs/debug/lightning_logs/version_0" in output
+    assert (tmp_path / "runs/debug/lightning_logs/version_0/checkpoints/last.ckpt").is_file()
+    for noise in ("tensorboardX", "Tip:", "pin_memory", "saved_models", "Traceback"):
+        assert noise not in output, noise
+
+
+def test_data_loader_workers_default_to_the_machine(image_dir: Path) -> None:
+    from srgan.data import default_workers
+
+    data = SRDataModule(str(image_dir), crop_size=32, val_holdout=0)
+    assert data.num_workers == default_workers() >= 1
+    assert default_workers() <= min(8, len(os.sched_getaffinity(0)))
+    data.setup("fit")
+    assert data.train_dataloader().pin_memory is torch.cuda.is_available()

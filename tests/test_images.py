@@ -401,3 +401,72 @@ def test_16bit_pixels_become_the_nearest_8bit_level(tmp_path: Path) -> None:
     write_image(tmp_path / "deep.bmp", Picture(pixels))  # BMP: 8 bits, lossless
     decoded = read_image(tmp_path / "deep.bmp").pixels
     np.testing.assert_array_equal(decoded, np.rint(pixels / 257).astype(np.uint8))
+
+
+# --- photo metadata: EXIF (upright), DPI -------------------------------------------------
+
+
+def camera_jpeg(path: Path, orientation: int = 6, dpi: tuple[int, int] = (300, 200)) -> None:
+    """A JPEG as a camera writes it: maker, date and pixel size in EXIF, GPS, a DPI."""
+    image = Image.fromarray(rgb(6, 10))
+    exif = image.getexif()
+    exif[images.EXIF_ORIENTATION] = orientation
+    exif[0x010F] = "Camera Maker"
+    ifd = exif.get_ifd(images.EXIF_IFD)
+    ifd[0x9003] = "2024:05:06 07:08:09"
+    ifd[images.EXIF_PIXEL_X], ifd[images.EXIF_PIXEL_Y] = 10, 6
+    exif.get_ifd(0x8825)[1] = "N"
+    image.save(path, exif=exif, dpi=dpi, quality=95)
+
+
+def torch_batch(pixels: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp", "tiff"])
+def test_exif_is_kept_upright_and_resized(tmp_path: Path, fmt: str) -> None:
+    from srgan.pictures import finish_picture
+
+    camera_jpeg(tmp_path / "in.jpg")
+    picture = read_image(tmp_path / "in.jpg")
+    assert picture.pixels.shape[:2] == (10, 6)  # rotated upright
+    assert picture.dpi == (200.0, 300.0)  # a quarter turn swaps the axes
+    sr = torch_batch(np.repeat(np.repeat(picture.pixels, 4, 0), 4, 1))
+    big = finish_picture(picture, sr, (40, 24), None)
+    write_image(tmp_path / f"out.{fmt}", big, fmt=fmt)
+    with Image.open(tmp_path / f"out.{fmt}") as result:
+        exif = result.getexif()
+        assert images.EXIF_ORIENTATION not in exif  # the pixels are upright now
+        assert exif[0x010F] == "Camera Maker" and exif.get_ifd(0x8825)[1] == "N"
+        ifd = exif.get_ifd(images.EXIF_IFD)
+        assert ifd[0x9003] == "2024:05:06 07:08:09"
+        assert (ifd[images.EXIF_PIXEL_X], ifd[images.EXIF_PIXEL_Y]) == (24, 40)
+        if fmt != "webp":  # WebP has no resolution field
+            assert np.allclose(result.info["dpi"], (800, 1200), atol=0.01)
+
+
+def test_16bit_colour_png_keeps_exif_and_dpi(tmp_path: Path) -> None:
+    array = np.random.default_rng(7).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    source = Image.new("RGB", (1, 1))
+    exif = source.getexif()
+    exif[0x010F] = "Scanner"
+    picture = Picture(array, exif=exif.tobytes(), dpi=(600.0, 600.0))
+    write_image(tmp_path / "deep.png", picture)
+    back = read_image(tmp_path / "deep.png")
+    assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, array)
+    assert np.allclose(back.dpi, (600, 600), atol=0.01)
+    with Image.open(tmp_path / "deep.png") as result:
+        assert result.getexif()[0x010F] == "Scanner"
+
+
+def test_exif_too_long_for_jpeg_loses_the_maker_note_only(tmp_path: Path) -> None:
+    image = Image.new("RGB", (4, 4))
+    exif = image.getexif()
+    exif[0x010F] = "Camera Maker"
+    exif.get_ifd(images.EXIF_IFD)[images.EXIF_MAKER_NOTE] = b"x" * 70_000
+    write_image(tmp_path / "out.jpg", Picture(rgb(4, 4), exif=exif.tobytes()))
+    with Image.open(tmp_path / "out.jpg") as result:
+        assert result.getexif()[0x010F] == "Camera Maker"
+        assert images.EXIF_MAKER_NOTE not in result.getexif().get_ifd(images.EXIF_IFD)

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from srgan.generators import CompactNet
 from srgan.inference import Upscaler, resolve_device, tile_spans, upscale
-from tests.conftest import TINY_GENERATORS
+from tests.conftest import TINY_GENERATORS, tiny_compact
 
 
 @pytest.mark.parametrize("name", sorted(TINY_GENERATORS))
@@ -200,3 +200,24 @@ def test_integer_output_is_rounded_to_nearest(tile: int | None) -> None:
     assert torch.equal(as_uint16.to(torch.int32), (as_float * 65535).round().to(torch.int32))
     # Truncation would lower about half of the values by one level.
     assert ((as_float * 255) % 1 > 0.5).any()
+
+
+@pytest.mark.parametrize("tile", [None, 8, 13])
+def test_progress_counts_every_input_pixel_once(tile: int | None) -> None:
+    upscaler = Upscaler(tiny_compact(), device="cpu", tile=tile)
+    reported: list[int] = []
+    upscaler.progress = reported.append
+    upscaler(torch.rand(2, 3, 21, 30))
+    assert sum(reported) == 2 * 21 * 30
+    assert len(reported) == (1 if tile is None else -(-21 // tile) * -(-30 // tile))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_all_finite_sees_one_bad_value(value: float, dtype: torch.dtype) -> None:
+    from srgan.inference import all_finite
+
+    x = torch.rand(2, 3, 17, 9).to(dtype)
+    assert all_finite(x)
+    x[1, 2, 16, 8] = value
+    assert not all_finite(x)

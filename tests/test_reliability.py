@@ -219,15 +219,15 @@ def test_every_file_not_processed_is_named(
     real_scandir = os.scandir
 
     def scandir(path=".") -> object:  # a folder this user may not list
-        if Path(path) == locked:
+        if not isinstance(path, int) and Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
     code, out, err = run([source, tmp_path / "out", "--model", model_file], capsys)
     assert code == EXIT_FAILED
-    assert f"left aside: {source / 'notes.txt'}: not an image suffix (.txt)" in err
-    assert f"left aside: {source / 'animated.gif'}: not an image suffix (.gif)" in err
+    assert f"left aside: {source / 'notes.txt'}: not an image or video suffix (.txt)" in err
+    assert f"left aside: {source / 'animated.gif'}: not an image or video suffix (.gif)" in err
     assert "a link to a folder already searched" in err
     assert f"failed: {source / 'broken.png'}: a broken or looping link" in err
     assert f"failed: {locked}: cannot list folder: Permission denied" in err
@@ -384,14 +384,16 @@ def test_export_checks_outputs_and_calibration_before_writing(
     assert not (tmp_path / "m.onnx").exists()  # nothing written
 
 
-def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
     """Ctrl-C, again and again from the start, until the command ends: whether it lands
     while the libraries load, while the model runs or while the run winds down, the
     command says so in a line. (Loading torch's native libraries can swallow a signal
     that lands in those few milliseconds; the next one is then seen.)"""
     Image.fromarray(rgb(8, 8)).save(tmp_path / "a.png")
     command = [sys.executable, "-m", "srgan.upscale", str(tmp_path), str(tmp_path / "out")]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=subprocess_env
+    )
     deadline = time.time() + 60
     while process.poll() is None and time.time() < deadline:
         time.sleep(0.1)
@@ -401,14 +403,18 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path) -> None:
     assert process.returncode in (-signal.SIGINT, 130)
 
 
-def test_a_second_ctrl_c_exits_at_once(tmp_path: Path, model_file: Path) -> None:
+def test_a_second_ctrl_c_exits_at_once(
+    tmp_path: Path, model_file: Path, subprocess_env: dict[str, str]
+) -> None:
     source = tmp_path / "in"
     source.mkdir()
     for i in range(40):
         Image.fromarray(rgb(64, 64, i)).save(source / f"img{i:02d}.png")
     command = [sys.executable, "-m", "srgan.upscale", str(source), str(tmp_path / "out")]
     command += ["--model", str(model_file), "--device", "cpu", "--workers", "1"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=subprocess_env
+    )
     deadline = time.time() + 60
     while not list((tmp_path / "out").glob("*.png")) and time.time() < deadline:
         time.sleep(0.05)

@@ -66,7 +66,7 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     assert outputs(tmp_path / "out") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
     assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
     assert "done 4, skipped 0 (already there), failed 0" in out
-    assert f"left aside: {tree / 'notes.txt'}: not an image suffix (.txt)" in err
+    assert f"left aside: {tree / 'notes.txt'}: not an image or video suffix (.txt)" in err
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
     assert not list((tmp_path / "out").rglob(".*.part"))
 
@@ -320,8 +320,10 @@ def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
     assert sorted(j.source for share in shares for j in share) == sorted(j.source for j in jobs)
 
 
-def test_python_dash_m_entry_point(tree: Path, tmp_path: Path, model_file: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def test_python_dash_m_entry_point(
+    tree: Path, tmp_path: Path, model_file: Path, subprocess_env: dict[str, str]
+) -> None:
+    env = subprocess_env
     result = subprocess.run(
         [sys.executable, "-m", "srgan.upscale", str(tree / "a.png"), str(tmp_path / "o.png")]
         + ["--model", str(model_file), "--device", "cpu"],
@@ -351,7 +353,7 @@ def test_two_inputs_never_share_an_output(
 
 
 def test_public_api_is_exported() -> None:
-    for name in ("upscale_image", "load_model", "Upscaler"):
+    for name in ("upscale_image", "upscale_video", "build_upscaler", "load_model", "Upscaler"):
         assert name in srgan.__all__ and callable(getattr(srgan, name))
 
 
@@ -415,7 +417,9 @@ def test_an_interrupted_run_leaves_only_complete_outputs(
     assert code == EXIT_OK and "done 3, skipped 1" in out
 
 
-def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) -> None:
+def test_a_killed_run_then_a_rerun_leaves_every_output_complete(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
     """SIGKILL mid-folder (no clean-up possible), then rerun: all outputs valid, no temp files."""
     source = tmp_path / "in"
     source.mkdir()
@@ -427,7 +431,7 @@ def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) 
     out = tmp_path / "out"
     command = [sys.executable, "-m", "srgan.upscale", str(source), str(out)]
     command += ["--model", str(model), "--device", "cpu", "--no-progress"]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = subprocess_env
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -450,3 +454,61 @@ def test_a_killed_run_then_a_rerun_leaves_every_output_complete(tmp_path: Path) 
     assert outputs(out) == [f"{i:02d}.png" for i in range(80)]
     for path in out.glob("*.png"):
         assert read_image(path).pixels.shape == (384, 384, 3)
+
+
+def test_jpeg_to_jpeg_keeps_exif_and_scales_dpi(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    image = Image.fromarray(rgb(6, 10))
+    exif = image.getexif()
+    exif[0x0112] = 8  # rotated a quarter turn
+    exif[0x010F] = "Camera Maker"
+    image.save(source / "photo.jpg", exif=exif, dpi=(72, 72), quality=95)
+    for fmt, suffix in (("same", ".jpg"), ("jpeg", ".jpg")):
+        out = tmp_path / f"out-{fmt}"
+        code, _, err = run([source, out, "--model", model_file, "--format", fmt], capsys)
+        assert code == EXIT_OK, err
+        with Image.open(out / f"photo{suffix}") as result:
+            assert result.format == "JPEG" and result.size == (24, 40)
+            assert result.getexif()[0x010F] == "Camera Maker"
+            assert 0x0112 not in result.getexif()
+            assert result.info["dpi"] == (288, 288)
+
+
+def test_progress_moves_inside_an_image_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srgan import jobs as jobs_module
+
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(rgb(48, 64)).save(source / "large-photo.png")
+    Image.fromarray(rgb(8, 8)).save(source / "small.png")
+    seen: list[tuple[str, float]] = []
+
+    class Recording(jobs_module.Progress):
+        def tiles(self, pixels: int) -> None:
+            super().tiles(pixels)
+            seen.append((self.bar.desc, self.bar.n))
+
+    monkeypatch.setattr(jobs_module, "Progress", Recording)
+    plan = plan_jobs(source, tmp_path / "out")
+    upscaler = srgan.Upscaler(tiny_compact(), device="cpu", tile=16)
+    bars = []
+    real_close = Recording.close
+    monkeypatch.setattr(Recording, "close", lambda self: (bars.append(self), real_close(self)))
+    options = srgan.jobs.Options(progress=True, workers=1)
+    summary = jobs_module.run_jobs(plan.jobs, upscaler, options)
+    assert summary.done == 2
+    inside = [n for desc, n in seen if "large-photo.png" in desc]
+    # 12 tiles of 16 x 16 in the 48 x 64 image: the bar moves 12 times inside it.
+    assert (
+        len(inside) == 12
+        and inside == sorted(inside)
+        and inside[-1] == pytest.approx(48 * 64 / 1e6)
+    )
+    (bar,) = bars
+    assert bar.bar.n == pytest.approx(bar.bar.total, abs=0.01)
+    assert bar.images == 2 and upscaler.progress is None

@@ -1,0 +1,500 @@
+"""Video in and out: streaming decode, upscale in batches through the one ``Upscaler``,
+encode; audio streams copied.
+
+``upscale_video(source, target, upscaler)`` reads ``source`` frame by frame with PyAV
+(FFmpeg), upscales batches of frames through ``srgan.inference.Upscaler`` (any backend,
+tiled like images), and encodes them as they come, so memory holds a few batches, never
+the video. The output keeps the input's frame count and timing (each frame keeps its
+timestamp: variable frame rates stay as they were), its colour matrix and range, and every
+audio stream (copied as it is when the container takes its codec, else re-encoded to the
+container's usual one: AAC, or Opus for WebM). Video is H.264 (VP9 for WebM) in 8-bit
+4:2:0 at ``crf`` (lower is better and bigger; default 18 for H.264, 31 for VP9).
+
+The output is written to a temporary file beside the target (named with this process's
+id) and renamed into place when complete: a run that is killed or interrupted leaves no
+partial video (``srgan.images.atomic_path``). It records the settings it was made with in
+the container's ``comment`` (``read_video_tag``). Problems with the input are raised as
+``VideoError`` with the reason. Decoding and encoding run in background threads while the
+model runs in the calling thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from srgan.images import atomic_path
+from srgan.inference import Upscaler
+from srgan.pictures import from_batch, resize
+
+# Container by output suffix (FFmpeg's muxer names).
+CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+VIDEO_SUFFIXES = frozenset(CONTAINERS)
+VIDEO_CODECS = {"webm": "libvpx-vp9"}  # the others: libx264
+DEFAULT_CRF = {"libx264": 18, "libvpx-vp9": 31}
+MAX_CRF = {"libx264": 51, "libvpx-vp9": 63}
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+# Audio codecs each container stores as they are (copied, not re-encoded).
+AUDIO_COPY = {
+    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    "matroska": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac", "vorbis", "pcm_s16le"},
+    "webm": {"opus", "vorbis"},
+    "avi": {"mp3", "ac3", "pcm_s16le", "aac"},
+}
+AUDIO_CODECS = {"webm": "libopus"}  # the others: aac
+STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+TAG_PREFIX = "srgan "
+
+
+class VideoError(Exception):
+    """A video that cannot be read or written; the message says why."""
+
+
+@dataclass
+class VideoResult:
+    frames: int
+    audio_streams: int
+    seconds: float
+    width: int
+    height: int
+    declared: int | None = None  # the frames the input's container declares, if it does
+
+    @property
+    def short(self) -> bool:
+        """Fewer frames decoded than the container declares (a truncated file?)."""
+        return self.declared is not None and self.frames < self.declared
+
+
+def _reason(error: Exception) -> str:
+    """FFmpeg's message without its errno and file name."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def _open(path: Path) -> Any:
+    av = _av()
+    try:
+        if path.stat().st_size == 0:
+            raise VideoError("empty file (0 bytes)")
+        return av.open(str(path))
+    except av.error.FFmpegError as error:
+        reason = _reason(error)
+        raise VideoError(f"not a video, or a format FFmpeg cannot read ({reason})") from None
+    except OSError as error:
+        raise VideoError(f"cannot read: {error.strerror or error}") from None
+
+
+def _av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise VideoError(
+            "video needs PyAV (pip install av), which srgan installs; reinstall srgan"
+        ) from None
+    return av
+
+
+def container_of(path: Path) -> str:
+    try:
+        return CONTAINERS[path.suffix.lower()]
+    except KeyError:
+        raise VideoError(
+            f"{path.name}: not a video suffix; use one of {', '.join(sorted(CONTAINERS))}"
+        ) from None
+
+
+def check_encoding(suffix: str, crf: int | None, preset: str) -> None:
+    """``ValueError`` for a ``crf`` or ``preset`` the output's codec cannot take."""
+    codec = VIDEO_CODECS.get(CONTAINERS.get(suffix.lower(), ""), "libx264")
+    if crf is not None and not 0 <= crf <= MAX_CRF[codec]:
+        raise ValueError(f"--crf for {codec} must be 0..{MAX_CRF[codec]}, got {crf}")
+    if preset not in PRESETS:
+        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+
+
+def read_video_tag(path: str | Path) -> str | None:
+    """The settings tag ``upscale_video`` stored in a video's ``comment``, or ``None``."""
+    try:
+        av = _av()
+        with av.open(str(path)) as container:
+            # Matroska stores tag names in capitals.
+            found = {k.lower(): v for k, v in container.metadata.items()}
+    except Exception:  # noqa: BLE001 - unreadable or not a video: no tag
+        return None
+    comment = found.get("comment", "")
+    return comment[len(TAG_PREFIX) :] if comment.startswith(TAG_PREFIX) else None
+
+
+def frame_count(stream: Any) -> int | None:
+    """The number of frames the container declares, or an estimate from the duration
+    (the stream's, else the container's: Matroska declares no frame count)."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if not rate:
+        return None
+    if stream.duration and stream.time_base:
+        return round(float(stream.duration * stream.time_base * rate))
+    if stream.container.duration:
+        return round(stream.container.duration / 1_000_000 * float(rate))  # AV_TIME_BASE
+    return None
+
+
+def probe(path: str | Path) -> dict[str, Any]:
+    """What ``upscale_video`` will read: size, frame rate, frames, audio streams."""
+    with _open(Path(path)) as container:
+        if not container.streams.video:
+            raise VideoError("no video stream in it")
+        stream = container.streams.video[0]
+        return {
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "rate": stream.average_rate or stream.guessed_rate,
+            "frames": frame_count(stream),
+            "audio_streams": len(container.streams.audio),
+            "codec": stream.codec_context.name,
+        }
+
+
+class _Background:
+    """Run ``produce(put)`` in a thread; iterate over what it puts. Its exception is
+    raised in the consumer; ``close`` stops it."""
+
+    _END = object()
+
+    def __init__(self, produce: Callable[[Callable[[Any], None]], None], size: int) -> None:
+        self.items: queue.Queue = queue.Queue(size)
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(produce,), daemon=True)
+        self.thread.start()
+
+    def _put(self, item: Any) -> None:
+        while not self.stop.is_set():
+            try:
+                self.items.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _run(self, produce: Callable[[Callable[[Any], None]], None]) -> None:
+        try:
+            produce(self._put)
+        except _Stopped:
+            return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            self.error = error
+        self._put_end()
+
+    def _put_end(self) -> None:
+        try:
+            self._put(self._END)
+        except _Stopped:
+            pass
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self.items.get()
+            if item is self._END:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def upscale_video(
+    source: str | Path,
+    target: str | Path,
+    upscaler: Upscaler,
+    *,
+    outscale: float | None = None,
+    crf: int | None = None,
+    preset: str = "medium",
+    batch_size: int = 4,
+    tag: str | None = None,
+    max_pixels: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    total: Callable[[int | None], None] | None = None,
+) -> VideoResult:
+    """Upscale the video ``source`` into ``target`` (its suffix picks the container).
+
+    ``progress(n)`` is called with the number of frames written after each batch,
+    ``total(frames)`` once with the frame count the input declares (``None`` if unknown).
+    ``max_pixels`` refuses frames above that size. ``VideoError`` says what is wrong with
+    the input; nothing is left at ``target`` when anything fails.
+    """
+    av = _av()
+    source, target = Path(source), Path(target)
+    fmt = container_of(target)
+    codec = VIDEO_CODECS.get(fmt, "libx264")
+    check_encoding(target.suffix, crf, preset)
+    start = time.perf_counter()
+    with _open(source) as reader:
+        if not reader.streams.video:
+            raise VideoError("no video stream in it")
+        video = reader.streams.video[0]
+        video.thread_type = "AUTO"
+        context = video.codec_context
+        width, height = context.width, context.height
+        if not width or not height:
+            raise VideoError(f"the video stream has no frame size ({context.name})")
+        if max_pixels and width * height > max_pixels:
+            raise VideoError(
+                f"frames too large: {width} x {height} is above the "
+                f"{max_pixels / 1e6:.0f} MP limit; raise it with --max-pixels"
+            )
+        factor = outscale or upscaler.scale
+        # 4:2:0 needs even sides.
+        out_height = max(2, round(height * factor / 2) * 2)
+        out_width = max(2, round(width * factor / 2) * 2)
+        rate = video.average_rate or video.guessed_rate or Fraction(25)
+        declared = int(video.frames) or None
+        if total is not None:
+            total(frame_count(video))
+        audio = list(reader.streams.audio)
+        with atomic_path(target) as temporary:
+            writer = av.open(str(temporary), "w", format=fmt, options=_mux_options(fmt))
+            try:
+                if tag is not None:
+                    writer.metadata["comment"] = TAG_PREFIX + tag
+                encoder = _video_stream(
+                    writer, codec, rate, video, (out_width, out_height), crf, preset
+                )
+                audio_out = {a.index: _audio_stream(writer, a, fmt) for a in audio}
+                frames = _pipeline(
+                    reader,
+                    video,
+                    audio,
+                    audio_out,
+                    writer,
+                    encoder,
+                    upscaler,
+                    (out_height, out_width),
+                    batch_size,
+                    progress,
+                )
+                if frames == 0:  # raised here, so that the empty output is removed
+                    raise VideoError("no frames could be decoded")
+            finally:
+                writer.close()
+    seconds = time.perf_counter() - start
+    return VideoResult(frames, len(audio), seconds, out_width, out_height, declared)
+
+
+def _mux_options(fmt: str) -> dict[str, str]:
+    # MP4 / MOV: the index at the front, so players can start before the whole file loads.
+    return {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+
+
+def _video_stream(
+    writer: Any,
+    codec: str,
+    rate: Fraction,
+    video: Any,
+    size: tuple[int, int],
+    crf: int | None,
+    preset: str,
+) -> Any:
+    stream = writer.add_stream(codec, rate=rate)
+    (stream.width, stream.height), stream.pix_fmt = size, "yuv420p"
+    # The input's timestamps are kept, in its own time base (AVI counts frames instead).
+    stream.codec_context.time_base = video.time_base if writer.format.name != "avi" else 1 / rate
+    source = video.codec_context
+    for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+        value = getattr(source, name, None)
+        if value:
+            setattr(stream.codec_context, name, value)
+    options = {"crf": str(crf if crf is not None else DEFAULT_CRF[codec])}
+    if codec == "libvpx-vp9":
+        options |= {"b": "0", "row-mt": "1"}  # constant quality; VP9 threads by rows
+    else:
+        options["preset"] = preset
+    stream.options = options
+    return stream
+
+
+@dataclass
+class _AudioOut:
+    stream: Any
+    copied: bool  # packets copied as they are, else decoded and encoded again
+
+
+def _audio_stream(writer: Any, audio: Any, fmt: str) -> _AudioOut:
+    """A copy of ``audio`` when ``fmt`` stores its codec, else an encoder of the usual one."""
+    name = audio.codec_context.name
+    if name in AUDIO_COPY[fmt]:
+        return _AudioOut(writer.add_stream_from_template(audio), copied=True)
+    codec = AUDIO_CODECS.get(fmt, "aac")
+    rate = audio.codec_context.sample_rate or 48000
+    if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+        rate = 48000
+    stream = writer.add_stream(codec, rate=rate)
+    channels = audio.codec_context.layout.nb_channels
+    # A layout without channel order ("1 channels", as AVI's PCM has) names the usual one.
+    stream.layout = STANDARD_LAYOUTS.get(channels, audio.codec_context.layout)
+    return _AudioOut(stream, copied=False)
+
+
+def _pipeline(
+    reader: Any,
+    video: Any,
+    audio: list[Any],
+    audio_out: dict[int, _AudioOut],
+    writer: Any,
+    encoder: Any,
+    upscaler: Upscaler,
+    size: tuple[int, int],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Decode (background thread) -> upscale batches (here) -> encode (background thread).
+
+    Audio packets travel with the frames in demuxing order, so the output interleaves
+    them as the input did. Returns the number of frames written.
+    """
+    av = _av()
+    step = 1 / (video.average_rate or video.guessed_rate or Fraction(25))
+
+    def decode(put: Callable[[Any], None]) -> None:
+        count = 0
+        for packet in reader.demux(video, *audio):
+            if packet.stream.index != video.index:
+                if packet.dts is not None:  # the demuxer's flush packets carry nothing
+                    put(("audio", packet))
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as error:
+                raise VideoError(
+                    f"corrupt or unreadable video stream at frame {count}: {_reason(error)}"
+                ) from None
+            for frame in frames:
+                count += 1
+                put(("frame", frame))
+
+    def encode(items: list[tuple[str, Any]]) -> None:
+        for kind, item in items:
+            if kind == "frame":
+                for packet in encoder.encode(item):
+                    writer.mux(packet)
+            else:
+                _write_audio(writer, audio_out[item.stream.index], item)
+
+    pending: list[tuple[str, Any]] = []  # audio packets and frames waiting for a batch
+    batch: list[Any] = []
+    written = 0
+    last_pts: int | None = None
+    decoder = _Background(decode, size=2 * batch_size + 8)
+    encoding: list[Future] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="encode") as pool:
+        try:
+
+            def flush() -> None:
+                nonlocal written, last_pts
+                upscaled = _upscale_frames(upscaler, batch, size)
+                items = []
+                for kind, item in pending:
+                    if kind == "frame":
+                        frame = upscaled.pop(0)
+                        last_pts = _timestamp(frame, item, last_pts, step, video.time_base)
+                        items.append(("frame", frame))
+                    else:
+                        items.append((kind, item))
+                encoding.append(pool.submit(encode, items))
+                while len(encoding) > 2:
+                    encoding.pop(0).result()
+                written += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+                pending.clear()
+                batch.clear()
+
+            for kind, item in decoder:
+                pending.append((kind, item))
+                if kind == "frame":
+                    batch.append(item)
+                    if len(batch) >= batch_size:
+                        flush()
+            if batch or pending:
+                flush()
+            for future in encoding:
+                future.result()
+            encoding.clear()
+            pool.submit(_flush_encoders, writer, encoder, audio_out).result()
+        finally:
+            decoder.close()
+            for future in encoding:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+    return written
+
+
+def _timestamp(frame: Any, source: Any, last: int | None, step: Fraction, base: Fraction) -> int:
+    """Give ``frame`` the source frame's timestamp (one frame after ``last`` when it has
+    none or it does not increase, which encoders refuse)."""
+    pts = source.pts
+    ticks = max(1, round(step / base)) if base else 1
+    if pts is None or (last is not None and pts <= last):
+        pts = 0 if last is None else last + ticks
+    frame.pts, frame.time_base = pts, base
+    return pts
+
+
+def _upscale_frames(upscaler: Upscaler, frames: list[Any], size: tuple[int, int]) -> list[Any]:
+    """Decoded frames -> upscaled ``yuv420p`` frames in the same colour matrix and range."""
+    av = _av()
+    if not frames:
+        return []
+    rgb = [f.to_ndarray(format="rgb24", src_color_range=f.color_range or None) for f in frames]
+    batch = torch.from_numpy(np.stack(rgb).transpose(0, 3, 1, 2))
+    sr = upscaler(batch, out_dtype=torch.uint8)
+    out = []
+    for frame, image in zip(frames, sr):
+        pixels = resize(from_batch(image, grayscale=False), *size)
+        upscaled = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        yuv = upscaled.reformat(
+            format="yuv420p",
+            dst_colorspace=frame.colorspace or None,
+            dst_color_range=frame.color_range or None,
+        )
+        out.append(yuv)
+    return out
+
+
+def _write_audio(writer: Any, out: _AudioOut, packet: Any) -> None:
+    if out.copied:
+        packet.stream = out.stream
+        writer.mux(packet)
+        return
+    for frame in packet.decode():
+        frame.pts = None  # the encoder counts samples itself
+        for encoded in out.stream.encode(frame):
+            writer.mux(encoded)
+
+
+def _flush_encoders(writer: Any, encoder: Any, audio_out: dict[int, _AudioOut]) -> None:
+    for packet in encoder.encode(None):
+        writer.mux(packet)
+    for out in audio_out.values():
+        if not out.copied:
+            for packet in out.stream.encode(None):
+                writer.mux(packet)

@@ -1,0 +1,298 @@
+"""The backends: ONNX Runtime behind the one ``Upscaler``, exported once, checked, reused;
+the same inputs through PyTorch and ONNX Runtime give the same images."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan import backends, onnx
+from srgan.backends import (
+    PARITY_TOLERANCE,
+    BackendError,
+    OnnxGenerator,
+    build_upscaler,
+    resolve_backend,
+)
+from srgan.images import read_image, read_tag
+from srgan.inference import Upscaler
+from srgan.pictures import upscale_image
+from srgan.upscale import EXIT_OK, EXIT_USAGE, main
+from srgan.weights import save_generator
+from tests.conftest import tiny_compact
+
+CPU = torch.device("cpu")
+
+
+def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: folder)
+    return folder
+
+
+def run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_auto_is_onnx_on_the_cpu_and_torch_on_cuda() -> None:
+    assert resolve_backend("auto", CPU) == "onnx"
+    assert resolve_backend("auto", torch.device("cuda")) == "torch"
+    assert resolve_backend("torch", CPU) == "torch"
+    with pytest.raises(BackendError, match="--device cpu"):
+        resolve_backend("onnx", torch.device("cuda"))
+    with pytest.raises(BackendError, match="CUDA device"):
+        resolve_backend("onnx-cuda", CPU)
+
+
+def test_onnx_is_exported_once_checked_and_reused(
+    model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upscaler = build_upscaler(model_file, backend="auto", device="cpu")
+    assert upscaler.backend == "onnx" and isinstance(upscaler.model, OnnxGenerator)
+    (record_path,) = fresh_cache.glob("*.json")
+    record = json.loads(record_path.read_text())
+    assert record["ok"] and record["max_abs_diff"] <= PARITY_TOLERANCE
+    assert record["weights_sha256"] == backends.sha256_file(model_file)
+    import onnxruntime as ort
+
+    assert f"-opset{record['opset']}-ort{ort.__version__}" in record_path.name
+    assert [p.name for p in fresh_cache.glob("*.onnx")] == [record_path.stem + ".onnx"]
+    assert not [p for p in fresh_cache.iterdir() if p.name.startswith(".")]  # no leftovers
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx, "export_onnx", no_export)
+    again = build_upscaler(model_file, backend="onnx", device="cpu")
+    assert again.backend == "onnx"
+    # A damaged cached model is made again, not used.
+    model_path = record_path.with_suffix(".onnx")
+    model_path.write_bytes(model_path.read_bytes()[:100])
+    monkeypatch.undo()
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: fresh_cache)
+    assert build_upscaler(model_file, backend="onnx", device="cpu").backend == "onnx"
+    assert backends.sha256_file(model_path) == json.loads(record_path.read_text())["onnx_sha256"]
+
+
+def test_a_model_that_does_not_match_falls_back_to_torch_with_the_reason(
+    model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes: list[str] = []
+    monkeypatch.setattr(onnx, "check_parity", lambda *a: {"random": 0.5})
+    upscaler = build_upscaler(model_file, backend="auto", device="cpu", say=notes.append)
+    assert upscaler.backend == "torch"
+    assert "differ from PyTorch's by up to 0.5" in notes[0] and "PyTorch" in notes[0]
+    assert not list(fresh_cache.glob("*.onnx"))  # never used
+    # Remembered: the next run falls back at once, without exporting again.
+    monkeypatch.setattr(onnx, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
+    assert build_upscaler(model_file, device="cpu", say=notes.append).backend == "torch"
+    assert len(notes) == 2
+
+
+def test_a_model_that_cannot_be_exported_falls_back_to_torch(
+    model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args, **kwargs):
+        raise onnx.ExportError("body.0", "Conv2d", "no such operator")
+
+    monkeypatch.setattr(onnx, "export_onnx", fail)
+    notes: list[str] = []
+    upscaler = build_upscaler(model_file, device="cpu", say=notes.append)
+    assert upscaler.backend == "torch" and "no such operator" in notes[0]
+
+
+def test_an_interrupted_export_leaves_nothing_in_the_cache(
+    model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = onnx.export_onnx
+
+    def interrupted(generator, path, **kwargs):
+        real(generator, path, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx, "export_onnx", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_upscaler(model_file, device="cpu")
+    assert list(fresh_cache.iterdir()) == []
+
+
+def test_concurrent_first_uses_share_one_model(model_file: Path, fresh_cache: Path) -> None:
+    results: list[str] = []
+
+    def first_use() -> None:
+        results.append(build_upscaler(model_file, device="cpu").backend)
+
+    threads = [threading.Thread(target=first_use) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["onnx"] * 3
+    assert len(list(fresh_cache.glob("*.onnx"))) == 1
+    assert not [p for p in fresh_cache.iterdir() if p.name.startswith(".")]
+
+
+# The same inputs through both backends: tiling, batching, alpha, gray, 16-bit.
+@pytest.fixture
+def both(model_file: Path) -> dict[str, Upscaler]:
+    return {
+        backend: build_upscaler(model_file, backend=backend, device="cpu", tile=None)
+        for backend in ("torch", "onnx")
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["rgb", "rgba", "gray", "16-bit", "tiled", "odd-tiles"],
+)
+def test_torch_and_onnx_give_the_same_pictures(both: dict[str, Upscaler], case: str) -> None:
+    image: np.ndarray = rgb(21, 34)
+    tile = None
+    if case == "rgba":
+        image = np.dstack([image, rgb(21, 34, 1)[..., 0]])
+    elif case == "gray":
+        image = image[..., 0]
+    elif case == "16-bit":
+        image = np.random.default_rng(2).integers(0, 65536, (21, 34, 3), dtype=np.uint16)
+    elif case == "tiled":
+        tile = 8
+    elif case == "odd-tiles":
+        tile = 13
+    results = {}
+    for backend, upscaler in both.items():
+        upscaler.tile = tile
+        results[backend] = upscale_image(image, upscaler, alpha="model").astype(np.int64)
+    assert results["torch"].shape == results["onnx"].shape
+    level = 257 if image.dtype == np.uint16 else 1  # 1/255 of the range
+    assert np.abs(results["torch"] - results["onnx"]).max() <= level
+
+
+def test_batches_and_tiles_give_the_same_batch(both: dict[str, Upscaler]) -> None:
+    lr = torch.from_numpy(np.stack([rgb(19, 26, i) for i in range(3)]).transpose(0, 3, 1, 2))
+    outputs = {}
+    for backend, upscaler in both.items():
+        for tile in (None, 8):
+            upscaler.tile = tile
+            outputs[backend, tile] = upscaler(lr, out_dtype=torch.uint8).to(torch.int64)
+    reference = outputs["torch", None]
+    for key, out in outputs.items():
+        assert (out - reference).abs().max() <= 1, key
+
+
+class Exploding(torch.nn.Module):
+    scale = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(x, scale_factor=2) * float("inf")
+
+
+def test_non_finite_outputs_on_onnx_fall_back_or_fail_as_on_torch(tmp_path: Path) -> None:
+    broken = OnnxGenerator(onnx.export_onnx(Exploding(), tmp_path / "inf.onnx", clamp=False))
+    with pytest.raises(FloatingPointError, match="NaN or infinite"):
+        Upscaler(broken)(torch.rand(1, 3, 8, 8))
+
+    class Doubling(torch.nn.Module):
+        scale = 2
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.interpolate(x, scale_factor=2)
+
+    good = OnnxGenerator(onnx.export_onnx(Doubling(), tmp_path / "ok.onnx", clamp=False))
+    # A half-precision model whose output overflows, with its fp32 version beside it.
+    half = OnnxGenerator(tmp_path / "inf.onnx", precision="fp16", fallback=good)
+    upscaler = Upscaler(half, tile=8)
+    out = upscaler(torch.rand(1, 3, 12, 12))
+    assert torch.isfinite(out).all() and upscaler.fp32_fallbacks == 4  # every tile redone
+
+
+def test_an_onnx_file_is_a_model(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import onnx as onnx_lib
+
+    exported = onnx.export_onnx(tiny_compact(), tmp_path / "tiny.onnx")
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "in.png")
+    code, out, err = run([tmp_path / "in.png", tmp_path / "out.png", "--model", exported], capsys)
+    assert code == EXIT_OK, err
+    assert read_image(tmp_path / "out.png").pixels.shape == (24, 32, 3)
+    assert json.loads(read_tag(tmp_path / "out.png"))["model"] == "tiny.onnx"
+    # A file made elsewhere, without srgan's metadata: the scale is found by running it.
+    foreign = onnx_lib.load(str(exported))
+    del foreign.metadata_props[:]
+    onnx_lib.save(foreign, str(tmp_path / "foreign.onnx"))
+    assert OnnxGenerator(tmp_path / "foreign.onnx").scale == 4
+    code, _, err = run(
+        [tmp_path / "in.png", tmp_path / "o2.png", "--model", exported, "--backend", "torch"],
+        capsys,
+    )
+    assert code == EXIT_USAGE and "is an ONNX model" in err
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    code, _, err = run([tmp_path / "in.png", tmp_path / "o3.png", "--model", "junk.onnx"], capsys)
+    assert code == EXIT_USAGE and "error:" in err and "Traceback" not in err
+
+
+def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(rgb(12, 16)).save(source / "a.png")
+    args = [source, tmp_path / "out", "--model", model_file]
+    code, _, err = run([*args, "--backend", "onnx-int8"], capsys)
+    assert code == EXIT_OK, err
+    assert "int8 model calibrated on 32 crops (built-in)" in err and "Y-PSNR cost" in err
+    settings = json.loads(read_tag(tmp_path / "out" / "a.png"))
+    assert settings["backend"] == "onnx-int8" and len(settings["calibration"]) == 16
+    code, out, err = run([*args, "--backend", "onnx-int8", "--overwrite"], capsys)
+    assert code == EXIT_OK and "calibrated" not in err  # cached
+    # Outputs of the default backend differ from int8's: a re-run says so.
+    code, out, err = run(args, capsys)
+    assert code == EXIT_OK and "1 made with other settings" in out
+    # Calibrating on one's own images makes another model.
+    code, _, err = run(
+        [*args, "--backend", "onnx-int8", "--calibration-dir", source, "--overwrite"], capsys
+    )
+    assert code == EXIT_OK and f"({source})" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--backend", "onnx-cuda"], "CUDA"),
+        (["--backend", "onnx", "--precision", "bf16"], "--precision bf16 is for --backend torch"),
+        (["--calibration-dir", "."], "--calibration-dir is for --backend onnx-int8"),
+        (["--backend", "onnx-int8", "--calibration-dir", "nowhere"], "not a folder"),
+        (["--backend", "onnx", "--devices", "1"], "--devices runs PyTorch"),
+    ],
+)
+def test_backend_options_are_checked_before_any_work(
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: list[str],
+    message: str,
+) -> None:
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "in.png")
+    code, out, err = run(
+        [tmp_path / "in.png", tmp_path / "out", "--model", model_file, *option], capsys
+    )
+    assert code == EXIT_USAGE and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,283 @@
+"""Video in and out, on tiny clips the tests make with PyAV: frames, timing and audio kept,
+every container, the same pixels as upscaling the frames one by one, and the reliability
+guarantees (atomic output, bad files named, re-runs skip or report other settings)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.inference import Upscaler
+from srgan.upscale import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from srgan.video import VideoError, probe, read_video_tag, upscale_video
+from srgan.weights import save_generator
+from tests.conftest import make_video, tiny_compact
+
+
+def run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(f.time) for f in container.decode(video=0)]
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+
+def audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as container:
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+
+
+def codecs(path: Path) -> dict[str, str]:
+    with av.open(str(path)) as container:
+        return {s.type: s.codec_context.name for s in container.streams}
+
+
+def test_a_clip_keeps_its_frames_timing_and_audio(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4", frames=7)
+    code, out, err = run([clip, tmp_path / "clip_x4.mp4", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert "done 1 (7 video frames)" in out and "frames/s" in out
+    result = tmp_path / "clip_x4.mp4"
+    info = probe(result)
+    assert (info["width"], info["height"], info["rate"]) == (128, 96, 10)
+    assert frame_times(result) == pytest.approx(frame_times(clip))
+    assert codecs(result) == {"video": "h264", "audio": "aac"}
+    assert audio_packets(result) == audio_packets(clip)  # copied, bit for bit
+    assert json.loads(read_video_tag(result))["model"] == "tiny.safetensors"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_variable_frame_timing_is_kept(tmp_path: Path, model_file: Path) -> None:
+    clip = make_video(tmp_path / "vfr.mkv", pts=[0, 1, 3, 4, 9, 10], audio=None)
+    result = upscale_video(clip, tmp_path / "out.mkv", Upscaler(tiny_compact()), batch_size=4)
+    assert result.frames == 6 and result.audio_streams == 0
+    assert frame_times(tmp_path / "out.mkv") == pytest.approx([0, 0.1, 0.3, 0.4, 0.9, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "audio", "expected"),
+    [
+        ("c.mkv", "libx264", "aac", {"video": "h264", "audio": "aac"}),
+        ("c.mov", "libx264", "pcm_s16le", {"video": "h264", "audio": "pcm_s16le"}),
+        ("c.webm", "libvpx-vp9", "libopus", {"video": "vp9", "audio": "opus"}),
+        ("c.avi", "mpeg4", "pcm_s16le", {"video": "h264", "audio": "pcm_s16le"}),
+    ],
+)
+def test_every_container_in_kind(
+    tmp_path: Path, name: str, codec: str, audio: str, expected: dict[str, str]
+) -> None:
+    clip = make_video(tmp_path / name, codec=codec, audio=audio)
+    upscaler = Upscaler(tiny_compact())
+    same = tmp_path / "out" / name
+    assert upscale_video(clip, same, upscaler, tag="{}").frames == 6
+    assert codecs(same) == expected and read_video_tag(same) == "{}"
+    assert len(frame_times(same)) == 6
+    # Into MP4: audio the container cannot hold is re-encoded (AAC), the rest copied.
+    into_mp4 = tmp_path / "mp4" / f"{name}.mp4"
+    assert upscale_video(clip, into_mp4, upscaler).frames == 6
+    assert codecs(into_mp4)["audio"] == ("aac" if audio == "pcm_s16le" else expected["audio"])
+    # The tone lasts as long as it did, give or take AAC's priming and padding (up to two
+    # frames of 1024 samples, 0.256 s at this clip's 8 kHz).
+    assert audio_seconds(into_mp4) == pytest.approx(audio_seconds(clip), abs=0.26)
+
+
+def test_frames_are_the_upscaled_frames(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "smooth.mp4", frames=3, size=(48, 32), smooth=True, audio=None)
+    upscaler = Upscaler(tiny_compact())
+    upscale_video(clip, tmp_path / "out.mp4", upscaler, crf=0)
+    with av.open(str(clip)) as source, av.open(str(tmp_path / "out.mp4")) as result:
+        inputs = [f.to_ndarray(format="rgb24") for f in source.decode(video=0)]
+        outputs = [f.to_ndarray(format="rgb24") for f in result.decode(video=0)]
+    batch = torch.from_numpy(np.stack(inputs).transpose(0, 3, 1, 2))
+    upscaled = upscaler(batch, out_dtype=torch.uint8).permute(0, 2, 3, 1).numpy()
+    # What the frames look like after 4:2:0, as any H.264 player shows them.
+    expected = [
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        .reformat(format="yuv420p")
+        .to_ndarray(format="rgb24")
+        for image in upscaled
+    ]
+    assert outputs[0].shape == (128, 192, 3)
+    # crf 0 is lossless: the decoded frames are exactly the upscaled ones, in 4:2:0.
+    assert np.abs(np.stack(outputs).astype(int) - np.stack(expected)).max() <= 1
+
+
+def test_outscale_gives_even_sides(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "c.mp4", audio=None)
+    result = upscale_video(clip, tmp_path / "o.mp4", Upscaler(tiny_compact()), outscale=1.7)
+    assert (result.width, result.height) == (54, 40)  # 32 x 1.7 = 54.4, 24 x 1.7 = 40.8
+
+
+# --- the reliability guarantees, for videos ---------------------------------------------
+
+
+def test_a_folder_of_videos_and_images_with_bad_files_named(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    make_video(source / "good.mp4")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(source / "photo.png")
+    (source / "empty.mp4").write_bytes(b"")
+    (source / "text.mkv").write_text("not a video at all")
+    whole = make_video(tmp_path / "whole.mp4", frames=30).read_bytes()
+    (source / "truncated.mp4").write_bytes(whole[: len(whole) // 2])
+    make_video(tmp_path / "sound.mkv")
+    with (
+        av.open(str(tmp_path / "sound.mkv")) as sound,
+        av.open(str(source / "audio-only.mkv"), "w", format="matroska") as out,
+    ):
+        stream = out.add_stream_from_template(sound.streams.audio[0])
+        for packet in sound.demux(audio=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    code, out, err = run([source, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_FAILED
+    assert "done 2 (6 video frames)" in out and "failed 4" in out
+    for name, reason in [
+        ("empty.mp4", "empty file (0 bytes)"),
+        ("text.mkv", "not a video, or a format FFmpeg cannot read (Invalid data"),
+        ("truncated.mp4", "not a video, or a format FFmpeg cannot read"),
+        ("audio-only.mkv", "no video stream"),
+    ]:
+        assert f"failed: {source / name}: {reason}" in err, err
+        assert not (tmp_path / "out" / name).exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mp4", "photo.png"]
+
+
+def test_a_truncated_video_is_named_with_the_frames_it_had(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4", frames=30, audio=None)
+    # The index first (as phones and web videos have it), then cut after 60% of the file.
+    with (
+        av.open(str(clip)) as source,
+        av.open(
+            str(tmp_path / "front.mp4"), "w", format="mp4", options={"movflags": "+faststart"}
+        ) as out,
+    ):
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = (tmp_path / "front.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 6 // 10])
+    code, out, err = run([tmp_path / "cut.mp4", tmp_path / "o.mp4", "--model", model_file], capsys)
+    assert code == EXIT_OK
+    frames = len(frame_times(tmp_path / "o.mp4"))
+    assert 0 < frames < 30
+    assert f"{frames} of the 30 frames its container declares could be decoded" in out
+
+
+def test_an_interrupted_video_leaves_no_partial_file(
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4", frames=12)
+    real = Upscaler.__call__
+    calls = []
+
+    def interrupt_second(self, lr, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, lr, **kwargs)
+
+    monkeypatch.setattr(Upscaler, "__call__", interrupt_second)
+    out = tmp_path / "out"
+    code, _, err = run([clip, out, "--model", model_file, "--batch-size", "4"], capsys)
+    assert code == EXIT_INTERRUPTED and "no partial files" in err
+    assert not out.exists() or list(out.iterdir()) == []
+    # What a killed run leaves (a temporary named with a dead process's id) goes next time.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    )
+    out.mkdir(exist_ok=True)
+    stale = out / f".clip.mp4.{dead.stdout.strip()}.abcd.part"
+    stale.write_bytes(b"half a video")
+    monkeypatch.setattr(Upscaler, "__call__", real)
+    code, _, err = run([clip, out, "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert [p.name for p in out.iterdir()] == ["clip.mp4"] and len(
+        frame_times(out / "clip.mp4")
+    ) == 12
+
+
+def test_a_video_rerun_skips_or_reports_other_settings(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_video(tmp_path / "clip.webm", codec="libvpx-vp9", audio="libopus")
+    args = [clip, tmp_path / "out", "--model", model_file]
+    assert run(args, capsys)[0] == EXIT_OK
+    before = (tmp_path / "out" / "clip.webm").stat().st_mtime_ns
+    code, out, _ = run(args, capsys)
+    assert code == EXIT_OK and "skipped 1 (already there)" in out
+    code, out, err = run([*args, "--outscale", "2"], capsys)
+    assert code == EXIT_OK and "1 made with other settings" in out and "--overwrite" in err
+    assert (tmp_path / "out" / "clip.webm").stat().st_mtime_ns == before
+    code, out, _ = run([*args, "--outscale", "2", "--overwrite"], capsys)
+    assert code == EXIT_OK and probe(tmp_path / "out" / "clip.webm")["width"] == 64
+
+
+def test_video_options_and_layouts_are_checked(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4", audio=None)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "photo.png")
+    for args, message in [
+        ([clip, tmp_path / "still.png"], "is a video, so OUTPUT must be a video file"),
+        ([tmp_path / "photo.png", tmp_path / "moving.mp4"], "is an image, so OUTPUT"),
+        ([clip, tmp_path / "o.mp4", "--crf", "99"], "--crf must be"),
+        ([clip, tmp_path / "o.mp4", "--devices", "1"], "give videos alone"),
+    ]:
+        code, _, err = run([*args, "--model", model_file], capsys)
+        assert code == EXIT_USAGE and message in err, err
+    # A CRF the codec cannot take fails that video, with the reason.
+    code, _, err = run([clip, tmp_path / "o.mp4", "--model", model_file, "--crf", "60"], capsys)
+    assert code == EXIT_FAILED and "--crf for libx264 must be 0..51" in err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_video_that_is_not_one_raises_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "fake.mp4").write_text("hello")
+    with pytest.raises(VideoError, match="not a video"):
+        upscale_video(tmp_path / "fake.mp4", tmp_path / "o.mp4", Upscaler(tiny_compact()))
+    assert not (tmp_path / "o.mp4").exists()
+    assert os.listdir(tmp_path) == ["fake.mp4"]
+
+
+def test_frame_rate_and_time_base_of_avi(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "c.avi", codec="mpeg4", audio=None, rate=25)
+    upscale_video(clip, tmp_path / "o.avi", Upscaler(tiny_compact()))
+    with av.open(str(tmp_path / "o.avi")) as container:
+        assert container.streams.video[0].average_rate == Fraction(25)
+    assert len(frame_times(tmp_path / "o.avi")) == 6
