@@ -23,7 +23,9 @@ import io
 import os
 import re
 import secrets
+import socket
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -207,6 +209,12 @@ def _is_16bit_colour(image: Image.Image) -> bool:
     return isinstance(rawmode, str) and ";16" in rawmode
 
 
+def sample_bits(image: Image.Image) -> int:
+    """16 for an opened image with 16-bit samples, else 8 (from the header: nothing is
+    decoded)."""
+    return 16 if image.mode.startswith("I") or _is_16bit_colour(image) else 8
+
+
 def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits); EXIF orientation by hand."""
     icc = image.info.get("icc_profile") or None
@@ -310,17 +318,20 @@ def read_image(
                     f"raise it with --max-pixels if the image is genuine"
                 )
             frames = getattr(image, "n_frames", 1)
-            if frames > 1:
+            # A camera's MPO JPEG holds the photo first (then previews or a second view):
+            # the photo is upscaled. Pages and animation frames would be lost: refused.
+            if frames > 1 and image.format == "TIFF":
+                raise ImageError(
+                    f"a multi-page TIFF ({frames} pages): only its first page would be "
+                    "upscaled; split the pages into files first and upscale those"
+                )
+            if frames > 1 and image.format != "MPO":
                 raise ImageError(
                     f"animated ({frames} frames): only still images are upscaled; extract "
                     "the frames first (e.g. with ffmpeg) and upscale those"
                 )
             if check is not None:
-                check(
-                    width,
-                    height,
-                    16 if image.mode.startswith("I") or _is_16bit_colour(image) else 8,
-                )
+                check(width, height, sample_bits(image))
             fmt = SUFFIX_FORMATS.get(f".{(image.format or 'png').lower()}", None)
             fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower(), "png")
             if _is_16bit_colour(image):  # checked before load(), which drops the tile info
@@ -408,7 +419,9 @@ def encode_image(
         ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
         if not ok:
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
-        return data.tobytes()  # OpenCV can embed no ICC profile, tag, EXIF or DPI in TIFF
+        if tag is not None:  # OpenCV writes no description: added to the TIFF's directory
+            return _tiff_with_description(data.tobytes(), f"{TAG_KEY} {tag}")
+        return data.tobytes()  # OpenCV can embed no ICC profile, EXIF or DPI in TIFF
     # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
     image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
@@ -440,6 +453,31 @@ def encode_image(
     buffer = io.BytesIO()
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
+
+
+def _tiff_with_description(data: bytes, text: str) -> bytes:
+    """A classic TIFF with ``text`` as its first image's ImageDescription: a copy of the
+    first directory, with the entry added (or replaced), appended and pointed to by the
+    header (the old directory stays, unused; no data moves)."""
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or struct.unpack(order + "H", data[2:4])[0] != 42:
+        raise ImageError("not a classic TIFF: cannot add its description")
+    (directory,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[directory : directory + 2])
+    entries = [data[directory + 2 + 12 * i : directory + 14 + 12 * i] for i in range(count)]
+    following = data[directory + 2 + 12 * count : directory + 6 + 12 * count]
+    body = text.encode("ascii") + b"\0"
+    out = bytearray(data) + b"\0" * (len(data) % 2)  # directories and values on even offsets
+    offset = len(out)
+    out += body + b"\0" * (len(body) % 2)
+    entry = struct.pack(order + "HHI", TIFF_DESCRIPTION, 2, len(body))  # 2: ASCII
+    entry += struct.pack(order + "I", offset) if len(body) > 4 else body.ljust(4, b"\0")
+    entries = [e for e in entries if struct.unpack(order + "H", e[:2])[0] != TIFF_DESCRIPTION]
+    entries = sorted([*entries, entry], key=lambda e: struct.unpack(order + "H", e[:2])[0])
+    start = len(out)
+    out += struct.pack(order + "H", len(entries)) + b"".join(entries) + following
+    out[4:8] = struct.pack(order + "I", start)
+    return bytes(out)
 
 
 def _encode_png(
@@ -516,7 +554,7 @@ def _xmp_packet(tag: str) -> bytes:
 
 def read_tag(path: str | Path) -> str | None:
     """The tag ``encode_image`` stored in a file (PNG text chunk, JPEG comment, WebP XMP,
-    TIFF description), or ``None``: no tag (BMP, 16-bit TIFF, or not written by srgan)."""
+    TIFF description), or ``None``: no tag (BMP, or not written by srgan)."""
     try:
         with Image.open(path) as image:
             info = image.info
@@ -548,15 +586,31 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+# Temporaries are named ".<name>.<host>-<pid>.<8 hex>.part": the host, so that runs on
+# several machines writing one network folder never judge each other's process ids.
+HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def _temporary_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"\.{re.escape(name)}\.(?:(?P<host>[A-Za-z0-9]+)-)?(?P<pid>\d+)\.[0-9a-f]{{8}}\.part"
+    )
+
+
 def remove_stale_temporaries(path: Path) -> None:
     """Delete the temporary files of ``path`` left by killed runs (SIGKILL, power loss).
 
-    A temporary's name carries the id of the process writing it; those of live processes
-    (another run writing the same folder) are left alone.
+    A temporary's name carries the host and id of the process writing it; those of live
+    processes (another run writing the same folder) and of other hosts are left alone, as
+    is any file whose name is not exactly a temporary's.
     """
+    pattern = _temporary_pattern(path.name)
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-        pid = stale.name[len(path.name) + 2 :].split(".", 1)[0]
-        if not pid.isdigit() or (int(pid) != os.getpid() and not _process_alive(int(pid))):
+        found = pattern.fullmatch(stale.name)
+        if found is None or found["host"] not in (None, HOST):
+            continue
+        pid = int(found["pid"])
+        if pid != os.getpid() and not _process_alive(pid):
             stale.unlink(missing_ok=True)
 
 
@@ -570,10 +624,10 @@ def check_writable(folder: str | Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise PermissionError(f"cannot write into {folder}: {existing} is a file, not a folder")
-    probe = existing / f".srgan-write-test.{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
+    try:  # a unique name: runs (or threads) probing one folder at once never collide
+        descriptor, probe = tempfile.mkstemp(prefix=".srgan-write-test.", dir=existing)
+        os.close(descriptor)
+        os.unlink(probe)
     except OSError as error:
         raise PermissionError(
             f"cannot write into {folder}: {error.strerror or error} in {existing}"
@@ -583,7 +637,7 @@ def check_writable(folder: str | Path) -> None:
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path to write ``path``'s new content to (in the same folder, named with
-    this process's id); when the block ends it is flushed to disk and renamed onto ``path``,
+    this host and process id); when the block ends it is flushed to disk and renamed onto ``path``,
     and if the block fails (or is interrupted) it is removed. Readers see the old file or
     the complete new one, never a part; a killed writer's temporary is removed by the
     next writer of ``path`` (``remove_stale_temporaries``)."""
@@ -591,7 +645,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     # Created with mode 0o666, so the process umask applies as for a plain open().
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    temporary = path.parent / f".{path.name}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield temporary

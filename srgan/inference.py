@@ -206,7 +206,8 @@ class Upscaler:
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 h, w = lr.shape[-2:]
-                current = tile or max(h, w)
+                # A tile larger than the image is the image: halve what actually ran.
+                current = min(tile, max(h, w)) if tile else max(h, w)
                 if current <= 32:
                     raise
                 tile = max(32, current // 2)

@@ -35,6 +35,7 @@ from srgan.images import (
     check_writable,
     read_image,
     read_tag,
+    sample_bits,
     write_image,
 )
 from srgan.inference import Upscaler
@@ -238,6 +239,14 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
                 / output_name(job.source, fmt, suffix)
             )
             job.fmt = "video" if job.video else format_for(job.source, fmt)
+        bmp = [j.source for j in plan.jobs if j.fmt == "bmp"]
+        if inside and bmp:
+            raise UsageError(
+                f"the output folder {target} is inside the input folder {source}, and BMP "
+                f"outputs (of {bmp[0]}{' ...' if len(bmp) > 1 else ''}) have no room to record "
+                "that srgan made them, so a later run could not tell them from inputs: "
+                "choose another --format or an output folder outside the input folder"
+            )
     else:
         raise UsageError(f"input not found: {source} (give an image file or a folder)")
     inputs = {j.source.resolve() for j in plan.jobs}
@@ -331,16 +340,22 @@ class Options:
 BATCH_MAX_PIXELS = 512 * 512
 
 
-def header_megapixels(path: Path) -> float:
-    """An image's size in megapixels from its header (0 when it cannot be read: the
-    decoder reports why later)."""
+def header_size(path: Path) -> tuple[int, int, int] | None:
+    """An image's width, height and bits per sample from its header (``None`` when it
+    cannot be read: the decoder reports why later)."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            return image.width * image.height / 1e6
+            return image.width, image.height, sample_bits(image)
     except Exception:  # noqa: BLE001 - any unreadable file: it fails later, with its reason
-        return 0.0
+        return None
+
+
+def header_megapixels(path: Path) -> float:
+    """An image's size in megapixels from its header (0 when it cannot be read)."""
+    size = header_size(path)
+    return size[0] * size[1] / 1e6 if size else 0.0
 
 
 class Progress:
@@ -514,7 +529,19 @@ def _run_images(
     say = report or bar.write
     pin = upscaler.device.type == "cuda"
 
+    # Bytes reserved for each image from its decoding until its output is written (its
+    # estimated peak): images are only taken on while the sum stays within max_memory
+    # (one at a time when need be), so the limit holds for all the images in flight.
+    held: dict[int, int] = {}
+
+    def need_of(job: Job) -> int:
+        size = header_size(job.source)
+        if size is None:
+            return 0
+        return peak_memory(*size, scale=upscaler.scale, outscale=options.outscale)
+
     def fail(job: Job, reason: str, *, upscaled: bool = False) -> None:
+        held.pop(id(job), None)
         summary.failed += 1
         summary.failures.append((job.source, reason))
         say(f"FAILED {job.source}: {reason}")
@@ -559,13 +586,16 @@ def _run_images(
     ):
         decoding: deque[tuple[Job, Future]] = deque()
         writing: deque[tuple[Job, Future, float]] = deque()
-        queue = iter(todo)
+        pending = deque(todo)
 
         def feed() -> None:
-            while len(decoding) < 2 * workers + options.batch_size:
-                job = next(queue, None)
-                if job is None:
-                    return
+            while pending and len(decoding) < 2 * workers + options.batch_size:
+                need = need_of(pending[0])
+                if options.max_memory is not None and held:
+                    if sum(held.values()) + need > options.max_memory:
+                        return  # until images in flight are written
+                job = pending.popleft()
+                held[id(job)] = need
                 decoding.append((job, decoder.submit(decode, job)))
 
         def collect(block: bool) -> None:
@@ -576,6 +606,7 @@ def _run_images(
                 except Exception as error:  # noqa: BLE001 - one image's problem, the run goes on
                     fail(job, f"cannot write {job.target}: {error}", upscaled=True)
                     continue
+                held.pop(id(job), None)
                 summary.done += 1
                 summary.megapixels += megapixels
                 bar.finished()
@@ -617,7 +648,14 @@ def _run_images(
         def drive() -> None:
             batch: list[tuple[Job, Picture, torch.Tensor]] = []
             feed()
-            while decoding:
+            while decoding or pending:
+                if not decoding:  # the memory limit holds the next image back
+                    if batch:
+                        process(batch)
+                        batch = []
+                    collect(block=True)
+                    feed()
+                    continue
                 job, future = decoding.popleft()
                 feed()
                 try:

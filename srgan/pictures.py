@@ -202,6 +202,7 @@ def upscale_image(
         upscaled.info.update({k: v for k, v in metadata.items() if v})
         return upscaled
     array = np.asarray(image)
+    shape = array.shape
     floating = np.issubdtype(array.dtype, np.floating)
     if floating:
         array = (np.clip(array, 0, 1) * 65535).round().astype(np.uint16)
@@ -211,7 +212,7 @@ def upscale_image(
     if squeeze:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"expected an (H, W[, 1|2|3|4]) image, got shape {image.shape}")
+        raise ValueError(f"expected an (H, W[, 1|2|3|4]) image, got shape {shape}")
     has_alpha = array.shape[2] in (2, 4)
     picture = Picture(
         np.ascontiguousarray(array[..., :-1] if has_alpha else array),

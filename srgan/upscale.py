@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -286,7 +287,10 @@ def settings_tag(args: argparse.Namespace, upscaler: Upscaler | None = None) -> 
     changes the pixels (``onnx-int8`` and its calibration)."""
     path = resolve_model(args.model)
     digest = sha256_file(path)[:16]
-    settings = {"model": path.name, "sha256": digest, "outscale": args.outscale}
+    # An outscale equal to the model's scale is no outscale: the same outputs, one tag.
+    scale = upscaler.scale if upscaler is not None else None
+    outscale = None if args.outscale is not None and args.outscale == scale else args.outscale
+    settings = {"model": path.name, "sha256": digest, "outscale": outscale}
     settings |= pixel_settings(upscaler) if upscaler is not None else {}
     return json.dumps(settings | {"alpha": args.alpha}, sort_keys=True)
 
@@ -298,13 +302,14 @@ def options_from(
         available = available_memory()
         max_memory = int(0.8 * available) if available else None
     else:
-        max_memory = int(args.max_memory * 2**30) or None
+        # 0 is no limit; any positive limit stays one (at least a byte).
+        max_memory = max(1, int(args.max_memory * 2**30)) if args.max_memory else None
     return Options(
         outscale=args.outscale,
         alpha=args.alpha,
         quality=args.quality,
         overwrite=args.overwrite,
-        max_pixels=int(args.max_pixels * 1e6) or None,
+        max_pixels=max(1, int(args.max_pixels * 1e6)) if args.max_pixels else None,
         crf=args.crf,
         preset=args.preset,
         max_memory=max_memory,
@@ -371,12 +376,31 @@ def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summ
     fabric = L.Fabric(accelerator=accelerator, devices=args.devices, strategy=strategy)
     fabric.launch()
     share = list(jobs)[fabric.global_rank :: fabric.world_size]
-    upscaler = make_upscaler(args, fabric.device, backend="torch")
-    options = options_from(args, upscaler, progress=fabric.global_rank == 0)
-    summary = run_jobs(share, upscaler, options)
-    counts = torch.tensor(summary.counts(), dtype=torch.float64, device=fabric.device)
+    error: Exception | None = None
+    try:
+        upscaler = make_upscaler(args, fabric.device, backend="torch")
+        options = options_from(args, upscaler, progress=fabric.global_rank == 0)
+        summary = run_jobs(share, upscaler, options)
+    except Exception as caught:  # noqa: BLE001 - raised after the processes meet, not before
+        error, summary = caught, Summary()
+    # Every process reaches the sums, even one that failed (the others would wait forever).
+    counts = torch.tensor(
+        [*summary.counts(), error is not None], dtype=torch.float64, device=fabric.device
+    )
     total = fabric.all_reduce(counts, reduce_op="sum")
-    done, skipped, other, failed, fallbacks, retries, megapixels, videos, frames = total.tolist()
+    done, skipped, other, failed, fallbacks, retries, megapixels, videos, frames, broken = (
+        total.tolist()
+    )
+    if fabric.world_size > 1:
+        import torch.distributed as dist
+
+        failures: list[Any] = [None] * fabric.world_size
+        dist.all_gather_object(failures, [(str(p), reason) for p, reason in summary.failures])
+        summary.failures = [(Path(p), reason) for part in failures for p, reason in part]
+    if error is not None:
+        raise error
+    if broken:
+        raise RuntimeError(f"{int(broken)} of the device processes failed (their errors above)")
     summary.videos, summary.frames = int(videos), int(frames)
     summary.done, summary.skipped, summary.failed = int(done), int(skipped), int(failed)
     summary.other_settings = int(other)
@@ -423,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
         check_options(args)
         plan = plan_jobs(args.input, args.output, fmt=args.format, suffix=args.suffix)
         jobs = plan.jobs
-        if not jobs:
+        if not jobs and not plan.failed:
             raise UsageError(
                 f"no images or videos in {args.input} (looked for "
                 f"{', '.join(sorted(INPUT_SUFFIXES))})"
@@ -431,7 +455,9 @@ def run(args: argparse.Namespace) -> int:
         if args.devices is not None and any(job.video for job in jobs):
             raise UsageError("--devices shares image files between devices; give videos alone")
         start = time.perf_counter()
-        if args.devices is not None:
+        if not jobs:  # every input failed before it could be read: reported below
+            summary, rank = Summary(), 0
+        elif args.devices is not None:
             summary, rank = run_distributed(args, jobs)
         else:
             upscaler = make_upscaler(args, args.device)

@@ -136,6 +136,10 @@ def test_out_of_memory_retries_with_smaller_tiles() -> None:
     assert upscaler.oom_retries == retries
     with pytest.raises(torch.cuda.OutOfMemoryError):
         Upscaler(_SmallMemory(limit=16), device="cpu")(lr)
+    # A tile larger than the image halves from the image's side: one retry, not four.
+    large_tile = Upscaler(_SmallMemory(limit=64 * 64), device="cpu", tile=1024, tile_overlap=4)
+    large_tile(torch.rand(1, 3, 80, 80))
+    assert large_tile.oom_retries == 1
 
 
 def test_batches_match_single_images() -> None:

@@ -107,6 +107,41 @@ def test_an_image_too_big_for_memory_is_refused_with_the_figure_and_the_flag(
     assert peak_memory(8000, 8000, 8, scale=4) > 2 * 2**30
 
 
+@pytest.mark.parametrize("limit", [True, False], ids=["limited", "unlimited"])
+def test_the_memory_limit_holds_for_all_images_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: bool
+) -> None:
+    """Each image fits the limit, two do not: they are then taken one at a time."""
+    from srgan import jobs as jobs_module
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(6):
+        Image.fromarray(rgb(16, 16, i)).save(source / f"img{i}.png")
+    model = tiny_compact()
+    need = peak_memory(16, 16, 8, scale=model.scale)
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def reading(*args: object, **kwargs: object) -> Picture:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.02)
+        return read_image(*args, **kwargs)
+
+    def writing(*args: object, **kwargs: object) -> None:
+        write_image(*args, **kwargs)
+        with lock:
+            state["now"] -= 1
+
+    monkeypatch.setattr(jobs_module, "read_image", reading)
+    monkeypatch.setattr(jobs_module, "write_image", writing)
+    options = Options(max_memory=need * 3 // 2 if limit else None, workers=2, progress=False)
+    summary = run_jobs(plan_jobs(source, tmp_path / "out").jobs, Upscaler(model), options)
+    assert summary.done == 6 and summary.failed == 0
+    assert (state["most"] == 1) if limit else (state["most"] > 1)
+
+
 def test_gray_output_takes_no_wide_full_size_copy() -> None:
     import tracemalloc
 
@@ -168,16 +203,22 @@ def test_a_weights_header_is_not_trusted(tmp_path: Path) -> None:
 # 5. Two runs writing one folder do not delete each other's temporary files.
 def test_temporaries_of_live_processes_are_kept_and_dead_ones_removed(tmp_path: Path) -> None:
     target = tmp_path / "img.png"
-    live = tmp_path / f".img.png.{os.getppid()}.abcd.part"
     dead_pid = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
-    dead = tmp_path / f".img.png.{dead_pid}.abcd.part"
-    old_style = tmp_path / ".img.png.x1y2z3.part"
-    for path in (live, dead, old_style):
+    live = tmp_path / f".img.png.{images.HOST}-{os.getppid()}.abcd0123.part"
+    dead = tmp_path / f".img.png.{images.HOST}-{dead_pid}.abcd0123.part"
+    dead_older_style = tmp_path / f".img.png.{dead_pid}.0123abcd.part"
+    elsewhere = tmp_path / f".img.png.otherhost-{dead_pid}.abcd0123.part"  # not ours to judge
+    users = [tmp_path / ".img.png.backup.part", tmp_path / f".img.png.{dead_pid}.notes.part"]
+    for path in (live, dead, dead_older_style, elsewhere, *users):
         path.write_bytes(b"partial")
     remove_stale_temporaries(target)
-    assert live.exists() and not dead.exists() and not old_style.exists()
+    assert live.exists() and elsewhere.exists() and all(p.exists() for p in users)
+    assert not dead.exists() and not dead_older_style.exists()
+    with images.atomic_path(target) as temporary:
+        assert temporary.name.startswith(f".img.png.{images.HOST}-{os.getpid()}.")
+        assert images._temporary_pattern("img.png").fullmatch(temporary.name)
 
 
 def test_concurrent_runs_on_one_folder_finish_cleanly(tmp_path: Path) -> None:
@@ -242,6 +283,55 @@ def test_an_animated_image_is_refused_not_cut_to_its_first_frame(
     code, _, err = run([files["animated"], tmp_path / "out.png", "--model", model_file], capsys)
     assert code == EXIT_FAILED and "animated (3 frames)" in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_camera_mpo_photos_are_upscaled_and_multipage_tiffs_named(tmp_path: Path) -> None:
+    photo, preview = Image.fromarray(rgb(16, 24, 200)), Image.fromarray(rgb(8, 12, 10))
+    photo.save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[preview])
+    with Image.open(tmp_path / "camera.jpg") as opened:
+        assert opened.format == "MPO" and opened.n_frames == 2
+    assert read_image(tmp_path / "camera.jpg").pixels.shape == (16, 24, 3)
+    photo.save(tmp_path / "pages.tif", save_all=True, append_images=[photo])
+    with pytest.raises(images.ImageError, match=r"a multi-page TIFF \(2 pages\)"):
+        read_image(tmp_path / "pages.tif")
+
+
+def test_a_run_whose_every_input_failed_names_them(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "broken.png").symlink_to(tmp_path / "missing.png")
+    code, out, err = run([source, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "no images" not in err
+    assert f"failed: {source / 'broken.png'}: a broken or looping link" in err
+    assert "done 0," in out and "failed 1" in out
+
+
+def test_tiny_positive_limits_stay_limits(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = corpus(tmp_path / "in")
+    for flag in ("--max-memory", "--max-pixels"):
+        code, _, err = run(
+            [files["good"], tmp_path / "out.png", "--model", model_file, flag, "1e-12"], capsys
+        )
+        assert code == EXIT_FAILED and ("needs about" in err or "too large" in err), (flag, err)
+
+
+def test_an_outscale_equal_to_the_models_scale_is_the_same_setting(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = corpus(tmp_path / "in")
+    out = tmp_path / "out"
+    assert run([files["good"], out, "--model", model_file], capsys)[0] == EXIT_OK
+    code, text, _ = run([files["good"], out, "--model", model_file, "--outscale", "4"], capsys)
+    assert code == EXIT_OK and "skipped 1 (already there)" in text, text
+
+
+def test_a_bad_array_shape_is_named() -> None:
+    with pytest.raises(ValueError, match=r"got shape \(2, 3, 4, 5\)"):
+        upscale_image(np.zeros((2, 3, 4, 5)).tolist(), tiny_compact())
 
 
 # 7. Options are checked before any work; 8. so is the output folder.
@@ -439,12 +529,35 @@ def test_outputs_record_the_settings_they_were_made_with(
     assert code == EXIT_OK and "1 made with other settings" in text and "--overwrite" in err
 
 
-def test_images_write_and_read_their_tag_in_every_format(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sixteen", [False, True], ids=["8-bit", "16-bit"])
+def test_images_write_and_read_their_tag_in_every_format(tmp_path: Path, sixteen: bool) -> None:
+    pixels = (
+        rgb(8, 8).astype(np.uint16) * 257 + np.arange(3, dtype=np.uint16) if sixteen else rgb(8, 8)
+    )
     for fmt in images.FORMATS:
         path = tmp_path / f"x.{fmt}"
-        write_image(path, Picture(rgb(8, 8)), fmt=fmt, tag='{"a": "<&\\"b"}')
+        write_image(path, Picture(pixels), fmt=fmt, tag='{"a": "<&\\"b"}')
         expected = None if fmt == "bmp" else '{"a": "<&\\"b"}'
         assert read_tag(path) == expected, fmt
+        if sixteen and fmt in images.SIXTEEN_BIT_FORMATS:  # the pixels are untouched
+            assert np.array_equal(read_image(path).pixels, pixels), fmt
+
+
+def test_bmp_outputs_inside_the_input_folder_are_refused(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BMP cannot carry the tag, so a second run would take its outputs for foreign images."""
+    source = tmp_path / "d"
+    source.mkdir()
+    Image.fromarray(rgb(8, 8, 1)).save(source / "photo.bmp")
+    for args in (["--format", "bmp"], ["--format", "same"]):
+        code, _, err = run([source, source / "up", "--model", model_file, *args], capsys)
+        assert code == EXIT_USAGE and "BMP outputs" in err and "photo.bmp" in err, err
+    assert not (source / "up").exists()
+    code, _, err = run(
+        [source, tmp_path / "elsewhere", "--model", model_file, "--format", "bmp"], capsys
+    )
+    assert code == EXIT_OK, err
 
 
 def test_an_error_once_training_runs_is_shown_in_full(

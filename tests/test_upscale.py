@@ -16,7 +16,7 @@ from PIL import Image
 
 import srgan
 from srgan import images, upscale
-from srgan.images import read_image
+from srgan.images import HOST, read_image
 from srgan.jobs import plan_jobs
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import save_generator
@@ -314,6 +314,47 @@ def test_lightning_devices_path_on_cpu(
     assert code == EXIT_OK and "skipped 4" in out
 
 
+# Run as a script, so that Lightning's launcher starts the second process the same way.
+TWO_PROCESSES = """
+import os, sys
+import srgan.upscale as upscale
+made = upscale.make_upscaler
+def make(args, device, **kwargs):
+    if os.environ.get("BREAK_RANK") == os.environ.get("LOCAL_RANK", "0"):
+        raise RuntimeError("this device process broke")
+    return made(args, device, **kwargs)
+upscale.make_upscaler = make
+sys.exit(upscale.main(sys.argv[1:]))
+"""
+
+
+def test_two_device_processes_name_every_failure_and_never_wait_for_a_broken_one(
+    tmp_path: Path, model_file: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(rgb(8, 8, i)).save(folder / f"{i}.png")
+    for name in ("4.png", "5.png"):  # one for each process (files are dealt in sorted order)
+        (folder / name).write_bytes(b"not an image")
+    script = tmp_path / "two.py"
+    script.write_text(TWO_PROCESSES)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, str(script), str(folder), str(tmp_path / "out")]
+    command += ["--model", str(model_file), "--devices", "2", "--device", "cpu", "--no-progress"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert "done 4," in done.stdout and "failed 2" in done.stdout
+    assert f"failed: {folder / '4.png'}" in done.stderr
+    assert f"failed: {folder / '5.png'}" in done.stderr
+    broken = subprocess.run(
+        command, env={**env, "BREAK_RANK": "1"}, capture_output=True, text=True, timeout=240
+    )
+    assert broken.returncode == EXIT_USAGE
+    assert "this device process broke" in broken.stderr
+
+
 def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
     jobs = plan_jobs(tree, tmp_path / "out").jobs
     shares = [jobs[rank::3] for rank in range(3)]
@@ -447,11 +488,12 @@ def test_a_killed_run_then_a_rerun_leaves_every_output_complete(
     assert 0 < done_before < 80, "the run should have been killed mid-folder"
     # What a kill during a write leaves behind, whether or not this kill did.
     missing = sorted({f"{i:02d}.png" for i in range(80)} - {p.name for p in out.glob("*.png")})
-    (out / f".{missing[0]}.abc123.part").write_bytes(b"half an image")
+    stale = out / f".{missing[0]}.{HOST}-{process.pid}.abc01234.part"
+    stale.write_bytes(b"half an image")
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == EXIT_OK, rerun.stderr
     assert f"skipped {done_before} (already there)" in rerun.stdout
-    assert outputs(out) == [f"{i:02d}.png" for i in range(80)]
+    assert outputs(out) == [f"{i:02d}.png" for i in range(80)] and not stale.exists()
     for path in out.glob("*.png"):
         assert read_image(path).pixels.shape == (384, 384, 3)
 

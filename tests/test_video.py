@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from srgan.images import HOST
 from srgan.inference import Upscaler
 from srgan.upscale import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
 from srgan.video import VideoError, probe, read_video_tag, upscale_video
@@ -222,7 +223,7 @@ def test_an_interrupted_video_leaves_no_partial_file(
         [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
     )
     out.mkdir(exist_ok=True)
-    stale = out / f".clip.mp4.{dead.stdout.strip()}.abcd.part"
+    stale = out / f".clip.mp4.{HOST}-{dead.stdout.strip()}.abcd0123.part"
     stale.write_bytes(b"half a video")
     monkeypatch.setattr(Upscaler, "__call__", real)
     code, _, err = run([clip, out, "--model", model_file], capsys)
