@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -187,44 +186,18 @@ def make_video(
     pts: list[int] | None = None,
     smooth: bool = False,
 ) -> Path:
-    """A tiny video made with PyAV: ``frames`` frames of ``size`` (width, height) at ``rate``
-    fps (timestamps ``pts`` in 1/``rate`` units, default 0, 1, 2, ...), with a 440 Hz mono
-    tone in ``audio`` lasting as long (``None``: no audio)."""
-    import av
+    """A tiny video: ``frames`` frames of ``size`` (width, height) at ``rate`` fps (timestamps
+    ``pts`` in 1/``rate`` units, default 0, 1, 2, ...), noise or smooth pictures, with a
+    440 Hz mono tone in ``audio`` lasting as long (``None``: no audio)."""
+    from benchmarks.speed.clip import write_video
 
-    container = {".mkv": "matroska"}.get(path.suffix, path.suffix[1:])
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w", format=container) as out:
-        video = out.add_stream(codec, rate=rate)
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
-        video.codec_context.time_base = Fraction(1, rate)
-        sound = None
-        if audio is not None:
-            sound = out.add_stream(audio, rate=48000 if audio == "libopus" else 8000)
-            sound.layout = "mono"
-        for i, stamp in enumerate(pts or range(frames)):
+
+    def pictures():
+        for i in range(len(pts) if pts else frames):
             if smooth:
-                pixels = smooth_image(np.random.default_rng(i), size[1], size[0])
+                yield smooth_image(np.random.default_rng(i), size[1], size[0])
             else:
-                pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = stamp, Fraction(1, rate)
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        if sound is not None:
-            sample_rate = sound.codec_context.sample_rate
-            count = sample_rate * ((pts or [frames - 1])[-1] + 1) // rate
-            tone = np.sin(2 * np.pi * 440 * np.arange(count) / sample_rate)
-            samples = (0.3 * tone * 32767).astype(np.int16)[None]
-            for start in range(0, count, 960):
-                chunk = av.AudioFrame.from_ndarray(
-                    samples[:, start : start + 960], format="s16", layout="mono"
-                )
-                chunk.sample_rate = sample_rate
-                for packet in sound.encode(chunk):
-                    out.mux(packet)
-            for packet in sound.encode(None):
-                out.mux(packet)
-    return path
+                yield rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+
+    return write_video(path, pictures(), rate=rate, codec=codec, audio=audio, pts=pts)

@@ -282,3 +282,21 @@ def test_frame_rate_and_time_base_of_avi(tmp_path: Path) -> None:
     with av.open(str(tmp_path / "o.avi")) as container:
         assert container.streams.video[0].average_rate == Fraction(25)
     assert len(frame_times(tmp_path / "o.avi")) == 6
+
+
+def test_the_test_clip_pans_a_sample_photo_with_sound(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.speed.clip import main as make_clip
+
+    clip = tmp_path / "clip.mp4"
+    assert make_clip([str(clip), "--seconds", "0.5", "--rate", "8", "--size", "64x36"]) == 0
+    assert "4 frames of 64x36 at 8 fps" in capsys.readouterr().out
+    info = probe(clip)
+    assert (info["width"], info["height"], info["rate"]) == (64, 36, 8)
+    assert len(frame_times(clip)) == 4 and audio_seconds(clip) == pytest.approx(0.5, abs=0.2)
+    with av.open(str(clip)) as container:
+        first, last = (f.to_ndarray(format="rgb24") for f in list(container.decode(video=0))[::3])
+    assert np.abs(first.astype(int) - last).mean() > 10  # the view moves
+    with pytest.raises(SystemExit):
+        make_clip([str(clip), "--size", "63x36"])

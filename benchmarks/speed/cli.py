@@ -3,7 +3,8 @@ and ONNX Runtime (fp32, int8; CPU and CUDA providers) on the same model and inpu
 
 Run ``python -m benchmarks.speed --help``. Examples::
 
-    # The CPU bar: int8 vs fp32 ONNX Runtime, CompactNet (64 features, 16 convs, x4)
+    # The CPU bar: the shipped `fast` model in PyTorch, ONNX Runtime fp32 and int8, then
+    # srgan.upscale end to end on the sample photos with each backend
     python -m benchmarks.speed --suite cpu
     # The GPU bar: RRDBNet (23 blocks, 64 features, x4), 960x540 -> 4K, best vs eager fp32
     python -m benchmarks.speed --suite gpu
@@ -13,6 +14,8 @@ Run ``python -m benchmarks.speed --help``. Examples::
     python -m benchmarks.speed --arch compact --backends onnx onnx-int8 --size 320x180
     python -m benchmarks.speed --model default --backends eager compile --precisions fp32 bf16 \\
         --size 270p 540p --batch 1 4 --tile 128 --quality-json runs/quality/quality.json
+    # srgan.upscale end to end (decode + infer + encode) per backend, on a folder or a video
+    python -m benchmarks.speed --model fast --folder photos/ --video clip.mp4
     # GAN-stage training throughput (generator + discriminator steps per second)
     python -m benchmarks.speed --train --arch compact --batch 16 --crop 128 --precisions fp32 bf16
 
@@ -22,10 +25,15 @@ per second is ``batch / median``; peak memory is the CUDA allocator's peak on GP
 the process's peak RSS on CPU; energy is NVML's total-energy counter (GPU) or RAPL
 (CPU) around the timed loop, or "not measured" with the reason. The work is counted as
 MACs per output pixel from the model's conv and linear layers, which gives TFLOP/s.
+The end-to-end rows (``--folder``, ``--video``) run ``srgan.upscale`` itself, once per
+backend and round in a fresh process (so the peak memory is each backend's own), after an
+untimed first use that exports or calibrates the ONNX model; on a folder, each backend's
+outputs are compared with PyTorch's (largest pixel difference, in 8-bit steps).
 With ``--interleave`` the backends are timed round-robin (one call each per round), so
 a shared or throttling machine slows them all alike and their ratios stay meaningful.
 
-Outputs in ``--out``: ``speed.json`` (records with the environment), ``speed.md``,
+Outputs in ``--out`` (default ``runs/speed``): ``speed.json`` (records with the
+environment, ``end_to_end`` rows), ``speed.md``,
 ``speed.png`` and, with ``--quality-json`` from ``benchmarks.quality``,
 ``quality_speed.png`` (Y-PSNR against FPS, one point per model/backend, Pareto front).
 """
@@ -48,6 +56,7 @@ from benchmarks.speed.backends import (
     allow_recompiles,
     precisions_for,
 )
+from benchmarks.speed.endtoend import folder_throughput, video_throughput
 from benchmarks.speed.plots import (
     plot_quality_speed,
     plot_speed,
@@ -78,6 +87,58 @@ TABLE_COLUMNS = [
     "watts",
     "status",
 ]
+
+
+END_TO_END_COLUMNS = [
+    "input",
+    "backend",
+    "images",
+    "frames",
+    "seconds",
+    "images_per_s",
+    "megapixels_per_s",
+    "fps",
+    "peak_rss_mb",
+    "first_use_s",
+    "max_diff_vs_torch",
+    "status",
+]
+
+
+def end_to_end(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``srgan.upscale`` timed on ``--folder`` and ``--video`` with each of
+    ``--upscale-backends`` (the first ``--model``, else the shipped default)."""
+    model = args.model[0] if args.model else "default"
+    common = dict(
+        backends=args.upscale_backends,
+        model=model,
+        device=args.device,
+        repeats=args.upscale_repeats,
+    )
+    rows = []
+    if args.folder:
+        rows += folder_throughput(args.folder, **common)
+    if args.video:
+        rows += video_throughput(args.video, **common)
+    return rows
+
+
+def end_to_end_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Lines "- BACKEND is N.NNx torch's speed on INPUT" for the end-to-end rows."""
+    lines = []
+    for source in dict.fromkeys(r["input"] for r in rows):
+        ok = {r["backend"]: r for r in rows if r["input"] == source and r["status"] == "ok"}
+        if "torch" not in ok:
+            continue
+        for backend, row in ok.items():
+            if backend != "torch":
+                diff = row.get("max_diff_vs_torch")
+                same = "" if diff is None else f", outputs within {diff}/255 of torch's"
+                lines.append(
+                    f"- {source}: {backend} = {ok['torch']['seconds'] / row['seconds']:.2f}x "
+                    f"torch's speed ({row['seconds']:.2f} s vs {ok['torch']['seconds']:.2f} s{same})"
+                )
+    return lines
 
 
 def ratios(records: Sequence[dict[str, Any]], baseline: tuple[str, str, bool]) -> list[str]:
@@ -116,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  realtime  the shipped `fast` model at 960x540 -> 4K, batch 1, 300 timed calls:\n"
             "       eager fp32 as the baseline; fp16/bf16 channels-last eager, torch.compile\n"
             "       and CUDA graphs (the bar: the best at least 120 FPS on an H100).\n"
-            "  cpu  CompactNet (64 features, 16 convs, x4, random init) at 320x180, batch 1:\n"
-            "       eager fp32, ONNX Runtime fp32 and int8, timed interleaved.\n"
+            "  cpu  the shipped `fast` model (CompactNet 48x12, x4) at 320x180, batch 1: eager\n"
+            "       fp32, ONNX Runtime fp32 and int8, timed interleaved; then srgan.upscale end\n"
+            "       to end on samples/ with --backend torch, onnx and onnx-int8.\n"
             f"workloads: {', '.join(f'{k}={w}x{h}' for k, (w, h) in WORKLOADS.items())}, or WxH.\n"
             "backends: " + ", ".join(BACKENDS)
         ),
@@ -172,7 +234,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--discriminator-features", type=int, default=64, help="critic width for --train"
     )
-    parser.add_argument("--out", default="runs/speed", help="output folder")
+    parser.add_argument(
+        "--folder",
+        help="also time srgan.upscale end to end on this folder of images, per backend",
+    )
+    parser.add_argument(
+        "--video", help="also time srgan.upscale end to end on this video, per backend"
+    )
+    parser.add_argument(
+        "--upscale-backends",
+        nargs="+",
+        default=["torch", "onnx", "onnx-int8"],
+        choices=["auto", "torch", "onnx", "onnx-int8", "onnx-cuda"],
+        help="srgan.upscale backends for --folder and --video (default: torch onnx onnx-int8)",
+    )
+    parser.add_argument(
+        "--upscale-repeats",
+        type=int,
+        default=3,
+        help="timed runs per backend for --folder and --video, in turns (median; default 3)",
+    )
+    parser.add_argument("--out", default="runs/speed", help="output folder (default: runs/speed)")
     return parser
 
 
@@ -234,6 +316,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.device, args.size = suite["device"], [parse_size(s) for s in suite["size"]]
         args.batch, args.warmup, args.repeats = suite["batch"], suite["warmup"], suite["repeats"]
         args.interleave = suite["interleave"]
+        args.folder = args.folder or suite.get("folder")
         variants = [Variant(*v) for v in suite["variants"]]
         baseline = suite["baseline"]
     else:
@@ -292,10 +375,19 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{', '.join(vectors) if vectors else 'unknown'}; torch {env['torch']}, "
         f"onnxruntime {env['onnxruntime']}, {env['cpu_threads']} threads.",
     ]
+    reasons = sorted({r["energy_reason"] for r in records if r.get("energy_reason")})
+    lines += [f"Energy not measured: {reason}." for reason in reasons]
+    if (args.folder or args.video) and not args.train:
+        rows = end_to_end(args)
+        payload["end_to_end"] = rows
+        lines += ["", "srgan.upscale end to end (decode + infer + encode), per backend:", ""]
+        lines += [markdown_table(rows, END_TO_END_COLUMNS), "", *end_to_end_ratios(rows)]
     write_json(payload, out / "speed.json")
     (out / "speed.md").write_text("\n".join(lines) + "\n")
+    written = ["speed.json", "speed.md"]
     if not args.train:
         plot_speed(records, out / "speed.png")
+        written.append("speed.png")
     if args.quality_json and not args.train:
         import json
 
@@ -308,7 +400,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 points, out / "quality_speed.png", dataset=args.quality_dataset or ""
             )
         write_json(payload, out / "speed.json")
+        written.append("quality_speed.png")
     print("\n".join(lines))
+    print(f"\nwrote {', '.join(str(out / name) for name in written)}")
     return payload
 
 

@@ -55,7 +55,9 @@ SUITES: dict[str, dict[str, Any]] = {
         baseline=("eager", "fp32", False),
     ),
     "cpu": dict(
-        arch=["compact"],
+        arch=[],
+        model=["fast"],
+        folder="samples",
         device="cpu",
         size=["180p"],
         batch=[1],

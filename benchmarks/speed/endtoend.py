@@ -1,7 +1,7 @@
 """End-to-end throughput of ``srgan.upscale``, per backend: images per second on a folder
 and frames per second on a video, decoding, inference and encoding together.
 
-    from srgan.throughput import folder_throughput, video_throughput
+    from benchmarks.speed.endtoend import folder_throughput, video_throughput
     rows = folder_throughput("photos/", backends=["torch", "onnx"], model="fast", device="cpu")
     rows = video_throughput("clip.mp4", backends=["torch", "onnx"], model="fast", device="cpu")
 
@@ -47,7 +47,7 @@ print("THROUGHPUT " + json.dumps(record))
 
 def _run_child(args: list[str], timeout: float | None) -> dict[str, Any]:
     """``python -m srgan.upscale ARGS`` in a fresh process; its own record of the run."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     done = subprocess.run(
@@ -88,9 +88,10 @@ def _measure(
     repeats: int,
     extra_args: Sequence[str],
     timeout: float | None,
+    compare: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Per backend: the first use on ``sample``, then ``repeats`` timed runs on ``source``
-    in turns."""
+    in turns; with ``compare``, each backend's first outputs against PyTorch's."""
     results: dict[str, dict[str, Any]] = {}
     common = ["--model", model, "--device", device, "--overwrite", "--no-progress", *extra_args]
     with tempfile.TemporaryDirectory(prefix="srgan-throughput-") as tmp:
@@ -118,6 +119,12 @@ def _measure(
                     results[backend]["runs"].append(_run_child(args, timeout))
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     results[backend] = {"status": "error", "reason": str(error)[:300]}
+        if compare and "torch" in runnable and repeats > 0:
+            for backend in runnable:
+                if backend != "torch" and results[backend]["status"] == "ok":
+                    results[backend]["max_diff_vs_torch"] = _largest_difference(
+                        Path(tmp) / f"{backend}-0", Path(tmp) / "torch-0"
+                    )
     for record in results.values():
         runs = record.pop("runs", None)
         if runs:
@@ -145,7 +152,9 @@ def folder_throughput(
     ``error`` with ``reason``), ``images``, ``megapixels`` (input), ``seconds`` (median),
     ``seconds_runs``, ``images_per_s``, ``megapixels_per_s``, ``peak_rss_mb`` (the
     process's peak; ``peak_cuda_mb`` on a GPU) and ``first_use_s`` (the run on one image
-    that exported / calibrated the model, when it was not cached yet).
+    that exported / calibrated the model, when it was not cached yet); when ``torch`` is
+    among the backends, the others also have ``max_diff_vs_torch``: the largest difference
+    of any output pixel from PyTorch's, in 8-bit steps (1 = 1/255).
     """
     from srgan.jobs import header_megapixels, plan_jobs
 
@@ -165,6 +174,7 @@ def folder_throughput(
         repeats=repeats,
         extra_args=extra_args,
         timeout=timeout,
+        compare=True,
     )
     rows = []
     for backend in backends:
@@ -233,6 +243,23 @@ def video_throughput(
             record["fps"] = frames / record["seconds"]
         rows.append(record)
     return rows
+
+
+def _largest_difference(outputs: Path, reference: Path) -> int:
+    """The largest difference of any pixel between the images of two output folders (same
+    names), in steps of the 8-bit scale."""
+    import numpy as np
+    from PIL import Image
+
+    largest = 0
+    for path in sorted(p for p in outputs.rglob("*") if p.is_file()):
+        other = reference / path.relative_to(outputs)
+        with Image.open(path) as a, Image.open(other) as b:
+            pixels = np.asarray(a, dtype=np.int32), np.asarray(b, dtype=np.int32)
+        if pixels[0].shape != pixels[1].shape:
+            raise ValueError(f"{path.name}: {pixels[0].shape} vs {pixels[1].shape}")
+        largest = max(largest, int(np.abs(pixels[0] - pixels[1]).max()))
+    return largest
 
 
 def _count_frames(path: Path) -> int:

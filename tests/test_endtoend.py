@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan.throughput import folder_throughput, video_throughput
+from benchmarks.speed.endtoend import video_throughput
 from srgan.weights import save_generator
 from tests.conftest import make_video, tiny_compact
 
@@ -20,22 +20,52 @@ def model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
 
 
-def test_images_per_second_on_a_folder_per_backend(tmp_path: Path, model_file: Path) -> None:
+def test_images_per_second_on_a_folder_per_backend(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through benchmarks.speed --folder: rows, ratio lines and where it wrote."""
+    from benchmarks.speed.cli import main
+
     folder = tmp_path / "photos"
     folder.mkdir()
     for i, size in enumerate([(16, 24), (8, 8), (20, 12)]):
         pixels = np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(folder / f"{i}.png")
-    rows = folder_throughput(
-        folder, backends=["onnx", "onnx-cuda"], model=str(model_file), device="cpu"
+    out = tmp_path / "speed"
+    payload = main(
+        [
+            *("--model", str(model_file), "--device", "cpu", "--backends", "onnx"),
+            *("--size", "16x16", "--warmup", "0", "--repeats", "1", "--out", str(out)),
+            *("--folder", str(folder), "--upscale-backends", "torch", "onnx", "onnx-cuda"),
+            *("--upscale-repeats", "1"),
+        ]
     )
-    ok, missing = rows
+    torch_row, ok, missing = payload["end_to_end"]
+    assert torch_row["status"] == "ok" and "max_diff_vs_torch" not in torch_row
     assert ok["backend"] == "onnx" and ok["status"] == "ok", ok
+    assert ok["max_diff_vs_torch"] <= 1  # the same pictures within rounding
     assert ok["images"] == 3 and ok["megapixels"] == pytest.approx((384 + 64 + 240) / 1e6)
     assert ok["images_per_s"] == pytest.approx(3 / ok["seconds"])
     assert ok["peak_rss_mb"] > 50 and ok["first_use_s"] > 0
     assert missing["status"] == "not available" and "CUDA" in missing["reason"]
     assert (tmp_path / "cache" / "onnx").is_dir()  # exported by the first use, then reused
+    report = (out / "speed.md").read_text()
+    assert "srgan.upscale end to end" in report
+    assert f"- photos: onnx = {torch_row['seconds'] / ok['seconds']:.2f}x torch's speed" in report
+    assert f"wrote {out / 'speed.json'}, {out / 'speed.md'}" in capsys.readouterr().out
+
+
+def test_outputs_are_compared_pixel_by_pixel(tmp_path: Path) -> None:
+    from benchmarks.speed.endtoend import _largest_difference
+
+    pixels = np.random.default_rng(0).integers(0, 250, (6, 5, 3), dtype=np.uint8)
+    for name, shift in (("a", 0), ("b", 3)):
+        (tmp_path / name / "sub").mkdir(parents=True)
+        changed = pixels.copy()
+        changed[2, 1, 0] += shift
+        Image.fromarray(changed).save(tmp_path / name / "sub" / "x.png")
+    assert _largest_difference(tmp_path / "a", tmp_path / "b") == 3
+    assert _largest_difference(tmp_path / "a", tmp_path / "a") == 0
 
 
 @pytest.mark.slow  # two more processes that import torch: about 10 s
