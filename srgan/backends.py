@@ -364,9 +364,6 @@ def int8_model(
 def _int8_model(
     fp32_path: Path, scale: int, calibration_dir: str | Path | None
 ) -> tuple[Path, dict[str, Any], bool]:
-    from srgan.int8 import psnr_report, quantize_int8
-    from srgan.onnx import onnx_session
-
     crops = calibration_inputs(scale, calibration_dir)
     calibration = calibration_digest(crops)
     stem = fp32_path.name.removesuffix(".onnx")
@@ -375,6 +372,9 @@ def _int8_model(
     record = _read_record(record_path)
     if record is not None and path.is_file() and sha256_file(path) == record.get("onnx_sha256"):
         return path, record, False
+    from srgan.int8 import psnr_report, quantize_int8
+    from srgan.onnx import onnx_session
+
     with _private_folder(fp32_path.parent) as work:
         quantize_int8(fp32_path, work / "model.onnx", crops)
         report = psnr_report(

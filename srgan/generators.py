@@ -21,6 +21,7 @@ from srgan.layers import (
     NearestUpsample,
     ResidualBlock,
     conv3x3,
+    he_init,
     make_activation,
     upsample_factors,
 )
@@ -181,9 +182,7 @@ class CompactNet(Generator):
         slope = {"relu": 0.0, "prelu": 0.25, "leaky_relu": LEAKY_SLOPE}[activation]
         convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
         for conv in convs:
-            nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
-            nn.init.zeros_(conv.bias)
-        convs[-1].weight.data.mul_(0.1)
+            he_init(conv, slope=slope, gain=0.1 if conv is convs[-1] else 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, C, H, W) -> (B, C, H*scale, W*scale)

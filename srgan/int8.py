@@ -17,7 +17,6 @@ from typing import Any, Literal
 import numpy as np
 
 from srgan.images import list_images, read_rgb
-from srgan.metrics import psnr
 from srgan.onnx import benchmark_lr, float_batch, run_session
 
 CalibrationMethodName = Literal["minmax", "percentile", "entropy"]
@@ -176,6 +175,10 @@ def psnr_report(sessions: dict[str, Any], hr_dir: str | Path, scale: int) -> dic
     LR inputs follow the benchmark convention (mod-crop, MATLAB bicubic, uint8).
     Returns per-image and mean PSNR per session name.
     """
+    # Here, not at the top: srgan.backends imports this module on every int8 run, and the
+    # metrics (torchmetrics, torchvision) take seconds to import.
+    from srgan.metrics import psnr
+
     per_image: list[dict[str, Any]] = []
     for file in list_images(hr_dir):
         lr, hr = benchmark_lr(read_rgb(file), scale)

@@ -57,6 +57,19 @@ def normalized_conv(
     raise ValueError(f"unknown normalization {normalization!r}: use batch, spectral or none")
 
 
+def he_init(conv: nn.Conv2d, *, slope: float = 0.0, gain: float = 1.0) -> None:
+    """He (Kaiming normal) weights times ``gain`` and zero bias, for a conv before a
+    (leaky) ReLU of negative ``slope``. Nothing to do on the meta device (a skeleton built
+    to check a file's shapes): drawing random values there costs PyTorch a second-long
+    import, on every model load."""
+    if conv.weight.is_meta:
+        return
+    nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
+    conv.weight.data.mul_(gain)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
 class ResidualDenseBlock(nn.Module):
     """Five densely connected 3x3 convs (ESRGAN's RDB), output scaled by 0.2 and added back.
 
@@ -75,9 +88,7 @@ class ResidualDenseBlock(nn.Module):
         self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
             # ESRGAN initialises at 0.1 x Kaiming: small residuals, a near-identity block.
-            nn.init.kaiming_normal_(conv.weight)
-            conv.weight.data.mul_(0.1)
-            nn.init.zeros_(conv.bias)
+            he_init(conv, gain=0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, F, H, W); each conv sees all previous outputs concatenated on channels.

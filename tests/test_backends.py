@@ -4,6 +4,7 @@ the same inputs through PyTorch and ONNX Runtime give the same images."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -250,7 +251,7 @@ def test_an_onnx_file_is_a_model(
 
 
 def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
-    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str], srgan_cache: Path
 ) -> None:
     source = tmp_path / "in"
     source.mkdir()
@@ -263,6 +264,21 @@ def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
     assert settings["backend"] == "onnx-int8" and len(settings["calibration"]) == 16
     code, out, err = run([*args, "--backend", "onnx-int8", "--overwrite"], capsys)
     assert code == EXIT_OK and "calibrated" not in err  # cached
+    # The cached model runs without the calibration's imports (seconds of every run).
+    import subprocess
+    import sys
+
+    check = (
+        "import sys; from srgan.backends import build_upscaler; "
+        f"build_upscaler({str(model_file)!r}, backend='onnx-int8', device='cpu'); "
+        "print(sorted(m for m in ('torchmetrics', 'torch._dynamo') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "SRGAN_CACHE": str(srgan_cache)}  # the cache this test filled
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, cwd=root, env=env
+    )
+    assert done.stdout.strip() == "[]" and "calibrated" not in done.stderr, done.stderr
     # Outputs of the default backend differ from int8's: a re-run says so.
     code, out, err = run(args, capsys)
     assert code == EXIT_OK and "1 made with other settings" in out

@@ -75,3 +75,21 @@ def test_frames_per_second_on_a_video(tmp_path: Path, model_file: Path) -> None:
     assert row["status"] == "ok", row
     assert row["frames"] == 5 and row["input_size"] == "32x24"
     assert row["fps"] == pytest.approx(5 / row["seconds"])
+
+
+def test_a_childs_peak_memory_is_its_own() -> None:
+    """Linux keeps a parent's ru_maxrss across fork and exec; the children's figures must
+    not be the benchmark process's own peak."""
+    import subprocess
+    import sys
+
+    from benchmarks.speed.timing import peak_rss_mb
+
+    ballast = np.ones(400 * 2**20, np.uint8)  # the parent's peak: at least 400 MiB more
+    code = "from benchmarks.speed.timing import peak_rss_mb; print(peak_rss_mb())"
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert float(child.stdout) < peak_rss_mb() - 300
+    del ballast

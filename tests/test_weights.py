@@ -246,3 +246,21 @@ def test_shipped_weights_are_package_data_in_the_wheel(tmp_path: Path) -> None:
         next(n for n in names if n.endswith("entry_points.txt"))
     )
     assert b"srgan-upscale = srgan.upscale:main" in entry_points
+
+
+def test_loading_a_model_draws_no_values_on_the_meta_device(tmp_path: Path) -> None:
+    """The shape check's meta skeleton skips the random init: drawing on the meta device
+    imports torch._dynamo, a second and a half of every srgan.upscale run on a CPU."""
+    import subprocess
+    import sys
+
+    path = save_generator(CompactNet(num_features=8, num_convs=2), tmp_path / "m.safetensors")
+    code = (
+        "import sys; from srgan.weights import load_generator; "
+        f"load_generator({str(path)!r}); print('torch._dynamo' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -30,14 +30,14 @@ from typing import Any
 
 # Runs the command in the child: wall time around main(), exit status, peak memory.
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 args = json.loads(sys.argv[1])
 from srgan.upscale import main
+from benchmarks.speed.timing import peak_rss_mb
 start = time.perf_counter()
 code = main(args)
 seconds = time.perf_counter() - start
-record = {"code": code, "seconds": seconds,
-          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+record = {"code": code, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 import torch
 if torch.cuda.is_initialized():
     record["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20

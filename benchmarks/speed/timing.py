@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,17 @@ def measure(
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (CPU runs; never decreases)."""
+    """This process's peak resident set size so far, in MiB (CPU runs; never decreases).
+
+    On Linux from ``VmHWM`` (the peak of this program's own memory): ``ru_maxrss`` keeps
+    the parent's peak across fork and exec, so a small child of a big process would report
+    its parent's figure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
