@@ -91,6 +91,23 @@ def tiny_compact(scale: int = 4) -> CompactNet:
     return CompactNet(num_features=4, num_convs=1, scale=scale).eval()
 
 
+def run_upscale(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``srgan.upscale`` on the CPU without progress bars: exit status, stdout, stderr."""
+    from srgan.upscale import main
+
+    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """The tiny CompactNet saved as an srgan weights file."""
+    from srgan.weights import save_generator
+
+    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
+
+
 @pytest.fixture
 def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary packaged-weights folder holding a tiny ``fast.safetensors`` (x4).

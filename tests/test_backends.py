@@ -24,8 +24,8 @@ from srgan.backends import (
 from srgan.images import read_image, read_tag
 from srgan.inference import Upscaler
 from srgan.pictures import upscale_image
-from srgan.upscale import EXIT_OK, EXIT_USAGE, main
-from srgan.weights import save_generator
+from srgan.upscale import EXIT_OK, EXIT_USAGE
+from tests.conftest import run_upscale as run
 from tests.conftest import tiny_compact
 
 CPU = torch.device("cpu")
@@ -36,21 +36,10 @@ def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
-
-
-@pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setattr(backends, "onnx_cache_dir", lambda: folder)
     return folder
-
-
-def run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_auto_is_onnx_on_the_cpu_and_torch_on_cuda() -> None:

@@ -24,8 +24,9 @@ from srgan.images import Picture, read_image, read_tag, remove_stale_temporaries
 from srgan.inference import Upscaler
 from srgan.jobs import Options, plan_jobs, run_jobs
 from srgan.pictures import from_batch, peak_memory, upscale_image
-from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from srgan.weights import load_generator, save_generator
+from tests.conftest import run_upscale as run
 from tests.conftest import tiny_compact
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,17 +53,6 @@ def corpus(folder: Path, *, big: bool = False) -> dict[str, Path]:
         Image.new("1", (8000, 8000)).save(folder / "bilevel.png", optimize=True)
         files["bilevel"] = folder / "bilevel.png"
     return files
-
-
-def run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
 
 
 def contents(folder: Path) -> dict[Path, bytes]:

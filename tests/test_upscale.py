@@ -20,15 +20,10 @@ from srgan.images import HOST, read_image
 from srgan.jobs import plan_jobs
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import save_generator
+from tests.conftest import run_upscale as run
 from tests.conftest import tiny_compact
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -46,11 +41,6 @@ def tree(tmp_path: Path) -> Path:
     Image.fromarray(rgb(5, 9, 4)).save(root / "sub" / "deeper" / "d.webp")
     (root / "notes.txt").write_text("not an image")
     return root
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
 
 
 def outputs(folder: Path) -> list[str]:

@@ -19,21 +19,10 @@ from PIL import Image
 
 from srgan.images import HOST
 from srgan.inference import Upscaler
-from srgan.upscale import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from srgan.upscale import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from srgan.video import VideoError, probe, read_video_tag, upscale_video
-from srgan.weights import save_generator
 from tests.conftest import make_video, tiny_compact
-
-
-def run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main([*map(str, args), "--device", "cpu", "--no-progress"])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
+from tests.conftest import run_upscale as run
 
 
 def frame_times(path: Path) -> list[float]:
