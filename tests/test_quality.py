@@ -421,3 +421,40 @@ def test_degradation_excludes_ready_made_lr_and_the_self_test(
     assert "invalid choice" in usage_error([*base[:-1], "extreme"], capsys)
     with pytest.raises(ValueError, match="exclude each other"):
         load_dataset(hr_dir, 4, hr_dir, degradation="light")
+
+
+def test_photo_crops_show_each_method_on_the_busiest_window(
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks.quality import photos
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i, size in enumerate([(40, 56), (30, 30)]):
+        pixels = np.full((*size, 3), 128, np.uint8)
+        pixels[5:15, 20:30] = rng.integers(0, 256, (10, 10, 3), dtype=np.uint8)  # the texture
+        files.append(tmp_path / f"photo{i}.jpg")
+        Image.fromarray(pixels).save(files[-1], quality=90)
+    out = tmp_path / "crops.png"
+    shown = []
+    real = photos.build_method
+
+    def recording(spec: str, scale: int, **kwargs: object) -> object:
+        method = real(spec, scale, **kwargs)
+        run = method.run
+        method.run = lambda lr: shown.append((spec, lr.shape)) or run(lr)
+        return method
+
+    monkeypatch.setattr(photos, "build_method", recording)
+    models = ["--models", "bicubic", str(model_file)]
+    code = photos.main([*map(str, files), *models, "--size", "12", "--out", str(out)])
+    assert code == 0 and f"wrote {out}" in capsys.readouterr().out
+    assert Image.open(out).size[0] > 200
+    # Each method saw each photo's window (12 px plus an 8-px margin, clipped by the border).
+    assert [s for s, _ in shown] == ["bicubic", str(model_file)] * 2
+    assert shown[0][1] == shown[1][1] and shown[0][1][0] <= 12 + 16
+    with pytest.raises(SystemExit):
+        photos.main([str(tmp_path / "missing.jpg")])

@@ -1,0 +1,87 @@
+"""Side-by-side crops of real photos upscaled by several methods, where there is no ground
+truth to score against (JPEGs as people have them): one row per photo, one column per
+method, the same window of each output.
+
+    python -m benchmarks.quality.photos PHOTO... --models bicubic fast fast-real \\
+        --out benchmarks/results/fast-real/photos.png
+
+Each photo is upscaled as it is (its own pixels are the LR), by the same methods as
+``python -m benchmarks.quality`` (``--models``: baselines, shipped models, weights files).
+The window is the photo's ``--size``-pixel square with the most gradient energy (edges
+and texture, where methods differ), upscaled, so each crop shows ``--size`` x scale
+output pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.plots import pyplot, save_figure
+from benchmarks.quality.methods import build_method
+from benchmarks.quality.report import busiest_window
+from srgan.images import read_rgb
+
+
+def plot_photo_crops(
+    photos: Sequence[Path], models: Sequence[str], *, scale: int, size: int, out: Path
+) -> Path:
+    """The figure described in the module docstring, written to ``out``."""
+    methods = [build_method(spec, scale, device="cpu") for spec in models]
+    plt = pyplot()
+    figure, axes = plt.subplots(
+        len(photos),
+        len(methods),
+        figsize=(2.6 * len(methods), 2.7 * len(photos)),
+        squeeze=False,
+    )
+    for row, photo in enumerate(photos):
+        pixels = read_rgb(photo)
+        side = min(size, *pixels.shape[:2])
+        top, left = busiest_window(pixels, side)
+        # A margin around the window, so tiles and borders do not decide what is shown.
+        margin = 8
+        y0, x0 = max(0, top - margin), max(0, left - margin)
+        lr = pixels[y0 : top + side + margin, x0 : left + side + margin]
+        for col, method in enumerate(methods):
+            sr = method(lr)
+            y, x = (top - y0) * scale, (left - x0) * scale
+            ax = axes[row][col]
+            ax.imshow(sr[y : y + side * scale, x : x + side * scale], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(method.name, fontsize=9)
+            if col == 0:
+                ax.set_ylabel(photo.name, fontsize=8)
+    return save_figure(figure, out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.quality.photos",
+        description="Side-by-side crops of real photos (no ground truth) upscaled by each model.",
+    )
+    parser.add_argument("photos", nargs="+", type=Path, help="image files, used as the LR")
+    parser.add_argument(
+        "--models", nargs="+", default=["bicubic", "fast"], help="as benchmarks.quality's"
+    )
+    parser.add_argument("--scale", type=int, default=4, help="the models' scale (default 4)")
+    parser.add_argument(
+        "--size", type=int, default=64, help="LR window side in pixels (default 64)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/photos.png"), help="the figure")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.photos if not p.is_file()]
+    if missing:
+        parser.error(f"not found: {', '.join(missing)}")
+    path = plot_photo_crops(
+        args.photos, args.models, scale=args.scale, size=args.size, out=args.out
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
