@@ -468,15 +468,15 @@ MUTANTS = [
     Mutant(
         "uint8-output-truncated",
         "srgan/inference.py",
-        "return sr.mul(255).round_().to(torch.uint8)",
-        "return sr.mul(255).to(torch.uint8)",
+        "return sr.mul_(255).round_().to(torch.uint8)",
+        "return sr.mul_(255).to(torch.uint8)",
         INFERENCE,
     ),
     Mutant(
         "uint16-output-truncated",
         "srgan/inference.py",
-        "return sr.mul(65535).round_().to(torch.int32).to(torch.uint16)",
-        "return sr.mul(65535).to(torch.int32).to(torch.uint16)",
+        "return sr.mul_(65535).round_().to(torch.int32).to(torch.uint16)",
+        "return sr.mul_(65535).to(torch.int32).to(torch.uint16)",
         INFERENCE,
     ),
     Mutant(
@@ -503,7 +503,7 @@ MUTANTS = [
     Mutant(
         "half-precision-fallback-off",
         "srgan/inference.py",
-        "            if self.dtype != torch.float32:\n                self.fp32_fallbacks += 1",
+        "            if self.model is not self.fp32_model:\n                self.fp32_fallbacks += 1",
         "            if False:\n                self.fp32_fallbacks += 1",
         INFERENCE,
     ),
