@@ -36,7 +36,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -47,6 +47,12 @@ from srgan.inference import DEFAULT_TILE, Upscaler, resolve_device
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "onnx-cuda")
 ONNX_BACKENDS = ("onnx", "onnx-int8", "onnx-cuda")
+# ``tile="auto"``: ONNX Runtime on the CPU runs a large tile as fast per pixel as a small
+# one (benchmarks/results/speed-cpu-tiles: 0.35 and 0.37 LR MP/s at 256 x 256 and 1024 x 768
+# on 2 cores), so it takes tiles this big and recomputes fewer overlaps (none on images up
+# to this side); PyTorch on the CPU slows down on large tiles (0.20 and 0.15 MP/s) and keeps
+# DEFAULT_TILE, as CUDA does (memory bound).
+ONNX_CPU_TILE = 1024
 # The largest difference from PyTorch allowed of an exported model, on [0, 1] outputs:
 # less than one 8-bit level, so 8-bit outputs differ by at most one level.
 PARITY_TOLERANCE = 1 / 255
@@ -403,13 +409,21 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def resolve_tile(tile: int | None | Literal["auto"], *, onnx_cpu: bool) -> int | None:
+    """The tile side for ``tile="auto"`` (``ONNX_CPU_TILE`` for ONNX Runtime on the CPU,
+    else ``DEFAULT_TILE``); any other value as given (``None``: whole images)."""
+    if tile != "auto":
+        return tile
+    return ONNX_CPU_TILE if onnx_cpu else DEFAULT_TILE
+
+
 def build_upscaler(
     model: str | os.PathLike[str],
     *,
     backend: str = "auto",
     device: str | torch.device = "auto",
     precision: str = "auto",
-    tile: int | None = DEFAULT_TILE,
+    tile: int | None | Literal["auto"] = "auto",
     tile_overlap: int = 24,
     compile: bool = False,
     calibration_dir: str | Path | None = None,
@@ -419,7 +433,9 @@ def build_upscaler(
     """An ``Upscaler`` for a model (a shipped name, a weights file or an ``.onnx`` file) on
     ``backend``; notes (a fallback to PyTorch and why, int8's measured cost) go to ``say``.
 
-    ``precision`` ``auto`` is fp16 on CUDA and fp32 on the CPU. ``BackendError`` (or
+    ``precision`` ``auto`` is fp16 on CUDA and fp32 on the CPU; ``tile`` ``auto`` is
+    ``ONNX_CPU_TILE`` for ONNX Runtime on the CPU, else ``DEFAULT_TILE`` (``None``: whole
+    images). ``BackendError`` (or
     ``FileNotFoundError`` / ``ValueError`` for the model) when it cannot be done.
     """
     from srgan.weights import load_generator, resolve_model
@@ -444,7 +460,7 @@ def build_upscaler(
         name = "onnx-cuda" if cuda else "onnx"
         return Upscaler(
             OnnxGenerator(path, backend=name, providers=providers, threads=threads),
-            tile=tile,
+            tile=resolve_tile(tile, onnx_cpu=not cuda),
             tile_overlap=tile_overlap,
         )
     weights = resolve_model(str(model))
@@ -463,7 +479,7 @@ def build_upscaler(
             generator,
             device=resolved,
             precision=precision,  # type: ignore[arg-type]
-            tile=tile,
+            tile=resolve_tile(tile, onnx_cpu=False),
             tile_overlap=tile_overlap,
             compile=compile and resolved.type == "cuda",
         )
@@ -514,7 +530,8 @@ def build_upscaler(
             network = OnnxGenerator(
                 half_path, backend="onnx-cuda", precision="fp16", providers=cuda, fallback=full
             )
-    return Upscaler(network, tile=tile, tile_overlap=tile_overlap)
+    onnx_cpu = chosen != "onnx-cuda"
+    return Upscaler(network, tile=resolve_tile(tile, onnx_cpu=onnx_cpu), tile_overlap=tile_overlap)
 
 
 def pixel_settings(upscaler: Upscaler) -> dict[str, str]:

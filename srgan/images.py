@@ -485,16 +485,22 @@ def _encode_png(
 ) -> bytes:
     """Gray, RGB or RGBA, 8 or 16 bits, as PNG through OpenCV's libpng with zlib's
     run-length strategy: on photos about twice as fast as Pillow's level-4 deflate, and no
-    bigger (PNG's row filters leave mostly runs to compress). The ICC profile, the tag,
-    the EXIF data and the DPI go in as chunks after the header."""
+    bigger (PNG's row filters leave mostly runs to compress). Every row takes the Paeth
+    filter (where OpenCV has ``IMWRITE_PNG_FILTER``) instead of libpng's per-row trial of
+    all five: the filter that trial picks on upscaled photos and graphics, so the same
+    size in less time. The ICC profile, the tag, the EXIF data and the DPI go in as chunks
+    after the header."""
     array = pixels
     if alpha is not None:
         alpha = to_16bit(alpha) if pixels.dtype == np.uint16 else to_8bit(alpha)
         array = np.dstack([pixels, alpha])
     code = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(array.shape[2])
     array = cv2.cvtColor(array, code) if code is not None else array[..., 0]
-    options = [cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY]
-    ok, data = cv2.imencode(".png", array, [*options, cv2.IMWRITE_PNG_STRATEGY_RLE])
+    options = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY]
+    options.append(cv2.IMWRITE_PNG_STRATEGY_RLE)
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+        options += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH]
+    ok, data = cv2.imencode(".png", array, options)
     if not ok:
         raise ImageError("OpenCV could not encode the PNG")
     png = data.tobytes()

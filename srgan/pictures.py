@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srgan.backends import build_upscaler
+from srgan.backends import build_upscaler, resolve_tile
 from srgan.images import (
     SIXTEEN_BIT_FORMATS,
     Picture,
@@ -31,7 +31,7 @@ from srgan.images import (
     resized_metadata,
     to_8bit,
 )
-from srgan.inference import DEFAULT_TILE, Upscaler
+from srgan.inference import Upscaler
 
 AlphaMode = Literal["bicubic", "model"]
 
@@ -148,7 +148,7 @@ def upscale_picture(
 
 @functools.lru_cache(maxsize=4)
 def cached_upscaler(
-    spec: str, device: str, precision: str, tile: int | None, backend: str = "auto"
+    spec: str, device: str, precision: str, tile: int | None | str, backend: str = "auto"
 ) -> Upscaler:
     """One ``Upscaler`` per (model, device, precision, tile, backend), reused by
     ``upscale_image`` (built by ``srgan.backends.build_upscaler``)."""
@@ -163,7 +163,7 @@ def upscale_image(
     alpha: AlphaMode = "bicubic",
     device: str = "auto",
     precision: str = "fp32",
-    tile: int | None = DEFAULT_TILE,
+    tile: int | None | Literal["auto"] = "auto",
     backend: str = "auto",
 ) -> np.ndarray | Image.Image:
     """Upscale one image in memory; the same kind of image comes back.
@@ -178,7 +178,9 @@ def upscale_image(
         outscale: output size factor; default the model's own scale (other factors resize
             the model's output, area-averaged when shrinking).
         alpha: ``"bicubic"`` (default) or ``"model"`` for the alpha channel.
-        device, precision, tile: as for ``Upscaler`` when ``model`` is not one.
+        device, precision, tile: as for ``Upscaler`` when ``model`` is not one; ``tile``
+            ``"auto"`` as in ``srgan.backends.build_upscaler`` (1024 on ONNX Runtime's CPU
+            backends, else 512).
         backend: for a model given by name or file, what runs it (``srgan.backends``):
             ``auto`` (PyTorch on CUDA, ONNX Runtime on the CPU), ``torch``, ``onnx``,
             ``onnx-int8`` or ``onnx-cuda``.
@@ -191,7 +193,8 @@ def upscale_image(
     if isinstance(model, Upscaler):
         upscaler = model
     elif isinstance(model, nn.Module):
-        upscaler = Upscaler(model, device=device, precision=precision, tile=tile)  # type: ignore[arg-type]
+        side = resolve_tile(tile, onnx_cpu=False)
+        upscaler = Upscaler(model, device=device, precision=precision, tile=side)  # type: ignore[arg-type]
     else:
         upscaler = cached_upscaler(str(model), device, precision, tile, backend)
     if isinstance(image, Image.Image):

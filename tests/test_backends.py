@@ -22,7 +22,7 @@ from srgan.backends import (
     resolve_backend,
 )
 from srgan.images import read_image, read_tag
-from srgan.inference import Upscaler
+from srgan.inference import DEFAULT_TILE, Upscaler
 from srgan.pictures import upscale_image
 from srgan.upscale import EXIT_OK, EXIT_USAGE
 from tests.conftest import run_upscale as run
@@ -52,11 +52,30 @@ def test_auto_is_onnx_on_the_cpu_and_torch_on_cuda() -> None:
         resolve_backend("onnx-cuda", CPU)
 
 
+def test_the_tile_follows_the_backend_unless_given(model_file: Path, fresh_cache: Path) -> None:
+    assert backends.ONNX_CPU_TILE > DEFAULT_TILE
+    for backend, tile in (("torch", DEFAULT_TILE), ("onnx", backends.ONNX_CPU_TILE)):
+        assert build_upscaler(model_file, backend=backend, device="cpu").tile == tile
+        assert build_upscaler(model_file, backend=backend, device="cpu", tile=64).tile == 64
+        assert build_upscaler(model_file, backend=backend, device="cpu", tile=None).tile is None
+    # The command line: no --tile is "auto", --tile 0 whole images.
+    from srgan.upscale import build_parser, make_upscaler
+
+    def cli(*flags: str) -> Upscaler:
+        args = build_parser().parse_args(["in", "out", "--model", str(model_file), *flags])
+        return make_upscaler(args, "cpu")
+
+    assert cli().tile == backends.ONNX_CPU_TILE
+    assert cli("--backend", "torch").tile == DEFAULT_TILE
+    assert cli("--tile", "0").tile is None and cli("--tile", "32").tile == 32
+
+
 def test_onnx_is_exported_once_checked_and_reused(
     model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     upscaler = build_upscaler(model_file, backend="auto", device="cpu")
     assert upscaler.backend == "onnx" and isinstance(upscaler.model, OnnxGenerator)
+    assert upscaler.tile == backends.ONNX_CPU_TILE  # tile="auto" on ONNX Runtime's CPU
     (record_path,) = fresh_cache.glob("*.json")
     record = json.loads(record_path.read_text())
     assert record["ok"] and record["max_abs_diff"] <= PARITY_TOLERANCE
@@ -88,7 +107,7 @@ def test_a_model_that_does_not_match_falls_back_to_torch_with_the_reason(
     notes: list[str] = []
     monkeypatch.setattr(onnx, "check_parity", lambda *a: {"random": 0.5})
     upscaler = build_upscaler(model_file, backend="auto", device="cpu", say=notes.append)
-    assert upscaler.backend == "torch"
+    assert upscaler.backend == "torch" and upscaler.tile == DEFAULT_TILE  # PyTorch's tile
     assert "differ from PyTorch's by up to 0.5" in notes[0] and "PyTorch" in notes[0]
     assert not list(fresh_cache.glob("*.onnx"))  # never used
     # Remembered: the next run falls back at once, without exporting again.

@@ -23,7 +23,8 @@ def model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_images_per_second_on_a_folder_per_backend(
     tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Through benchmarks.speed --folder: rows, ratio lines and where it wrote."""
+    """Through benchmarks.speed --folder (its first two images): rows, ratio lines and
+    where it wrote."""
     from benchmarks.speed.cli import main
 
     folder = tmp_path / "photos"
@@ -37,21 +38,25 @@ def test_images_per_second_on_a_folder_per_backend(
             *("--model", str(model_file), "--device", "cpu", "--backends", "onnx"),
             *("--size", "16x16", "--warmup", "0", "--repeats", "1", "--out", str(out)),
             *("--folder", str(folder), "--upscale-backends", "torch", "onnx", "onnx-cuda"),
-            *("--upscale-repeats", "1"),
+            *("--upscale-repeats", "1", "--folder-images", "2"),
         ]
     )
     torch_row, ok, missing = payload["end_to_end"]
     assert torch_row["status"] == "ok" and "max_diff_vs_torch" not in torch_row
     assert ok["backend"] == "onnx" and ok["status"] == "ok", ok
     assert ok["max_diff_vs_torch"] <= 1  # the same pictures within rounding
-    assert ok["images"] == 3 and ok["megapixels"] == pytest.approx((384 + 64 + 240) / 1e6)
-    assert ok["images_per_s"] == pytest.approx(3 / ok["seconds"])
+    assert ok["images"] == 2 and ok["megapixels"] == pytest.approx((384 + 64) / 1e6)
+    assert ok["images_per_s"] == pytest.approx(2 / ok["seconds"])
+    assert ok["input"] == "photos (first 2)"
     assert ok["peak_rss_mb"] > 50 and ok["first_use_s"] > 0
     assert missing["status"] == "not available" and "CUDA" in missing["reason"]
     assert (tmp_path / "cache" / "onnx").is_dir()  # exported by the first use, then reused
     report = (out / "speed.md").read_text()
     assert "srgan.upscale end to end" in report
-    assert f"- photos: onnx = {torch_row['seconds'] / ok['seconds']:.2f}x torch's speed" in report
+    assert (
+        f"- photos (first 2): onnx = {torch_row['seconds'] / ok['seconds']:.2f}x torch's speed"
+        in report
+    )
     assert f"wrote {out / 'speed.json'}, {out / 'speed.md'}" in capsys.readouterr().out
 
 

@@ -470,3 +470,21 @@ def test_exif_too_long_for_jpeg_loses_the_maker_note_only(tmp_path: Path) -> Non
     with Image.open(tmp_path / "out.jpg") as result:
         assert result.getexif()[0x010F] == "Camera Maker"
         assert images.EXIF_MAKER_NOTE not in result.getexif().get_ifd(images.EXIF_IFD)
+
+
+@pytest.mark.skipif(not hasattr(cv2, "IMWRITE_PNG_FILTER"), reason="OpenCV without PNG filters")
+def test_png_rows_take_the_paeth_filter_and_decode_exactly() -> None:
+    """Every row of an RGB PNG output is Paeth-filtered (filter byte 4), and it decodes to
+    the same pixels."""
+    pixels = np.random.default_rng(3).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    data = encode_image(Picture(pixels), "png")
+    idat, at = b"", 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        if data[at + 4 : at + 8] == b"IDAT":
+            idat += data[at + 8 : at + 8 + length]
+        at += 12 + length
+    raw = zlib.decompress(idat)
+    stride = 1 + 10 * 3
+    assert len(raw) == 12 * stride and set(raw[::stride]) == {4}
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)

@@ -201,7 +201,8 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     for option in upscale.build_parser()._actions:
         for flag in option.option_strings:
             assert flag in text
-    assert "(default: 512)" in text and "exit status" in text
+    assert "Default 1024 on ONNX Runtime's CPU backends" in text and "512 otherwise" in text
+    assert "(default: 24)" in text and "exit status" in text
 
 
 @pytest.mark.parametrize(

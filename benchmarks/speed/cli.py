@@ -117,7 +117,7 @@ def end_to_end(args: argparse.Namespace) -> list[dict[str, Any]]:
     )
     rows = []
     if args.folder:
-        rows += folder_throughput(args.folder, **common)
+        rows += folder_throughput(args.folder, limit=args.folder_images, **common)
     if args.video:
         rows += video_throughput(args.video, **common)
     return rows
@@ -237,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--folder",
         help="also time srgan.upscale end to end on this folder of images, per backend",
+    )
+    parser.add_argument(
+        "--folder-images",
+        type=int,
+        metavar="N",
+        help="time --folder on its first N images (name order) only",
     )
     parser.add_argument(
         "--video", help="also time srgan.upscale end to end on this video, per backend"

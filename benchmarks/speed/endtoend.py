@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -145,8 +146,10 @@ def folder_throughput(
     repeats: int = 1,
     extra_args: Sequence[str] = (),
     timeout: float | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Images per second of ``srgan.upscale FOLDER OUT`` on each backend.
+    """Images per second of ``srgan.upscale FOLDER OUT`` on each backend (with ``limit``,
+    on a copy of the first ``limit`` images of ``folder`` in name order).
 
     Returns one record per backend: ``backend``, ``status`` (``ok``, ``not available`` or
     ``error`` with ``reason``), ``images``, ``megapixels`` (input), ``seconds`` (median),
@@ -161,28 +164,35 @@ def folder_throughput(
     folder = Path(folder)
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [j for j in plan_jobs(folder, Path(tmp) / "out").jobs if not j.video]
-    if not jobs:
-        raise ValueError(f"no images in {folder}")
-    megapixels = sum(header_megapixels(job.source) for job in jobs)
-    smallest = min((job.source for job in jobs), key=header_megapixels)
-    results = _measure(
-        folder,
-        smallest,
-        backends=backends,
-        model=model,
-        device=device,
-        repeats=repeats,
-        extra_args=extra_args,
-        timeout=timeout,
-        compare=True,
-    )
+        if not jobs:
+            raise ValueError(f"no images in {folder}")
+        source = folder
+        if limit is not None:
+            source = Path(tmp) / folder.name
+            source.mkdir()
+            jobs = sorted(jobs, key=lambda job: job.source.name)[:limit]
+            for job in jobs:
+                shutil.copy2(job.source, source / job.source.name)
+        megapixels = sum(header_megapixels(job.source) for job in jobs)
+        smallest = min((job.source for job in jobs), key=header_megapixels)
+        results = _measure(
+            source,
+            smallest,
+            backends=backends,
+            model=model,
+            device=device,
+            repeats=repeats,
+            extra_args=extra_args,
+            timeout=timeout,
+            compare=True,
+        )
     rows = []
     for backend in backends:
         record = {
             "backend": backend,
             "model": model,
             "device": device,
-            "input": folder.name,
+            "input": folder.name if limit is None else f"{folder.name} (first {len(jobs)})",
             "images": len(jobs),
             "megapixels": megapixels,
             "what": "srgan.upscale on a folder: decode + infer + encode",
