@@ -267,7 +267,7 @@ def test_loading_a_model_draws_no_values_on_the_meta_device(tmp_path: Path) -> N
 
 
 def test_the_shipped_models_load_by_name_with_their_cards() -> None:
-    for name in ("fast", "fast-real"):
+    for name in ("fast", "fast-real", "fast-gan"):
         model = load_model(name)
         assert isinstance(model, CompactNet) and model.scale == 4, name
         assert (weights.WEIGHTS_DIR / f"{name}.md").is_file(), name
