@@ -380,6 +380,21 @@ def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summ
     strategy = "ddp" if args.devices > 1 else "auto"
     fabric = L.Fabric(accelerator=accelerator, devices=args.devices, strategy=strategy)
     fabric.launch()
+    try:
+        return _upscale_share(fabric, args, jobs)
+    finally:
+        # Leaving the process group to the interpreter's exit can abort it (a gloo thread
+        # still joinable when its owner is destroyed: "terminate called ..."); close it here.
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _upscale_share(
+    fabric: Any, args: argparse.Namespace, jobs: Sequence[Job]
+) -> tuple[Summary, int]:
+    """One process's part of :func:`run_distributed`: its share of the files, then the sums."""
     share = list(jobs)[fabric.global_rank :: fabric.world_size]
     error: Exception | None = None
     try:
