@@ -35,6 +35,7 @@ import copy
 from collections.abc import Callable
 from typing import Literal, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -73,6 +74,26 @@ def to_unit_float(x: torch.Tensor) -> torch.Tensor:
     if x.is_floating_point():
         return x
     raise ValueError(f"expected float, uint8 or uint16 pixels, got {x.dtype}")
+
+
+def to_uint8_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` float32 CPU values in [0, 1] to uint8 (``round(255 x)``, ties to
+    even as ``torch.round``), laid out channels-last in memory: the ``(H, W, C)`` layout
+    image files use, so writing the result needs no transposing copy. OpenCV scales, rounds
+    and saturates each plane, then interleaves the uint8 planes: the same bytes as
+    ``x.mul(255).round().to(torch.uint8)`` and its transpose, without torch's strided copy."""
+    import cv2
+
+    b, c, h, w = x.shape
+    out = np.empty((b, h, w, c), np.uint8)
+    planes = x.numpy()
+    for i in range(b):
+        levels = [cv2.convertScaleAbs(planes[i, k], alpha=255) for k in range(c)]
+        if c == 1:
+            out[i, ..., 0] = levels[0]
+        else:
+            cv2.merge(levels, dst=out[i])
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 def all_finite(x: torch.Tensor) -> bool:
@@ -189,6 +210,8 @@ class Upscaler:
     @torch.inference_mode()
     def _quantize(self, sr: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
         # In place: ``sr`` is this call's own output (or a view of it), used once.
+        if out_dtype == torch.uint8 and sr.device.type == "cpu" and sr.dtype == torch.float32:
+            return to_uint8_channels_last(sr)
         if out_dtype == torch.uint8:
             return sr.mul_(255).round_().to(torch.uint8)
         if out_dtype == torch.uint16:

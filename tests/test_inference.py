@@ -7,7 +7,13 @@ import torch
 from torch.nn import functional as F
 
 from srgan.generators import CompactNet
-from srgan.inference import Upscaler, resolve_device, tile_spans, upscale
+from srgan.inference import (
+    Upscaler,
+    resolve_device,
+    tile_spans,
+    to_uint8_channels_last,
+    upscale,
+)
 from tests.conftest import TINY_GENERATORS, tiny_compact
 
 
@@ -204,6 +210,26 @@ def test_integer_output_is_rounded_to_nearest(tile: int | None) -> None:
     assert torch.equal(as_uint16.to(torch.int32), (as_float * 65535).round().to(torch.int32))
     # Truncation would lower about half of the values by one level.
     assert ((as_float * 255) % 1 > 0.5).any()
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_uint8_conversion_matches_torch_rounding_and_is_laid_out_as_image_files(
+    channels: int,
+) -> None:
+    # Every level, its exact ties (k + 0.5) / 255 and the 64 steps between levels, plus
+    # random values: the fast CPU path gives the bytes torch's round-half-to-even gives.
+    steps = torch.arange(255 * 64 + 1, dtype=torch.float32) / (255 * 64)
+    ties = (torch.arange(255, dtype=torch.float32) + 0.5) / 255
+    values = torch.cat([steps, ties, torch.rand(4000), torch.tensor([0.0, 1.0])])
+    values = values[: len(values) // (2 * channels * 10) * (2 * channels * 10)]
+    whole = values.reshape(2, channels, 10, -1)
+    window = torch.rand(2, channels, 30, 40)[..., 3:25, 7:33]  # a tile's core: a view
+    for x in (whole, window, whole.contiguous(memory_format=torch.channels_last)):
+        expected = x.mul(255).round().to(torch.uint8)
+        got = to_uint8_channels_last(x)
+        assert torch.equal(got, expected)
+        assert got.is_contiguous(memory_format=torch.channels_last)
+    assert (whole * 255 % 1 == 0.5).any()  # the ties are there
 
 
 @pytest.mark.parametrize("tile", [None, 8, 13])
