@@ -100,6 +100,12 @@ def test_report_groups_seeds_by_objective(tmp_path: Path) -> None:
     out = tmp_path / "out"
     main(["--runs", str(runs), "--quality-json", str(quality), "--out", str(out)])
     report = json.loads((out / "ablation.json").read_text())
+    # Scored in two batches: the same report from both files.
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps({"records": records[:2]}))
+    second.write_text(json.dumps({"records": records[2:]}))
+    main(["--runs", str(runs), "--quality-json", str(first), str(second), "--out", str(out)])
+    assert json.loads((out / "ablation.json").read_text()) == report
     assert sorted(r["run"] for r in report["runs"]) == [
         "gan_maxsurprise_s0",
         "gan_ragan_s0",
@@ -261,3 +267,18 @@ def test_per_image_changes_against_the_control() -> None:
     assert row["arm"] == "maxsurprise" and row["image_runs"] == 2
     assert row["mean_change"] == pytest.approx(0.005)
     assert row["largest_rise"] == pytest.approx(0.06) and row["improved"] == 0.5
+    # The relativistic pair: maxsurpriserel against nonsat and against ragan, its own control.
+    for arm in ("ragan", "maxsurpriserel"):
+        records.append(records[0] | {"run": f"gan_{arm}_s0", "objective": arm})
+    per_image[("gan_ragan_s0", "Set5")] = {"a": 0.20, "b": 0.20}
+    per_image[("gan_maxsurpriserel_s0", "Set5")] = {"a": 0.22, "b": 0.19}
+    rows = {(r["arm"], r["against"]): r for r in image_changes(records, per_image)}
+    assert sorted(rows) == [
+        ("maxsurprise", "nonsat"),
+        ("maxsurpriserel", "nonsat"),
+        ("maxsurpriserel", "ragan"),
+        ("ragan", "nonsat"),
+    ]
+    own = rows["maxsurpriserel", "ragan"]
+    assert own["mean_change"] == pytest.approx(0.005) and own["largest_rise"] == pytest.approx(0.02)
+    assert rows["maxsurpriserel", "nonsat"]["mean_change"] == pytest.approx(-0.045)

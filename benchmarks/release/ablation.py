@@ -150,11 +150,18 @@ def stability(series: dict[str, list[tuple[int, float]]], divergence_db: float) 
     }
 
 
-def quality_by_run(path: Path, runs: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Summary records of a ``benchmarks.quality`` JSON -> ``{(run, dataset): record}``."""
-    records = json.loads(path.read_text())["records"]
+def quality_records(paths: list[Path]) -> list[dict[str, Any]]:
+    """The records of one or more ``benchmarks.quality`` JSONs (runs scored in batches), in
+    order: where two files score the same model, the later file's records come last."""
+    return [record for path in paths for record in json.loads(path.read_text())["records"]]
+
+
+def quality_by_run(
+    paths: list[Path], runs: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Summary records of ``benchmarks.quality`` JSONs -> ``{(run, dataset): record}``."""
     found = {}
-    for record in records:
+    for record in quality_records(paths):
         if record.get("image") is not None:
             continue
         run = Path(str(record["model"])).stem
@@ -382,10 +389,10 @@ def matched_psnr(
     return rows
 
 
-def per_image_lpips(path: Path) -> dict[tuple[str, str], dict[str, float]]:
-    """Per-image LPIPS of a ``benchmarks.quality`` JSON: ``{(run, dataset): {image: lpips}}``."""
+def per_image_lpips(paths: list[Path]) -> dict[tuple[str, str], dict[str, float]]:
+    """Per-image LPIPS of ``benchmarks.quality`` JSONs: ``{(run, dataset): {image: lpips}}``."""
     found: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for record in json.loads(path.read_text())["records"]:
+    for record in quality_records(paths):
         if record.get("image") is not None and record.get("lpips") is not None:
             run = Path(str(record["model"])).stem
             found[(run, record["dataset"])][record["image"]] = record["lpips"]
@@ -398,14 +405,19 @@ def image_changes(
     control: str = "nonsat",
 ) -> list[dict[str, Any]]:
     """Each arm's per-image LPIPS change against ``control``'s run of the same adversarial
-    weight and seed (negative: better than the control on that image), summarised per arm
-    and data set: the mean change, the largest rise (the image hurt most) and the share of
-    images that improved. The worst cases are what a mean hides."""
+    weight and seed (negative: better than the control on that image), and each smooth-max
+    arm's against its own mean-pooling control (``CONTROLS``) where that is another arm;
+    summarised per pair and data set: the mean change, the largest rise (the image hurt
+    most) and the share of images that improved. The worst cases are what a mean hides."""
     by_key = {(r["objective"], r["seed"]): r["run"] for r in records}
     rows = []
     datasets = sorted({d for _, d in per_image})
-    arms = sorted({family(r["objective"]) for r in records} - {control})
-    for arm in arms:
+    families = {family(r["objective"]) for r in records}
+    pairs = [(arm, control) for arm in sorted(families - {control})]
+    pairs += [
+        (arm, own) for arm, own in CONTROLS.items() if own != control and {arm, own} <= families
+    ]
+    for arm, control in pairs:
         for dataset in datasets:
             changes = []
             for r in records:
@@ -534,7 +546,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--runs", required=True, help="folder holding the gan_* run folders")
     parser.add_argument(
-        "--quality-json", help="benchmarks.quality output for the runs' weight files"
+        "--quality-json",
+        nargs="+",
+        help="benchmarks.quality output(s) for the runs' weight files (several when the "
+        "runs were scored in batches)",
     )
     parser.add_argument("--out", default="results/ablation", help="where the report goes")
     parser.add_argument(
@@ -550,16 +565,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     runs = find_runs(Path(args.runs))
-    quality = quality_by_run(Path(args.quality_json), runs) if args.quality_json else {}
+    scores = [Path(p) for p in args.quality_json or []]
+    quality = quality_by_run(scores, runs) if scores else {}
     records, rows = summarise(runs, quality, args.divergence_db)
     out = Path(args.out)
     matched = matched_detail(records, args.reference)
     factorial = matched_psnr(records)
-    changes = (
-        image_changes(records, per_image_lpips(Path(args.quality_json)))
-        if args.quality_json
-        else []
-    )
+    changes = image_changes(records, per_image_lpips(scores)) if scores else []
     write_json(
         {
             "runs": records,
