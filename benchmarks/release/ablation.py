@@ -346,15 +346,24 @@ def matched_psnr(
     rows = []
     datasets = sorted({dataset for r in records for dataset in r["quality"]})
     for arm, control in CONTROLS.items():
-        ours = [r for r in records if family(r["objective"]) == arm]
-        theirs = [r for r in records if family(r["objective"]) == control]
-        seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
-        weights = {r["adversarial_weight"] for r in ours} & {
-            r["adversarial_weight"] for r in theirs
-        }
-        if len(seeds) < 2 or len(weights - {None}) < 2:
+        weights = {r["adversarial_weight"] for r in records if family(r["objective"]) == arm}
+        weights &= {r["adversarial_weight"] for r in records if family(r["objective"]) == control}
+        if len(weights - {None}) < 2:
             continue
         for dataset in datasets:
+            # Only runs scored on this data set count, and only seeds both arms have
+            # scored runs of (runs still training or unscored would leave a seed one-sided).
+            ours = [
+                r for r in records if family(r["objective"]) == arm and _lpips_psnr([r], dataset)
+            ]
+            theirs = [
+                r
+                for r in records
+                if family(r["objective"]) == control and _lpips_psnr([r], dataset)
+            ]
+            seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
+            if len(seeds) < 2:
+                continue
             point = _paired_difference(ours, theirs, seeds, dataset)
             if point is None:
                 continue
