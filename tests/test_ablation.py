@@ -289,3 +289,22 @@ def test_per_image_changes_against_the_control() -> None:
     own = rows["maxsurpriserel", "ragan"]
     assert own["mean_change"] == pytest.approx(0.005) and own["largest_rise"] == pytest.approx(0.02)
     assert rows["maxsurpriserel", "nonsat"]["mean_change"] == pytest.approx(-0.045)
+
+
+def test_best_run_of_each_arm_is_its_lowest_mean_lpips() -> None:
+    from benchmarks.release.ablation import best_runs
+
+    records = factorial_records(0.01)
+    for r in records:
+        r["quality"]["Set14"] = {"psnr": r["quality"]["Set5"]["psnr"] - 2, "lpips": 0.2}
+    # The lowest-LPIPS run on Set5, unscored on Set14, cannot be the best.
+    unscored = min(records, key=lambda r: r["quality"]["Set5"]["lpips"])
+    del unscored["quality"]["Set14"]
+    rows = {row["arm"]: row for row in best_runs(records)}
+    assert sorted(rows) == ["maxsurprise", "nonsat"]
+    for arm, row in rows.items():
+        mine = [r for r in records if r["objective"].startswith(arm) and r is not unscored]
+        expected = min(mine, key=lambda r: r["quality"]["Set5"]["lpips"])
+        assert row["run"] == expected["run"] != unscored["run"]
+        assert row["Set5 lpips"] == round(expected["quality"]["Set5"]["lpips"], 4)
+        assert row["Set14 psnr"] == round(expected["quality"]["Set14"]["psnr"], 2)

@@ -398,6 +398,28 @@ def matched_psnr(
     return rows
 
 
+def best_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each arm's run (any weight and seed) with the lowest LPIPS averaged over the data
+    sets, among the runs scored on all of them: the weights worth sharing per arm."""
+    datasets = sorted({dataset for r in records for dataset in r["quality"]})
+    rows = []
+    for arm in sorted({family(r["objective"]) for r in records}):
+        scored = [
+            r
+            for r in records
+            if family(r["objective"]) == arm and all(_lpips_psnr([r], d) for d in datasets)
+        ]
+        if not scored:
+            continue
+        best = min(scored, key=lambda r: sum(r["quality"][d]["lpips"] for d in datasets))
+        row = {"arm": arm, "run": best["run"], "adversarial_weight": best["adversarial_weight"]}
+        for dataset in datasets:
+            row[f"{dataset} psnr"] = round(best["quality"][dataset]["psnr"], 2)
+            row[f"{dataset} lpips"] = round(best["quality"][dataset]["lpips"], 4)
+        rows.append(row)
+    return rows
+
+
 def per_image_lpips(paths: list[Path]) -> dict[tuple[str, str], dict[str, float]]:
     """Per-image LPIPS of ``benchmarks.quality`` JSONs: ``{(run, dataset): {image: lpips}}``."""
     found: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
@@ -580,6 +602,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     matched = matched_detail(records, args.reference)
     factorial = matched_psnr(records)
+    best = best_runs(records) if scores else []
     changes = image_changes(records, per_image_lpips(scores)) if scores else []
     write_json(
         {
@@ -588,6 +611,7 @@ def main(argv: list[str] | None = None) -> None:
             "matched_detail": matched,
             "matched_psnr": factorial,
             "image_changes": changes,
+            "best_runs": best,
         },
         out / "ablation.json",
     )
@@ -631,9 +655,16 @@ def main(argv: list[str] | None = None) -> None:
         written.append(plot_lpips_psnr(records, out / "ablation_lpips_psnr.png"))
     if changes:
         report += (
-            "\nPer image, against the NonSaturating run of the same weight and seed (LPIPS "
-            "change; negative is better):\n\n"
+            "\nPer image, against the run of the arm named in `against` of the same weight and "
+            "seed (LPIPS change; negative is better):\n\n"
             + markdown_table(changes, list(changes[0]), floats=".4f")
+            + "\n"
+        )
+    if best:
+        shown_best = [r | {"adversarial_weight": weight(r["adversarial_weight"])} for r in best]
+        report += (
+            "\nEach arm's best run (lowest LPIPS averaged over the data sets):\n\n"
+            + markdown_table(shown_best, list(best[0]), floats=".4f")
             + "\n"
         )
     (out / "ablation.md").write_text(report)
