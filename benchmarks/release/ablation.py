@@ -448,14 +448,14 @@ def image_changes(
     pairs += [
         (arm, own) for arm, own in CONTROLS.items() if own != control and {arm, own} <= families
     ]
-    for arm, control in pairs:
+    for arm, against in pairs:
         for dataset in datasets:
             changes = []
             for r in records:
                 if family(r["objective"]) != arm:
                     continue
                 suffix = r["objective"][len(arm) :]
-                twin = by_key.get((control + suffix, r["seed"]))
+                twin = by_key.get((against + suffix, r["seed"]))
                 ours, theirs = per_image.get((r["run"], dataset)), per_image.get((twin, dataset))
                 if ours and theirs:
                     changes += [ours[i] - theirs[i] for i in ours if i in theirs]
@@ -464,7 +464,7 @@ def image_changes(
                     {
                         "dataset": dataset,
                         "arm": arm,
-                        "against": control,
+                        "against": against,
                         "image_runs": len(changes),
                         "mean_change": round(sum(changes) / len(changes), 4),
                         "largest_rise": round(max(changes), 4),
