@@ -195,7 +195,8 @@ class SRDataModule(L.LightningDataModule):
             (MATLAB-compatible, the benchmark convention) or a
             ``srgan.degradations.Degradation`` given by ``class_path``, e.g.
             ``srgan.degradations.RealisticDegradation`` (Real-ESRGAN's model; its stage
-            probabilities and ranges are its ``init_args``). Not used with
+            probabilities and ranges are its ``init_args``), ``ClassicDegradation`` or a
+            ``Mixture`` of them. Not used with
             ``train_lr_dir``.
         sharpen_targets: train towards unsharp-masked HR crops (Real-ESRGAN's USM of the
             ground truth; the LR is made from the sharpened crop too, as Real-ESRGAN does).

@@ -13,6 +13,9 @@ or 1 for gray images) on any device:
   resize to the LR size with a sinc (ringing) filter, in random order. Kernels, noise and
   JPEG qualities are drawn per image, the intermediate resizes per batch (they set the
   batch's size). The defaults are Real-ESRGAN's ``train_realesrgan_x4plus`` options.
+* ``ClassicDegradation``: the classical first-order chain (blur, MATLAB bicubic, noise,
+  JPEG) with its parameters drawn per image from ranges.
+* ``Mixture``: one of several degradations per image, drawn with given weights.
 * ``SEVERITIES``: fixed chains (blur, then MATLAB bicubic, noise, JPEG) at named severities
   (``light``, ``medium``, ``heavy``) and ``degraded_pair``, the LR the quality benchmark and
   validation score a profile with, seeded by the image's name.
@@ -519,6 +522,104 @@ class RealisticDegradation(Degradation):
                 bicubic = imresize(hr.float(), 1 / scale, quantize=True)
                 lr = torch.where(clean[:, None, None, None], bicubic, lr)
             return lr
+
+
+class ClassicDegradation(Degradation):
+    """The classical first-order model with ranges: an isotropic Gaussian blur of the HR
+    image (sigma in HR pixels, drawn per image; skipped with probability ``1 - blur_prob``),
+    MATLAB bicubic to the LR size, Gaussian noise (sigma in 8-bit levels, the same field in
+    every channel with probability ``gray_noise_prob``) and a JPEG round trip, the image on
+    the 8-bit grid after each stage. It is the family of the benchmark's fixed chains
+    (``SEVERITIES``): how most web photos were made smaller and saved, where
+    ``RealisticDegradation`` covers rarer, rougher histories."""
+
+    def __init__(
+        self,
+        *,
+        blur_prob: float = 0.8,
+        blur_sigma: tuple[float, float] = (0.2, 3.0),
+        noise_sigma: tuple[float, float] = (0.0, 15.0),
+        gray_noise_prob: float = 0.4,
+        jpeg_quality: tuple[int, int] = (40, 95),
+    ) -> None:
+        super().__init__()
+        for name, value in (("blur_prob", blur_prob), ("gray_noise_prob", gray_noise_prob)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability, got {value}")
+        limit = (MAX_KERNEL - 1) / 6  # the widest blur whose 3-sigma kernel fits MAX_KERNEL
+        if not 0 < blur_sigma[0] <= blur_sigma[1] <= limit:
+            raise ValueError(
+                f"blur_sigma must be (low, high) in (0, {limit:.2f}], got {blur_sigma}"
+            )
+        if not 0 <= noise_sigma[0] <= noise_sigma[1]:
+            raise ValueError(
+                f"noise_sigma must be (low, high) with 0 <= low <= high, got {noise_sigma}"
+            )
+        if not 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 95:
+            raise ValueError(f"jpeg_quality must be (low, high) in [1, 95], got {jpeg_quality}")
+        self.blur_prob = blur_prob
+        self.blur_sigma = blur_sigma
+        self.noise_sigma = noise_sigma
+        self.gray_noise_prob = gray_noise_prob
+        self.jpeg_quality = jpeg_quality
+
+    def extra_repr(self) -> str:
+        return (
+            f"blur_prob={self.blur_prob}, blur_sigma={self.blur_sigma}, "
+            f"noise_sigma={self.noise_sigma}, jpeg_quality={self.jpeg_quality}"
+        )
+
+    def forward(
+        self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        g, device, n = generator, hr.device, hr.shape[0]
+        with torch.autocast(device.type, enabled=False):
+            sigma = _uniform(self.blur_sigma, n, g, device)
+            sizes = 2 * torch.ceil(3 * sigma).long() + 1
+            zeros = torch.zeros(n, device=device)
+            kernels = blur_kernels(
+                sigma_x=sigma, sigma_y=sigma, angle=zeros, beta=zeros + 1, shape=zeros, sizes=sizes
+            )
+            blurred = _uniform((0, 1), n, g, device) < self.blur_prob
+            kernels = torch.where(blurred[:, None, None], kernels, _identity(n, MAX_KERNEL, device))
+            x = filter_images(hr.float(), kernels)
+            x = imresize(x, 1 / scale, quantize=True)
+            noise_sigma = _uniform(self.noise_sigma, n, g, device) / 255
+            gray = _uniform((0, 1), n, g, device) < self.gray_noise_prob
+            x = quantize(x + gaussian_noise(x, noise_sigma, gray, g))
+            low, high = self.jpeg_quality
+            quality = _uniform((low - 0.5, high + 0.5), n, g, torch.device("cpu"))
+            return jpeg(x, quality.round().clamp(low, high))
+
+
+class Mixture(Degradation):
+    """Each image degraded by one of ``components``, drawn per image with probabilities
+    ``weights`` (normalised), e.g. ``RealisticDegradation``, ``ClassicDegradation`` and
+    ``Bicubic`` for a model that must handle rough, ordinary and clean LR alike."""
+
+    def __init__(self, components: list[Degradation], weights: list[float]) -> None:
+        super().__init__()
+        if not components or len(weights) != len(components):
+            raise ValueError(
+                f"Mixture needs one weight per component, got {len(components)} components "
+                f"and {len(weights)} weights"
+            )
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"Mixture weights must be >= 0 with a positive sum, got {weights}")
+        self.components = nn.ModuleList(components)
+        self.weights = [w / sum(weights) for w in weights]
+
+    def forward(
+        self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        n, (height, width) = hr.shape[0], hr.shape[-2:]
+        which = _choice(self.weights, n, generator, hr.device)
+        lr = hr.new_empty(n, hr.shape[1], height // scale, width // scale)
+        for index, component in enumerate(self.components):
+            chosen = torch.nonzero(which == index).flatten()
+            if len(chosen):
+                lr[chosen] = component(hr[chosen], scale=scale, generator=generator).to(lr.dtype)
+        return lr
 
 
 # -- unsharp masking of the HR targets ------------------------------------------------------------

@@ -693,6 +693,20 @@ MUTANTS = [
         DEGRADATIONS,
     ),
     Mutant(
+        "classic-noise-in-the-wrong-units",
+        "srgan/degradations.py",
+        "noise_sigma = _uniform(self.noise_sigma, n, g, device) / 255",
+        "noise_sigma = _uniform(self.noise_sigma, n, g, device) / 100",
+        DEGRADATIONS,
+    ),
+    Mutant(
+        "mixture-ignores-its-weights",
+        "srgan/degradations.py",
+        "which = _choice(self.weights, n, generator, hr.device)",
+        "which = _choice([1.0] * len(self.weights), n, generator, hr.device)",
+        DEGRADATIONS,
+    ),
+    Mutant(
         "psnr-stage-perceptual-term-dropped",
         "srgan/module.py",
         "loss = loss + self.loss_weights.perceptual * g_perceptual",

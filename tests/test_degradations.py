@@ -15,6 +15,8 @@ from srgan.degradations import (
     PROFILES,
     SEVERITIES,
     Bicubic,
+    ClassicDegradation,
+    Mixture,
     Order,
     RealisticDegradation,
     Severity,
@@ -264,6 +266,66 @@ def test_bicubic_prob_gives_that_share_of_images_the_clean_lr() -> None:
     torch.testing.assert_close(always, clean[:2])
 
 
+@pytest.mark.parametrize("name", list(SEVERITIES))
+def test_classic_degradation_at_one_point_is_the_benchmark_chain(name: str) -> None:
+    """Ranges of one value give the fixed chain's blur, resize and JPEG exactly (the noise
+    draws differ: here per image from the generator, there seeded by the image's name)."""
+    severity = SEVERITIES[name]
+    hr = torch.cat([photo(64, 48, seed) for seed in range(3)])
+    degradation = ClassicDegradation(
+        blur_prob=1.0,
+        blur_sigma=(severity.blur_sigma,) * 2,
+        noise_sigma=(0.0, 0.0),
+        jpeg_quality=(severity.jpeg_quality,) * 2,
+    )
+    fixed = degrade_fixed(
+        hr, scale=4, severity=Severity(severity.blur_sigma, 0.0, severity.jpeg_quality)
+    )
+    assert torch.equal(degradation(hr, scale=4), fixed.float())
+
+
+def test_classic_noise_has_the_configured_sigma_and_stages_switch_off() -> None:
+    flat = torch.full((8, 1, 128, 128), 0.5)
+    noisy = ClassicDegradation(blur_prob=0.0, noise_sigma=(6.0, 6.0), jpeg_quality=(95, 95))
+    lr = noisy(flat, scale=2, generator=torch.Generator().manual_seed(0))
+    assert lr.shape == (8, 1, 64, 64) and on_8_bit_grid(lr)
+    assert 5.5 < (lr - 0.5).std().item() * 255 < 7.0  # quantised, through JPEG 95
+    hr = photo(64, 64)
+    quiet = ClassicDegradation(blur_prob=0.0, noise_sigma=(0.0, 0.0), jpeg_quality=(95, 95))
+    clean = Bicubic()(hr, scale=4)
+    assert psnr(quiet(hr, scale=4), clean, crop_border=0).item() > 40
+    blurred = ClassicDegradation(blur_sigma=(3.0, 3.0), blur_prob=1.0, noise_sigma=(0.0, 0.0))
+    assert psnr(blurred(hr, scale=4), clean, crop_border=0).item() < 35
+
+
+def test_classic_degradation_is_seeded_and_draws_per_image() -> None:
+    hr = photo(48, 48).expand(6, -1, -1, -1).contiguous()
+    degradation = ClassicDegradation()
+
+    def draw(seed: int) -> torch.Tensor:
+        return degradation(hr, scale=4, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(draw(1), draw(1)) and not torch.equal(draw(1), draw(2))
+    lr = draw(1)
+    assert not any(torch.equal(lr[0], lr[i]) for i in range(1, 6))  # the same image, six LRs
+
+
+def test_mixture_gives_each_component_its_share_of_the_images() -> None:
+    hr = torch.cat([photo(32, 32, seed) for seed in range(64)])
+    clean = Bicubic()(hr, scale=4)
+    dark = Mixture([Bicubic(), ClassicDegradation(jpeg_quality=(10, 10))], [3.0, 1.0])
+    lr = dark(hr, scale=4, generator=torch.Generator().manual_seed(0))
+    assert lr.shape == clean.shape and on_8_bit_grid(lr)
+    same = (lr == clean).flatten(1).all(1).float().mean().item()
+    assert 0.6 < same < 0.9
+    only = Mixture([ClassicDegradation(), Bicubic()], [1.0, 0.0])
+    assert not (only(hr, scale=4) == clean).flatten(1).all(1).any()
+    with pytest.raises(ValueError, match="one weight per component"):
+        Mixture([Bicubic()], [0.5, 0.5])
+    with pytest.raises(ValueError, match="positive sum"):
+        Mixture([Bicubic()], [0.0])
+
+
 def test_bicubic_is_the_benchmark_lr() -> None:
     hr = photo(40, 48)
     torch.testing.assert_close(Bicubic()(hr, scale=4), imresize(hr, 0.25, quantize=True))
@@ -282,6 +344,14 @@ def test_bad_settings_are_refused() -> None:
         RealisticDegradation(final_sinc_prob=1.5)
     with pytest.raises(ValueError, match="bicubic_prob"):
         RealisticDegradation(bicubic_prob=-0.1)
+    with pytest.raises(ValueError, match="blur_sigma"):
+        ClassicDegradation(blur_sigma=(0.5, 4.0))  # wider than the largest kernel holds
+    with pytest.raises(ValueError, match="noise_sigma"):
+        ClassicDegradation(noise_sigma=(5.0, 1.0))
+    with pytest.raises(ValueError, match="jpeg_quality"):
+        ClassicDegradation(jpeg_quality=(30, 100))
+    with pytest.raises(ValueError, match="gray_noise_prob"):
+        ClassicDegradation(gray_noise_prob=2.0)
 
 
 # -- sharpened targets --------------------------------------------------------------------------------
