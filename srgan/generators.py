@@ -189,6 +189,62 @@ class CompactNet(Generator):
         return self.body(x) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
 
 
+def grow_compact(state: dict[str, torch.Tensor], target: CompactNet) -> dict[str, torch.Tensor]:
+    """A state dict for ``target`` that computes what a smaller ReLU ``CompactNet``'s
+    ``state`` computes (Net2Net-style growth, to fine-tune a wider or deeper net from it).
+
+    The old convs keep their weights, spread evenly through the deeper stack; the added
+    convs are identities (a ReLU of non-negative features changes nothing). Added channels
+    take ``target``'s own initial weights from the old channels, and every weight out of an
+    added channel starts at zero, so the outputs start unchanged and training fills the new
+    capacity in.
+    """
+    if target.config["activation"] != "relu":
+        raise ValueError("growing a CompactNet needs activation 'relu' (identity convs)")
+    layers = {int(key.split(".")[1]) for key in state if key.startswith("body.")}
+    if any(index % 2 for index in layers) or len(layers) != len(state) // 2:
+        raise ValueError("the weights are not a ReLU CompactNet (only conv weights and biases)")
+    count = len(layers)
+    old = [state[f"body.{2 * i}.weight"] for i in range(count)]
+    convs = [m for m in target.body if isinstance(m, nn.Conv2d)]
+    if (
+        count < 3
+        or old[0].shape[1] != convs[0].in_channels
+        or old[-1].shape[0] != convs[-1].out_channels
+    ):
+        raise ValueError(
+            "the weights are not a CompactNet with the same channels and scale as the target "
+            f"(first conv {tuple(old[0].shape)}, last {tuple(old[-1].shape)})"
+        )
+    features, middle = old[0].shape[0], count - 2
+    if features > convs[0].out_channels or middle > len(convs) - 2:
+        raise ValueError(
+            f"cannot grow CompactNet({features} features, {middle} convs) into the smaller "
+            f"CompactNet({convs[0].out_channels} features, {len(convs) - 2} convs)"
+        )
+    # Old conv j of the middle stack goes to position round(j * n / m): strictly increasing.
+    place = {0: 0, len(convs) - 1: count - 1}
+    place |= {round(j * (len(convs) - 2) / middle): j for j in range(1, middle + 1)}
+    grown: dict[str, torch.Tensor] = {}
+    for position, conv in enumerate(convs):
+        weight = conv.weight.detach().clone()
+        bias = conv.bias.detach().clone()
+        if position > 0:
+            weight[:, features:] = 0  # nothing flows out of an added channel yet
+        if position in place:
+            j = place[position]
+            out_old, in_old = old[j].shape[:2]
+            weight[:out_old, :in_old] = old[j]
+            bias[:out_old] = state[f"body.{2 * j}.bias"]
+        else:
+            weight.zero_()
+            bias.zero_()
+            weight[torch.arange(weight.shape[0]), torch.arange(weight.shape[0]), 1, 1] = 1
+        grown[f"body.{2 * position}.weight"] = weight
+        grown[f"body.{2 * position}.bias"] = bias
+    return grown
+
+
 GENERATORS: dict[str, type[Generator]] = {cls.__name__: cls for cls in Generator.__subclasses__()}
 
 

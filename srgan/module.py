@@ -29,6 +29,7 @@ from torchmetrics import MeanMetric
 from torchvision.utils import make_grid, save_image
 
 from srgan.gan import LossWeights, discriminator_loss, generator_loss
+from srgan.generators import CompactNet, grow_compact
 from srgan.losses import PerceptualLoss, PixelLoss
 from srgan.metrics import psnr, ssim
 from srgan.objectives import AdversarialObjective
@@ -69,6 +70,10 @@ class SRGAN(L.LightningModule):
             ``.safetensors`` file), e.g. the PSNR-stage model for the GAN stage. Every
             network found in the file is loaded; a bare generator file initialises both
             the generator and its EMA.
+        init_grow: ``init_from`` holds a smaller ReLU ``CompactNet`` (fewer features or
+            convs) to grow into this one with the same outputs
+            (``srgan.generators.grow_compact``): a bigger fast model fine-tuned from a
+            trained small one instead of trained from scratch.
         val_image_crop: side of the LR-bicubic | SR | HR crops saved at each validation.
         channels_last: keep networks and batches in channels-last memory format (faster
             convolutions on tensor-core GPUs, especially in bf16/fp16).
@@ -97,6 +102,7 @@ class SRGAN(L.LightningModule):
         generator_scheduler: LRSchedulerCallable | None = None,
         discriminator_scheduler: LRSchedulerCallable | None = None,
         init_from: str | None = None,
+        init_grow: bool = False,
         val_image_crop: int = 128,
         channels_last: bool = False,
     ) -> None:
@@ -160,6 +166,16 @@ class SRGAN(L.LightningModule):
             states = network_states(path)
         except (FileNotFoundError, ValueError) as error:
             raise type(error)(f"model.init_from: {error}") from None
+        if self.hparams.init_grow:
+            if not isinstance(self.generator, CompactNet):
+                raise ValueError("model.init_grow: the generator must be a CompactNet")
+            try:
+                states |= {
+                    name: grow_compact(states[name], self.generator)
+                    for name in ("generator", "generator_ema")
+                }
+            except (KeyError, ValueError) as error:
+                raise ValueError(f"model.init_grow: {error}") from None
         load_state(self.generator, states["generator"])
         load_state(self.generator_ema, states["generator_ema"])
         if "discriminator" in states and self.discriminator is not None:

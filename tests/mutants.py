@@ -707,6 +707,20 @@ MUTANTS = [
         DEGRADATIONS,
     ),
     Mutant(
+        "grown-compactnet-added-channels-leak",
+        "srgan/generators.py",
+        "weight[:, features:] = 0  # nothing flows out of an added channel yet",
+        "pass",
+        ("tests/test_generators.py",),
+    ),
+    Mutant(
+        "grown-compactnet-added-convs-not-identity",
+        "srgan/generators.py",
+        "weight[torch.arange(weight.shape[0]), torch.arange(weight.shape[0]), 1, 1] = 1",
+        "weight[torch.arange(weight.shape[0]), torch.arange(weight.shape[0]), 0, 0] = 1",
+        ("tests/test_generators.py",),
+    ),
+    Mutant(
         "psnr-stage-perceptual-term-dropped",
         "srgan/module.py",
         "loss = loss + self.loss_weights.perceptual * g_perceptual",

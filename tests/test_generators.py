@@ -14,6 +14,7 @@ from srgan.generators import (
     RRDBNet,
     build_generator,
     build_variant,
+    grow_compact,
 )
 from tests.conftest import TINY_GENERATORS
 
@@ -63,6 +64,46 @@ def test_compactnet_starts_from_nearest_neighbour_upsampling() -> None:
     x = torch.rand(1, 3, 5, 5)
     expected = x.repeat_interleave(2, -1).repeat_interleave(2, -2)
     assert torch.equal(model(x), expected)
+
+
+def trained_like(model: CompactNet, seed: int) -> CompactNet:
+    """``model`` with every weight random and non-zero (a trained net, not a fresh one)."""
+    generator = torch.Generator().manual_seed(seed)
+    for p in model.parameters():
+        p.data = torch.randn(p.shape, generator=generator) * 0.2
+    return model
+
+
+@pytest.mark.parametrize(("features", "convs"), [(6, 2), (9, 2), (6, 5), (10, 7)])
+def test_grown_compactnet_computes_what_the_small_one_did_then_learns(
+    features: int, convs: int
+) -> None:
+    small = trained_like(CompactNet(num_features=6, num_convs=2, scale=2), seed=0)
+    big = CompactNet(num_features=features, num_convs=convs, scale=2)
+    big.load_state_dict(grow_compact(small.state_dict(), big))
+    x = torch.rand(2, 3, 7, 9)
+    torch.testing.assert_close(big(x), small(x), rtol=0, atol=1e-6)
+    # Every parameter gets a gradient signal: the added capacity is trainable.
+    big(x).square().mean().backward()
+    last = [m for m in big.body if isinstance(m, torch.nn.Conv2d)][-1]
+    if features > 6:  # the weights out of the added channels, zero at first, move
+        assert last.weight.grad[:, 6:].abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in big.parameters())
+
+
+def test_growing_refuses_what_it_cannot_preserve() -> None:
+    small = CompactNet(num_features=8, num_convs=3, scale=2).state_dict()
+    with pytest.raises(ValueError, match="relu"):
+        grow_compact(small, CompactNet(num_features=8, num_convs=4, scale=2, activation="prelu"))
+    with pytest.raises(ValueError, match="smaller"):
+        grow_compact(small, CompactNet(num_features=6, num_convs=4, scale=2))
+    with pytest.raises(ValueError, match="smaller"):
+        grow_compact(small, CompactNet(num_features=8, num_convs=2, scale=2))
+    with pytest.raises(ValueError, match="not a ReLU CompactNet"):
+        prelu = CompactNet(num_features=8, num_convs=3, scale=2, activation="prelu")
+        grow_compact(prelu.state_dict(), CompactNet(num_features=8, num_convs=4, scale=2))
+    with pytest.raises(ValueError, match="same channels and scale"):
+        grow_compact(small, CompactNet(num_features=8, num_convs=4, scale=4))
 
 
 def test_unknown_scale_and_architecture_are_clear_errors() -> None:

@@ -17,7 +17,7 @@ from srgan.discriminators import VGGStyle
 from srgan.generators import CompactNet, SRResNet
 from srgan.module import SRGAN
 from srgan.objectives import Hinge
-from srgan.weights import load_generator, load_model
+from srgan.weights import load_generator, load_model, save_generator
 from tests.conftest import smooth_image
 
 
@@ -138,6 +138,22 @@ def test_the_ema_is_what_runs_loads_ships_and_initialises(image_dir: Path, tmp_p
     fresh = SRGAN(SRResNet(num_blocks=1, num_features=8), init_from=str(checkpoint))
     for a, b in zip(fresh.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_init_grow_starts_a_bigger_compactnet_from_a_small_ones_outputs(tmp_path: Path) -> None:
+    small = CompactNet(num_features=6, num_convs=2)
+    for p in small.parameters():
+        p.data.uniform_(-0.3, 0.3)
+    path = save_generator(small, tmp_path / "small.safetensors")
+    grown = SRGAN(CompactNet(num_features=8, num_convs=4), init_from=str(path), init_grow=True)
+    lr = torch.rand(1, 3, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(grown.generator(lr), small(lr), rtol=0, atol=1e-6)
+        torch.testing.assert_close(grown(lr), small(lr).clamp(0, 1), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="do not fit"):
+        SRGAN(CompactNet(num_features=8, num_convs=4), init_from=str(path))  # without init_grow
+    with pytest.raises(ValueError, match="init_grow: the generator must be a CompactNet"):
+        SRGAN(SRResNet(num_blocks=1, num_features=8), init_from=str(path), init_grow=True)
 
 
 # -- resume ------------------------------------------------------------------------------
