@@ -44,7 +44,7 @@ RELEASE_MODELS = {
     "fast": ("fast", "PSNR-oriented"),
     "quality": ("rrdb8", "PSNR-oriented"),
     "gan": ("rrdb8", "the quality model fine-tuned in the GAN stage"),
-    "fast-real": ("fast", "for real photos: trained on blurred, noisy, JPEG-compressed LR"),
+    "fast-real": ("compact", "for real photos: trained on blurred, noisy, JPEG-compressed LR"),
     "fast-gan": ("fast", "fast fine-tuned in the GAN stage: lower LPIPS, less pixel fidelity"),
 }
 

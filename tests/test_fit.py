@@ -25,6 +25,10 @@ from tests.conftest import require_assets
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 OBJECTIVES = sorted((CONFIGS / "objective").glob("*.yaml"))
 ABLATION = sorted((CONFIGS / "ablation").glob("*.yaml"))
+# Whole configs (fragments aside): the top level, the release recipes and the experiments.
+EVERY_CONFIG = sorted(CONFIGS.glob("*.yaml")) + sorted(
+    [*CONFIGS.glob("release/*.yaml"), *CONFIGS.glob("experiments/*.yaml")]
+)
 
 
 def quiet_trainer(**options: object) -> L.Trainer:
@@ -52,7 +56,7 @@ def data_args(image_dir: Path, tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "config",
-    sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("release/*.yaml")]),
+    EVERY_CONFIG,
     ids=lambda p: p.stem,
 )
 def test_every_config_instantiates(config: Path, image_dir: Path, tmp_path: Path) -> None:
@@ -432,7 +436,7 @@ def test_with_n_critic_both_schedules_advance_once_per_generator_step(image_dir:
 
 @pytest.mark.parametrize(
     "config",
-    sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("release/*.yaml")]),
+    EVERY_CONFIG,
     ids=lambda p: p.stem,
 )
 def test_every_config_states_its_optimizers_and_schedules(config: Path) -> None:
@@ -446,7 +450,7 @@ def test_every_config_states_its_optimizers_and_schedules(config: Path) -> None:
 
 @pytest.mark.parametrize(
     "config",
-    sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("release/*.yaml")]),
+    EVERY_CONFIG,
     ids=lambda p: p.stem,
 )
 def test_no_config_sets_the_data_scale(config: Path) -> None:
