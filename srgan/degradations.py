@@ -528,8 +528,9 @@ class ClassicDegradation(Degradation):
     """The classical first-order model with ranges: an isotropic Gaussian blur of the HR
     image (sigma in HR pixels, drawn per image; skipped with probability ``1 - blur_prob``),
     MATLAB bicubic to the LR size, Gaussian noise (sigma in 8-bit levels, the same field in
-    every channel with probability ``gray_noise_prob``) and a JPEG round trip, the image on
-    the 8-bit grid after each stage. It is the family of the benchmark's fixed chains
+    every channel with probability ``gray_noise_prob``) and a JPEG round trip, the image
+    rounded to 8 bits after the resize, the noise and the JPEG (not after the blur, as in
+    ``degrade_fixed``). It is the family of the benchmark's fixed chains
     (``SEVERITIES``): how most web photos were made smaller and saved, where
     ``RealisticDegradation`` covers rarer, rougher histories."""
 
@@ -645,7 +646,8 @@ class Severity:
     """A fixed degradation chain, in this order: an isotropic Gaussian blur of the HR image
     (sigma in HR pixels), the benchmark's MATLAB bicubic to the LR size, Gaussian colour
     noise (sigma in 8-bit levels), and a JPEG round trip through Pillow at a quality; the
-    image is rounded to 8 bits after each stage. Zero blur or noise skips that stage."""
+    image is rounded to 8 bits after the resize, the noise and the JPEG (the blurred HR is
+    not rounded). Zero blur or noise skips that stage."""
 
     blur_sigma: float
     noise_sigma: float
