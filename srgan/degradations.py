@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import kornia
 import numpy as np
 import torch
 from PIL import Image
@@ -169,6 +168,8 @@ def filter_images(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     kernels = kernels[
         :, size // 2 - half : size // 2 + half + 1, size // 2 - half : size // 2 + half + 1
     ]
+    import kornia  # here, not at the top: 1-2 s to import, needed by no clean-bicubic run
+
     return kornia.filters.filter2d(images, kernels, border_type=_border(images, 2 * half + 1))
 
 
@@ -177,6 +178,8 @@ def gaussian_blur(
 ) -> torch.Tensor:
     """Isotropic Gaussian blur (kornia), ``kernel_size`` by default ``2 * ceil(3 sigma) + 1``."""
     size = kernel_size or 2 * math.ceil(3 * sigma) + 1
+    import kornia
+
     return kornia.filters.gaussian_blur2d(
         images, (size, size), (sigma, sigma), border_type=_border(images, size)
     )
@@ -241,6 +244,8 @@ def poisson_noise(
             continue
         subset = x[index]
         if mono and x.shape[1] == 3:
+            import kornia
+
             field[index] = shot(kornia.color.rgb_to_grayscale(subset)).expand_as(subset)
         else:
             field[index] = shot(subset)

@@ -4,6 +4,9 @@ ablation report on their logs."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from srgan.weights import load_generator, save_generator
 from tests.conftest import TINY_GENERATORS, require_assets
 
 CPU_CONFIG = Path("configs") / release.RELEASE / "gan_fast_x4_cpu.yaml"
+GPU_JOB = Path("benchmarks") / "release" / "gpu_job.sh"
 
 
 def test_fixed_steps_replace_the_time_budget(tmp_path: Path) -> None:
@@ -74,3 +78,48 @@ def test_every_gan_run_names_an_existing_objective_fragment() -> None:
         assert all((Path("configs") / f).is_file() for f in fragments), name
         assert ablation.RUN_NAME.match(name)["seed"] == str(seed)
     assert set(release.DEFAULT_GAN_RUNS) <= set(release.GAN_RUNS)
+
+
+def test_psnr_runs_picks_the_models_a_budget_trains(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned: list[dict[str, release.Run]] = []
+
+    def record(plan: dict[str, release.Run], args: object) -> dict[str, float]:
+        planned.append(plan)
+        return dict.fromkeys(plan, 0.0)
+
+    monkeypatch.setattr(release, "launch", record)
+    common = ["--data", str(image_dir), "--psnr-budget", "60", "--out", str(tmp_path / "out")]
+    common += ["--runs", str(tmp_path / "runs")]
+    release.main([*common, "--psnr-runs", "quality", "--quality-init", "q.safetensors"])
+    release.main(common)
+    only_quality, both = planned
+    assert list(only_quality) == ["quality"]
+    assert only_quality["quality"].init == "q.safetensors" and only_quality["quality"].budget == 60
+    assert only_quality["quality"].config.name == "quality_x4.yaml"
+    assert set(both) == {"fast", "quality"}
+
+
+def test_gpu_job_names_its_steps_when_called_wrong() -> None:
+    for argv in [
+        [],
+        ["train", "out"],
+        ["quality", "out"],
+        ["gan", "out", "60", "init.safetensors"],
+    ]:
+        done = subprocess.run(["bash", str(GPU_JOB), *argv], capture_output=True, text=True)
+        assert done.returncode == 2, argv
+        assert "usage: bash benchmarks/release/gpu_job.sh quality OUT SECONDS DATA" in done.stderr
+
+
+@pytest.mark.slow
+def test_gpu_job_quality_step_at_smoke_scale(image_dir: Path, tmp_path: Path) -> None:
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    env = {**os.environ, "SMOKE": "1", "PYTHON": sys.executable, "RUNS": str(runs)}
+    command = ["bash", str(GPU_JOB), "quality", str(out), "15", str(image_dir)]
+    subprocess.run(command, check=True, env=env, capture_output=True)
+    assert type(load_generator(out / "quality.safetensors")).__name__ == "RRDBNet"
+    assert (out / "logs.tar.gz").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["logs.tar.gz", "quality.safetensors"]
+    assert list(runs.rglob("last.ckpt"))  # checkpoints stay out of OUT

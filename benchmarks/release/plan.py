@@ -9,8 +9,9 @@
     (the committed CPU ablation ran gan_fast_x4_cpu_feature_matching.yaml, from before the
     VGG content loss was available offline)
 
-PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), optionally continuing
-``quality`` from earlier weights (fresh optimizer and schedule). GAN stage: the
+PSNR stage: ``fast`` (CompactNet) and ``quality`` (RRDBNet), or one of them
+(``--psnr-runs``), optionally continuing ``quality`` from earlier weights (fresh optimizer
+and schedule). GAN stage: the
 ``--gan-init`` weights fine-tuned with RelativisticAverage and MaxSurprise, two seeds each
 by default (``--gan-runs`` adds MaxSurprise in relativistic form, at tau 0.25 and at two
 and four times the adversarial weight, RaGAN at half of it, and a third seed), with
@@ -252,6 +253,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--psnr-budget", type=float, default=0, help="seconds for fast and quality (0: skip)"
     )
+    parser.add_argument(
+        "--psnr-runs",
+        nargs="+",
+        choices=list(PSNR_RUNS),
+        default=list(PSNR_RUNS),
+        help="which PSNR-stage models --psnr-budget trains (default: both)",
+    )
     parser.add_argument("--quality-init", help="continue quality from these weights")
     parser.add_argument("--gan-budget", type=float, default=0, help="seconds per GAN run (0: skip)")
     parser.add_argument(
@@ -331,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     plan: dict[str, Run] = {}
     if args.psnr_budget:
-        for name, (config, fragments, seed) in PSNR_RUNS.items():
+        for name in args.psnr_runs:
+            config, fragments, seed = PSNR_RUNS[name]
             init = args.quality_init if name == "quality" else None
             plan[name] = Run(configs / config, fragments, seed, args.psnr_budget, init)
     if gan:

@@ -1,0 +1,88 @@
+"""Pack training image folders small, without changing a pixel, to send them to a GPU machine.
+
+    python -m benchmarks.release.pack --data T91 BSD200 SunHays80 --out runs/pack
+
+Each folder becomes ``OUT/<folder name>/`` with the same relative paths and stems. Images
+stored without loss (PNG, BMP, TIFF) are re-encoded as lossless WebP, which keeps every
+pixel in about two thirds of PNG's bytes (half of BMP's); JPEG and WebP files are copied as
+they are (a JPEG cannot shrink without a new loss). Each WebP is decoded again and compared
+with its source as training reads them (``srgan.images.read_rgb``: RGB, EXIF orientation
+applied); a difference stops the pack. The sizes printed per folder tell which folders fit
+one transfer: ``srgan.fit`` and ``benchmarks.release`` read the packed folders as they are
+(``--data OUT/T91 OUT/BSD200 ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from srgan.images import list_images, read_rgb
+
+COPIED = frozenset({".jpg", ".jpeg", ".webp"})
+
+
+def pack_file(source: Path, target_stem: Path) -> Path:
+    """One image -> ``target_stem`` plus its packed suffix; the path written."""
+    if source.suffix.lower() in COPIED:
+        target = target_stem.with_suffix(source.suffix.lower())
+        shutil.copyfile(source, target)
+        return target
+    target = target_stem.with_suffix(".webp")
+    pixels = read_rgb(source)
+    Image.fromarray(pixels).save(target, "WEBP", lossless=True, quality=100, method=4, exact=True)
+    if not np.array_equal(read_rgb(target), pixels):
+        raise RuntimeError(f"{target}: the lossless WebP does not decode to {source}'s pixels")
+    return target
+
+
+def pack_folder(folder: Path, out: Path, *, threads: int = 2) -> tuple[int, int]:
+    """Pack every image under ``folder`` into ``out``: ``(files, bytes written)``."""
+    files = list_images(folder)
+    targets = []
+    for source in files:
+        target = out / source.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        targets.append(target.with_suffix(""))
+    with ThreadPoolExecutor(threads) as pool:  # Pillow's codecs release the GIL
+        written = list(pool.map(pack_file, files, targets))
+    return len(written), sum(p.stat().st_size for p in written)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.release.pack",
+        description=__doc__.split("\n\n")[0],
+        epilog="Lossless sources become lossless WebP (checked pixel for pixel); JPEG and "
+        "WebP are copied. Training reads the packed folders directly.",
+    )
+    parser.add_argument("--data", nargs="+", required=True, help="image folders to pack")
+    parser.add_argument("--out", default="runs/pack", help="output folder (default: runs/pack)")
+    parser.add_argument("--threads", type=int, default=2, help="encoding threads (default 2)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    names = [Path(d).expanduser().resolve().name for d in args.data]
+    if len(set(names)) != len(names):
+        parser.error(f"two folders have the same name ({', '.join(names)}): they would collide")
+    total = 0
+    for folder, name in zip(args.data, names):
+        target = out / name
+        if target.exists():
+            shutil.rmtree(target)
+        try:
+            count, size = pack_folder(Path(folder).expanduser(), target, threads=args.threads)
+        except FileNotFoundError as error:
+            parser.error(str(error))
+        total += size
+        print(f"{target}: {count} images, {size / 2**20:.1f} MiB", flush=True)
+    print(f"{out}: {total / 2**20:.1f} MiB in all", flush=True)
+
+
+if __name__ == "__main__":
+    main()

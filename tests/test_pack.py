@@ -1,0 +1,69 @@
+"""``benchmarks.release.pack``: training folders made small without changing a pixel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.release import pack
+from srgan.images import read_rgb
+from tests.conftest import smooth_image
+
+
+@pytest.fixture
+def mixed_dir(tmp_path: Path) -> Path:
+    """PNG (RGB, gray, RGBA), BMP, JPEG, in a subfolder too."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "Mixed"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(smooth_image(rng, 40, 56)).save(folder / "a.png")
+    Image.fromarray(smooth_image(rng, 33, 47)).save(folder / "sub" / "b.bmp")
+    Image.fromarray(smooth_image(rng, 48, 48)[..., 0]).save(folder / "c.png")
+    rgba = np.dstack([smooth_image(rng, 30, 30), np.full((30, 30), 128, np.uint8)])
+    Image.fromarray(rgba).save(folder / "d.png")
+    Image.fromarray(smooth_image(rng, 64, 64)).save(folder / "e.jpg", quality=80)
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_lossless_sources_become_webp_with_the_same_pixels(mixed_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "packed"
+    pack.main(["--data", str(mixed_dir), "--out", str(out)])
+    packed = out / "Mixed"
+    names = sorted(str(p.relative_to(packed)) for p in packed.rglob("*") if p.is_file())
+    assert names == ["a.webp", "c.webp", "d.webp", "e.jpg", "sub/b.webp"]
+    for source in [mixed_dir / "a.png", mixed_dir / "sub/b.bmp", mixed_dir / "c.png"]:
+        target = (packed / source.relative_to(mixed_dir)).with_suffix(".webp")
+        assert np.array_equal(read_rgb(target), read_rgb(source))
+    assert np.array_equal(read_rgb(packed / "d.webp"), read_rgb(mixed_dir / "d.png"))
+    # A JPEG is copied as it is: a new encoding would add a loss.
+    assert (packed / "e.jpg").read_bytes() == (mixed_dir / "e.jpg").read_bytes()
+
+
+def test_a_lossy_encoding_stops_the_pack(
+    mixed_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Image.Image.save
+
+    def lossy(self: Image.Image, fp: object, format: str | None = None, **params: object) -> None:
+        if format == "WEBP":
+            params = {**params, "lossless": False, "quality": 50}
+        original(self, fp, format, **params)
+
+    monkeypatch.setattr(Image.Image, "save", lossy)
+    with pytest.raises(RuntimeError, match="does not decode to"):
+        pack.pack_folder(mixed_dir, tmp_path / "packed")
+
+
+def test_refusals(mixed_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "elsewhere" / "Mixed"
+    other.mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        pack.main(["--data", str(mixed_dir), str(other), "--out", str(tmp_path / "o")])
+    assert "same name" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        pack.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    assert "not found" in capsys.readouterr().err
