@@ -8,7 +8,9 @@ config, upscale images, videos and folders (``python -m srgan.upscale``), export
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 
 def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback: object) -> None:
@@ -20,9 +22,27 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback:
     sys.__excepthook__(kind, value, traceback)  # type: ignore[arg-type]
 
 
+def _plain_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """srgan's own warnings (a skipped image, a calibration image too small) as one plain
+    line, without the source file and line Python shows: they speak to the user."""
+    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
 # Only for srgan's own command lines (``python -m srgan.*`` is "-m" while it imports).
 if sys.argv[:1] == ["-m"] or Path(sys.argv[0] if sys.argv else "").name.startswith("srgan-"):
     sys.excepthook = _quiet_interrupt
+    warnings.showwarning = _plain_warning
 
 from srgan.backends import build_upscaler
 from srgan.discriminators import UNet, VGGStyle

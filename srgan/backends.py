@@ -458,8 +458,19 @@ def build_upscaler(
             )
         providers = ("CUDAExecutionProvider",) if cuda else ("CPUExecutionProvider",)
         name = "onnx-cuda" if cuda else "onnx"
+        from srgan.onnx import graph_precision
+
+        try:
+            graph = graph_precision(path)
+        except Exception as error:  # noqa: BLE001 - any parse failure: one clear line
+            raise BackendError(f"{path}: not an ONNX model srgan can read: {error}") from None
+        if graph == "int8" and not cuda:
+            name = "onnx-int8"
+        network = OnnxGenerator(
+            path, backend=name, precision=graph, providers=providers, threads=threads
+        )
         return Upscaler(
-            OnnxGenerator(path, backend=name, providers=providers, threads=threads),
+            network,
             tile=resolve_tile(tile, onnx_cpu=not cuda),
             tile_overlap=tile_overlap,
         )

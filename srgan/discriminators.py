@@ -13,7 +13,16 @@ from torch.nn import functional as F
 from srgan.layers import LEAKY_SLOPE, Normalization, normalized_conv
 
 
-class VGGStyle(nn.Module):
+class Discriminator(nn.Module):
+    """Common base of the discriminators: ``forward`` returns raw logits,
+    ``forward_features`` the logits and the intermediate feature maps. Configs name a
+    subclass (``model.discriminator``); a discriminator of one's own subclasses it."""
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError
+
+
+class VGGStyle(Discriminator):
     """ESRGAN's VGG-style discriminator: five stride-2 stages, then a small MLP.
 
     Returns ``(B, 1)`` logits. ESRGAN's version is fixed to 128x128 crops; here an
@@ -77,7 +86,7 @@ class VGGStyle(nn.Module):
         return self.forward_features(x)[0]
 
 
-class UNet(nn.Module):
+class UNet(Discriminator):
     """U-Net discriminator with spectral norm (Real-ESRGAN): one logit per pixel.
 
     Returns ``(B, 1, H, W)`` logits; input sides must be multiples of 8.

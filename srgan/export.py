@@ -71,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"fp32 ONNX file to write (default {DEFAULT_FOLDER}/MODEL.onnx)",
     )
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 17)")
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset, 17 or later (default {DEFAULT_OPSET})",
+    )
     parser.add_argument(
         "--fp16",
         metavar="PATH",
@@ -96,17 +101,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="calibration images are HR: make LR with MATLAB bicubic 1/N",
     )
-    parser.add_argument("--calibration-crops", type=int, default=32, help="number of crops")
-    parser.add_argument("--calibration-crop-size", type=int, default=64, help="LR crop side")
     parser.add_argument(
-        "--calibration-method", choices=["minmax", "percentile", "entropy"], default="minmax"
+        "--calibration-crops", type=int, default=32, help="number of random crops (default 32)"
     )
-    parser.add_argument("--activation-type", choices=["uint8", "int8"], default="uint8")
+    parser.add_argument(
+        "--calibration-crop-size", type=int, default=64, help="LR crop side in pixels (default 64)"
+    )
+    parser.add_argument(
+        "--calibration-method",
+        choices=["minmax", "percentile", "entropy"],
+        default="minmax",
+        help="how activation ranges are set from the crops: their extremes (minmax, the "
+        "default), a high percentile, or the range of least entropy loss",
+    )
+    parser.add_argument(
+        "--activation-type",
+        choices=["uint8", "int8"],
+        default="uint8",
+        help="integer type of the quantized activations (default uint8; weights are int8)",
+    )
     parser.add_argument(
         "--hr-dir", help="HR images: report Y-PSNR of fp32 vs int8 (and use them for parity checks)"
     )
     parser.add_argument(
-        "--tolerance", type=float, default=1e-4, help="fp32 max abs difference allowed"
+        "--tolerance",
+        type=float,
+        default=1e-4,
+        help="largest fp32 difference from PyTorch allowed, on [0, 1] outputs (default 1e-4)",
     )
     parser.add_argument(
         "--max-psnr-drop",
@@ -139,12 +160,16 @@ def report_path(output: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: 0 on success, 1 (with the reason) when export or checks fail."""
+    """The command line: 0 on success, 1 (with the reason) when the export or its checks
+    fail, 2 for a problem with the command's inputs (a model, a folder, an output path)."""
     try:
         run(argv)
-    except (ExportError, ParityError, QualityError, OSError, ValueError) as error:
+    except (ExportError, ParityError, QualityError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: files already written are complete", file=sys.stderr)
         return 130
@@ -153,12 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Parse ``argv``, export and check; return the report (also written as JSON)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     default_outputs(args)
     if args.int8 and not args.calibration_dir:
-        raise SystemExit("--int8 needs --calibration-dir (real images to calibrate on)")
+        parser.error("--int8 needs --calibration-dir (real images to calibrate on)")
     if args.max_psnr_drop is not None and not (args.int8 and args.hr_dir):
-        raise SystemExit("--max-psnr-drop needs --int8 and --hr-dir")
+        parser.error("--max-psnr-drop needs --int8 and --hr-dir")
+    for flag, path in (("--output", args.output), ("--fp16", args.fp16), ("--int8", args.int8)):
+        if path and Path(path).suffix.lower() != ".onnx":
+            parser.error(f"{flag} {path}: an ONNX model's file name ends in .onnx")
     for path in (args.output, args.fp16, args.int8, args.report):
         if path:
             check_writable(Path(path).parent)

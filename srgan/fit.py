@@ -24,6 +24,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import lightning as L
 import torch
@@ -31,7 +32,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
 from srgan.data import SRDataModule
+from srgan.discriminators import Discriminator
+from srgan.generators import Generator
 from srgan.module import SRGAN
+from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
 
 # Relative data folders given in a config file are also looked up from the config's folder
@@ -82,6 +86,78 @@ class BatchesRan(L.Callback):
     on_validation_batch_start = on_test_batch_start = on_predict_batch_start = on_train_batch_start
 
 
+class RunFolder(L.Callback):
+    """Names the run folder once the run has started (its data read, its checkpoint
+    loaded), so that a run stopped by a bad argument names no folder."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        folder = run_folder(trainer)
+        if folder and trainer.is_global_zero:
+            print(f"run folder: {folder}", file=sys.stderr)
+
+
+def run_folder(trainer: L.Trainer) -> str | None:
+    """The run's log folder: relative to the working directory when inside it."""
+    folder = log_folder(trainer)
+    if folder is None:
+        return None
+    return str(folder.relative_to(Path.cwd())) if folder.is_relative_to(Path.cwd()) else str(folder)
+
+
+def log_folder(trainer: L.Trainer) -> Path | None:
+    logger = trainer.logger
+    return Path(logger.log_dir).resolve() if logger is not None and logger.log_dir else None
+
+
+def existing_ancestor(folder: Path) -> Path:
+    """``folder`` if it exists, else its nearest parent that does."""
+    return next(f for f in [folder, *folder.parents] if f.exists())
+
+
+def remove_empty_folders(folder: Path, until: Path) -> None:
+    """``folder`` and its parents below ``until``, as long as they are empty."""
+    while folder != until and folder.is_relative_to(until) and folder.is_dir():
+        if any(folder.iterdir()):
+            break
+        folder.rmdir()
+        folder = folder.parent
+
+
+def subclass_names(base: type) -> list[str]:
+    """The names of ``base``'s subclasses, all generations, in definition order."""
+    names, pending = [], list(base.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        names.append(cls.__name__)
+        pending += cls.__subclasses__()
+    return names
+
+
+# Options that name a class: a wrong name is answered with the names that work.
+CLASS_OPTIONS = {
+    "model.objective": AdversarialObjective,
+    "model.generator": Generator,
+    "model.discriminator": Discriminator,
+}
+
+
+class SRArgumentParser(LightningArgumentParser):
+    """A bad option is the error and where to look, not the 70-line usage before it."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error:
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        lines = [f"error: {message.strip()}"]
+        for key, base in CLASS_OPTIONS.items():
+            if f'"{key}"' in message:
+                lines.append(f"known {key} classes: {', '.join(subclass_names(base))}")
+        lines.append(f"tip: `{prog} --help` lists every option")
+        sys.stderr.write("\n".join(lines) + "\n")
+        self.exit(2)
+
+
 class SRCLI(LightningCLI):
     """LightningCLI with the resolved config saved beside every run (Lightning's default),
     the data's scale taken from the generator's (set once, in ``model.generator``),
@@ -128,34 +204,34 @@ class SRCLI(LightningCLI):
             self.config[subcommand]["model"]["init_from"] = None
 
     def _run_subcommand(self, subcommand: str) -> None:
-        self.trainer.callbacks.append(BatchesRan())
+        self.trainer.callbacks += [BatchesRan(), RunFolder()]
+        folder = log_folder(self.trainer)
+        existed = existing_ancestor(folder) if folder is not None else None
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
-            # A run that failed before writing anything leaves no empty version folder.
-            logger = self.trainer.logger
-            log_dir = Path(logger.log_dir) if logger is not None and logger.log_dir else None
-            if log_dir is not None and log_dir.is_dir() and not any(log_dir.iterdir()):
-                log_dir.rmdir()
+            # A run that failed before writing anything leaves none of the folders it made.
+            if folder is not None and existed is not None:
+                remove_empty_folders(folder, existed)
             raise
 
-    def _run_folder(self) -> str | None:
-        logger = self.trainer.logger
-        log_dir = logger.log_dir if logger is not None else None
-        return os.path.relpath(log_dir) if log_dir else None
-
     def after_fit(self) -> None:
-        folder = self._run_folder()
+        folder = run_folder(self.trainer)
         if folder and self.trainer.is_global_zero:
-            print(
-                f"run folder: {folder} (config.yaml, metrics.csv, checkpoints/last.ckpt, samples/)",
-                file=sys.stderr,
-            )
+            kept = ["config.yaml", "metrics.csv", "checkpoints/", "samples/"]
+            kept = [name for name in kept if Path(folder, name).exists()]
+            print(f"run folder: {folder} ({', '.join(kept)})", file=sys.stderr)
 
     def before_fit(self) -> None:
-        folder = self._run_folder()
-        if folder and self.trainer.is_global_zero:
-            print(f"run folder: {folder}", file=sys.stderr)
+        model = self.model
+        if (
+            isinstance(model, SRGAN)
+            and model.perceptual_loss is not None
+            and model.hparams.perceptual_weight > 0
+        ):
+            # Its ImageNet backbone is read now, not at the first step: a missing file is
+            # one line before any work (MissingWeightsError says how to fetch it).
+            model.perceptual_loss.load()
         config = self.config[self.subcommand]
         if config.get("validate_first") and self.trainer.world_size > 1:
             raise ValueError(
@@ -181,6 +257,10 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
         run=run,
         parser_kwargs={"prog": "python -m srgan.fit", "description": __doc__.split("\n\n")[0]},
         save_config_kwargs={"overwrite": True},
+        parser_class=SRArgumentParser,
+        # SRGAN configures its own optimizers (model.generator_optimizer, ...): no top-level
+        # --optimizer / --lr_scheduler that would silently replace them.
+        auto_configure_optimizers=False,
     )
 
 
@@ -199,6 +279,11 @@ def command(args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        # A process group left to the interpreter's exit can abort it (a gloo thread still
+        # joinable when its owner is destroyed: "terminate called ..."); close it here.
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,11 @@ CalibrationMethodName = Literal["minmax", "percentile", "entropy"]
 
 class QualityError(RuntimeError):
     """An int8 model that loses more PSNR than ``--max-psnr-drop`` allows."""
+
+
+# Calibration inputs this small would say little about the activations of real images
+# (and a 1/4 downscale of a tiny image has no pixel left).
+MIN_CALIBRATION_SIDE = 8
 
 
 def calibration_crops(
@@ -41,12 +47,15 @@ def calibration_crops(
     Crops cycle over the files so every image contributes.
     """
     rng = np.random.default_rng(seed)
-    images, bad = [], []
+    images, bad, small = [], [], []
     for file in list_images(folder):
         try:
             image = read_rgb(file)
         except Exception as error:  # noqa: BLE001 - any decoder failure: named below
             bad.append(f"{file} ({str(error) or type(error).__name__})")
+            continue
+        if min(image.shape[:2]) // (downscale or 1) < MIN_CALIBRATION_SIDE:
+            small.append(file.name)
             continue
         lr = benchmark_lr(image, downscale)[0] if downscale else float_batch(image)
         images.append(lr)
@@ -55,6 +64,16 @@ def calibration_crops(
             f"unreadable calibration image(s): {'; '.join(bad)}; remove them or give "
             "another --calibration-dir"
         )
+    if small:
+        after = f" after the 1/{downscale} downscale" if downscale else ""
+        names = ", ".join(small[:3]) + (" ..." if len(small) > 3 else "")
+        message = (
+            f"{len(small)} calibration image(s) smaller than {MIN_CALIBRATION_SIDE} px"
+            f"{after} ({names})"
+        )
+        if not images:
+            raise ValueError(f"{message} and no larger one; give larger images")
+        warnings.warn(f"skipping {message}", stacklevel=2)
     crops = []
     for i in range(count):
         lr = images[i % len(images)]

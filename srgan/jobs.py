@@ -184,6 +184,14 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
         target_is_file = target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
+        if target.suffix and not target_is_file and not target.is_dir():
+            # Most likely a mistyped file name (out.pgn): a new folder of that name is not.
+            known = " ".join(sorted(INPUT_SUFFIXES))
+            raise UsageError(
+                f"OUTPUT {target.name}: {target.suffix} is not a format srgan writes ({known}); "
+                "give a file name with one of these, or a folder (a new folder's name "
+                "without a dot, or an existing folder)"
+            )
         if target_is_file and is_video(source) != is_video(target):
             kind = "a video" if is_video(source) else "an image"
             raise UsageError(
@@ -248,7 +256,9 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
                 "choose another --format or an output folder outside the input folder"
             )
     else:
-        raise UsageError(f"input not found: {source} (give an image file or a folder)")
+        raise UsageError(
+            f"input not found: {source} (give an image or video file, or a folder of them)"
+        )
     inputs = {j.source.resolve() for j in plan.jobs}
     for job in plan.jobs:
         if job.target.resolve() in inputs or (

@@ -95,6 +95,11 @@ class PerceptualLoss(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
+    def load(self) -> None:
+        """Read the backbone's weights now rather than at the first call
+        (``MissingWeightsError`` when they are not installed)."""
+        self._network(torch.device("cpu"), torch.float32)
+
     def _network(self, device: torch.device, dtype: torch.dtype) -> nn.Sequential:
         if not self._features:
             features = pretrained_features(self.network, what="the perceptual loss")

@@ -28,8 +28,9 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchvision.utils import make_grid, save_image
 
+from srgan.discriminators import Discriminator
 from srgan.gan import LossWeights, discriminator_loss, generator_loss
-from srgan.generators import CompactNet, grow_compact
+from srgan.generators import CompactNet, Generator, grow_compact
 from srgan.losses import PerceptualLoss, PixelLoss
 from srgan.metrics import psnr, ssim
 from srgan.objectives import AdversarialObjective
@@ -81,8 +82,8 @@ class SRGAN(L.LightningModule):
 
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module | None = None,
+        generator: Generator,
+        discriminator: Discriminator | None = None,
         objective: AdversarialObjective | None = None,
         *,
         stage: Stage = "psnr",

@@ -207,6 +207,27 @@ def onnx_metadata(session: Any) -> dict[str, int]:
     return found
 
 
+# Operators of quantized graphs: QDQ pairs, and the integer kernels of the older format.
+QUANTIZED_OPS = frozenset(
+    {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "QLinearMatMul"}
+)
+
+
+def graph_precision(path: str | Path) -> str:
+    """``int8`` for a quantized graph, ``fp16`` for one whose weights are half floats (its
+    inputs may stay float32), else ``fp32``: what an ONNX file given by name runs in."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    if any(node.op_type in QUANTIZED_OPS for node in model.graph.node):
+        return "int8"
+    half = onnx.TensorProto.FLOAT16
+    inputs = [i.type.tensor_type.elem_type for i in model.graph.input]
+    if half in inputs or any(t.data_type == half for t in model.graph.initializer):
+        return "fp16"
+    return "fp32"
+
+
 def convert_fp16(source: str | Path, path: str | Path) -> Path:
     """An fp16 copy of an fp32 ONNX model; inputs and outputs stay float32.
 

@@ -40,7 +40,12 @@ def to_batch(pixels: np.ndarray) -> torch.Tensor:
     """``(H, W, 1 or 3)`` uint8/uint16 -> ``(1, 3, H, W)`` of the same dtype (gray repeated)."""
     if pixels.shape[2] == 1:
         pixels = np.repeat(pixels, 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
+    planes = np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    if not planes.flags.writeable:
+        # A 1-pixel-wide decode is already contiguous, so the view of a read-only buffer
+        # survived: torch takes only writable arrays without a warning.
+        planes = planes.copy()
+    return torch.from_numpy(planes)[None]
 
 
 def from_batch(sr: torch.Tensor, *, grayscale: bool) -> np.ndarray:

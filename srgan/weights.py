@@ -97,6 +97,10 @@ def blocked_globals(path: str | Path) -> list[str]:
         return []
 
 
+# What a PyTorch checkpoint is usually called (other names are loaded too, if they are one).
+CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A pickled checkpoint, unpickled with ``weights_only=True`` (no code runs).
 
@@ -114,6 +118,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             ]
             detail = next((line for line in lines if "Unsupported" in line), None)
             detail = detail or (lines or [type(error).__name__])[0]
+            if Path(path).suffix.lower() not in CHECKPOINT_SUFFIXES:
+                # An image, a text or an ONNX file given by mistake: torch's words would
+                # only confuse.
+                raise ValueError(
+                    f"cannot load {path}: not a weights file srgan reads (a .safetensors "
+                    f"file or a PyTorch checkpoint: {', '.join(CHECKPOINT_SUFFIXES)})"
+                ) from None
             raise ValueError(
                 f"cannot load {path}: not a readable PyTorch weights file "
                 f"(torch.load(weights_only=True) failed: {detail})"
@@ -361,6 +372,12 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
             raise ValueError(f"{path}: its header's config is not valid JSON ({error})") from None
         state = tensors
         generator = build_checked(metadata["architecture"], config, state, path)
+    elif path.suffix.lower() == ".onnx":
+        raise ValueError(
+            f"{path} is an ONNX model, not PyTorch weights: `python -m srgan.upscale IN OUT "
+            f"--model {path}` runs it; this command needs the .safetensors or .ckpt file it "
+            "was exported from"
+        )
     else:
         checkpoint = load_checkpoint(path)
         info = checkpoint.get(CHECKPOINT_KEY, {}).get("generator")

@@ -258,6 +258,25 @@ def test_an_onnx_file_is_a_model(
     assert code == EXIT_USAGE and "error:" in err and "Traceback" not in err
 
 
+def test_an_onnx_file_is_named_by_what_it_runs(tmp_path: Path) -> None:
+    from srgan.backends import build_upscaler
+    from srgan.int8 import quantize_int8
+
+    fp32 = onnx.export_onnx(tiny_compact(), tmp_path / "tiny.onnx")
+    fp16 = onnx.convert_fp16(fp32, tmp_path / "tiny.fp16.onnx")
+    crops = [np.random.default_rng(0).random((1, 3, 16, 16), np.float32) for _ in range(2)]
+    int8 = quantize_int8(fp32, tmp_path / "tiny.int8.onnx", crops)
+    found = {}
+    for path in (fp32, fp16, int8):
+        upscaler = build_upscaler(path, device="cpu")
+        found[path.name] = (upscaler.backend, upscaler.precision)
+    assert found == {
+        "tiny.onnx": ("onnx", "fp32"),
+        "tiny.fp16.onnx": ("onnx", "fp16"),
+        "tiny.int8.onnx": ("onnx-int8", "int8"),
+    }
+
+
 def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
     tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str], srgan_cache: Path
 ) -> None:

@@ -35,6 +35,21 @@ def test_int8_calibration_methods(compact_onnx, image_dir: Path, tmp_path: Path,
     assert not list(tmp_path.glob("augmented_model*")) and not list(tmp_path.glob("*preprocessed*"))
 
 
+def test_calibration_skips_images_too_small_to_say_anything(image_dir: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (28, 28)).save(image_dir / "tiny.png")  # 7 px after 1/4: skipped
+    with pytest.warns(UserWarning, match=r"skipping 1 calibration image\(s\) smaller than 8 px"):
+        crops = calibration_crops(image_dir, count=12, crop=16, downscale=4)
+    assert len(crops) == 12 and not any(float(c.max()) == 0 for c in crops)  # none from it
+    only_tiny = image_dir.parent / "tiny"
+    only_tiny.mkdir()
+    Image.new("RGB", (1, 1)).save(only_tiny / "dot.png")
+    with pytest.raises(ValueError, match="no larger one"):
+        calibration_crops(only_tiny, count=4, crop=16, downscale=4)
+    assert len(calibration_crops(image_dir, count=2, crop=16)) == 2  # as LR: 28 px is enough
+
+
 def test_entropy_calibration_tightens_some_ranges(compact_onnx, image_dir: Path):
     from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
 
@@ -133,9 +148,27 @@ def test_cli_fails_when_int8_loses_too_much(image_dir: Path, tmp_path: Path, cap
     assert (tmp_path / "t.export.json").is_file()  # the report is written anyway
 
 
-def test_cli_int8_needs_calibration(tmp_path: Path):
-    with pytest.raises(SystemExit, match="calibration-dir"):
-        run(["--output", str(tmp_path / "x.onnx"), "--int8", "y.onnx"])
+def exit_status(argv: list[str]) -> int:
+    """``main``'s status, or argparse's (its errors exit through ``SystemExit``)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return int(stop.code)
+
+
+def test_usage_errors_exit_2_before_any_work(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "x.onnx")
+    cases = {
+        "--int8 needs --calibration-dir": ["--output", out, "--int8", "y.onnx"],
+        "ends in .onnx": ["--output", str(tmp_path / "x.png")],
+        "--fp16 y.png": ["--output", out, "--fp16", "y.png"],
+        "neither a shipped model": ["--model", "no-such-model", "--output", out],
+        "not a weights file": ["--model", "README.md", "--output", out],
+    }
+    for message, argv in cases.items():
+        assert exit_status(argv) == 2, message
+        assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_main_returns_an_exit_code(monkeypatch, tmp_path: Path, capsys):

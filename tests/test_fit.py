@@ -367,6 +367,23 @@ def test_help_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
         main(["fit", "--help"])
     out = capsys.readouterr().out
     assert "--model.objective" in out and "--data.train_dir" in out
+    # Only srgan's networks are offered, not every torch.nn class; no top-level optimizer
+    # that would silently replace the model's own.
+    assert "torch.nn.Conv2d" not in out and "srgan.CompactNet" in out
+    assert "--optimizer" not in out and "--lr_scheduler" not in out
+
+
+def test_a_bad_option_is_the_error_and_the_names_that_work(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", str(CONFIGS / "debug_gan.yaml"), "--model.objective", "Foo"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    err = err[err.index("error: ") :]  # after Lightning's note on args given in Python
+    assert "usage:" not in err and len(err.splitlines()) < 20
+    assert "known model.objective classes:" in err and "MaxSurprise" in err
+    assert "python -m srgan.fit fit --help" in err
 
 
 def test_ddp_on_two_cpu_processes_trains_and_logs_the_single_process_metrics(

@@ -141,3 +141,16 @@ def test_upscale_image_api(shipped_weights: Path) -> None:
     assert deep.dtype == np.uint16 and deep.shape == (12, 16, 3)
     pil = srgan.upscale_image(Image.fromarray(array).convert("RGBA"), upscaler)
     assert isinstance(pil, Image.Image) and pil.mode == "RGBA" and pil.size == (32, 24)
+
+
+def test_a_read_only_one_pixel_image_makes_a_batch_without_a_warning() -> None:
+    import warnings
+
+    from srgan.pictures import to_batch
+
+    pixels = np.array([[[10, 20, 30]]], np.uint8)
+    pixels.flags.writeable = False  # as decoders hand out their buffers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batch = to_batch(pixels)
+    assert batch.tolist() == [[[[10]], [[20]], [[30]]]]

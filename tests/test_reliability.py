@@ -361,6 +361,21 @@ def test_an_output_under_a_file_is_refused_before_any_work(
         assert code == EXIT_USAGE and "is a file" in err, err
 
 
+def test_an_output_name_with_an_unknown_suffix_is_a_usage_error(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """out.pgn is a typo of a file name, not a new folder to fill (an existing folder of
+    such a name still is one)."""
+    files = corpus(tmp_path / "in")
+    code, _, err = run([files["good"], tmp_path / "new" / "out.pgn", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and ".pgn is not a format srgan writes" in err, err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "results.v2").mkdir()
+    code, _, err = run([files["good"], tmp_path / "results.v2", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert [p.suffix for p in (tmp_path / "results.v2").iterdir()] == [".png"]
+
+
 def test_no_pixel_limit_means_none(tmp_path: Path) -> None:
     path = tmp_path / "wide.png"
     Image.new("1", (15000, 12000)).save(path)  # 180 MP: above Pillow's own bomb guard
@@ -441,9 +456,50 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
         assert command([*config, *args]) == 2, message
         err = capsys.readouterr().err
         assert "error: " in err and message in err, err
+        assert "run folder" not in err  # no run started
     assert not marker.exists()  # the payload never ran
-    runs = tmp_path / "runs"
-    assert not [p for p in runs.rglob("version_*") if not any(p.iterdir())]  # none empty
+    assert not (tmp_path / "runs").exists(), sorted((tmp_path / "runs").rglob("*"))
+
+
+def test_fit_without_the_perceptual_backbone_stops_before_any_work(
+    image_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from srgan.fit import command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRGAN_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
+    config = ["fit", "--config", str(ROOT / "configs/debug_gan.yaml")]
+    assert command([*config, f"--data.train_dir={image_dir}", "--data.val_holdout=1"]) == 2
+    err = capsys.readouterr().err
+    assert "error: the perceptual loss needs the ImageNet vgg16 backbone" in err
+    assert "python -m srgan.assets fetch" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_fit_shows_srgans_warnings_as_plain_lines(
+    image_dir: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    Image.fromarray(rgb(16, 16)).save(image_dir / "tiny.png")
+    (image_dir / "broken.png").write_bytes(b"not a png")
+    command = [
+        sys.executable,
+        "-m",
+        "srgan.fit",
+        "fit",
+        "--config",
+        str(ROOT / "configs/debug.yaml"),
+    ]
+    command += [f"--data.train_dir={image_dir}", "--data.val_holdout=1", "--trainer.max_steps=1"]
+    command += ["--trainer.enable_progress_bar=false"]
+    done = subprocess.run(command, cwd=tmp_path, env=subprocess_env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "warning: skipping 1 unreadable image(s):" in done.stderr
+    assert "warning: skipping 1 training image(s) smaller than the 64px crop" in done.stderr
+    assert "UserWarning" not in done.stderr and "load_images(" not in done.stderr
 
 
 def test_export_checks_outputs_and_calibration_before_writing(
@@ -452,13 +508,13 @@ def test_export_checks_outputs_and_calibration_before_writing(
     from srgan.export import main as export
 
     (tmp_path / "afile").write_text("x")
-    assert export(["--model", str(model_file), "--output", str(tmp_path / "afile/m.onnx")]) == 1
+    assert export(["--model", str(model_file), "--output", str(tmp_path / "afile/m.onnx")]) == 2
     assert "is a file" in capsys.readouterr().err
     calibration = tmp_path / "calibration"
     corpus(calibration)
     args = ["--model", str(model_file), "--output", str(tmp_path / "m.onnx")]
     args += ["--int8", str(tmp_path / "m.int8.onnx"), "--calibration-dir", str(calibration)]
-    assert export(args) == 1
+    assert export(args) == 2
     err = capsys.readouterr().err
     assert "unreadable calibration image" in err and "text.png" in err
     assert not (tmp_path / "m.onnx").exists()  # nothing written

@@ -128,6 +128,14 @@ def test_unrelated_weights_are_refused_clearly(tmp_path: Path) -> None:
         load_generator(tmp_path / "junk.pth")
     with pytest.raises(FileNotFoundError, match="model file not found"):
         load_generator(tmp_path / "missing.pth")
+    # Files given by mistake: named for what they are, without torch's unpickler's words.
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a photo")
+    with pytest.raises(ValueError, match="not a weights file srgan reads") as caught:
+        load_generator(tmp_path / "photo.jpg")
+    assert "Unsupported" not in str(caught.value)
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07onnx")
+    with pytest.raises(ValueError, match="is an ONNX model, not PyTorch weights"):
+        load_generator(tmp_path / "model.onnx")
 
 
 class _Payload:

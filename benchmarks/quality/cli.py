@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help=(
             "methods to compare (default: bicubic): shipped srgan models by name (default, "
-            "fast, quality, gan), a .safetensors or srgan.fit .ckpt path, the baselines "
+            "fast, fast-real, fast-gan), a .safetensors or srgan.fit .ckpt path, the baselines "
             f"{', '.join(BASELINES)}, or opencv:FILE.pb (OpenCV dnn_superres; needs "
             "pip install 'srgan[baselines]'; those models were trained on non-antialiased LR, "
             "so under this protocol they barely beat bicubic)"

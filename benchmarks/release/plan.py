@@ -248,7 +248,9 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.release", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--data", nargs="+", required=True, help="training HR folders")
     parser.add_argument(
         "--psnr-budget", type=float, default=0, help="seconds for fast and quality (0: skip)"
@@ -287,7 +289,10 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         choices=list(GAN_RUNS),
         default=DEFAULT_GAN_RUNS,
-        help="which GAN runs (objective and seed) to train",
+        metavar="RUN",
+        help="which GAN runs (objective and seed) to train: gan_OBJECTIVE_sSEED "
+        f"(default {' '.join(DEFAULT_GAN_RUNS)}; OBJECTIVE one of {', '.join(OBJECTIVES)}, "
+        "or an arm of the factorial with a weight suffix, e.g. gan_nonsatadv2x_s1)",
     )
     parser.add_argument(
         "--parallel",

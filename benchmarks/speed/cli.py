@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(VARIANTS),
         help="random-init network variants (srgan.generators.VARIANTS)",
     )
-    parser.add_argument("--scale", type=int, default=4, help="scale for --arch")
+    parser.add_argument("--scale", type=int, default=4, help="scale for --arch (default 4)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument(
         "--backends",
@@ -219,10 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes")
     parser.add_argument("--tile", type=int, help="tiled inference with this LR tile side")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
-    parser.add_argument("--repeats", type=int, default=10, help="timed calls (median, p90)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=10, help="timed calls: median, p90 (default 10)"
+    )
     parser.add_argument("--interleave", action="store_true", help="time backends round-robin")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for PyTorch and ONNX Runtime (default: their own, all cores)",
+    )
     parser.add_argument("--calibration-dir", help="real images for the int8 calibration")
     parser.add_argument("--quality-json", help="benchmarks.quality JSON: plot PSNR vs FPS")
     parser.add_argument("--quality-dataset", help="dataset of --quality-json (default Set5)")

@@ -67,6 +67,10 @@ def _run_child(args: list[str], timeout: float | None) -> dict[str, Any]:
     raise RuntimeError(reason[:300])
 
 
+def _progress(message: str) -> None:
+    print(f"{message} ...", file=sys.stderr, flush=True)
+
+
 def _unavailable(backend: str, device: str) -> str | None:
     """Why ``backend`` cannot run on ``device`` here (``None`` if it can)."""
     from srgan.backends import BackendError, resolve_backend
@@ -103,6 +107,7 @@ def _measure(
                 results[backend] = {"status": "not available", "reason": reason}
                 continue
             args = [str(sample), str(Path(tmp) / "first" / backend), "--backend", backend]
+            _progress(f"srgan.upscale --backend {backend}: first use on {sample.name}")
             try:
                 first = _run_child([*args, *common], timeout)
             except (RuntimeError, subprocess.TimeoutExpired) as error:
@@ -116,6 +121,10 @@ def _measure(
                     continue
                 out = Path(tmp) / f"{backend}-{round_}"
                 args = [str(source), str(out), "--backend", backend, *common]
+                _progress(
+                    f"srgan.upscale --backend {backend} on {source.name}: "
+                    f"round {round_ + 1} of {repeats}"
+                )
                 try:
                     results[backend]["runs"].append(_run_child(args, timeout))
                 except (RuntimeError, subprocess.TimeoutExpired) as error:

@@ -4,6 +4,7 @@ need, interleaved or sequential timing, energy, memory and the work done."""
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -83,6 +84,11 @@ def model_label(spec: str) -> str:
     return Path(spec).stem if spec.endswith((".safetensors", ".ckpt")) else spec
 
 
+def progress(message: str) -> None:
+    """What the benchmark is doing now, on stderr (the tables come at the end)."""
+    print(f"{message} ...", file=sys.stderr, flush=True)
+
+
 def benchmark_model(
     name: str,
     model: Generator,
@@ -109,6 +115,7 @@ def benchmark_model(
     onnx_paths: dict[str, Path] = {}
     onnx_error = None
     if onnx_backends:
+        progress(f"{name}: exporting to ONNX ({', '.join(sorted(onnx_backends))})")
         try:
             onnx_paths = export_variants(model, onnx_dir, onnx_backends, calibration_dir)
         except Exception as error:  # noqa: BLE001 - the ONNX rows say why, the rest still run
@@ -152,6 +159,7 @@ def benchmark_model(
                     )
                     if not interleave:
                         call = calls.pop(variant)
+                        progress(f"{name}: timing {variant.label} at {size_name}, batch {batch}")
                         records.append(record | time_one(call, device, batch, warmup, repeats))
                 except Exception as error:  # noqa: BLE001 - record and carry on
                     calls.pop(variant, None)
@@ -161,6 +169,8 @@ def benchmark_model(
                         call = None
                         torch.cuda.empty_cache()
             if interleave and calls:
+                labels = ", ".join(v.label for v in calls)
+                progress(f"{name}: timing {labels} in turns at {size_name}, batch {batch}")
                 timings = measure_interleaved(
                     {v.label: c for v, c in calls.items()},
                     device=device,

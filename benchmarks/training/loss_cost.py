@@ -132,17 +132,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.training.loss_cost", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--generator", choices=list(GENERATORS), default="compact")
-    parser.add_argument("--discriminator-features", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=64, help="HR crop side (a multiple of 32)")
-    parser.add_argument("--network", choices=("vgg16", "vgg19"), default="vgg16")
+    parser.add_argument(
+        "--generator",
+        choices=list(GENERATORS),
+        default="compact",
+        help="the CPU recipe's CompactNet (default) or the GPU recipe's RRDBNet",
+    )
+    parser.add_argument(
+        "--discriminator-features",
+        type=int,
+        default=32,
+        help="VGGStyle critic width (default 32, the CPU recipe's)",
+    )
+    parser.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    parser.add_argument(
+        "--crop", type=int, default=64, help="HR crop side, a multiple of 32 (default 64)"
+    )
+    parser.add_argument(
+        "--network",
+        choices=("vgg16", "vgg19"),
+        default="vgg16",
+        help="the perceptual loss's backbone (default vgg16)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default cpu)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")
-    parser.add_argument("--repeats", type=int, default=10, help="timed steps per variant")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed steps per variant (default 2)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=10, help="timed steps per variant (default 10)"
+    )
     parser.add_argument("--out", help="also write the result and the environment as JSON")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
+    steps = 2 * (args.warmup + args.repeats)
+    print(f"timing {steps} steps on {device} (a few seconds each on a CPU)...", file=sys.stderr)
     result = loss_cost(
         generator=args.generator,
         discriminator_features=args.discriminator_features,
