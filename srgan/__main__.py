@@ -1,8 +1,19 @@
-"""``python -m srgan``: point to the three commands."""
+"""``python -m srgan``: point to the commands (``--help`` too); anything else is an error."""
 
-print(
-    "srgan commands:\n"
-    "  python -m srgan.fit      train (LightningCLI; --help)\n"
-    "  python -m srgan.upscale  upscale images, videos or folders (--help)\n"
-    "  python -m srgan.export   export to ONNX / int8 (--help)"
-)
+import sys
+
+COMMANDS = """srgan commands (each takes --help):
+  python -m srgan.fit            train and validate models (LightningCLI; srgan-fit)
+  python -m srgan.upscale IN OUT upscale images, videos or folders (srgan-upscale)
+  python -m srgan.export         export to ONNX, fp16 and int8, checked (srgan-export)
+  python -m srgan.assets fetch   install the ImageNet backbones of LPIPS, DISTS and the VGG
+                                 loss once (check: see what is there)"""
+
+if sys.argv[1:] in ([], ["-h"], ["--help"]):
+    print(COMMANDS)
+else:
+    print(
+        f"{COMMANDS}\nerror: python -m srgan takes no arguments; use one of the commands above",
+        file=sys.stderr,
+    )
+    sys.exit(2)

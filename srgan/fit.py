@@ -38,6 +38,12 @@ from srgan.module import SRGAN
 from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
 
+DESCRIPTION = (
+    "Train a super-resolution model (fit) or score a checkpoint (validate, test), from YAML "
+    "configs and --section.key options: python -m srgan.fit fit --config configs/debug.yaml "
+    "trains a tiny model on the sample photos in seconds; python -m srgan.fit fit --help "
+    "lists every option."
+)
 # Relative data folders given in a config file are also looked up from the config's folder
 # and its parents (so configs/debug.yaml finds samples/ from any working directory).
 DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "test_dir")
@@ -255,7 +261,7 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
         SRDataModule,
         args=args,
         run=run,
-        parser_kwargs={"prog": "python -m srgan.fit", "description": __doc__.split("\n\n")[0]},
+        parser_kwargs={"prog": "python -m srgan.fit", "description": DESCRIPTION},
         save_config_kwargs={"overwrite": True},
         parser_class=SRArgumentParser,
         # SRGAN configures its own optimizers (model.generator_optimizer, ...): no top-level

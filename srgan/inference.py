@@ -174,7 +174,10 @@ class Upscaler:
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.dtype = DTYPES[precision]
         if self.device.type == "cpu" and self.dtype == torch.float16:
-            raise ValueError("fp16 inference needs a GPU; use --precision fp32 or bf16 on CPU")
+            raise ValueError(
+                "fp16 inference needs a GPU; on a CPU use precision fp32 or bf16 "
+                "(--precision on the command line)"
+            )
         self.backend, self.precision = "torch", precision
         # The fp32 model stays as given (on the device); half precision works on a copy,
         # so NaN fallbacks run the original weights, not upcast half ones.

@@ -195,6 +195,11 @@ def upscale_image(
         EXIF without orientation and the scaled DPI, as Pillow's own images do), or an
         array of the input's dtype and layout.
     """
+    if isinstance(image, (str, os.PathLike)):
+        raise TypeError(
+            f"upscale_image takes pixels (a PIL image or an array), not a file name: "
+            f"open it first, e.g. upscale_image(PIL.Image.open({str(image)!r}))"
+        )
     if isinstance(model, Upscaler):
         upscaler = model
     elif isinstance(model, nn.Module):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,11 @@ def save_generator(
     if card:
         metadata["card"] = json.dumps(card)
     save_file(tensors, str(path), metadata=metadata)
+    # safetensors writes owner-only files (0600); a model file is as shareable as any
+    # other output: the usual permissions under the process's umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
     return path
 
 

@@ -154,3 +154,8 @@ def test_a_read_only_one_pixel_image_makes_a_batch_without_a_warning() -> None:
         warnings.simplefilter("error")
         batch = to_batch(pixels)
     assert batch.tolist() == [[[[10]], [[20]], [[30]]]]
+
+
+def test_a_file_name_is_not_pixels() -> None:
+    with pytest.raises(TypeError, match=r"not a file name: open it first"):
+        srgan.upscale_image("photo.jpg", model=torch.nn.Identity())

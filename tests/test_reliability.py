@@ -480,22 +480,11 @@ def test_fit_without_the_perceptual_backbone_stops_before_any_work(
     assert not (tmp_path / "runs").exists()
 
 
-def test_fit_shows_srgans_warnings_as_plain_lines(
-    image_dir: Path, tmp_path: Path, subprocess_env: dict[str, str]
-) -> None:
+def test_fit_shows_srgans_warnings_as_plain_lines(image_dir: Path, tmp_path: Path) -> None:
     Image.fromarray(rgb(16, 16)).save(image_dir / "tiny.png")
     (image_dir / "broken.png").write_bytes(b"not a png")
-    command = [
-        sys.executable,
-        "-m",
-        "srgan.fit",
-        "fit",
-        "--config",
-        str(ROOT / "configs/debug.yaml"),
-    ]
-    command += [f"--data.train_dir={image_dir}", "--data.val_holdout=1", "--trainer.max_steps=1"]
-    command += ["--trainer.enable_progress_bar=false"]
-    done = subprocess.run(command, cwd=tmp_path, env=subprocess_env, capture_output=True, text=True)
+    args = [f"--data.train_dir={image_dir}", "--data.val_holdout=1", "--trainer.max_steps=1"]
+    done = fit([*args, "--trainer.enable_progress_bar=false"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "warning: skipping 1 unreadable image(s):" in done.stderr
     assert "warning: skipping 1 training image(s) smaller than the 64px crop" in done.stderr

@@ -404,3 +404,16 @@ def test_every_suite_names_runnable_variants_and_models():
         if suite["device"] == "cuda" and not torch.cuda.is_available():
             with pytest.raises(SystemExit):  # a clear usage error, not a traceback
                 main(["--suite", name])
+
+
+def test_an_unknown_model_is_one_line_before_any_timing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from benchmarks.speed.cli import main as speed
+
+    for spec, message in [("quality", "is not shipped"), ("nowhere.safetensors", "neither")]:
+        with pytest.raises(SystemExit) as stop:
+            speed(["--model", "fast", spec, "--out", str(tmp_path / "out")])
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -545,3 +545,16 @@ def test_progress_moves_inside_an_image_and_names_it(
     (bar,) = bars
     assert bar.bar.n == pytest.approx(bar.bar.total, abs=0.01)
     assert bar.images == 2 and upscaler.progress is None
+
+
+def test_the_package_points_to_its_commands_and_refuses_arguments() -> None:
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "srgan"]
+    shown = subprocess.run(base, capture_output=True, text=True)
+    assert shown.returncode == 0
+    for command in ("srgan.fit", "srgan.upscale", "srgan.export", "srgan.assets fetch"):
+        assert f"python -m {command}" in shown.stdout
+    wrong = subprocess.run([*base, "upscale"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "takes no arguments" in wrong.stderr

@@ -279,3 +279,15 @@ def test_the_shipped_models_load_by_name_with_their_cards() -> None:
         model = load_model(name)
         assert isinstance(model, CompactNet) and model.scale == 4, name
         assert (weights.WEIGHTS_DIR / f"{name}.md").is_file(), name
+
+
+def test_saved_weights_are_as_readable_as_any_output(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = save_generator(tiny_rrdb(4), tmp_path / "model.safetensors")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not safetensors' owner-only 0600

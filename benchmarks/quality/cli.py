@@ -3,7 +3,7 @@
     python -m benchmarks.quality --data ../shared/data/Set5 ../shared/data/Set14 \\
         --models bicubic default opencv:ESPCN_x4.pb --scale 4
     python -m benchmarks.quality --data ../shared/data/Set5 --models bicubic fast --degradation medium
-    python -m benchmarks.quality --self-test     # bicubic x4 vs the published Set5/Set14 figures
+    python -m benchmarks.quality --self-test --data Set5 Set14   # bicubic x4 vs the published Set5/Set14 figures
 
 For each HR folder, LR images are made with MATLAB-compatible bicubic (``srgan.resize``,
 uint8 rounding like MATLAB) after cropping the HR image to a multiple of the scale, or read
@@ -180,6 +180,8 @@ def self_test(folders: Sequence[str | Path], *, progress: bool = True) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.data and args.self_test:
+        parser.error("--self-test needs the Set5 and Set14 folders: --data SET5_DIR SET14_DIR")
     if not args.data:
         parser.error("--data DIR [DIR ...] is required (HR image folders)")
     if args.scale < 1:

@@ -69,7 +69,7 @@ from benchmarks.training.throughput import training_throughput
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import VARIANTS, Generator, build_variant
 from srgan.inference import resolve_device
-from srgan.weights import load_model
+from srgan.weights import load_model, resolve_model
 
 TABLE_COLUMNS = [
     "model",
@@ -338,6 +338,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for p in precisions_for(b, args.precisions, torch.device("cpu"))
             for cl in ([False, True] if args.channels_last and b not in ONNX_BACKENDS else [False])
         ]
+    for spec in args.model:  # an unknown or unreadable model: one line before any timing
+        try:
+            resolve_model(spec)
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(str(error))
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
