@@ -130,7 +130,7 @@ def remove_empty_folders(folder: Path, until: Path) -> None:
 
 
 def subclass_names(base: type) -> list[str]:
-    """The names of ``base``'s subclasses, all generations, in definition order."""
+    """The names of ``base``'s subclasses, all generations, children before grandchildren."""
     names, pending = [], list(base.__subclasses__())
     while pending:
         cls = pending.pop(0)
