@@ -186,6 +186,14 @@ class SRGAN(L.LightningModule):
         if self.hparams.channels_last:
             self.to(memory_format=torch.channels_last)
 
+    def on_fit_start(self) -> None:
+        # An evaluation before this fit (``--validate_first``, or trainer.validate in one's
+        # own script) ran in inference mode, and the states it left in the metrics are
+        # inference tensors that the fit's validations (no_grad, not inference mode) cannot
+        # update in place: start the fit from fresh ones.
+        for metric in self.eval_means.values():
+            metric.reset()
+
     def configure_optimizers(self) -> Any:
         g_rate = 2e-4 if self.stage == "psnr" else 1e-4
         g_opt = (self.generator_optimizer or default_optimizer(g_rate))(self.generator.parameters())

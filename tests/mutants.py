@@ -721,6 +721,13 @@ MUTANTS = [
         ("tests/test_generators.py",),
     ),
     Mutant(
+        "fit-keeps-the-inference-mode-metric-states",
+        "srgan/module.py",
+        "        for metric in self.eval_means.values():\n            metric.reset()",
+        "        pass",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
         "psnr-stage-perceptual-term-dropped",
         "srgan/module.py",
         "loss = loss + self.loss_weights.perceptual * g_perceptual",

@@ -231,6 +231,23 @@ def test_validate_first_logs_the_starting_point_at_step_0(image_dir: Path, tmp_p
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_validate_first_then_the_runs_own_validations(image_dir: Path, tmp_path: Path) -> None:
+    """The extra pass runs in inference mode, the fit's validations do not: the metrics'
+    states made in the first must not break the others (the GPU GAN recipe's case)."""
+    args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    args += ["--trainer.max_steps=4", "--data.steps_per_epoch=2", "--validate_first=true"]
+    args += ["--trainer.logger=CSVLogger", f"--trainer.logger.save_dir={tmp_path / 'logs'}"]
+    cli = main(args)
+    rows = (Path(cli.trainer.logger.log_dir) / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    steps = [
+        r.split(",")[header.index("step")]
+        for r in rows[1:]
+        if r.split(",")[header.index("val/psnr")]
+    ]
+    assert steps == ["0", "1", "3"]  # the first pass, then after each epoch of 2 steps
+
+
 def test_link_mode_points_last_at_the_final_step(image_dir: Path, tmp_path: Path) -> None:
     args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
     cli = main([*args, "--trainer.max_steps=13"], run=False)
