@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from srgan.layers import LEAKY_SLOPE, Normalization, normalized_conv
+from srgan.layers import LEAKY_SLOPE, Normalization, constructor_config, normalized_conv
 
 
 class Discriminator(nn.Module):
@@ -38,9 +38,7 @@ class VGGStyle(Discriminator):
         normalization: Normalization = "batch",
     ) -> None:
         super().__init__()
-        self.config = dict(
-            in_channels=in_channels, num_features=num_features, normalization=normalization
-        )
+        self.config = constructor_config(locals())
         f = num_features
         widths = [f, 2 * f, 4 * f, 8 * f, 8 * f]
         stages: list[nn.Module] = []
@@ -101,12 +99,7 @@ class UNet(Discriminator):
         skip_connection: bool = True,
     ) -> None:
         super().__init__()
-        self.config = dict(
-            in_channels=in_channels,
-            num_features=num_features,
-            normalization=normalization,
-            skip_connection=skip_connection,
-        )
+        self.config = constructor_config(locals())
         self.skip_connection = skip_connection
         f = num_features
 

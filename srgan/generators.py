@@ -20,6 +20,7 @@ from srgan.layers import (
     Activation,
     NearestUpsample,
     ResidualBlock,
+    constructor_config,
     conv3x3,
     he_init,
     make_activation,
@@ -55,15 +56,8 @@ class RRDBNet(Generator):
         scale: int = 4,
     ) -> None:
         super().__init__()
+        self.config = constructor_config(locals())
         self.scale = scale
-        self.config = dict(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            num_features=num_features,
-            num_blocks=num_blocks,
-            growth_channels=growth_channels,
-            scale=scale,
-        )
         f = num_features
         self.conv_first = conv3x3(in_channels, f)
         self.body = nn.Sequential(
@@ -104,15 +98,8 @@ class SRResNet(Generator):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
+        self.config = constructor_config(locals())
         self.scale = scale
-        self.config = dict(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            num_features=num_features,
-            num_blocks=num_blocks,
-            scale=scale,
-            batch_norm=batch_norm,
-        )
         f = num_features
         # The 9x9 head and tail convs are the paper's wide receptive field.
         self.conv_first = nn.Sequential(nn.Conv2d(in_channels, f, 9, padding=4), nn.PReLU(f))
@@ -160,15 +147,8 @@ class CompactNet(Generator):
             raise ValueError(
                 "CompactNet's nearest-neighbour skip needs out_channels == in_channels"
             )
+        self.config = constructor_config(locals())
         self.scale = scale
-        self.config = dict(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            num_features=num_features,
-            num_convs=num_convs,
-            scale=scale,
-            activation=activation,
-        )
         f = num_features
         layers: list[nn.Module] = [conv3x3(in_channels, f), make_activation(activation, f)]
         for _ in range(num_convs):

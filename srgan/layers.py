@@ -5,7 +5,7 @@ Everything here is a plain ``nn.Module`` with keyword-only hyper-parameters.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -17,6 +17,12 @@ Normalization = Literal["batch", "spectral", "none"]
 # ESRGAN and most SR GANs use LeakyReLU with a 0.2 negative slope: enough gradient for
 # negative inputs without turning the network linear.
 LEAKY_SLOPE = 0.2
+
+
+def constructor_config(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A network's ``config`` (the keyword arguments that rebuild it) from its constructor's
+    ``locals()``, taken before the constructor sets any other local name."""
+    return {name: value for name, value in arguments.items() if name not in ("self", "__class__")}
 
 
 def make_activation(name: Activation, num_features: int) -> nn.Module:

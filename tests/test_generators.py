@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import (
     GENERATORS,
     VARIANTS,
@@ -36,6 +37,15 @@ def test_state_dict_round_trip_gives_identical_outputs(name: str) -> None:
     x = torch.rand(1, 3, 16, 12)
     with torch.no_grad():
         assert torch.allclose(generator(x), rebuilt(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [*GENERATORS.values(), VGGStyle, UNet])
+def test_config_records_every_constructor_argument(cls: type) -> None:
+    """``config`` holds exactly the constructor's arguments, with the values given."""
+    names = list(inspect.signature(cls.__init__).parameters)[1:]
+    network = cls(in_channels=1, **({"out_channels": 1} if "out_channels" in names else {}))
+    assert list(network.config) == names
+    assert network.config["in_channels"] == 1
 
 
 @pytest.mark.parametrize("cls", list(GENERATORS.values()))
