@@ -42,10 +42,10 @@ from srgan.inference import Upscaler
 from srgan.pictures import (
     AlphaMode,
     finish_picture,
+    model_input,
     out_dtype_for,
     output_size,
     peak_memory,
-    to_batch,
     upscale_alpha,
 )
 from srgan.video import VIDEO_SUFFIXES, VideoError, read_video_tag, upscale_video
@@ -572,7 +572,7 @@ def _run_images(
 
     def decode(job: Job) -> tuple[Picture, torch.Tensor]:
         picture = read_image(job.source, max_pixels=options.max_pixels, check=fits)
-        lr = to_batch(picture.pixels)
+        lr = model_input(picture)
         return picture, (lr.pin_memory() if pin else lr)
 
     def encode(job: Job, picture: Picture) -> None:

@@ -4,7 +4,8 @@
     big = srgan.upscale_image(Image.open("photo.jpg"))          # PIL in, PIL out
     big = srgan.upscale_image(array, model="fast", outscale=2)  # numpy in, numpy out
 
-Colour goes through the model (gray is repeated to RGB and averaged back); alpha is
+Colour goes through the model (gray is repeated to RGB and averaged back; the colour under
+fully transparent pixels is first filled from the nearest visible ones); alpha is
 upscaled apart (bicubic, or through the model with ``alpha="model"``); 16-bit pictures stay
 16-bit. Build one ``srgan.Upscaler(srgan.load_model(...))`` and pass it as ``model`` to
 upscale many images without reloading. Files and folders are ``srgan.jobs``' business.
@@ -46,6 +47,27 @@ def to_batch(pixels: np.ndarray) -> torch.Tensor:
         # survived: torch takes only writable arrays without a warning.
         planes = planes.copy()
     return torch.from_numpy(planes)[None]
+
+
+def fill_hidden(pixels: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """``pixels`` with each fully transparent pixel's colour replaced by the nearest visible
+    pixel's. The model sees colour without alpha: the colour hidden under alpha 0 (often
+    black) would otherwise bleed into the visible edges as a dark halo."""
+    if alpha is None:
+        return pixels
+    hidden = alpha == 0
+    if not hidden.any() or hidden.all():
+        return pixels
+    from scipy import ndimage
+
+    # For every pixel, the coordinates of the nearest visible one (itself if visible).
+    rows, cols = ndimage.distance_transform_edt(hidden, return_distances=False, return_indices=True)
+    return pixels[rows, cols]
+
+
+def model_input(picture: Picture) -> torch.Tensor:
+    """The batch of one the model upscales: ``picture``'s colour (hidden colour filled)."""
+    return to_batch(fill_hidden(picture.pixels, picture.alpha))
 
 
 def from_batch(sr: torch.Tensor, *, grayscale: bool) -> np.ndarray:
@@ -146,7 +168,7 @@ def upscale_picture(
 ) -> Picture:
     """Upscale one decoded ``Picture`` (colour through the model, alpha apart)."""
     out_dtype = torch.uint16 if (bits or picture.bits) == 16 else torch.uint8
-    sr = upscaler(to_batch(picture.pixels), out_dtype=out_dtype)[0]
+    sr = upscaler(model_input(picture), out_dtype=out_dtype)[0]
     size = output_size(picture, upscaler, outscale)
     return finish_picture(picture, sr, size, upscale_alpha(upscaler, picture, out_dtype, alpha))
 

@@ -721,6 +721,20 @@ MUTANTS = [
         ("tests/test_generators.py",),
     ),
     Mutant(
+        "hidden-colour-not-filled",
+        "srgan/pictures.py",
+        "    return to_batch(fill_hidden(picture.pixels, picture.alpha))",
+        "    return to_batch(picture.pixels)",
+        PICTURES,
+    ),
+    Mutant(
+        "hidden-colour-filled-from-the-farthest-pixel",
+        "srgan/pictures.py",
+        "    hidden = alpha == 0\n",
+        "    hidden = alpha != 0\n",
+        PICTURES,
+    ),
+    Mutant(
         "fit-keeps-the-inference-mode-metric-states",
         "srgan/module.py",
         "        for metric in self.eval_means.values():\n            metric.reset()",

@@ -15,6 +15,7 @@ from PIL import Image
 
 import srgan
 from srgan.images import read_image
+from srgan.pictures import fill_hidden
 from srgan.upscale import main
 from srgan.weights import save_generator
 from tests.conftest import smooth_image, tiny_compact
@@ -104,6 +105,48 @@ def test_rgba_colour_ignores_alpha_and_alpha_is_upscaled(
         np.dstack([colour, np.full((10, 12), 200, np.uint8)]), model, alpha="bicubic"
     )
     assert (flat[..., 3] == 200).all()
+
+
+def test_hidden_colour_is_filled_from_the_nearest_visible_pixel() -> None:
+    colour = photo(6, 8)
+    alpha = np.zeros((6, 8), np.uint8)
+    alpha[1:3, 1:3] = 255  # visible: a 2x2 block, one of them only half
+    alpha[4, 6] = 1
+    filled = fill_hidden(colour, alpha)
+    visible = alpha > 0
+    np.testing.assert_array_equal(filled[visible], colour[visible])
+    np.testing.assert_array_equal(filled[0, 0], colour[1, 1])  # nearest: the block's corner
+    np.testing.assert_array_equal(filled[5, 7], colour[4, 6])
+    np.testing.assert_array_equal(filled[1, 5], colour[1, 2])
+    assert fill_hidden(colour, None) is colour
+    assert fill_hidden(colour, np.zeros_like(alpha)) is colour  # nothing visible to fill from
+
+
+def test_colour_under_transparency_does_not_reach_the_visible_pixels(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    """An RGBA image whose transparent half hides black or white upscales to the same
+    picture either way (API and command line): no halo of the hidden colour."""
+    colour, alpha = photo(12, 16), np.zeros((12, 16), np.uint8)
+    alpha[:, :8] = 255
+    alpha[:, 8] = 128
+    weights = save_generator(model, tmp_path / "tiny.safetensors")
+    outputs = []
+    for hidden in (0, 255):
+        rgba = np.dstack([colour, alpha])
+        rgba[alpha == 0, :3] = hidden
+        outputs.append(srgan.upscale_image(rgba, model, device="cpu"))
+        Image.fromarray(rgba).save(tmp_path / f"hidden{hidden}.png")
+        target = tmp_path / f"out{hidden}.png"
+        args = [str(tmp_path / f"hidden{hidden}.png"), str(target), "--model", str(weights)]
+        assert main([*args, "--device", "cpu", "--no-progress"]) == 0
+        outputs.append(np.dstack([(picture := read_image(target)).pixels, picture.alpha]))
+    for out in outputs[1:]:
+        np.testing.assert_array_equal(out, outputs[0])
+    # The visible half is what the model makes of the picture with its edge colour spread.
+    spread = colour.copy()
+    spread[:, 9:] = colour[:, 8:9]
+    np.testing.assert_array_equal(outputs[0][:, :32, :3], by_hand(model, spread, 255)[:, :32])
 
 
 @pytest.mark.parametrize("fmt", ["jpg", "webp"])
