@@ -441,14 +441,17 @@ def build_upscaler(
     from srgan.weights import load_generator, resolve_model
 
     resolved = resolve_device(device) if isinstance(device, str) else device
-    if precision == "auto":
-        precision = "fp16" if resolved.type == "cuda" else "fp32"
     path = Path(model).expanduser()
     if path.suffix.lower() == ".onnx" and path.is_file():
         if backend == "torch":
             raise BackendError(
                 f"{path.name} is an ONNX model: it runs with --backend onnx (or auto), "
                 "not torch; give a .safetensors / .pth / .ckpt for PyTorch"
+            )
+        if calibration_dir is not None:
+            raise BackendError(
+                f"{path.name} is an ONNX model, made already: --calibration-dir is for "
+                "the int8 model srgan makes from a weights file (give a .safetensors)"
             )
         cuda = resolved.type == "cuda" and backend in ("auto", "onnx-cuda")
         if cuda and not cuda_provider_available():
@@ -464,6 +467,16 @@ def build_upscaler(
             graph = graph_precision(path)
         except Exception as error:  # noqa: BLE001 - any parse failure: one clear line
             raise BackendError(f"{path}: not an ONNX model srgan can read: {error}") from None
+        if precision not in ("auto", graph):
+            raise BackendError(
+                f"{path.name} runs in {graph}, the precision of its graph: --precision "
+                "applies to weights files (make another precision with python -m srgan.export)"
+            )
+        if backend == "onnx-int8" and graph != "int8":
+            raise BackendError(
+                f"{path.name} is a {graph} ONNX model, not int8: give an int8 one (python -m "
+                "srgan.export --int8), or the weights file for srgan to quantize"
+            )
         if graph == "int8" and not cuda:
             name = "onnx-int8"
         network = OnnxGenerator(
@@ -474,6 +487,8 @@ def build_upscaler(
             tile=resolve_tile(tile, onnx_cpu=not cuda),
             tile_overlap=tile_overlap,
         )
+    if precision == "auto":
+        precision = "fp16" if resolved.type == "cuda" else "fp32"
     weights = resolve_model(str(model))
     generator = load_generator(weights)
     chosen = resolve_backend(backend, resolved)

@@ -24,7 +24,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import lightning as L
 import torch
@@ -202,7 +202,8 @@ class SRCLI(LightningCLI):
         if ckpt_path not in (None, "last", "best", "hpc", "registry"):
             if not Path(ckpt_path).is_file():
                 raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
-            load_checkpoint(ckpt_path)
+            # Kept for before_fit, which checks that it fits the model the config builds.
+            self.checkpoint = load_checkpoint(ckpt_path)
         super()._parse_ckpt_path()
         if ckpt_path is not None and self.config[subcommand]["model"].get("init_from"):
             # Resuming: the checkpoint holds every network; the file the run started from
@@ -230,6 +231,11 @@ class SRCLI(LightningCLI):
 
     def before_fit(self) -> None:
         model = self.model
+        checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
+        if checkpoint is not None:
+            check_resumable(
+                checkpoint, model, self.config[self.subcommand]["ckpt_path"], self.trainer.max_steps
+            )
         if (
             isinstance(model, SRGAN)
             and model.perceptual_loss is not None
@@ -250,6 +256,40 @@ class SRCLI(LightningCLI):
             with isolate_rng():
                 self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
             self.trainer.num_sanity_val_steps = 0
+
+
+def check_resumable(
+    checkpoint: dict[str, Any], model: L.LightningModule, path: str, max_steps: int
+) -> None:
+    """``ValueError`` (one line, before any work) when the checkpoint cannot resume this
+    run: its weights do not fit the model the config builds, or it has no step left."""
+    saved = {k: tuple(v.shape) for k, v in checkpoint.get("state_dict", {}).items()}
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    problems = []
+    for what, keys in [
+        ("lacks", [k for k in wanted if k not in saved]),
+        ("has extra", [k for k in saved if k not in wanted]),
+        ("has other shapes of", [k for k in wanted if k in saved and saved[k] != wanted[k]]),
+    ]:
+        if keys:
+            problems.append(f"{what} {len(keys)} weights ({', '.join(keys[:2])}, ...)")
+    if problems:
+        saved_stage = checkpoint.get("hyper_parameters", {}).get("stage")
+        stage = getattr(model, "hparams", {}).get("stage")
+        if saved_stage and stage and saved_stage != stage:
+            problems.insert(0, f"it was saved in stage {saved_stage}, this config is stage {stage}")
+        raise ValueError(
+            f"--ckpt_path {path} does not fit the model this config builds: "
+            f"{'; '.join(problems)}. Resuming needs the config the run was made with (the "
+            "config.yaml in its run folder); to start a new run or stage from its generator, "
+            "give it as --model.init_from instead"
+        )
+    step = checkpoint.get("global_step", 0)
+    if max_steps is not None and max_steps >= 0 and step >= max_steps:
+        raise ValueError(
+            f"--ckpt_path {path} is at step {step} and --trainer.max_steps is {max_steps}: "
+            "nothing is left to train; raise --trainer.max_steps to train on"
+        )
 
 
 def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:

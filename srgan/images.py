@@ -33,7 +33,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageCms,
+    ImageOps,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
@@ -144,6 +151,8 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 EXIF_ORIENTATION = 0x0112
+TIFF_X_RESOLUTION, TIFF_Y_RESOLUTION = 282, 283  # also EXIF's main directory's
+TIFF_RESOLUTION_UNIT = 296  # 1: none, 2: inch, 3: centimetre
 EXIF_IFD = 0x8769
 EXIF_PIXEL_X, EXIF_PIXEL_Y = 0xA002, 0xA003
 EXIF_MAKER_NOTE = 0x927C
@@ -169,7 +178,18 @@ def _exif_of(image: Image.Image) -> bytes | None:
 
 
 def _dpi_of(image: Image.Image) -> tuple[float, float] | None:
+    """The resolution the file states, in dots per inch; not Pillow's defaults: (1, 1) for
+    a TIFF without resolution tags, 72 for a JPEG whose EXIF states none."""
+    if image.format == "TIFF" and TIFF_X_RESOLUTION not in image.tag_v2:
+        return None
     dpi = image.info.get("dpi")
+    if image.format in ("JPEG", "MPO") and not image.info.get("jfif_unit"):
+        # No unit in JFIF: what EXIF states (its unit inches unless said otherwise), if any.
+        exif = image.getexif()
+        unit = {2: 1.0, 3: 2.54}.get(exif.get(TIFF_RESOLUTION_UNIT, 2))
+        x = exif.get(TIFF_X_RESOLUTION)
+        y = exif.get(TIFF_Y_RESOLUTION, x)
+        dpi = (float(x) * unit, float(y) * unit) if unit and x is not None else None
     try:
         x, y = (float(v) for v in dpi)
     except (TypeError, ValueError):
@@ -194,6 +214,11 @@ def resized_metadata(
             ifd = parsed.get_ifd(EXIF_IFD)
             if EXIF_PIXEL_X in ifd or EXIF_PIXEL_Y in ifd:
                 ifd[EXIF_PIXEL_X], ifd[EXIF_PIXEL_Y] = width, height
+            h, w = picture.pixels.shape[:2]
+            # The resolution EXIF states, scaled as the DPI (viewers read it before JFIF's).
+            for key, factor in ((TIFF_X_RESOLUTION, width / w), (TIFF_Y_RESOLUTION, height / h)):
+                if key in parsed:
+                    parsed[key] = TiffImagePlugin.IFDRational(float(parsed[key]) * factor)
             exif = parsed.tobytes()
         except Exception:  # noqa: BLE001 - unparsable after all: keep it as it was read
             pass
@@ -416,12 +441,22 @@ def encode_image(
         # Pillow cannot write 16-bit colour; OpenCV can (BGR order).
         array = pixels if alpha is None else np.dstack([pixels, to_16bit(alpha)])
         code = cv2.COLOR_RGBA2BGRA if alpha is not None else cv2.COLOR_RGB2BGR
-        ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code))
+        options = []
+        if picture.dpi:
+            options = [cv2.IMWRITE_TIFF_RESUNIT, 2]  # 2: inch
+            options += [cv2.IMWRITE_TIFF_XDPI, round(picture.dpi[0])]
+            options += [cv2.IMWRITE_TIFF_YDPI, round(picture.dpi[1])]
+        ok, data = cv2.imencode(FORMATS[fmt][1], cv2.cvtColor(array, code), options)
         if not ok:
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
-        if tag is not None:  # OpenCV writes no description: added to the TIFF's directory
-            return _tiff_with_description(data.tobytes(), f"{TAG_KEY} {tag}")
-        return data.tobytes()  # OpenCV can embed no ICC profile, EXIF or DPI in TIFF
+        # OpenCV writes no description or ICC profile: added to the TIFF's directory. (Nor
+        # EXIF, whose directory of its own is not worth rebuilding here: it is left out.)
+        tags: dict[int, tuple[int, bytes]] = {}
+        if tag is not None:
+            tags[TIFF_DESCRIPTION] = (2, f"{TAG_KEY} {tag}".encode("ascii") + b"\0")
+        if picture.icc_profile:
+            tags[TIFF_ICC_PROFILE] = (7, picture.icc_profile)
+        return _tiff_with_tags(data.tobytes(), tags) if tags else data.tobytes()
     # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
     image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
@@ -455,25 +490,29 @@ def encode_image(
     return buffer.getvalue()
 
 
-def _tiff_with_description(data: bytes, text: str) -> bytes:
-    """A classic TIFF with ``text`` as its first image's ImageDescription: a copy of the
-    first directory, with the entry added (or replaced), appended and pointed to by the
-    header (the old directory stays, unused; no data moves)."""
+def _tiff_with_tags(data: bytes, tags: dict[int, tuple[int, bytes]]) -> bytes:
+    """A classic TIFF with ``tags`` (tag -> (TIFF type, value); types of one byte per
+    count: 2 ASCII, 7 UNDEFINED) in its first image's directory: a copy of the directory,
+    with the entries added (or replaced), appended and pointed to by the header (the old
+    directory stays, unused; no data moves)."""
     order = {b"II": "<", b"MM": ">"}.get(data[:2])
     if order is None or struct.unpack(order + "H", data[2:4])[0] != 42:
-        raise ImageError("not a classic TIFF: cannot add its description")
+        raise ImageError("not a classic TIFF: cannot add its tags")
     (directory,) = struct.unpack(order + "I", data[4:8])
     (count,) = struct.unpack(order + "H", data[directory : directory + 2])
     entries = [data[directory + 2 + 12 * i : directory + 14 + 12 * i] for i in range(count)]
     following = data[directory + 2 + 12 * count : directory + 6 + 12 * count]
-    body = text.encode("ascii") + b"\0"
+    entries = [e for e in entries if struct.unpack(order + "H", e[:2])[0] not in tags]
     out = bytearray(data) + b"\0" * (len(data) % 2)  # directories and values on even offsets
-    offset = len(out)
-    out += body + b"\0" * (len(body) % 2)
-    entry = struct.pack(order + "HHI", TIFF_DESCRIPTION, 2, len(body))  # 2: ASCII
-    entry += struct.pack(order + "I", offset) if len(body) > 4 else body.ljust(4, b"\0")
-    entries = [e for e in entries if struct.unpack(order + "H", e[:2])[0] != TIFF_DESCRIPTION]
-    entries = sorted([*entries, entry], key=lambda e: struct.unpack(order + "H", e[:2])[0])
+    for tag, (kind, body) in tags.items():
+        entry = struct.pack(order + "HHI", tag, kind, len(body))
+        if len(body) > 4:
+            entry += struct.pack(order + "I", len(out))
+            out += body + b"\0" * (len(body) % 2)
+        else:
+            entry += body.ljust(4, b"\0")
+        entries.append(entry)
+    entries.sort(key=lambda e: struct.unpack(order + "H", e[:2])[0])
     start = len(out)
     out += struct.pack(order + "H", len(entries)) + b"".join(entries) + following
     out[4:8] = struct.pack(order + "I", start)
@@ -547,6 +586,7 @@ def _png_insert_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
 # --- the srgan tag: which outputs srgan wrote, and with what settings --------------------
 TAG_KEY = "srgan"
 TIFF_DESCRIPTION = 270  # the ImageDescription tag
+TIFF_ICC_PROFILE = 34675  # InterColorProfile
 _XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
     'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '

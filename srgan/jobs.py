@@ -228,6 +228,21 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
         inside = source.resolve() in outside.parents
         # An output folder inside the input folder is not searched for inputs.
         plan = _walk(source, outside if inside else None)
+        # What an earlier run wrote (say, into another output folder in this one) is not
+        # upscaled again, unless given by name.
+        earlier = {job.source for job in plan.jobs if output_tag(job.source) is not None}
+        if earlier:
+            plan.jobs = [job for job in plan.jobs if job.source not in earlier]
+            for folder in sorted({path.parent for path in earlier}):
+                count = sum(path.parent == folder for path in earlier)
+                plan.aside.append(
+                    (
+                        folder,
+                        f"{count} file(s) srgan wrote (an earlier run's outputs): not upscaled "
+                        "again (give one as INPUT to upscale it again)",
+                    )
+                )
+            plan.aside.sort()
         if inside and outside.is_dir():
             foreign = [j.source for j in _walk(outside, None).jobs if output_tag(j.source) is None]
             if foreign:
@@ -517,6 +532,11 @@ def _run_videos(
             summary.done += 1
             summary.videos += 1
             summary.frames += result.frames
+            if result.exact is not None:
+                say(
+                    f"note: {job.source}: written at {result.width} x {result.height}, not "
+                    f"{result.exact[0]} x {result.exact[1]}: 4:2:0 video needs even sides"
+                )
             if result.short:
                 say(
                     f"note: {job.source}: {result.frames} of the {result.declared} frames its "

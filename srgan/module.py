@@ -18,6 +18,7 @@ what validation, testing and export use.
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -112,6 +113,12 @@ class SRGAN(L.LightningModule):
             raise ValueError(f"stage must be 'psnr' or 'gan', got {stage!r}")
         if stage == "gan" and (discriminator is None or objective is None):
             raise ValueError("stage 'gan' needs model.discriminator and model.objective")
+        if stage == "psnr" and (discriminator is not None or objective is not None):
+            warnings.warn(
+                "stage 'psnr' trains the generator alone: model.discriminator and "
+                "model.objective are not used (model.stage gan trains adversarially)",
+                stacklevel=2,
+            )
         if perceptual_weight > 0 and perceptual_loss is None:
             raise ValueError("perceptual_weight > 0 needs model.perceptual_loss")
         if n_critic < 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from typing import Literal
 
 import cv2
@@ -32,7 +33,7 @@ from srgan.images import (
     resized_metadata,
     to_8bit,
 )
-from srgan.inference import Upscaler
+from srgan.inference import Upscaler, resolve_device
 
 AlphaMode = Literal["bicubic", "model"]
 
@@ -189,7 +190,7 @@ def upscale_image(
     outscale: float | None = None,
     alpha: AlphaMode = "bicubic",
     device: str = "auto",
-    precision: str = "fp32",
+    precision: str = "auto",
     tile: int | None | Literal["auto"] = "auto",
     backend: str = "auto",
 ) -> np.ndarray | Image.Image:
@@ -205,9 +206,10 @@ def upscale_image(
         outscale: output size factor; default the model's own scale (other factors resize
             the model's output, area-averaged when shrinking).
         alpha: ``"bicubic"`` (default) or ``"model"`` for the alpha channel.
-        device, precision, tile: as for ``Upscaler`` when ``model`` is not one; ``tile``
-            ``"auto"`` as in ``srgan.backends.build_upscaler`` (1024 on ONNX Runtime's CPU
-            backends, else 512).
+        device, precision, tile: as for ``Upscaler`` when ``model`` is not one;
+            ``precision`` ``"auto"`` is fp16 on CUDA and fp32 on the CPU (an ``.onnx`` file
+            runs in its own precision), ``tile`` ``"auto"`` as in
+            ``srgan.backends.build_upscaler`` (1024 on ONNX Runtime's CPU backends, else 512).
         backend: for a model given by name or file, what runs it (``srgan.backends``):
             ``auto`` (PyTorch on CUDA, ONNX Runtime on the CPU), ``torch``, ``onnx``,
             ``onnx-int8`` or ``onnx-cuda``.
@@ -226,10 +228,20 @@ def upscale_image(
         upscaler = model
     elif isinstance(model, nn.Module):
         side = resolve_tile(tile, onnx_cpu=False)
+        if precision == "auto":
+            precision = "fp16" if resolve_device(device).type == "cuda" else "fp32"
         upscaler = Upscaler(model, device=device, precision=precision, tile=side)  # type: ignore[arg-type]
     else:
         upscaler = cached_upscaler(str(model), device, precision, tile, backend)
     if isinstance(image, Image.Image):
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1 and image.format != "MPO":  # a camera's MPO: the photo, then previews
+            warnings.warn(
+                f"the image is animated ({frames} frames): only its current frame "
+                f"({image.tell()}) is upscaled; upscale each of PIL.ImageSequence.Iterator"
+                "(image) for all of them",
+                stacklevel=2,
+            )
         result = upscale_picture(upscaler, decode_pil(image), outscale=outscale, alpha=alpha)
         upscaled = picture_to_pil(result)
         # As Pillow reports them on open (save them with e.g. exif=upscaled.info["exif"]).
@@ -237,9 +249,13 @@ def upscale_image(
         upscaled.info.update({k: v for k, v in metadata.items() if v})
         return upscaled
     array = np.asarray(image)
-    shape = array.shape
-    floating = np.issubdtype(array.dtype, np.floating)
+    shape, dtype = array.shape, array.dtype
+    if array.size == 0:
+        raise ValueError(f"no pixels: shape {shape}")
+    floating = np.issubdtype(dtype, np.floating)
     if floating:
+        if not np.isfinite(array).all():
+            raise ValueError("the image holds NaN or infinite values; pixels are 0..1 floats")
         array = (np.clip(array, 0, 1) * 65535).round().astype(np.uint16)
     if array.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"expected uint8, uint16 or float pixels, got {array.dtype}")
@@ -260,5 +276,5 @@ def upscale_image(
     if squeeze:
         out = out[..., 0]
     if floating:
-        return out.astype(np.float32) / 65535
+        return (out.astype(np.float32) / 65535).astype(dtype)
     return out

@@ -52,7 +52,7 @@ from srgan.backends import (
     sha256_file,
 )
 from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS
-from srgan.inference import DEFAULT_TILE, Upscaler, check_tile, resolve_device
+from srgan.inference import DEFAULT_TILE, MIN_TILE, Upscaler, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
     INPUT_SUFFIXES,
@@ -339,11 +339,8 @@ def check_options(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--outscale must be a number above 0 and at most {MAX_OUTSCALE:g}, got {args.outscale}"
         )
-    if args.tile:
-        try:
-            check_tile(args.tile)
-        except ValueError as error:
-            raise UsageError(f"--tile must be 0 (off) or {error}") from None
+    if args.tile and args.tile < MIN_TILE:
+        raise UsageError(f"--tile must be 0 (whole images) or at least {MIN_TILE}, got {args.tile}")
     for name in ("tile", "tile_overlap"):
         if (getattr(args, name) or 0) < 0:
             raise UsageError(

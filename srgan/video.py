@@ -69,6 +69,8 @@ class VideoResult:
     width: int
     height: int
     declared: int | None = None  # the frames the input's container declares, if it does
+    # The exact (width, height) the scale gives, when odd sides were rounded to even ones.
+    exact: tuple[int, int] | None = None
 
     @property
     def short(self) -> bool:
@@ -266,6 +268,7 @@ def upscale_video(
         # 4:2:0 needs even sides.
         out_height = max(2, round(height * factor / 2) * 2)
         out_width = max(2, round(width * factor / 2) * 2)
+        exact = max(1, round(width * factor)), max(1, round(height * factor))
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         declared = int(video.frames) or None
         if total is not None:
@@ -297,7 +300,8 @@ def upscale_video(
             finally:
                 writer.close()
     seconds = time.perf_counter() - start
-    return VideoResult(frames, len(audio), seconds, out_width, out_height, declared)
+    exact = None if exact == (out_width, out_height) else exact
+    return VideoResult(frames, len(audio), seconds, out_width, out_height, declared, exact)
 
 
 def _mux_options(fmt: str) -> dict[str, str]:

@@ -253,6 +253,20 @@ def test_an_onnx_file_is_a_model(
         capsys,
     )
     assert code == EXIT_USAGE and "is an ONNX model" in err
+    # What the file fixes cannot be asked of it otherwise: one line each, nothing written.
+    for args, says in [
+        (["--backend", "onnx-int8"], "is a fp32 ONNX model, not int8"),
+        (["--calibration-dir", tmp_path], "--calibration-dir is for"),
+        (["--precision", "bf16"], "runs in fp32, the precision of its graph"),
+    ]:
+        target = tmp_path / "refused.png"
+        code, _, err = run([tmp_path / "in.png", target, "--model", exported, *args], capsys)
+        assert code == EXIT_USAGE and says in err and not target.exists(), (args, err)
+    code, _, err = run(
+        [tmp_path / "in.png", tmp_path / "fp32.png", "--model", exported, "--precision", "fp32"],
+        capsys,
+    )
+    assert code == EXIT_OK, err
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     code, _, err = run([tmp_path / "in.png", tmp_path / "o3.png", "--model", "junk.onnx"], capsys)
     assert code == EXIT_USAGE and "error:" in err and "Traceback" not in err

@@ -461,6 +461,52 @@ def test_16bit_colour_png_keeps_exif_and_dpi(tmp_path: Path) -> None:
         assert result.getexif()[0x010F] == "Scanner"
 
 
+def test_a_dpi_is_kept_only_where_the_file_states_one(tmp_path: Path) -> None:
+    """Not Pillow's stand-ins: (1, 1) for a TIFF without resolution tags, 72 for a JPEG
+    whose EXIF has no resolution."""
+    image = Image.fromarray(rgb(4, 6))
+    image.save(tmp_path / "plain.tiff")
+    exif = image.getexif()
+    exif[0x010F] = "Camera Maker"
+    image.save(tmp_path / "exif.jpg", exif=exif)
+    image.save(tmp_path / "plain.png")
+    for name in ("plain.tiff", "exif.jpg", "plain.png"):
+        assert read_image(tmp_path / name).dpi is None, name
+    image.save(tmp_path / "stated.tiff", dpi=(300, 150))
+    exif[images.TIFF_X_RESOLUTION] = exif[images.TIFF_Y_RESOLUTION] = 240.0
+    image.save(tmp_path / "stated.jpg", exif=exif)  # in EXIF only, no JFIF unit
+    assert read_image(tmp_path / "stated.tiff").dpi == (300.0, 150.0)
+    assert np.allclose(read_image(tmp_path / "stated.jpg").dpi, (240, 240))
+
+
+def test_the_exif_resolution_scales_with_the_dpi(tmp_path: Path) -> None:
+    from srgan.pictures import finish_picture
+
+    exif = Image.Exif()
+    exif[images.TIFF_X_RESOLUTION] = exif[images.TIFF_Y_RESOLUTION] = 300.0
+    exif[0x0128] = 2  # inches
+    Image.fromarray(rgb(4, 6)).save(tmp_path / "in.jpg", exif=exif, dpi=(300, 300))
+    picture = read_image(tmp_path / "in.jpg")
+    sr = torch_batch(np.repeat(np.repeat(picture.pixels, 4, 0), 4, 1))
+    write_image(tmp_path / "out.jpg", finish_picture(picture, sr, (16, 24), None))
+    with Image.open(tmp_path / "out.jpg") as result:
+        assert np.allclose(result.info["dpi"], (1200, 1200), atol=0.01)
+        written = result.getexif()
+        assert float(written[images.TIFF_X_RESOLUTION]) == 1200.0
+        assert float(written[images.TIFF_Y_RESOLUTION]) == 1200.0
+
+
+def test_16bit_colour_tiff_keeps_icc_dpi_and_tag(tmp_path: Path) -> None:
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    array = np.random.default_rng(8).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    picture = Picture(array, icc_profile=icc, dpi=(600.0, 300.0))
+    write_image(tmp_path / "deep.tif", picture, tag="settings")
+    back = read_image(tmp_path / "deep.tif")
+    assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, array)
+    assert back.icc_profile == icc and back.dpi == (600.0, 300.0)
+    assert images.read_tag(tmp_path / "deep.tif") == "settings"
+
+
 def test_exif_too_long_for_jpeg_loses_the_maker_note_only(tmp_path: Path) -> None:
     image = Image.new("RGB", (4, 4))
     exif = image.getexif()

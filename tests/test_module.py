@@ -304,6 +304,17 @@ def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: in
     assert before + after == uninterrupted
 
 
+def test_a_discriminator_or_objective_in_the_psnr_stage_is_said_to_be_unused() -> None:
+    generator = CompactNet(num_features=8, num_convs=1)
+    for extra in ({"objective": Hinge()}, {"discriminator": VGGStyle(num_features=4)}):
+        with pytest.warns(UserWarning, match="stage 'psnr' trains the generator alone"):
+            SRGAN(generator, stage="psnr", **extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SRGAN(generator, stage="psnr")
+        SRGAN(generator, VGGStyle(num_features=4), Hinge(), stage="gan")
+
+
 def test_ema_warmup_leaves_under_one_percent_of_the_start_after_three_updates() -> None:
     from types import SimpleNamespace
 

@@ -78,6 +78,9 @@ def test_float_input_comes_back_as_float_in_16bit_steps(model: torch.nn.Module) 
     assert out.dtype == np.float32
     deep = np.rint(pixels * 65535).astype(np.uint16)
     np.testing.assert_array_equal(out, by_hand(model, deep, 65535).astype(np.float32) / 65535)
+    double = srgan.upscale_image(pixels.astype(np.float64), model, device="cpu")
+    assert double.dtype == np.float64  # the input's dtype, the same values
+    np.testing.assert_array_equal(double, out)
 
 
 @pytest.mark.parametrize("alpha_mode", ["bicubic", "model"])
@@ -105,6 +108,21 @@ def test_rgba_colour_ignores_alpha_and_alpha_is_upscaled(
         np.dstack([colour, np.full((10, 12), 200, np.uint8)]), model, alpha="bicubic"
     )
     assert (flat[..., 3] == 200).all()
+
+
+def test_an_animated_pil_image_upscales_its_current_frame_with_a_warning(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    frames = [Image.fromarray(photo(seed=k)) for k in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with Image.open(tmp_path / "anim.gif") as image:
+        image.seek(1)
+        with pytest.warns(
+            UserWarning, match=r"animated \(3 frames\): only its current frame \(1\)"
+        ):
+            out = srgan.upscale_image(image, model, device="cpu")
+        expected = srgan.upscale_image(image.convert("RGB"), model, device="cpu")
+    np.testing.assert_array_equal(np.asarray(out.convert("RGB")), np.asarray(expected))
 
 
 def test_hidden_colour_is_filled_from_the_nearest_visible_pixel() -> None:

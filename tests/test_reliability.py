@@ -322,6 +322,12 @@ def test_an_outscale_equal_to_the_models_scale_is_the_same_setting(
 def test_a_bad_array_shape_is_named() -> None:
     with pytest.raises(ValueError, match=r"got shape \(2, 3, 4, 5\)"):
         upscale_image(np.zeros((2, 3, 4, 5)).tolist(), tiny_compact())
+    with pytest.raises(ValueError, match=r"no pixels: shape \(0, 30, 3\)"):
+        upscale_image(np.zeros((0, 30, 3), np.uint8), tiny_compact())
+    nan = np.full((4, 4, 3), 0.5)
+    nan[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        upscale_image(nan, tiny_compact())
 
 
 # 7. Options are checked before any work; 8. so is the output folder.
@@ -334,6 +340,7 @@ def test_a_bad_array_shape_is_named() -> None:
         ["--outscale", "0"],
         ["--tile-overlap", "-1"],
         ["--tile", "-8"],
+        ["--tile", "4"],
         ["--max-pixels", "-1"],
         ["--max-memory", "nan"],
         ["--batch-size", "0"],
@@ -459,6 +466,37 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
         assert "run folder" not in err  # no run started
     assert not marker.exists()  # the payload never ran
     assert not (tmp_path / "runs").exists(), sorted((tmp_path / "runs").rglob("*"))
+
+
+def test_fit_refuses_a_checkpoint_it_cannot_resume_in_one_line(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """Another network than the checkpoint's, or no step left: one line, exit 2, no new
+    run folder."""
+    from srgan.fit import command
+
+    monkeypatch.chdir(tmp_path)
+    config = ["fit", "--config", str(ROOT / "configs/debug.yaml"), f"--data.train_dir={image_dir}"]
+    config += ["--data.val_holdout=1", "--trainer.enable_progress_bar=false"]
+    assert command([*config, "--trainer.max_steps=2"]) == 0
+    runs = tmp_path / "runs/debug/lightning_logs"
+    (last,) = runs.rglob("last.ckpt")
+    capsys.readouterr()
+    cases = {
+        "does not fit the model this config builds: has other shapes of": [
+            "--model.generator.num_features=16",
+            "--trainer.max_steps=4",
+        ],
+        "is at step 2 and --trainer.max_steps is 2: nothing is left to train": [
+            "--trainer.max_steps=2"
+        ],
+    }
+    for message, args in cases.items():
+        assert command([*config, *args, f"--ckpt_path={last}"]) == 2, message
+        err = capsys.readouterr().err
+        assert f"error: --ckpt_path {last} {message}" in err, err
+        assert "size mismatch" not in err and "Restored" not in err  # nothing was loaded
+        assert sorted(p.name for p in runs.iterdir()) == ["version_0"]
 
 
 def test_fit_without_the_perceptual_backbone_stops_before_any_work(

@@ -117,13 +117,22 @@ def test_an_output_that_would_replace_an_input_is_refused(
 
 
 def test_output_folder_inside_the_input_is_not_read_back(
-    tree: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = [tree, tree / "upscaled", "--model", model_file, "--suffix", "_x4"]
     assert run(args, capsys)[0] == EXIT_OK
     code, out, _ = run(args, capsys)
     assert code == EXIT_OK and "done 0, skipped 4" in out
     assert not list((tree / "upscaled").rglob("*_x4_x4*"))
+    # A second output folder: the first one's files are an earlier run's outputs, left
+    # aside (one line per folder), not upscaled again.
+    code, out, err = run([tree, tree / "again", "--model", model_file], capsys)
+    assert code == EXIT_OK and "done 4," in out
+    assert f"left aside: {tree / 'upscaled'}: 2 file(s) srgan wrote" in err
+    assert outputs(tree / "again") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
+    # Named as INPUT, an output is upscaled again.
+    again = tree / "upscaled" / "a_x4.png"
+    assert run([again, tmp_path / "x16.png", "--model", model_file], capsys)[0] == EXIT_OK
 
 
 def test_bad_files_are_reported_and_the_rest_continue(

@@ -117,10 +117,18 @@ def test_frames_are_the_upscaled_frames(tmp_path: Path) -> None:
     assert np.abs(np.stack(outputs).astype(int) - np.stack(expected)).max() <= 1
 
 
-def test_outscale_gives_even_sides(tmp_path: Path) -> None:
+def test_outscale_gives_even_sides_and_says_so(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clip = make_video(tmp_path / "c.mp4", audio=None)
     result = upscale_video(clip, tmp_path / "o.mp4", Upscaler(tiny_compact()), outscale=1.7)
     assert (result.width, result.height) == (54, 40)  # 32 x 1.7 = 54.4, 24 x 1.7 = 40.8
+    assert result.exact == (54, 41)
+    args = [clip, tmp_path / "o2.mp4", "--model", model_file, "--outscale", "1.7"]
+    code, out, _ = run(args, capsys)
+    assert code == EXIT_OK and "written at 54 x 40, not 54 x 41: 4:2:0 video needs" in out
+    even = upscale_video(clip, tmp_path / "o3.mp4", Upscaler(tiny_compact()), outscale=2)
+    assert (even.width, even.height, even.exact) == (64, 48, None)
 
 
 # --- the reliability guarantees, for videos ---------------------------------------------
