@@ -51,11 +51,13 @@ DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "test_dir")
 
 def quiet_lightning() -> None:
     """Silence Lightning's notices that say nothing about the run: the TensorBoard and
-    cloud-logger advertisements (srgan logs CSV on purpose), and the manual-optimization
+    cloud-logger advertisements (srgan logs CSV on purpose), the manual-optimization
     checkpoint example (srgan's checkpoints hold the state after the step, as resuming
-    needs)."""
+    needs), and the checkpoint folder's change on a resume (a resumed run writes into a
+    new version folder by design)."""
     for message in (
         ".*`tensorboardX` has been removed as a dependency",
+        "The dirpath has changed from",
         "Using ModelCheckpoint with manual optimization and every_n_train_steps",
         r".*isinstance\(treespec, LeafSpec\)",
     ):
