@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +23,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from srgan.degradations import (
     PROFILES,
@@ -63,10 +63,12 @@ def to_chw(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
 
 
-def augment(*images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def augment(
+    *images: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
     """The same random flip / 90-degree rotation (8 dihedral transforms) on every image."""
-    flip, transpose = torch.randint(2, (2,)).tolist()
-    rotations = int(torch.randint(4, ()).item())
+    flip, transpose = torch.randint(2, (2,), generator=generator).tolist()
+    rotations = int(torch.randint(4, (), generator=generator).item())
     out = []
     for image in images:
         if flip:
@@ -77,11 +79,19 @@ def augment(*images: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(out)
 
 
+def mixed_seed(*numbers: int) -> int:
+    """A 63-bit seed that depends on every one of ``numbers`` (non-negative integers)."""
+    return int(np.random.SeedSequence(list(numbers)).generate_state(1, np.uint64)[0] >> 1)
+
+
 class RandomCrops(Dataset):
     """Random ``crop_size`` HR crops (and the aligned LR crops, for paired data), augmented.
 
     ``length`` is the number of samples an epoch draws; image ``i % len(images)`` is used
-    for sample ``i``, so every image is visited evenly.
+    for index ``i`` (taken modulo ``length``), so every image is visited evenly. The crop
+    and the flips of index ``i`` come from a generator seeded by ``(seed, i)``: the same
+    index always gives the same sample, in any worker (``DrawSampler`` makes every index of
+    a run distinct).
     """
 
     def __init__(
@@ -93,8 +103,10 @@ class RandomCrops(Dataset):
         length: int,
         lr_images: Sequence[torch.Tensor] | None = None,
         augment: bool = True,
+        seed: int = 0,
     ) -> None:
         self.images = list(images)
+        self.seed = seed
         self.lr_images = list(lr_images) if lr_images is not None else None
         self.crop_size = crop_size
         self.scale = scale
@@ -105,18 +117,19 @@ class RandomCrops(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        i = index % len(self.images)
+        i = index % self.length % len(self.images)
         hr = self.images[i]
         s, size = self.scale, self.crop_size
+        draw = torch.Generator().manual_seed(mixed_seed(self.seed, index))
         # Corners on the LR grid, so that paired LR crops stay aligned.
-        top = int(torch.randint((hr.shape[-2] - size) // s + 1, ()).item()) * s
-        left = int(torch.randint((hr.shape[-1] - size) // s + 1, ()).item()) * s
+        top = int(torch.randint((hr.shape[-2] - size) // s + 1, (), generator=draw)) * s
+        left = int(torch.randint((hr.shape[-1] - size) // s + 1, (), generator=draw)) * s
         crops = [hr[:, top : top + size, left : left + size]]
         if self.lr_images is not None:
             lr = self.lr_images[i]
             crops.append(lr[:, top // s : (top + size) // s, left // s : (left + size) // s])
         if self.augment:
-            crops = list(augment(*crops))
+            crops = list(augment(*crops, generator=draw))
         sample = {"hr": crops[0].contiguous()}
         if self.lr_images is not None:
             sample["lr"] = crops[1].contiguous()
@@ -167,6 +180,33 @@ def _as_list(folders: str | Sequence[str] | None) -> list[str]:
     if folders is None:
         return []
     return [folders] if isinstance(folders, str) else list(folders)
+
+
+class DrawSampler(Sampler[int]):
+    """The order of the training draws: epoch after epoch of ``length`` draws, epoch ``e``
+    visiting the ``length`` slots of ``RandomCrops`` in a permutation seeded by
+    ``(seed, e)``. Draw ``n`` of the run (counted from its first step) is yielded as the
+    index ``n * length + slot``, distinct for every draw, from which ``RandomCrops`` seeds
+    that draw's crop and flips. Each ``iter`` is one epoch, from draw ``start`` to the end
+    of its epoch (a resumed run starts mid-epoch where the checkpoint left off), so the
+    data of a run depends only on its seed and on how many draws it has made.
+    """
+
+    def __init__(self, length: int, *, seed: int, start: int = 0) -> None:
+        self.length, self.seed, self.start = length, seed, start
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, offset = divmod(self.start, self.length)
+        self.start = (epoch + 1) * self.length  # the next iter: the next epoch
+        order = torch.randperm(
+            self.length, generator=torch.Generator().manual_seed(mixed_seed(self.seed, epoch))
+        ).tolist()
+        first = epoch * self.length
+        for position in range(offset, self.length):
+            yield (first + position) * self.length + order[position]
 
 
 class SRDataModule(L.LightningDataModule):
@@ -251,8 +291,13 @@ class SRDataModule(L.LightningDataModule):
         self.degradation = degradation
         self.sharpen_targets = sharpen_targets
         self.val_degradation = val_degradation
-        # The training degradation's own random stream, made on the first batch's device.
-        self._generator: torch.Generator | None = None
+        # The run's data seed (torch's initial seed, as seed_everything set it, when the
+        # training set is built; a checkpoint's when resuming) and how far the run got:
+        # training draws and batches made. Both go into checkpoints (state_dict), so that a
+        # resumed run goes on with the data the uninterrupted run would have seen.
+        self.seed: int | None = None
+        self.draws = 0
+        self.batches = 0
         self.train_set: RandomCrops | None = None
         self.val_set: WholeImages | None = None
         self.test_set: WholeImages | None = None
@@ -300,6 +345,8 @@ class SRDataModule(L.LightningDataModule):
             )
         if not keep:
             raise ValueError(f"no training image is at least {self.crop_size}px on both sides")
+        if self.seed is None:
+            self.seed = torch.initial_seed()
         return RandomCrops(
             [to_chw(images[i]) for i in keep],
             crop_size=self.crop_size,
@@ -307,6 +354,7 @@ class SRDataModule(L.LightningDataModule):
             length=self.steps_per_epoch * self.batch_size,
             lr_images=[to_chw(lr_images[i]) for i in keep] if lr_images is not None else None,
             augment=self.augment,
+            seed=self.seed,
         )
 
     def _build_whole(self, files: list[Path]) -> WholeImages:
@@ -336,12 +384,30 @@ class SRDataModule(L.LightningDataModule):
                 raise ValueError(f"{stage} needs data.test_dir (one or more HR image folders)")
             self.test_set = self._build_whole([f for d in self.test_dirs for f in list_images(d)])
 
+    # -- where a run is: saved in its checkpoints ----------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "draws": self.draws, "batches": self.batches}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.seed = state_dict.get("seed", self.seed)
+        self.draws = state_dict.get("draws", 0)
+        self.batches = state_dict.get("batches", 0)
+        if self.train_set is not None:
+            self.train_set.seed = self.seed
+
     # -- loaders -------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
+        if self.train_set is None or self.seed is None:
+            self.setup("fit")
+        # Each process draws its share of every epoch (Lightning wraps the sampler for
+        # DDP); the draws a batch counts are those of all the processes.
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=DrawSampler(len(self.train_set), seed=self.seed, start=self.draws),
+            # Its own generator for the workers' seeds: making an iterator leaves torch's
+            # global random state (what the training steps draw from) untouched.
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             # Pinned memory speeds up copies to a GPU; without one it only warns.
@@ -363,7 +429,12 @@ class SRDataModule(L.LightningDataModule):
                 dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
             )
         return DataLoader(
-            dataset or [], batch_size=1, num_workers=0, collate_fn=_collate_one, sampler=sampler
+            dataset or [],
+            batch_size=1,
+            num_workers=0,
+            collate_fn=_collate_one,
+            sampler=sampler,
+            generator=torch.Generator(),  # torch's global random state left as it was
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -387,17 +458,19 @@ class SRDataModule(L.LightningDataModule):
                 lr = batch["lr"].float() / 255.0
             else:
                 lr = self.degradation(hr, scale=self.scale, generator=self._random(hr.device))
+        trainer = self.trainer
+        self.draws += hr.shape[0] * (trainer.world_size if trainer is not None else 1)
+        self.batches += 1
         return {**batch, "lr": lr, "hr": hr}
 
     def _random(self, device: torch.device) -> torch.Generator:
-        """The degradation's generator: seeded from torch's (``seed_everything``) and the
-        process's rank, so that DDP processes draw different degradations."""
-        if self._generator is None or self._generator.device != device:
-            trainer = self.trainer
-            rank = trainer.global_rank if trainer is not None else 0
-            seed = (torch.initial_seed() + 7919 * rank) % 2**63
-            self._generator = torch.Generator(device).manual_seed(seed)
-        return self._generator
+        """The degradation's generator for this batch: seeded from the run's data seed,
+        the batch's number and the process's rank (DDP processes draw different
+        degradations)."""
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        seed = self.seed if self.seed is not None else torch.initial_seed()
+        return torch.Generator(device).manual_seed(mixed_seed(seed, self.batches, rank))
 
 
 def _collate_one(samples: list[dict[str, Any]]) -> dict[str, Any]:

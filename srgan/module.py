@@ -375,6 +375,28 @@ class SRGAN(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # What srgan.weights needs to rebuild the generator from the checkpoint alone.
         checkpoint[CHECKPOINT_KEY] = checkpoint_record(self.generator_ema, self.stage)
+        # torch's random state after this step (what the next steps draw from, e.g. the
+        # gradient penalty's mixing weights), for an exact resume (the data's is the data
+        # module's: SRDataModule.state_dict).
+        checkpoint[RANDOM_STATE_KEY] = {
+            "cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Set when training starts (on_train_start), not now: loading a model for anything
+        # else leaves the caller's random state alone.
+        self._resume_random_state = checkpoint.get(RANDOM_STATE_KEY)
+
+    def on_train_start(self) -> None:
+        state, self._resume_random_state = getattr(self, "_resume_random_state", None), None
+        if state is not None:
+            torch.set_rng_state(state["cpu"])
+            if state["cuda"] and len(state["cuda"]) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(state["cuda"])
+
+
+RANDOM_STATE_KEY = "srgan_random_state"
 
 
 def _as_list(value: Any) -> list[Any]:

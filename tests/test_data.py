@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.data import RandomCrops, SRDataModule, WholeImages, _collate_one, augment
+from srgan.data import DrawSampler, RandomCrops, SRDataModule, WholeImages, _collate_one, augment
 from srgan.degradations import RealisticDegradation, degraded_pair, usm_sharpen
 from srgan.resize import imresize
 from tests.test_resize import reference_imresize
@@ -123,9 +123,8 @@ def test_paired_crops_stay_aligned_under_all_8_dihedral_transforms() -> None:
     plain = RandomCrops([hr], **options, augment=False)
     seen = set()
     for seed in range(60):
-        torch.manual_seed(seed)
+        augmented.seed = plain.seed = seed
         sample = augmented[0]
-        torch.manual_seed(seed)
         reference = plain[0]  # the same crop (corners are drawn before the transform)
         (k,) = [k for k in range(8) if torch.equal(dihedral(reference["hr"], k), sample["hr"])]
         seen.add(k)
@@ -139,6 +138,29 @@ def test_paired_crops_stay_aligned_under_all_8_dihedral_transforms() -> None:
         )
         assert (sample["lr"] - resized).abs().max() > 1e-6  # the border does differ
     assert seen == set(range(8))
+
+
+def test_draw_sampler_epochs_are_permutations_and_a_resume_goes_on_where_it_left() -> None:
+    length = 6
+    sampler = DrawSampler(length, seed=3)
+    epochs = [list(sampler) for _ in range(3)]
+    for epoch, indices in enumerate(epochs):
+        assert [i // length for i in indices] == list(range(epoch * length, (epoch + 1) * length))
+        assert sorted(i % length for i in indices) == list(range(length))  # every slot once
+    assert len({tuple(i % length for i in e) for e in epochs}) == 3  # another order each epoch
+    stream = [i for e in epochs for i in e]
+    resumed = DrawSampler(length, seed=3, start=8)  # a checkpoint after 8 draws
+    assert list(resumed) + list(resumed) == stream[8:]
+    assert list(DrawSampler(length, seed=4)) != epochs[0]
+
+
+def test_a_draw_is_its_index_and_seed_alone() -> None:
+    image = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, 40, 40), np.uint8))
+    crops = RandomCrops([image], crop_size=8, scale=4, length=5, seed=1)
+    assert torch.equal(crops[12]["hr"], crops[12]["hr"])  # whatever torch's state
+    assert len({crops[i]["hr"].numpy().tobytes() for i in range(20)}) > 15
+    other = RandomCrops([image], crop_size=8, scale=4, length=5, seed=2)
+    assert not all(torch.equal(crops[i]["hr"], other[i]["hr"]) for i in range(5))
 
 
 def test_augment_applies_one_transform_to_every_image() -> None:
@@ -157,20 +179,24 @@ def test_realistic_degradation_and_sharpened_targets_on_the_device(image_dir: Pa
     )
     dm.setup("fit")
     raw = next(iter(dm.train_dataloader()))
-    torch.manual_seed(5)  # the degradation's own generator is seeded from torch's seed
+    state = dm.state_dict()  # the run's data seed, and no batch made yet
     batch = dm.on_after_batch_transfer(dict(raw), 0)
     assert batch["hr"].shape == (4, 3, 32, 32) and batch["lr"].shape == (4, 3, 8, 8)
     assert 0 <= batch["lr"].min() and batch["lr"].max() <= 1
     assert torch.allclose(batch["lr"] * 255, (batch["lr"] * 255).round(), atol=1e-3)
     # The targets are the unsharp-masked crops.
     torch.testing.assert_close(batch["hr"], usm_sharpen(raw["hr"].float() / 255))
-    # Not bicubic, and reproducible from the seed.
+    # Not bicubic; reproducible from the data seed and the batch's number (a checkpoint's
+    # state), and another for the next batch.
     assert not torch.allclose(batch["lr"], imresize(batch["hr"], 0.25, quantize=True))
-    torch.manual_seed(5)
     again = SRDataModule(
         str(image_dir), degradation=RealisticDegradation(), sharpen_targets=True, **options
     )
+    again.load_state_dict(state)
     torch.testing.assert_close(again.on_after_batch_transfer(dict(raw), 0)["lr"], batch["lr"])
+    assert dm.state_dict()["batches"] == 1 and dm.state_dict()["draws"] == 4
+    following = dm.on_after_batch_transfer(dict(raw), 0)["lr"]
+    assert not torch.allclose(following, batch["lr"])
     # The default stays MATLAB bicubic of the unsharpened crop.
     plain = SRDataModule(str(image_dir), **options).on_after_batch_transfer(dict(raw), 0)
     torch.testing.assert_close(plain["hr"], raw["hr"].float() / 255)
