@@ -43,6 +43,11 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
 class TimeBudget(L.Callback):
     """Fit training into ``seconds`` of wall time (measured from the start of fitting).
 
+    The plan counts validation: the training rate is measured without the validation
+    passes, and the validation seconds so far, per training step, are added to each step's
+    cost; the plan is made again after each validation pass (the first one says what they
+    cost).
+
     Args:
         seconds: the budget for the whole ``fit`` (validation included).
         warmup_steps: batches to skip before measuring (start-up, cuDNN autotuning).
@@ -70,6 +75,11 @@ class TimeBudget(L.Callback):
         self._limit = 0
         self._mark: tuple[float, int, int] | None = None  # (time, global step, batches)
         self._first_batch: int | None = None  # a resumed run starts counting where it resumes
+        self._first_step = 0
+        self._validation_started: float | None = None
+        self._validation_seconds = 0.0  # in this fit, sanity check aside
+        self._validation_in_window = 0.0  # of it, since the rate's window began
+        self._rate: float | None = None  # training steps per second, validation aside
         self.planned_steps: int | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -81,23 +91,45 @@ class TimeBudget(L.Callback):
     ) -> None:
         if self._first_batch is None:
             self._first_batch = trainer.fit_loop.total_batch_idx
+            self._first_step = trainer.global_step - 1
         batches = trainer.fit_loop.total_batch_idx - self._first_batch + 1
         now = time.perf_counter()
         if self._mark is None:
             if batches == self.warmup_steps:
                 self._mark = (now, trainer.global_step, batches)
+                self._validation_in_window = 0.0
             return
         window = self.measure_steps if self.planned_steps is None else self.replan_every
         if window <= 0 or batches - self._mark[2] < window:
             return
-        rate = (trainer.global_step - self._mark[1]) / max(now - self._mark[0], 1e-9)
+        training = now - self._mark[0] - self._validation_in_window
+        self._rate = (trainer.global_step - self._mark[1]) / max(training, 1e-9)
         self._mark = (now, trainer.global_step, batches)
-        self._plan(trainer, rate, now)
+        self._validation_in_window = 0.0
+        self._plan(trainer, self._rate, now)
 
-    def _plan(self, trainer: L.Trainer, rate: float, now: float) -> None:
-        """Set ``max_steps`` (and every cosine ``T_max``) to what ``rate`` fits in the time left."""
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._validation_started = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._validation_started is None:
+            return
+        now = time.perf_counter()
+        spent, self._validation_started = now - self._validation_started, None
+        first = self._validation_seconds == 0
+        self._validation_seconds += spent
+        self._validation_in_window += spent
+        if self._rate is not None:
+            self._plan(trainer, self._rate, now, say=first)
+
+    def _plan(self, trainer: L.Trainer, rate: float, now: float, say: bool = False) -> None:
+        """Set ``max_steps`` (and every cosine ``T_max``) to what ``rate`` fits in the time
+        left, with the validation seconds per step so far on top of each step."""
         remaining = (self.seconds - (now - self._start)) * (1 - self.reserve)
-        planned = trainer.global_step + max(0, int(rate * remaining))
+        steps_made = max(trainer.global_step - self._first_step, 1)
+        seconds_per_step = 1 / max(rate, 1e-12) + self._validation_seconds / steps_made
+        planned = trainer.global_step + max(0, int(remaining / seconds_per_step))
         if self._limit:
             planned = min(planned, self._limit)
         first = self.planned_steps is None
@@ -109,10 +141,12 @@ class TimeBudget(L.Callback):
                 # scheduler steps per optimizer step (the GAN stage has two optimizers)
                 ratio = scheduler.last_epoch / trainer.global_step
                 scheduler.T_max = max(scheduler.last_epoch + 1, round(planned * ratio))
-        if first or self.replan_every:
+        if first or self.replan_every or say:
             shown = f"{rate:.3g}" if rate < 100 else f"{rate:.0f}"  # 0.177, 15.8, 1234
+            validation = self._validation_seconds / steps_made
+            extra = f" (+{validation * 1000:.3g} ms/step of validation)" if validation else ""
             print(
-                f"TimeBudget: {shown} optimizer steps/s at step {trainer.global_step}, "
+                f"TimeBudget: {shown} optimizer steps/s{extra} at step {trainer.global_step}, "
                 f"planning {planned} steps in {self.seconds:.0f}s",
                 flush=True,
             )

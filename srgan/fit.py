@@ -233,6 +233,18 @@ class SRCLI(LightningCLI):
 
     def before_fit(self) -> None:
         model = self.model
+        # SRGAN steps its optimizers itself (manual optimization): these Trainer options
+        # would stop Lightning with a traceback.
+        if self.trainer.gradient_clip_val is not None:
+            raise ValueError(
+                "--trainer.gradient_clip_val: srgan steps its own optimizers; clip with "
+                "--model.gradient_clip (the largest gradient norm of each network) instead"
+            )
+        if self.trainer.accumulate_grad_batches != 1:
+            raise ValueError(
+                "--trainer.accumulate_grad_batches is not supported (srgan steps its own "
+                "optimizers); a larger --data.batch_size does what it would"
+            )
         checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
         if checkpoint is not None:
             check_resumable(

@@ -123,6 +123,19 @@ class SRGAN(L.LightningModule):
             raise ValueError("perceptual_weight > 0 needs model.perceptual_loss")
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        if not 0 <= ema_decay <= 1:
+            raise ValueError(f"ema_decay must be in [0, 1] (0: no averaging), got {ema_decay}")
+        penalized = objective is not None and discriminator is not None
+        penalized = penalized and type(objective).penalty is not AdversarialObjective.penalty
+        batch_norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)
+        if penalized and any(isinstance(m, batch_norms) for m in discriminator.modules()):
+            warnings.warn(
+                f"model.objective {type(objective).__name__} penalizes the gradient sample "
+                "by sample, which a discriminator with batch norm mixes: set "
+                "model.discriminator.init_args.normalization to none or spectral (as "
+                "configs/objective/wgan_gp.yaml does, with the paper's critic steps and Adam)",
+                stacklevel=2,
+            )
         # Networks and callables are not hyper-parameters: checkpoints keep only tensors
         # and plain values (loadable with weights_only=True); the YAML config is saved
         # beside every run.

@@ -249,6 +249,10 @@ class MaxSurprise(AdversarialObjective):
             raise ValueError(f"tau must be positive, got {tau}")
         if pool not in ("sample", "element"):
             raise ValueError(f"pool must be 'sample' or 'element', got {pool!r}")
+        if detach_mean and not relativistic:
+            raise ValueError(
+                "detach_mean applies to the relativistic form only (relativistic: true)"
+            )
         self.tau = tau
         self.alpha = alpha
         self.relativistic = relativistic

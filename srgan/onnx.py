@@ -17,6 +17,7 @@ import contextlib
 import io
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -166,8 +167,11 @@ def export_onnx(
 
     Raises ``ExportError`` naming the failing module when the graph cannot be exported.
     """
-    if opset < 17:
-        raise ValueError(f"opset must be at least 17, got {opset}")
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if not 17 <= opset <= newest:
+        raise ValueError(f"opset must be 17 to {newest} (the installed onnx's newest), got {opset}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     generator = generator.eval().float().cpu()
@@ -184,9 +188,17 @@ def export_onnx(
             raise ExportError("", type(generator).__name__, _reason(error)) from error
         raise ExportError(*culprit) from error
     program.save(str(path))
-    import onnx
-
     exported = onnx.load(str(path))
+    written = next(o.version for o in exported.opset_import if o.domain in ("", "ai.onnx"))
+    if written != opset:
+        # torch's exporter keeps its own opset when it cannot convert to the one asked for.
+        path.unlink()
+        raise ExportError(
+            "",
+            type(generator).__name__,
+            f"the exporter wrote opset {written}, not {opset}: "
+            f"ask for one it can write (e.g. the default, {DEFAULT_OPSET})",
+        )
     for key, value in {"srgan.scale": generator.scale, "srgan.size_multiple": multiple}.items():
         entry = exported.metadata_props.add()
         entry.key, entry.value = key, str(value)
@@ -331,9 +343,12 @@ def parity_inputs(
 def check_parity(
     generator: nn.Module, session: Any, cases: Sequence[tuple[str, torch.Tensor]]
 ) -> dict[str, float]:
-    """Max abs difference of the ONNX outputs from PyTorch's (both clamped to [0, 1])."""
+    """Max abs difference of the ONNX outputs from PyTorch's (both clamped to [0, 1]).
+
+    Warns when nearly all of PyTorch's outputs are clamped (an untrained or broken model):
+    equal outputs then say little about the graph."""
     model = Clamped(generator.eval().float().cpu())
-    diffs = {}
+    diffs, clamped = {}, []
     with torch.no_grad():
         for name, lr in cases:
             expected = model(lr)
@@ -343,4 +358,12 @@ def check_parity(
                     f"{name}: ONNX shape {tuple(got.shape)} != {tuple(expected.shape)}"
                 )
             diffs[name] = float((got - expected).abs().max())
+            clamped.append(float(((expected == 0) | (expected == 1)).float().mean()))
+    if clamped and min(clamped) > 0.9:
+        warnings.warn(
+            f"{min(clamped):.0%} or more of the model's outputs are clamped to 0 or 1 on the "
+            "check inputs, so equal outputs say little about the exported graph (is the "
+            "model trained?)",
+            stacklevel=2,
+        )
     return diffs

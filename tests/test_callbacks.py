@@ -25,6 +25,7 @@ class FakeRun:
             global_step=0,
             fit_loop=SimpleNamespace(total_batch_idx=-1, epoch_loop=SimpleNamespace(max_steps=-1)),
             lr_scheduler_configs=[SimpleNamespace(scheduler=self.scheduler)],
+            sanity_checking=False,
         )
 
     def steps(self, callback: TimeBudget, count: int, seconds_each: float) -> None:
@@ -35,6 +36,13 @@ class FakeRun:
             self.optimizer.step()
             self.scheduler.step()
             callback.on_train_batch_end(self.trainer, None, None, None, 0)
+
+    def validation(self, callback: TimeBudget, seconds: float, sanity: bool = False) -> None:
+        self.trainer.sanity_checking = sanity
+        callback.on_validation_start(self.trainer, None)
+        self.now += seconds
+        callback.on_validation_end(self.trainer, None)
+        self.trainer.sanity_checking = False
 
 
 def test_plans_from_the_measured_rate_and_stretches_the_cosine(monkeypatch) -> None:
@@ -90,3 +98,24 @@ def test_a_resumed_run_plans_after_its_own_warm_up(monkeypatch) -> None:
     budget.on_fit_start(run.trainer, None)
     run.steps(budget, 15, 0.125)
     assert budget.planned_steps == 3015 + 785
+
+
+def test_validation_time_is_planned_for(monkeypatch, capsys) -> None:
+    run = FakeRun(monkeypatch)
+    budget = TimeBudget(seconds=100.0, warmup_steps=5, measure_steps=10, reserve=0.0)
+    budget.on_fit_start(run.trainer, None)
+    run.validation(budget, 30.0, sanity=True)  # the sanity check: not a cost of training
+    run.now = 0.0
+    run.steps(budget, 15, 0.125)
+    assert budget.planned_steps == 800  # no validation seen yet
+    run.steps(budget, 5, 0.125)
+    run.validation(budget, 1.0)  # 1 s after 20 steps: 0.05 s per step on top of 0.125
+    # 3.5 s used, 96.5 s left at 0.175 s per step: 551 more steps
+    assert budget.planned_steps == 20 + 551
+    assert "(+50 ms/step of validation) at step 20, planning 571 steps" in capsys.readouterr().out
+    # A validation inside the next rate window does not count as training time.
+    budget.replan_every = 20
+    run.steps(budget, 10, 0.125)
+    run.validation(budget, 1.0)
+    run.steps(budget, 10, 0.125)
+    assert budget._rate == pytest.approx(8.0)

@@ -303,6 +303,22 @@ def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: in
     assert before + after == uninterrupted
 
 
+def test_settings_that_would_train_wrongly_are_refused_or_warned() -> None:
+    generator = CompactNet(num_features=8, num_convs=1)
+    for decay in (-0.1, 1.5):  # above 1 the average extrapolates
+        with pytest.raises(ValueError, match="ema_decay must be in \\[0, 1\\]"):
+            SRGAN(generator, ema_decay=decay)
+    # A gradient penalty is per sample: a batch-norm critic mixes the samples.
+    with pytest.warns(UserWarning, match="WassersteinGP penalizes the gradient sample by sample"):
+        SRGAN(generator, VGGStyle(num_features=4), WassersteinGP(), stage="gan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SRGAN(
+            generator, VGGStyle(num_features=4, normalization="none"), WassersteinGP(), stage="gan"
+        )
+        SRGAN(generator, VGGStyle(num_features=4), Hinge(), stage="gan")
+
+
 def test_a_discriminator_or_objective_in_the_psnr_stage_is_said_to_be_unused() -> None:
     generator = CompactNet(num_features=8, num_convs=1)
     for extra in ({"objective": Hinge()}, {"discriminator": VGGStyle(num_features=4)}):

@@ -275,6 +275,8 @@ def test_ragan_detach_mean_changes_the_gradient_not_the_loss() -> None:
     assert detached_grad.sum() < 0 and not torch.allclose(exact_grad, detached_grad)
     # MaxSurprise's relativistic form takes the same option.
     plain = MaxSurprise(relativistic=True)
+    with pytest.raises(ValueError, match="detach_mean applies to the relativistic form only"):
+        MaxSurprise(detach_mean=True)  # the plain form has no mean to detach
     pinned = MaxSurprise(relativistic=True, detach_mean=True)
     assert torch.allclose(plain.d_loss(real, fake), pinned.d_loss(real, fake))
     (pinned_grad,) = torch.autograd.grad(pinned.d_loss(real, fake), real)

@@ -39,6 +39,23 @@ def test_round_trip_parity_at_two_sizes_and_batches(name: str, tmp_path: Path, i
     assert max(diffs.values()) <= 1e-4, diffs
 
 
+def test_parity_of_a_saturated_model_comes_with_a_warning(tmp_path: Path) -> None:
+    import warnings
+
+    model = CompactNet(num_features=4, num_convs=1).eval()
+    cases = [("r", torch.rand(1, 3, 8, 8))]
+    path = export_onnx(model, tmp_path / "ok.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a working model: no warning
+        check_parity(model, onnx_session(path), cases)
+    with torch.no_grad():
+        model.body[-2].bias.fill_(-5.0)  # every output far below 0: all clamped
+    path = export_onnx(model, tmp_path / "dark.onnx")
+    with pytest.warns(UserWarning, match="of the model's outputs are clamped to 0 or 1"):
+        diffs = check_parity(model, onnx_session(path), cases)
+    assert max(diffs.values()) == 0.0
+
+
 def test_output_is_clamped(compact_onnx):
     _, path = compact_onnx
     out = run_session(onnx_session(path), torch.rand(1, 3, 9, 7) * 3 - 1)
@@ -117,6 +134,20 @@ def test_size_multiple_exports_with_constrained_dims(tmp_path: Path):
     assert max(check_parity(model, onnx_session(path), cases).values()) <= 1e-4
 
 
-def test_old_opsets_are_refused():
-    with pytest.raises(ValueError, match="at least 17"):
-        export_onnx(CompactNet(num_features=4, num_convs=1), "x.onnx", opset=13)
+def test_opsets_outside_what_can_be_written_are_refused(tmp_path: Path, monkeypatch) -> None:
+    from srgan import onnx as srgan_onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    for opset in (13, newest + 1):
+        with pytest.raises(ValueError, match=f"opset must be 17 to {newest}"):
+            export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "x.onnx", opset=opset)
+    # An exporter that keeps its own opset instead of the one asked for: refused, no file.
+    real = srgan_onnx._onnx_program
+    monkeypatch.setattr(
+        srgan_onnx,
+        "_onnx_program",
+        lambda model, sample, opset, shapes: real(model, sample, 18, shapes),
+    )
+    with pytest.raises(ExportError, match="the exporter wrote opset 18, not 19"):
+        export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "y.onnx", opset=19)
+    assert not list(tmp_path.iterdir())

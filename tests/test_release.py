@@ -85,9 +85,9 @@ def test_psnr_runs_picks_the_models_a_budget_trains(
 ) -> None:
     planned: list[dict[str, release.Run]] = []
 
-    def record(plan: dict[str, release.Run], args: object) -> dict[str, float]:
+    def record(plan: dict[str, release.Run], args: object) -> tuple[dict[str, float], list]:
         planned.append(plan)
-        return dict.fromkeys(plan, 0.0)
+        return dict.fromkeys(plan, 0.0), []
 
     monkeypatch.setattr(release, "launch", record)
     common = ["--data", str(image_dir), "--psnr-budget", "60", "--out", str(tmp_path / "out")]
@@ -99,6 +99,16 @@ def test_psnr_runs_picks_the_models_a_budget_trains(
     assert only_quality["quality"].init == "q.safetensors" and only_quality["quality"].budget == 60
     assert only_quality["quality"].config.name == "quality_x4.yaml"
     assert set(both) == {"fast", "quality"}
+
+
+def test_a_failed_run_fails_the_release_after_the_others_are_written(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(release, "launch", lambda plan, args: (dict.fromkeys(plan, 0.0), ["fast"]))
+    args = ["--data", str(image_dir), "--psnr-budget", "60", "--psnr-runs", "fast"]
+    with pytest.raises(SystemExit, match="failed: fast"):
+        release.main([*args, "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
+    assert (tmp_path / "out" / "logs.tar.gz").is_file()
 
 
 def test_gpu_job_names_its_steps_when_called_wrong() -> None:

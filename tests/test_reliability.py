@@ -457,6 +457,8 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
         "no training image is at least 64px": ["--data.train_dir=small"],
         "refusing to load": ["--data.train_dir=small", "--ckpt_path=evil.ckpt"],
         "checkpoint not found": ["--data.train_dir=small", "--ckpt_path=nope.ckpt"],
+        "clip with --model.gradient_clip": ["--trainer.gradient_clip_val=1"],
+        "a larger --data.batch_size does": ["--trainer.accumulate_grad_batches=2"],
     }
     config = ["fit", "--config", str(ROOT / "configs/debug.yaml"), "--data.val_holdout=1"]
     for message, args in cases.items():

@@ -176,8 +176,10 @@ def run_args(
     return args
 
 
-def launch(plan: dict[str, Run], args: argparse.Namespace) -> dict[str, float]:
-    """Run the plan, ``args.parallel`` runs at a time (0: all at once), in plan order."""
+def launch(plan: dict[str, Run], args: argparse.Namespace) -> tuple[dict[str, float], list[str]]:
+    """Run the plan, ``args.parallel`` runs at a time (0: all at once), in plan order:
+    each run's wall time, and the runs that failed."""
+    failed: list[str] = []
     runs = Path(args.runs)
     names = list(plan)
     group = args.parallel or len(names)
@@ -208,8 +210,9 @@ def launch(plan: dict[str, Run], args: argparse.Namespace) -> dict[str, float]:
             wall[name] = time.perf_counter() - started[name]
             print(f"{name}: exit {code} after {wall[name]:.0f}s", flush=True)
             if code != 0:
+                failed.append(name)
                 print((runs / f"{name}.log").read_text()[-4000:], flush=True)
-    return wall
+    return wall, failed
 
 
 def export(
@@ -361,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.gan_init,
                 args.gan_steps,
             )
-    wall = launch(plan, args)
+    wall, failed = launch(plan, args)
     data = [Path(d).name for d in args.data]
     for name, run in plan.items():
         export(
@@ -384,6 +387,9 @@ def main(argv: list[str] | None = None) -> None:
             ):
                 tar.add(path, arcname=str(path.relative_to(runs)))
     print("done:", sorted(p.name for p in out.iterdir()), flush=True)
+    if failed:
+        # The others' weights and every log are written: the status says not all went well.
+        raise SystemExit(f"failed: {', '.join(failed)} (logs: {runs}/<name>.log)")
 
 
 if __name__ == "__main__":
