@@ -847,6 +847,13 @@ MUTANTS = [
         ("tests/test_release.py",),
     ),
     Mutant(
+        "factorial-interval-normal-not-student",
+        "benchmarks/release/ablation.py",
+        "stats.t.ppf(0.975, n - 1)",
+        "1.96",
+        ("tests/test_ablation.py",),
+    ),
+    Mutant(
         "hidden-colour-not-filled",
         "srgan/pictures.py",
         "    return to_batch(fill_hidden(picture.pixels, picture.alpha))",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -245,20 +246,26 @@ def factorial_records(offset: float, noise: float = 0.001, seed_effect: float = 
 def test_matched_psnr_follows_the_decision_rule() -> None:
     from benchmarks.release.ablation import matched_psnr
 
-    (better,) = matched_psnr(factorial_records(-0.02), samples=300)
+    (better,) = matched_psnr(factorial_records(-0.02))
     assert better["arm"] == "maxsurprise" and better["control"] == "nonsat"
     assert better["difference"] == pytest.approx(-0.02, abs=0.003)
     assert better["ci95_high"] < 0 and better["verdict"] == "helps"
-    (same,) = matched_psnr(factorial_records(0.0, seed_effect=0.02), samples=300)
+    (same,) = matched_psnr(factorial_records(0.0, seed_effect=0.02))
     assert same["ci95_low"] < 0 < same["ci95_high"] and same["verdict"] == "no difference"
-    (worse,) = matched_psnr(factorial_records(0.02), samples=300)
+    # Student's t over the three seeds' differences (t 0.975 at 2 dof: 4.303).
+    differences = [float(d) for d in same["per_seed"].split()]
+    assert len(differences) == 3 and differences[0] > 0.01 > -0.01 > differences[1]
+    half = 4.3027 * statistics.stdev(differences) / math.sqrt(3)
+    assert same["difference"] == pytest.approx(statistics.fmean(differences), abs=1e-4)
+    assert same["ci95_high"] - same["ci95_low"] == pytest.approx(2 * half, abs=2e-4)
+    (worse,) = matched_psnr(factorial_records(0.02))
     assert worse["verdict"] == "hurts"
     # A seed whose runs of one arm are not scored yet is left out, not counted one-sided.
     partial = factorial_records(-0.02)
     for r in partial:
         if r["objective"].startswith("maxsurprise") and r["seed"] == 2:
             r["quality"] = {}
-    (two,) = matched_psnr(partial, samples=300)
+    (two,) = matched_psnr(partial)
     assert two["seeds"] == 2 and two["ci95_low"] < two["ci95_high"] < 0
 
 
