@@ -130,9 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     parser.add_argument(
-        "--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="srgan models only"
+        "--precision",
+        choices=("fp32", "fp16", "bf16"),
+        default="fp32",
+        help="srgan models only (default fp32)",
     )
-    parser.add_argument("--tile", type=int, default=None, help="tile size in LR pixels (srgan)")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile size in LR pixels (srgan; default: whole images)",
+    )
     parser.add_argument(
         "--opencv-dir",
         type=Path,
@@ -151,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
         "`python -m srgan.assets fetch` (run by make install); nothing is downloaded here",
     )
     parser.add_argument(
-        "--crops", type=int, default=3, help="images per data set in the crop strip (0: none)"
+        "--crops",
+        type=int,
+        default=3,
+        help="images per data set in the crop strip (0: none; default 3)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(

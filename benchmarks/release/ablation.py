@@ -565,6 +565,7 @@ def plot_curves(runs: dict[str, tuple[str, int, Path]], path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.release.ablation",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

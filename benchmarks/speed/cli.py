@@ -185,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--suite", choices=sorted(SUITES), help="a named suite (see below)")
-    parser.add_argument("--model", nargs="+", default=[], help="shipped model names or files")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=[],
+        help="shipped model names or files (default: none; with no --arch either, the shipped default model)",
+    )
     parser.add_argument(
         "--arch",
         nargs="+",
@@ -194,7 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="random-init network variants (srgan.generators.VARIANTS)",
     )
     parser.add_argument("--scale", type=int, default=4, help="scale for --arch (default 4)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu, cuda, cuda:N (default auto: cuda when there is one)",
+    )
     parser.add_argument(
         "--backends",
         nargs="+",
@@ -207,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["fp32"],
         choices=["fp32", "fp32-strict", "fp16", "bf16"],
-        help="precisions for the PyTorch backends (and fp16 for onnx-cuda)",
+        help="precisions for the PyTorch backends (and fp16 for onnx-cuda; default fp32)",
     )
     parser.add_argument("--channels-last", action="store_true", help="also channels-last")
     parser.add_argument(
@@ -217,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[parse_size("180p")],
         help="LR input sizes: workload names or WxH (default 180p = 320x180)",
     )
-    parser.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes")
+    parser.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes (default 1)")
     parser.add_argument("--tile", type=int, help="tiled inference with this LR tile side")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     parser.add_argument(
@@ -233,12 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality-json", help="benchmarks.quality JSON: plot PSNR vs FPS")
     parser.add_argument("--quality-dataset", help="dataset of --quality-json (default Set5)")
     parser.add_argument("--train", action="store_true", help="GAN training throughput mode")
-    parser.add_argument("--crop", type=int, default=128, help="HR crop side (--train)")
+    parser.add_argument("--crop", type=int, default=128, help="HR crop side (--train; default 128)")
     parser.add_argument(
-        "--discriminator", choices=["vgg", "unet"], default="vgg", help="critic for --train"
+        "--discriminator",
+        choices=["vgg", "unet"],
+        default="vgg",
+        help="critic for --train (default vgg)",
     )
     parser.add_argument(
-        "--discriminator-features", type=int, default=64, help="critic width for --train"
+        "--discriminator-features",
+        type=int,
+        default=64,
+        help="critic width for --train (default 64)",
     )
     parser.add_argument(
         "--folder",
