@@ -90,10 +90,9 @@ def test_quality_versus_speed_chart_from_a_quality_json(tmp_path: Path):
     assert psnr == {"fast": 30.1, "quality": 31.5}
     assert quality_summary(quality, "Set14") == {"fast": 27.0}
     points = quality_speed_points(fake_records(), psnr)
-    assert len(points) == 3
+    # int8 computes other pixels than the fp32 PSNR was measured on: left out.
     assert {(p["model"], p["backend"], p["fps"]) for p in points} == {
         ("fast", "onnx fp32", 5.0),
-        ("fast", "onnx-int8 int8", 15.0),
         ("quality", "eager fp32", 0.7),
     }
     path = plot_quality_speed(points, tmp_path / "q.png", dataset="Set5")
@@ -303,7 +302,7 @@ def test_speed_benchmark_cpu_tiny_writes_json_markdown_and_plots(tmp_path: Path)
         assert record["output"] == "64x48" and record["energy"] == "not measured"
     missing = {r["label"]: r["reason"] for r in saved["records"] if r["status"] != "ok"}
     assert "GPU" in missing["eager fp16"] and "onnx-cuda fp32" in missing
-    assert len(payload["quality_speed"]) == 3
+    assert {p["backend"] for p in payload["quality_speed"]} == {"eager fp32", "onnx fp32"}
     table = (out / "speed.md").read_text()
     assert "| tiny | onnx-int8 int8 | 16x12 | 64x48 |" in table and "x onnx fp32" in table
 
