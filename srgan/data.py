@@ -23,7 +23,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from srgan.degradations import (
     PROFILES,
@@ -182,7 +182,7 @@ def _as_list(folders: str | Sequence[str] | None) -> list[str]:
     return [folders] if isinstance(folders, str) else list(folders)
 
 
-class DrawSampler(Sampler[int]):
+class DrawSampler(DistributedSampler):
     """The order of the training draws: epoch after epoch of ``length`` draws, epoch ``e``
     visiting the ``length`` slots of ``RandomCrops`` in a permutation seeded by
     ``(seed, e)``. Draw ``n`` of the run (counted from its first step) is yielded as the
@@ -190,13 +190,38 @@ class DrawSampler(Sampler[int]):
     that draw's crop and flips. Each ``iter`` is one epoch, from draw ``start`` to the end
     of its epoch (a resumed run starts mid-epoch where the checkpoint left off), so the
     data of a run depends only on its seed and on how many draws it has made.
+
+    Under DDP (``world`` processes) each global batch of ``world * batch_size`` draws is
+    shared out in order, process ``rank`` taking the ``rank``-th ``batch_size`` of them;
+    an epoch keeps only whole global batches, so every process runs as many batches. It
+    is a ``DistributedSampler`` so that Lightning uses it as it is (its own wrapper would
+    shuffle again and could not start mid-epoch); ``set_epoch`` changes nothing: the
+    epoch follows from the draws made.
     """
 
-    def __init__(self, length: int, *, seed: int, start: int = 0) -> None:
+    def __init__(
+        self,
+        length: int,
+        *,
+        seed: int,
+        start: int = 0,
+        batch_size: int = 1,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        # Not DistributedSampler.__init__ (which needs a process group): its attributes.
         self.length, self.seed, self.start = length, seed, start
+        self.batch_size, self.rank, self.num_replicas = batch_size, rank, world
+        self.shuffle, self.drop_last, self.epoch = True, True, 0
+        self.usable = length if world == 1 else length // (batch_size * world) * batch_size * world
+        self.num_samples = self.usable // world
+        self.total_size = self.usable
 
     def __len__(self) -> int:
-        return self.length
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
         epoch, offset = divmod(self.start, self.length)
@@ -205,8 +230,9 @@ class DrawSampler(Sampler[int]):
             self.length, generator=torch.Generator().manual_seed(mixed_seed(self.seed, epoch))
         ).tolist()
         first = epoch * self.length
-        for position in range(offset, self.length):
-            yield (first + position) * self.length + order[position]
+        for position in range(offset, self.usable):
+            if (position // self.batch_size) % self.num_replicas == self.rank:
+                yield (first + position) * self.length + order[position]
 
 
 class SRDataModule(L.LightningDataModule):
@@ -399,12 +425,20 @@ class SRDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None or self.seed is None:
             self.setup("fit")
-        # Each process draws its share of every epoch (Lightning wraps the sampler for
-        # DDP); the draws a batch counts are those of all the processes.
+        # Each process draws its share of every epoch; the draws a batch counts are
+        # those of all the processes.
+        trainer = self.trainer
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            sampler=DrawSampler(len(self.train_set), seed=self.seed, start=self.draws),
+            sampler=DrawSampler(
+                len(self.train_set),
+                seed=self.seed,
+                start=self.draws,
+                batch_size=self.batch_size,
+                rank=trainer.global_rank if trainer is not None else 0,
+                world=trainer.world_size if trainer is not None else 1,
+            ),
             # Its own generator for the workers' seeds: making an iterator leaves torch's
             # global random state (what the training steps draw from) untouched.
             generator=torch.Generator().manual_seed(self.seed),
@@ -459,7 +493,13 @@ class SRDataModule(L.LightningDataModule):
             else:
                 lr = self.degradation(hr, scale=self.scale, generator=self._random(hr.device))
         trainer = self.trainer
-        self.draws += hr.shape[0] * (trainer.world_size if trainer is not None else 1)
+        step = hr.shape[0] * (trainer.world_size if trainer is not None else 1)
+        self.draws += step
+        length = len(self.train_set) if self.train_set is not None else 0
+        if length and self.draws % length + step > length // step * step:
+            # No whole global batch is left in this epoch (DrawSampler drops the rest):
+            # the next draws are the next epoch's.
+            self.draws = (self.draws // length + 1) * length
         self.batches += 1
         return {**batch, "lr": lr, "hr": hr}
 

@@ -53,11 +53,13 @@ def quiet_lightning() -> None:
     """Silence Lightning's notices that say nothing about the run: the TensorBoard and
     cloud-logger advertisements (srgan logs CSV on purpose), the manual-optimization
     checkpoint example (srgan's checkpoints hold the state after the step, as resuming
-    needs), and the checkpoint folder's change on a resume (a resumed run writes into a
-    new version folder by design)."""
+    needs), the checkpoint folder's change on a resume (a resumed run writes into a new
+    version folder by design), and the warning that a mid-epoch resume cannot go on with
+    the data (SRDataModule's state in the checkpoint does)."""
     for message in (
         ".*`tensorboardX` has been removed as a dependency",
         "The dirpath has changed from",
+        "You're resuming from a checkpoint that ended before the epoch ended",
         "Using ModelCheckpoint with manual optimization and every_n_train_steps",
         r".*isinstance\(treespec, LeafSpec\)",
     ):

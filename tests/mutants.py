@@ -854,6 +854,13 @@ MUTANTS = [
         ("tests/test_ablation.py",),
     ),
     Mutant(
+        "ddp-draws-count-the-dropped-tail",
+        "srgan/data.py",
+        "        if length and self.draws % length + step > length // step * step:",
+        "        if False:",
+        DATA,
+    ),
+    Mutant(
         "hidden-colour-not-filled",
         "srgan/pictures.py",
         "    return to_batch(fill_hidden(picture.pixels, picture.alpha))",

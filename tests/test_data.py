@@ -154,6 +154,53 @@ def test_draw_sampler_epochs_are_permutations_and_a_resume_goes_on_where_it_left
     assert list(DrawSampler(length, seed=4)) != epochs[0]
 
 
+def test_draw_sampler_shares_whole_global_batches_between_processes() -> None:
+    """DDP: process r takes the r-th batch of each global batch; an epoch keeps only whole
+    global batches (the same number of batches everywhere), also when resumed."""
+    length, batch = 14, 2  # 3 whole global batches of 2 x 2 draws, 2 draws left over
+    alone = list(DrawSampler(length, seed=5))
+    for start in (0, 4, 8):  # from the start, and resumed after one or two global batches
+        shares = [
+            list(DrawSampler(length, seed=5, start=start, batch_size=batch, rank=r, world=2))
+            for r in (0, 1)
+        ]
+        assert len(shares[0]) == len(shares[1]) == 6 - start // 2
+        together = [
+            index
+            for step in range(len(shares[0]) // batch)
+            for share in shares
+            for index in share[step * batch : (step + 1) * batch]
+        ]
+        assert together == alone[start:12]
+    assert len(DrawSampler(length, seed=5, batch_size=batch, world=2)) == 6
+
+
+def test_the_draws_counted_are_where_the_sampler_resumes_under_ddp(image_dir: Path) -> None:
+    """Two processes, batches of 2, epochs of 5 x 2 draws: 2 whole global batches of 4 per
+    epoch, the 2 draws left dropped. After each batch the count is where a sampler started
+    from it goes on as the uninterrupted one does."""
+    from types import SimpleNamespace
+
+    dm = SRDataModule(
+        str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=5, val_holdout=0, num_workers=0
+    )
+    dm.setup("fit")
+    dm.trainer = SimpleNamespace(world_size=2, global_rank=0)
+    batch = {"hr": torch.zeros(2, 3, 32, 32, dtype=torch.uint8)}
+
+    def stream(start: int) -> list[int]:
+        sampler = DrawSampler(10, seed=dm.seed, start=start, batch_size=2, rank=0, world=2)
+        return [i for _ in range(3) for i in sampler]
+
+    straight = stream(0)
+    counts = []
+    for step in range(1, 5):
+        dm.on_after_batch_transfer(dict(batch), 0)
+        counts.append(dm.draws)
+        assert stream(dm.draws)[:4] == straight[2 * step : 2 * step + 4], step
+    assert counts == [4, 10, 14, 20]
+
+
 def test_a_draw_is_its_index_and_seed_alone() -> None:
     image = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, 40, 40), np.uint8))
     crops = RandomCrops([image], crop_size=8, scale=4, length=5, seed=1)
