@@ -84,6 +84,10 @@ class TimeBudget(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
+        # A validation before the fit (--validate_first) is neither in the budget nor a
+        # cost of the steps to plan.
+        self._validation_seconds = self._validation_in_window = 0.0
+        self._validation_started = None
         self._limit = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else 0
 
     def on_train_batch_end(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -189,7 +189,11 @@ class DrawSampler(DistributedSampler):
     index ``n * length + slot``, distinct for every draw, from which ``RandomCrops`` seeds
     that draw's crop and flips. Each ``iter`` is one epoch, from draw ``start`` to the end
     of its epoch (a resumed run starts mid-epoch where the checkpoint left off), so the
-    data of a run depends only on its seed and on how many draws it has made.
+    data of a run depends only on its seed and on how many draws it has made. ``start``
+    is read when an iteration begins: a function (``SRDataModule`` gives its count of the
+    draws the run has used), or a number, then moved on an epoch by each iteration. (A
+    loader with workers begins an iteration as soon as it is made, and Lightning may make
+    one it does not use: the count, not the iterations begun, says where the data is.)
 
     Under DDP (``world`` processes) each global batch of ``world * batch_size`` draws is
     shared out in order, process ``rank`` taking the ``rank``-th ``batch_size`` of them;
@@ -204,7 +208,7 @@ class DrawSampler(DistributedSampler):
         length: int,
         *,
         seed: int,
-        start: int = 0,
+        start: int | Callable[[], int] = 0,
         batch_size: int = 1,
         rank: int = 0,
         world: int = 1,
@@ -224,8 +228,11 @@ class DrawSampler(DistributedSampler):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        epoch, offset = divmod(self.start, self.length)
-        self.start = (epoch + 1) * self.length  # the next iter: the next epoch
+        if callable(self.start):
+            epoch, offset = divmod(self.start(), self.length)
+        else:
+            epoch, offset = divmod(self.start, self.length)
+            self.start = (epoch + 1) * self.length  # the next iter: the next epoch
         order = torch.randperm(
             self.length, generator=torch.Generator().manual_seed(mixed_seed(self.seed, epoch))
         ).tolist()
@@ -324,6 +331,7 @@ class SRDataModule(L.LightningDataModule):
         self.seed: int | None = None
         self.draws = 0
         self.batches = 0
+        self.restored = False  # whether a checkpoint's state was loaded
         self.train_set: RandomCrops | None = None
         self.val_set: WholeImages | None = None
         self.test_set: WholeImages | None = None
@@ -412,14 +420,31 @@ class SRDataModule(L.LightningDataModule):
 
     # -- where a run is: saved in its checkpoints ----------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "draws": self.draws, "batches": self.batches}
+        world = self.trainer.world_size if self.trainer is not None else 1
+        return {"seed": self.seed, "draws": self.draws, "batches": self.batches, "world": world}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.seed = state_dict.get("seed", self.seed)
         self.draws = state_dict.get("draws", 0)
         self.batches = state_dict.get("batches", 0)
+        self.restored = True
         if self.train_set is not None:
             self.train_set.seed = self.seed
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if state_dict.get("world", world) != world and self.train_set is not None:
+            # Global batches of another size: go on from the next one of this size (every
+            # process must run as many batches), or the next epoch.
+            step, length = self.batch_size * world, len(self.train_set)
+            epoch, offset = divmod(self.draws, length)
+            offset = -(-offset // step) * step
+            self.draws = epoch * length + offset
+            if offset + step > length // step * step:
+                self.draws = (epoch + 1) * length
+            warnings.warn(
+                f"resuming on {world} processes a run saved on {state_dict['world']}: the "
+                "data goes on from the next whole batch, not exactly where it stopped",
+                stacklevel=2,
+            )
 
     # -- loaders -------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -428,13 +453,27 @@ class SRDataModule(L.LightningDataModule):
         # Each process draws its share of every epoch; the draws a batch counts are
         # those of all the processes.
         trainer = self.trainer
+        if trainer is not None and trainer.ckpt_path and not self.restored:
+            # A checkpoint of an older srgan, without the data's place: placed by the
+            # epochs and batches it counts (the crops differ from the run's own).
+            self.restored = True
+            step = self.batch_size * trainer.world_size
+            epochs = trainer.fit_loop.epoch_progress.current.completed
+            batches = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+            self.draws = epochs * len(self.train_set) + batches * step
+            self.batches = trainer.fit_loop.total_batch_idx + 1
+            warnings.warn(
+                "the checkpoint holds no data position (written by an older srgan): the "
+                "run goes on with other crops than it would have drawn",
+                stacklevel=2,
+            )
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
             sampler=DrawSampler(
                 len(self.train_set),
                 seed=self.seed,
-                start=self.draws,
+                start=lambda: self.draws,
                 batch_size=self.batch_size,
                 rank=trainer.global_rank if trainer is not None else 0,
                 world=trainer.world_size if trainer is not None else 1,

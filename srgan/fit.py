@@ -206,8 +206,11 @@ class SRCLI(LightningCLI):
         if ckpt_path not in (None, "last", "best", "hpc", "registry"):
             if not Path(ckpt_path).is_file():
                 raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
-            # Kept for before_fit, which checks that it fits the model the config builds.
-            self.checkpoint = load_checkpoint(ckpt_path)
+            checkpoint = load_checkpoint(ckpt_path)
+            if subcommand == "fit":
+                # Kept for before_fit, which checks that it fits the model the config builds.
+                self.checkpoint = checkpoint
+            del checkpoint
         super()._parse_ckpt_path()
         if ckpt_path is not None and self.config[subcommand]["model"].get("init_from"):
             # Resuming: the checkpoint holds every network; the file the run started from

@@ -167,7 +167,17 @@ def check_suffix(suffix: str) -> str:
     return suffix
 
 
-def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str = "") -> Plan:
+EARLIER_OUTPUTS = "srgan wrote (an earlier run's outputs)"
+
+
+def plan_jobs(
+    source: Path,
+    target: Path,
+    *,
+    fmt: str | None = None,
+    suffix: str = "",
+    include_outputs: bool = False,
+) -> Plan:
     """The ``(input, output)`` jobs for a file or a folder, and the files not processed.
 
     A folder is searched recursively for image suffixes; the output folder mirrors its
@@ -230,7 +240,9 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
         plan = _walk(source, outside if inside else None)
         # What an earlier run wrote (say, into another output folder in this one) is not
         # upscaled again, unless given by name.
-        earlier = {job.source for job in plan.jobs if output_tag(job.source) is not None}
+        earlier = set()
+        if not include_outputs:
+            earlier = {job.source for job in plan.jobs if output_tag(job.source) is not None}
         if earlier:
             plan.jobs = [job for job in plan.jobs if job.source not in earlier]
             for folder in sorted({path.parent for path in earlier}):
@@ -238,8 +250,8 @@ def plan_jobs(source: Path, target: Path, *, fmt: str | None = None, suffix: str
                 plan.aside.append(
                     (
                         folder,
-                        f"{count} file(s) srgan wrote (an earlier run's outputs): not upscaled "
-                        "again (give one as INPUT to upscale it again)",
+                        f"{count} file(s) {EARLIER_OUTPUTS}: not upscaled again (give "
+                        "one as INPUT, or --include-outputs, to upscale them again)",
                     )
                 )
             plan.aside.sort()

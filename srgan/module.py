@@ -390,23 +390,29 @@ class SRGAN(L.LightningModule):
         checkpoint[CHECKPOINT_KEY] = checkpoint_record(self.generator_ema, self.stage)
         # torch's random state after this step (what the next steps draw from, e.g. the
         # gradient penalty's mixing weights), for an exact resume (the data's is the data
-        # module's: SRDataModule.state_dict).
+        # module's: SRDataModule.state_dict). The CPU's and this process's GPU's: under
+        # DDP every process draws the same stream (one seed, the same calls) on its own
+        # device, so rank 0's state, which the checkpoint holds, is every process's.
+        cuda = self.device.type == "cuda"
         checkpoint[RANDOM_STATE_KEY] = {
             "cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Set when training starts (on_train_start), not now: loading a model for anything
-        # else leaves the caller's random state alone.
+        # Set when a resumed fit starts training (on_train_start), not now: loading a model
+        # for anything else leaves the caller's random state alone.
         self._resume_random_state = checkpoint.get(RANDOM_STATE_KEY)
 
     def on_train_start(self) -> None:
         state, self._resume_random_state = getattr(self, "_resume_random_state", None), None
-        if state is not None:
-            torch.set_rng_state(state["cpu"])
-            if state["cuda"] and len(state["cuda"]) == torch.cuda.device_count():
-                torch.cuda.set_rng_state_all(state["cuda"])
+        # Only when resuming (--ckpt_path), not for a fresh fit of a loaded model, whose
+        # own seed decides.
+        if state is None or not self.trainer.ckpt_path:
+            return
+        torch.set_rng_state(state["cpu"])
+        if state.get("cuda") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)
 
 
 RANDOM_STATE_KEY = "srgan_random_state"

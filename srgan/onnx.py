@@ -187,12 +187,15 @@ def export_onnx(
         if culprit is None:
             raise ExportError("", type(generator).__name__, _reason(error)) from error
         raise ExportError(*culprit) from error
-    program.save(str(path))
-    exported = onnx.load(str(path))
+    # Written beside the target, and only renamed onto it once checked: a failed export
+    # leaves an earlier file of that name as it was.
+    partial = path.with_name(f".{path.name}.partial")
+    program.save(str(partial))
+    exported = onnx.load(str(partial))
+    partial.unlink()
     written = next(o.version for o in exported.opset_import if o.domain in ("", "ai.onnx"))
     if written != opset:
         # torch's exporter keeps its own opset when it cannot convert to the one asked for.
-        path.unlink()
         raise ExportError(
             "",
             type(generator).__name__,

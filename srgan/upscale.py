@@ -55,6 +55,7 @@ from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS
 from srgan.inference import DEFAULT_TILE, MIN_TILE, Upscaler, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
+    EARLIER_OUTPUTS,
     INPUT_SUFFIXES,
     Job,
     Options,
@@ -169,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="redo outputs that already exist (else skipped)"
+    )
+    parser.add_argument(
+        "--include-outputs",
+        action="store_true",
+        help="in a folder, also upscale the files an earlier srgan run wrote (left aside by "
+        "default, so that a second output folder inside the input does not upscale the first)",
     )
     parser.add_argument(
         "--alpha",
@@ -462,9 +469,21 @@ def run(args: argparse.Namespace) -> int:
     """Check the options, plan, upscale and report; the exit status."""
     try:
         check_options(args)
-        plan = plan_jobs(args.input, args.output, fmt=args.format, suffix=args.suffix)
+        plan = plan_jobs(
+            args.input,
+            args.output,
+            fmt=args.format,
+            suffix=args.suffix,
+            include_outputs=args.include_outputs,
+        )
         jobs = plan.jobs
         if not jobs and not plan.failed:
+            outputs = sum(int(r.split()[0]) for _, r in plan.aside if EARLIER_OUTPUTS in r)
+            if outputs:
+                raise UsageError(
+                    f"nothing to upscale in {args.input}: its {outputs} image(s) are outputs "
+                    "of an earlier srgan run, left aside; --include-outputs upscales them again"
+                )
             raise UsageError(
                 f"no images or videos in {args.input} (looked for "
                 f"{', '.join(sorted(INPUT_SUFFIXES))})"

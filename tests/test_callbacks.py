@@ -119,3 +119,13 @@ def test_validation_time_is_planned_for(monkeypatch, capsys) -> None:
     run.validation(budget, 1.0)
     run.steps(budget, 10, 0.125)
     assert budget._rate == pytest.approx(8.0)
+
+
+def test_a_validation_before_the_fit_is_not_a_cost_of_its_steps(monkeypatch) -> None:
+    run = FakeRun(monkeypatch)
+    budget = TimeBudget(seconds=100.0, warmup_steps=5, measure_steps=10, reserve=0.0)
+    run.validation(budget, 10.0)  # --validate_first: trainer.validate before trainer.fit
+    run.now = 0.0
+    budget.on_fit_start(run.trainer, None)
+    run.steps(budget, 15, 0.125)
+    assert budget.planned_steps == 800  # as without it

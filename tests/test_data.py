@@ -201,6 +201,26 @@ def test_the_draws_counted_are_where_the_sampler_resumes_under_ddp(image_dir: Pa
     assert counts == [4, 10, 14, 20]
 
 
+def test_a_run_resumed_on_another_number_of_processes_goes_on_from_a_whole_batch(
+    image_dir: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    dm = SRDataModule(
+        str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=10, val_holdout=0, num_workers=0
+    )
+    dm.setup("fit")  # 20 draws an epoch
+    dm.trainer = SimpleNamespace(world_size=2, global_rank=0)
+    with pytest.warns(UserWarning, match="resuming on 2 processes a run saved on 1"):
+        dm.load_state_dict({"seed": 3, "draws": 26, "batches": 13, "world": 1})
+    assert dm.draws == 28  # epoch 1, draw 6 -> 8: a whole global batch of 2 x 2
+    with pytest.warns(UserWarning):
+        dm.load_state_dict({"seed": 3, "draws": 37, "batches": 13, "world": 1})
+    assert dm.draws == 40  # no whole global batch left in epoch 1: epoch 2
+    dm.load_state_dict({"seed": 3, "draws": 26, "batches": 13, "world": 2})
+    assert dm.draws == 26 and dm.seed == 3
+
+
 def test_a_draw_is_its_index_and_seed_alone() -> None:
     image = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, 40, 40), np.uint8))
     crops = RandomCrops([image], crop_size=8, scale=4, length=5, seed=1)

@@ -35,9 +35,8 @@ def trainer(max_steps: int, *callbacks: L.Callback) -> L.Trainer:
 
 
 def tiny_data(folder: Path, **options: object) -> SRDataModule:
-    return SRDataModule(
-        str(folder), crop_size=32, batch_size=2, val_holdout=0, num_workers=0, **options
-    )
+    options = {"num_workers": 0, **options}
+    return SRDataModule(str(folder), crop_size=32, batch_size=2, val_holdout=0, **options)
 
 
 def parameters(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -281,8 +280,14 @@ def test_resume_keeps_the_epoch_count(
     assert runs[resume][0].current_epoch == runs["full"][0].current_epoch
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
 @pytest.mark.parametrize("steps_per_epoch", [3, 2], ids=["mid-epoch", "epoch-boundary"])
-def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: int) -> None:
+def test_data_order_resumes(
+    image_dir: Path, tmp_path: Path, steps_per_epoch: int, workers: int
+) -> None:
+    """Loader workers begin an iteration as soon as it is made, and at an epoch boundary
+    Lightning makes one it does not use: the data still goes on where it stopped."""
+
     def run(max_steps: int, checkpoint: Path | None = None) -> tuple[L.Trainer, list[float]]:
         seen: list[float] = []
 
@@ -293,7 +298,8 @@ def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: in
         torch.manual_seed(0)  # as each run of srgan.fit does (seed_everything)
         model = SRGAN(CompactNet(num_features=4, num_convs=1))
         fit = trainer(max_steps, Record())
-        fit.fit(model, tiny_data(image_dir, steps_per_epoch=steps_per_epoch), ckpt_path=checkpoint)
+        data = tiny_data(image_dir, steps_per_epoch=steps_per_epoch, num_workers=workers)
+        fit.fit(model, data, ckpt_path=checkpoint)
         return fit, seen
 
     _, uninterrupted = run(4)
@@ -301,6 +307,57 @@ def test_data_order_resumes(image_dir: Path, tmp_path: Path, steps_per_epoch: in
     first.save_checkpoint(tmp_path / "half.ckpt")
     _, after = run(4, tmp_path / "half.ckpt")
     assert before + after == uninterrupted
+
+
+def test_a_checkpoints_random_state_is_restored_only_when_resuming(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    from srgan.module import RANDOM_STATE_KEY
+
+    torch.manual_seed(0)
+    first = trainer(2)
+    first.fit(SRGAN(CompactNet(num_features=4, num_convs=1)), tiny_data(image_dir))
+    first.save_checkpoint(tmp_path / "a.ckpt")
+    checkpoint = torch.load(tmp_path / "a.ckpt", weights_only=True)
+    saved = checkpoint[RANDOM_STATE_KEY]["cpu"]
+    seen: list[torch.Tensor] = []
+
+    class Look(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+            seen.append(torch.get_rng_state())
+
+    loaded = SRGAN(CompactNet(num_features=4, num_convs=1))
+    loaded.on_load_checkpoint(checkpoint)  # as SRGAN.load_from_checkpoint does
+    torch.manual_seed(1)
+    trainer(1, Look()).fit(loaded, tiny_data(image_dir))  # a fresh fit: its own seed
+    assert not torch.equal(seen[0], saved)
+    seen.clear()
+    torch.manual_seed(1)
+    resumed = SRGAN(CompactNet(num_features=4, num_convs=1))
+    trainer(3, Look()).fit(resumed, tiny_data(image_dir), ckpt_path=tmp_path / "a.ckpt")
+    assert torch.equal(seen[0], saved)
+
+
+def test_a_checkpoint_without_the_data_position_goes_on_from_its_step(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    """An older srgan's checkpoint (no data module state): a warning, and the data goes on
+    from where its epoch and batch counts say, not from the first draw."""
+    torch.manual_seed(0)
+    first = trainer(2)
+    first.fit(SRGAN(CompactNet(num_features=4, num_convs=1)), tiny_data(image_dir))
+    first.save_checkpoint(tmp_path / "a.ckpt")
+    checkpoint = torch.load(tmp_path / "a.ckpt", weights_only=True)
+    del checkpoint["SRDataModule"]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    data = tiny_data(image_dir)
+    with pytest.warns(UserWarning, match="holds no data position"):
+        trainer(3).fit(
+            SRGAN(CompactNet(num_features=4, num_convs=1)), data, ckpt_path=tmp_path / "old.ckpt"
+        )
+    # Not from the first draw: Lightning counts the epoch a max_steps stop cut short as
+    # done (epochs of 1000 batches of 2), so the data goes on in the next epoch.
+    assert data.draws > 2000 and data.batches == 3
 
 
 def test_settings_that_would_train_wrongly_are_refused_or_warned() -> None:

@@ -148,6 +148,8 @@ def test_opsets_outside_what_can_be_written_are_refused(tmp_path: Path, monkeypa
         "_onnx_program",
         lambda model, sample, opset, shapes: real(model, sample, 18, shapes),
     )
+    (tmp_path / "y.onnx").write_bytes(b"an earlier export")
     with pytest.raises(ExportError, match="the exporter wrote opset 18, not 19"):
         export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "y.onnx", opset=19)
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["y.onnx"]  # left as it was
+    assert (tmp_path / "y.onnx").read_bytes() == b"an earlier export"

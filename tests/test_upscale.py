@@ -130,9 +130,15 @@ def test_output_folder_inside_the_input_is_not_read_back(
     assert code == EXIT_OK and "done 4," in out
     assert f"left aside: {tree / 'upscaled'}: 2 file(s) srgan wrote" in err
     assert outputs(tree / "again") == ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png"]
-    # Named as INPUT, an output is upscaled again.
+    # Named as INPUT, an output is upscaled again; a folder of outputs only with
+    # --include-outputs.
     again = tree / "upscaled" / "a_x4.png"
     assert run([again, tmp_path / "x16.png", "--model", model_file], capsys)[0] == EXIT_OK
+    outputs_only = [tree / "upscaled", tmp_path / "x16", "--model", model_file]
+    code, _, err = run(outputs_only, capsys)
+    assert code == EXIT_USAGE and "its 4 image(s) are outputs of an earlier srgan run" in err
+    code, out, _ = run([*outputs_only, "--include-outputs"], capsys)
+    assert code == EXIT_OK and "done 4," in out
 
 
 def test_bad_files_are_reported_and_the_rest_continue(
