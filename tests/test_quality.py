@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -69,6 +70,10 @@ def test_report_schema_and_files(
     env = report["environment"]
     assert env["device"] == "cpu" and env["precision"] == "fp32" and "torch" in env
     assert env["perceptual_metrics"] == [] and env["perceptual_convention"] is None
+    # Which file each model is, for a report read later.
+    assert env["models"]["bicubic"] == {"given": "bicubic"}
+    assert env["models"]["tiny"]["file"] == str(tiny_model)
+    assert env["models"]["tiny"]["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
 
     records = report["records"]
     assert len(records) == 4 * (4 + 1)  # per model: 4 images and a summary

@@ -20,9 +20,11 @@ crop, LPIPS inputs in [-1, 1], DISTS in [0, 1]; lower is better. Their backbones
 ``python -m srgan.assets fetch``; a missing one stops the run before any work, naming the
 command.
 
-Writes ``--out`` (default ``results/quality/``): ``quality.json`` (environment and one
-record per image and per data set), ``quality.md`` (the summary table, the tails, then
-per-image tables), ``psnr_per_image.png``, ``psnr_lpips.png`` and ``crops_<dataset>.png``.
+Writes ``--out`` (default ``results/quality/``): ``quality.json`` (environment, with each
+model's file and sha256 under ``models``, and one record per image and per data set),
+``quality.md`` (the summary table, the tails, then per-image tables),
+``psnr_per_image.png``, ``psnr_lpips.png`` and ``crops_<dataset>.png`` (a zoomed crop of
+each image per model, under each the whole image's scores).
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ from benchmarks.report import environment, write_json
 from srgan.assets import MissingWeightsError
 from srgan.degradations import PROFILES, describe_profile, profile_record
 from srgan.inference import resolve_device
+
+
+def model_source(spec: str) -> dict[str, str]:
+    """What ``--models`` named: as given, and for a weights file (a shipped model's too)
+    its path and sha256."""
+    from srgan.backends import sha256_file
+    from srgan.weights import resolve_model
+
+    try:
+        path = resolve_model(spec)
+    except (FileNotFoundError, ValueError):  # bicubic, opencv:..., not a weights file
+        return {"given": spec}
+    return {"given": spec, "file": str(path), "sha256": sha256_file(path)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,9 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             problems.append(f"--data {folder}: no image could be scored")
     opencv_dir = args.opencv_dir
-    methods = []
+    methods, given = [], []
     for spec in args.models:
         try:
+            given.append(spec)
             methods.append(
                 build_method(
                     spec,
@@ -248,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         except (FileNotFoundError, ValueError, ImportError) as error:
+            given.pop()
             problems.append(f"--models {spec}: {error}")
     wanted = [] if "none" in args.metrics else list(dict.fromkeys(args.metrics))
     perceptual = {}
@@ -294,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         degradation_chain=None if args.lr_dir else profile_record(args.degradation),
         perceptual_metrics=list(perceptual),
         perceptual_convention=PERCEPTUAL_CONVENTION if perceptual else None,
+        # Which file each record's model is (two runs' last.ckpt are last and last#2).
+        models={m.name: model_source(spec) for m, spec in zip(methods, given)},
     )
     out: Path = args.out
     write_json({"environment": env, "records": records}, out / "quality.json")

@@ -173,8 +173,8 @@ def plot_crops(
     scale: int,
     path: Path,
 ) -> Path:
-    """Zoomed crops, one row per image: bicubic | each method | HR; PSNR (and LPIPS, when
-    measured) under each."""
+    """Zoomed crops, one row per image: bicubic | each method | HR; under each, the whole
+    image's PSNR (and LPIPS, when measured), as the title says."""
     plt = pyplot()
     images = [item for item in items if (dataset, models[0], item[0]) in kept]
     columns = ["bicubic", *(m for m in models if m != "bicubic"), "HR"]
@@ -186,6 +186,9 @@ def plot_crops(
     }
     figure, axes = plt.subplots(
         len(images), len(columns), figsize=(2.2 * len(columns), 2.4 * len(images)), squeeze=False
+    )
+    figure.suptitle(
+        f"{dataset}: each image's busiest window; the scores are the whole image's", fontsize=9
     )
     for row, (image, hr, lr) in enumerate(images):
         size = max(16, min(hr.shape[:2]) // 4)
