@@ -434,17 +434,23 @@ class SRDataModule(L.LightningDataModule):
         if state_dict.get("world", world) != world and self.train_set is not None:
             # Global batches of another size: go on from the next one of this size (every
             # process must run as many batches), or the next epoch.
-            step, length = self.batch_size * world, len(self.train_set)
-            epoch, offset = divmod(self.draws, length)
-            offset = -(-offset // step) * step
-            self.draws = epoch * length + offset
-            if offset + step > length // step * step:
-                self.draws = (epoch + 1) * length
+            self.draws = self._whole_batch(self.draws, self.batch_size * world)
             warnings.warn(
                 f"resuming on {world} processes a run saved on {state_dict['world']}: the "
                 "data goes on from the next whole batch, not exactly where it stopped",
                 stacklevel=2,
             )
+
+    def _whole_batch(self, draws: int, step: int) -> int:
+        """``draws`` moved on to the first draw of a whole global batch of ``step`` draws:
+        the next one in its epoch, or the next epoch's first when none is left
+        (``DrawSampler`` drops an epoch's rest)."""
+        length = len(self.train_set)
+        epoch, offset = divmod(draws, length)
+        offset = -(-offset // step) * step
+        if offset + step > length // step * step:
+            return (epoch + 1) * length
+        return epoch * length + offset
 
     # -- loaders -------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -534,11 +540,8 @@ class SRDataModule(L.LightningDataModule):
         trainer = self.trainer
         step = hr.shape[0] * (trainer.world_size if trainer is not None else 1)
         self.draws += step
-        length = len(self.train_set) if self.train_set is not None else 0
-        if length and self.draws % length + step > length // step * step:
-            # No whole global batch is left in this epoch (DrawSampler drops the rest):
-            # the next draws are the next epoch's.
-            self.draws = (self.draws // length + 1) * length
+        if self.train_set is not None:
+            self.draws = self._whole_batch(self.draws, step)
         self.batches += 1
         return {**batch, "lr": lr, "hr": hr}
 

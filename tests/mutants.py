@@ -856,7 +856,7 @@ MUTANTS = [
     Mutant(
         "ddp-draws-count-the-dropped-tail",
         "srgan/data.py",
-        "        if length and self.draws % length + step > length // step * step:",
+        "        if offset + step > length // step * step:",
         "        if False:",
         DATA,
     ),
@@ -884,8 +884,8 @@ MUTANTS = [
     Mutant(
         "another-world-size-resumes-mid-batch",
         "srgan/data.py",
-        "            offset = -(-offset // step) * step",
-        "            pass",
+        "        offset = -(-offset // step) * step",
+        "        pass",
         DATA,
     ),
     Mutant(
