@@ -1,5 +1,6 @@
 """``python -m srgan``: point to the commands (``--help`` too); anything else is an error."""
 
+import os
 import sys
 
 COMMANDS = """srgan commands (each takes --help):
@@ -10,7 +11,12 @@ COMMANDS = """srgan commands (each takes --help):
                                  loss once (check: see what is there)"""
 
 if sys.argv[1:] in ([], ["-h"], ["--help"]):
-    print(COMMANDS)
+    try:
+        print(COMMANDS, flush=True)
+    except BrokenPipeError:
+        # ``python -m srgan | head -1``: the reader has gone; nothing more to say, and
+        # stdout points at nothing so that the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 else:
     print(
         f"{COMMANDS}\nerror: python -m srgan takes no arguments; use one of the commands above",

@@ -573,3 +573,8 @@ def test_the_package_points_to_its_commands_and_refuses_arguments() -> None:
         assert f"python -m {command}" in shown.stdout
     wrong = subprocess.run([*base, "upscale"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "takes no arguments" in wrong.stderr
+    # A reader that leaves at once (``python -m srgan | head -0``): no traceback.
+    reader_gone = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader_gone.stdout.close()
+    _, errors = reader_gone.communicate()
+    assert reader_gone.returncode == 0 and b"Traceback" not in errors, errors.decode()
