@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 import lightning as L
 import torch
+from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
@@ -151,8 +152,30 @@ CLASS_OPTIONS = {
 }
 
 
+SUBCOMMAND_HELP = {
+    "fit": "train a model: the psnr or the gan stage, as model.stage says",
+    "validate": "score a model once on the validation images (Y-PSNR, SSIM)",
+    "test": "score a model once on the HR images of --data.test_dir (Y-PSNR, SSIM)",
+    "predict": "run a model over the LR of --data.test_dir and return the outputs (to "
+    "write image files, use python -m srgan.upscale)",
+}
+
+
+class SRHelpFormatter(DefaultHelpFormatter):
+    """Help without reStructuredText's double backticks, which the option texts taken from
+    docstrings (srgan's and Lightning's) carry: ``"auto"`` reads "auto"."""
+
+    def format_help(self) -> str:
+        return super().format_help().replace("``", "")
+
+
 class SRArgumentParser(LightningArgumentParser):
-    """A bad option is the error and where to look, not the 70-line usage before it."""
+    """A bad option is the error and where to look, not the 70-line usage before it; help
+    in plain text (``SRHelpFormatter``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", SRHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:
@@ -184,6 +207,13 @@ class SRCLI(LightningCLI):
             help="fit: validate once before the first step (logged at step 0), to see where "
             "a fine-tune starts; skipped when resuming with --ckpt_path",
         )
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        super()._add_subcommands(parser, **kwargs)
+        # Lightning's own one-line descriptions are its Trainer methods' first lines, cut
+        # mid-sentence for test and predict: what each does here instead.
+        for action in parser._subcommands_action._choices_actions:
+            action.help = SUBCOMMAND_HELP.get(action.dest, action.help)
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

@@ -389,6 +389,14 @@ def test_help_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
     # that would silently replace the model's own.
     assert "torch.nn.Conv2d" not in out and "srgan.CompactNet" in out
     assert "--optimizer" not in out and "--lr_scheduler" not in out
+    # Plain text: no reStructuredText backticks from the docstrings the texts come from.
+    assert "``" not in out and 'Default: "auto"' in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    # Each subcommand's line says what it does here (Lightning's own were cut mid-sentence).
+    assert "HR images of --data.test_dir" in out and "python -m srgan.upscale" in out
+    assert "It's" not in out and "``" not in out
 
 
 def test_a_bad_option_is_the_error_and_the_names_that_work(
