@@ -213,6 +213,15 @@ class SRGAN(L.LightningModule):
         # update in place: start the fit from fresh ones.
         for metric in self.eval_means.values():
             metric.reset()
+        fresh = not self.trainer.ckpt_path and self.hparams.init_from is None
+        if self.stage == "gan" and fresh:
+            warnings.warn(
+                "stage 'gan' starts from the generator as built, untrained unless you "
+                "trained it: ESRGAN's GAN stage fine-tunes the PSNR-stage model; give it "
+                "with --model.init_from PATH (a last.ckpt of the psnr stage or a "
+                ".safetensors file)",
+                stacklevel=1,
+            )
 
     def configure_optimizers(self) -> Any:
         g_rate = 2e-4 if self.stage == "psnr" else 1e-4

@@ -387,6 +387,30 @@ def test_a_discriminator_or_objective_in_the_psnr_stage_is_said_to_be_unused() -
         SRGAN(generator, VGGStyle(num_features=4), Hinge(), stage="gan")
 
 
+def test_a_gan_stage_from_untrained_weights_is_warned_unless_resumed_or_initialised(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    def fit_start(model: SRGAN, ckpt_path: str | None) -> None:
+        model.trainer = SimpleNamespace(ckpt_path=ckpt_path)
+        model.on_fit_start()
+
+    generator = CompactNet(num_features=8, num_convs=1)
+    parts = (VGGStyle(num_features=4), Hinge())
+    with pytest.warns(UserWarning, match="stage 'gan' starts from the generator as built"):
+        fit_start(SRGAN(generator, *parts, stage="gan"), None)
+    save_generator(generator, tmp_path / "psnr.safetensors")
+    initialised = SRGAN(
+        generator, *parts, stage="gan", init_from=str(tmp_path / "psnr.safetensors")
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_start(initialised, None)
+        fit_start(SRGAN(generator, *parts, stage="gan"), str(tmp_path / "last.ckpt"))
+        fit_start(SRGAN(generator), None)  # the psnr stage trains from scratch
+
+
 def test_ema_warmup_leaves_under_one_percent_of_the_start_after_three_updates() -> None:
     from types import SimpleNamespace
 
