@@ -8,8 +8,8 @@ paths are given)::
     python -m srgan.export --model default --output fast.onnx --int8 fast.int8.onnx \\
         --calibration-dir DIV2K_valid_HR --calibration-downscale 4 --hr-dir Set5/HR
 
-* The ONNX graph takes ``lr`` ``(B, C, H, W)`` float32 in [0, 1] and returns ``sr``
-  ``(B, C, H*scale, W*scale)`` clamped to [0, 1] (the inference contract of
+* The ONNX graph takes ``lr`` ``(B, C, H, W)`` float32 RGB in [0, 1] and returns ``sr``
+  ``(B, C, H*scale, W*scale)`` RGB clamped to [0, 1] (the inference contract of
   ``srgan.inference``, without tiling). Batch, height and width are dynamic; a generator
   with ``size_multiple > 1`` exports with height and width constrained to that multiple.
 * Every export is checked: onnx's checker, then ONNX Runtime against PyTorch on random
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -39,8 +40,15 @@ from typing import Any
 
 import torch
 
+from srgan.backends import sha256_file
 from srgan.images import check_writable
-from srgan.int8 import QualityError, calibration_crops, psnr_report, quantize_int8
+from srgan.int8 import (
+    MIN_CALIBRATION_SIDE,
+    QualityError,
+    calibration_crops,
+    psnr_report,
+    quantize_int8,
+)
 from srgan.onnx import (
     DEFAULT_OPSET,
     ExportError,
@@ -48,10 +56,11 @@ from srgan.onnx import (
     check_parity,
     convert_fp16,
     export_onnx,
+    io_contract,
     onnx_session,
     parity_inputs,
 )
-from srgan.weights import DEFAULT_MODEL, load_model
+from srgan.weights import WEIGHTS_DIR, load_generator, resolve_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         dest="output",
         default=None,
-        help=f"fp32 ONNX file to write (default {DEFAULT_FOLDER}/MODEL.onnx)",
+        help=f"fp32 ONNX file to write (default {DEFAULT_FOLDER}/NAME.onnx, NAME: the model "
+        "file's name without its suffix, e.g. fast for default)",
     )
     parser.add_argument(
         "--opset",
@@ -82,14 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         nargs="?",
         const="",
-        help="also write an fp16 ONNX model (here, or beside the fp32 one as MODEL.fp16.onnx)",
+        help="also write an fp16 ONNX model (here, or beside the fp32 one: OUTPUT's name "
+        "with .fp16.onnx); for GPUs: on CPUs ONNX Runtime runs it slower than fp32",
     )
     parser.add_argument(
         "--int8",
         metavar="PATH",
         nargs="?",
         const="",
-        help="also write an int8 (QDQ) ONNX model (here, or beside the fp32 one as MODEL.int8.onnx)",
+        help="also write an int8 (QDQ) ONNX model (here, or beside the fp32 one: OUTPUT's "
+        "name with .int8.onnx)",
     )
     parser.add_argument(
         "--calibration-dir",
@@ -97,15 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--calibration-downscale",
-        type=int,
+        type=at_least(1),
         metavar="N",
         help="calibration images are HR: make LR with MATLAB bicubic 1/N",
     )
     parser.add_argument(
-        "--calibration-crops", type=int, default=32, help="number of random crops (default 32)"
+        "--calibration-crops",
+        type=at_least(1),
+        default=32,
+        help="number of random crops (default 32)",
     )
     parser.add_argument(
-        "--calibration-crop-size", type=int, default=64, help="LR crop side in pixels (default 64)"
+        "--calibration-crop-size",
+        type=at_least(MIN_CALIBRATION_SIDE),
+        default=64,
+        help="LR crop side in pixels (default 64; smaller images give whole-image crops)",
     )
     parser.add_argument(
         "--calibration-method",
@@ -125,13 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=positive_float,
         default=1e-4,
         help="largest fp32 difference from PyTorch allowed, on [0, 1] outputs (default 1e-4)",
     )
     parser.add_argument(
         "--max-psnr-drop",
-        type=float,
+        type=non_negative_float,
         metavar="DB",
         help="fail (exit code 1) when the int8 model loses more Y-PSNR than this on --hr-dir",
     )
@@ -142,12 +160,38 @@ def build_parser() -> argparse.ArgumentParser:
 DEFAULT_FOLDER = "runs/export"
 
 
+def at_least(low: int) -> Any:
+    """An ``argparse`` type: an integer of at least ``low``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its message
+    return parse
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def default_outputs(args: argparse.Namespace) -> None:
     """Fill in the output paths not given: ``runs/export/MODEL.onnx`` and, for ``--fp16`` /
     ``--int8`` without a path, ``MODEL.fp16.onnx`` / ``MODEL.int8.onnx`` beside it."""
     if args.output is None:
-        name = DEFAULT_MODEL if args.model == "default" else Path(args.model).stem
-        args.output = str(Path(DEFAULT_FOLDER) / f"{name}.onnx")
+        args.output = str(Path(DEFAULT_FOLDER) / f"{resolve_model(args.model).stem}.onnx")
     stem = str(Path(args.output).with_suffix(""))
     if args.fp16 == "":
         args.fp16 = f"{stem}.fp16.onnx"
@@ -157,6 +201,40 @@ def default_outputs(args: argparse.Namespace) -> None:
 
 def report_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".onnx") + ".export.json")
+
+
+def check_outputs(args: argparse.Namespace) -> list[str]:
+    """Usage errors of the paths to write (distinct, not folders, in writable folders)."""
+    named = {"--output": args.output, "--fp16": args.fp16, "--int8": args.int8}
+    named["--report"] = args.report or str(report_path(Path(args.output)))
+    problems, seen = [], {}
+    for flag, path in named.items():
+        if not path:
+            continue
+        if flag != "--report" and Path(path).suffix.lower() != ".onnx":
+            problems.append(f"{flag} {path}: an ONNX model's file name ends in .onnx")
+        if Path(path).is_dir():
+            problems.append(f"{flag} {path} is a folder: give a file name")
+        first = seen.setdefault(Path(path).resolve(), flag)
+        if first != flag:
+            problems.append(f"{flag} {path} is also {first}'s file: give each its own name")
+    return problems
+
+
+def source_name(source: Path, report_file: Path) -> str:
+    """A shipped model as the package names it, another file as seen from the report."""
+    if source.resolve().parent == WEIGHTS_DIR.resolve():
+        return f"srgan/weights/{source.name}"
+    return relative(source, report_file)
+
+
+def same_folder(a: str | Path, b: str | Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def relative(path: str | Path, report_file: Path) -> str:
+    """``path`` as seen from the report's folder (where a reader of the report starts)."""
+    return os.path.relpath(Path(path).resolve(), report_file.resolve().parent)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,13 +263,17 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         parser.error("--int8 needs --calibration-dir (real images to calibrate on)")
     if args.max_psnr_drop is not None and not (args.int8 and args.hr_dir):
         parser.error("--max-psnr-drop needs --int8 and --hr-dir")
-    for flag, path in (("--output", args.output), ("--fp16", args.fp16), ("--int8", args.int8)):
-        if path and Path(path).suffix.lower() != ".onnx":
-            parser.error(f"{flag} {path}: an ONNX model's file name ends in .onnx")
-    for path in (args.output, args.fp16, args.int8, args.report):
+    for problem in check_outputs(args):
+        parser.error(problem)
+    output = Path(args.output)
+    report_file = Path(args.report or report_path(output))
+    for path in (args.output, args.fp16, args.int8, report_file):
         if path:
             check_writable(Path(path).parent)
-    generator = load_model(args.model).eval()
+    replaced = {str(p) for p in (args.output, args.fp16, args.int8) if p and Path(p).is_file()}
+    source = resolve_model(args.model)
+    generator = load_generator(source).eval()
+    digest = sha256_file(source)
     crops = None
     if args.int8:  # read before anything is written: a bad image stops the run here
         crops = calibration_crops(
@@ -203,24 +285,33 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     scale = generator.scale
     multiple = getattr(generator, "size_multiple", 1)
     in_channels = generator.config.get("in_channels", 3)
-    output = Path(args.output)
+    contract = io_contract(in_channels, scale)
     report: dict[str, Any] = {
         "model": args.model,
+        "source": {"path": source_name(source, report_file), "sha256": digest},
         "architecture": type(generator).__name__,
         "config": generator.config,
         "scale": scale,
         "size_multiple": multiple,
         "opset": args.opset,
-        "inputs": {"lr": "(batch, C, height, width) float32 in [0, 1]"},
-        "outputs": {"sr": "(batch, C, height*scale, width*scale) float32 clamped to [0, 1]"},
+        "inputs": {"lr": contract["srgan.input"].removeprefix("lr: ")},
+        "outputs": {"sr": contract["srgan.output"].removeprefix("sr: ")},
         "torch": torch.__version__,
     }
     import onnxruntime as ort
 
     report["onnxruntime"] = ort.__version__
+
+    def written(path: str | Path) -> str:
+        return f"{path}, replacing an earlier file" if str(path) in replaced else str(path)
+
     start = time.perf_counter()
-    export_onnx(generator, output, opset=args.opset)
-    report["fp32"] = {"path": output.name, "export_s": round(time.perf_counter() - start, 2)}
+    origin = {"srgan.model": source.name, "srgan.source_sha256": digest}
+    export_onnx(generator, output, opset=args.opset, metadata=origin)
+    report["fp32"] = {
+        "path": relative(output, report_file),
+        "export_s": round(time.perf_counter() - start, 2),
+    }
     cases = parity_inputs(args.hr_dir or args.calibration_dir, scale, multiple, in_channels)
     fp32 = onnx_session(output)
     diffs = check_parity(generator, fp32, cases)
@@ -228,9 +319,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report["fp32"].update(
         max_abs_diff=diffs, tolerance=args.tolerance, passed=worst <= args.tolerance
     )
-    print(f"fp32 ONNX: {output} (max abs diff {worst:.2e} over {len(cases)} checks)")
+    print(f"fp32 ONNX: {written(output)} (max abs diff {worst:.2e} over {len(cases)} checks)")
     if worst > args.tolerance:
-        report_file = Path(args.report or report_path(output))
+        report_file.parent.mkdir(parents=True, exist_ok=True)
         report_file.write_text(json.dumps(report, indent=2) + "\n")
         raise ParityError(
             f"ONNX output differs from PyTorch by {worst:.2e} > {args.tolerance:g}: {diffs}"
@@ -240,9 +331,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         convert_fp16(output, args.fp16)
         fp16 = onnx_session(args.fp16)
         diffs16 = check_parity(generator, fp16, cases)
-        report["fp16"] = {"path": Path(args.fp16).name, "max_abs_diff": diffs16}
+        report["fp16"] = {"path": relative(args.fp16, report_file), "max_abs_diff": diffs16}
         sessions["fp16"] = fp16
-        print(f"fp16 ONNX: {args.fp16} (max abs diff {max(diffs16.values()):.2e})")
+        print(f"fp16 ONNX: {written(args.fp16)} (max abs diff {max(diffs16.values()):.2e})")
     if args.int8:
         start = time.perf_counter()
         quantize_int8(
@@ -255,35 +346,41 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         int8 = onnx_session(args.int8)
         diffs8 = check_parity(generator, int8, cases)
         report["int8"] = {
-            "path": Path(args.int8).name,
+            "path": relative(args.int8, report_file),
             "format": "QDQ",
             "weights": "int8 per-channel",
             "activations": args.activation_type,
             "calibration": {
                 "method": args.calibration_method,
                 "crops": len(crops),
-                "crop_size": args.calibration_crop_size,
+                # As taken: images smaller than the size asked for give whole-image crops.
+                "crop_size": max(max(c.shape[-2:]) for c in crops),
                 "downscale": args.calibration_downscale,
-                "folder": Path(args.calibration_dir).name,
+                "folder": relative(args.calibration_dir, report_file),
             },
             "quantize_s": round(time.perf_counter() - start, 2),
             "max_abs_diff": diffs8,
         }
         sessions["int8"] = int8
-        print(f"int8 ONNX: {args.int8} ({args.calibration_method} calibration, {len(crops)} crops)")
+        print(
+            f"int8 ONNX: {written(args.int8)} ({args.calibration_method} calibration, "
+            f"{len(crops)} crops)"
+        )
     if args.hr_dir:
         quality = psnr_report(sessions, args.hr_dir, scale)
-        quality["folder"] = Path(args.hr_dir).name
+        quality["folder"] = relative(args.hr_dir, report_file)
         quality["convention"] = f"Y channel, border {scale}, LR by MATLAB bicubic 1/{scale}"
+        means = quality["mean_psnr"]
+        line = ", ".join(f"{name} {value:.3f} dB" for name, value in means.items())
         if "int8" in sessions:
-            means = quality["mean_psnr"]
             quality["int8_psnr_drop_db"] = means["fp32"] - means["int8"]
-            print(
-                f"Y-PSNR on {quality['folder']}: fp32 {means['fp32']:.3f} dB, int8 "
-                f"{means['int8']:.3f} dB, drop {quality['int8_psnr_drop_db']:.3f} dB"
-            )
+            line += f"; int8 drop {quality['int8_psnr_drop_db']:.3f} dB"
+            if args.calibration_dir and same_folder(args.hr_dir, args.calibration_dir):
+                # The crops int8 was calibrated on: images it never saw may lose more.
+                quality["measured_on_calibration_images"] = True
+                line += " (on its calibration images; other images may lose more)"
+        print(f"Y-PSNR on {args.hr_dir}: {line}")
         report["quality"] = quality
-    report_file = Path(args.report or report_path(output))
     report_file.parent.mkdir(parents=True, exist_ok=True)
     report_file.write_text(json.dumps(report, indent=2) + "\n")
     print(f"report: {report_file}")

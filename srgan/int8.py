@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from srgan.images import list_images, read_rgb
-from srgan.onnx import benchmark_lr, float_batch, run_session
+from srgan.onnx import benchmark_lr, float_batch, run_session, save_checked
 
 CalibrationMethodName = Literal["minmax", "percentile", "entropy"]
 
@@ -159,6 +159,9 @@ def quantize_int8(
         prepared.unlink(missing_ok=True)
         for leftover in path.parent.glob("augmented_model*.onnx"):
             leftover.unlink(missing_ok=True)
+    import onnx
+
+    save_checked(onnx.load(str(path)), path)
     return path
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,15 @@ def _reason(error: BaseException) -> str:
 def _onnx_program(
     model: nn.Module, sample: torch.Tensor, opset: int, dynamic_shapes: Any = None
 ) -> Any:
-    # The exporter prints its progress; keep it for the error message instead.
+    # The exporter prints its progress; keep it for the error message instead. Its notes
+    # on converting to an older opset are not shown either: export_onnx checks the opset
+    # written, and says so when it is not the one asked for.
     log = io.StringIO()
-    with contextlib.redirect_stdout(log), torch.no_grad():
+    with (
+        contextlib.redirect_stdout(log),
+        torch.no_grad(),
+        _quiet_loggers("torch.onnx", "onnxscript"),
+    ):
         return torch.onnx.export(
             model,
             (sample,),
@@ -96,6 +103,20 @@ def _onnx_program(
             dynamic_shapes=dynamic_shapes,
             verbose=False,
         )
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    """Only errors from these loggers (and their children) inside the block."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def dynamic_shapes(size_multiple: int = 1) -> tuple[dict[int, Any]]:
@@ -160,10 +181,12 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     sample_size: tuple[int, int] = (32, 32),
     clamp: bool = True,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Export ``generator`` (clamped to [0, 1] unless ``clamp`` is false) to ONNX with
     dynamic batch, height, width. The model's metadata records ``srgan.scale`` and
-    ``srgan.size_multiple`` (``onnx_metadata`` reads them back).
+    ``srgan.size_multiple`` (``onnx_metadata`` reads them back), the I/O contract
+    (``srgan.input``, ``srgan.output``) and ``metadata`` (e.g. the source weights).
 
     Raises ``ExportError`` naming the failing module when the graph cannot be exported.
     """
@@ -202,12 +225,29 @@ def export_onnx(
             f"the exporter wrote opset {written}, not {opset}: "
             f"ask for one it can write (e.g. the default, {DEFAULT_OPSET})",
         )
-    for key, value in {"srgan.scale": generator.scale, "srgan.size_multiple": multiple}.items():
+    recorded = {
+        "srgan.scale": generator.scale,
+        "srgan.size_multiple": multiple,
+        **io_contract(in_channels, generator.scale, clamp=clamp),
+        **(metadata or {}),
+    }
+    for key, value in recorded.items():
         entry = exported.metadata_props.add()
         entry.key, entry.value = key, str(value)
-    onnx.save(exported, str(path))
-    onnx.checker.check_model(str(path), full_check=True)
+    save_checked(exported, path)
     return path
+
+
+def io_contract(channels: int, scale: int, *, clamp: bool = True) -> dict[str, str]:
+    """What the graph takes and returns, in words (its metadata and the export report)."""
+    colour = "RGB" if channels == 3 else f"{channels} channels"
+    limits = "clamped to [0, 1]" if clamp else "not clamped"
+    return {
+        "srgan.input": f"lr: (batch, {channels}, height, width) float32, {colour}, in [0, 1]",
+        "srgan.output": (
+            f"sr: (batch, {channels}, height*{scale}, width*{scale}) float32, {colour}, {limits}"
+        ),
+    }
 
 
 def onnx_metadata(session: Any) -> dict[str, int]:
@@ -254,9 +294,25 @@ def convert_fp16(source: str | Path, path: str | Path) -> Path:
 
     model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
     _sort_nodes(model.graph)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    # The converter types the intermediate tensors it keeps in float32 (Resize's scales)
+    # as float16 in value_info, which shape inference then rejects: drop those hints, as
+    # any tool can infer them again.
+    del model.graph.value_info[:]
+    save_checked(model, path)
     return Path(path)
+
+
+def save_checked(model: Any, path: str | Path) -> None:
+    """Save ``model`` once onnx's full check (with shape inference) passes, declaring only
+    the operator domains its nodes use: strict tools refuse domains they do not know."""
+    import onnx
+
+    used = {node.domain or "ai.onnx" for node in model.graph.node}
+    kept = [o for o in model.opset_import if (o.domain or "ai.onnx") in used]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
 
 
 def _sort_nodes(graph: Any) -> None:

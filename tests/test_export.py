@@ -3,7 +3,9 @@ int8 quantization and its calibration methods."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -129,9 +131,24 @@ def test_cli_writes_all_models_and_the_psnr_drop_report(image_dir: Path, tmp_pat
     assert quality["int8_psnr_drop_db"] == pytest.approx(means["fp32"] - means["int8"])
     assert abs(means["fp32"] - means["fp16"]) < 0.05
     assert 10 < means["fp32"] < 60
+    # Paths as seen from the report's folder; the source named with its sha256.
+    assert saved["fp32"]["path"] == "tiny.onnx" and saved["source"]["path"] == "../tiny.safetensors"
+    assert saved["int8"]["calibration"]["folder"] == os.path.relpath(image_dir, out)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert saved["source"]["sha256"] == digest
+    for name in ("tiny.onnx", "tiny.fp16.onnx", "tiny.int8.onnx"):
+        graph = onnx.load(str(out / name))
+        # Valid for any tool: onnx's full check with shape inference (the fp16 converter's
+        # float16 hints on float32 tensors failed it), and no operator domain it does not use.
+        onnx.checker.check_model(graph, full_check=True)
+        assert [o.domain for o in graph.opset_import] in ([""], ["ai.onnx"]), name
+        meta = {p.key: p.value for p in graph.metadata_props}
+        assert meta["srgan.source_sha256"] == digest and "RGB, in [0, 1]" in meta["srgan.input"]
 
 
-def test_cli_fails_when_int8_loses_too_much(image_dir: Path, tmp_path: Path, capsys):
+def test_cli_fails_when_int8_loses_too_much(
+    image_dir: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
     args = ["--model", str(weights), "--output", str(tmp_path / "t.onnx")]
     args += ["--int8", str(tmp_path / "t.int8.onnx"), "--calibration-dir", str(image_dir)]
@@ -143,7 +160,9 @@ def test_cli_fails_when_int8_loses_too_much(image_dir: Path, tmp_path: Path, cap
         "--hr-dir",
         str(image_dir),
     ]
-    assert main([*args, "--max-psnr-drop", "-100"]) == 1
+    cost = {"images": [], "mean_psnr": {"fp32": 30.0, "int8": 29.5}}
+    monkeypatch.setattr("srgan.export.psnr_report", lambda *args: cost)
+    assert main([*args, "--max-psnr-drop", "0.1"]) == 1
     assert "int8 loses" in capsys.readouterr().err
     assert (tmp_path / "t.export.json").is_file()  # the report is written anyway
 
@@ -164,11 +183,25 @@ def test_usage_errors_exit_2_before_any_work(tmp_path: Path, capsys) -> None:
         "--fp16 y.png": ["--output", out, "--fp16", "y.png"],
         "neither a shipped model": ["--model", "no-such-model", "--output", out],
         "not a weights file": ["--model", "README.md", "--output", out],
+        "is also --output's file": ["--output", out, "--fp16", out],
+        "--report": ["--output", out, "--report", out],
+        "is a folder": ["--output", str(tmp_path / "folder.onnx")],
+        "--calibration-crop-size: must be at least 8": [
+            *["--output", out, "--int8", "--calibration-dir", "samples"],
+            *["--calibration-crop-size", "0"],
+        ],
+        "--calibration-crops: must be at least 1": ["--output", out, "--calibration-crops", "0"],
+        "--calibration-downscale: must be at least 1": [
+            *["--output", out, "--calibration-downscale", "0"]
+        ],
+        "--tolerance: must be above 0": ["--output", out, "--tolerance", "-1"],
+        "--max-psnr-drop: must be 0 or more": ["--output", out, "--max-psnr-drop", "-1"],
     }
+    (tmp_path / "folder.onnx").mkdir()
     for message, argv in cases.items():
         assert exit_status(argv) == 2, message
         assert message in capsys.readouterr().err
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.onnx"]
 
 
 def test_main_returns_an_exit_code(monkeypatch, tmp_path: Path, capsys):
@@ -187,7 +220,7 @@ def test_onnx_is_another_name_for_output() -> None:
 
 
 def test_outputs_default_to_runs_export(
-    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     model = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
     monkeypatch.chdir(tmp_path)
@@ -201,3 +234,5 @@ def test_outputs_default_to_runs_export(
         "tiny.onnx",
     ]
     assert report["int8"]["path"] == "tiny.int8.onnx"
+    run(["--model", str(model)])  # again: the file there is replaced, and said to be
+    assert "tiny.onnx, replacing an earlier file" in capsys.readouterr().out
