@@ -453,6 +453,9 @@ def build_upscaler(
                 f"{path.name} is an ONNX model, made already: --calibration-dir is for "
                 "the int8 model srgan makes from a weights file (give a .safetensors)"
             )
+        if backend != "auto":
+            # The same refusals as for a weights file (onnx-cuda without a GPU, ...).
+            resolve_backend(backend, resolved)
         cuda = resolved.type == "cuda" and backend in ("auto", "onnx-cuda")
         if cuda and not cuda_provider_available():
             raise BackendError(

@@ -367,6 +367,11 @@ def check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--devices must be at least 1, got {args.devices}")
     if args.devices is not None and args.backend not in ("auto", "torch"):
         raise UsageError(f"--devices runs PyTorch on each device; --backend {args.backend} cannot")
+    if args.devices is not None and Path(args.model).suffix.lower() == ".onnx":
+        raise UsageError(
+            "--devices runs PyTorch on each device: give a weights file (.safetensors, .pth, "
+            f".ckpt), not the ONNX model {Path(args.model).name}"
+        )
     if args.calibration_dir is not None:
         if args.backend != "onnx-int8":
             raise UsageError("--calibration-dir is for --backend onnx-int8")

@@ -258,6 +258,9 @@ def test_an_onnx_file_is_a_model(
         (["--backend", "onnx-int8"], "is a fp32 ONNX model, not int8"),
         (["--calibration-dir", tmp_path], "--calibration-dir is for"),
         (["--precision", "bf16"], "runs in fp32, the precision of its graph"),
+        # Not run on the CPU in silence, as a weights file would not be.
+        (["--backend", "onnx-cuda", "--device", "cpu"], "onnx-cuda needs a CUDA device"),
+        (["--devices", "2"], "--devices runs PyTorch on each device"),
     ]:
         target = tmp_path / "refused.png"
         code, _, err = run([tmp_path / "in.png", target, "--model", exported, *args], capsys)

@@ -410,7 +410,11 @@ def test_an_unknown_model_is_one_line_before_any_timing(
 ) -> None:
     from benchmarks.speed.cli import main as speed
 
-    for spec, message in [("quality", "is not shipped"), ("nowhere.safetensors", "neither")]:
+    for spec, message in [
+        ("quality", "is not shipped"),
+        ("nowhere.safetensors", "neither"),
+        ("fast.int8.onnx", "makes their ONNX models itself"),
+    ]:
         with pytest.raises(SystemExit) as stop:
             speed(["--model", "fast", spec, "--out", str(tmp_path / "out")])
         assert stop.value.code == 2

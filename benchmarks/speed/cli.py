@@ -354,6 +354,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for cl in ([False, True] if args.channels_last and b not in ONNX_BACKENDS else [False])
         ]
     for spec in args.model:  # an unknown or unreadable model: one line before any timing
+        if Path(spec).suffix.lower() == ".onnx":
+            parser.error(
+                f"--model {spec}: benchmarks.speed times weights files and makes their ONNX "
+                "models itself (--backends onnx onnx-int8, --calibration-dir for int8); time "
+                "an exported .onnx end to end with python -m srgan.upscale IN OUT --model FILE"
+            )
         try:
             resolve_model(spec)
         except (FileNotFoundError, ValueError) as error:
