@@ -952,6 +952,34 @@ MUTANTS = [
         "    if False:\n",
         PICTURES,
     ),
+    Mutant(
+        "fp16-keeps-the-converters-type-hints",
+        "srgan/onnx.py",
+        "    del model.graph.value_info[:]\n",
+        "",
+        ("tests/test_export.py",),
+    ),
+    Mutant(
+        "onnx-declares-unused-domains",
+        "srgan/onnx.py",
+        '    kept = [o for o in model.opset_import if (o.domain or "ai.onnx") in used]',
+        "    kept = list(model.opset_import)",
+        ("tests/test_export.py",),
+    ),
+    Mutant(
+        "export-one-file-for-two-outputs",
+        "srgan/export.py",
+        "        if first != flag:",
+        "        if False:",
+        ("tests/test_export.py",),
+    ),
+    Mutant(
+        "gan-stage-from-scratch-unwarned",
+        "srgan/module.py",
+        '        if self.stage == "gan" and fresh:',
+        "        if False:",
+        EMA,
+    ),
 ]
 
 
