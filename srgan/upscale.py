@@ -94,6 +94,21 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+# What each shipped model is for, in a word (README.md, "Which model?", says more).
+MODEL_USES = {
+    "fast": "clean images (renders, screenshots, scans)",
+    "fast-real": "photos from phones and the web (blur, noise, JPEG)",
+    "fast-gan": "sharper textures to look at, less pixel fidelity",
+}
+
+
+def which_model(shipped: Iterable[str]) -> str:
+    """The ``--model`` help's guide to the shipped models that are installed."""
+    installed = set(shipped)
+    uses = [f"{name}: {use}" for name, use in MODEL_USES.items() if name in installed]
+    return f". Which one: {'; '.join(uses)}" if uses else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m srgan.upscale",
@@ -124,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
             ".safetensors, an srgan.fit .ckpt, "
             "ESRGAN / Real-ESRGAN RRDBNet .pth (loaded without running any code in it), or an "
             ".onnx model (python -m srgan.export) for the ONNX backends"
+            + which_model(packaged_models())
         ),
     )
     parser.add_argument(

@@ -218,6 +218,13 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
             assert flag in text
     assert "Default 1024 on ONNX Runtime's CPU backends" in text and "512 otherwise" in text
     assert "(default: 24)" in text and "exit status" in text
+    # Which shipped model for what, for those installed (all three in the repository).
+    assert "Which one: fast: clean images" in text and "fast-real: photos from phones" in text
+    assert (
+        upscale.which_model(["fast"])
+        == ". Which one: fast: clean images (renders, screenshots, scans)"
+    )
+    assert upscale.which_model(["mine"]) == ""
 
 
 @pytest.mark.parametrize(
