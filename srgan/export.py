@@ -233,8 +233,12 @@ def same_folder(a: str | Path, b: str | Path) -> bool:
 
 
 def relative(path: str | Path, report_file: Path) -> str:
-    """``path`` as seen from the report's folder (where a reader of the report starts)."""
-    return os.path.relpath(Path(path).resolve(), report_file.resolve().parent)
+    """``path`` as seen from the report's folder (where a reader of the report starts);
+    absolute when there is no such path (another drive on Windows)."""
+    try:
+        return os.path.relpath(Path(path).resolve(), report_file.resolve().parent)
+    except ValueError:
+        return str(Path(path).resolve())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
