@@ -12,6 +12,7 @@ rest carry on. Outputs are written atomically (``srgan.images.atomic_path``).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -476,14 +477,28 @@ def run_jobs(
     return summary
 
 
-def _skip(job: Job, options: Options, summary: Summary) -> bool:
-    """Whether ``job``'s output is there already (and kept); counted in ``summary``."""
-    if not job.target.exists() or options.overwrite:
+def _skip(job: Job, options: Options, summary: Summary, tag: str | None = None) -> bool:
+    """Whether ``job``'s output is there already (and kept); counted in ``summary``.
+    An empty file there is no output: it is redone. ``tag``: the one this output gets
+    (``options.tag`` unless given)."""
+    if not job.target.exists() or options.overwrite or job.target.stat().st_size == 0:
         return False
     summary.skipped += 1
-    if options.tag is not None and output_tag(job.target) not in (None, options.tag):
+    tag = options.tag if tag is None else tag
+    if tag is not None and output_tag(job.target) not in (None, tag):
         summary.other_settings += 1
     return True
+
+
+def video_tag(options: Options) -> str | None:
+    """The settings a video output records: the images' (less the alpha mode, which
+    videos have none of) and the encoder's --crf (null: the codec's default) and
+    --preset, so that a run with other ones is told apart."""
+    if options.tag is None:
+        return None
+    settings = json.loads(options.tag)
+    settings.pop("alpha", None)
+    return json.dumps(settings | {"crf": options.crf, "preset": options.preset}, sort_keys=True)
 
 
 def _run_videos(
@@ -507,7 +522,8 @@ def _run_videos(
         if job.clash is not None:
             fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
             continue
-        if _skip(job, options, summary):
+        tag = video_tag(options)
+        if _skip(job, options, summary, tag):
             continue
         name = job.source.name if len(job.source.name) <= 40 else job.source.name[:37] + "..."
         bar = tqdm(
@@ -531,7 +547,7 @@ def _run_videos(
                 crf=options.crf,
                 preset=options.preset,
                 batch_size=options.batch_size,
-                tag=options.tag,
+                tag=tag,
                 max_pixels=options.max_pixels,
                 progress=bar.update,
                 total=set_total,
@@ -551,9 +567,19 @@ def _run_videos(
                 )
             if result.short:
                 say(
-                    f"note: {job.source}: {result.frames} of the {result.declared} frames its "
-                    "container declares could be decoded (a truncated file?); the output has "
-                    f"{result.frames}"
+                    f"note: {job.source}: {result.frames} of {result.expected} could be "
+                    f"decoded (a truncated file?); the output has {result.frames}"
+                )
+            if result.dropped:
+                kinds = ", ".join(sorted(set(result.dropped)))
+                say(
+                    f"note: {job.source}: {len(result.dropped)} stream(s) not written "
+                    f"({kinds}): srgan writes the main video and the audio"
+                )
+            if result.reencoded:
+                say(
+                    f"note: {job.source}: audio encoded again ({', '.join(result.reencoded)}): "
+                    f"{job.target.suffix} does not take it as it is"
                 )
         finally:
             bar.close()

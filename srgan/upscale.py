@@ -65,7 +65,7 @@ from srgan.jobs import (
     plan_jobs,
     run_jobs,
 )
-from srgan.video import MAX_CRF, PRESETS
+from srgan.video import MAX_CRF, PRESETS, check_encoding
 from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -511,6 +511,11 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.devices is not None and any(job.video for job in jobs):
             raise UsageError("--devices shares image files between devices; give videos alone")
+        for suffix in sorted({job.target.suffix.lower() for job in jobs if job.video}):
+            try:  # the output codec's --crf range (H.264 0-51, VP9 0-63), before any work
+                check_encoding(suffix, args.crf, args.preset)
+            except ValueError as error:
+                raise UsageError(f"{error} (for the {suffix} outputs)") from None
         start = time.perf_counter()
         if not jobs:  # every input failed before it could be read: reported below
             summary, rank = Summary(), 0
@@ -540,7 +545,8 @@ def run(args: argparse.Namespace) -> int:
         if summary.other_settings:
             print(
                 f"note: {summary.other_settings} existing output(s) were made with other "
-                "settings (model, --outscale or --alpha) and were kept; --overwrite redoes them",
+                "settings (model, --outscale or --alpha; --crf or --preset for videos) and were "
+                "kept; --overwrite redoes them",
                 file=sys.stderr,
             )
         print(summary.line())

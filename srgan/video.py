@@ -23,9 +23,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,26 @@ class VideoResult:
     declared: int | None = None  # the frames the input's container declares, if it does
     # The exact (width, height) the scale gives, when odd sides were rounded to even ones.
     exact: tuple[int, int] | None = None
+    # The frames its duration gives, when the container declares no count (Matroska).
+    estimated: int | None = None
+    dropped: list[str] = field(default_factory=list)  # streams not written ("subtitle")
+    reencoded: list[str] = field(default_factory=list)  # audio encoded again ("mp3 -> aac")
 
     @property
     def short(self) -> bool:
-        """Fewer frames decoded than the container declares (a truncated file?)."""
-        return self.declared is not None and self.frames < self.declared
+        """Fewer frames decoded than the container declares, or clearly fewer than its
+        duration gives (a truncated file?). One frame is let pass: AVI files muxed with
+        MP3 audio declare one more than they hold, durations round."""
+        if self.declared is not None:
+            return self.frames < self.declared - 1
+        return self.estimated is not None and self.frames < 0.9 * self.estimated - 1
+
+    @property
+    def expected(self) -> str:
+        """What ``short`` compared with, in words."""
+        if self.declared is not None:
+            return f"the {self.declared} frames its container declares"
+        return f"the about {self.estimated} frames its duration gives"
 
 
 def _reason(error: Exception) -> str:
@@ -88,12 +103,41 @@ def _open(path: Path) -> Any:
     try:
         if path.stat().st_size == 0:
             raise VideoError("empty file (0 bytes)")
-        return av.open(str(path))
+        container = av.open(str(path))
     except av.error.FFmpegError as error:
         reason = _reason(error)
         raise VideoError(f"not a video, or a format FFmpeg cannot read ({reason})") from None
     except OSError as error:
         raise VideoError(f"cannot read: {error.strerror or error}") from None
+    # A still image with a video suffix (FFmpeg reads PNG, JPEG, WebP ... as one frame):
+    # not a video, whatever its name says.
+    kind = container.format.name
+    if kind.endswith("_pipe") or kind in ("image2", "bmp", "tiff"):
+        container.close()
+        image = kind.removesuffix("_pipe")
+        raise VideoError(
+            f"an image file ({image}), not a video: give it its image suffix to upscale it as "
+            "an image"
+        )
+    return container
+
+
+def main_video(container: Any) -> Any:
+    """The container's main video stream (FFmpeg's pick: not a cover picture or
+    thumbnail stored as a one-frame stream before it)."""
+    if not container.streams.video:
+        raise VideoError("no video stream in it")
+    return container.streams.best("video")
+
+
+def display_rotation(path: Path) -> int:
+    """The rotation a player applies to the frames (a phone's portrait video: 90 or
+    -90), from the first frame; 0 when none is stated."""
+    with _open(path) as container:
+        stream = main_video(container)
+        for frame in container.decode(stream):
+            return round(getattr(frame, "rotation", 0) or 0)
+    return 0
 
 
 def _av() -> Any:
@@ -147,17 +191,29 @@ def frame_count(stream: Any) -> int | None:
         return None
     if stream.duration and stream.time_base:
         return round(float(stream.duration * stream.time_base * rate))
+    seconds = _tagged_seconds(stream)
+    if seconds is not None:
+        return round(seconds * float(rate))
     if stream.container.duration:
         return round(stream.container.duration / 1_000_000 * float(rate))  # AV_TIME_BASE
     return None
 
 
+def _tagged_seconds(stream: Any) -> float | None:
+    """The stream's own duration as FFmpeg's Matroska muxer tags it ("00:00:01.250000000"),
+    which a longer audio track does not stretch as it does the container's."""
+    found = {k.lower(): v for k, v in stream.metadata.items()}
+    try:
+        hours, minutes, seconds = found["duration"].split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (KeyError, ValueError):
+        return None
+
+
 def probe(path: str | Path) -> dict[str, Any]:
     """What ``upscale_video`` will read: size, frame rate, frames, audio streams."""
     with _open(Path(path)) as container:
-        if not container.streams.video:
-            raise VideoError("no video stream in it")
-        stream = container.streams.video[0]
+        stream = main_video(container)
         return {
             "width": stream.codec_context.width,
             "height": stream.codec_context.height,
@@ -250,10 +306,9 @@ def upscale_video(
     codec = VIDEO_CODECS.get(fmt, "libx264")
     check_encoding(target.suffix, crf, preset)
     start = time.perf_counter()
+    rotation = display_rotation(source)
     with _open(source) as reader:
-        if not reader.streams.video:
-            raise VideoError("no video stream in it")
-        video = reader.streams.video[0]
+        video = main_video(reader)
         video.thread_type = "AUTO"
         context = video.codec_context
         width, height = context.width, context.height
@@ -271,18 +326,30 @@ def upscale_video(
         exact = max(1, round(width * factor)), max(1, round(height * factor))
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         declared = int(video.frames) or None
+        estimated = frame_count(video)
         if total is not None:
-            total(frame_count(video))
+            total(estimated)
         audio = list(reader.streams.audio)
+        dropped = [s.type for s in reader.streams if s.type not in ("video", "audio")] + [
+            "video"
+        ] * (len(reader.streams.video) - 1)
         with atomic_path(target) as temporary:
             writer = av.open(str(temporary), "w", format=fmt, options=_mux_options(fmt))
             try:
+                _copy_tags(reader, writer, KEPT_CONTAINER_TAGS)
                 if tag is not None:
                     writer.metadata["comment"] = TAG_PREFIX + tag
                 encoder = _video_stream(
                     writer, codec, rate, video, (out_width, out_height), crf, preset
                 )
+                if rotation:
+                    encoder.set_display_rotation(rotation)
                 audio_out = {a.index: _audio_stream(writer, a, fmt) for a in audio}
+                reencoded = [
+                    f"{_codec_name(a)} -> {audio_out[a.index].stream.codec_context.name}"
+                    for a in audio
+                    if not audio_out[a.index].copied
+                ]
                 frames = _pipeline(
                     reader,
                     video,
@@ -301,7 +368,37 @@ def upscale_video(
                 writer.close()
     seconds = time.perf_counter() - start
     exact = None if exact == (out_width, out_height) else exact
-    return VideoResult(frames, len(audio), seconds, out_width, out_height, declared, exact)
+    return VideoResult(
+        frames,
+        len(audio),
+        seconds,
+        out_width,
+        out_height,
+        declared,
+        exact,
+        estimated=None if declared else estimated,
+        dropped=dropped,
+        reencoded=reencoded,
+    )
+
+
+# Tags kept from the input: a container's title, each stream's language and title (which
+# tell audio tracks apart). Matroska writes tag names in capitals.
+KEPT_CONTAINER_TAGS = ("title",)
+KEPT_STREAM_TAGS = ("language", "title")
+
+
+def _copy_tags(source: Any, target: Any, names: Sequence[str]) -> None:
+    found = {k.lower(): v for k, v in source.metadata.items()}
+    for name in names:
+        if found.get(name):
+            target.metadata[name] = found[name]
+
+
+def _codec_name(stream: Any) -> str:
+    """The codec's own name, not its decoder's (MP3 decodes with ``mp3float``)."""
+    context = stream.codec_context
+    return getattr(context.codec, "canonical_name", None) or context.name
 
 
 def _mux_options(fmt: str) -> dict[str, str]:
@@ -332,7 +429,11 @@ def _video_stream(
         options |= {"b": "0", "row-mt": "1"}  # constant quality; VP9 threads by rows
     else:
         options["preset"] = preset
+        if writer.format.name == "avi":
+            # AVI stores no presentation times: frames must be stored in display order.
+            options["bf"] = "0"
     stream.options = options
+    _copy_tags(video, stream, KEPT_STREAM_TAGS)
     return stream
 
 
@@ -344,9 +445,10 @@ class _AudioOut:
 
 def _audio_stream(writer: Any, audio: Any, fmt: str) -> _AudioOut:
     """A copy of ``audio`` when ``fmt`` stores its codec, else an encoder of the usual one."""
-    name = audio.codec_context.name
-    if name in AUDIO_COPY[fmt]:
-        return _AudioOut(writer.add_stream_from_template(audio), copied=True)
+    if _codec_name(audio) in AUDIO_COPY[fmt]:
+        stream = writer.add_stream_from_template(audio)
+        _copy_tags(audio, stream, KEPT_STREAM_TAGS)
+        return _AudioOut(stream, copied=True)
     codec = AUDIO_CODECS.get(fmt, "aac")
     rate = audio.codec_context.sample_rate or 48000
     if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
@@ -355,6 +457,7 @@ def _audio_stream(writer: Any, audio: Any, fmt: str) -> _AudioOut:
     channels = audio.codec_context.layout.nb_channels
     # A layout without channel order ("1 channels", as AVI's PCM has) names the usual one.
     stream.layout = STANDARD_LAYOUTS.get(channels, audio.codec_context.layout)
+    _copy_tags(audio, stream, KEPT_STREAM_TAGS)
     return _AudioOut(stream, copied=False)
 
 
@@ -490,7 +593,11 @@ def _write_audio(writer: Any, out: _AudioOut, packet: Any) -> None:
         writer.mux(packet)
         return
     for frame in packet.decode():
-        frame.pts = None  # the encoder counts samples itself
+        if frame.pts is not None and frame.time_base and frame.sample_rate:
+            # In samples, where the encoder (and its resampler) count: an audio track
+            # that starts late (a delay) still starts late.
+            frame.pts = round(frame.pts * frame.time_base * frame.sample_rate)
+            frame.time_base = Fraction(1, frame.sample_rate)
         for encoded in out.stream.encode(frame):
             writer.mux(encoded)
 

@@ -244,6 +244,12 @@ def test_a_video_rerun_skips_or_reports_other_settings(
     assert (tmp_path / "out" / "clip.webm").stat().st_mtime_ns == before
     code, out, _ = run([*args, "--outscale", "2", "--overwrite"], capsys)
     assert code == EXIT_OK and probe(tmp_path / "out" / "clip.webm")["width"] == 64
+    # The encoder's settings are the video's too; an empty file there is no output.
+    code, out, _ = run([*args, "--outscale", "2", "--crf", "40"], capsys)
+    assert code == EXIT_OK and "1 made with other settings" in out
+    (tmp_path / "out" / "clip.webm").write_bytes(b"")
+    code, out, _ = run([*args, "--outscale", "2"], capsys)
+    assert code == EXIT_OK and "done 1" in out and probe(tmp_path / "out" / "clip.webm")["width"]
 
 
 def test_video_options_and_layouts_are_checked(
@@ -259,9 +265,9 @@ def test_video_options_and_layouts_are_checked(
     ]:
         code, _, err = run([*args, "--model", model_file], capsys)
         assert code == EXIT_USAGE and message in err, err
-    # A CRF the codec cannot take fails that video, with the reason.
+    # A CRF the output's codec cannot take: before any work, naming the codec.
     code, _, err = run([clip, tmp_path / "o.mp4", "--model", model_file, "--crf", "60"], capsys)
-    assert code == EXIT_FAILED and "--crf for libx264 must be 0..51" in err
+    assert code == EXIT_USAGE and "--crf for libx264 must be 0..51" in err
     assert not (tmp_path / "o.mp4").exists()
 
 
@@ -279,6 +285,115 @@ def test_frame_rate_and_time_base_of_avi(tmp_path: Path) -> None:
     with av.open(str(tmp_path / "o.avi")) as container:
         assert container.streams.video[0].average_rate == Fraction(25)
     assert len(frame_times(tmp_path / "o.avi")) == 6
+    # AVI keeps no presentation times: H.264 into it has no B-frames, so the frames come
+    # back in order with increasing times.
+    clip = make_video(tmp_path / "c.mp4", frames=12, audio=None, rate=25)
+    upscale_video(clip, tmp_path / "o2.avi", Upscaler(tiny_compact()))
+    times = frame_times(tmp_path / "o2.avi")
+    assert len(times) == 12 and times == sorted(times) and len(set(times)) == 12
+
+
+def write_clip(
+    path: Path,
+    *,
+    rotation: int | None = None,
+    cover: bool = False,
+    audio: str | None = None,
+    audio_delay: Fraction = Fraction(0),
+) -> Path:
+    """Six noise frames of 32x24 at 10 fps in H.264, with: a display ``rotation``
+    (degrees), a one-frame cover picture stream before the video, an ``audio`` tone
+    starting ``audio_delay`` seconds late."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        if cover:
+            picture = out.add_stream("mjpeg", rate=1)
+            picture.width, picture.height, picture.pix_fmt = 16, 16, "yuvj420p"
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        sound = out.add_stream(audio, rate=44100) if audio else None
+        if sound is not None:
+            sound.layout = "mono"
+        if cover:
+            still = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+            for packet in [*picture.encode(still.reformat(format="yuvj420p")), *picture.encode()]:
+                out.mux(packet)
+        for i in range(6):
+            pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        if sound is not None:
+            rate, delay = 44100, round(audio_delay * 44100)
+            tone = (8000 * np.sin(np.arange(rate * 6 // 10) / 10)).astype(np.int16)[None]
+            for start in range(0, tone.shape[1], 1152):
+                chunk = av.AudioFrame.from_ndarray(
+                    tone[:, start : start + 1152], format="s16", layout="mono"
+                )
+                chunk.sample_rate, chunk.pts = rate, delay + start
+                chunk.time_base = Fraction(1, rate)
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode())
+    return path
+
+
+def test_the_main_video_upright_and_its_audio_in_time(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A phone's portrait video: the player turns the frames; the output says so too.
+    write_clip(tmp_path / "portrait.mkv", rotation=90, audio="libmp3lame")
+    code, out, err = run(
+        [tmp_path / "portrait.mkv", tmp_path / "up.mkv", "--model", model_file], capsys
+    )
+    assert code == EXIT_OK, err
+    with av.open(str(tmp_path / "up.mkv")) as video:
+        assert next(video.decode(video=0)).rotation == 90
+        # MP3 (decoded by "mp3float") is copied into Matroska, which takes it.
+        assert video.streams.audio[0].codec_context.codec.canonical_name == "mp3"
+    assert audio_packets(tmp_path / "up.mkv") == audio_packets(tmp_path / "portrait.mkv")
+    # A cover picture stored as a stream before the video: the video is upscaled, the
+    # picture named as left out.
+    write_clip(tmp_path / "covered.mkv", cover=True)
+    code, out, err = run(
+        [tmp_path / "covered.mkv", tmp_path / "up2.mkv", "--model", model_file], capsys
+    )
+    assert code == EXIT_OK and "1 stream(s) not written (video)" in out, err
+    assert len(frame_times(tmp_path / "up2.mkv")) == 6
+    # Audio encoded again (MP3 into WebM: Opus) starts when it started, and is said to.
+    write_clip(tmp_path / "late.mkv", audio="libmp3lame", audio_delay=Fraction(1, 2))
+    code, out, err = run(
+        [tmp_path / "late.mkv", tmp_path / "late.webm", "--model", model_file], capsys
+    )
+    assert code == EXIT_OK and "audio encoded again (mp3 -> libopus)" in out, err
+    with av.open(str(tmp_path / "late.webm")) as video:
+        audio = video.streams.audio[0]
+        first = next(p for p in video.demux(audio) if p.pts is not None)
+        assert 0.4 < float(first.pts * audio.time_base) < 0.6
+
+
+def test_a_truncated_matroska_is_named_from_its_duration(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Matroska declares no frame count: the stream's duration tag says how many to expect.
+    clip = make_video(tmp_path / "clip.mkv", frames=30, audio=None)
+    code, out, _ = run([clip, tmp_path / "whole.mkv", "--model", model_file], capsys)
+    assert code == EXIT_OK and "truncated" not in out
+    data = clip.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
+    code, out, _ = run([tmp_path / "cut.mkv", tmp_path / "o.mkv", "--model", model_file], capsys)
+    frames = len(frame_times(tmp_path / "o.mkv"))
+    assert code == EXIT_OK and 0 < frames < 27
+    assert f"{frames} of the about 30 frames its duration gives could be decoded" in out
+
+
+def test_an_image_with_a_video_suffix_is_not_a_video(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "still.mp4", format="PNG")
+    with pytest.raises(VideoError, match=r"an image file \(png\), not a video"):
+        upscale_video(tmp_path / "still.mp4", tmp_path / "o.mp4", Upscaler(tiny_compact()))
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_the_test_clip_pans_a_sample_photo_with_sound(
