@@ -352,8 +352,9 @@ def read_image(
                 )
             if frames > 1 and image.format != "MPO":
                 raise ImageError(
-                    f"animated ({frames} frames): only still images are upscaled; extract "
-                    "the frames first (e.g. with ffmpeg) and upscale those"
+                    f"animated ({frames} frames): only still images are upscaled as images; "
+                    "convert it to a video (e.g. ffmpeg -i anim.webp anim.mp4) and upscale "
+                    "that, or extract its frames"
                 )
             if check is not None:
                 check(width, height, sample_bits(image))

@@ -479,11 +479,14 @@ def second_interrupt_exits() -> Iterator[None]:
         raise KeyboardInterrupt
 
     interrupted: list[bool] = []
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    # SIGTERM (a plain `kill`, a job scheduler's stop) ends the run as Ctrl-C does, so
+    # that it too leaves no temporary file behind.
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -585,3 +585,17 @@ def test_the_package_points_to_its_commands_and_refuses_arguments() -> None:
     reader_gone.stdout.close()
     _, errors = reader_gone.communicate()
     assert reader_gone.returncode == 0 and b"Traceback" not in errors, errors.decode()
+
+
+def test_a_plain_kill_stops_the_run_as_ctrl_c_does() -> None:
+    import os
+    import signal
+    import time
+
+    # SIGTERM raises KeyboardInterrupt inside the run (so its clean-up runs: no temporary
+    # files left), and the handlers are put back after it.
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), upscale.second_interrupt_exits():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+    assert signal.getsignal(signal.SIGTERM) is before
