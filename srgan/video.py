@@ -135,8 +135,11 @@ def display_rotation(path: Path) -> int:
     -90), from the first frame; 0 when none is stated."""
     with _open(path) as container:
         stream = main_video(container)
-        for frame in container.decode(stream):
-            return round(getattr(frame, "rotation", 0) or 0)
+        try:
+            for frame in container.decode(stream):
+                return round(getattr(frame, "rotation", 0) or 0)
+        except _av().error.FFmpegError:
+            pass  # no first frame to read it from: the upscale itself says why
     return 0
 
 
