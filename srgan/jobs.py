@@ -342,14 +342,18 @@ class Summary:
         other = f", {self.other_settings} made with other settings" if self.other_settings else ""
         frames = f" ({self.frames} video frames)" if self.frames else ""
         images = self.done - self.videos
-        rates = [f"{images / seconds:.2f} images/s, {self.megapixels / seconds:.2f} input MP/s"]
+        rates = []
+        if images:
+            rates.append(
+                f"{images / seconds:.2f} images/s, {self.megapixels / seconds:.2f} input MP/s"
+            )
         if self.frames:
-            rates = [*rates[: bool(images)], f"{self.frames / seconds:.2f} frames/s"]
+            rates.append(f"{self.frames / seconds:.2f} frames/s")
         return (
             f"done {self.done}{frames}, skipped {self.skipped} (already there{other}), "
             f"failed {self.failed}, "
             f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
-            f"{self.seconds:.1f} s ({', '.join(rates)})"
+            f"{self.seconds:.1f} s ({', '.join(rates) or 'nothing upscaled'})"
             + (f", backend {self.backend}" if self.backend else "")
         )
 

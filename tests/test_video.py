@@ -239,6 +239,7 @@ def test_a_video_rerun_skips_or_reports_other_settings(
     before = (tmp_path / "out" / "clip.webm").stat().st_mtime_ns
     code, out, _ = run(args, capsys)
     assert code == EXIT_OK and "skipped 1 (already there)" in out
+    assert "(nothing upscaled)" in out and "images/s" not in out
     code, out, err = run([*args, "--outscale", "2"], capsys)
     assert code == EXIT_OK and "1 made with other settings" in out and "--overwrite" in err
     assert (tmp_path / "out" / "clip.webm").stat().st_mtime_ns == before
