@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=(
             "video quality, lower is better and bigger: H.264 0-51 (default 18, near "
-            "transparent), VP9 for .webm 0-63 (default 31)"
+            "transparent; 0 is lossless, a profile many players cannot play), VP9 for .webm "
+            "0-63 (default 31)"
         ),
     )
     parser.add_argument(
