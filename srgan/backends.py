@@ -178,6 +178,10 @@ class OnnxGenerator:
         (first, *_), (output, *_) = self.session.get_inputs(), self.session.get_outputs()
         self.input_name, self.output_name = first.name, output.name
         shape = list(first.shape)
+        # As generators record it (Upscaler checks inputs against it).
+        self.config = (
+            {"in_channels": shape[1]} if len(shape) == 4 and isinstance(shape[1], int) else {}
+        )
         if len(shape) != 4 or isinstance(shape[2], int) or isinstance(shape[3], int):
             raise BackendError(
                 f"{self.path.name}: its input {first.name} has the fixed shape {shape}; srgan "

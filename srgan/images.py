@@ -297,7 +297,9 @@ def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
     elif mode not in ("L", "LA", "RGB", "RGBA"):
         # YCbCr, LAB, HSV, RGBX, RGBa, ...: to RGB(A); the ICC profile no longer applies.
         icc = icc if mode in ("RGBX",) else None
-        image = image.convert("RGBA" if "A" in mode or "a" in mode else "RGB")
+        # LAB's "A" is a colour axis, not alpha.
+        alpha = mode != "LAB" and ("A" in mode or "a" in mode)
+        image = image.convert("RGBA" if alpha else "RGB")
     array = np.asarray(image)
     if array.ndim == 2:
         array = array[..., None]

@@ -136,6 +136,16 @@ class ExternalNetwork(Protocol):
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+OUT_DTYPES = (
+    torch.uint8,
+    torch.uint16,
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+)
+
+
 class Upscaler:
     """Run a generator under the inference contract (see the module docstring).
 
@@ -179,15 +189,29 @@ class Upscaler:
                 "(--precision on the command line)"
             )
         self.backend, self.precision = "torch", precision
-        # The fp32 model stays as given (on the device); half precision works on a copy,
+        # The fp32 model is the one given when it is ready to run (eval mode, float32, on
+        # the device), else a copy made so: the caller's network (a preview in the middle
+        # of training) keeps its mode, dtype and device. Half precision works on a copy,
         # so NaN fallbacks run the original weights, not upcast half ones.
-        self.fp32_model = model.eval().to(self.device, torch.float32)
+        tensors = [*model.parameters(), *model.buffers()]
+        ready = not model.training and all(
+            t.device == self.device and (t.dtype == torch.float32 or not t.is_floating_point())
+            for t in tensors
+        )
+        self.fp32_model = (model if ready else copy.deepcopy(model)).eval()
+        self.fp32_model.to(self.device, torch.float32)
         self.model = (
             self.fp32_model
             if self.dtype == torch.float32
             else copy.deepcopy(self.fp32_model).to(self.dtype)
         )
         self.forward = torch.compile(self.model) if compile else self.model
+
+    @property
+    def in_channels(self) -> int | None:
+        """The channels the model takes (``None`` when it does not say)."""
+        config = getattr(self.fp32_model, "config", None)
+        return config.get("in_channels") if isinstance(config, dict) else None
 
     @torch.inference_mode()
     def _run(self, lr: torch.Tensor) -> torch.Tensor:
@@ -225,6 +249,20 @@ class Upscaler:
     def __call__(self, lr: torch.Tensor, *, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
         if lr.dim() != 4:
             raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(lr.shape)}")
+        if lr.numel() == 0:
+            raise ValueError(f"no pixels: shape {tuple(lr.shape)}")
+        channels = self.in_channels
+        if channels is not None and lr.shape[1] != channels:
+            raise ValueError(
+                f"the model takes {channels} channels, got {lr.shape[1]}: "
+                "srgan.upscale_image handles gray and alpha images"
+            )
+        if out_dtype not in OUT_DTYPES:
+            names = ", ".join(str(d).removeprefix("torch.") for d in OUT_DTYPES)
+            raise ValueError(f"out_dtype must be one of {names}, got {out_dtype}")
+        if lr.is_floating_point() and not all_finite(lr):
+            # Every backend alike: int8 would quantize NaN to 0 and return black.
+            raise FloatingPointError("the input holds NaN or infinite values")
         tile = self.tile
         while True:
             try:

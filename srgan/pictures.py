@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -168,6 +169,9 @@ def upscale_picture(
     bits: int | None = None,
 ) -> Picture:
     """Upscale one decoded ``Picture`` (colour through the model, alpha apart)."""
+    check_outscale(outscale)
+    if alpha not in ("bicubic", "model"):
+        raise ValueError(f"alpha must be 'bicubic' or 'model', got {alpha!r}")
     out_dtype = torch.uint16 if (bits or picture.bits) == 16 else torch.uint8
     sr = upscaler(model_input(picture), out_dtype=out_dtype)[0]
     size = output_size(picture, upscaler, outscale)
@@ -176,11 +180,45 @@ def upscale_picture(
 
 @functools.lru_cache(maxsize=4)
 def cached_upscaler(
-    spec: str, device: str, precision: str, tile: int | None | str, backend: str = "auto"
+    spec: str,
+    device: str,
+    precision: str,
+    tile: int | None | str,
+    backend: str = "auto",
+    stamp: tuple[int, int] | None = None,
 ) -> Upscaler:
     """One ``Upscaler`` per (model, device, precision, tile, backend), reused by
-    ``upscale_image`` (built by ``srgan.backends.build_upscaler``)."""
+    ``upscale_image`` (built by ``srgan.backends.build_upscaler``). ``stamp``: the model
+    file's ``file_stamp``, so that a file written again is loaded again."""
     return build_upscaler(spec, backend=backend, device=device, precision=precision, tile=tile)
+
+
+def file_stamp(spec: str) -> tuple[int, int] | None:
+    """(modification time, size) of the file ``spec`` names, ``None`` for a shipped name."""
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        return None
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
+# The largest output factor accepted: beyond it the output is the model's, blown up (and
+# a 16x upscale of a 1000 x 1000 photo is already 256 MP).
+MAX_OUTSCALE = 16.0
+
+
+def check_outscale(outscale: float | None) -> None:
+    """``ValueError`` (``TypeError`` for a non-number) unless ``outscale`` is ``None`` or a
+    finite factor in (0, ``MAX_OUTSCALE``]."""
+    if outscale is None:
+        return
+    if isinstance(outscale, bool) or not isinstance(outscale, (int, float)):
+        raise TypeError(f"outscale must be a number, got {type(outscale).__name__}")
+    if not 0 < outscale <= MAX_OUTSCALE:  # NaN fails this too
+        raise ValueError(
+            f"outscale must be above 0 and at most {MAX_OUTSCALE:g} (None: the model's "
+            f"scale), got {outscale}"
+        )
 
 
 def upscale_image(
@@ -219,6 +257,11 @@ def upscale_image(
         EXIF without orientation and the scaled DPI, as Pillow's own images do), or an
         array of the input's dtype and layout.
     """
+    if isinstance(image, torch.Tensor):
+        raise TypeError(
+            "upscale_image takes a PIL image or a numpy array (H, W[, C]); for (B, C, H, W) "
+            "tensors call an Upscaler, e.g. srgan.build_upscaler('default')(batch)"
+        )
     if isinstance(image, (str, os.PathLike)):
         raise TypeError(
             f"upscale_image takes pixels (a PIL image or an array), not a file name: "
@@ -232,7 +275,9 @@ def upscale_image(
             precision = "fp16" if resolve_device(device).type == "cuda" else "fp32"
         upscaler = Upscaler(model, device=device, precision=precision, tile=side)  # type: ignore[arg-type]
     else:
-        upscaler = cached_upscaler(str(model), device, precision, tile, backend)
+        upscaler = cached_upscaler(
+            str(model), device, precision, tile, backend, file_stamp(str(model))
+        )
     if isinstance(image, Image.Image):
         frames = getattr(image, "n_frames", 1)
         if frames > 1 and image.format != "MPO":  # a camera's MPO: the photo, then previews
@@ -256,7 +301,14 @@ def upscale_image(
     if floating:
         if not np.isfinite(array).all():
             raise ValueError("the image holds NaN or infinite values; pixels are 0..1 floats")
-        array = (np.clip(array, 0, 1) * 65535).round().astype(np.uint16)
+        if array.max() > 1.5:
+            raise ValueError(
+                f"float pixels are taken in [0, 1], and these reach {array.max():g}: divide "
+                "by 255 (or 65535), or pass the integer array"
+            )
+        # In float32 at least: 65535 overflows float16.
+        wide = np.promote_types(dtype, np.float32)
+        array = (np.clip(array.astype(wide), 0, 1) * 65535).round().astype(np.uint16)
     if array.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"expected uint8, uint16 or float pixels, got {array.dtype}")
     squeeze = array.ndim == 2

@@ -65,6 +65,7 @@ from srgan.jobs import (
     plan_jobs,
     run_jobs,
 )
+from srgan.pictures import MAX_OUTSCALE
 from srgan.video import MAX_CRF, PRESETS, check_encoding
 from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
@@ -347,10 +348,6 @@ def options_from(
         progress=progress and not args.no_progress,
         tag=settings_tag(args, upscaler),
     )
-
-
-# The largest output factor accepted: beyond it the output is the model's, blown up.
-MAX_OUTSCALE = 16.0
 
 
 def check_options(args: argparse.Namespace) -> None:

@@ -220,3 +220,67 @@ def test_a_read_only_one_pixel_image_makes_a_batch_without_a_warning() -> None:
 def test_a_file_name_is_not_pixels() -> None:
     with pytest.raises(TypeError, match=r"not a file name: open it first"):
         srgan.upscale_image("photo.jpg", model=torch.nn.Identity())
+
+
+def test_float16_pixels_come_back_as_float16(model: torch.nn.Module) -> None:
+    pixels = photo().astype(np.float32) / 255
+    half = srgan.upscale_image(pixels.astype(np.float16), model, device="cpu")
+    single = srgan.upscale_image(pixels.astype(np.float16).astype(np.float32), model, device="cpu")
+    # Scaled to 16 bits in float32: 65535 overflows float16 (the image came back black).
+    assert half.dtype == np.float16 and np.abs(half.astype(np.float32) - single).max() < 1e-3
+
+
+def test_what_upscale_image_cannot_take_is_said(model: torch.nn.Module) -> None:
+    pixels = photo()
+    for bad, error, says in [
+        (pixels.astype(np.float32), ValueError, "divide by 255"),  # 0..255 floats
+        (torch.from_numpy(pixels), TypeError, "call an Upscaler"),
+    ]:
+        with pytest.raises(error, match=says):
+            srgan.upscale_image(bad, model, device="cpu")
+    for outscale in (0, -1, float("nan"), float("inf"), 17):
+        with pytest.raises(ValueError, match="outscale must be above 0 and at most 16"):
+            srgan.upscale_image(pixels, model, device="cpu", outscale=outscale)
+    with pytest.raises(TypeError, match="outscale must be a number"):
+        srgan.upscale_image(pixels, model, device="cpu", outscale="2")
+    rgba = np.dstack([pixels, pixels[..., 0]])
+    with pytest.raises(ValueError, match="alpha must be 'bicubic' or 'model'"):
+        srgan.upscale_image(rgba, model, device="cpu", alpha="nonsense")
+
+
+def test_the_callers_network_keeps_its_mode_and_dtype() -> None:
+    network = srgan.SRResNet(num_features=8, num_blocks=1, scale=2).train()
+    srgan.upscale_image(photo(), network, device="cpu")
+    assert network.training  # a preview in the middle of training leaves it training
+    double = tiny_compact().double()
+    srgan.upscale_image(photo(), double, device="cpu")
+    assert next(double.parameters()).dtype == torch.float64
+    ready = tiny_compact().eval()
+    assert srgan.Upscaler(ready, device="cpu").model is ready  # nothing to change: no copy
+
+
+def test_a_model_file_written_again_is_loaded_again(tmp_path: Path) -> None:
+    path = tmp_path / "swap.safetensors"
+    save_generator(srgan.CompactNet(num_features=8, num_convs=1, scale=4), path)
+    assert srgan.upscale_image(photo(), str(path), device="cpu", backend="torch").shape[0] == 40
+    save_generator(srgan.CompactNet(num_features=8, num_convs=1, scale=2), path)
+    assert srgan.upscale_image(photo(), str(path), device="cpu", backend="torch").shape[0] == 20
+
+
+def test_a_lab_image_has_no_alpha(model: torch.nn.Module) -> None:
+    lab = Image.fromarray(photo()).convert("LAB")  # its bands are L, A and B
+    out = srgan.upscale_image(lab, model, device="cpu")
+    assert out.mode == "RGB" and out.size == (48, 40)
+
+
+def test_an_upscaler_says_what_it_cannot_take(model: torch.nn.Module) -> None:
+    upscaler = srgan.Upscaler(model, device="cpu")
+    for batch, error, says in [
+        (torch.full((1, 3, 8, 8), float("nan")), FloatingPointError, "the input holds NaN"),
+        (torch.rand(1, 4, 8, 8), ValueError, "the model takes 3 channels, got 4"),
+        (torch.rand(1, 3, 0, 8), ValueError, "no pixels"),
+    ]:
+        with pytest.raises(error, match=says):
+            upscaler(batch)
+    with pytest.raises(ValueError, match="out_dtype must be one of"):
+        upscaler(torch.rand(1, 3, 8, 8), out_dtype=torch.int32)
