@@ -80,6 +80,22 @@ def _prepare(images: torch.Tensor, crop_border: int, y_channel: bool) -> torch.T
 
 
 def _check(sr: torch.Tensor, hr: torch.Tensor) -> None:
+    for name, x in (("sr", sr), ("hr", hr)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"{name}: need a (B, C, H, W) torch tensor of floats in [0, 1], got "
+                f"{type(x).__name__} (an (H, W, C) uint8 array a: "
+                "torch.from_numpy(a).permute(2, 0, 1)[None] / 255)"
+            )
+        if not x.is_floating_point():
+            raise ValueError(
+                f"{name}: need float pixels in [0, 1], got {x.dtype}: divide 8-bit images by 255"
+            )
+        if x.numel() and float(x.detach().max()) > 1.5:
+            raise ValueError(
+                f"{name}: pixels are taken in [0, 1], and these reach "
+                f"{float(x.detach().max()):g}: divide 8-bit images by 255"
+            )
     if sr.shape != hr.shape or sr.dim() != 4:
         raise ValueError(
             f"need two (B, C, H, W) tensors of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
@@ -199,6 +215,7 @@ class LPIPS(nn.Module):
             {key: state["features." + key.split(".", 1)[1]] for key in self.model.net.state_dict()}
         )
         self.model.eval().requires_grad_(False)
+        self.eval()  # a metric, not a network to train
 
     @torch.inference_mode()
     def forward(self, sr: torch.Tensor, hr: torch.Tensor, *, crop_border: int = 0) -> torch.Tensor:
@@ -294,4 +311,5 @@ class DISTS(nn.Module):
         _check(sr, hr)
         device = self.alpha.device
         a, b = (_perceptual_input(x, crop_border, device) for x in (sr, hr))
-        return self.distance(a, b).to("cpu", torch.float64)
+        # Not below 0 (an image against itself gives -1e-7 in float32).
+        return self.distance(a, b).clamp_min(0).to("cpu", torch.float64)

@@ -267,3 +267,20 @@ def test_quantisation_rounds_halves_away_from_zero_and_clips_like_im2uint8() -> 
     assert math.isinf(psnr(white + 0.3, white).item())
     assert math.isinf(psnr(black - 0.2, black).item())
     assert ssim(white + 0.3, white).item() == pytest.approx(1.0)
+
+
+def test_pixels_not_in_0_1_floats_are_refused() -> None:
+    image = torch.rand(1, 3, 16, 16)
+    for bad, error, says in [
+        (
+            (image * 255).to(torch.uint8),
+            ValueError,
+            "need float pixels in \\[0, 1\\], got torch.uint8",
+        ),
+        (image * 255, ValueError, "divide 8-bit images by 255"),
+        (image.numpy(), TypeError, "need a \\(B, C, H, W\\) torch tensor"),
+    ]:
+        for metric in (psnr, ssim):
+            with pytest.raises(error, match=says):
+                metric(bad, bad)
+    assert psnr(image, image.clamp(0, 1)).isinf().all()  # in range: scored as before
