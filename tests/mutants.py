@@ -248,10 +248,10 @@ MUTANTS = [
         OBJECTIVES,
     ),
     Mutant(
-        "smooth-max-without-log-n",
+        "smooth-max-sums-instead-of-averaging",
         "srgan/objectives.py",
-        "tau * (torch.logsumexp(flat / tau, dim=0) - math.log(flat.numel()))",
-        "tau * torch.logsumexp(flat / tau, dim=0)",
+        "torch.expm1((flat - top) / tau).mean()",
+        "torch.expm1((flat - top) / tau).sum()",
         OBJECTIVES,
     ),
     # -- metrics: psnr, ssim, Y channel, crop, quantisation ------------------------------
