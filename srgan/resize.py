@@ -97,6 +97,10 @@ def imresize(
     """
     if (scale is None) == (size is None):
         raise ValueError("give exactly one of scale and size")
+    if scale is not None and not 0 < scale < math.inf:
+        raise ValueError(f"scale must be a positive finite number, got {scale}")
+    if size is not None and min(size) < 1:
+        raise ValueError(f"size must be at least 1 x 1, got {size}")
     height, width = image.shape[-2:]
     if size is None:
         out_h, out_w = math.ceil(height * scale), math.ceil(width * scale)

@@ -63,6 +63,13 @@ def save_generator(
     stored as extra metadata (a dict of JSON-serialisable values).
     """
     path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise ValueError(f"{path}: a generator is saved as .safetensors (give that suffix)")
+    if not isinstance(getattr(generator, "config", None), dict):
+        raise TypeError(
+            f"save_generator writes srgan generators (which record their config), got "
+            f"{type(generator).__name__}; save other modules with safetensors.torch.save_file"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)

@@ -208,3 +208,12 @@ def test_uint8_rounds_halves_away_from_zero() -> None:
     out = imresize(torch.from_numpy(image), 2.0).numpy()
     np.testing.assert_array_equal(out[:, 0], np.clip(np.floor(exact + 0.5), 0, 255))
     assert (out[ties, 0] == exact[ties] + 0.5).all()
+
+
+def test_a_scale_or_size_that_gives_no_image_is_refused() -> None:
+    image = torch.rand(1, 3, 8, 8)
+    for scale in (0, -2, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="scale must be a positive finite number"):
+            imresize(image, scale)
+    with pytest.raises(ValueError, match="size must be at least 1 x 1"):
+        imresize(image, size=(0, 4))

@@ -291,3 +291,11 @@ def test_saved_weights_are_as_readable_as_any_output(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not safetensors' owner-only 0600
+
+
+def test_save_generator_writes_srgan_generators_as_safetensors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="saved as .safetensors"):
+        save_generator(tiny_compact(), tmp_path / "mine.pt")
+    with pytest.raises(TypeError, match="save_generator writes srgan generators"):
+        save_generator(torch.nn.Conv2d(3, 3, 3), tmp_path / "conv.safetensors")
+    assert not list(tmp_path.iterdir())
