@@ -285,7 +285,7 @@ class _Stopped(Exception):
 def upscale_video(
     source: str | Path,
     target: str | Path,
-    upscaler: Upscaler,
+    upscaler: Upscaler | str,
     *,
     outscale: float | None = None,
     crf: int | None = None,
@@ -296,7 +296,8 @@ def upscale_video(
     progress: Callable[[int], None] | None = None,
     total: Callable[[int | None], None] | None = None,
 ) -> VideoResult:
-    """Upscale the video ``source`` into ``target`` (its suffix picks the container).
+    """Upscale the video ``source`` into ``target`` (its suffix picks the container) with
+    ``upscaler`` (or the model a name or file gives, as ``srgan.backends.build_upscaler``).
 
     ``progress(n)`` is called with the number of frames written after each batch,
     ``total(frames)`` once with the frame count the input declares (``None`` if unknown).
@@ -305,6 +306,14 @@ def upscale_video(
     """
     av = _av()
     source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise VideoError(f"{source}: no such file")
+    if target.resolve() == source.resolve():
+        raise ValueError(f"refusing to write over the input {source}: give another target")
+    if not isinstance(upscaler, Upscaler):  # a model's name or file
+        from srgan.backends import build_upscaler
+
+        upscaler = build_upscaler(str(upscaler))
     fmt = container_of(target)
     codec = VIDEO_CODECS.get(fmt, "libx264")
     check_encoding(target.suffix, crf, preset)

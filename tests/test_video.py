@@ -390,6 +390,20 @@ def test_a_truncated_matroska_is_named_from_its_duration(
     assert f"{frames} of the about 30 frames its duration gives could be decoded" in out
 
 
+def test_upscale_video_in_python_takes_a_model_and_never_its_input(
+    tmp_path: Path, model_file: Path
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4", audio=None)
+    before = clip.read_bytes()
+    with pytest.raises(ValueError, match="refusing to write over the input"):
+        upscale_video(clip, tmp_path / "." / "clip.mp4", Upscaler(tiny_compact()))
+    assert clip.read_bytes() == before
+    with pytest.raises(VideoError, match="nowhere.mp4: no such file"):
+        upscale_video(tmp_path / "nowhere.mp4", tmp_path / "o.mp4", Upscaler(tiny_compact()))
+    result = upscale_video(clip, tmp_path / "o.mp4", str(model_file))  # a model file
+    assert result.frames == 6
+
+
 def test_an_image_with_a_video_suffix_is_not_a_video(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "still.mp4", format="PNG")
     with pytest.raises(VideoError, match=r"an image file \(png\), not a video"):
