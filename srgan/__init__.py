@@ -3,6 +3,12 @@
 Train ESRGAN-class models (``python -m srgan.fit``), swap adversarial objectives from the
 config, upscale images, videos and folders (``python -m srgan.upscale``), export to ONNX / int8
 (``python -m srgan.export``) and benchmark quality and speed (``python -m benchmarks.*``).
+
+In Python: ``upscale_image(image, "default")`` (a PIL image or numpy array back),
+``build_upscaler(model, backend=...)`` for an ``Upscaler`` to call on ``(B, C, H, W)``
+batches, ``upscale_video(source, target, model)``, ``load_model`` / ``save_generator``,
+the networks (``RRDBNet``, ``SRResNet``, ``CompactNet``, ``VGGStyle``, ``UNet``), the
+adversarial objectives, and ``srgan.metrics`` (PSNR, SSIM, LPIPS, DISTS).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ if sys.argv[:1] == ["-m"] or Path(sys.argv[0] if sys.argv else "").name.startswi
     sys.excepthook = _quiet_interrupt
     warnings.showwarning = _plain_warning
 
-from srgan.backends import build_upscaler
+from srgan.backends import BackendError, build_upscaler
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
 from srgan.inference import Upscaler
@@ -69,6 +75,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdversarialObjective",
+    "BackendError",
     "CompactNet",
     "Hinge",
     "LeastSquares",

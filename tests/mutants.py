@@ -974,6 +974,27 @@ MUTANTS = [
         ("tests/test_export.py",),
     ),
     Mutant(
+        "upscaler-passes-nan-input-on",
+        "srgan/inference.py",
+        "        if lr.is_floating_point() and not all_finite(lr):",
+        "        if False:",
+        INFERENCE,
+    ),
+    Mutant(
+        "upscaler-changes-the-callers-network",
+        "srgan/inference.py",
+        "(model if ready else copy.deepcopy(model)).eval()",
+        "model.eval()",
+        INFERENCE,
+    ),
+    Mutant(
+        "model-file-cached-by-name-only",
+        "srgan/pictures.py",
+        "str(model), device, precision, tile, backend, file_stamp(str(model))",
+        "str(model), device, precision, tile, backend, None",
+        PICTURES,
+    ),
+    Mutant(
         "gan-stage-from-scratch-unwarned",
         "srgan/module.py",
         '        if self.stage == "gan" and fresh:',
