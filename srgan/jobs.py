@@ -536,6 +536,9 @@ def _run_videos(
             disable=not options.progress,
             dynamic_ncols=True,
             file=sys.stderr,
+            # Shown once the video is under way: no "0frame" line before its frame count
+            # is known, none for a file that fails at once.
+            delay=0.5,
         )
 
         def set_total(frames: int | None, bar: Any = bar) -> None:
@@ -556,10 +559,13 @@ def _run_videos(
                 progress=bar.update,
                 total=set_total,
             )
-        except (VideoError, ValueError) as error:
-            fail(job, str(error))
         except Exception as error:  # noqa: BLE001 - this video fails, the rest go on
-            fail(job, f"{type(error).__name__}: {error}")
+            # The bar goes first (the FAILED line says it all; tqdm.write would draw it
+            # again below).
+            bar.leave = False
+            bar.close()
+            known = isinstance(error, (VideoError, ValueError))
+            fail(job, str(error) if known else f"{type(error).__name__}: {error}")
         else:
             summary.done += 1
             summary.videos += 1
