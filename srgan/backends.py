@@ -536,9 +536,11 @@ def build_upscaler(
             fp32_path, generator.scale, calibration_dir=calibration_dir
         )
         if made:
+            own = int8_record["calibration"] == "built-in"
             say(
                 f"int8 model calibrated on {int8_record['crops']} crops "
-                f"({int8_record['calibration']}); its Y-PSNR cost on the built-in images: "
+                f"({int8_record['calibration']}); its Y-PSNR cost on the built-in images"
+                f"{' (those it was calibrated on: others may lose more)' if own else ''}: "
                 f"{int8_record['psnr_cost_db']:.3f} dB ({int8_record['psnr_fp32_db']:.2f} -> "
                 f"{int8_record['psnr_int8_db']:.2f} dB). Cached: {int8_path}"
             )

@@ -304,6 +304,7 @@ def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
     code, _, err = run([*args, "--backend", "onnx-int8"], capsys)
     assert code == EXIT_OK, err
     assert "int8 model calibrated on 32 crops (built-in)" in err and "Y-PSNR cost" in err
+    assert "(those it was calibrated on: others may lose more)" in err
     settings = json.loads(read_tag(tmp_path / "out" / "a.png"))
     assert settings["backend"] == "onnx-int8" and len(settings["calibration"]) == 16
     code, out, err = run([*args, "--backend", "onnx-int8", "--overwrite"], capsys)
