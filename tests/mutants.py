@@ -248,10 +248,10 @@ MUTANTS = [
         OBJECTIVES,
     ),
     Mutant(
-        "smooth-max-sums-instead-of-averaging",
+        "smooth-max-without-log-n",
         "srgan/objectives.py",
-        "torch.expm1((flat - top) / tau).mean()",
-        "torch.expm1((flat - top) / tau).sum()",
+        "tau * (torch.logsumexp(flat / tau, dim=0) - math.log(flat.numel()))",
+        "tau * torch.logsumexp(flat / tau, dim=0)",
         OBJECTIVES,
     ),
     # -- metrics: psnr, ssim, Y channel, crop, quantisation ------------------------------
