@@ -103,6 +103,18 @@ def all_finite(x: torch.Tensor) -> bool:
     return bool(torch.isfinite(low) & torch.isfinite(high))
 
 
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """One device, however named: ``cuda`` is the current CUDA device (``cuda:0`` as a
+    rule), which ``torch.device`` equality does not see."""
+
+    def concrete(device: torch.device) -> tuple[str, int]:
+        if device.index is None and device.type == "cuda":
+            return "cuda", torch.cuda.current_device()
+        return device.type, device.index or 0
+
+    return concrete(a) == concrete(b)
+
+
 def check_tile(tile: int | None) -> int | None:
     """``tile`` if it is ``None`` (whole images) or at least ``MIN_TILE``; else ``ValueError``."""
     if tile is not None and tile < MIN_TILE:
@@ -195,7 +207,8 @@ class Upscaler:
         # so NaN fallbacks run the original weights, not upcast half ones.
         tensors = [*model.parameters(), *model.buffers()]
         ready = not model.training and all(
-            t.device == self.device and (t.dtype == torch.float32 or not t.is_floating_point())
+            same_device(t.device, self.device)
+            and (t.dtype == torch.float32 or not t.is_floating_point())
             for t in tensors
         )
         self.fp32_model = (model if ready else copy.deepcopy(model)).eval()

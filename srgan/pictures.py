@@ -14,6 +14,7 @@ upscale many images without reloading. Files and folders are ``srgan.jobs``' bus
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -212,7 +213,7 @@ def check_outscale(outscale: float | None) -> None:
     finite factor in (0, ``MAX_OUTSCALE``]."""
     if outscale is None:
         return
-    if isinstance(outscale, bool) or not isinstance(outscale, (int, float)):
+    if isinstance(outscale, bool) or not isinstance(outscale, numbers.Real):
         raise TypeError(f"outscale must be a number, got {type(outscale).__name__}")
     if not 0 < outscale <= MAX_OUTSCALE:  # NaN fails this too
         raise ValueError(

@@ -259,6 +259,16 @@ def test_the_callers_network_keeps_its_mode_and_dtype() -> None:
     assert srgan.Upscaler(ready, device="cpu").model is ready  # nothing to change: no copy
 
 
+def test_devices_are_compared_by_what_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    from srgan.inference import same_device
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    # A model on cuda:0 with device "cuda" asked for: ready, no copy of it is made.
+    assert same_device(torch.device("cuda:0"), cuda) and same_device(cpu, torch.device("cpu", 0))
+    assert not same_device(torch.device("cuda:1"), cuda) and not same_device(cpu, cuda)
+
+
 def test_a_model_file_written_again_is_loaded_again(tmp_path: Path) -> None:
     path = tmp_path / "swap.safetensors"
     save_generator(srgan.CompactNet(num_features=8, num_convs=1, scale=4), path)
