@@ -49,7 +49,15 @@ from srgan.pictures import (
     peak_memory,
     upscale_alpha,
 )
-from srgan.video import VIDEO_SUFFIXES, VideoError, read_video_tag, upscale_video
+from srgan.video import (
+    CONTAINERS,
+    DEFAULT_CRF,
+    VIDEO_CODECS,
+    VIDEO_SUFFIXES,
+    VideoError,
+    read_video_tag,
+    upscale_video,
+)
 
 INPUT_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 # Decoding and encoding threads each: half the cores, at least 2, at most 8.
@@ -494,15 +502,21 @@ def _skip(job: Job, options: Options, summary: Summary, tag: str | None = None) 
     return True
 
 
-def video_tag(options: Options) -> str | None:
-    """The settings a video output records: the images' (less the alpha mode, which
-    videos have none of) and the encoder's --crf (null: the codec's default) and
-    --preset, so that a run with other ones is told apart."""
+def video_tag(options: Options, suffix: str) -> str | None:
+    """The settings a video output (of this suffix) records: the images' (less the alpha
+    mode, which videos have none of) and the encoder's, as used: its codec, CRF (the
+    codec's default when --crf is not given) and, for H.264, the preset; so that a run
+    with other ones is told apart."""
     if options.tag is None:
         return None
     settings = json.loads(options.tag)
     settings.pop("alpha", None)
-    return json.dumps(settings | {"crf": options.crf, "preset": options.preset}, sort_keys=True)
+    codec = VIDEO_CODECS.get(CONTAINERS.get(suffix.lower(), ""), "libx264")
+    crf = DEFAULT_CRF[codec] if options.crf is None else options.crf
+    settings |= {"codec": codec, "crf": crf}
+    if codec == "libx264":
+        settings["preset"] = options.preset
+    return json.dumps(settings, sort_keys=True)
 
 
 def _run_videos(
@@ -526,7 +540,7 @@ def _run_videos(
         if job.clash is not None:
             fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
             continue
-        tag = video_tag(options)
+        tag = video_tag(options, job.target.suffix)
         if _skip(job, options, summary, tag):
             continue
         name = job.source.name if len(job.source.name) <= 40 else job.source.name[:37] + "..."
@@ -577,8 +591,14 @@ def _run_videos(
                 )
             if result.short:
                 say(
-                    f"note: {job.source}: {result.frames} of {result.expected} could be "
-                    f"decoded (a truncated file?); the output has {result.frames}"
+                    f"note: {job.source}: {result.shortfall} could be decoded (a truncated "
+                    f"file?); the output has {result.frames}"
+                )
+            if result.unrotated:
+                say(
+                    f"note: {job.source}: its frames are shown turned by {result.unrotated} "
+                    f"degrees, which {job.target.suffix} cannot record: the output plays "
+                    "unturned (write .mp4 or .mkv to keep it)"
                 )
             if result.dropped:
                 kinds = ", ".join(sorted(set(result.dropped)))

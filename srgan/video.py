@@ -20,6 +20,7 @@ model runs in the calling thread.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -71,26 +72,35 @@ class VideoResult:
     declared: int | None = None  # the frames the input's container declares, if it does
     # The exact (width, height) the scale gives, when odd sides were rounded to even ones.
     exact: tuple[int, int] | None = None
-    # The frames its duration gives, when the container declares no count (Matroska).
-    estimated: int | None = None
+    # When the container declares no frame count (Matroska): the seconds its duration
+    # gives, and those the frames written span (first to last timestamp, plus a frame).
+    duration: float | None = None
+    reached: float | None = None
     dropped: list[str] = field(default_factory=list)  # streams not written ("subtitle")
     reencoded: list[str] = field(default_factory=list)  # audio encoded again ("mp3 -> aac")
+    unrotated: int = 0  # a rotation the output's container cannot record (AVI)
 
     @property
     def short(self) -> bool:
-        """Fewer frames decoded than the container declares, or clearly fewer than its
-        duration gives (a truncated file?). One frame is let pass: AVI files muxed with
-        MP3 audio declare one more than they hold, durations round."""
+        """Fewer frames decoded than the container declares, or frames that end clearly
+        before its duration (a truncated file?). Timestamps, not a frame count from the
+        duration: a variable frame rate makes the latter anything. One frame is let pass:
+        AVI files muxed with MP3 audio declare one more than they hold."""
         if self.declared is not None:
             return self.frames < self.declared - 1
-        return self.estimated is not None and self.frames < 0.9 * self.estimated - 1
+        if self.duration is None or self.reached is None:
+            return False
+        return self.reached < 0.9 * self.duration
 
     @property
-    def expected(self) -> str:
-        """What ``short`` compared with, in words."""
+    def shortfall(self) -> str:
+        """What ``short`` found, in words."""
         if self.declared is not None:
-            return f"the {self.declared} frames its container declares"
-        return f"the about {self.estimated} frames its duration gives"
+            return f"{self.frames} of the {self.declared} frames its container declares"
+        return (
+            f"{self.frames} frames, {self.reached:.2f} s of the {self.duration:.2f} s its "
+            "duration gives,"
+        )
 
 
 def _reason(error: Exception) -> str:
@@ -123,11 +133,14 @@ def _open(path: Path) -> Any:
 
 
 def main_video(container: Any) -> Any:
-    """The container's main video stream (FFmpeg's pick: not a cover picture or
-    thumbnail stored as a one-frame stream before it)."""
-    if not container.streams.video:
+    """The container's main video stream: of those that are not attached pictures, the
+    one with the most frames (the first of them), not a cover or thumbnail stored as a
+    one-frame stream before it (which MP4's default flag would make FFmpeg's pick)."""
+    streams = list(container.streams.video)
+    if not streams:
         raise VideoError("no video stream in it")
-    return container.streams.best("video")
+    moving = [s for s in streams if not s.disposition & _av().stream.Disposition.attached_pic]
+    return max(moving or streams, key=lambda s: frame_count(s) or 0)
 
 
 def display_rotation(path: Path) -> int:
@@ -186,19 +199,23 @@ def read_video_tag(path: str | Path) -> str | None:
 
 def frame_count(stream: Any) -> int | None:
     """The number of frames the container declares, or an estimate from the duration
-    (the stream's, else the container's: Matroska declares no frame count)."""
+    (Matroska declares no frame count)."""
     if stream.frames:
         return int(stream.frames)
     rate = stream.average_rate or stream.guessed_rate
-    if not rate:
-        return None
+    seconds = duration_seconds(stream)
+    return round(seconds * float(rate)) if rate and seconds is not None else None
+
+
+def duration_seconds(stream: Any) -> float | None:
+    """The stream's duration: its own, else as Matroska tags it, else the container's."""
     if stream.duration and stream.time_base:
-        return round(float(stream.duration * stream.time_base * rate))
+        return float(stream.duration * stream.time_base)
     seconds = _tagged_seconds(stream)
     if seconds is not None:
-        return round(seconds * float(rate))
+        return seconds
     if stream.container.duration:
-        return round(stream.container.duration / 1_000_000 * float(rate))  # AV_TIME_BASE
+        return stream.container.duration / 1_000_000  # AV_TIME_BASE
     return None
 
 
@@ -308,7 +325,9 @@ def upscale_video(
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise VideoError(f"{source}: no such file")
-    if target.resolve() == source.resolve():
+    if target.resolve() == source.resolve() or (
+        target.exists() and os.path.samefile(source, target)  # case-insensitive volumes
+    ):
         raise ValueError(f"refusing to write over the input {source}: give another target")
     if not isinstance(upscaler, Upscaler):  # a model's name or file
         from srgan.backends import build_upscaler
@@ -318,7 +337,6 @@ def upscale_video(
     codec = VIDEO_CODECS.get(fmt, "libx264")
     check_encoding(target.suffix, crf, preset)
     start = time.perf_counter()
-    rotation = display_rotation(source)
     with _open(source) as reader:
         video = main_video(reader)
         video.thread_type = "AUTO"
@@ -331,6 +349,7 @@ def upscale_video(
                 f"frames too large: {width} x {height} is above the "
                 f"{max_pixels / 1e6:.0f} MP limit; raise it with --max-pixels"
             )
+        rotation = display_rotation(source)  # after the size check: it decodes a frame
         factor = outscale or upscaler.scale
         # 4:2:0 needs even sides.
         out_height = max(2, round(height * factor / 2) * 2)
@@ -338,9 +357,9 @@ def upscale_video(
         exact = max(1, round(width * factor)), max(1, round(height * factor))
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         declared = int(video.frames) or None
-        estimated = frame_count(video)
+        duration = None if declared else duration_seconds(video)
         if total is not None:
-            total(estimated)
+            total(frame_count(video))
         audio = list(reader.streams.audio)
         dropped = [s.type for s in reader.streams if s.type not in ("video", "audio")] + [
             "video"
@@ -354,7 +373,7 @@ def upscale_video(
                 encoder = _video_stream(
                     writer, codec, rate, video, (out_width, out_height), crf, preset
                 )
-                if rotation:
+                if rotation and fmt != "avi":  # AVI has no field for it: said by the caller
                     encoder.set_display_rotation(rotation)
                 audio_out = {a.index: _audio_stream(writer, a, fmt) for a in audio}
                 reencoded = [
@@ -362,7 +381,7 @@ def upscale_video(
                     for a in audio
                     if not audio_out[a.index].copied
                 ]
-                frames = _pipeline(
+                frames, span = _pipeline(
                     reader,
                     video,
                     audio,
@@ -388,9 +407,11 @@ def upscale_video(
         out_height,
         declared,
         exact,
-        estimated=None if declared else estimated,
+        duration=duration,
+        reached=span,
         dropped=dropped,
         reencoded=reencoded,
+        unrotated=rotation if fmt == "avi" else 0,
     )
 
 
@@ -484,11 +505,12 @@ def _pipeline(
     size: tuple[int, int],
     batch_size: int,
     progress: Callable[[int], None] | None,
-) -> int:
+) -> tuple[int, float | None]:
     """Decode (background thread) -> upscale batches (here) -> encode (background thread).
 
     Audio packets travel with the frames in demuxing order, so the output interleaves
-    them as the input did. Returns the number of frames written.
+    them as the input did. Returns the number of frames written and the seconds they
+    span (first to last timestamp, plus a frame; ``None`` without frames).
     """
     av = _av()
     step = 1 / (video.average_rate or video.guessed_rate or Fraction(25))
@@ -521,6 +543,7 @@ def _pipeline(
     pending: list[tuple[str, Any]] = []  # audio packets and frames waiting for a batch
     batch: list[Any] = []
     written = 0
+    first_pts: int | None = None
     last_pts: int | None = None
     decoder = _Background(decode, size=2 * batch_size + 8)
     encoding: list[Future] = []
@@ -528,13 +551,14 @@ def _pipeline(
         try:
 
             def flush() -> None:
-                nonlocal written, last_pts
+                nonlocal written, first_pts, last_pts
                 upscaled = _upscale_frames(upscaler, batch, size)
                 items = []
                 for kind, item in pending:
                     if kind == "frame":
                         frame = upscaled.pop(0)
                         last_pts = _timestamp(frame, item, last_pts, step, video.time_base)
+                        first_pts = last_pts if first_pts is None else first_pts
                         items.append(("frame", frame))
                     else:
                         items.append((kind, item))
@@ -564,7 +588,9 @@ def _pipeline(
             for future in encoding:
                 future.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
-    return written
+    if first_pts is None or last_pts is None:
+        return written, None
+    return written, float((last_pts - first_pts) * video.time_base + step)
 
 
 def _timestamp(frame: Any, source: Any, last: int | None, step: Fraction, base: Fraction) -> int:

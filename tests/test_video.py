@@ -240,6 +240,9 @@ def test_a_video_rerun_skips_or_reports_other_settings(
     code, out, _ = run(args, capsys)
     assert code == EXIT_OK and "skipped 1 (already there)" in out
     assert "(nothing upscaled)" in out and "images/s" not in out
+    # The settings as used: the codec's default CRF given by name is the same output.
+    code, out, _ = run([*args, "--crf", "31"], capsys)
+    assert code == EXIT_OK and "skipped 1 (already there)" in out and "other settings" not in out
     code, out, err = run([*args, "--outscale", "2"], capsys)
     assert code == EXIT_OK and "1 made with other settings" in out and "--overwrite" in err
     assert (tmp_path / "out" / "clip.webm").stat().st_mtime_ns == before
@@ -363,6 +366,17 @@ def test_the_main_video_upright_and_its_audio_in_time(
     )
     assert code == EXIT_OK and "1 stream(s) not written (video)" in out, err
     assert len(frame_times(tmp_path / "up2.mkv")) == 6
+    # In MP4 too, where the cover's track comes first with the default flag.
+    write_clip(tmp_path / "covered.mp4", cover=True)
+    code, out, err = run(
+        [tmp_path / "covered.mp4", tmp_path / "up2.mp4", "--model", model_file], capsys
+    )
+    assert code == EXIT_OK and len(frame_times(tmp_path / "up2.mp4")) == 6, err
+    # AVI cannot record a rotation: said, not lost in silence.
+    code, out, err = run(
+        [tmp_path / "portrait.mkv", tmp_path / "up.avi", "--model", model_file], capsys
+    )
+    assert code == EXIT_OK and "turned by 90 degrees, which .avi cannot record" in out, err
     # Audio encoded again (MP3 into WebM: Opus) starts when it started, and is said to.
     write_clip(tmp_path / "late.mkv", audio="libmp3lame", audio_delay=Fraction(1, 2))
     code, out, err = run(
@@ -387,7 +401,14 @@ def test_a_truncated_matroska_is_named_from_its_duration(
     code, out, _ = run([tmp_path / "cut.mkv", tmp_path / "o.mkv", "--model", model_file], capsys)
     frames = len(frame_times(tmp_path / "o.mkv"))
     assert code == EXIT_OK and 0 < frames < 27
-    assert f"{frames} of the about 30 frames its duration gives could be decoded" in out
+    assert f"{frames} frames, " in out and "s its duration gives, could be decoded" in out
+    # A complete one with a variable frame rate (a second at 60 fps, then 2 fps): its
+    # frames reach its end, whatever a count from its duration would say.
+    pts = [*range(60), *range(90, 330, 30)]
+    clip = make_video(tmp_path / "vfr.mkv", rate=60, pts=pts, audio=None)
+    code, out, _ = run([clip, tmp_path / "vfr_o.mkv", "--model", model_file], capsys)
+    assert code == EXIT_OK and "truncated" not in out
+    assert len(frame_times(tmp_path / "vfr_o.mkv")) == len(pts)
 
 
 def test_upscale_video_in_python_takes_a_model_and_never_its_input(
