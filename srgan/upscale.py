@@ -456,12 +456,14 @@ def main(argv: Iterable[str] | None = None) -> int:
     """The ``srgan-upscale`` / ``python -m srgan.upscale`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
-    with second_interrupt_exits():
+    # With --devices, the other processes hear Ctrl-C (the terminal's whole process group)
+    # but not a `kill` of this one: SIGTERM keeps its default there.
+    with second_interrupt_exits(terminate=args.devices is None):
         return run(args)
 
 
 @contextlib.contextmanager
-def second_interrupt_exits() -> Iterator[None]:
+def second_interrupt_exits(*, terminate: bool = True) -> Iterator[None]:
     """The first Ctrl-C stops the run cleanly (finished outputs stay, no partial files);
     a second one, while that clean-up runs, exits at once without a traceback (a killed
     write leaves only a temporary file, which the next run removes)."""
@@ -479,7 +481,8 @@ def second_interrupt_exits() -> Iterator[None]:
     interrupted: list[bool] = []
     # SIGTERM (a plain `kill`, a job scheduler's stop) ends the run as Ctrl-C does, so
     # that it too leaves no temporary file behind.
-    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, signal.SIGTERM) if terminate else (signal.SIGINT,)
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in signals}
     try:
         yield
     finally:

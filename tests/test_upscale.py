@@ -599,3 +599,6 @@ def test_a_plain_kill_stops_the_run_as_ctrl_c_does() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler interrupts this
     assert signal.getsignal(signal.SIGTERM) is before
+    # Under --devices only Ctrl-C (which reaches every process) is taken over.
+    with upscale.second_interrupt_exits(terminate=False):
+        assert signal.getsignal(signal.SIGTERM) is before
