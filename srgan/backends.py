@@ -457,8 +457,8 @@ def build_upscaler(
                 f"{path.name} is an ONNX model, made already: --calibration-dir is for "
                 "the int8 model srgan makes from a weights file (give a .safetensors)"
             )
-        if backend != "auto":
-            # The same refusals as for a weights file (onnx-cuda without a GPU, ...).
+        if backend == "onnx-cuda":
+            # Refused as for a weights file without a GPU (it ran on the CPU in silence).
             resolve_backend(backend, resolved)
         cuda = resolved.type == "cuda" and backend in ("auto", "onnx-cuda")
         if cuda and not cuda_provider_available():

@@ -243,6 +243,9 @@ def test_an_onnx_file_is_a_model(
     assert code == EXIT_OK, err
     assert read_image(tmp_path / "out.png").pixels.shape == (24, 32, 3)
     assert json.loads(read_tag(tmp_path / "out.png"))["model"] == "tiny.onnx"
+    # --backend onnx is ONNX Runtime on the CPU, a GPU being there or not.
+    cpu_run = build_upscaler(str(exported), backend="onnx", device=torch.device("cuda"))
+    assert cpu_run.backend == "onnx" and cpu_run.device.type == "cpu"
     # A file made elsewhere, without srgan's metadata: the scale is found by running it.
     foreign = onnx_lib.load(str(exported))
     del foreign.metadata_props[:]
