@@ -187,6 +187,10 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+# argparse names the type in its message ("invalid number value: 'abc'").
+positive_float.__name__ = non_negative_float.__name__ = "number"
+
+
 def default_outputs(args: argparse.Namespace) -> None:
     """Fill in the output paths not given: ``runs/export/MODEL.onnx`` and, for ``--fp16`` /
     ``--int8`` without a path, ``MODEL.fp16.onnx`` / ``MODEL.int8.onnx`` beside it."""
@@ -274,7 +278,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for path in (args.output, args.fp16, args.int8, report_file):
         if path:
             check_writable(Path(path).parent)
-    replaced = {str(p) for p in (args.output, args.fp16, args.int8) if p and Path(p).is_file()}
+    replaced = {
+        Path(p).resolve() for p in (args.output, args.fp16, args.int8) if p and Path(p).is_file()
+    }
     source = resolve_model(args.model)
     generator = load_generator(source).eval()
     digest = sha256_file(source)
@@ -307,7 +313,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report["onnxruntime"] = ort.__version__
 
     def written(path: str | Path) -> str:
-        return f"{path}, replacing an earlier file" if str(path) in replaced else str(path)
+        return (
+            f"{path}, replacing an earlier file" if Path(path).resolve() in replaced else str(path)
+        )
 
     start = time.perf_counter()
     origin = {"srgan.model": source.name, "srgan.source_sha256": digest}

@@ -302,12 +302,28 @@ def convert_fp16(source: str | Path, path: str | Path) -> Path:
     return Path(path)
 
 
+def _domains(graph: Any) -> set[str]:
+    """The operator domains of ``graph``'s nodes, those of subgraphs (If, Loop) included."""
+    import onnx
+
+    found = set()
+    for node in graph.node:
+        found.add(node.domain or "ai.onnx")
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                found |= _domains(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    found |= _domains(subgraph)
+    return found
+
+
 def save_checked(model: Any, path: str | Path) -> None:
     """Save ``model`` once onnx's full check (with shape inference) passes, declaring only
     the operator domains its nodes use: strict tools refuse domains they do not know."""
     import onnx
 
-    used = {node.domain or "ai.onnx" for node in model.graph.node}
+    used = _domains(model.graph)
     kept = [o for o in model.opset_import if (o.domain or "ai.onnx") in used]
     del model.opset_import[:]
     model.opset_import.extend(kept)

@@ -153,3 +153,25 @@ def test_opsets_outside_what_can_be_written_are_refused(tmp_path: Path, monkeypa
         export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "y.onnx", opset=19)
     assert [p.name for p in tmp_path.iterdir()] == ["y.onnx"]  # left as it was
     assert (tmp_path / "y.onnx").read_bytes() == b"an earlier export"
+
+
+def test_only_unused_operator_domains_are_dropped(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    from srgan.onnx import save_checked
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    plain = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "then", [], [y])
+    # A node of another domain inside a branch: its domain stays declared.
+    custom = helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft")
+    branch = helper.make_graph([custom], "else", [], [y])
+    cond = helper.make_tensor_value_info("cond", TensorProto.BOOL, [])
+    node = helper.make_node("If", ["cond"], ["y"], then_branch=plain, else_branch=branch)
+    graph = helper.make_graph([node], "g", [cond, x], [y])
+    opsets = [
+        helper.make_opsetid(d, v) for d, v in [("", 18), ("com.microsoft", 1), ("ai.onnx.ml", 3)]
+    ]
+    save_checked(helper.make_model(graph, opset_imports=opsets), tmp_path / "m.onnx")
+    kept = [o.domain for o in onnx.load(str(tmp_path / "m.onnx")).opset_import]
+    assert kept == ["", "com.microsoft"]
