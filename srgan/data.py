@@ -369,7 +369,16 @@ class SRDataModule(L.LightningDataModule):
         images, files = load_images(files)
         lr_images = None
         if self.train_lr_dir is not None:
-            lr_images, _ = load_images(self._paired_lr(files))
+            lr_files = self._paired_lr(files)
+            lr_images, _ = load_images(lr_files)
+            for hr, lr, hr_file, lr_file in zip(images, lr_images, files, lr_files):
+                expected = (hr.shape[0] // self.scale, hr.shape[1] // self.scale)
+                if lr.shape[:2] != expected:
+                    raise ValueError(
+                        f"{lr_file} is {lr.shape[1]} x {lr.shape[0]}, not {hr_file}'s size / "
+                        f"{self.scale} ({expected[1]} x {expected[0]}): LR images of another "
+                        "scale? (data.train_lr_dir must hold this scale's)"
+                    )
         keep = [i for i, im in enumerate(images) if min(im.shape[:2]) >= self.crop_size]
         if len(keep) < len(images):
             warnings.warn(
@@ -393,6 +402,14 @@ class SRDataModule(L.LightningDataModule):
 
     def _build_whole(self, files: list[Path]) -> WholeImages:
         images, files = load_images(files)
+        for image, file in zip(images, files):
+            # The metrics leave out `scale` px at each border of the mod-cropped image.
+            if min(image.shape[:2]) // self.scale * self.scale <= 2 * self.scale:
+                raise ValueError(
+                    f"{file} ({image.shape[1]} x {image.shape[0]}) is too small to score at "
+                    f"x{self.scale} (the metrics leave out {self.scale} px at each border): "
+                    f"give images of at least {3 * self.scale} px a side"
+                )
         names = [f.stem for f in files]
         return WholeImages(images, names, scale=self.scale, profile=self.val_degradation)
 
@@ -415,7 +432,8 @@ class SRDataModule(L.LightningDataModule):
             self.val_set = self._build_whole(val_files)
         if stage in ("test", "predict") and self.test_set is None:
             if not self.test_dirs:
-                raise ValueError(f"{stage} needs data.test_dir (one or more HR image folders)")
+                name = getattr(stage, "value", stage)  # Lightning passes its TrainerFn
+                raise ValueError(f"{name} needs data.test_dir (one or more HR image folders)")
             self.test_set = self._build_whole([f for d in self.test_dirs for f in list_images(d)])
 
     # -- where a run is: saved in its checkpoints ----------------------------------------

@@ -16,10 +16,22 @@ from srgan.layers import LEAKY_SLOPE, Normalization, constructor_config, normali
 class Discriminator(nn.Module):
     """Common base of the discriminators: ``forward`` returns raw logits,
     ``forward_features`` the logits and the intermediate feature maps. Configs name a
-    subclass (``model.discriminator``); a discriminator of one's own subclasses it."""
+    subclass (``model.discriminator``); a discriminator of one's own subclasses it.
+    ``size_multiple``: what the sides of its input must be multiples of."""
+
+    size_multiple: int = 1
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
+
+
+def check_sides(discriminator: Discriminator, x: torch.Tensor) -> None:
+    m = discriminator.size_multiple
+    if x.shape[-1] % m or x.shape[-2] % m:
+        raise ValueError(
+            f"{type(discriminator).__name__} needs sides that are multiples of {m}, got "
+            f"{tuple(x.shape[-2:])}"
+        )
 
 
 class VGGStyle(Discriminator):
@@ -29,6 +41,8 @@ class VGGStyle(Discriminator):
     adaptive average pool to 4x4 sits before the MLP (the identity at 128x128), so any
     crop whose sides are multiples of 32 works.
     """
+
+    size_multiple = 32
 
     def __init__(
         self,
@@ -70,10 +84,7 @@ class VGGStyle(Discriminator):
         )
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise ValueError(
-                f"VGGStyle needs sides that are multiples of 32, got {tuple(x.shape[-2:])}"
-            )
+        check_sides(self, x)
         features = []
         for stage in self.stages:
             x = stage(x)  # each stage halves H and W
@@ -89,6 +100,8 @@ class UNet(Discriminator):
 
     Returns ``(B, 1, H, W)`` logits; input sides must be multiples of 8.
     """
+
+    size_multiple = 8
 
     def __init__(
         self,
@@ -122,8 +135,7 @@ class UNet(Discriminator):
         self.conv9 = nn.Conv2d(f, 1, 3, padding=1)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if x.shape[-1] % 8 or x.shape[-2] % 8:
-            raise ValueError(f"UNet needs sides that are multiples of 8, got {tuple(x.shape[-2:])}")
+        check_sides(self, x)
 
         def act(t: torch.Tensor) -> torch.Tensor:
             return F.leaky_relu(t, LEAKY_SLOPE)

@@ -219,7 +219,7 @@ class SRCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
         data = config.get("data")
-        if not files or data is None:
+        if data is None:
             return
         for key in DATA_FOLDERS:
             value = data.get(key)
@@ -227,6 +227,11 @@ class SRCLI(LightningCLI):
                 data[key] = find_folder(value, files)
             elif isinstance(value, list):
                 data[key] = [find_folder(v, files) for v in value]
+            # A missing folder names its option (the loader would say only its path).
+            given = data.get(key)
+            for folder in [given] if isinstance(given, str) else given or []:
+                if not Path(folder).is_dir():
+                    raise FileNotFoundError(f"--data.{key}: image folder not found: {folder}")
 
     def _parse_ckpt_path(self) -> None:
         # A checkpoint that is missing or that weights-only loading refuses is one clear
@@ -237,6 +242,7 @@ class SRCLI(LightningCLI):
             if not Path(ckpt_path).is_file():
                 raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
             checkpoint = load_checkpoint(ckpt_path)
+            check_stage(checkpoint, self.config[subcommand]["model"].get("stage"), ckpt_path)
             if subcommand == "fit":
                 # Kept for before_fit, which checks that it fits the model the config builds.
                 self.checkpoint = checkpoint
@@ -248,6 +254,16 @@ class SRCLI(LightningCLI):
             self.config[subcommand]["model"]["init_from"] = None
 
     def _run_subcommand(self, subcommand: str) -> None:
+        if self.config_init[subcommand].get("ckpt_path") == "last":
+            # Lightning looks for "last" in this new run's own (empty) checkpoint folder,
+            # finds nothing and trains from scratch: the last run's last.ckpt is meant.
+            path = last_checkpoint(self.trainer)
+            checkpoint = load_checkpoint(path)
+            check_stage(checkpoint, self.config[subcommand]["model"].get("stage"), path)
+            if subcommand == "fit":
+                self.checkpoint = checkpoint
+            self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
+            print(f"--ckpt_path last: {path}", file=sys.stderr)
         self.trainer.callbacks += [BatchesRan(), RunFolder()]
         folder = log_folder(self.trainer)
         existed = existing_ancestor(folder) if folder is not None else None
@@ -280,6 +296,16 @@ class SRCLI(LightningCLI):
                 "--trainer.accumulate_grad_batches is not supported (srgan steps its own "
                 "optimizers); a larger --data.batch_size does what it would"
             )
+        critic = getattr(model, "discriminator", None)
+        crop = getattr(self.datamodule, "crop_size", None)
+        if getattr(model, "stage", None) == "gan" and critic is not None and crop:
+            multiple = getattr(critic, "size_multiple", 1)
+            if crop % multiple:
+                near = max(multiple, round(crop / multiple) * multiple)
+                raise ValueError(
+                    f"--data.crop_size {crop}: the {type(critic).__name__} discriminator takes "
+                    f"crops whose sides are multiples of {multiple} (e.g. {near})"
+                )
         checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
         if checkpoint is not None:
             check_resumable(
@@ -305,6 +331,30 @@ class SRCLI(LightningCLI):
             with isolate_rng():
                 self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
             self.trainer.num_sanity_val_steps = 0
+
+
+def last_checkpoint(trainer: L.Trainer) -> str:
+    """The newest ``last.ckpt`` of the runs under the logger's folder (``version_*``)."""
+    logger = trainer.logger
+    root = Path(logger.root_dir) if logger is not None else Path(trainer.default_root_dir)
+    found = sorted(root.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(
+            f"--ckpt_path last: no run under {root} has a checkpoints/last.ckpt; give the "
+            "checkpoint's path"
+        )
+    return str(found[-1])
+
+
+def check_stage(checkpoint: dict[str, Any], stage: str | None, path: str) -> None:
+    """``ValueError`` when the checkpoint was saved in another stage than the config's."""
+    saved = checkpoint.get("hyper_parameters", {}).get("stage")
+    if saved and stage and saved != stage:
+        raise ValueError(
+            f"--ckpt_path {path} was saved in stage {saved}, and this config is stage "
+            f"{stage}: resume with the config.yaml in its run folder; to start a new stage "
+            "from its generator, give it as --model.init_from instead"
+        )
 
 
 def check_resumable(

@@ -117,12 +117,21 @@ class SRGAN(L.LightningModule):
             warnings.warn(
                 "stage 'psnr' trains the generator alone: model.discriminator and "
                 "model.objective are not used (model.stage gan trains adversarially)",
-                stacklevel=2,
+                stacklevel=1,  # srgan.fit builds this module: a plain warning line
             )
         if perceptual_weight > 0 and perceptual_loss is None:
             raise ValueError("perceptual_weight > 0 needs model.perceptual_loss")
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        weights = {
+            "pixel_weight": pixel_weight,
+            "perceptual_weight": perceptual_weight,
+            "adversarial_weight": adversarial_weight,
+            "feature_matching_weight": feature_matching_weight,
+        }
+        for name, weight in weights.items():
+            if not weight >= 0:  # NaN too
+                raise ValueError(f"model.{name} must be 0 or more, got {weight}")
         if not 0 <= ema_decay <= 1:
             raise ValueError(f"ema_decay must be in [0, 1] (0: no averaging), got {ema_decay}")
         penalized = objective is not None and discriminator is not None
@@ -134,7 +143,7 @@ class SRGAN(L.LightningModule):
                 "by sample, which a discriminator with batch norm mixes: set "
                 "model.discriminator.init_args.normalization to none or spectral (as "
                 "configs/objective/wgan_gp.yaml does, with the paper's critic steps and Adam)",
-                stacklevel=2,
+                stacklevel=1,
             )
         # Networks and callables are not hyper-parameters: checkpoints keep only tensors
         # and plain values (loadable with weights_only=True); the YAML config is saved

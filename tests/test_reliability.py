@@ -451,6 +451,12 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
     Image.fromarray(rgb(16, 16)).save(small / "b.png")
     marker = tmp_path / "pwned"
     torch.save({"state_dict": {}, "extra": _Payload(marker)}, tmp_path / "evil.ckpt")
+    for name, size in {"big": 96, "tiny_val": 10, "lr_x2": 48}.items():
+        (tmp_path / name).mkdir()
+        for image in ("a.png", "b.png"):
+            Image.fromarray(rgb(size, size)).save(tmp_path / name / image)
+    big = "--data.train_dir=big"
+    gan = ["--model.stage=gan", "--model.discriminator=VGGStyle", "--model.objective=Hinge"]
     cases = {
         "no images in": ["--data.train_dir=empty"],
         "image folder not found": ["--data.train_dir=missing"],
@@ -459,6 +465,19 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
         "checkpoint not found": ["--data.train_dir=small", "--ckpt_path=nope.ckpt"],
         "clip with --model.gradient_clip": ["--trainer.gradient_clip_val=1"],
         "a larger --data.batch_size does": ["--trainer.accumulate_grad_batches=2"],
+        "--ckpt_path last: no run under": ["--data.train_dir=small", "--ckpt_path=last"],
+        "--data.val_dir: image folder not found: missing": [big, "--data.val_dir=missing"],
+        "(10 x 10) is too small to score at x4": [big, "--data.val_dir=tiny_val"],
+        "model.adversarial_weight must be 0 or more, got -1.0": [
+            big,
+            "--model.adversarial_weight=-1",
+        ],
+        "the VGGStyle discriminator takes crops whose sides are multiples of 32 (e.g. 64)": [
+            big,
+            *gan,
+            "--data.crop_size=48",
+        ],
+        "LR images of another scale?": [big, "--data.train_lr_dir=lr_x2"],
     }
     config = ["fit", "--config", str(ROOT / "configs/debug.yaml"), "--data.val_holdout=1"]
     for message, args in cases.items():
@@ -468,6 +487,9 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
         assert "run folder" not in err  # no run started
     assert not marker.exists()  # the payload never ran
     assert not (tmp_path / "runs").exists(), sorted((tmp_path / "runs").rglob("*"))
+    # Lightning names the stage by its enum: the message says "test".
+    assert command(["test", "--config", str(ROOT / "configs/debug.yaml"), big]) == 2
+    assert "error: test needs data.test_dir" in capsys.readouterr().err
 
 
 def test_fit_refuses_a_checkpoint_it_cannot_resume_in_one_line(
@@ -492,6 +514,12 @@ def test_fit_refuses_a_checkpoint_it_cannot_resume_in_one_line(
         "is at step 2 and --trainer.max_steps is 2: nothing is left to train": [
             "--trainer.max_steps=2"
         ],
+        "was saved in stage psnr, and this config is stage gan: resume with the config.yaml": [
+            "--model.stage=gan",
+            "--model.discriminator=VGGStyle",
+            "--model.objective=Hinge",
+            "--trainer.max_steps=4",
+        ],
     }
     for message, args in cases.items():
         assert command([*config, *args, f"--ckpt_path={last}"]) == 2, message
@@ -499,6 +527,12 @@ def test_fit_refuses_a_checkpoint_it_cannot_resume_in_one_line(
         assert f"error: --ckpt_path {last} {message}" in err, err
         assert "size mismatch" not in err and "Restored" not in err  # nothing was loaded
         assert sorted(p.name for p in runs.iterdir()) == ["version_0"]
+    # "last": the last run's last.ckpt (Lightning looked in the new run's own folder,
+    # found nothing and trained from scratch).
+    assert command([*config, "--trainer.max_steps=4", "--ckpt_path=last"]) == 0
+    assert f"--ckpt_path last: {last.relative_to(tmp_path)}" in capsys.readouterr().err
+    (resumed,) = (runs / "version_1").rglob("last.ckpt")
+    assert torch.load(resumed, weights_only=True)["global_step"] == 4
 
 
 def test_fit_without_the_perceptual_backbone_stops_before_any_work(
