@@ -324,6 +324,18 @@ class SRDataModule(L.LightningDataModule):
         self.degradation = degradation
         self.sharpen_targets = sharpen_targets
         self.val_degradation = val_degradation
+        if train_lr_dir is not None and degradation != "bicubic":
+            warnings.warn(
+                "data.degradation makes LR from the HR crops: with data.train_lr_dir the LR "
+                "images given are used as they are, and it is not used",
+                stacklevel=1,
+            )
+        if train_lr_dir is not None and sharpen_targets:
+            warnings.warn(
+                "data.sharpen_targets with data.train_lr_dir: the targets are sharpened, "
+                "but the LR images given are not made from them (as LR made on the fly is)",
+                stacklevel=1,
+            )
         # The run's data seed (torch's initial seed, as seed_everything set it, when the
         # training set is built; a checkpoint's when resuming) and how far the run got:
         # training draws and batches made. Both go into checkpoints (state_dict), so that a

@@ -236,6 +236,16 @@ class MaxSurprise(AdversarialObjective):
       mean logits.
     * ``"element"``: every logit element (each pixel or patch of a U-Net
       discriminator) is a unit. The limits hold for logits of any shape.
+
+    Args:
+        tau: the temperature of the smooth maximum (positive): large is the mean (the
+            standard loss), small the worst sample's surprise.
+        alpha: weight of the fake samples' term in the discriminator's loss.
+        pool: ``"sample"`` (per image) or ``"element"`` (per logit element).
+        relativistic: take each logit relative to the other batch's mean logit (RaGAN).
+        real_label: the real target of D (below 1: one-sided label smoothing).
+        detach_mean: with ``relativistic``, the other batch's mean is a constant in D's
+            loss, as in ``RelativisticAverage``.
     """
 
     def __init__(

@@ -103,6 +103,13 @@ def test_paired_lr_folder(image_dir: Path, tmp_path: Path) -> None:
     dm.setup("fit")
     sample = dm.train_set[0]
     assert sample["lr"].shape == (3, 8, 8)
+    # What only LR made on the fly takes is said not to apply.
+    for extra, says in [
+        ({"degradation": RealisticDegradation()}, "data.degradation makes LR from the HR crops"),
+        ({"sharpen_targets": True}, "the LR images given are not made from them"),
+    ]:
+        with pytest.warns(UserWarning, match=says):
+            SRDataModule(str(image_dir), train_lr_dir=str(lr_dir), **extra)
 
 
 def dihedral(image: torch.Tensor, k: int) -> torch.Tensor:
