@@ -18,6 +18,7 @@ what validation, testing and export use.
 from __future__ import annotations
 
 import copy
+import json
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -206,7 +207,13 @@ class SRGAN(L.LightningModule):
                 }
             except (KeyError, ValueError) as error:
                 raise ValueError(f"model.init_grow: {error}") from None
-        load_state(self.generator, states["generator"])
+        try:
+            load_state(self.generator, states["generator"])
+        except ValueError as error:
+            raise ValueError(
+                f"model.init_from: {error}{described(path)}; the config builds "
+                f"{type(self.generator).__name__}({generator_config(self.generator)})"
+            ) from None
         load_state(self.generator_ema, states["generator_ema"])
         if "discriminator" in states and self.discriminator is not None:
             load_state(self.discriminator, states["discriminator"])
@@ -431,6 +438,25 @@ class SRGAN(L.LightningModule):
         torch.set_rng_state(state["cpu"])
         if state.get("cuda") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda"], self.device)
+
+
+def described(path: str) -> str:
+    """ ", the file holds ARCH(config)" from a ``.safetensors`` header srgan wrote, else ""."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(path, "pt") as file:
+            header = file.metadata() or {}
+        config = json.loads(header["config"])
+    except Exception:  # noqa: BLE001 - not a file with srgan's header: nothing to add
+        return ""
+    settings = ", ".join(f"{k}={v}" for k, v in config.items())
+    return f"; the file holds {header.get('architecture', '?')}({settings})"
+
+
+def generator_config(generator: nn.Module) -> str:
+    config = getattr(generator, "config", None) or {}
+    return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
 RANDOM_STATE_KEY = "srgan_random_state"

@@ -150,8 +150,13 @@ def test_init_grow_starts_a_bigger_compactnet_from_a_small_ones_outputs(tmp_path
     with torch.no_grad():
         torch.testing.assert_close(grown.generator(lr), small(lr), rtol=0, atol=1e-6)
         torch.testing.assert_close(grown(lr), small(lr).clamp(0, 1), rtol=0, atol=1e-6)
-    with pytest.raises(ValueError, match="do not fit"):
-        SRGAN(CompactNet(num_features=8, num_convs=4), init_from=str(path))  # without init_grow
+    # Without init_grow: what the file holds and what the config builds, side by side.
+    with pytest.raises(ValueError, match="do not fit") as refused:
+        SRGAN(CompactNet(num_features=8, num_convs=4), init_from=str(path))
+    assert "the file holds CompactNet(" in str(refused.value)
+    assert "the config builds CompactNet(in_channels=3, out_channels=3, num_features=8" in str(
+        refused.value
+    )
     with pytest.raises(ValueError, match="init_grow: the generator must be a CompactNet"):
         SRGAN(SRResNet(num_blocks=1, num_features=8), init_from=str(path), init_grow=True)
 
