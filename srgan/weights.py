@@ -479,6 +479,18 @@ def resolve_model(spec: str) -> Path:
     )
 
 
+def model_label(spec: str) -> str:
+    """A short name for a ``--model`` value in tables: a shipped name as it is, a file by
+    its stem, a training checkpoint with its run folder (``version_3/last``), so that two
+    runs' ``last.ckpt`` are told apart."""
+    path = Path(spec)
+    if not path.suffix:
+        return spec
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return f"{path.parent.parent.name}/{path.stem}"
+    return path.stem
+
+
 def load_model(spec: str = "default") -> Generator:
     """A generator from a shipped model's name (``default``, ``fast``, ...) or a file path."""
     return load_generator(resolve_model(spec))

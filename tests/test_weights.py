@@ -299,3 +299,12 @@ def test_save_generator_writes_srgan_generators_as_safetensors(tmp_path: Path) -
     with pytest.raises(TypeError, match="save_generator writes srgan generators"):
         save_generator(torch.nn.Conv2d(3, 3, 3), tmp_path / "conv.safetensors")
     assert not list(tmp_path.iterdir())
+
+
+def test_models_are_labelled_so_that_two_runs_differ() -> None:
+    from srgan.weights import model_label
+
+    assert model_label("fast") == "fast"
+    assert model_label("out/mine.safetensors") == "mine"
+    run = "runs/psnr/lightning_logs/version_3/checkpoints/last.ckpt"
+    assert model_label(run) == "version_3/last"

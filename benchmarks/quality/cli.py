@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         degradation_chain=None if args.lr_dir else profile_record(args.degradation),
         perceptual_metrics=list(perceptual),
         perceptual_convention=PERCEPTUAL_CONVENTION if perceptual else None,
-        # Which file each record's model is (two runs' last.ckpt are last and last#2).
+        # Which file each record's model is (labels can repeat a name: last, last#2).
         models={m.name: model_source(spec) for m, spec in zip(methods, given)},
     )
     out: Path = args.out

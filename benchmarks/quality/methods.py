@@ -29,7 +29,7 @@ from srgan.images import Picture
 from srgan.inference import Precision, Upscaler
 from srgan.pictures import upscale_picture
 from srgan.resize import imresize_array
-from srgan.weights import load_model
+from srgan.weights import load_model, model_label
 
 BASELINES = ("bicubic", "nearest", "lanczos")
 
@@ -127,8 +127,7 @@ def srgan_method(
         # equal channels, 8-bit output per channel, gray back as their rounded mean.
         return upscale_picture(upscaler, Picture(np.ascontiguousarray(lr))).pixels
 
-    name = spec if not Path(spec).suffix else Path(spec).stem
-    return Method(name, scale, run, "srgan")
+    return Method(model_label(spec), scale, run, "srgan")
 
 
 def build_method(

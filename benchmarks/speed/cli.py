@@ -63,13 +63,13 @@ from benchmarks.speed.plots import (
     quality_speed_points,
     quality_summary,
 )
-from benchmarks.speed.runs import benchmark_model, model_label
+from benchmarks.speed.runs import benchmark_model
 from benchmarks.speed.suites import SUITES, WORKLOADS, parse_size
 from benchmarks.training.throughput import training_throughput
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import VARIANTS, Generator, build_variant
 from srgan.inference import resolve_device
-from srgan.weights import load_model, resolve_model
+from srgan.weights import load_model, model_label, resolve_model
 
 TABLE_COLUMNS = [
     "model",

@@ -80,10 +80,6 @@ def export_variants(
     return paths
 
 
-def model_label(spec: str) -> str:
-    return Path(spec).stem if spec.endswith((".safetensors", ".ckpt")) else spec
-
-
 def progress(message: str) -> None:
     """What the benchmark is doing now, on stderr (the tables come at the end)."""
     print(f"{message} ...", file=sys.stderr, flush=True)
