@@ -418,14 +418,16 @@ class Progress:
 
         self.sizes = {job.source: header_megapixels(job.source) for job in jobs} if enabled else {}
         self.count, self.images = len(jobs), 0
+        total = sum(self.sizes.values())
+        digits = 1 if total >= 1 else 2 if total >= 0.1 else 3  # small images: not 0.0/0.0
         self.bar = tqdm(
-            total=sum(self.sizes.values()),
+            total=total,
             unit="MP",
             disable=not enabled,
             dynamic_ncols=True,
             file=sys.stderr,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} MP "
-            "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]",
+            bar_format=f"{{desc}}: {{percentage:3.0f}}%|{{bar}}| {{n:.{digits}f}}/"
+            f"{{total:.{digits}f}} MP [{{elapsed}}<{{remaining}}, {{rate_noinv_fmt}}{{postfix}}]",
         )
         self.bar.set_postfix_str(f"0/{self.count} images")
         self.expected = self.credited = 0.0
