@@ -101,10 +101,19 @@ class RunFolder(L.Callback):
     """Names the run folder once the run has started (its data read, its checkpoint
     loaded), so that a run stopped by a bad argument names no folder."""
 
+    shown: str | None = None
+
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = run_folder(trainer)
-        if folder and trainer.is_global_zero:
+        if folder and trainer.is_global_zero and folder != self.shown:
             print(f"run folder: {folder}", file=sys.stderr)
+            self.shown = folder  # once (--validate_first validates in the same folder)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "validate":  # not the validations of a fit
+            self.on_fit_start(trainer, pl_module)
+
+    on_test_start = on_predict_start = on_fit_start
 
 
 def run_folder(trainer: L.Trainer) -> str | None:

@@ -565,6 +565,12 @@ def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     assert (tmp_path / "runs/debug/lightning_logs/version_0/checkpoints/last.ckpt").is_file()
     for noise in ("tensorboardX", "Tip:", "pin_memory", "saved_models", "Traceback"):
         assert noise not in output, noise
+    # Scoring it (validate, "last": the run's last.ckpt) names its folder too, once.
+    command[3] = "validate"
+    command += ["--ckpt_path=last"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("run folder: runs/debug/lightning_logs/version_1") == 1
 
 
 def test_data_loader_workers_default_to_the_machine(image_dir: Path) -> None:
