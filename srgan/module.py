@@ -328,10 +328,22 @@ class SRGAN(L.LightningModule):
         else:
             with torch.no_grad():
                 sr = self.generator(lr)
+            self._forget_generator_logs()
         with self.toggled_optimizer(d_opt):
             logs |= self._discriminator_step(d_opt, d_sched if generator_turn else None, sr, hr)
         for key, value in logs.items():
             self.log(key, value, prog_bar=key in ("train/g_pixel", "train/d_loss"))
+
+    def _forget_generator_logs(self) -> None:
+        """No generator step in this batch (``n_critic`` > 1): its last values are not
+        logged again as this step's. Lightning logs every value a step has logged so far
+        in the epoch; these are marked reset, which it leaves out until they are logged
+        anew."""
+        results = getattr(self.trainer, "_results", None)
+        for item in getattr(results, "values", lambda: [])():
+            name = getattr(getattr(item, "meta", None), "name", "")
+            if name.startswith("train/g_") and getattr(item, "is_tensor", False):
+                item.reset()
 
     def _generator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor

@@ -504,6 +504,40 @@ def test_with_n_critic_both_schedules_advance_once_per_generator_step(image_dir:
     assert g_sched.get_last_lr() == d_sched.get_last_lr()
 
 
+def test_with_n_critic_the_generator_is_logged_on_its_own_steps_only(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    model = SRGAN(
+        CompactNet(num_features=8, num_convs=1),
+        VGGStyle(num_features=4),
+        Hinge(),
+        stage="gan",
+        n_critic=3,
+    )
+    data = SRDataModule(
+        str(image_dir), crop_size=32, batch_size=2, steps_per_epoch=6, val_holdout=0, num_workers=0
+    )
+    logger = CSVLogger(tmp_path)
+    L.Trainer(
+        accelerator="cpu",
+        logger=logger,
+        log_every_n_steps=1,
+        max_epochs=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(model, data)
+    rows = list(csv.DictReader(open(Path(logger.log_dir) / "metrics.csv")))
+    rows = [r for r in rows if r["train/d_loss"]]
+    # Batches 0 and 3 stepped the generator; the others did not, and log nothing of it
+    # (Lightning logged its last values again on each of them).
+    assert [bool(r["train/g_loss"]) for r in rows] == [True, False, False, True, False, False]
+
+
 @pytest.mark.parametrize(
     "config",
     EVERY_CONFIG,
