@@ -341,6 +341,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("GAN runs need --gan-init (the PSNR-stage weights they start from)")
     if args.gan_budget and args.gan_steps:
         parser.error("give either --gan-budget or --gan-steps, not both")
+    missing = [d for d in args.data if not Path(d).is_dir()]
+    if missing:  # before any run starts (each would fail on it in turn)
+        parser.error(f"--data: image folder not found: {', '.join(missing)}")
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
     runs.mkdir(parents=True, exist_ok=True)
