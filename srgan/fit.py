@@ -170,6 +170,12 @@ SUBCOMMAND_HELP = {
 }
 
 
+CKPT_PATH_HELP = (
+    "a checkpoint to resume (fit) or to score (validate, test, predict): a path, or "
+    "last: the newest last.ckpt of the runs under the config's lightning_logs/"
+)
+
+
 class SRHelpFormatter(DefaultHelpFormatter):
     """Help without reStructuredText's double backticks, which the option texts taken from
     docstrings (srgan's and Lightning's) carry: ``"auto"`` reads "auto"."""
@@ -223,6 +229,11 @@ class SRCLI(LightningCLI):
         # mid-sentence for test and predict: what each does here instead.
         for action in parser._subcommands_action._choices_actions:
             action.help = SUBCOMMAND_HELP.get(action.dest, action.help)
+        # --ckpt_path last is srgan's own (the newest last.ckpt of the config's runs).
+        for subparser in parser._subcommands_action._name_parser_map.values():
+            for option in subparser._actions:
+                if option.dest == "ckpt_path":
+                    option.help = CKPT_PATH_HELP
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

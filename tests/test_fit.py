@@ -391,6 +391,7 @@ def test_help_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--optimizer" not in out and "--lr_scheduler" not in out
     # Plain text: no reStructuredText backticks from the docstrings the texts come from.
     assert "``" not in out and 'Default: "auto"' in out
+    assert "last: the newest last.ckpt of the runs under the config's" in " ".join(out.split())
     with pytest.raises(SystemExit):
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
