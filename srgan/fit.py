@@ -261,27 +261,27 @@ class SRCLI(LightningCLI):
         if ckpt_path not in (None, "last", "best", "hpc", "registry"):
             if not Path(ckpt_path).is_file():
                 raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
-            checkpoint = load_checkpoint(ckpt_path)
-            check_stage(checkpoint, self.config[subcommand]["model"].get("stage"), ckpt_path)
-            if subcommand == "fit":
-                # Kept for before_fit, which checks that it fits the model the config builds.
-                self.checkpoint = checkpoint
-            del checkpoint
+            self._take_checkpoint(subcommand, ckpt_path)
         super()._parse_ckpt_path()
         if ckpt_path is not None and self.config[subcommand]["model"].get("init_from"):
             # Resuming: the checkpoint holds every network; the file the run started from
             # (recorded in its hyper-parameters) is neither needed nor perhaps still there.
             self.config[subcommand]["model"]["init_from"] = None
 
+    def _take_checkpoint(self, subcommand: str, path: str) -> None:
+        """Read ``path`` (weights only), refuse one of another stage, and keep it for
+        before_fit, which checks that it fits the model the config builds."""
+        checkpoint = load_checkpoint(path)
+        check_stage(checkpoint, self.config[subcommand]["model"].get("stage"), path)
+        if subcommand == "fit":
+            self.checkpoint = checkpoint
+
     def _run_subcommand(self, subcommand: str) -> None:
         if self.config_init[subcommand].get("ckpt_path") == "last":
             # Lightning looks for "last" in this new run's own (empty) checkpoint folder,
             # finds nothing and trains from scratch: the last run's last.ckpt is meant.
             path = last_checkpoint(self.trainer)
-            checkpoint = load_checkpoint(path)
-            check_stage(checkpoint, self.config[subcommand]["model"].get("stage"), path)
-            if subcommand == "fit":
-                self.checkpoint = checkpoint
+            self._take_checkpoint(subcommand, path)
             self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
             print(f"--ckpt_path last: {path}", file=sys.stderr)
         self.trainer.callbacks += [BatchesRan(), RunFolder()]

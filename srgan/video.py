@@ -361,9 +361,8 @@ def upscale_video(
         if total is not None:
             total(frame_count(video))
         audio = list(reader.streams.audio)
-        dropped = [s.type for s in reader.streams if s.type not in ("video", "audio")] + [
-            "video"
-        ] * (len(reader.streams.video) - 1)
+        # Every stream but the audio and the video read (covers, subtitles, data).
+        dropped = [s.type for s in reader.streams if s.type != "audio" and s.index != video.index]
         with atomic_path(target) as temporary:
             writer = av.open(str(temporary), "w", format=fmt, options=_mux_options(fmt))
             try:
@@ -479,9 +478,15 @@ class _AudioOut:
 def _audio_stream(writer: Any, audio: Any, fmt: str) -> _AudioOut:
     """A copy of ``audio`` when ``fmt`` stores its codec, else an encoder of the usual one."""
     if _codec_name(audio) in AUDIO_COPY[fmt]:
-        stream = writer.add_stream_from_template(audio)
-        _copy_tags(audio, stream, KEPT_STREAM_TAGS)
-        return _AudioOut(stream, copied=True)
+        out = _AudioOut(writer.add_stream_from_template(audio), copied=True)
+    else:
+        out = _AudioOut(_audio_encoder(writer, audio, fmt), copied=False)
+    _copy_tags(audio, out.stream, KEPT_STREAM_TAGS)
+    return out
+
+
+def _audio_encoder(writer: Any, audio: Any, fmt: str) -> Any:
+    """A stream of ``fmt``'s usual audio codec for ``audio``'s rate and channels."""
     codec = AUDIO_CODECS.get(fmt, "aac")
     rate = audio.codec_context.sample_rate or 48000
     if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
@@ -490,8 +495,7 @@ def _audio_stream(writer: Any, audio: Any, fmt: str) -> _AudioOut:
     channels = audio.codec_context.layout.nb_channels
     # A layout without channel order ("1 channels", as AVI's PCM has) names the usual one.
     stream.layout = STANDARD_LAYOUTS.get(channels, audio.codec_context.layout)
-    _copy_tags(audio, stream, KEPT_STREAM_TAGS)
-    return _AudioOut(stream, copied=False)
+    return stream
 
 
 def _pipeline(
