@@ -110,6 +110,18 @@ def blocked_globals(path: str | Path) -> list[str]:
         return []
 
 
+def damage(path: str | Path) -> str | None:
+    """What visibly broke a weights file that would not load: it is empty, or a zip archive
+    (how PyTorch saves) whose end is missing or damaged. ``None`` when nothing shows."""
+    with open(path, "rb") as file:
+        head = file.read(4)
+    if not head:
+        return "the file is empty"
+    if head == b"PK\x03\x04":
+        return "the zip archive PyTorch saves is cut short or damaged (an interrupted download or copy?)"
+    return None
+
+
 # What a PyTorch checkpoint is usually called (other names are loaded too, if they are one).
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
@@ -138,6 +150,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                     f"cannot load {path}: not a weights file srgan reads (a .safetensors "
                     f"file or a PyTorch checkpoint: {', '.join(CHECKPOINT_SUFFIXES)})"
                 ) from None
+            broken = damage(path)
+            if broken:
+                raise ValueError(f"cannot load {path}: {broken}") from None
             raise ValueError(
                 f"cannot load {path}: not a readable PyTorch weights file "
                 f"(torch.load(weights_only=True) failed: {detail})"
@@ -375,7 +390,12 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
         try:
             tensors, metadata = read_safetensors(path)
         except Exception as error:  # noqa: BLE001 - any failure is reported as unreadable
-            raise ValueError(f"{path} is not a readable .safetensors file: {error}") from None
+            broken = damage(path)
+            if broken:
+                raise ValueError(f"cannot load {path}: {broken}") from None
+            hint = " (cut short or damaged: an interrupted download or copy?)"
+            hint = hint if "file not fully covered" in str(error) else ""
+            raise ValueError(f"{path} is not a readable .safetensors file: {error}{hint}") from None
         if "architecture" not in metadata:
             generator = _from_state(unwrap_state(tensors), path)
             return generator.eval()

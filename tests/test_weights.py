@@ -148,6 +148,23 @@ class _Payload:
         return (open, (str(self.marker), "w"))
 
 
+def test_cut_short_and_empty_weights_files_are_named_so(tmp_path: Path) -> None:
+    # An interrupted download or copy: said so, not torch's "[Errno 22] Invalid argument".
+    torch.save({"state_dict": basicsr_state(tiny_rrdb())}, tmp_path / "whole.ckpt")
+    whole = (tmp_path / "whole.ckpt").read_bytes()
+    (tmp_path / "cut.ckpt").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="cut short or damaged"):
+        load_generator(tmp_path / "cut.ckpt")
+    path = save_generator(tiny_compact(), tmp_path / "whole.safetensors")
+    (tmp_path / "cut.safetensors").write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="cut short or damaged"):
+        load_generator(tmp_path / "cut.safetensors")
+    for name in ("empty.ckpt", "empty.safetensors"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(ValueError, match="the file is empty"):
+            load_generator(tmp_path / name)
+
+
 def test_malicious_pickle_is_refused_and_its_payload_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     state = basicsr_state(tiny_rrdb())
