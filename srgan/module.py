@@ -110,6 +110,9 @@ class SRGAN(L.LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
+        # The parameters the optimizer about to step updates, and their gradient norm.
+        self._stepping: list[nn.Parameter] = []
+        self._grad_norm = torch.zeros(())
         if stage not in ("psnr", "gan"):
             raise ValueError(f"stage must be 'psnr' or 'gan', got {stage!r}")
         if stage == "gan" and (discriminator is None or objective is None):
@@ -284,14 +287,21 @@ class SRGAN(L.LightningModule):
     def _step(
         self, optimizer: Any, scheduler: Any, loss: torch.Tensor, network: nn.Module
     ) -> torch.Tensor:
+        """Backward and step; the gradient norm (clipped in ``on_before_optimizer_step``)."""
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        max_norm = self.hparams.gradient_clip or float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), max_norm)
+        self._stepping = list(network.parameters())  # a list: not registered as a submodule
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        return grad_norm
+        return self._grad_norm
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        # Here, not after the backward: under fp16 mixed precision Lightning unscales the
+        # gradients just before this hook, so the limit applies to the true gradients (to
+        # the loss-scaled ones, a limit of 1 stopped training) and the logged norm is real.
+        max_norm = self.hparams.gradient_clip or float("inf")
+        self._grad_norm = torch.nn.utils.clip_grad_norm_(self._stepping, max_norm)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         lr, hr = batch["lr"], batch["hr"]

@@ -22,16 +22,19 @@ from srgan.weights import load_generator, load_model, save_generator
 from tests.conftest import smooth_image
 
 
+TRAINER_OPTIONS = {
+    "accelerator": "cpu",
+    "logger": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "enable_checkpointing": False,
+}
+
+
 def trainer(max_steps: int, *callbacks: L.Callback) -> L.Trainer:
-    return L.Trainer(
-        max_steps=max_steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=list(callbacks),
-    )
+    checkpoints = any(isinstance(c, ModelCheckpoint) for c in callbacks)
+    options = {**TRAINER_OPTIONS, "enable_checkpointing": checkpoints}
+    return L.Trainer(max_steps=max_steps, callbacks=list(callbacks), **options)
 
 
 def tiny_data(folder: Path, **options: object) -> SRDataModule:
@@ -486,3 +489,54 @@ def test_psnr_stage_adds_the_perceptual_loss_when_weighted(image_dir: Path) -> N
         not torch.equal(a, b)
         for a, b in zip(with_vgg.generator.parameters(), without.generator.parameters())
     )
+
+
+def test_gradient_clipping_limits_the_true_gradients_under_fp16_loss_scaling(
+    image_dir: Path,
+) -> None:
+    # fp16 mixed precision scales the loss (by 65536 at first) and Lightning unscales the
+    # gradients only inside optimizer.step: clipping before it limited the scaled ones.
+    from lightning.pytorch.plugins import MixedPrecision
+
+    stepped: list[float] = []
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None):  # the norm of the gradients the update uses
+            if closure is not None:
+                closure()  # backward hooks, clipping
+            params = [p for group in self.param_groups for p in group["params"]]
+            stepped.append(float(torch.nn.utils.get_total_norm([p.grad for p in params])))
+            return super().step()
+
+    def first_step(clip: float | None, fp16: bool) -> tuple[float, float]:
+        torch.manual_seed(0)
+        stepped.clear()
+        model = SRGAN(
+            CompactNet(num_features=8, num_convs=2),
+            gradient_clip=clip,
+            generator_optimizer=lambda params: Recording(params, lr=1e-3),
+        )
+        run = trainer(1)
+        if fp16:
+            scaler = torch.amp.GradScaler("cpu")
+            plugin = MixedPrecision("16-mixed", "cpu", scaler=scaler)
+            run = L.Trainer(**{**TRAINER_OPTIONS, "max_steps": 1}, plugins=[plugin])
+        logged: list[float] = []
+
+        class Log(L.Callback):
+            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+                logged.append(float(trainer.callback_metrics["train/g_grad_norm"]))
+
+        run.callbacks.append(Log())
+        run.fit(model, tiny_data(image_dir, steps_per_epoch=1))
+        return stepped[0], logged[0]
+
+    true_norm, logged = first_step(None, fp16=False)
+    assert logged == pytest.approx(true_norm)
+    # A limit above the norm changes nothing, in fp16 too; one below it is the step's norm.
+    for fp16 in (False, True):
+        norm, logged = first_step(2 * true_norm, fp16)
+        assert norm == pytest.approx(true_norm, rel=0.05) and logged == pytest.approx(norm)
+        norm, logged = first_step(true_norm / 2, fp16)
+        assert norm == pytest.approx(true_norm / 2, rel=1e-3)
+        assert logged == pytest.approx(true_norm, rel=0.05)  # before clipping, as logged
