@@ -34,6 +34,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -275,10 +276,11 @@ def parity_cases(generator: nn.Module) -> list[tuple[str, torch.Tensor]]:
 
 def exported_model(
     generator: nn.Module, digest: str, *, opset: int | None = None, folder: Path | None = None
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, dict[str, Any], bool]:
     """The cached fp32 ONNX model of ``generator`` (weights sha256 ``digest``), exported and
-    parity-checked on first use. Returns ``(path, record)``; ``record["ok"]`` is false (with
-    a ``reason``) when the export failed or did not match PyTorch: then use PyTorch."""
+    parity-checked on first use. Returns ``(path, record, made)``; ``record["ok"]`` is false
+    (with a ``reason``) when the export failed or did not match PyTorch: then use PyTorch;
+    ``made`` is true on the run that exported it (``record["seconds"]`` it took)."""
     from srgan.onnx import DEFAULT_OPSET
 
     with _EXPORT_LOCK:
@@ -287,7 +289,7 @@ def exported_model(
 
 def _exported_model(
     generator: nn.Module, digest: str, opset: int, folder: Path | None
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, dict[str, Any], bool]:
     import onnxruntime as ort
 
     from srgan.onnx import check_parity, export_onnx, onnx_session
@@ -297,9 +299,9 @@ def _exported_model(
     path, record_path = folder / f"{key}.onnx", folder / f"{key}.json"
     record = _read_record(record_path)
     if record is not None and not record.get("ok") and record.get("torch") == torch.__version__:
-        return path, record  # failed with this torch: not tried again (another may export it)
+        return path, record, False  # failed with this torch: not tried again (another may)
     if record is not None and path.is_file() and sha256_file(path) == record.get("onnx_sha256"):
-        return path, record
+        return path, record, False
     # Not made yet, or damaged since (a different file): made again.
     record = {
         "weights_sha256": digest,
@@ -309,6 +311,7 @@ def _exported_model(
         "tolerance": PARITY_TOLERANCE,
         "record": str(record_path),
     }
+    start = time.perf_counter()
     with _private_folder(folder) as work:
         try:
             # Not clamped: NaN and infinite outputs stay visible to the Upscaler's checks.
@@ -328,8 +331,9 @@ def _exported_model(
             else:
                 record["onnx_sha256"] = sha256_file(work / "model.onnx")
                 os.replace(work / "model.onnx", path)
+    record["seconds"] = round(time.perf_counter() - start, 2)
     _write_record(record_path, record)
-    return path, record
+    return path, record, True
 
 
 class _ClampedSession:
@@ -521,7 +525,13 @@ def build_upscaler(
         return torch_upscaler()
     if compile:
         say("note: --compile is for --backend torch; ONNX Runtime optimises the graph itself")
-    fp32_path, record = exported_model(generator, sha256_file(weights))
+    fp32_path, record, made = exported_model(generator, sha256_file(weights))
+    if made and record["ok"]:
+        say(
+            f"first use of {weights.name} with ONNX Runtime: exported and checked against "
+            f"PyTorch (largest difference {record['max_abs_diff']:.1g} on [0, 1] pixels) in "
+            f"{record['seconds']:.1f} s, once; cached: {fp32_path}"
+        )
     if not record["ok"]:
         say(
             f"note: the ONNX model of {weights.name} is not used ({record['reason']}); "

@@ -327,6 +327,8 @@ class Summary:
     oom_retries: int = 0
     megapixels: float = 0.0
     seconds: float = 0.0
+    # Of the seconds: making the model ready (loading it; on first use, its ONNX export).
+    setup_seconds: float = 0.0
     failures: list[tuple[Path, str]] = field(default_factory=list)
     backend: str = ""  # what ran the model (srgan.backends)
     videos: int = 0  # of the done, videos
@@ -346,7 +348,9 @@ class Summary:
         ]
 
     def line(self) -> str:
-        seconds = self.seconds or float("inf")
+        # Rates over the upscaling itself; a setup of a second or more is said apart.
+        seconds = (self.seconds - self.setup_seconds) or float("inf")
+        setup = self.setup_seconds >= 1
         other = f", {self.other_settings} made with other settings" if self.other_settings else ""
         frames = f" ({self.frames} video frames)" if self.frames else ""
         images = self.done - self.videos
@@ -361,7 +365,9 @@ class Summary:
             f"done {self.done}{frames}, skipped {self.skipped} (already there{other}), "
             f"failed {self.failed}, "
             f"fp32 fallbacks {self.fp32_fallbacks}, OOM retries {self.oom_retries}, "
-            f"{self.seconds:.1f} s ({', '.join(rates) or 'nothing upscaled'})"
+            f"{self.seconds:.1f} s ("
+            + (f"{self.setup_seconds:.1f} s setting up the model, then " if setup else "")
+            + f"{', '.join(rates) or 'nothing upscaled'})"
             + (f", backend {self.backend}" if self.backend else "")
         )
 

@@ -527,7 +527,9 @@ def run(args: argparse.Namespace) -> int:
             summary, rank = run_distributed(args, jobs)
         else:
             upscaler = make_upscaler(args, args.device)
+            setup = time.perf_counter() - start
             summary, rank = run_jobs(jobs, upscaler, options_from(args, upscaler)), 0
+            summary.setup_seconds = setup
         summary.seconds = time.perf_counter() - start
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

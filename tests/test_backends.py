@@ -23,6 +23,7 @@ from srgan.backends import (
 )
 from srgan.images import read_image, read_tag
 from srgan.inference import DEFAULT_TILE, Upscaler
+from srgan.jobs import Summary
 from srgan.pictures import upscale_image
 from srgan.upscale import EXIT_OK, EXIT_USAGE
 from tests.conftest import run_upscale as run
@@ -99,6 +100,27 @@ def test_onnx_is_exported_once_checked_and_reused(
     monkeypatch.setattr(backends, "onnx_cache_dir", lambda: fresh_cache)
     assert build_upscaler(model_file, backend="onnx", device="cpu").backend == "onnx"
     assert backends.sha256_file(model_path) == json.loads(record_path.read_text())["onnx_sha256"]
+
+
+def test_the_first_use_export_is_said_once_with_its_time(
+    model_file: Path, fresh_cache: Path
+) -> None:
+    notes: list[str] = []
+    build_upscaler(model_file, backend="onnx", device="cpu", say=notes.append)
+    assert len(notes) == 1 and notes[0].startswith("first use of tiny.safetensors")
+    assert "checked against PyTorch" in notes[0] and str(fresh_cache) in notes[0]
+    record = json.loads(next(fresh_cache.glob("*.json")).read_text())
+    assert f"in {record['seconds']:.1f} s" in notes[0] and record["seconds"] > 0
+    build_upscaler(model_file, backend="onnx", device="cpu", say=notes.append)
+    assert len(notes) == 1  # cached: nothing to say
+
+
+def test_the_summary_rates_leave_the_setup_out() -> None:
+    summary = Summary(done=4, megapixels=2.0, seconds=6.0, setup_seconds=4.0)
+    line = summary.line()
+    assert "6.0 s (4.0 s setting up the model, then 2.00 images/s, 1.00 input MP/s)" in line
+    summary.setup_seconds = 0.5  # the usual model loading: not worth a word
+    assert "6.0 s (0.73 images/s, 0.36 input MP/s)" in summary.line()
 
 
 def test_a_model_that_does_not_match_falls_back_to_torch_with_the_reason(
