@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from srgan.backends import sha256_file
+from srgan.backends import CALIBRATION_DIR, sha256_file
 from srgan.images import check_writable
 from srgan.int8 import (
     MIN_CALIBRATION_SIDE,
@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--calibration-dir",
-        help="folder of real images for int8 calibration (LR, or HR with --calibration-downscale)",
+        help="folder of real images for int8 calibration (LR, or HR with "
+        "--calibration-downscale), like those the model will upscale; default: the "
+        "built-in crops of the sample photos (as srgan.upscale --backend onnx-int8)",
     )
     parser.add_argument(
         "--calibration-downscale",
@@ -267,8 +269,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     default_outputs(args)
-    if args.int8 and not args.calibration_dir:
-        parser.error("--int8 needs --calibration-dir (real images to calibrate on)")
+    if args.calibration_downscale and not args.calibration_dir:
+        parser.error("--calibration-downscale goes with --calibration-dir (HR images there)")
     if args.max_psnr_drop is not None and not (args.int8 and args.hr_dir):
         parser.error("--max-psnr-drop needs --int8 and --hr-dir")
     for problem in check_outputs(args):
@@ -284,15 +286,16 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     source = resolve_model(args.model)
     generator = load_generator(source).eval()
     digest = sha256_file(source)
+    scale = generator.scale
     crops = None
     if args.int8:  # read before anything is written: a bad image stops the run here
         crops = calibration_crops(
-            args.calibration_dir,
+            args.calibration_dir or CALIBRATION_DIR,
             count=args.calibration_crops,
             crop=args.calibration_crop_size,
-            downscale=args.calibration_downscale,
+            # The built-in images are HR photos: LR made as for the benchmarks.
+            downscale=args.calibration_downscale if args.calibration_dir else scale,
         )
-    scale = generator.scale
     multiple = getattr(generator, "size_multiple", 1)
     in_channels = generator.config.get("in_channels", 3)
     contract = io_contract(in_channels, scale)
@@ -367,8 +370,10 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "crops": len(crops),
                 # As taken: images smaller than the size asked for give whole-image crops.
                 "crop_size": max(max(c.shape[-2:]) for c in crops),
-                "downscale": args.calibration_downscale,
-                "folder": relative(args.calibration_dir, report_file),
+                "downscale": args.calibration_downscale if args.calibration_dir else scale,
+                "folder": relative(args.calibration_dir, report_file)
+                if args.calibration_dir
+                else "built-in (srgan/calibration)",
             },
             "quantize_s": round(time.perf_counter() - start, 2),
             "max_abs_diff": diffs8,
@@ -376,7 +381,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         sessions["int8"] = int8
         print(
             f"int8 ONNX: {written(args.int8)} ({args.calibration_method} calibration, "
-            f"{len(crops)} crops)"
+            f"{len(crops)} crops"
+            + ("" if args.calibration_dir else " of the built-in images; --calibration-dir: yours")
+            + ")"
         )
     if args.hr_dir:
         quality = psnr_report(sessions, args.hr_dir, scale)

@@ -146,6 +146,18 @@ def test_cli_writes_all_models_and_the_psnr_drop_report(image_dir: Path, tmp_pat
         assert meta["srgan.source_sha256"] == digest and "RGB, in [0, 1]" in meta["srgan.input"]
 
 
+def test_int8_without_a_folder_calibrates_on_the_built_in_images(tmp_path: Path, capsys) -> None:
+    # As srgan.upscale --backend onnx-int8 does: the sample photos' crops, downscaled.
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    argv = ["--model", str(weights), "--output", str(tmp_path / "tiny.onnx"), "--int8"]
+    report = run([*argv, "--calibration-crops", "4", "--calibration-crop-size", "16"])
+    assert (tmp_path / "tiny.int8.onnx").is_file()
+    calibration = report["int8"]["calibration"]
+    assert calibration["folder"].startswith("built-in") and calibration["downscale"] == 4
+    assert calibration["crops"] == 4 and calibration["crop_size"] == 16
+    assert "4 crops of the built-in images" in capsys.readouterr().out
+
+
 def test_cli_fails_when_int8_loses_too_much(
     image_dir: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,7 +190,9 @@ def exit_status(argv: list[str]) -> int:
 def test_usage_errors_exit_2_before_any_work(tmp_path: Path, capsys) -> None:
     out = str(tmp_path / "x.onnx")
     cases = {
-        "--int8 needs --calibration-dir": ["--output", out, "--int8", "y.onnx"],
+        "--calibration-downscale goes with --calibration-dir": [
+            *["--output", out, "--int8", "--calibration-downscale", "4"]
+        ],
         "ends in .onnx": ["--output", str(tmp_path / "x.png")],
         "--fp16 y.png": ["--output", out, "--fp16", "y.png"],
         "neither a shipped model": ["--model", "no-such-model", "--output", out],
