@@ -25,6 +25,8 @@ install: $(STAMP)  ## create .venv, install srgan (editable) with the test tools
 install-cpu:  ## install with PyTorch's CPU-only wheels (without the CUDA libraries and Triton)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	# A .venv made by another target holds the CUDA build: replaced, not kept as "satisfied".
+	$(BIN)/pip uninstall -q -y torch torchvision
 	$(BIN)/pip install -q torch torchvision --index-url $(TORCH_CPU_INDEX)
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/python -m srgan.assets fetch

@@ -8,7 +8,13 @@ from typing import Any
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the non-interactive Agg backend (works with no display)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit(
+            "the benchmark plots need matplotlib: pip install -e '.[bench]' (make install "
+            "has it)"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

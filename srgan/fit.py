@@ -42,8 +42,8 @@ from srgan.weights import load_checkpoint
 DESCRIPTION = (
     "Train a super-resolution model (fit) or score a checkpoint (validate, test), from YAML "
     "configs and --section.key options: python -m srgan.fit fit --config configs/debug.yaml "
-    "trains a tiny model on the sample photos in seconds; python -m srgan.fit fit --help "
-    "lists every option."
+    "trains a tiny model on the sample photos in seconds (configs/ and samples/ come with "
+    "the source checkout); python -m srgan.fit fit --help lists every option."
 )
 # Relative data folders given in a config file are also looked up from the config's folder
 # and its parents (so configs/debug.yaml finds samples/ from any working directory).
