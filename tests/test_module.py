@@ -21,7 +21,6 @@ from srgan.objectives import Hinge, WassersteinGP
 from srgan.weights import load_generator, load_model, save_generator
 from tests.conftest import smooth_image
 
-
 TRAINER_OPTIONS = {
     "accelerator": "cpu",
     "logger": False,
