@@ -12,8 +12,7 @@ def pyplot() -> Any:
         import matplotlib
     except ImportError:
         raise SystemExit(
-            "the benchmark plots need matplotlib: pip install -e '.[bench]' (make install "
-            "has it)"
+            "the benchmark plots need matplotlib: pip install -e '.[bench]' (make install has it)"
         ) from None
 
     matplotlib.use("Agg")
