@@ -16,7 +16,14 @@ import torch
 from PIL import Image
 
 from benchmarks.quality.cli import main
-from benchmarks.quality.evaluate import calibration, float64_batch, load_dataset, read_hr, summarize
+from benchmarks.quality.evaluate import (
+    calibration,
+    float64_batch,
+    load_dataset,
+    perceptual_convention,
+    read_hr,
+    summarize,
+)
 from benchmarks.quality.methods import BASELINES, build_method
 from srgan.degradations import degraded_pair
 from srgan.generators import CompactNet
@@ -282,6 +289,17 @@ def test_models_that_cannot_load_are_named_before_any_work(
     assert "--models quality: model 'quality'" in err and "not shipped" in err
     assert "--models missing.pth: model 'missing.pth' is neither" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_perceptual_convention_names_the_distances_measured_only() -> None:
+    every = perceptual_convention(["lpips", "lpips_vgg", "dists"])
+    assert every.startswith("LPIPS v0.1 (lpips: AlexNet, lpips_vgg: VGG16) and DISTS (VGG16)")
+    assert "LPIPS inputs in [-1, 1], DISTS in [0, 1]" in every
+    alex = perceptual_convention(["lpips"])
+    assert alex.startswith("LPIPS v0.1 (lpips: AlexNet), as its reference code")
+    assert "VGG16" not in alex and "DISTS" not in alex
+    dists = perceptual_convention(["dists"])
+    assert dists.startswith("DISTS (VGG16), as its") and "LPIPS" not in dists
 
 
 def test_summary_tail_statistics() -> None:

@@ -36,11 +36,11 @@ from pathlib import Path
 
 from benchmarks.quality.evaluate import (
     PERCEPTUAL,
-    PERCEPTUAL_CONVENTION,
     PUBLISHED_BICUBIC_X4,
     calibration,
     evaluate,
     load_dataset,
+    perceptual_convention,
 )
 from benchmarks.quality.methods import BASELINES, build_method
 from benchmarks.quality.report import (
@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             method.name = f"{method.name}#{index}"
         seen.add(method.name)
     perceptual_note = (
-        f"Perceptual distances: {PERCEPTUAL_CONVENTION}."
+        f"Perceptual distances: {perceptual_convention(list(perceptual))}."
         if perceptual
         else "Perceptual distances: not requested (--metrics none)."
     )
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         degradation=None if args.lr_dir else args.degradation,
         degradation_chain=None if args.lr_dir else profile_record(args.degradation),
         perceptual_metrics=list(perceptual),
-        perceptual_convention=PERCEPTUAL_CONVENTION if perceptual else None,
+        perceptual_convention=perceptual_convention(list(perceptual)) if perceptual else None,
         # Which file each record's model is (labels can repeat a name: last, last#2).
         models={m.name: model_source(spec) for m, spec in zip(methods, given)},
     )

@@ -42,11 +42,19 @@ PERCEPTUAL: dict[str, tuple[str, Callable[[], torch.nn.Module]]] = {
 }
 
 
-PERCEPTUAL_CONVENTION = (
-    "LPIPS v0.1 (lpips: AlexNet, lpips_vgg: VGG16) and DISTS (VGG16), as their reference "
-    "code: full RGB image, no border crop (gray images as three equal channels), 8-bit; "
-    "LPIPS inputs in [-1, 1], DISTS in [0, 1]; lower is better"
-)
+def perceptual_convention(names: Sequence[str]) -> str:
+    """How the perceptual distances ``names`` (keys of ``PERCEPTUAL``) were computed."""
+    lpips = [n for n in PERCEPTUAL if n.startswith("lpips") and n in names]
+    nets = ", ".join(f"{n}: {'AlexNet' if n == 'lpips' else 'VGG16'}" for n in lpips)
+    metrics = [f"LPIPS v0.1 ({nets})"] if lpips else []
+    metrics += ["DISTS (VGG16)"] if "dists" in names else []
+    inputs = ["LPIPS inputs in [-1, 1]"] if lpips else []
+    inputs += ["DISTS in [0, 1]"] if "dists" in names else []
+    return (
+        f"{' and '.join(metrics)}, as {'their' if len(metrics) > 1 else 'its'} reference "
+        "code: full RGB image, no border crop (gray images as three equal channels), 8-bit; "
+        f"{', '.join(inputs)}; lower is better"
+    )
 
 
 def read_hr(path: str | Path) -> np.ndarray:
