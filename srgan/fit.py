@@ -39,6 +39,7 @@ from srgan.module import SRGAN
 from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
 
+PROG = "python -m srgan.fit"
 DESCRIPTION = (
     "Train a super-resolution model (fit) or score a checkpoint (validate, test), from YAML "
     "configs and --section.key options: python -m srgan.fit fit --config configs/debug.yaml "
@@ -190,6 +191,9 @@ class SRArgumentParser(LightningArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", SRHelpFormatter)
+        # The parsers jsonargparse makes for a class's help (--model.generator.help X)
+        # get no prog: argparse would name the script file (fit.py).
+        kwargs.setdefault("prog", PROG)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
@@ -420,7 +424,7 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
         SRDataModule,
         args=args,
         run=run,
-        parser_kwargs={"prog": "python -m srgan.fit", "description": DESCRIPTION},
+        parser_kwargs={"prog": PROG, "description": DESCRIPTION},
         save_config_kwargs={"overwrite": True},
         parser_class=SRArgumentParser,
         # SRGAN configures its own optimizers (model.generator_optimizer, ...): no top-level

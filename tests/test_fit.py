@@ -398,6 +398,11 @@ def test_help_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
     # Each subcommand's line says what it does here (Lightning's own were cut mid-sentence).
     assert "HR images of --data.test_dir" in out and "python -m srgan.upscale" in out
     assert "It's" not in out and "``" not in out
+    # A class's own help is the same program's, not the script file's (fit.py).
+    with pytest.raises(SystemExit):
+        main(["fit", "--model.generator.help", "CompactNet"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m srgan.fit [") and "--model.generator.num_convs" in out
 
 
 def test_a_bad_option_is_the_error_and_the_names_that_work(
