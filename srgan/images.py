@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import html
 import io
 import os
@@ -26,6 +27,7 @@ import secrets
 import socket
 import struct
 import tempfile
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -370,6 +372,8 @@ def read_image(
         raise
     except UnidentifiedImageError:
         raise ImageError("not an image, or a format Pillow cannot read") from None
+    except PermissionError as error:
+        raise ImageError(f"cannot read: {error.strerror or error}") from None
     except Image.DecompressionBombError as error:
         raise ImageError(
             f"too large: {error} Raise the limit with --max-pixels if the image is genuine"
@@ -605,7 +609,7 @@ def read_tag(path: str | Path) -> str | None:
     """The tag ``encode_image`` stored in a file (PNG text chunk, JPEG comment, WebP XMP,
     TIFF description), or ``None``: no tag (BMP, or not written by srgan)."""
     try:
-        with Image.open(path) as image:
+        with header_only(), Image.open(path) as image:
             info = image.info
             if isinstance(info.get(TAG_KEY), str):
                 return info[TAG_KEY]
@@ -620,9 +624,18 @@ def read_tag(path: str | Path) -> str | None:
                 found = re.search(rb'srgan:settings="([^"]*)"', xmp)
                 if found:
                     return html.unescape(found.group(1).decode())
-    except (OSError, SyntaxError, ValueError):
+    except Exception:  # noqa: BLE001 - unreadable, or a bomb's header: not an output of ours
         return None
     return None
+
+
+@contextlib.contextmanager
+def header_only() -> Iterator[None]:
+    """Silence Pillow's decompression-bomb warning while reading a header only: the image is
+    not decoded here, and ``read_image`` refuses it with srgan's own limit and words."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
 
 
 def _process_alive(pid: int) -> bool:
@@ -640,10 +653,17 @@ def _process_alive(pid: int) -> bool:
 HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
 
 
+def _temporary_key(name: str) -> str:
+    """The part of a temporary's name that stands for the file's: the name itself, or for a
+    long one (file names have at most 255 bytes, and the temporary adds up to 60) a digest."""
+    if len(os.fsencode(name)) <= 160:
+        return name
+    return f"{name[:40]}~{hashlib.sha256(os.fsencode(name)).hexdigest()[:16]}"
+
+
 def _temporary_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"\.{re.escape(name)}\.(?:(?P<host>[A-Za-z0-9]+)-)?(?P<pid>\d+)\.[0-9a-f]{{8}}\.part"
-    )
+    key = re.escape(_temporary_key(name))
+    return re.compile(rf"\.{key}\.(?:(?P<host>[A-Za-z0-9]+)-)?(?P<pid>\d+)\.[0-9a-f]{{8}}\.part")
 
 
 def remove_stale_temporaries(path: Path) -> None:
@@ -654,7 +674,7 @@ def remove_stale_temporaries(path: Path) -> None:
     is any file whose name is not exactly a temporary's.
     """
     pattern = _temporary_pattern(path.name)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+    for stale in path.parent.glob(f".{glob.escape(_temporary_key(path.name))}.*.part"):
         found = pattern.fullmatch(stale.name)
         if found is None or found["host"] not in (None, HOST):
             continue
@@ -694,7 +714,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     # Created with mode 0o666, so the process umask applies as for a plain open().
-    temporary = path.parent / f".{path.name}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
+    key = _temporary_key(path.name)
+    temporary = path.parent / f".{key}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield temporary

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from srgan.images import (
     ImageError,
     Picture,
     check_writable,
+    header_only,
     read_image,
     read_tag,
     sample_bits,
@@ -89,6 +91,8 @@ class Job:
     fmt: str
     # Set when an earlier input already has this output (photo.png and photo.jpg -> photo.png).
     clash: Path | None = None
+    # The output file was named on the command line (not made from the input's name).
+    named: bool = False
 
     @property
     def video(self) -> bool:
@@ -141,22 +145,38 @@ def _walk(root: Path, skip: Path | None) -> Plan:
 
     for folder, subfolders, files in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(folder)
-        status = here.stat()
-        if (status.st_dev, status.st_ino) in seen:  # a link back to a folder already walked
-            plan.aside.append((here, "a link to a folder already searched (a loop): not followed"))
+        try:
+            status = here.stat()
+        except OSError as error:
+            plan.failed.append((here, f"cannot enter folder: {error.strerror}"))
+            subfolders[:] = []
+            continue
+        if (status.st_dev, status.st_ino) in seen:  # reached again, through a link
+            plan.aside.append(
+                (here, "another path to a folder already searched (a link): not searched again")
+            )
             subfolders[:] = []
             continue
         seen.add((status.st_dev, status.st_ino))
         if skip is not None:
             subfolders[:] = [d for d in subfolders if (here / d).resolve() != skip]
-        subfolders.sort()
+        # Real folders first: a link to one is the path left aside, not the folder itself.
+        subfolders.sort(key=lambda name: ((here / name).is_symlink(), name))
         for name in files:
             path = here / name
             image = path.suffix.lower() in INPUT_SUFFIXES
-            if not path.exists():
+            try:
+                exists, regular = path.exists(), path.is_file()
+            except OSError as error:  # e.g. a folder that can be listed but not entered
+                reason = f"cannot read: {error.strerror}"
+                (plan.failed if image else plan.aside).append((path, reason))
+                continue
+            if name.startswith("._") and _apple_double(path):
+                plan.aside.append((path, "macOS metadata (AppleDouble), not an image"))
+            elif not exists:
                 reason = "a broken or looping link"
                 (plan.failed if image else plan.aside).append((path, reason))
-            elif not path.is_file():
+            elif not regular:
                 plan.aside.append((path, "not a regular file"))
             elif image:
                 images.append(path)
@@ -167,6 +187,16 @@ def _walk(root: Path, skip: Path | None) -> Plan:
     plan.aside.sort()
     plan.failed.sort()
     return plan
+
+
+def _apple_double(path: Path) -> bool:
+    """Whether ``path`` is a macOS AppleDouble file (``._name``: another file's metadata,
+    left on folders copied from a Mac), by its magic number."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == b"\x00\x05\x16\x07"
+    except OSError:
+        return False
 
 
 def check_suffix(suffix: str) -> str:
@@ -230,7 +260,7 @@ def plan_jobs(
             fmt = fmt or "png"
             out = target / output_name(source, fmt, suffix)
             fmt = "video" if is_video(source) else format_for(source, fmt)
-        plan = Plan([Job(source, out, fmt)])
+        plan = Plan([Job(source, out, fmt, named=target_is_file)])
     elif source.is_dir():
         if target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir():
             raise UsageError(
@@ -305,7 +335,9 @@ def plan_jobs(
                 f"folder, a --suffix or a --format"
             )
     claimed: dict[Path, Path] = {}
-    for job in plan.jobs:
+    # Of inputs with one output (a.png and a.jpg -> a.png), the one of the output's format
+    # takes it; otherwise the first by name.
+    for job in sorted(plan.jobs, key=lambda j: j.source.suffix.lower() != j.target.suffix.lower()):
         first = claimed.setdefault(job.target.resolve(), job.source)
         job.clash = first if first != job.source else None
     if plan.jobs:
@@ -402,7 +434,7 @@ def header_size(path: Path) -> tuple[int, int, int] | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with header_only(), Image.open(path) as image:
             return image.width, image.height, sample_bits(image)
     except Exception:  # noqa: BLE001 - any unreadable file: it fails later, with its reason
         return None
@@ -439,7 +471,8 @@ class Progress:
         self.expected = self.credited = 0.0
 
     def write(self, message: str) -> None:
-        self.bar.write(message)
+        # stderr, as every other message (stdout is strict about undecodable file names).
+        self.bar.write(message, file=sys.stderr)
 
     def upscaling(self, jobs: Sequence[Job]) -> None:
         """The model starts on ``jobs`` (one image, or a batch of small ones)."""
@@ -497,6 +530,23 @@ def run_jobs(
     return summary
 
 
+def foreign_output(job: Job, options: Options) -> str | None:
+    """Why ``job``'s output path holds a file srgan did not write, which is left alone (it
+    may be someone's original; ``--overwrite`` replaces it only where the output file was
+    named on the command line), or ``None``. Known only where outputs are tagged (not BMP,
+    not without a tag); an empty file is no one's."""
+    if options.tag is None or job.fmt == "bmp" or not job.target.is_file():
+        return None
+    if job.named and options.overwrite:
+        return None
+    if job.target.stat().st_size == 0 or output_tag(job.target) is not None:
+        return None
+    found = f"{job.target} is there already and srgan did not write it (it has no srgan tag)"
+    if job.named:
+        return f"{found}: left alone; --overwrite replaces it"
+    return f"{found}: left alone, even with --overwrite; move it, or choose another output folder"
+
+
 def _skip(job: Job, options: Options, summary: Summary, tag: str | None = None) -> bool:
     """Whether ``job``'s output is there already (and kept); counted in ``summary``.
     An empty file there is no output: it is redone. ``tag``: the one this output gets
@@ -537,7 +587,8 @@ def _run_videos(
     """Each video streamed through the model, with a progress bar in frames (and fps)."""
     from tqdm.auto import tqdm
 
-    say = report or tqdm.write
+    def say(message: str) -> None:
+        (report or partial(tqdm.write, file=sys.stderr))(message)
 
     def fail(job: Job, reason: str) -> None:
         summary.failed += 1
@@ -549,6 +600,10 @@ def _run_videos(
             fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
             continue
         tag = video_tag(options, job.target.suffix)
+        foreign = foreign_output(job, options)
+        if foreign is not None:
+            fail(job, foreign)
+            continue
         if _skip(job, options, summary, tag):
             continue
         name = job.source.name if len(job.source.name) <= 40 else job.source.name[:37] + "..."
@@ -676,9 +731,12 @@ def _run_images(
 
     todo = []
     for job in jobs:
+        foreign = None if job.clash is not None else foreign_output(job, options)
         if job.clash is not None:
             # Never let one input's output replace another's.
             fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
+        elif foreign is not None:
+            fail(job, foreign)
         elif _skip(job, options, summary):
             bar.upscaled([job])
             bar.finished()

@@ -259,7 +259,7 @@ def test_every_file_not_processed_is_named(
     assert code == EXIT_FAILED
     assert f"left aside: {source / 'notes.txt'}: not an image or video suffix (.txt)" in err
     assert f"left aside: {source / 'animated.gif'}: not an image or video suffix (.gif)" in err
-    assert "a link to a folder already searched" in err
+    assert "another path to a folder already searched" in err
     assert f"failed: {source / 'broken.png'}: a broken or looping link" in err
     assert f"failed: {locked}: cannot list folder: Permission denied" in err
     assert f"failed: {source / 'text.png'}" in err and f"failed: {source / 'empty.jpg'}" in err
@@ -688,3 +688,86 @@ def test_an_error_once_training_runs_is_shown_in_full(
     args = ["fit", "--config", str(ROOT / "configs/debug.yaml"), "--data.train_dir=."]
     with pytest.raises(ValueError, match="a bug in the training step"):
         command([*args, "--data.val_holdout=1", "--trainer.max_steps=1"])
+
+
+def forged_png(path: Path, width: int, height: int) -> Path:
+    """A small PNG whose header claims ``width`` x ``height`` (a decompression bomb's)."""
+    import struct
+    import zlib
+
+    Image.fromarray(rgb(4, 4)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = bytearray(data[12:29])  # b"IHDR" + 13 bytes
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_messy_folders_carry_on_and_name_each_file(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    Image.fromarray(rgb(8, 8)).save(source / "sub" / "a.png")
+    (source / "alias").symlink_to(source / "sub", target_is_directory=True)  # sorts first
+    forged_png(source / "bomb.png", 20000, 10000)  # past Pillow's own bomb error
+    forged_png(source / "large.png", 10000, 10000)  # past its warning
+    (source / "._a.png").write_bytes(b"\x00\x05\x16\x07" + bytes(60))  # a Mac's metadata
+    long = "x" * 251 + ".png"  # the longest name a file may have: its output is written
+    Image.fromarray(rgb(8, 8)).save(source / long)
+    out = tmp_path / "out"
+    code, stdout, err = run([source, out, "--model", model_file, "--max-pixels", "0"], capsys)
+    assert code == EXIT_FAILED and "done 2," in stdout and "failed 2" in stdout, err
+    assert "Traceback" not in err and "DecompressionBomb" not in err
+    assert f"failed: {source / 'bomb.png'}: " in err and f"failed: {source / 'large.png'}" in err
+    assert f"left aside: {source / '._a.png'}: macOS metadata (AppleDouble)" in err
+    assert f"left aside: {source / 'alias'}: another path to a folder already searched" in err
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted(["a.png", long])
+    assert (out / "sub" / "a.png").is_file()  # the real folder's name, not the link's
+    assert "FAILED" not in stdout  # live failure lines go to stderr with the rest
+
+
+def test_file_names_that_are_not_utf8_are_upscaled_and_named(
+    tmp_path: Path, model_file: Path, subprocess_env: dict[str, str]
+) -> None:
+    # Printed to a strict UTF-8 stdout, a failure's name aborted the whole run.
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(rgb(8, 8)).save(source / "bad\udcff.png")
+    (source / "cut\udcfe.png").write_bytes((source / "bad\udcff.png").read_bytes()[:40])
+    command = [sys.executable, "-m", "srgan.upscale", str(source), str(tmp_path / "out")]
+    command += ["--model", str(model_file), "--backend", "torch"]
+    env = {**subprocess_env, "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(command, capture_output=True, cwd=ROOT, env=env, timeout=120)
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == EXIT_FAILED, err
+    assert b"done 1," in done.stdout and b"failed 1" in done.stdout
+    assert "cut\\udcfe.png: not an image" in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["bad\udcff.png"]
+
+
+def test_a_file_srgan_did_not_write_is_never_replaced_by_a_folder_run(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    out.mkdir()
+    Image.fromarray(rgb(8, 8)).save(source / "a.jpg")
+    Image.fromarray(rgb(8, 8, 7)).save(out / "a.png")  # someone's own picture
+    mine = (out / "a.png").read_bytes()
+    for extra in ([], ["--overwrite"]):
+        code, stdout, err = run([source, out, "--model", model_file, *extra], capsys)
+        assert code == EXIT_FAILED and "failed 1" in stdout and "skipped 0" in stdout
+        assert "srgan did not write it" in err and "even with --overwrite" in err
+        assert (out / "a.png").read_bytes() == mine
+    # An output file named on the command line: --overwrite replaces it, as asked.
+    named = out / "a.png"
+    code, _, err = run([source / "a.jpg", named, "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "--overwrite replaces it" in err
+    code, _, _ = run([source / "a.jpg", named, "--model", model_file, "--overwrite"], capsys)
+    assert code == EXIT_OK and read_tag(named) is not None
+    # srgan's own outputs are still skipped, and redone with --overwrite.
+    code, stdout, _ = run([source, out, "--model", model_file], capsys)
+    assert code == EXIT_OK and "skipped 1 (already there)" in stdout

@@ -125,8 +125,8 @@ def test_outscale_gives_even_sides_and_says_so(
     assert (result.width, result.height) == (54, 40)  # 32 x 1.7 = 54.4, 24 x 1.7 = 40.8
     assert result.exact == (54, 41)
     args = [clip, tmp_path / "o2.mp4", "--model", model_file, "--outscale", "1.7"]
-    code, out, _ = run(args, capsys)
-    assert code == EXIT_OK and "written at 54 x 40, not 54 x 41: 4:2:0 video needs" in out
+    code, out, err = run(args, capsys)
+    assert code == EXIT_OK and "written at 54 x 40, not 54 x 41: 4:2:0 video needs" in err
     even = upscale_video(clip, tmp_path / "o3.mp4", Upscaler(tiny_compact()), outscale=2)
     assert (even.width, even.height, even.exact) == (64, 48, None)
 
@@ -191,7 +191,7 @@ def test_a_truncated_video_is_named_with_the_frames_it_had(
     assert code == EXIT_OK
     frames = len(frame_times(tmp_path / "o.mp4"))
     assert 0 < frames < 30
-    assert f"{frames} of the 30 frames its container declares could be decoded" in out
+    assert f"{frames} of the 30 frames its container declares could be decoded" in err
 
 
 def test_an_interrupted_video_leaves_no_partial_file(
@@ -364,7 +364,7 @@ def test_the_main_video_upright_and_its_audio_in_time(
     code, out, err = run(
         [tmp_path / "covered.mkv", tmp_path / "up2.mkv", "--model", model_file], capsys
     )
-    assert code == EXIT_OK and "1 stream(s) not written (video)" in out, err
+    assert code == EXIT_OK and "1 stream(s) not written (video)" in err, out
     assert len(frame_times(tmp_path / "up2.mkv")) == 6
     # In MP4 too, where the cover's track comes first with the default flag.
     write_clip(tmp_path / "covered.mp4", cover=True)
@@ -376,13 +376,13 @@ def test_the_main_video_upright_and_its_audio_in_time(
     code, out, err = run(
         [tmp_path / "portrait.mkv", tmp_path / "up.avi", "--model", model_file], capsys
     )
-    assert code == EXIT_OK and "turned by 90 degrees, which .avi cannot record" in out, err
+    assert code == EXIT_OK and "turned by 90 degrees, which .avi cannot record" in err, out
     # Audio encoded again (MP3 into WebM: Opus) starts when it started, and is said to.
     write_clip(tmp_path / "late.mkv", audio="libmp3lame", audio_delay=Fraction(1, 2))
     code, out, err = run(
         [tmp_path / "late.mkv", tmp_path / "late.webm", "--model", model_file], capsys
     )
-    assert code == EXIT_OK and "audio encoded again (mp3 -> libopus)" in out, err
+    assert code == EXIT_OK and "audio encoded again (mp3 -> libopus)" in err, out
     with av.open(str(tmp_path / "late.webm")) as video:
         audio = video.streams.audio[0]
         first = next(p for p in video.demux(audio) if p.pts is not None)
@@ -394,20 +394,20 @@ def test_a_truncated_matroska_is_named_from_its_duration(
 ) -> None:
     # Matroska declares no frame count: the stream's duration tag says how many to expect.
     clip = make_video(tmp_path / "clip.mkv", frames=30, audio=None)
-    code, out, _ = run([clip, tmp_path / "whole.mkv", "--model", model_file], capsys)
-    assert code == EXIT_OK and "truncated" not in out
+    code, out, err = run([clip, tmp_path / "whole.mkv", "--model", model_file], capsys)
+    assert code == EXIT_OK and "truncated" not in err
     data = clip.read_bytes()
     (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
-    code, out, _ = run([tmp_path / "cut.mkv", tmp_path / "o.mkv", "--model", model_file], capsys)
+    code, out, err = run([tmp_path / "cut.mkv", tmp_path / "o.mkv", "--model", model_file], capsys)
     frames = len(frame_times(tmp_path / "o.mkv"))
     assert code == EXIT_OK and 0 < frames < 27
-    assert f"{frames} frames, " in out and "s its duration gives, could be decoded" in out
+    assert f"{frames} frames, " in err and "s its duration gives, could be decoded" in err
     # A complete one with a variable frame rate (a second at 60 fps, then 2 fps): its
     # frames reach its end, whatever a count from its duration would say.
     pts = [*range(60), *range(90, 330, 30)]
     clip = make_video(tmp_path / "vfr.mkv", rate=60, pts=pts, audio=None)
-    code, out, _ = run([clip, tmp_path / "vfr_o.mkv", "--model", model_file], capsys)
-    assert code == EXIT_OK and "truncated" not in out
+    code, out, err = run([clip, tmp_path / "vfr_o.mkv", "--model", model_file], capsys)
+    assert code == EXIT_OK and "truncated" not in err
     assert len(frame_times(tmp_path / "vfr_o.mkv")) == len(pts)
 
 
