@@ -690,12 +690,13 @@ def test_an_error_once_training_runs_is_shown_in_full(
         command([*args, "--data.val_holdout=1", "--trainer.max_steps=1"])
 
 
-def forged_png(path: Path, width: int, height: int) -> Path:
-    """A small PNG whose header claims ``width`` x ``height`` (a decompression bomb's)."""
+def forged_png(path: Path, width: int, height: int, tag: str | None = None) -> Path:
+    """A small PNG whose header claims ``width`` x ``height`` (a decompression bomb's), with
+    srgan's settings ``tag`` if given."""
     import struct
     import zlib
 
-    Image.fromarray(rgb(4, 4)).save(path)
+    write_image(path, Picture(rgb(4, 4)), tag=tag)
     data = bytearray(path.read_bytes())
     ihdr = bytearray(data[12:29])  # b"IHDR" + 13 bytes
     ihdr[4:12] = struct.pack(">II", width, height)
@@ -769,5 +770,11 @@ def test_a_file_srgan_did_not_write_is_never_replaced_by_a_folder_run(
     code, _, _ = run([source / "a.jpg", named, "--model", model_file, "--overwrite"], capsys)
     assert code == EXIT_OK and read_tag(named) is not None
     # srgan's own outputs are still skipped, and redone with --overwrite.
+    code, stdout, _ = run([source, out, "--model", model_file], capsys)
+    assert code == EXIT_OK and "skipped 1 (already there)" in stdout
+    # Outputs past Pillow's bomb limit (a 4x of an 11 MP photo is 179 MP) are still srgan's.
+    tag = read_tag(named)
+    forged_png(named, 20000, 10000, tag=tag)
+    assert read_tag(named) == tag
     code, stdout, _ = run([source, out, "--model", model_file], capsys)
     assert code == EXIT_OK and "skipped 1 (already there)" in stdout
