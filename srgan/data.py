@@ -324,7 +324,7 @@ class SRDataModule(L.LightningDataModule):
         self.degradation = degradation
         self.sharpen_targets = sharpen_targets
         self.val_degradation = val_degradation
-        if train_lr_dir is not None and degradation != "bicubic":
+        if train_lr_dir is not None and not isinstance(degradation, Bicubic):
             warnings.warn(
                 "data.degradation makes LR from the HR crops: with data.train_lr_dir the LR "
                 "images given are used as they are, and it is not used",
@@ -382,8 +382,12 @@ class SRDataModule(L.LightningDataModule):
         lr_images = None
         if self.train_lr_dir is not None:
             lr_files = self._paired_lr(files)
-            lr_images, _ = load_images(lr_files)
-            for hr, lr, hr_file, lr_file in zip(images, lr_images, files, lr_files):
+            lr_images, readable = load_images(lr_files)
+            if len(readable) < len(lr_files):  # a pair without its LR: not trained on
+                keep = {str(f) for f in readable}
+                pairs = [(h, f, lf) for h, f, lf in zip(images, files, lr_files) if str(lf) in keep]
+                images, files, lr_files = (list(t) for t in zip(*pairs)) if pairs else ([], [], [])
+            for hr, lr, hr_file, lr_file in zip(images, lr_images, files, lr_files, strict=True):
                 expected = (hr.shape[0] // self.scale, hr.shape[1] // self.scale)
                 if lr.shape[:2] != expected:
                     raise ValueError(
@@ -414,13 +418,16 @@ class SRDataModule(L.LightningDataModule):
 
     def _build_whole(self, files: list[Path]) -> WholeImages:
         images, files = load_images(files)
+        # The metrics leave out `scale` px at each border of the mod-cropped image, and SSIM
+        # needs 11 x 11 pixels after that.
+        least = 11 + 2 * self.scale
         for image, file in zip(images, files):
-            # The metrics leave out `scale` px at each border of the mod-cropped image.
-            if min(image.shape[:2]) // self.scale * self.scale <= 2 * self.scale:
+            if min(image.shape[:2]) // self.scale * self.scale < least:
                 raise ValueError(
                     f"{file} ({image.shape[1]} x {image.shape[0]}) is too small to score at "
-                    f"x{self.scale} (the metrics leave out {self.scale} px at each border): "
-                    f"give images of at least {3 * self.scale} px a side"
+                    f"x{self.scale} (the metrics leave out {self.scale} px at each border and "
+                    f"SSIM needs 11 px after that): give images of at least "
+                    f"{-(-least // self.scale) * self.scale} px a side"
                 )
         names = [f.stem for f in files]
         return WholeImages(images, names, scale=self.scale, profile=self.val_degradation)

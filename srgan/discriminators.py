@@ -22,7 +22,9 @@ class Discriminator(nn.Module):
     size_multiple: int = 1
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        raise NotImplementedError
+        """The logits and the feature maps; by default no feature maps (a subclass that
+        defines only ``forward`` trains, without feature matching)."""
+        return self(x), []
 
 
 def check_sides(discriminator: Discriminator, x: torch.Tensor) -> None:

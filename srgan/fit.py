@@ -76,7 +76,9 @@ def quiet_lightning() -> None:
 
 def find_folder(value: str, config_files: list[Path]) -> str:
     """``value`` as given when it exists from the working directory (or is absolute), else
-    the first match from the config files' folders and their parents, nearest first."""
+    the first match from the config files' folders and their parents, nearest first;
+    ``~`` is the home folder, as for the data module."""
+    value = os.path.expanduser(value) if value else value
     if not value or Path(value).is_absolute() or Path(value).exists():
         return value
     for config in config_files:

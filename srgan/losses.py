@@ -150,5 +150,10 @@ def feature_matching_loss(
     A perceptual term that needs no pretrained network: the discriminator's own features
     (Salimans et al. 2016; pix2pixHD).
     """
+    if not fake_features:
+        raise ValueError(
+            "feature matching needs the discriminator's feature maps: its forward_features "
+            "returns none (set model.feature_matching_weight 0, or return them)"
+        )
     losses = [F.l1_loss(f, r.detach()) for f, r in zip(fake_features, real_features, strict=True)]
     return torch.stack(losses).mean()

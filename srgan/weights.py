@@ -199,7 +199,7 @@ def network_states(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":
         state, _ = read_safetensors(path)
     else:
         checkpoint = load_checkpoint(path)
@@ -386,7 +386,7 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":
         try:
             tensors, metadata = read_safetensors(path)
         except Exception as error:  # noqa: BLE001 - any failure is reported as unreadable

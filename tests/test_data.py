@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,34 @@ def test_paired_lr_folder(image_dir: Path, tmp_path: Path) -> None:
     ]:
         with pytest.warns(UserWarning, match=says):
             SRDataModule(str(image_dir), train_lr_dir=str(lr_dir), **extra)
+    with warnings.catch_warnings():  # the default degradation is not said to be unused
+        warnings.simplefilter("error")
+        SRDataModule(str(image_dir), train_lr_dir=str(lr_dir))
+    # An unreadable LR image: its pair is left out, the others stay paired.
+    first = sorted(lr_dir.iterdir())[0]
+    first.write_bytes(b"not an image")
+    dm = SRDataModule(
+        str(image_dir), train_lr_dir=str(lr_dir), crop_size=32, val_holdout=0, num_workers=0
+    )
+    with pytest.warns(UserWarning, match="skipping 1 unreadable image"):
+        dm.setup("fit")
+    assert len(dm.train_set.images) == len(list(lr_dir.iterdir())) - 1
+    for hr, lr in zip(dm.train_set.images, dm.train_set.lr_images, strict=True):
+        assert tuple(lr.shape[-2:]) == (hr.shape[-2] // 4, hr.shape[-1] // 4)
+
+
+def test_validation_images_too_small_for_ssim_are_refused(tmp_path: Path) -> None:
+    # x4: 4 px left out at each border, and SSIM's 11 x 11 window: 19 px, so 20 (mod 4).
+    for side, ok in [(16, False), (20, True)]:
+        folder = tmp_path / f"val{side}"
+        folder.mkdir()
+        Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(folder / "a.png")
+        dm = SRDataModule(str(folder), val_dir=str(folder), crop_size=16, num_workers=0)
+        if ok:
+            dm.setup("validate")
+        else:
+            with pytest.raises(ValueError, match="at least 20 px a side"):
+                dm.setup("validate")
 
 
 def dihedral(image: torch.Tensor, k: int) -> torch.Tensor:

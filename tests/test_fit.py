@@ -16,7 +16,7 @@ import yaml
 from benchmarks.release.plan import main as release_main
 from srgan.data import SRDataModule
 from srgan.discriminators import VGGStyle
-from srgan.fit import main
+from srgan.fit import find_folder, main
 from srgan.generators import CompactNet, RRDBNet
 from srgan.module import SRGAN
 from srgan.objectives import Hinge
@@ -607,3 +607,11 @@ def test_data_loader_workers_default_to_the_machine(image_dir: Path) -> None:
     assert default_workers() <= min(8, len(os.sched_getaffinity(0)))
     data.setup("fit")
     assert data.train_dataloader().pin_memory is torch.cuda.is_available()
+
+
+def test_data_folders_may_start_with_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "photos").mkdir()
+    assert find_folder("~/photos", []) == str(tmp_path / "photos")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from srgan.discriminators import VGGStyle
+from srgan.discriminators import Discriminator, VGGStyle
 from srgan.gan import LossWeights, discriminator_loss, generator_loss
 from srgan.losses import feature_matching_loss
 from srgan.objectives import Hinge, RelativisticAverage, WassersteinGP
@@ -88,3 +88,22 @@ def test_discriminator_loss_detaches_the_fakes_and_adds_the_penalty() -> None:
     loss.backward()
     assert sr.grad is None  # the generator is not trained by the discriminator's loss
     assert all(p.grad is not None for p in discriminator.parameters())
+
+
+def test_a_discriminator_of_ones_own_with_only_forward_trains() -> None:
+    # The base class's forward_features gives the logits and no feature maps.
+    class Mine(Discriminator):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 1, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x).mean(dim=(2, 3))
+
+    sr = torch.rand(2, 3, 8, 8, requires_grad=True)
+    hr = torch.rand(2, 3, 8, 8)
+    loss, _ = generator_loss(Mine(), Hinge(), sr, hr, weights=LossWeights(adversarial=1.0))
+    loss.backward()
+    assert sr.grad is not None and sr.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="feature matching needs the discriminator's feature"):
+        generator_loss(Mine(), Hinge(), sr, hr, weights=LossWeights(feature_matching=1.0))

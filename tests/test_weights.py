@@ -310,6 +310,11 @@ def test_saved_weights_are_as_readable_as_any_output(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not safetensors' owner-only 0600
 
 
+def test_a_suffix_in_capitals_loads_as_it_saves(tmp_path: Path) -> None:
+    path = save_generator(tiny_compact(), tmp_path / "model.SafeTensors")
+    assert type(load_generator(path)).__name__ == "CompactNet"
+
+
 def test_save_generator_writes_srgan_generators_as_safetensors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="saved as .safetensors"):
         save_generator(tiny_compact(), tmp_path / "mine.pt")
