@@ -253,7 +253,8 @@ class SRDataModule(L.LightningDataModule):
             must not see the test images.
         train_lr_dir: optional folder of pre-made LR images paired with ``train_dir``
             (matched by relative path; a trailing ``x{scale}`` in the LR stem is allowed).
-            Without it, LR images are made on the fly with MATLAB-compatible bicubic.
+            Without it, LR images are made on the fly from the HR crops by
+            ``degradation`` (MATLAB-compatible bicubic by default).
         test_dir: HR folder(s) for ``srgan.fit test``.
         scale: upscaling factor.
         crop_size: HR crop side in pixels (a multiple of ``scale``; of 32 for VGGStyle).

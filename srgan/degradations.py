@@ -73,6 +73,17 @@ def _choice(
     return torch.multinomial(weights, n, replacement=True, generator=generator).to(device)
 
 
+def check_kernel_sizes(name: str, bounds: Sequence[int]) -> None:
+    """Kernel sizes are odd (a centre pixel) and at most ``MAX_KERNEL``: ``(low, high)``,
+    both odd, ``1 <= low <= high <= MAX_KERNEL``; else ``ValueError``."""
+    low, high = bounds
+    if not (1 <= low <= high <= MAX_KERNEL and low % 2 and high % 2):
+        raise ValueError(
+            f"{name} must be odd sizes (low, high) with 1 <= low <= high <= {MAX_KERNEL}, "
+            f"got {tuple(bounds)}"
+        )
+
+
 def _odd_sizes(
     bounds: Sequence[int], n: int, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
@@ -349,6 +360,8 @@ class Order:
         for name in ("blur_prob", "sinc_prob", "gaussian_noise_prob", "gray_noise_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+        if len(self.kernel_probs) != len(KERNELS):
+            raise ValueError(f"kernel_probs needs one probability per family of {KERNELS}")
         for name in ("kernel_probs", "resize_probs"):
             probs = getattr(self, name)
             if min(probs) < 0 or not math.isclose(sum(probs), 1, abs_tol=1e-6):
@@ -363,8 +376,7 @@ class Order:
                 )
         if self.blur_sigma[0] <= 0 or self.resize_range[0] <= 0:
             raise ValueError("blur_sigma and resize_range must be above 0")
-        if self.kernel_size[0] < 1 or self.kernel_size[1] > MAX_KERNEL:
-            raise ValueError(f"kernel_size must lie in [1, {MAX_KERNEL}], got {self.kernel_size}")
+        check_kernel_sizes("kernel_size", self.kernel_size)
         if not (1 <= self.jpeg_quality[0] and self.jpeg_quality[1] <= 95):
             raise ValueError(f"jpeg_quality must lie in [1, 95], got {self.jpeg_quality}")
         if not self.resize_modes or set(self.resize_modes) - set(RESIZE_MODES):
@@ -412,6 +424,12 @@ class RealisticDegradation(Degradation):
         for name, value in (("final_sinc_prob", final_sinc_prob), ("bicubic_prob", bicubic_prob)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability, got {value}")
+        check_kernel_sizes("final_kernel_size", final_kernel_size)
+        unknown = [m for m in final_resize_modes if m not in RESIZE_MODES]
+        if unknown or not final_resize_modes:
+            raise ValueError(
+                f"final_resize_modes must be some of {RESIZE_MODES}, got {final_resize_modes}"
+            )
         self.first = first
         self.second = second
         self.final_sinc_prob = final_sinc_prob

@@ -6,9 +6,9 @@ is a typed constructor argument, so a misspelt key fails before training starts.
 Examples::
 
     python -m srgan.fit fit --config configs/debug.yaml                  # tiny, CPU, seconds
-    python -m srgan.fit fit --config configs/psnr_x4.yaml --data.train_dir data/DIV2K_train_HR
+    python -m srgan.fit fit --config configs/psnr_x4.yaml --data.train_dir data/DIV2K/DIV2K_train_HR
     python -m srgan.fit fit --config configs/esrgan_x4.yaml --config configs/objective/hinge.yaml \\
-        --model.init_from runs/psnr_x4/checkpoints/last.ckpt
+        --model.init_from runs/psnr_x4/lightning_logs/version_0/checkpoints/last.ckpt
     python -m srgan.fit fit --config configs/psnr_x4.yaml --ckpt_path runs/.../last.ckpt   # resume
     python -m srgan.fit fit --config configs/psnr_x4.yaml --print_config                  # resolved config
 

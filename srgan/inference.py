@@ -322,12 +322,3 @@ class Upscaler:
                 if self.progress is not None:
                     self.progress(b * (bottom - top) * (right - left))
         return out
-
-
-def upscale(
-    model: nn.Module, lr: torch.Tensor, *, tile: int | None = None, tile_overlap: int = 24
-) -> torch.Tensor:
-    """Upscale a batch with ``model`` on its current device and dtype (see ``Upscaler``)."""
-    parameter = next(model.parameters())
-    upscaler = Upscaler(model, device=parameter.device, tile=tile, tile_overlap=tile_overlap)
-    return upscaler(lr)

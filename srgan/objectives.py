@@ -303,8 +303,3 @@ class MaxSurprise(AdversarialObjective):
         if not self.relativistic:
             return fake_term
         return 0.5 * (smooth_max(surprise(real, 0.0), self.tau) + fake_term)
-
-
-OBJECTIVES: dict[str, type[AdversarialObjective]] = {
-    cls.__name__: cls for cls in AdversarialObjective.__subclasses__() + [NonSaturating]
-}

@@ -340,6 +340,13 @@ def test_bad_settings_are_refused() -> None:
         Order(jpeg_quality=(30, 100))
     with pytest.raises(ValueError, match="resize_modes"):
         Order(resize_modes=("nearest",))
+    for size in [(2, 4), (7, 23)]:  # even sizes drew larger ones; 23 was cut to 21
+        with pytest.raises(ValueError, match="kernel_size must be odd sizes"):
+            Order(kernel_size=size)
+        with pytest.raises(ValueError, match="final_kernel_size must be odd sizes"):
+            RealisticDegradation(final_kernel_size=size)
+    with pytest.raises(ValueError, match="final_resize_modes"):
+        RealisticDegradation(final_resize_modes=("nearest",))
     with pytest.raises(ValueError, match="final_sinc_prob"):
         RealisticDegradation(final_sinc_prob=1.5)
     with pytest.raises(ValueError, match="bicubic_prob"):

@@ -12,7 +12,6 @@ from srgan.inference import (
     resolve_device,
     tile_spans,
     to_uint8_channels_last,
-    upscale,
 )
 from tests.conftest import TINY_GENERATORS, tiny_compact
 
@@ -56,9 +55,9 @@ def test_tile_spans_cover_everything_once() -> None:
     assert all(ws <= s and we >= e for s, e, ws, we in spans)
 
 
-def test_functional_upscale_and_bad_shapes() -> None:
+def test_upscaler_shapes_and_bad_shapes() -> None:
     model = CompactNet(num_features=8, num_convs=1, scale=2).eval()
-    assert upscale(model, torch.rand(1, 3, 5, 6)).shape == (1, 3, 10, 12)
+    assert Upscaler(model, device="cpu")(torch.rand(1, 3, 5, 6)).shape == (1, 3, 10, 12)
     with pytest.raises(ValueError, match="B, C, H, W"):
         Upscaler(model, device="cpu")(torch.rand(3, 5, 6))
     with pytest.raises(ValueError, match="fp16"):

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srgan import objectives
+from srgan.fit import subclass_names
 from srgan.objectives import (
-    OBJECTIVES,
     Hinge,
     LeastSquares,
     MaxSurprise,
@@ -23,6 +24,11 @@ from srgan.objectives import (
 
 REAL = torch.tensor([[2.0], [-1.0]], dtype=torch.float64)
 FAKE = torch.tensor([[0.5], [-0.5]], dtype=torch.float64)
+
+# Every objective class, all generations (as the command line offers them).
+OBJECTIVES = {
+    name: getattr(objectives, name) for name in subclass_names(objectives.AdversarialObjective)
+}
 
 
 def softplus(x: float) -> float:

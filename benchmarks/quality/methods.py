@@ -6,12 +6,13 @@ A method maps an 8-bit LR image ``(h, w, C)`` (C = 1 or 3) to an 8-bit SR image
 * ``bicubic``: MATLAB-compatible bicubic (``srgan.resize.imresize``), the published baseline;
 * ``nearest``, ``lanczos``: Pillow's nearest-neighbour and Lanczos (a = 3) resampling;
 * ``opencv:FILE.pb``: an OpenCV ``dnn_superres`` model (ESPCN, FSRCNN, LapSRN, EDSR), given
-  as a path or looked up in ``opencv_dir``; needs ``opencv-contrib`` (``pip install
-  srgan[baselines]``);
+  as a path or looked up in ``opencv_dir``; needs ``opencv-contrib`` (``pip install -e
+  '.[baselines]'``);
 * anything else: an srgan generator through ``srgan.weights.load_model`` (a shipped model's
-  name, ``default``, a ``.safetensors`` file or an ``srgan.fit`` checkpoint), run exactly as
-  ``srgan.upscale_image`` runs it (``srgan.pictures``: the same gray handling and rounding),
-  so the benchmark measures what users get.
+  name, ``default``, a ``.safetensors`` file or an ``srgan.fit`` checkpoint), with the pixel
+  handling of ``srgan.upscale_image`` (``srgan.pictures``: the same gray handling and
+  rounding), in PyTorch at the precision asked for, on whole images unless ``tile`` is
+  given (the ONNX Runtime backends ``upscale_image`` uses on a CPU agree within 1/255).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class Variant:
         return f"{self.backend} {self.precision}" + (" CL" if self.channels_last else "")
 
 
-def precisions_for(backend: str, precisions: list[str], device: torch.device) -> list[str]:
+def precisions_for(backend: str, precisions: list[str]) -> list[str]:
     """The precisions a backend runs among those asked for."""
     if backend == "onnx":
         return ["fp32"]

@@ -52,6 +52,7 @@ from benchmarks.report import cpu_description, environment, markdown_table, writ
 from benchmarks.speed.backends import (
     BACKENDS,
     ONNX_BACKENDS,
+    PRECISIONS,
     Variant,
     allow_recompiles,
     precisions_for,
@@ -215,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precisions",
         nargs="+",
         default=["fp32"],
-        choices=["fp32", "fp32-strict", "fp16", "bf16"],
+        choices=PRECISIONS,
         help="precisions for the PyTorch backends (and fp16 for onnx-cuda; default fp32)",
     )
     parser.add_argument("--channels-last", action="store_true", help="also channels-last")
@@ -350,7 +351,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         variants = [
             Variant(b, p, cl)
             for b in args.backends
-            for p in precisions_for(b, args.precisions, torch.device("cpu"))
+            for p in precisions_for(b, args.precisions)
             for cl in ([False, True] if args.channels_last and b not in ONNX_BACKENDS else [False])
         ]
     for spec in args.model:  # an unknown or unreadable model: one line before any timing
