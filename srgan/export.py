@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from srgan.backends import CALIBRATION_DIR, sha256_file
-from srgan.images import check_writable
+from srgan.images import atomic_write, check_writable
 from srgan.int8 import (
     MIN_CALIBRATION_SIDE,
     QualityError,
@@ -337,7 +337,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"fp32 ONNX: {written(output)} (max abs diff {worst:.2e} over {len(cases)} checks)")
     if worst > args.tolerance:
         report_file.parent.mkdir(parents=True, exist_ok=True)
-        report_file.write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
         raise ParityError(
             f"ONNX output differs from PyTorch by {worst:.2e} > {args.tolerance:g}: {diffs}"
         )
@@ -401,7 +401,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"Y-PSNR on {args.hr_dir}: {line}")
         report["quality"] = quality
     report_file.parent.mkdir(parents=True, exist_ok=True)
-    report_file.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
     print(f"report: {report_file}")
     drop = report.get("quality", {}).get("int8_psnr_drop_db")
     if args.max_psnr_drop is not None and drop is not None and drop > args.max_psnr_drop:

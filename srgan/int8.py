@@ -128,6 +128,8 @@ def quantize_int8(
     # ORT's recommended pre-processing (shape inference, graph optimisation) before
     # quantizing; fall back to the raw graph if it cannot handle a model.
     prepared = path.with_name(path.stem + ".preprocessed.onnx")
+    # ORT writes the quantized model here; the checked file is then renamed onto ``path``.
+    quantized = path.with_name(f".{path.stem}.quantized.onnx")
     try:
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         model_input = prepared
@@ -146,7 +148,7 @@ def quantize_int8(
         with contextlib.redirect_stdout(io.StringIO()):  # ORT prints calibration details
             quantize_static(
                 str(model_input),
-                str(path),
+                str(quantized),
                 Reader(),
                 quant_format=QuantFormat.QDQ,
                 per_channel=per_channel,
@@ -155,13 +157,14 @@ def quantize_int8(
                 calibrate_method=methods["percentile" if method == "percentile" else "minmax"],
                 extra_options=extra,
             )
+        import onnx
+
+        save_checked(onnx.load(str(quantized)), path)
     finally:
         prepared.unlink(missing_ok=True)
+        quantized.unlink(missing_ok=True)
         for leftover in path.parent.glob("augmented_model*.onnx"):
             leftover.unlink(missing_ok=True)
-    import onnx
-
-    save_checked(onnx.load(str(path)), path)
     return path
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from srgan.images import list_images, read_rgb
+from srgan.images import atomic_path, list_images, read_rgb
 from srgan.inference import to_unit_float
 from srgan.pictures import to_batch
 from srgan.resize import benchmark_pair
@@ -320,7 +320,8 @@ def _domains(graph: Any) -> set[str]:
 
 def save_checked(model: Any, path: str | Path) -> None:
     """Save ``model`` once onnx's full check (with shape inference) passes, declaring only
-    the operator domains its nodes use: strict tools refuse domains they do not know."""
+    the operator domains its nodes use: strict tools refuse domains they do not know.
+    Written atomically: a file of that name is replaced whole or left as it was."""
     import onnx
 
     used = _domains(model.graph)
@@ -328,7 +329,8 @@ def save_checked(model: Any, path: str | Path) -> None:
     del model.opset_import[:]
     model.opset_import.extend(kept)
     onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
+    with atomic_path(path) as temporary:
+        onnx.save(model, str(temporary))
 
 
 def _sort_nodes(graph: Any) -> None:

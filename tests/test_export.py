@@ -16,7 +16,7 @@ import torch
 from srgan.export import main, run
 from srgan.generators import CompactNet
 from srgan.int8 import calibration_crops, entropy_ranges, quantize_int8
-from srgan.onnx import ExportError, onnx_session, run_session
+from srgan.onnx import ExportError, export_onnx, onnx_session, run_session
 from srgan.weights import save_generator
 
 
@@ -86,6 +86,28 @@ def test_entropy_calibration_tightens_some_ranges(compact_onnx, image_dir: Path)
     }
     assert all(e <= m + 1e-6 for e, m in widths.values())
     assert any(e < 0.99 * m for e, m in widths.values())
+
+
+def test_a_failed_write_leaves_the_earlier_files_as_they_were(
+    compact_onnx, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The final check fails (as a full disk or Ctrl-C would stop the write): the files of
+    # those names keep their earlier content, and nothing is left beside them.
+    model, source = compact_onnx
+    earlier = {name: f"earlier {name}".encode() for name in ("m.onnx", "m.int8.onnx")}
+    for name, data in earlier.items():
+        (tmp_path / name).write_bytes(data)
+    crops = calibration_crops(image_dir, count=2, crop=16)
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx.checker, "check_model", fail)
+    with pytest.raises(OSError, match="No space left"):
+        export_onnx(model, tmp_path / "m.onnx")
+    with pytest.raises(OSError, match="No space left"):
+        quantize_int8(source, tmp_path / "m.int8.onnx", crops)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == earlier
 
 
 def test_unknown_calibration_method(compact_onnx, tmp_path: Path):
