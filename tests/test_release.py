@@ -114,6 +114,32 @@ def test_a_failed_run_fails_the_release_after_the_others_are_written(
     assert (tmp_path / "out" / "logs.tar.gz").is_file()
 
 
+def test_only_this_launchs_checkpoints_of_runs_that_did_not_fail_are_exported(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import torch
+
+    from srgan.generators import CompactNet
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    # An earlier launch's checkpoints, left under runs/NAME.
+    for name in ("fast", "quality"):
+        folder = runs / name / "lightning_logs" / "version_0" / "checkpoints"
+        folder.mkdir(parents=True)
+        model = CompactNet(num_features=4, num_convs=1)
+        state = {f"generator.{k}": v for k, v in model.state_dict().items()}
+        torch.save({"state_dict": state, "global_step": 7}, folder / "last.ckpt")
+        os.utime(folder / "last.ckpt", (1e9, 1e9))  # long ago
+    monkeypatch.setattr(release, "launch", lambda plan, args: (dict.fromkeys(plan, 0.0), ["fast"]))
+    args = ["--data", str(image_dir), "--psnr-budget", "60", "--out", str(out), "--runs", str(runs)]
+    with pytest.raises(SystemExit, match="failed: fast"):
+        release.main(args)
+    said = capsys.readouterr().out
+    assert "fast: not exported, the run failed" in said
+    assert "quality: no checkpoint from this launch" in said
+    assert not list(out.glob("*.safetensors"))
+
+
 def test_gpu_job_names_its_steps_when_called_wrong() -> None:
     for argv in [
         [],

@@ -224,11 +224,16 @@ def export(
     *,
     dtype: torch.dtype | None = torch.float16,
     save_as: str | None = None,
+    since: float | None = None,
 ) -> Path | None:
-    """The EMA generator of run ``name``'s last checkpoint -> ``out/<save_as or name>.safetensors``."""
+    """The EMA generator of run ``name``'s last checkpoint -> ``out/<save_as or name>.safetensors``
+    (``since``: only a checkpoint written after this time, e.g. the launch's, not an
+    earlier run's left under ``runs/name``)."""
     checkpoints = sorted((runs / name).rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if since is not None:
+        checkpoints = [p for p in checkpoints if p.stat().st_mtime >= since]
     if not checkpoints:
-        print(f"{name}: no checkpoint", flush=True)
+        print(f"{name}: no checkpoint{' from this launch' if since else ''}", flush=True)
         return None
     checkpoint = torch.load(checkpoints[-1], map_location="cpu", weights_only=True)
     generator = load_generator(checkpoints[-1])
@@ -367,9 +372,13 @@ def main(argv: list[str] | None = None) -> None:
                 args.gan_init,
                 args.gan_steps,
             )
+    started = time.time()
     wall, failed = launch(plan, args)
     data = [Path(d).name for d in args.data]
     for name, run in plan.items():
+        if name in failed:
+            print(f"{name}: not exported, the run failed (its log: {runs}/{name}.log)", flush=True)
+            continue
         export(
             name,
             runs,
@@ -382,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
                 "max_steps": run.max_steps,
                 "init_from": Path(run.init).name if run.init else None,
             },
+            since=started,
         )
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
         for path in sorted(runs.rglob("*")):
