@@ -189,8 +189,9 @@ def test_gray_hr_is_scored_on_gray_values(hr_dir: Path, tmp_path: Path) -> None:
     assert gray["psnr"] == pytest.approx(expected)
 
 
-def test_scoring_options_rgb_and_no_crop(hr_dir: Path, tmp_path: Path) -> None:
+def test_scoring_options_rgb_and_no_crop(hr_dir: Path, tmp_path: Path, capsys) -> None:
     y = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--crops", "0")
+    assert "crops_" not in capsys.readouterr().out  # none drawn, none said to be
     rgb = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--channels", "rgb")
     uncropped = run(tmp_path, "--data", str(hr_dir), "--models", "bicubic", "--crop-border", "0")
     assert rgb["environment"]["channels"] == "RGB"

@@ -365,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if checks:
         print("\n".join(checks))
     plots = "psnr_per_image.png" + (", psnr_lpips.png" if "lpips" in perceptual else "")
-    print(f"wrote {out}/quality.json, quality.md, {plots}, crops_*.png")
+    crops = ", crops_*.png" if args.crops > 0 else ""
+    print(f"wrote {out}/quality.json, quality.md, {plots}{crops}")
     for path, reason in skipped:
         print(f"skipped: {path}: {reason}", file=sys.stderr)
     return 1 if skipped else 0

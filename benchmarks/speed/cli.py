@@ -438,8 +438,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             plot_quality_speed(
                 points, out / "quality_speed.png", dataset=args.quality_dataset or ""
             )
+            written.append("quality_speed.png")
         write_json(payload, out / "speed.json")
-        written.append("quality_speed.png")
     print("\n".join(lines))
     print(f"\nwrote {', '.join(str(out / name) for name in written)}")
     return payload
