@@ -427,23 +427,28 @@ def _upscale_share(
     except Exception as caught:  # noqa: BLE001 - raised after the processes meet, not before
         error, summary = caught, Summary()
     # Every process reaches the sums, even one that failed (the others would wait forever).
-    counts = torch.tensor(
-        [*summary.counts(), error is not None], dtype=torch.float64, device=fabric.device
-    )
+    counts = torch.tensor(summary.counts(), dtype=torch.float64, device=fabric.device)
     total = fabric.all_reduce(counts, reduce_op="sum")
-    done, skipped, other, failed, fallbacks, retries, megapixels, videos, frames, broken = (
-        total.tolist()
-    )
+    done, skipped, other, failed, fallbacks, retries, megapixels, videos, frames = total.tolist()
+    errors = [None if error is None else (str(error) or type(error).__name__)]
     if fabric.world_size > 1:
         import torch.distributed as dist
 
-        failures: list[Any] = [None] * fabric.world_size
-        dist.all_gather_object(failures, [(str(p), reason) for p, reason in summary.failures])
-        summary.failures = [(Path(p), reason) for part in failures for p, reason in part]
-    if error is not None:
-        raise error
-    if broken:
-        raise RuntimeError(f"{int(broken)} of the device processes failed (their errors above)")
+        parts: list[Any] = [None] * fabric.world_size
+        own = [(str(p), reason) for p, reason in summary.failures]
+        dist.all_gather_object(parts, (own, errors[0]))
+        summary.failures = [(Path(p), reason) for part, _ in parts for p, reason in part]
+        errors = [text for _, text in parts]
+    if all(errors):  # no process could start: nothing was done
+        raise error if error is not None else RuntimeError(errors[0])
+    # A process that failed: its share of the files is named as failed, with its error; the
+    # others' outputs are written (exit status 1, not "nothing done").
+    for rank, text in enumerate(errors):
+        if text:
+            lost = list(jobs)[rank :: fabric.world_size]
+            reason = f"its device process ({rank}) failed: {text}"
+            summary.failures += [(job.source, reason) for job in lost]
+            failed += len(lost)
     summary.videos, summary.frames = int(videos), int(frames)
     summary.done, summary.skipped, summary.failed = int(done), int(skipped), int(failed)
     summary.other_settings = int(other)

@@ -361,11 +361,16 @@ def test_two_device_processes_name_every_failure_and_never_wait_for_a_broken_one
     assert "done 4," in done.stdout and "failed 2" in done.stdout
     assert f"failed: {folder / '4.png'}" in done.stderr
     assert f"failed: {folder / '5.png'}" in done.stderr
+    command[3] = str(tmp_path / "out2")
     broken = subprocess.run(
         command, env={**env, "BREAK_RANK": "1"}, capture_output=True, text=True, timeout=240
     )
-    assert broken.returncode == EXIT_USAGE
-    assert "this device process broke" in broken.stderr
+    # The other process's files are upscaled; the broken one's are named as failed.
+    assert broken.returncode == EXIT_FAILED, broken.stderr
+    assert "done 2," in broken.stdout and "failed 4" in broken.stdout
+    assert f"failed: {folder / '1.png'}: its device process (1) failed: this device" in (
+        broken.stderr
+    )
 
 
 def test_sharding_covers_each_image_once(tree: Path, tmp_path: Path) -> None:
