@@ -76,6 +76,18 @@ def to_unit_float(x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"expected float, uint8 or uint16 pixels, got {x.dtype}")
 
 
+def to_batch(pixels: np.ndarray) -> torch.Tensor:
+    """``(H, W, 1 or 3)`` uint8/uint16 -> ``(1, 3, H, W)`` of the same dtype (gray repeated)."""
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    planes = np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    if not planes.flags.writeable:
+        # A 1-pixel-wide decode is already contiguous, so the view of a read-only buffer
+        # survived: torch takes only writable arrays without a warning.
+        planes = planes.copy()
+    return torch.from_numpy(planes)[None]
+
+
 def to_uint8_channels_last(x: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W)`` float32 CPU values in [0, 1] to uint8 (``round(255 x)``, ties to
     even as ``torch.round``), laid out channels-last in memory: the ``(H, W, C)`` layout

@@ -28,8 +28,7 @@ import torch
 from torch import nn
 
 from srgan.images import atomic_path, list_images, read_rgb
-from srgan.inference import to_unit_float
-from srgan.pictures import to_batch
+from srgan.inference import to_batch, to_unit_float
 from srgan.resize import benchmark_pair
 
 DEFAULT_OPSET = 18

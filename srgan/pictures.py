@@ -35,21 +35,9 @@ from srgan.images import (
     resized_metadata,
     to_8bit,
 )
-from srgan.inference import Upscaler, resolve_device
+from srgan.inference import Upscaler, resolve_device, to_batch
 
 AlphaMode = Literal["bicubic", "model"]
-
-
-def to_batch(pixels: np.ndarray) -> torch.Tensor:
-    """``(H, W, 1 or 3)`` uint8/uint16 -> ``(1, 3, H, W)`` of the same dtype (gray repeated)."""
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    planes = np.ascontiguousarray(pixels.transpose(2, 0, 1))
-    if not planes.flags.writeable:
-        # A 1-pixel-wide decode is already contiguous, so the view of a read-only buffer
-        # survived: torch takes only writable arrays without a warning.
-        planes = planes.copy()
-    return torch.from_numpy(planes)[None]
 
 
 def fill_hidden(pixels: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

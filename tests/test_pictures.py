@@ -207,7 +207,7 @@ def test_upscale_image_api(shipped_weights: Path) -> None:
 def test_a_read_only_one_pixel_image_makes_a_batch_without_a_warning() -> None:
     import warnings
 
-    from srgan.pictures import to_batch
+    from srgan.inference import to_batch
 
     pixels = np.array([[[10, 20, 30]]], np.uint8)
     pixels.flags.writeable = False  # as decoders hand out their buffers
