@@ -336,6 +336,24 @@ def _exported_model(
     return path, record, True
 
 
+def fp16_model(fp32_path: Path, record: dict[str, Any]) -> Path:
+    """The cached fp16 copy of a cached fp32 model (``record`` is the fp32 one's, from
+    ``exported_model``): made once, its sha256 recorded beside the fp32 one's; one whose
+    content is not the recorded one is made again."""
+    from srgan.onnx import convert_fp16
+
+    half_path = fp32_path.with_name(fp32_path.name.replace(".onnx", "-fp16.onnx"))
+    with _EXPORT_LOCK:
+        if half_path.is_file() and sha256_file(half_path) == record.get("fp16_sha256"):
+            return half_path
+        with _private_folder(fp32_path.parent) as work:
+            convert_fp16(fp32_path, work / "model.onnx")
+            record["fp16_sha256"] = sha256_file(work / "model.onnx")
+            os.replace(work / "model.onnx", half_path)
+        _write_record(Path(record["record"]), record)
+    return half_path
+
+
 class _ClampedSession:
     """An ORT session of the unclamped graph, clamped as ``check_parity`` expects."""
 
@@ -560,18 +578,12 @@ def build_upscaler(
             "calibration": int8_record["calibration_sha256"],
         }
     else:
-        from srgan.onnx import convert_fp16
-
         cuda = ("CUDAExecutionProvider",)
         full = OnnxGenerator(fp32_path, backend="onnx-cuda", providers=cuda)
         if precision == "fp32":
             network = full
         else:
-            half_path = fp32_path.with_name(fp32_path.name.replace(".onnx", "-fp16.onnx"))
-            if not half_path.is_file():
-                with _private_folder(fp32_path.parent) as work:
-                    convert_fp16(fp32_path, work / "model.onnx")
-                    os.replace(work / "model.onnx", half_path)
+            half_path = fp16_model(fp32_path, record)
             network = OnnxGenerator(
                 half_path, backend="onnx-cuda", precision="fp16", providers=cuda, fallback=full
             )

@@ -123,6 +123,29 @@ def test_the_summary_rates_leave_the_setup_out() -> None:
     assert "6.0 s (0.73 images/s, 0.36 input MP/s)" in summary.line()
 
 
+def test_the_cached_fp16_model_is_made_once_and_remade_when_damaged(
+    model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # onnx-cuda's half-precision graph: cached as the fp32 one is, checked by its sha256.
+    from srgan.weights import load_generator
+
+    fp32, record, _ = backends.exported_model(
+        load_generator(model_file), backends.sha256_file(model_file), folder=fresh_cache
+    )
+    half = backends.fp16_model(fp32, record)
+    saved = json.loads(Path(record["record"]).read_text())
+    assert (
+        saved["fp16_sha256"] == backends.sha256_file(half) and onnx.graph_precision(half) == "fp16"
+    )
+    made = []
+    real = onnx.convert_fp16
+    monkeypatch.setattr(onnx, "convert_fp16", lambda *a: made.append(1) or real(*a))
+    assert backends.fp16_model(fp32, saved) == half and not made  # reused
+    half.write_bytes(half.read_bytes()[:100])  # damaged: made again
+    assert backends.fp16_model(fp32, saved) == half and made == [1]
+    assert onnx.graph_precision(half) == "fp16"
+
+
 def test_a_model_that_does_not_match_falls_back_to_torch_with_the_reason(
     model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
