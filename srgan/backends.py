@@ -350,7 +350,7 @@ def fp16_model(fp32_path: Path, record: dict[str, Any]) -> Path:
             convert_fp16(fp32_path, work / "model.onnx")
             record["fp16_sha256"] = sha256_file(work / "model.onnx")
             os.replace(work / "model.onnx", half_path)
-        _write_record(Path(record["record"]), record)
+        _write_record(fp32_path.with_suffix(".json"), record)  # where the cache is now
     return half_path
 
 

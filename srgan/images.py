@@ -27,7 +27,7 @@ import secrets
 import socket
 import struct
 import tempfile
-import warnings
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -333,12 +333,9 @@ def read_image(
         raise ImageError(f"cannot read: {error.strerror or error}") from None
     if size == 0:
         raise ImageError("empty file (0 bytes)")
-    if Image.MAX_IMAGE_PIXELS and (max_pixels is None or max_pixels > Image.MAX_IMAGE_PIXELS):
-        # Pillow's own bomb guard must not be stricter than the limit asked for (none:
-        # the caller's choice, e.g. --max-pixels 0).
-        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with Image.open(path) as image:
+        # srgan's limit, checked next, is the guard (Pillow's would warn and refuse by its own).
+        with open_header(path) as image:
             width, height = image.size
             if max_pixels and width * height > max_pixels:
                 raise ImageError(
@@ -609,7 +606,7 @@ def read_tag(path: str | Path) -> str | None:
     """The tag ``encode_image`` stored in a file (PNG text chunk, JPEG comment, WebP XMP,
     TIFF description), or ``None``: no tag (BMP, or not written by srgan)."""
     try:
-        with _open_header(path) as image:
+        with open_header(path) as image:
             info = image.info
             if isinstance(info.get(TAG_KEY), str):
                 return info[TAG_KEY]
@@ -629,31 +626,25 @@ def read_tag(path: str | Path) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _open_header(path: str | Path) -> Iterator[Image.Image]:
-    """``path`` opened by the Pillow reader of a format srgan writes with a tag, without
-    Pillow's decompression-bomb check: only the header and metadata are read, so an output
-    of over 179 MP (a 4x of an 11 MP photo) is still known as srgan's."""
-    Image.init()
-    with open(path, "rb") as file:
-        prefix = file.read(16)
-        for name in ("PNG", "JPEG", "WEBP", "TIFF"):
-            factory, accept = Image.OPEN[name]
-            if accept is None or accept(prefix) is True:
-                file.seek(0)
-                with factory(file, str(path)) as image:
-                    yield image
-                return
-    raise UnidentifiedImageError(f"{path}: not a format srgan writes a tag into")
+# Pillow's decompression-bomb limit is a module global: it is lifted for one open at a time.
+_PILLOW_LIMIT = threading.Lock()
 
 
 @contextlib.contextmanager
-def header_only() -> Iterator[None]:
-    """Silence Pillow's decompression-bomb warning while reading a header only: the image is
-    not decoded here, and ``read_image`` refuses it with srgan's own limit and words."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        yield
+def open_header(path: str | Path) -> Iterator[Image.Image]:
+    """``Image.open(path)`` without Pillow's decompression-bomb warning or error (its limit
+    lifted for the open only, then restored): the caller checks the size itself
+    (``read_image``'s ``max_pixels``), or reads only the header and metadata (a tag, the
+    size), so that an output of over 179 MP (a 4x of an 11 MP photo) is still read."""
+    with _PILLOW_LIMIT:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    with image:
+        yield image
 
 
 def _process_alive(pid: int) -> bool:

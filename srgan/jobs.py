@@ -12,6 +12,7 @@ rest carry on. Outputs are written atomically (``srgan.images.atomic_path``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ from srgan.images import (
     ImageError,
     Picture,
     check_writable,
-    header_only,
+    open_header,
     read_image,
     read_tag,
     sample_bits,
@@ -143,6 +144,23 @@ def _walk(root: Path, skip: Path | None) -> Plan:
     def unreadable(error: OSError) -> None:
         plan.failed.append((Path(error.filename or root), f"cannot list folder: {error.strerror}"))
 
+    # The real folders of the tree: a link to one of them is a second path to it, whichever
+    # is met first (the real folder keeps its place in the output tree).
+    real: set[tuple[int, int]] = set()
+    for folder, subfolders, _ in os.walk(root, onerror=lambda error: None):
+        if skip is not None:
+            subfolders[:] = [d for d in subfolders if (Path(folder) / d).resolve() != skip]
+        with contextlib.suppress(OSError):
+            status = os.stat(folder)
+            real.add((status.st_dev, status.st_ino))
+
+    def second_path(link: Path) -> bool:
+        try:
+            status = link.stat()
+        except OSError:
+            return False
+        return link.is_symlink() and (status.st_dev, status.st_ino) in real
+
     for folder, subfolders, files in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(folder)
         try:
@@ -160,8 +178,15 @@ def _walk(root: Path, skip: Path | None) -> Plan:
         seen.add((status.st_dev, status.st_ino))
         if skip is not None:
             subfolders[:] = [d for d in subfolders if (here / d).resolve() != skip]
-        # Real folders first: a link to one is the path left aside, not the folder itself.
-        subfolders.sort(key=lambda name: ((here / name).is_symlink(), name))
+        for name in [d for d in subfolders if second_path(here / d)]:
+            plan.aside.append(
+                (
+                    here / name,
+                    "another path to a folder already searched (a link): not searched again",
+                )
+            )
+            subfolders.remove(name)
+        subfolders.sort()
         for name in files:
             path = here / name
             image = path.suffix.lower() in INPUT_SUFFIXES
@@ -431,10 +456,9 @@ BATCH_MAX_PIXELS = 512 * 512
 def header_size(path: Path) -> tuple[int, int, int] | None:
     """An image's width, height and bits per sample from its header (``None`` when it
     cannot be read: the decoder reports why later)."""
-    from PIL import Image
 
     try:
-        with header_only(), Image.open(path) as image:
+        with open_header(path) as image:
             return image.width, image.height, sample_bits(image)
     except Exception:  # noqa: BLE001 - any unreadable file: it fails later, with its reason
         return None
@@ -734,7 +758,7 @@ def _run_images(
         foreign = None if job.clash is not None else foreign_output(job, options)
         if job.clash is not None:
             # Never let one input's output replace another's.
-            fail(job, f"its output {job.target} is {job.clash}'s; use --format same or --suffix")
+            fail(job, f"its output {job.target} is {job.clash}'s; --format same keeps both")
         elif foreign is not None:
             fail(job, foreign)
         elif _skip(job, options, summary):

@@ -12,7 +12,8 @@
 Safe by construction: inputs are only read; every output is written to a temporary file in
 its folder and renamed into place, so an interrupted run leaves no truncated image or
 video; finished outputs are skipped on a re-run (``--overwrite`` redoes them); an output
-that would replace an input is refused. A file that cannot be read is reported by name
+that would replace an input is refused, and a file at an output's path that srgan did not
+write is left alone (replaced with ``--overwrite`` only when named as OUTPUT). A file that cannot be read is reported by name
 with the reason and the rest carry on. Exit status: 0 all done, 1 some files failed, 2
 usage error (bad option, missing input or model), 130 interrupted.
 
@@ -187,7 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="added to each output name, e.g. '_x4' (photo_x4.png); default none",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="redo outputs that already exist (else skipped)"
+        "--overwrite",
+        action="store_true",
+        help="redo outputs that already exist (else skipped); a file srgan did not write is "
+        "replaced only when named as OUTPUT",
     )
     parser.add_argument(
         "--include-outputs",

@@ -22,6 +22,7 @@ import inspect
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def damage(path: str | Path) -> str | None:
         head = file.read(4)
     if not head:
         return "the file is empty"
-    if head == b"PK\x03\x04":
+    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
         return "the zip archive PyTorch saves is cut short or damaged (an interrupted download or copy?)"
     return None
 

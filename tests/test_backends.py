@@ -144,6 +144,19 @@ def test_the_cached_fp16_model_is_made_once_and_remade_when_damaged(
     half.write_bytes(half.read_bytes()[:100])  # damaged: made again
     assert backends.fp16_model(fp32, saved) == half and made == [1]
     assert onnx.graph_precision(half) == "fp16"
+    # A cache moved elsewhere: its own record is updated, not the one it was made in.
+    import shutil
+
+    moved = shutil.copytree(fresh_cache, fresh_cache.with_name("moved"))
+    shutil.rmtree(fresh_cache)
+    copy = moved / fp32.name
+    record_copy = json.loads(copy.with_suffix(".json").read_text())
+    (moved / half.name).write_bytes(b"damaged")
+    assert backends.fp16_model(copy, record_copy).parent == moved and made == [1, 1]
+    assert not fresh_cache.exists()
+    assert json.loads(copy.with_suffix(".json").read_text())["fp16_sha256"] == (
+        backends.sha256_file(moved / half.name)
+    )
 
 
 def test_a_model_that_does_not_match_falls_back_to_torch_with_the_reason(

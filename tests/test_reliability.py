@@ -713,6 +713,8 @@ def test_messy_folders_carry_on_and_name_each_file(
     (source / "sub").mkdir(parents=True)
     Image.fromarray(rgb(8, 8)).save(source / "sub" / "a.png")
     (source / "alias").symlink_to(source / "sub", target_is_directory=True)  # sorts first
+    (source / "a").mkdir()  # and from another level: a/link -> sub, met before sub
+    (source / "a" / "link").symlink_to(source / "sub", target_is_directory=True)
     forged_png(source / "bomb.png", 20000, 10000)  # past Pillow's own bomb error
     forged_png(source / "large.png", 10000, 10000)  # past its warning
     (source / "._a.png").write_bytes(b"\x00\x05\x16\x07" + bytes(60))  # a Mac's metadata
@@ -724,7 +726,8 @@ def test_messy_folders_carry_on_and_name_each_file(
     assert "Traceback" not in err and "DecompressionBomb" not in err
     assert f"failed: {source / 'bomb.png'}: " in err and f"failed: {source / 'large.png'}" in err
     assert f"left aside: {source / '._a.png'}: macOS metadata (AppleDouble)" in err
-    assert f"left aside: {source / 'alias'}: another path to a folder already searched" in err
+    for link in (source / "alias", source / "a" / "link"):
+        assert f"left aside: {link}: another path to a folder already searched" in err
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted(["a.png", long])
     assert (out / "sub" / "a.png").is_file()  # the real folder's name, not the link's
     assert "FAILED" not in stdout  # live failure lines go to stderr with the rest

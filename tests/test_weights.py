@@ -159,6 +159,13 @@ def test_cut_short_and_empty_weights_files_are_named_so(tmp_path: Path) -> None:
     (tmp_path / "cut.safetensors").write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ValueError, match="cut short or damaged"):
         load_generator(tmp_path / "cut.safetensors")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "other.pth", "w") as archive:  # whole, just not torch's
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(ValueError, match="not a readable PyTorch weights file") as caught:
+        load_generator(tmp_path / "other.pth")
+    assert "cut short" not in str(caught.value)
     for name in ("empty.ckpt", "empty.safetensors"):
         (tmp_path / name).write_bytes(b"")
         with pytest.raises(ValueError, match="the file is empty"):
