@@ -212,9 +212,11 @@ def export_onnx(
     # Written beside the target, and only renamed onto it once checked: a failed export
     # leaves an earlier file of that name as it was.
     partial = path.with_name(f".{path.name}.partial")
-    program.save(str(partial))
-    exported = onnx.load(str(partial))
-    partial.unlink()
+    try:
+        program.save(str(partial))
+        exported = onnx.load(str(partial))
+    finally:
+        partial.unlink(missing_ok=True)
     written = next(o.version for o in exported.opset_import if o.domain in ("", "ai.onnx"))
     if written != opset:
         # torch's exporter keeps its own opset when it cannot convert to the one asked for.
