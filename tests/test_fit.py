@@ -418,6 +418,7 @@ def test_a_bad_option_is_the_error_and_the_names_that_work(
     assert "python -m srgan.fit fit --help" in err
 
 
+@pytest.mark.slow  # three runs of two processes that import torch: about 30 s
 def test_ddp_on_two_cpu_processes_trains_and_logs_the_single_process_metrics(
     image_dir: Path, tmp_path: Path
 ) -> None:
