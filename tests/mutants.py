@@ -1001,6 +1001,48 @@ MUTANTS = [
         "        if False:",
         EMA,
     ),
+    Mutant(
+        "gradient-clip-ignored",
+        "srgan/module.py",
+        "self._grad_norm = torch.nn.utils.clip_grad_norm_(self._stepping, max_norm)",
+        'self._grad_norm = torch.nn.utils.clip_grad_norm_(self._stepping, float("inf"))',
+        ("tests/test_module.py",),
+    ),
+    Mutant(
+        "foreign-output-replaced",
+        "srgan/jobs.py",
+        "    if job.target.stat().st_size == 0 or output_tag(job.target) is not None:",
+        "    if True:",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
+        "clash-first-by-name",
+        "srgan/jobs.py",
+        "for job in sorted(plan.jobs, key=lambda j: j.source.suffix.lower() != j.target.suffix.lower()):",
+        "for job in plan.jobs:",
+        PICTURES,
+    ),
+    Mutant(
+        "lr-pairs-not-dropped",
+        "srgan/data.py",
+        "            if len(readable) < len(lr_files):  # a pair without its LR: not trained on",
+        "            if False:",
+        DATA,
+    ),
+    Mutant(
+        "val-size-without-ssim-window",
+        "srgan/data.py",
+        "        least = 11 + 2 * self.scale",
+        "        least = 1 + 2 * self.scale",
+        DATA,
+    ),
+    Mutant(
+        "any-zip-called-damaged",
+        "srgan/weights.py",
+        'if head == b"PK\\x03\\x04" and not zipfile.is_zipfile(path):',
+        'if head == b"PK\\x03\\x04":',
+        ("tests/test_weights.py",),
+    ),
 ]
 
 
