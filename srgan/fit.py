@@ -439,6 +439,8 @@ def command(args: list[str] | None = None) -> int:
     """``srgan-fit`` / ``python -m srgan.fit``: a problem with the data, the config or a
     checkpoint (found before any batch runs) is one line on stderr and exit status 2, not a
     traceback; an error once batches run is shown in full; Ctrl-C is 130."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     BatchesRan.ran = False
     try:
         main(args)
@@ -446,6 +448,14 @@ def command(args: list[str] | None = None) -> int:
         if BatchesRan.ran:
             raise
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except MisconfigurationException as error:  # e.g. a GPU config on a machine without one
+        if BatchesRan.ran:
+            raise
+        hint = ""
+        if "gpu" in str(error).lower() or "cuda" in str(error).lower():
+            hint = " (to run on the CPU: --trainer.accelerator cpu --trainer.precision 32-true)"
+        print(f"error: {error}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

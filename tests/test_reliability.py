@@ -490,6 +490,10 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
     # Lightning names the stage by its enum: the message says "test".
     assert command(["test", "--config", str(ROOT / "configs/debug.yaml"), big]) == 2
     assert "error: test needs data.test_dir" in capsys.readouterr().err
+    if not torch.cuda.is_available():  # a GPU config here: one line, and how to run on the CPU
+        assert command([*config, big, "--trainer.accelerator=gpu"]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "--trainer.accelerator cpu" in err, err
 
 
 def test_fit_refuses_a_checkpoint_it_cannot_resume_in_one_line(
