@@ -141,6 +141,8 @@ def _walk(root: Path, skip: Path | None) -> Plan:
     images: list[Path] = []
     seen: set[tuple[int, int]] = set()
 
+    again = "another path to a folder already searched (a link): not searched again"
+
     def unreadable(error: OSError) -> None:
         plan.failed.append((Path(error.filename or root), f"cannot list folder: {error.strerror}"))
 
@@ -170,21 +172,14 @@ def _walk(root: Path, skip: Path | None) -> Plan:
             subfolders[:] = []
             continue
         if (status.st_dev, status.st_ino) in seen:  # reached again, through a link
-            plan.aside.append(
-                (here, "another path to a folder already searched (a link): not searched again")
-            )
+            plan.aside.append((here, again))
             subfolders[:] = []
             continue
         seen.add((status.st_dev, status.st_ino))
         if skip is not None:
             subfolders[:] = [d for d in subfolders if (here / d).resolve() != skip]
         for name in [d for d in subfolders if second_path(here / d)]:
-            plan.aside.append(
-                (
-                    here / name,
-                    "another path to a folder already searched (a link): not searched again",
-                )
-            )
+            plan.aside.append((here / name, again))
             subfolders.remove(name)
         subfolders.sort()
         for name in files:
@@ -456,7 +451,6 @@ BATCH_MAX_PIXELS = 512 * 512
 def header_size(path: Path) -> tuple[int, int, int] | None:
     """An image's width, height and bits per sample from its header (``None`` when it
     cannot be read: the decoder reports why later)."""
-
     try:
         with open_header(path) as image:
             return image.width, image.height, sample_bits(image)
@@ -624,8 +618,7 @@ def _run_videos(
             fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
             continue
         tag = video_tag(options, job.target.suffix)
-        foreign = foreign_output(job, options)
-        if foreign is not None:
+        if (foreign := foreign_output(job, options)) is not None:
             fail(job, foreign)
             continue
         if _skip(job, options, summary, tag):
@@ -755,11 +748,10 @@ def _run_images(
 
     todo = []
     for job in jobs:
-        foreign = None if job.clash is not None else foreign_output(job, options)
         if job.clash is not None:
             # Never let one input's output replace another's.
             fail(job, f"its output {job.target} is {job.clash}'s; --format same keeps both")
-        elif foreign is not None:
+        elif (foreign := foreign_output(job, options)) is not None:
             fail(job, foreign)
         elif _skip(job, options, summary):
             bar.upscaled([job])

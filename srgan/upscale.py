@@ -13,8 +13,8 @@ Safe by construction: inputs are only read; every output is written to a tempora
 its folder and renamed into place, so an interrupted run leaves no truncated image or
 video; finished outputs are skipped on a re-run (``--overwrite`` redoes them); an output
 that would replace an input is refused, and a file at an output's path that srgan did not
-write is left alone (replaced with ``--overwrite`` only when named as OUTPUT). A file that cannot be read is reported by name
-with the reason and the rest carry on. Exit status: 0 all done, 1 some files failed, 2
+write is left alone (replaced with ``--overwrite`` only when named as OUTPUT). A file that
+cannot be read is reported by name with the reason and the rest carry on. Exit status: 0 all done, 1 some files failed, 2
 usage error (bad option, missing input or model), 130 interrupted.
 
 The model runs on ``--backend auto`` (PyTorch on CUDA, ONNX Runtime on the CPU; see
