@@ -288,13 +288,14 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     digest = sha256_file(source)
     scale = generator.scale
     crops = None
+    # Without --calibration-dir, the built-in images (HR photos: LR made as for the benchmarks).
+    downscale = args.calibration_downscale if args.calibration_dir else scale
     if args.int8:  # read before anything is written: a bad image stops the run here
         crops = calibration_crops(
             args.calibration_dir or CALIBRATION_DIR,
             count=args.calibration_crops,
             crop=args.calibration_crop_size,
-            # The built-in images are HR photos: LR made as for the benchmarks.
-            downscale=args.calibration_downscale if args.calibration_dir else scale,
+            downscale=downscale,
         )
     multiple = getattr(generator, "size_multiple", 1)
     in_channels = generator.config.get("in_channels", 3)
@@ -370,7 +371,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "crops": len(crops),
                 # As taken: images smaller than the size asked for give whole-image crops.
                 "crop_size": max(max(c.shape[-2:]) for c in crops),
-                "downscale": args.calibration_downscale if args.calibration_dir else scale,
+                "downscale": downscale,
                 "folder": relative(args.calibration_dir, report_file)
                 if args.calibration_dir
                 else "built-in (srgan/calibration)",
