@@ -34,7 +34,7 @@ def test_lossless_sources_become_webp_with_the_same_pixels(mixed_dir: Path, tmp_
     pack.main(["--data", str(mixed_dir), "--out", str(out)])
     packed = out / "Mixed"
     names = sorted(str(p.relative_to(packed)) for p in packed.rglob("*") if p.is_file())
-    assert names == ["a.webp", "c.webp", "d.webp", "e.jpg", "sub/b.webp"]
+    assert names == [pack.MARKER, "a.webp", "c.webp", "d.webp", "e.jpg", "sub/b.webp"]
     for source in [mixed_dir / "a.png", mixed_dir / "sub/b.bmp", mixed_dir / "c.png"]:
         target = (packed / source.relative_to(mixed_dir)).with_suffix(".webp")
         assert np.array_equal(read_rgb(target), read_rgb(source))
@@ -67,3 +67,41 @@ def test_refusals(mixed_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         pack.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
     assert "not found" in capsys.readouterr().err
+
+
+def test_an_out_folder_over_an_input_is_refused_and_the_input_kept(
+    mixed_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(p.name for p in mixed_dir.rglob("*"))
+    with pytest.raises(SystemExit):
+        pack.main(["--data", str(mixed_dir), "--out", str(mixed_dir.parent)])
+    assert "overlap the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in mixed_dir.rglob("*")) == before
+
+
+def test_only_a_folder_pack_wrote_is_replaced(
+    mixed_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "packed"
+    pack.main(["--data", str(mixed_dir), "--out", str(out)])
+    (mixed_dir / "a.png").unlink()
+    pack.main(["--data", str(mixed_dir), "--out", str(out)])  # a second pack replaces the first
+    assert not (out / "Mixed" / "a.webp").exists() and (out / "Mixed" / "c.webp").is_file()
+    assert [p.name for p in out.iterdir()] == ["Mixed"]  # no partial folder left
+    foreign = tmp_path / "other" / "Mixed"
+    foreign.mkdir(parents=True)
+    (foreign / "mine.txt").write_text("keep")
+    with pytest.raises(SystemExit):
+        pack.main(["--data", str(mixed_dir), "--out", str(foreign.parent)])
+    assert "not written by this command" in capsys.readouterr().err
+    assert (foreign / "mine.txt").read_text() == "keep"
+
+
+def test_two_images_with_one_packed_name_stop_the_pack(
+    mixed_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.open(mixed_dir / "a.png").save(mixed_dir / "a.bmp")
+    with pytest.raises(SystemExit):
+        pack.main(["--data", str(mixed_dir), "--out", str(tmp_path / "packed")])
+    assert "would both be packed as a.webp" in capsys.readouterr().err
+    assert not (tmp_path / "packed" / "Mixed").exists()

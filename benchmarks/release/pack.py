@@ -28,13 +28,18 @@ from srgan.images import list_images, read_rgb
 COPIED = frozenset({".jpg", ".jpeg", ".webp"})
 
 
+def packed_suffix(source: Path) -> str:
+    """The suffix ``source`` gets in the pack: its own (lower case) when copied, else .webp."""
+    suffix = source.suffix.lower()
+    return suffix if suffix in COPIED else ".webp"
+
+
 def pack_file(source: Path, target_stem: Path) -> Path:
     """One image -> ``target_stem`` plus its packed suffix; the path written."""
+    target = target_stem.with_suffix(packed_suffix(source))
     if source.suffix.lower() in COPIED:
-        target = target_stem.with_suffix(source.suffix.lower())
         shutil.copyfile(source, target)
         return target
-    target = target_stem.with_suffix(".webp")
     pixels = read_rgb(source)
     Image.fromarray(pixels).save(target, "WEBP", lossless=True, quality=100, method=4, exact=True)
     if not np.array_equal(read_rgb(target), pixels):
@@ -43,16 +48,35 @@ def pack_file(source: Path, target_stem: Path) -> Path:
 
 
 def pack_folder(folder: Path, out: Path, *, threads: int = 2) -> tuple[int, int]:
-    """Pack every image under ``folder`` into ``out``: ``(files, bytes written)``."""
+    """Pack every image under ``folder`` into ``out``: ``(files, bytes written)``. Two
+    images that would get one packed name (``a.png`` and ``a.bmp`` both become ``a.webp``)
+    stop the pack before anything is written."""
     files = list_images(folder)
-    targets = []
-    for source in files:
-        target = out / source.relative_to(folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        targets.append(target.with_suffix(""))
+    stems = [out / source.relative_to(folder).with_suffix("") for source in files]
+    first: dict[Path, Path] = {}
+    for source, stem in zip(files, stems):
+        target = stem.with_suffix(packed_suffix(source))
+        if target in first:
+            raise ValueError(
+                f"{first[target]} and {source} would both be packed as {target.name}: "
+                "rename one of them"
+            )
+        first[target] = source
+    for stem in stems:
+        stem.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(threads) as pool:  # Pillow's codecs release the GIL
-        written = list(pool.map(pack_file, files, targets))
+        written = list(pool.map(pack_file, files, stems))
     return len(written), sum(p.stat().st_size for p in written)
+
+
+# Marks a folder this command wrote: the only kind a later pack replaces.
+MARKER = ".srgan-pack"
+
+
+def overlap(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` are one folder, or one holds the other."""
+    a, b = a.resolve(), b.resolve()
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -70,15 +94,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = [Path(d).expanduser().resolve().name for d in args.data]
     if len(set(names)) != len(names):
         parser.error(f"two folders have the same name ({', '.join(names)}): they would collide")
-    total = 0
-    for folder, name in zip(args.data, names):
+    folders = [Path(d).expanduser() for d in args.data]
+    for name in names:
         target = out / name
+        for source in folders:
+            if overlap(target, source):
+                parser.error(
+                    f"{target} would overlap the input folder {source}: pick another --out"
+                )
+        if target.exists() and not (target / MARKER).is_file():
+            parser.error(
+                f"{target} exists and was not written by this command: remove it or pick "
+                "another --out"
+            )
+    total = 0
+    for folder, name in zip(folders, names):
+        target = out / name
+        # Packed beside the target, then swapped in: a failed pack leaves the old one.
+        partial = out / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            count, size = pack_folder(folder, partial, threads=args.threads)
+        except BaseException as error:
+            shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(error, (FileNotFoundError, ValueError)):
+                parser.error(str(error))
+            raise
+        (partial / MARKER).touch()
         if target.exists():
             shutil.rmtree(target)
-        try:
-            count, size = pack_folder(Path(folder).expanduser(), target, threads=args.threads)
-        except FileNotFoundError as error:
-            parser.error(str(error))
+        partial.rename(target)
         total += size
         print(f"{target}: {count} images, {size / 2**20:.1f} MiB", flush=True)
     print(f"{out}: {total / 2**20:.1f} MiB in all", flush=True)
