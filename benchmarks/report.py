@@ -37,6 +37,22 @@ def environment(device: torch.device | str | None = None) -> dict[str, Any]:
     return info
 
 
+def psnr_axis_label(channels: str | None) -> str:
+    """A plot's PSNR axis for a ``benchmarks.quality`` run's ``channels`` setting."""
+    return "PSNR (dB, RGB)" if channels == "RGB" else "PSNR (dB, Y)"
+
+
+def remove_stale(folder: Path, patterns: Sequence[str], written: Sequence[Path]) -> None:
+    """Remove the files in ``folder`` matching ``patterns`` (outputs a command writes) that
+    this run did not write: plots of an earlier run into the same folder would sit beside
+    new numbers that they do not show."""
+    kept = {Path(p).resolve() for p in written}
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            if path.is_file() and path.resolve() not in kept:
+                path.unlink()
+
+
 def write_json(payload: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import sys
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from benchmarks.speed.macs import count_macs, macs_per_output_pixel
 from benchmarks.speed.plots import (
     pareto_front,
     plot_quality_speed,
+    quality_axis_label,
     quality_speed_points,
     quality_summary,
 )
@@ -86,16 +88,20 @@ def test_quality_versus_speed_chart_from_a_quality_json(tmp_path: Path):
             {"dataset": "Set14", "model": "fast", "image": None, "psnr": 27.0, "ssim": 0.7},
         ]
     }
-    psnr = quality_summary(quality)
-    assert psnr == {"fast": 30.1, "quality": 31.5}
-    assert quality_summary(quality, "Set14") == {"fast": 27.0}
+    dataset, psnr = quality_summary(quality)
+    assert dataset == "Set5" and psnr == {"fast": 30.1, "quality": 31.5}
+    assert quality_summary(quality, "Set14") == ("Set14", {"fast": 27.0})
+    assert quality_summary(quality, "Urban100") == ("Urban100", {})
+    assert quality_axis_label(quality, "Set5") == "PSNR (dB, Y) on Set5"
+    rgb_degraded = {"environment": {"channels": "RGB", "lr": "medium chain"}}
+    assert quality_axis_label(rgb_degraded, "Set14") == "PSNR (dB, RGB) on Set14\nLR: medium chain"
     points = quality_speed_points(fake_records(), psnr)
     # int8 computes other pixels than the fp32 PSNR was measured on: left out.
     assert {(p["model"], p["backend"], p["fps"]) for p in points} == {
         ("fast", "onnx fp32", 5.0),
         ("quality", "eager fp32", 0.7),
     }
-    path = plot_quality_speed(points, tmp_path / "q.png", dataset="Set5")
+    path = plot_quality_speed(points, tmp_path / "q.png", ylabel="PSNR (dB, Y) on Set5")
     assert path.stat().st_size > 1000
 
 
@@ -320,12 +326,14 @@ def test_training_throughput_tiny(precision: str):
         warmup=1,
         repeats=2,
     )
-    assert record["steps_per_s"] > 0 and record["precision"] == precision
+    assert record["batches_per_s"] > 0 and record["precision"] == precision
     # the steps train (fp16 through the loss scaler): finite, changed weights
     after = list(generator.parameters())
     assert all(torch.isfinite(p).all() for p in after)
     assert any(not torch.equal(a, b) for a, b in zip(after, before))
-    assert record["hr_megapixels_per_s"] == pytest.approx(record["steps_per_s"] * 2 * 32 * 32 / 1e6)
+    assert record["hr_megapixels_per_s"] == pytest.approx(
+        record["batches_per_s"] * 2 * 32 * 32 / 1e6
+    )
 
 
 def test_training_mode_cli(tmp_path: Path):
@@ -336,7 +344,7 @@ def test_training_mode_cli(tmp_path: Path):
         + ["--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "train")]
     )
     (record,) = payload["records"]
-    assert record["status"] == "ok" and record["steps_per_s"] > 0
+    assert record["status"] == "ok" and record["batches_per_s"] > 0
     assert (tmp_path / "train" / "speed.md").is_file()
 
 
@@ -387,6 +395,68 @@ def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypa
         by_label["eager fp32"]["status"] == "error" and "boom" in by_label["eager fp32"]["reason"]
     )
     assert by_label["onnx fp32"]["status"] == "ok" and by_label["onnx fp32"]["output_finite"]
+    # The table has no room for the reason: a line under it says why.
+    markdown = (tmp_path / "s" / "speed.md").read_text()
+    assert "- eager fp32 (input 16x12, batch 1): error: boom: out of memory" in markdown
+    # Nothing measured at all: the same report, and an exit status that says so.
+    with pytest.raises(SystemExit, match="nothing was measured"):
+        main(
+            ["--model", str(weights), "--device", "cpu", "--backends", "eager"]
+            + ["--size", "16x12", "--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "n")]
+        )
+    assert "error: boom" in (tmp_path / "n" / "speed.md").read_text()
+
+
+def test_each_backend_has_its_own_peak_memory() -> None:
+    from benchmarks.speed.runs import measure_interleaved
+    from benchmarks.speed.timing import reset_peak_rss
+
+    if not reset_peak_rss():
+        pytest.skip("this system cannot reset the peak RSS")
+
+    def big() -> None:
+        # 64 MiB of fresh pages, touched (memory from an allocator may be resident already).
+        with mmap.mmap(-1, 64 * 2**20) as block:
+            for offset in range(0, len(block), mmap.PAGESIZE):
+                block[offset] = 1
+
+    timings, peaks = measure_interleaved(
+        {"big": big, "small": lambda: None}, device=torch.device("cpu"), warmup=1, repeats=1
+    )
+    assert set(timings) == set(peaks) == {"big", "small"}
+    # The small call's peak is not the big one's (a process peak never comes down by itself).
+    assert peaks["small"] < peaks["big"] - 48
+
+
+def test_inputs_are_checked_before_any_timing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "a file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken.ckpt").write_bytes(b"not a checkpoint")
+    common = ["--arch", "tiny-compact", "--backends", "eager", "--repeats", "1"]
+    for args, message in [
+        (["--out", str(tmp_path / "a file")], "is a file"),
+        (["--quality-json", str(tmp_path / "none.json")], "--quality-json"),
+        (["--quality-json", str(tmp_path / "a file")], "--quality-json"),
+        (["--folder", str(tmp_path / "empty")], "no images in it"),
+        (["--folder", str(tmp_path / "none")], "not found"),
+        (["--video", str(tmp_path / "a file")], "--video"),
+        (["--train", "--crop", "40"], "multiples of 32"),
+        (["--model", str(tmp_path / "broken.ckpt")], "cannot load"),
+        (["--repeats", "0"], "at least 1"),
+        (["--batch", "0"], "at least 1"),
+        (["--size", "0x9"], "at least 1"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(
+                [*common, *args, "--out", str(tmp_path / "out")]
+                if "--out" not in args
+                else [*common, *args]
+            )
+        assert stop.value.code == 2, args
+        assert message in capsys.readouterr().err, args
+    assert not (tmp_path / "out").exists()
 
 
 def test_every_suite_names_runnable_variants_and_models():

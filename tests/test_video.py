@@ -448,3 +448,23 @@ def test_the_test_clip_pans_a_sample_photo_with_sound(
     assert np.abs(first.astype(int) - last).mean() > 10  # the view moves
     with pytest.raises(SystemExit):
         make_clip([str(clip), "--size", "63x36"])
+
+
+def test_the_test_clip_refuses_what_it_cannot_write_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.speed.clip import main as make_clip
+
+    (tmp_path / "text.png").write_text("not an image")
+    for args, message in [
+        (["clip.webm"], "needs .mp4, .mkv, .mov"),
+        (["clip.mp4", "--size", "4000x4000"], "larger than --source"),
+        (["clip.mp4", "--size", "0x0"], "at least 2"),
+        (["clip.mp4", "--rate", "0"], "at least 1"),
+        (["clip.mp4", "--seconds", "-1"], "above 0"),
+        (["clip.mp4", "--source", str(tmp_path / "text.png")], "--source"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            make_clip([str(tmp_path / args[0]), *args[1:]])
+        assert stop.value.code == 2 and message in capsys.readouterr().err, args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text.png"]  # nothing written

@@ -13,7 +13,7 @@ Run ``python -m benchmarks.speed --help``. Examples::
     # Anything else
     python -m benchmarks.speed --arch compact --backends onnx onnx-int8 --size 320x180
     python -m benchmarks.speed --model default --backends eager compile --precisions fp32 bf16 \\
-        --size 270p 540p --batch 1 4 --tile 128 --quality-json runs/quality/quality.json
+        --size 270p 540p --batch 1 4 --tile 128 --quality-json results/quality/quality.json
     # srgan.upscale end to end (decode + infer + encode) per backend, on a folder or a video
     python -m benchmarks.speed --model fast --folder photos/ --video clip.mp4
     # GAN-stage training throughput (generator + discriminator steps per second)
@@ -22,7 +22,7 @@ Run ``python -m benchmarks.speed --help``. Examples::
 What it measures, honestly: warm-up calls are excluded; GPU work is synchronised around
 the timers (CUDA events); latency is the median and p90 over ``--repeats`` calls; frames
 per second is ``batch / median``; peak memory is the CUDA allocator's peak on GPU and
-the process's peak RSS on CPU; energy is NVML's total-energy counter (GPU) or RAPL
+on CPU the process's peak RSS while that backend ran (Linux; elsewhere the peak so far); energy is NVML's total-energy counter (GPU) or RAPL
 (CPU) around the timed loop, or "not measured" with the reason. The work is counted as
 MACs per output pixel from the model's conv and linear layers, which gives TFLOP/s.
 The end-to-end rows (``--folder``, ``--video``) run ``srgan.upscale`` itself, once per
@@ -48,7 +48,13 @@ from typing import Any
 
 import torch
 
-from benchmarks.report import cpu_description, environment, markdown_table, write_json
+from benchmarks.report import (
+    cpu_description,
+    environment,
+    markdown_table,
+    remove_stale,
+    write_json,
+)
 from benchmarks.speed.backends import (
     BACKENDS,
     ONNX_BACKENDS,
@@ -61,6 +67,7 @@ from benchmarks.speed.endtoend import folder_throughput, video_throughput
 from benchmarks.speed.plots import (
     plot_quality_speed,
     plot_speed,
+    quality_axis_label,
     quality_speed_points,
     quality_summary,
 )
@@ -68,6 +75,7 @@ from benchmarks.speed.runs import benchmark_model
 from benchmarks.speed.suites import SUITES, WORKLOADS, parse_size
 from benchmarks.training.throughput import training_throughput
 from srgan.discriminators import UNet, VGGStyle
+from srgan.export import at_least
 from srgan.generators import VARIANTS, Generator, build_variant
 from srgan.inference import resolve_device
 from srgan.weights import load_model, model_label, resolve_model
@@ -122,6 +130,23 @@ def end_to_end(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.video:
         rows += video_throughput(args.video, **common)
     return rows
+
+
+def not_measured(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Lines saying why each row that is not ``ok`` was not measured (the tables have no room
+    for the reasons): a blank line first, none at all when every row was measured."""
+    lines = []
+    for row in rows:
+        if row.get("status") != "ok":
+            what = row.get("label") or " ".join(
+                str(row[k]) for k in ("backend", "precision") if row.get(k)
+            )
+            where = ", ".join(
+                f"{k} {row[k]}" for k in ("input", "batch", "crop") if row.get(k) is not None
+            )
+            reason = row.get("reason", "no reason recorded")
+            lines.append(f"- {what} ({where}): {row.get('status')}: {reason}")
+    return ["", *lines] if lines else []
 
 
 def end_to_end_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -199,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(VARIANTS),
         help="random-init network variants (srgan.generators.VARIANTS)",
     )
-    parser.add_argument("--scale", type=int, default=4, help="scale for --arch (default 4)")
+    parser.add_argument("--scale", type=at_least(1), default=4, help="scale for --arch (default 4)")
     parser.add_argument(
         "--device",
         default="auto",
@@ -227,23 +252,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=[parse_size("180p")],
         help="LR input sizes: workload names or WxH (default 180p = 320x180)",
     )
-    parser.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes (default 1)")
-    parser.add_argument("--tile", type=int, help="tiled inference with this LR tile side")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     parser.add_argument(
-        "--repeats", type=int, default=10, help="timed calls: median, p90 (default 10)"
+        "--batch", nargs="+", type=at_least(1), default=[1], help="batch sizes (default 1)"
+    )
+    parser.add_argument("--tile", type=at_least(1), help="tiled inference with this LR tile side")
+    parser.add_argument(
+        "--warmup", type=at_least(0), default=3, help="untimed calls first (default 3)"
+    )
+    parser.add_argument(
+        "--repeats", type=at_least(1), default=10, help="timed calls: median, p90 (default 10)"
     )
     parser.add_argument("--interleave", action="store_true", help="time backends round-robin")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=at_least(1),
         help="CPU threads for PyTorch and ONNX Runtime (default: their own, all cores)",
     )
     parser.add_argument("--calibration-dir", help="real images for the int8 calibration")
     parser.add_argument("--quality-json", help="benchmarks.quality JSON: plot PSNR vs FPS")
     parser.add_argument("--quality-dataset", help="dataset of --quality-json (default Set5)")
     parser.add_argument("--train", action="store_true", help="GAN training throughput mode")
-    parser.add_argument("--crop", type=int, default=128, help="HR crop side (--train; default 128)")
+    parser.add_argument(
+        "--crop", type=at_least(8), default=128, help="HR crop side (--train; default 128)"
+    )
     parser.add_argument(
         "--discriminator",
         choices=["vgg", "unet"],
@@ -252,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--discriminator-features",
-        type=int,
+        type=at_least(1),
         default=64,
         help="critic width for --train (default 64)",
     )
@@ -262,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--folder-images",
-        type=int,
+        type=at_least(1),
         metavar="N",
         help="time --folder on its first N images (name order) only",
     )
@@ -278,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--upscale-repeats",
-        type=int,
+        type=at_least(1),
         default=3,
         help="timed runs per backend for --folder and --video, in turns (median; default 3)",
     )
@@ -292,9 +323,51 @@ def resolve_models(args: argparse.Namespace) -> list[tuple[str, Generator]]:
     return models or [("default", load_model("default").eval())]
 
 
-def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+    """Every input the run reads, read or checked before any timing (an error after minutes
+    of timing loses them): the models, ``--out``, ``--quality-json``, ``--folder``,
+    ``--video`` and the ``--train`` crop. Returns the ``--quality-json`` contents."""
+    import json
+
+    from srgan.jobs import UsageError, plan_jobs
+    from srgan.video import VideoError, probe
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} is a file: give a folder (the run writes several files)")
+    quality = None
+    if args.quality_json and not args.train:
+        try:
+            quality = json.loads(Path(args.quality_json).read_text())
+        except (OSError, ValueError) as error:
+            parser.error(f"--quality-json {args.quality_json}: {error}")
+    if args.folder and not args.train:
+        try:
+            plan = plan_jobs(Path(args.folder), out / "upscaled")
+        except (UsageError, OSError) as error:
+            parser.error(f"--folder {args.folder}: {error}")
+        if not any(not job.video for job in plan.jobs):
+            parser.error(f"--folder {args.folder}: no images in it")
+    if args.video and not args.train:
+        try:
+            probe(args.video)
+        except (VideoError, OSError) as error:
+            parser.error(f"--video {args.video}: {error}")
+    if args.train:
+        critic = {"vgg": VGGStyle, "unet": UNet}[args.discriminator]
+        if args.crop % critic.size_multiple:
+            parser.error(
+                f"--crop {args.crop}: the {args.discriminator} discriminator takes sides that "
+                f"are multiples of {critic.size_multiple}"
+            )
+    return quality
+
+
+def run_training(
+    models: Sequence[tuple[str, Generator]], args: argparse.Namespace, device: torch.device
+) -> list[dict[str, Any]]:
     records = []
-    for name, model in resolve_models(args):
+    for name, model in models:
         for batch in args.batch:
             for backend in [b for b in args.backends if b in ("eager", "compile")] or ["eager"]:
                 for precision in args.precisions:
@@ -365,6 +438,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             resolve_model(spec)
         except (FileNotFoundError, ValueError) as error:
             parser.error(str(error))
+    quality = check_before_timing(args, parser)
+    try:
+        models = resolve_models(args)
+    except (FileNotFoundError, ValueError) as error:  # a damaged or foreign weights file
+        parser.error(str(error))
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -376,14 +454,14 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     env["onnxruntime_providers"] = ort.get_available_providers()
     env["onnxruntime_threads"] = args.threads or "onnxruntime default (physical cores)"
     if args.train:
-        records = run_training(args, device)
-        columns = ["model", "backend", "precision", "batch", "crop", "median_ms", "steps_per_s"]
+        records = run_training(models, args, device)
+        columns = ["model", "backend", "precision", "batch", "crop", "median_ms", "batches_per_s"]
         columns += ["hr_megapixels_per_s", "status"]
     else:
         # ONNX backends need a CUDA device for onnx-cuda, the CPU otherwise.
         records = []
         with tempfile.TemporaryDirectory() as tmp:
-            for name, model in resolve_models(args):
+            for name, model in models:
                 records += benchmark_model(
                     name,
                     model,
@@ -402,11 +480,13 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         columns = TABLE_COLUMNS
     payload: dict[str, Any] = {"environment": env, "records": records}
     lines = [markdown_table(records, columns, floats=".3g" if args.train else ".2f")]
+    lines += not_measured(records)
     if baseline is None and not args.train:
         baseline = ("onnx", "fp32", False) if device.type == "cpu" else ("eager", "fp32", False)
     if baseline is not None and not args.train:
         payload["ratios"] = ratios(records, baseline)
-        lines += ["", *(f"- {line}" for line in payload["ratios"])]
+        if payload["ratios"]:
+            lines += ["", *(f"- {line}" for line in payload["ratios"])]
     vectors = env.get("vector_extensions")
     lines += [
         "",
@@ -420,28 +500,37 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         rows = end_to_end(args)
         payload["end_to_end"] = rows
         lines += ["", "srgan.upscale end to end (decode + infer + encode), per backend:", ""]
-        lines += [markdown_table(rows, END_TO_END_COLUMNS), "", *end_to_end_ratios(rows)]
+        lines += [markdown_table(rows, END_TO_END_COLUMNS), *not_measured(rows)]
+        lines += ["", *end_to_end_ratios(rows)]
+    points = []
+    if quality is not None:
+        dataset, psnr_by_model = quality_summary(quality, args.quality_dataset)
+        points = quality_speed_points(records, psnr_by_model)
+        payload["quality_speed"] = points
+        if not points:
+            timed = sorted({r["model"] for r in records if r.get("status") == "ok"})
+            lines += [
+                "",
+                f"No quality_speed.png: --quality-json has no {dataset or 'summary'} PSNR of "
+                f"a model timed here ({', '.join(timed) or 'none'}; it has "
+                f"{', '.join(sorted(psnr_by_model)) or 'none'}).",
+            ]
     write_json(payload, out / "speed.json")
     (out / "speed.md").write_text("\n".join(lines) + "\n")
     written = ["speed.json", "speed.md"]
     if not args.train:
         plot_speed(records, out / "speed.png")
         written.append("speed.png")
-    if args.quality_json and not args.train:
-        import json
-
-        quality = json.loads(Path(args.quality_json).read_text())
-        psnr_by_model = quality_summary(quality, args.quality_dataset)
-        points = quality_speed_points(records, psnr_by_model)
-        payload["quality_speed"] = points
-        if points:
-            plot_quality_speed(
-                points, out / "quality_speed.png", dataset=args.quality_dataset or ""
-            )
-            written.append("quality_speed.png")
-        write_json(payload, out / "speed.json")
+    if points:
+        label = quality_axis_label(quality, dataset)
+        plot_quality_speed(points, out / "quality_speed.png", ylabel=label)
+        written.append("quality_speed.png")
+    remove_stale(out, ["speed.png", "quality_speed.png"], [out / name for name in written])
     print("\n".join(lines))
     print(f"\nwrote {', '.join(str(out / name) for name in written)}")
+    measured = [r for r in [*records, *payload.get("end_to_end", [])] if r.get("status") == "ok"]
+    if not measured:
+        raise SystemExit("benchmarks.speed: nothing was measured (the reasons are above)")
     return payload
 
 

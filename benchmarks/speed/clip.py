@@ -18,7 +18,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from srgan.export import at_least, positive_float
+from srgan.images import ImageError, open_header
+
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "astronaut.png"
+CONTAINERS = (".mp4", ".mkv", ".mov")  # H.264 video with AAC audio
 
 
 def write_video(
@@ -92,24 +96,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write a short test clip (a pan across a sample photo, with a tone).",
     )
     parser.add_argument("output", type=Path, help="the video to write (.mp4, .mkv, .mov, ...)")
-    parser.add_argument("--seconds", type=float, default=2.0, help="length (default 2)")
-    parser.add_argument("--rate", type=int, default=24, help="frames per second (default 24)")
+    parser.add_argument("--seconds", type=positive_float, default=2.0, help="length (default 2)")
+    parser.add_argument(
+        "--rate", type=at_least(1), default=24, help="frames per second (default 24)"
+    )
     parser.add_argument("--size", default="320x180", help="WIDTHxHEIGHT (default 320x180)")
-    parser.add_argument("--source", type=Path, default=SAMPLE, help="the photo to pan across")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=SAMPLE,
+        help="the photo to pan across (default: samples/astronaut.png)",
+    )
     args = parser.parse_args(argv)
+    if args.output.suffix.lower() not in CONTAINERS:
+        parser.error(
+            f"{args.output.name}: the clip is H.264 with AAC audio, which needs "
+            f"{', '.join(CONTAINERS)}"
+        )
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         parser.error(f"--size {args.size!r}: expected WIDTHxHEIGHT, e.g. 320x180")
-    if width % 2 or height % 2:
-        parser.error("--size: width and height must be even (4:2:0 video)")
+    if width < 2 or height < 2 or width % 2 or height % 2:
+        parser.error("--size: width and height must be even and at least 2 (4:2:0 video)")
+    try:
+        with open_header(args.source) as image:
+            side = image.size
+    except (OSError, ImageError) as error:
+        parser.error(f"--source {args.source}: {error}")
+    if side[0] < width or side[1] < height:
+        parser.error(
+            f"--size {width}x{height}: larger than --source {args.source} "
+            f"({side[0]}x{side[1]}); the clip is a window moving across it"
+        )
     frames = max(1, round(args.seconds * args.rate))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_video(
-        args.output,
-        pan_frames(args.source, frames=frames, size=(width, height)),
-        rate=args.rate,
-    )
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"cannot make the folder of {args.output}: {error}")
+    # Written beside the output and renamed when complete: a failed run leaves no clip.
+    partial = args.output.with_name(f".{args.output.stem}.partial{args.output.suffix}")
+    try:
+        write_video(
+            partial, pan_frames(args.source, frames=frames, size=(width, height)), rate=args.rate
+        )
+        partial.replace(args.output)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"wrote {args.output}: {frames} frames of {width}x{height} at {args.rate} fps, AAC tone")
     return 0
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.plots import pyplot, save_figure
+from benchmarks.report import psnr_axis_label
 
 
 # -- Pareto front and the quality-versus-speed chart ----------------------------------------
@@ -27,14 +28,27 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def quality_summary(quality: dict[str, Any], dataset: str | None = None) -> dict[str, float]:
-    """Mean PSNR per model from ``benchmarks.quality`` records (summary records only)."""
-    records = [r for r in quality["records"] if r.get("image") is None]
+def quality_summary(
+    quality: dict[str, Any], dataset: str | None = None
+) -> tuple[str | None, dict[str, float]]:
+    """The data set chosen (``dataset``, else Set5 when there, else the first) and the mean
+    PSNR per model on it, from ``benchmarks.quality`` records (summary records only)."""
+    records = [r for r in quality.get("records", []) if r.get("image") is None]
     datasets = sorted({r["dataset"] for r in records})
     if not datasets:
-        return {}
+        return dataset, {}
     chosen = dataset or ("Set5" if "Set5" in datasets else datasets[0])
-    return {r["model"]: float(r["psnr"]) for r in records if r["dataset"] == chosen}
+    return chosen, {r["model"]: float(r["psnr"]) for r in records if r["dataset"] == chosen}
+
+
+def quality_axis_label(quality: dict[str, Any], dataset: str | None) -> str:
+    """The PSNR axis of ``quality_speed.png``: channels, data set and LR of the quality run."""
+    env = quality.get("environment", {})
+    label = psnr_axis_label(env.get("channels")) + (f" on {dataset}" if dataset else "")
+    lr = env.get("lr")
+    if lr and not str(lr).startswith("MATLAB-compatible bicubic"):
+        label += f"\nLR: {lr}"
+    return label
 
 
 def quality_speed_points(
@@ -61,10 +75,12 @@ def quality_speed_points(
 
 
 def plot_quality_speed(
-    points: Sequence[dict[str, Any]], path: str | Path, *, dataset: str = ""
+    points: Sequence[dict[str, Any]], path: str | Path, *, ylabel: str = "PSNR (dB, Y)"
 ) -> Path:
     """PSNR against FPS (log scale), one point per model/backend, the Pareto front marked."""
     plt = pyplot()
+    from matplotlib import ticker
+
     figure, ax = plt.subplots(figsize=(7, 4.5))
     xy = [(p["fps"], p["psnr"]) for p in points]
     front = pareto_front(xy)
@@ -98,9 +114,14 @@ def plot_quality_speed(
         fontsize=7,
         color="0.4",
     )
-    ax.set_xscale("log")
+    fps = [p["fps"] for p in points]
+    if max(fps) >= 10 * min(fps):  # a log axis for a decade or more, with plain numbers
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("frames per second")
-    ax.set_ylabel(f"Y-PSNR (dB){' on ' + dataset if dataset else ''}")
+    ax.set_ylabel(ylabel)
     ax.set_title("Quality versus speed")
     ax.grid(True, which="both", alpha=0.3)
     return save_figure(figure, path)

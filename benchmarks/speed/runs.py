@@ -24,18 +24,26 @@ from benchmarks.speed.backends import (
 )
 from benchmarks.speed.energy import EnergyMeter
 from benchmarks.speed.macs import macs_per_output_pixel
-from benchmarks.speed.timing import Timing, measure, peak_rss_mb, synchronize
+from benchmarks.speed.timing import Timing, measure, peak_rss_mb, reset_peak_rss, synchronize
 from srgan.generators import Generator
 
-
 # -- the benchmark ---------------------------------------------------------------------------
+# What ``peak_memory_mb`` is on the CPU, depending on whether the peak could be reset.
+RSS_OWN = "process peak RSS while this backend ran (the process's baseline included)"
+RSS_SO_FAR = "process peak RSS so far (this system cannot reset it per backend)"
+
+
 def measure_interleaved(
     calls: dict[str, Callable[[], Any]], *, device: torch.device, warmup: int, repeats: int
-) -> dict[str, Timing]:
-    """Time several calls round-robin: one call of each per round, after warm-up of each."""
-    for call in calls.values():
-        for _ in range(warmup):
+) -> tuple[dict[str, Timing], dict[str, float]]:
+    """Time several calls round-robin: one call of each per round, after warm-up of each.
+    Also the process's peak RSS (MiB) during each call's warm-up, where only it ran."""
+    peaks = {}
+    for name, call in calls.items():
+        reset_peak_rss()
+        for _ in range(max(warmup, 1)):
             call()
+        peaks[name] = peak_rss_mb()
     timings = {name: Timing() for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
@@ -44,7 +52,7 @@ def measure_interleaved(
             call()
             synchronize(device)
             timings[name].latencies_ms.append((time.perf_counter() - start) * 1000.0)
-    return timings
+    return timings, peaks
 
 
 def calibration_inputs(calibration_dir: str | None, count: int = 16) -> list[np.ndarray]:
@@ -167,12 +175,14 @@ def benchmark_model(
             if interleave and calls:
                 labels = ", ".join(v.label for v in calls)
                 progress(f"{name}: timing {labels} in turns at {size_name}, batch {batch}")
-                timings = measure_interleaved(
+                timings, peaks = measure_interleaved(
                     {v.label: c for v, c in calls.items()},
                     device=device,
                     warmup=warmup,
                     repeats=repeats,
                 )
+                # Resetting once more only says whether the peaks above are each backend's own.
+                memory = RSS_OWN if reset_peak_rss() else RSS_SO_FAR
                 for variant in calls:
                     timing = timings[variant.label]
                     records.append(
@@ -185,8 +195,8 @@ def benchmark_model(
                             "status": "ok",
                             "timing": "interleaved",
                             **timing.summary(batch),
-                            "peak_memory_mb": peak_rss_mb(),
-                            "memory": "process peak RSS",
+                            "peak_memory_mb": peaks[variant.label],
+                            "memory": memory,
                             "energy": "not measured",
                             "energy_reason": "interleaved timing: energy is per backend loop",
                         }
@@ -227,6 +237,7 @@ def time_one(
     The last warm-up output is checked for NaN/Inf (half precision can overflow).
     """
     output = None
+    own_peak = reset_peak_rss()
     for _ in range(warmup):
         output = call()
     synchronize(device)
@@ -242,7 +253,7 @@ def time_one(
         record["memory"] = "CUDA allocator peak (PyTorch backends only)"
     else:
         record["peak_memory_mb"] = peak_rss_mb()
-        record["memory"] = "process peak RSS"
+        record["memory"] = RSS_OWN if own_peak else RSS_SO_FAR
     record |= meter.record(batch * repeats)
     return record
 

@@ -84,4 +84,6 @@ def parse_size(text: str) -> tuple[str, int, int]:
         raise argparse.ArgumentTypeError(
             f"size must be WxH or one of {', '.join(WORKLOADS)}, got {text!r}"
         ) from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"a size needs both sides of at least 1, got {text!r}")
     return (f"{width}x{height}", width, height)

@@ -80,8 +80,20 @@ def measure(
     return timing
 
 
+def reset_peak_rss() -> bool:
+    """Start this process's peak resident set size afresh (Linux: ``VmHWM`` is reset through
+    ``/proc/self/clear_refs``), so that :func:`peak_rss_mb` gives the peak of what runs next.
+    False where the peak cannot be reset: it then keeps the peak so far."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (CPU runs; never decreases).
+    """This process's peak resident set size in MiB (CPU runs) since it started or since
+    :func:`reset_peak_rss`.
 
     On Linux from ``VmHWM`` (the peak of this program's own memory): ``ru_maxrss`` keeps
     the parent's peak across fork and exec, so a small child of a big process would report
