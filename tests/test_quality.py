@@ -200,6 +200,32 @@ def test_scoring_options_rgb_and_no_crop(hr_dir: Path, tmp_path: Path, capsys) -
     assert report_image(y, 1) == "rgb0" and len(set(values)) == 3
 
 
+def test_a_rerun_into_the_same_folder_leaves_no_plot_of_the_first(
+    hr_dir: Path, tmp_path: Path
+) -> None:
+    run(tmp_path, "--data", str(hr_dir), "--models", "bicubic")
+    assert (tmp_path / "out" / "crops_TinySet.png").is_file()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    run(tmp_path, "--data", str(hr_dir), "--models", "nearest", "--crops", "0")
+    # The crops showed bicubic, which the new numbers do not have; other files stay.
+    assert not (tmp_path / "out" / "crops_TinySet.png").exists()
+    assert (tmp_path / "out" / "notes.txt").is_file()
+    assert (tmp_path / "out" / "psnr_per_image.png").is_file()
+
+
+def test_an_out_file_and_a_folder_of_unscorable_images_are_named_before_any_work(
+    hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "taken").write_text("x")
+    err = usage_error(["--data", str(hr_dir), "--out", str(tmp_path / "taken")], capsys)
+    assert f"--out {tmp_path / 'taken'} is a file" in err
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.new("RGB", (8, 8)).save(small / "dot.png")
+    err = usage_error(["--data", str(small), "--out", str(tmp_path / "out")], capsys)
+    assert "no image could be scored (dot.png: " in err and "too small" in err
+
+
 def report_image(report: dict, index: int) -> str:
     return report["records"][index]["image"]
 

@@ -51,7 +51,7 @@ from benchmarks.quality.report import (
     summary_table,
     tail_table,
 )
-from benchmarks.report import environment, write_json
+from benchmarks.report import environment, remove_stale, write_json
 from srgan.assets import MissingWeightsError
 from srgan.degradations import PROFILES, describe_profile, profile_record
 from srgan.inference import resolve_device
@@ -247,7 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if items:
             datasets.append((name, items))
         else:
-            problems.append(f"--data {folder}: no image could be scored")
+            why = "; ".join(f"{path.name}: {reason}" for path, reason in bad[:3])
+            more = f"; {len(bad) - 3} more" if len(bad) > 3 else ""
+            problems.append(
+                f"--data {folder}: no image could be scored" + (f" ({why}{more})" if why else "")
+            )
     opencv_dir = args.opencv_dir
     methods, given = [], []
     for spec in args.models:
@@ -276,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems.append(
                 f"--metrics {name}: {error} (or leave it out: --metrics {' '.join(others)})"
             )
+    if args.out.exists() and not args.out.is_dir():
+        problems.append(f"--out {args.out} is a file: give a folder (the run writes several files)")
     if problems:
         parser.error("nothing was measured:\n  " + "\n  ".join(problems))
     seen: set[str] = set()
@@ -352,13 +358,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     (out / "quality.md").write_text("\n".join(markdown))
-    plot_psnr(records, out / "psnr_per_image.png")
+    written = [plot_psnr(records, out / "psnr_per_image.png", channels=env["channels"])]
     if "lpips" in perceptual:
-        plot_psnr_lpips(records, out / "psnr_lpips.png")
+        written.append(plot_psnr_lpips(records, out / "psnr_lpips.png", channels=env["channels"]))
     if args.crops > 0:
         names = [m.name for m in methods]
         for dataset, items in datasets:
-            plot_crops(dataset, items, kept, names, records, scale, out / f"crops_{dataset}.png")
+            path = out / f"crops_{dataset}.png"
+            written.append(plot_crops(dataset, items, kept, names, records, scale, path))
+    remove_stale(out, ["psnr_lpips.png", "crops_*.png"], written)
     print(protocol)
     print(table)
     print(perceptual_note)

@@ -19,16 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.plots import pyplot, save_figure
-from benchmarks.quality.methods import build_method
+from benchmarks.quality.methods import Method, build_method
 from benchmarks.quality.report import busiest_window
-from srgan.images import read_rgb
+from srgan.export import at_least
+from srgan.images import ImageError, open_header, read_rgb
+
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
 
 def plot_photo_crops(
-    photos: Sequence[Path], models: Sequence[str], *, scale: int, size: int, out: Path
+    photos: Sequence[Path], methods: Sequence[Method], *, scale: int, size: int, out: Path
 ) -> Path:
     """The figure described in the module docstring, written to ``out``."""
-    methods = [build_method(spec, scale, device="cpu") for spec in models]
     plt = pyplot()
     figure, axes = plt.subplots(
         len(photos),
@@ -65,20 +67,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("photos", nargs="+", type=Path, help="image files, used as the LR")
     parser.add_argument(
-        "--models", nargs="+", default=["bicubic", "fast"], help="as benchmarks.quality's"
+        "--models",
+        nargs="+",
+        default=["bicubic", "fast"],
+        help="as benchmarks.quality's: baselines, shipped models, weights files "
+        "(default: bicubic fast)",
     )
-    parser.add_argument("--scale", type=int, default=4, help="the models' scale (default 4)")
     parser.add_argument(
-        "--size", type=int, default=64, help="LR window side in pixels (default 64)"
+        "--scale", type=at_least(1), default=4, help="the models' scale (default 4)"
     )
-    parser.add_argument("--out", type=Path, default=Path("runs/photos.png"), help="the figure")
+    parser.add_argument(
+        "--size", type=at_least(8), default=64, help="LR window side in pixels (default 64)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/photos.png"),
+        help="the figure: a .png, .jpg, .pdf or .svg file, or a folder to hold photos.png "
+        "(default: runs/photos.png)",
+    )
     args = parser.parse_args(argv)
-    missing = [str(p) for p in args.photos if not p.is_file()]
-    if missing:
-        parser.error(f"not found: {', '.join(missing)}")
-    path = plot_photo_crops(
-        args.photos, args.models, scale=args.scale, size=args.size, out=args.out
-    )
+    out = args.out / "photos.png" if args.out.is_dir() else args.out
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
+        parser.error(f"--out {out}: give a file ending in {', '.join(FIGURE_SUFFIXES)}")
+    problems = []
+    for photo in args.photos:
+        try:
+            with open_header(photo):
+                pass
+        except (OSError, ImageError) as error:
+            problems.append(f"{photo}: {error}")
+    methods = []
+    for spec in args.models:
+        try:
+            methods.append(build_method(spec, args.scale, device="cpu"))
+        except (FileNotFoundError, ValueError, ImportError) as error:
+            problems.append(f"--models {spec}: {error}")
+    if problems:
+        parser.error("\n  ".join(["nothing was drawn:", *problems]))
+    path = plot_photo_crops(args.photos, methods, scale=args.scale, size=args.size, out=out)
     print(f"wrote {path}")
     return 0
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmarks.plots import pyplot, save_figure
 from benchmarks.quality.evaluate import PERCEPTUAL
-from benchmarks.report import markdown_table
+from benchmarks.report import markdown_table, psnr_axis_label
 from srgan.resize import imresize_array
 
 
@@ -91,7 +91,7 @@ def per_image_tables(records: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-def plot_psnr(records: Sequence[dict[str, Any]], path: Path) -> Path:
+def plot_psnr(records: Sequence[dict[str, Any]], path: Path, *, channels: str = "Y") -> Path:
     """Per-image PSNR per method (box plot plus the points), one panel per data set."""
     plt = pyplot()
     datasets = list(dict.fromkeys(r["dataset"] for r in records))
@@ -114,12 +114,12 @@ def plot_psnr(records: Sequence[dict[str, Any]], path: Path) -> Path:
             ax.scatter(i + rng.uniform(-0.15, 0.15, len(v)), v, s=10, alpha=0.6, zorder=3)
         ax.set_xticks(range(1, len(models) + 1), models, rotation=30, ha="right")
         ax.set_title(dataset)
-        ax.set_ylabel("PSNR (dB, Y)")
+        ax.set_ylabel(psnr_axis_label(channels))
         ax.grid(axis="y", alpha=0.3)
     return save_figure(figure, path)
 
 
-def plot_psnr_lpips(records: Sequence[dict[str, Any]], path: Path) -> Path:
+def plot_psnr_lpips(records: Sequence[dict[str, Any]], path: Path, *, channels: str = "Y") -> Path:
     """PSNR against LPIPS, a point per image and a cross per model mean, one panel per data
     set: up and to the left is better on both."""
     plt = pyplot()
@@ -140,7 +140,7 @@ def plot_psnr_lpips(records: Sequence[dict[str, Any]], path: Path) -> Path:
                     ax.scatter(r["lpips"], r["psnr"], s=90, marker="X", color=colour, zorder=3)
         ax.set_title(f"{dataset} (crosses: means)")
         ax.set_xlabel("LPIPS (AlexNet), lower is better")
-        ax.set_ylabel("PSNR (dB, Y)")
+        ax.set_ylabel(psnr_axis_label(channels))
         ax.grid(alpha=0.3)
     # One legend, beside the last panel, where it hides no point.
     axes[0][-1].legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
