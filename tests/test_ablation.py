@@ -207,9 +207,30 @@ def test_line_fit_refuses_what_it_cannot_fit() -> None:
         line_fit([(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)], 1.0)
 
 
-def test_missing_runs_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="gan_<objective>_s<seed>"):
-        main(["--runs", str(tmp_path)])
+def test_missing_runs_and_bad_paths_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, "gan_ragan_s0", healthy(0.0))
+    (tmp_path / "file").write_text("x")
+    for argv, message in [
+        (["--runs", str(tmp_path / "file")], "no such folder"),
+        (["--runs", str(tmp_path / "absent")], "no such folder"),
+        (["--runs", str(tmp_path)], "gan_<objective>_s<seed>"),  # no run folders in it
+        (["--runs", str(runs), "--quality-json", str(tmp_path / "q.json")], "no such file"),
+        (["--runs", str(runs), "--out", str(tmp_path / "file")], "is a file"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and message in capsys.readouterr().err, argv
+    # Quality figures of other models only: the run goes on, and says so.
+    other = {"dataset": "Set5", "model": "w/other.safetensors", "image": None, "psnr": 20.0}
+    (tmp_path / "q.json").write_text(json.dumps({"records": [other]}))
+    main(
+        ["--runs", str(runs), "--quality-json", str(tmp_path / "q.json")]
+        + ["--out", str(tmp_path / "o")]
+    )
+    assert "scores none of the 1 runs" in capsys.readouterr().err
 
 
 def factorial_records(offset: float, noise: float = 0.001, seed_effect: float = 0.0) -> list[dict]:

@@ -43,3 +43,29 @@ def test_the_default_is_the_cpu_gan_recipe() -> None:
     assert defaults["crop"] == config["data"]["crop_size"]
     discriminator = config["model"]["discriminator"]["init_args"]
     assert defaults["discriminator_features"] == discriminator["num_features"]
+
+
+@pytest.mark.usefixtures("random_backbones")
+def test_what_would_fail_is_refused_before_the_timing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv, message in [
+        (["--crop", "40"], "multiple of 32"),
+        (["--repeats", "0"], "at least 1"),
+        (["--out", str(tmp_path)], "is a folder"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            loss_cost.main(argv)
+        assert stop.value.code == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "timing" not in err, argv
+
+
+@pytest.mark.usefixtures("empty_caches")
+def test_missing_vgg_weights_are_one_line_before_the_timing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        loss_cost.main(["--repeats", "1"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "srgan.assets fetch" in err and "timing" not in err

@@ -50,6 +50,9 @@ def test_budget_and_steps_are_exclusive(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):  # before any run starts, not once per run
         release.main(["--data", "nowhere", "--psnr-budget", "5"])
     assert "--data: image folder not found: nowhere" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # no budget at all: nothing to train, said so
+        release.main(["--data", "x", "--smoke"])
+    assert "nothing to train: give --psnr-budget" in capsys.readouterr().err
 
 
 def test_cpu_ablation_pipeline_at_smoke_scale(image_dir: Path, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ import json
 import math
 import re
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -569,7 +570,12 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--runs", required=True, help="folder holding the gan_* run folders")
+    parser.add_argument(
+        "--runs",
+        required=True,
+        default=argparse.SUPPRESS,
+        help="folder holding the gan_* run folders",
+    )
     parser.add_argument(
         "--quality-json",
         nargs="+",
@@ -589,11 +595,30 @@ def main(argv: list[str] | None = None) -> None:
         help="the objective whose runs' mean detail ratio families are compared at",
     )
     args = parser.parse_args(argv)
-    runs = find_runs(Path(args.runs))
-    scores = [Path(p) for p in args.quality_json or []]
-    quality = quality_by_run(scores, runs) if scores else {}
-    records, rows = summarise(runs, quality, args.divergence_db)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} is a file: give a folder (the report is several files)")
+    if not Path(args.runs).is_dir():
+        parser.error(f"--runs {args.runs}: no such folder")
+    try:
+        runs = find_runs(Path(args.runs))
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    scores = [Path(p) for p in args.quality_json or []]
+    for path in scores:
+        if not path.is_file():
+            parser.error(f"--quality-json {path}: no such file")
+    try:
+        quality = quality_by_run(scores, runs) if scores else {}
+    except (ValueError, KeyError) as error:
+        parser.error(f"--quality-json: not a benchmarks.quality output ({error})")
+    if scores and not quality:
+        print(
+            f"note: --quality-json scores none of the {len(runs)} runs in {args.runs} (their "
+            "records' models are other files): the quality columns are n/a",
+            file=sys.stderr,
+        )
+    records, rows = summarise(runs, quality, args.divergence_db)
     matched = matched_detail(records, args.reference)
     factorial = matched_psnr(records)
     best = best_runs(records) if scores else []

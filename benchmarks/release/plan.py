@@ -261,7 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--data", nargs="+", required=True, help="training HR folders")
     parser.add_argument(
-        "--psnr-budget", type=float, default=0, help="seconds for fast and quality (0: skip)"
+        "--psnr-budget",
+        type=float,
+        default=0,
+        help="seconds for fast and quality (default 0: skip them); a run trains only what "
+        "--psnr-budget, --gan-budget or --gan-steps asks for",
     )
     parser.add_argument(
         "--psnr-runs",
@@ -271,7 +275,9 @@ def main(argv: list[str] | None = None) -> None:
         help="which PSNR-stage models --psnr-budget trains (default: both)",
     )
     parser.add_argument("--quality-init", help="continue quality from these weights")
-    parser.add_argument("--gan-budget", type=float, default=0, help="seconds per GAN run (0: skip)")
+    parser.add_argument(
+        "--gan-budget", type=float, default=0, help="seconds per GAN run (default 0: skip them)"
+    )
     parser.add_argument(
         "--gan-init",
         help="the PSNR-stage weights the GAN runs start from (quality; fast for the CPU config)",
@@ -306,12 +312,18 @@ def main(argv: list[str] | None = None) -> None:
         "--parallel",
         type=int,
         default=0,
-        help="how many runs train at once (0: all); on a CPU set OMP_NUM_THREADS to match",
+        help="how many runs train at once (default 0: all); on a CPU set OMP_NUM_THREADS to match",
     )
     parser.add_argument(
-        "--runs", default="runs/release", help="where runs write checkpoints and logs"
+        "--runs",
+        default="runs/release",
+        help="where runs write checkpoints and logs (default: runs/release)",
     )
-    parser.add_argument("--out", default="results/release", help="where weights and logs.tar.gz go")
+    parser.add_argument(
+        "--out",
+        default="results/release",
+        help="where weights and logs.tar.gz go (default: results/release)",
+    )
     parser.add_argument(
         "--smoke", action="store_true", help="tiny networks on the CPU, to test the pipeline"
     )
@@ -323,7 +335,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--name", help="with --export-only: the file name (default: RUN)")
     parser.add_argument(
-        "--wall-seconds", type=float, default=0, help="with --export-only: the run's wall time"
+        "--wall-seconds",
+        type=float,
+        default=0,
+        help="with --export-only: the run's wall time, recorded in the weights (default 0)",
     )
     args = parser.parse_args(argv)
     configs = args.configs.expanduser()
@@ -346,6 +361,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("GAN runs need --gan-init (the PSNR-stage weights they start from)")
     if args.gan_budget and args.gan_steps:
         parser.error("give either --gan-budget or --gan-steps, not both")
+    if not (args.psnr_budget or gan):
+        parser.error(
+            "nothing to train: give --psnr-budget SECONDS, --gan-budget SECONDS or "
+            "--gan-steps N (or --export-only RUN to convert a finished run)"
+        )
+    if args.parallel < 0:
+        parser.error(f"--parallel must be 0 (all at once) or more, got {args.parallel}")
     missing = [d for d in args.data if not Path(d).is_dir()]
     if missing:  # before any run starts (each would fail on it in turn)
         parser.error(f"--data: image folder not found: {', '.join(missing)}")

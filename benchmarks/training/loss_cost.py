@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,9 @@ from torch import nn
 
 from benchmarks.report import environment, write_json
 from benchmarks.speed.timing import measure
+from srgan.assets import MissingWeightsError
 from srgan.discriminators import VGGStyle
+from srgan.export import at_least
 from srgan.generators import CompactNet, RRDBNet
 from srgan.inference import resolve_device
 from srgan.losses import PerceptualLoss, PixelLoss
@@ -140,13 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--discriminator-features",
-        type=int,
+        type=at_least(1),
         default=32,
         help="VGGStyle critic width (default 32, the CPU recipe's)",
     )
-    parser.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    parser.add_argument("--batch", type=at_least(1), default=8, help="crops per step (default 8)")
     parser.add_argument(
-        "--crop", type=int, default=64, help="HR crop side, a multiple of 32 (default 64)"
+        "--crop", type=at_least(32), default=64, help="HR crop side, a multiple of 32 (default 64)"
     )
     parser.add_argument(
         "--network",
@@ -156,14 +159,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default cpu)")
     parser.add_argument(
-        "--warmup", type=int, default=2, help="untimed steps per variant (default 2)"
+        "--warmup", type=at_least(0), default=2, help="untimed steps per variant (default 2)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=10, help="timed steps per variant (default 10)"
+        "--repeats", type=at_least(1), default=10, help="timed steps per variant (default 10)"
     )
     parser.add_argument("--out", help="also write the result and the environment as JSON")
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    # Everything that can fail is tried before the timing, which takes minutes.
+    if args.crop % VGGStyle.size_multiple:
+        parser.error(f"--crop {args.crop}: the VGGStyle critic needs a multiple of 32")
+    if args.out and Path(args.out).is_dir():
+        parser.error(f"--out {args.out} is a folder: give the JSON file to write")
+    try:
+        device = resolve_device(args.device)
+        PerceptualLoss(network=args.network).load()
+    except (RuntimeError, MissingWeightsError) as error:
+        parser.error(str(error))
     steps = 2 * (args.warmup + args.repeats)
     print(f"timing {steps} steps on {device} (a few seconds each on a CPU)...", file=sys.stderr)
     result = loss_cost(
@@ -188,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(x{result['fastest_with'] / result['fastest_without']:.2f})"
     )
     if args.out:
-        write_json({"environment": environment(device), "result": result}, args.out)
+        path = write_json({"environment": environment(device), "result": result}, args.out)
+        print(f"wrote {path}")
     return 0
 
 
