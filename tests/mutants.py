@@ -1043,6 +1043,34 @@ MUTANTS = [
         'if head == b"PK\\x03\\x04":',
         ("tests/test_weights.py",),
     ),
+    Mutant(
+        "pack-over-its-input",
+        "benchmarks/release/pack.py",
+        "            if overlap(target, source):",
+        "            if False:",
+        ("tests/test_pack.py",),
+    ),
+    Mutant(
+        "pack-name-clash-overwrites",
+        "benchmarks/release/pack.py",
+        "        if target in first:",
+        "        if False:",
+        ("tests/test_pack.py",),
+    ),
+    Mutant(
+        "speed-peak-memory-not-reset",
+        "benchmarks/speed/runs.py",
+        "    for name, call in calls.items():\n        reset_peak_rss()\n",
+        "    for name, call in calls.items():\n",
+        ("tests/test_speed.py",),
+    ),
+    Mutant(
+        "speed-nothing-measured-exits-0",
+        "benchmarks/speed/cli.py",
+        "    if not measured:",
+        "    if False:",
+        ("tests/test_speed.py",),
+    ),
 ]
 
 
