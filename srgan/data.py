@@ -418,7 +418,15 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def _build_whole(self, files: list[Path]) -> WholeImages:
-        images, files = load_images(files)
+        images, readable = load_images(files)
+        if not images:
+            raise ValueError(
+                f"none of the {len(files)} image(s) to score can be read "
+                f"({', '.join(f.name for f in files[:3])}{', ...' if len(files) > 3 else ''}): "
+                "fix or remove them, or score others (data.val_dir, data.test_dir, or "
+                "another data.val_holdout for the images held out of data.train_dir)"
+            )
+        files = readable
         # The metrics leave out `scale` px at each border of the mod-cropped image, and SSIM
         # needs 11 x 11 pixels after that.
         least = 11 + 2 * self.scale

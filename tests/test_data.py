@@ -83,6 +83,22 @@ def test_unreadable_files_are_reported_by_name(image_dir: Path) -> None:
         dm.setup("fit")
 
 
+def test_a_validation_set_of_unreadable_images_stops_training_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a", "c"):
+        Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(folder / f"{name}.png")
+    (folder / "b.png").write_bytes(b"not a png")  # the one held out for validation
+    dm = SRDataModule(str(folder), crop_size=32, val_holdout=1, num_workers=0)
+    with pytest.warns(UserWarning, match="b.png"):
+        with pytest.raises(
+            ValueError, match=r"none of the 1 image\(s\) to score can be read \(b.png\)"
+        ):
+            dm.setup("fit")
+
+
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not found"):
         SRDataModule(str(tmp_path / "nope"), val_holdout=0).setup("fit")
