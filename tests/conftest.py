@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Imported before any test captures output: Lightning gives its loggers a handler on the
+# sys.stderr of its first import, and a test's capture, closed after that test, would make
+# every later log line an error (whatever order the test files run in).
+import lightning  # noqa: F401
 import numpy as np
 import pytest
 import torch
