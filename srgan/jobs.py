@@ -231,7 +231,7 @@ EARLIER_OUTPUTS = "srgan wrote (an earlier run's outputs)"
 
 def plan_jobs(
     source: Path,
-    target: Path,
+    target: Path | str,
     *,
     fmt: str | None = None,
     suffix: str = "",
@@ -241,19 +241,24 @@ def plan_jobs(
 
     A folder is searched recursively for image suffixes; the output folder mirrors its
     tree. A file's output is ``target`` itself when it has an image suffix (its format
-    then follows that suffix), else a file inside the folder ``target``. ``fmt`` ``None``
+    then follows that suffix), else a file inside the folder ``target`` (always so for a
+    ``str`` ending in a path separator, as typed on a command line). ``fmt`` ``None``
     means PNG. An input is never written: ``UsageError`` (before any work) for a missing
     input, an output that would replace an input, an output folder that cannot be written,
     and an output folder inside the input folder that already holds images srgan did not
     write (they could not be told from outputs).
     """
     source = source.expanduser()
-    target = target.expanduser()
+    # A name ending in a separator is a folder, dots or not (``out.v2/``, ``x4.png/``).
+    as_folder = isinstance(target, str) and target.endswith(("/", os.sep))
+    target = Path(target).expanduser()
     check_suffix(suffix)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
-        target_is_file = target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
-        if target.suffix and not target_is_file and not target.is_dir():
+        target_is_file = (
+            not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
+        )
+        if target.suffix and not target_is_file and not target.is_dir() and not as_folder:
             # Most likely a mistyped file name (out.pgn): a new folder of that name is not.
             known = " ".join(sorted(INPUT_SUFFIXES))
             raise UsageError(
@@ -282,7 +287,7 @@ def plan_jobs(
             fmt = "video" if is_video(source) else format_for(source, fmt)
         plan = Plan([Job(source, out, fmt, named=target_is_file)])
     elif source.is_dir():
-        if target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir():
+        if not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir():
             raise UsageError(
                 f"INPUT {source} is a folder, so OUTPUT must be a folder, not {target.name}"
             )

@@ -126,10 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="an image or video file, or a folder of them")
     parser.add_argument(
         "output",
-        type=Path,
         help=(
             "the output file (when INPUT is a file and OUTPUT has an image or video suffix) "
-            "or folder"
+            "or folder (a name ending in / is a folder)"
         ),
     )
     parser.add_argument(
