@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibration-dir",
         help="folder of real images for int8 calibration (LR, or HR with "
         "--calibration-downscale), like those the model will upscale; default: the "
-        "built-in crops of the sample photos (as srgan.upscale --backend onnx-int8)",
+        "built-in crops of the sample photos (as srgan.upscale --backend onnx-int8). "
+        "Without --hr-dir, also the inputs of the parity check against PyTorch",
     )
     parser.add_argument(
         "--calibration-downscale",

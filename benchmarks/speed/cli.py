@@ -32,7 +32,7 @@ outputs are compared with PyTorch's (largest pixel difference, in 8-bit steps).
 With ``--interleave`` the backends are timed round-robin (one call each per round), so
 a shared or throttling machine slows them all alike and their ratios stay meaningful.
 
-Outputs in ``--out`` (default ``runs/speed``): ``speed.json`` (records with the
+Outputs in ``--out`` (default ``results/speed``): ``speed.json`` (records with the
 environment, ``end_to_end`` rows), ``speed.md``,
 ``speed.png`` and, with ``--quality-json`` from ``benchmarks.quality``,
 ``quality_speed.png`` (Y-PSNR against FPS, one point per model/backend, Pareto front).
@@ -313,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="timed runs per backend for --folder and --video, in turns (median; default 3)",
     )
-    parser.add_argument("--out", default="runs/speed", help="output folder (default: runs/speed)")
+    parser.add_argument(
+        "--out", default="results/speed", help="output folder (default: results/speed)"
+    )
     return parser
 
 
