@@ -22,8 +22,9 @@ Run ``python -m benchmarks.speed --help``. Examples::
 What it measures, honestly: warm-up calls are excluded; GPU work is synchronised around
 the timers (CUDA events); latency is the median and p90 over ``--repeats`` calls; frames
 per second is ``batch / median``; peak memory is the CUDA allocator's peak on GPU and
-on CPU the process's peak RSS while that backend ran (Linux; elsewhere the peak so far); energy is NVML's total-energy counter (GPU) or RAPL
-(CPU) around the timed loop, or "not measured" with the reason. The work is counted as
+on CPU the process's peak RSS while that backend ran (Linux; elsewhere the peak so
+far); energy is NVML's total-energy counter (GPU) or RAPL (CPU) around the timed loop,
+or "not measured" with the reason. The work is counted as
 MACs per output pixel from the model's conv and linear layers, which gives TFLOP/s.
 The end-to-end rows (``--folder``, ``--video``) run ``srgan.upscale`` itself, once per
 backend and round in a fresh process (so the peak memory is each backend's own), after an
@@ -343,6 +344,8 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
             quality = json.loads(Path(args.quality_json).read_text())
         except (OSError, ValueError) as error:
             parser.error(f"--quality-json {args.quality_json}: {error}")
+        if not isinstance(quality, dict) or not isinstance(quality.get("records"), list):
+            parser.error(f"--quality-json {args.quality_json}: not a benchmarks.quality output")
     if args.folder and not args.train:
         try:
             plan = plan_jobs(Path(args.folder), out / "upscaled")
