@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from srgan.images import atomic_write, check_writable
 from srgan.int8 import (
     MIN_CALIBRATION_SIDE,
     QualityError,
+    benchmark_pairs,
     calibration_crops,
     psnr_report,
     quantize_int8,
@@ -133,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["minmax", "percentile", "entropy"],
         default="minmax",
         help="how activation ranges are set from the crops: their extremes (minmax, the "
-        "default), a high percentile, or the range of least entropy loss",
+        "default), a high percentile, or the range of least entropy loss (percentile and "
+        "entropy clip the rarest values, which in a super-resolution model can be the "
+        "highlights: measure the cost with --hr-dir)",
     )
     parser.add_argument(
         "--activation-type",
@@ -300,6 +304,14 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
     multiple = getattr(generator, "size_multiple", 1)
     in_channels = generator.config.get("in_channels", 3)
+    if in_channels != 3 and (args.int8 or args.hr_dir):
+        raise ValueError(
+            f"--int8 and --hr-dir read RGB images: this model takes {in_channels} channel(s)"
+        )
+    # Read before anything is written, as the calibration images above.
+    cases = parity_inputs(args.hr_dir or args.calibration_dir, scale, multiple, in_channels)
+    if args.hr_dir:
+        benchmark_pairs(args.hr_dir, scale)
     contract = io_contract(in_channels, scale)
     report: dict[str, Any] = {
         "model": args.model,
@@ -324,25 +336,30 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     start = time.perf_counter()
     origin = {"srgan.model": source.name, "srgan.source_sha256": digest}
-    export_onnx(generator, output, opset=args.opset, metadata=origin)
-    report["fp32"] = {
-        "path": relative(output, report_file),
-        "export_s": round(time.perf_counter() - start, 2),
-    }
-    cases = parity_inputs(args.hr_dir or args.calibration_dir, scale, multiple, in_channels)
-    fp32 = onnx_session(output)
-    diffs = check_parity(generator, fp32, cases)
-    worst = max(diffs.values())
-    report["fp32"].update(
-        max_abs_diff=diffs, tolerance=args.tolerance, passed=worst <= args.tolerance
-    )
-    print(f"fp32 ONNX: {written(output)} (max abs diff {worst:.2e} over {len(cases)} checks)")
-    if worst > args.tolerance:
-        report_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
-        raise ParityError(
-            f"ONNX output differs from PyTorch by {worst:.2e} > {args.tolerance:g}: {diffs}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Exported beside the output and moved onto it once it matches PyTorch: a model that
+    # fails the check never replaces an earlier file.
+    with tempfile.TemporaryDirectory(prefix=f".{output.stem}.", dir=output.parent) as work:
+        staged = export_onnx(generator, Path(work) / output.name, opset=args.opset, metadata=origin)
+        report["fp32"] = {
+            "path": relative(output, report_file),
+            "export_s": round(time.perf_counter() - start, 2),
+        }
+        diffs = check_parity(generator, onnx_session(staged), cases)
+        worst = max(diffs.values())
+        report["fp32"].update(
+            max_abs_diff=diffs, tolerance=args.tolerance, passed=worst <= args.tolerance
         )
+        if worst > args.tolerance:
+            report_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
+            raise ParityError(
+                f"ONNX output differs from PyTorch by {worst:.2e} > {args.tolerance:g}: "
+                f"{diffs}; {output} was not written"
+            )
+        os.replace(staged, output)
+    fp32 = onnx_session(output)
+    print(f"fp32 ONNX: {written(output)} (max abs diff {worst:.2e} over {len(cases)} checks)")
     sessions = {"fp32": fp32}
     if args.fp16:
         convert_fp16(output, args.fp16)
@@ -409,7 +426,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.max_psnr_drop is not None and drop is not None and drop > args.max_psnr_drop:
         raise QualityError(
             f"int8 loses {drop:.3f} dB Y-PSNR on {args.hr_dir} (allowed {args.max_psnr_drop:g} dB):"
-            " try another --calibration-method, more --calibration-crops, or keep fp32"
+            " calibrate on more or larger images like those to upscale (--calibration-dir), "
+            f"try another --calibration-method, or keep fp32 ({args.int8} is left to inspect)"
         )
     return report
 

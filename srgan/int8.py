@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +31,10 @@ class QualityError(RuntimeError):
 # Calibration inputs this small would say little about the activations of real images
 # (and a 1/4 downscale of a tiny image has no pixel left).
 MIN_CALIBRATION_SIDE = 8
+# Fewer LR pixels than this (one 64 x 64 crop) in all: a warning that the ranges may not
+# hold other images' activations (calibrated on one 8 x 8 crop, fast lost 9 dB on Set5;
+# the built-in crops hold 16,128).
+FEW_CALIBRATION_PIXELS = 64 * 64
 
 
 def calibration_crops(
@@ -74,6 +79,15 @@ def calibration_crops(
         if not images:
             raise ValueError(f"{message} and no larger one; give larger images")
         warnings.warn(f"skipping {message}", stacklevel=2)
+    used = images[:count]
+    pixels = sum(lr.shape[-2] * lr.shape[-1] for lr in used)
+    if pixels < FEW_CALIBRATION_PIXELS:
+        warnings.warn(
+            f"int8 calibration sees {pixels} LR pixels in all ({len(used)} image(s)): ranges "
+            "measured on so little may clip other images (highlights, strong edges); give "
+            "more or larger images like those to upscale, and measure the cost with --hr-dir",
+            stacklevel=2,
+        )
     crops = []
     for i in range(count):
         lr = images[i % len(images)]
@@ -125,20 +139,20 @@ def quantize_int8(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # ORT's recommended pre-processing (shape inference, graph optimisation) before
-    # quantizing; fall back to the raw graph if it cannot handle a model.
-    prepared = path.with_name(path.stem + ".preprocessed.onnx")
-    # ORT writes the quantized model here; the checked file is then renamed onto ``path``.
-    quantized = path.with_name(f".{path.stem}.quantized.onnx")
-    try:
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        model_input = prepared
-    except Exception:  # noqa: BLE001 - pre-processing is an optimisation only
-        model_input = Path(source)
     extra: dict[str, Any] = {}
     if method == "percentile":
         extra["CalibPercentile"] = 99.999
-    try:
+    # The intermediate models live in a folder of this call's own: nothing else is touched.
+    with tempfile.TemporaryDirectory(prefix=f".{path.stem}.", dir=path.parent) as work:
+        # ORT's recommended pre-processing (shape inference, graph optimisation) before
+        # quantizing; fall back to the raw graph if it cannot handle a model.
+        prepared = Path(work) / "preprocessed.onnx"
+        quantized = Path(work) / "quantized.onnx"  # then checked and renamed onto ``path``
+        try:
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+            model_input = prepared
+        except Exception:  # noqa: BLE001 - pre-processing is an optimisation only
+            model_input = Path(source)
         if method == "entropy":
             # quantize_static's entropy calibrator uses 128 histogram bins for 128
             # quantized bins, which leaves a single candidate threshold: the min-max range.
@@ -160,11 +174,6 @@ def quantize_int8(
         import onnx
 
         save_checked(onnx.load(str(quantized)), path)
-    finally:
-        prepared.unlink(missing_ok=True)
-        quantized.unlink(missing_ok=True)
-        for leftover in path.parent.glob("augmented_model*.onnx"):
-            leftover.unlink(missing_ok=True)
     return path
 
 
@@ -172,8 +181,6 @@ def entropy_ranges(
     model: str | Path, reader: Any, *, num_bins: int = 2048, num_quantized_bins: int = 128
 ) -> dict[str, list[dict[str, np.ndarray]]]:
     """Per-tensor ``rmin``/``rmax`` from KL-divergence (entropy) calibration, as overrides."""
-    import tempfile
-
     from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,6 +201,24 @@ def entropy_ranges(
     return overrides
 
 
+def benchmark_pairs(hr_dir: str | Path, scale: int) -> list[tuple[Path, Any, Any]]:
+    """``(file, lr, hr)`` float batches of every image in ``hr_dir`` under the benchmark
+    convention; ``ValueError`` naming the first file that cannot be read or scored."""
+    pairs = []
+    for file in list_images(hr_dir):
+        try:
+            lr, hr = benchmark_lr(read_rgb(file), scale)
+        except Exception as error:  # noqa: BLE001 - a decoder's or a size's: named here
+            raise ValueError(f"--hr-dir: {file}: {str(error) or type(error).__name__}") from None
+        if min(hr.shape[-2:]) <= 2 * scale:
+            raise ValueError(
+                f"--hr-dir: {file}: too small to score at x{scale} (a {scale}-px border is "
+                "left out of the PSNR)"
+            )
+        pairs.append((file, lr, hr))
+    return pairs
+
+
 def psnr_report(sessions: dict[str, Any], hr_dir: str | Path, scale: int) -> dict[str, Any]:
     """Y-PSNR (border ``scale``) of each session on the HR images of ``hr_dir``.
 
@@ -205,8 +230,7 @@ def psnr_report(sessions: dict[str, Any], hr_dir: str | Path, scale: int) -> dic
     from srgan.metrics import psnr
 
     per_image: list[dict[str, Any]] = []
-    for file in list_images(hr_dir):
-        lr, hr = benchmark_lr(read_rgb(file), scale)
+    for file, lr, hr in benchmark_pairs(hr_dir, scale):
         row: dict[str, Any] = {"image": file.name}
         for name, session in sessions.items():
             sr = run_session(session, lr).clamp(0, 1)

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from PIL import Image
 
 from srgan.export import main, run
 from srgan.generators import CompactNet
@@ -25,7 +26,14 @@ def test_int8_calibration_methods(compact_onnx, image_dir: Path, tmp_path: Path,
     model, path = compact_onnx
     crops = calibration_crops(image_dir, count=4, crop=16, downscale=4)
     assert len(crops) == 4 and crops[0].shape == (1, 3, 16, 16)
+    # Files of the user's with the names of ORT's and earlier versions' intermediates.
+    mine = ["augmented_model.onnx", f"{method}.preprocessed.onnx", f".{method}.quantized.onnx"]
+    for name in mine:
+        (tmp_path / name).write_text("mine")
     int8 = quantize_int8(path, tmp_path / f"{method}.onnx", crops, method=method)
+    assert all((tmp_path / name).read_text() == "mine" for name in mine)
+    written = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert written == sorted([*mine, f"{method}.onnx"])
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     lr = torch.from_numpy(crops[0])
@@ -34,7 +42,6 @@ def test_int8_calibration_methods(compact_onnx, image_dir: Path, tmp_path: Path,
         expected = model(lr).clamp(0, 1)
     assert out.shape == expected.shape
     assert (out - expected).abs().mean() < 0.05
-    assert not list(tmp_path.glob("augmented_model*")) and not list(tmp_path.glob("*preprocessed*"))
 
 
 def test_calibration_skips_images_too_small_to_say_anything(image_dir: Path) -> None:
@@ -50,6 +57,11 @@ def test_calibration_skips_images_too_small_to_say_anything(image_dir: Path) -> 
     with pytest.raises(ValueError, match="no larger one"):
         calibration_crops(only_tiny, count=4, crop=16, downscale=4)
     assert len(calibration_crops(image_dir, count=2, crop=16)) == 2  # as LR: 28 px is enough
+    one = image_dir.parent / "one"
+    one.mkdir()
+    Image.new("RGB", (8, 8)).save(one / "crop.png")
+    with pytest.warns(UserWarning, match=r"sees 64 LR pixels in all \(1 image"):
+        assert len(calibration_crops(one, count=32, crop=64)) == 32
 
 
 def test_entropy_calibration_tightens_some_ranges(compact_onnx, image_dir: Path):
@@ -277,3 +289,34 @@ def test_outputs_default_to_runs_export(
     assert report["int8"]["path"] == "tiny.int8.onnx"
     run(["--model", str(model)])  # again: the file there is replaced, and said to be
     assert "tiny.onnx, replacing an earlier file" in capsys.readouterr().out
+
+
+def test_bad_inputs_and_a_failed_parity_check_write_no_model(
+    image_dir: Path, tmp_path: Path, capsys
+) -> None:
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    out = tmp_path / "out" / "m.onnx"
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.new("RGB", (8, 8)).save(small / "dot.png")
+    base = ["--model", str(weights), "--output", str(out)]
+    for extra, message in [
+        (["--hr-dir", str(tmp_path / "absent")], "not found"),
+        (["--hr-dir", str(small)], "dot.png"),
+    ]:
+        assert exit_status([*base, *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+        assert not out.exists()
+    gray = save_generator(
+        CompactNet(num_features=4, num_convs=1, in_channels=1, out_channels=1),
+        tmp_path / "g.safetensors",
+    )
+    assert exit_status(["--model", str(gray), "--output", str(out), "--int8"]) == 2
+    assert "read RGB images: this model takes 1 channel" in capsys.readouterr().err
+    # A model that fails the parity check does not replace an earlier file.
+    out.parent.mkdir(exist_ok=True)
+    out.write_bytes(b"an earlier, checked export")
+    assert exit_status([*base, "--tolerance", "1e-12"]) == 1
+    assert "m.onnx was not written" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier, checked export"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.export.json", "m.onnx"]
