@@ -49,7 +49,8 @@ def calibration_crops(
 
     With ``downscale`` the files are HR images and LR is made with MATLAB bicubic
     (``srgan.resize.imresize``); otherwise the files are used as LR as they are.
-    Crops cycle over the files so every image contributes.
+    Crops cycle over the images in name order, one random crop each per pass: with more
+    images than ``count``, the first ``count`` are used.
     """
     rng = np.random.default_rng(seed)
     images, bad, small = [], [], []
