@@ -55,6 +55,7 @@ from srgan.pictures import (
 from srgan.video import (
     CONTAINERS,
     DEFAULT_CRF,
+    OTHER_VIDEO_SUFFIXES,
     VIDEO_CODECS,
     VIDEO_SUFFIXES,
     VideoError,
@@ -98,6 +99,15 @@ class Job:
     @property
     def video(self) -> bool:
         return is_video(self.source)
+
+
+def unread_video(path: Path) -> str:
+    """Why a video of another container is not read, and what to do."""
+    known = " ".join(sorted(VIDEO_SUFFIXES))
+    return (
+        f"a {path.suffix.lower()} video, which srgan does not read ({known}): remux or "
+        "convert it to one of these"
+    )
 
 
 def is_video(path: Path) -> bool:
@@ -200,6 +210,8 @@ def _walk(root: Path, skip: Path | None) -> Plan:
                 plan.aside.append((path, "not a regular file"))
             elif image:
                 images.append(path)
+            elif path.suffix.lower() in OTHER_VIDEO_SUFFIXES:
+                plan.aside.append((path, unread_video(path)))
             else:
                 suffix = path.suffix or "none"
                 plan.aside.append((path, f"not an image or video suffix ({suffix})"))
@@ -255,6 +267,8 @@ def plan_jobs(
     check_suffix(suffix)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
+        if source.suffix.lower() in OTHER_VIDEO_SUFFIXES:
+            raise UsageError(f"INPUT {source.name}: {unread_video(source)}")
         target_is_file = (
             not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
         )

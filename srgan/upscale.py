@@ -67,7 +67,7 @@ from srgan.jobs import (
     run_jobs,
 )
 from srgan.pictures import MAX_OUTSCALE
-from srgan.video import MAX_CRF, PRESETS, check_encoding
+from srgan.video import MAX_CRF, OTHER_VIDEO_SUFFIXES, PRESETS, check_encoding
 from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m srgan.upscale",
         description=(
             "Upscale an image or video file, or every image and video in a folder "
-            "(recursively; the output folder mirrors the tree). Videos (.mp4, .mkv, .mov, "
-            ".webm, .avi) keep their frame count, timing and audio. Inputs are never "
+            "(recursively; the output folder mirrors the tree). Videos (.mp4, .m4v, .mkv, "
+            ".mov, .webm, .avi) keep their frame count, timing and audio. Inputs are never "
             "modified; outputs are written atomically and skipped when already there."
         ),
         epilog=EPILOG,
@@ -517,9 +517,15 @@ def run(args: argparse.Namespace) -> int:
                     f"nothing to upscale in {args.input}: its {outputs} image(s) are outputs "
                     "of an earlier srgan run, left aside; --include-outputs upscales them again"
                 )
+            others = [
+                f"{path.name}: {why}"
+                for path, why in plan.aside
+                if path.suffix.lower() in OTHER_VIDEO_SUFFIXES
+            ]
             raise UsageError(
                 f"no images or videos in {args.input} (looked for "
                 f"{', '.join(sorted(INPUT_SUFFIXES))})"
+                + (f"; left aside: {'; '.join(others[:3])}" if others else "")
             )
         if args.devices is not None and any(job.video for job in jobs):
             raise UsageError("--devices shares image files between devices; give videos alone")

@@ -39,19 +39,48 @@ from srgan.inference import Upscaler
 from srgan.pictures import from_batch, resize
 
 # Container by output suffix (FFmpeg's muxer names).
-CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+CONTAINERS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",  # Apple's and HandBrake's name for an MP4 with video
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+}
+# Video files srgan does not read, and what to do with them.
+OTHER_VIDEO_SUFFIXES = frozenset(
+    {
+        ".3gp",
+        ".3g2",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".flv",
+        ".wmv",
+        ".asf",
+        ".mpg",
+        ".mpeg",
+        ".ogv",
+        ".vob",
+    }
+)
 VIDEO_SUFFIXES = frozenset(CONTAINERS)
 VIDEO_CODECS = {"webm": "libvpx-vp9"}  # the others: libx264
 DEFAULT_CRF = {"libx264": 18, "libvpx-vp9": 31}
 MAX_CRF = {"libx264": 51, "libvpx-vp9": 63}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 # Audio codecs each container stores as they are (copied, not re-encoded).
+_PCM = {f"pcm_{kind}{end}" for kind in ("s16", "s24", "s32", "f32", "f64") for end in ("le", "be")}
 AUDIO_COPY = {
-    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
-    "mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
-    "matroska": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac", "vorbis", "pcm_s16le"},
+    "mp4": {"aac", "mp3", "mp2", "alac", "ac3", "eac3", "opus", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_u8", *_PCM},
+    "matroska": {
+        *("aac", "mp3", "mp2", "alac", "ac3", "eac3", "opus", "flac", "vorbis", "dts"),
+        *("truehd", "wavpack", "pcm_u8", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be"),
+        *("pcm_s32le", "pcm_s32be", "pcm_f32le", "pcm_f64le"),
+    },
     "webm": {"opus", "vorbis"},
-    "avi": {"mp3", "ac3", "pcm_s16le", "aac"},
+    "avi": {"mp3", "mp2", "ac3", "pcm_u8", "pcm_s16le", "aac"},
 }
 AUDIO_CODECS = {"webm": "libopus"}  # the others: aac
 STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
@@ -211,12 +240,15 @@ def duration_seconds(stream: Any) -> float | None:
     """The stream's duration: its own, else as Matroska tags it, else the container's."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    # These count from 0, not from the first frame: a stream that starts late (timestamps
+    # from 0.3 s) lasts that much less.
+    start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
     seconds = _tagged_seconds(stream)
-    if seconds is not None:
-        return seconds
-    if stream.container.duration:
-        return stream.container.duration / 1_000_000  # AV_TIME_BASE
-    return None
+    if seconds is None and stream.container.duration:
+        seconds = stream.container.duration / 1_000_000  # AV_TIME_BASE
+    if seconds is None:
+        return None
+    return seconds - start if seconds > start > 0 else seconds
 
 
 def _tagged_seconds(stream: Any) -> float | None:
@@ -456,6 +488,10 @@ def _video_stream(
         value = getattr(source, name, None)
         if value:
             setattr(stream.codec_context, name, value)
+    # Non-square pixels (anamorphic DVD, HDV): the same shape on screen.
+    aspect = getattr(source, "sample_aspect_ratio", None)
+    if aspect and aspect != 1:
+        stream.codec_context.sample_aspect_ratio = aspect
     options = {"crf": str(crf if crf is not None else DEFAULT_CRF[codec])}
     if codec == "libvpx-vp9":
         options |= {"b": "0", "row-mt": "1"}  # constant quality; VP9 threads by rows
@@ -521,6 +557,7 @@ def _pipeline(
 
     def decode(put: Callable[[Any], None]) -> None:
         count = 0
+        first_size = None
         for packet in reader.demux(video, *audio):
             if packet.stream.index != video.index:
                 if packet.dts is not None:  # the demuxer's flush packets carry nothing
@@ -533,6 +570,13 @@ def _pipeline(
                     f"corrupt or unreadable video stream at frame {count}: {_reason(error)}"
                 ) from None
             for frame in frames:
+                first_size = first_size or (frame.width, frame.height)
+                if (frame.width, frame.height) != first_size:
+                    raise VideoError(
+                        f"the frame size changes at frame {count} ({first_size[0]} x "
+                        f"{first_size[1]} to {frame.width} x {frame.height}): videos whose "
+                        "frame size changes are not supported"
+                    )
                 count += 1
                 put(("frame", frame))
 

@@ -409,6 +409,10 @@ def test_a_truncated_matroska_is_named_from_its_duration(
     code, out, err = run([clip, tmp_path / "vfr_o.mkv", "--model", model_file], capsys)
     assert code == EXIT_OK and "truncated" not in err
     assert len(frame_times(tmp_path / "vfr_o.mkv")) == len(pts)
+    # A complete one whose timestamps start late (at 2 s): its duration counts from 0.
+    clip = make_video(tmp_path / "late.mkv", rate=10, pts=[20 + i for i in range(20)], audio=None)
+    code, out, err = run([clip, tmp_path / "late_o.mkv", "--model", model_file], capsys)
+    assert code == EXIT_OK and "truncated" not in err, err
 
 
 def test_upscale_video_in_python_takes_a_model_and_never_its_input(
@@ -468,3 +472,72 @@ def test_the_test_clip_refuses_what_it_cannot_write_before_writing(
             make_clip([str(tmp_path / args[0]), *args[1:]])
         assert stop.value.code == 2 and message in capsys.readouterr().err, args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["text.png"]  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("name", "audio"), [("a.mkv", "pcm_s24le"), ("a.mkv", "pcm_f32le"), ("a.mov", "pcm_s16be")]
+)
+def test_audio_the_container_holds_is_copied_into_the_same_container(
+    tmp_path: Path, name: str, audio: str
+) -> None:
+    clip = make_video(tmp_path / name, audio=audio)
+    out = tmp_path / "out" / name
+    result = upscale_video(clip, out, Upscaler(tiny_compact()))
+    assert result.reencoded == [] and codecs(out)["audio"] == codecs(clip)["audio"]
+    assert audio_packets(out) == audio_packets(clip)
+
+
+def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:
+    clip = tmp_path / "anamorphic.mp4"
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        video.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((24, 32, 3), 40 * i, np.uint8), format="rgb24"
+            )
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    upscale_video(clip, tmp_path / "out.mp4", Upscaler(tiny_compact()))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.video[0].codec_context.sample_aspect_ratio == Fraction(4, 3)
+
+
+def test_a_frame_size_that_changes_is_refused_with_where(tmp_path: Path) -> None:
+    clip = tmp_path / "resized.mkv"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuvj420p"
+        for i, (w, h) in enumerate([(32, 24)] * 3 + [(48, 32)] * 3):
+            encoder = av.CodecContext.create("mjpeg", "w")
+            encoder.width, encoder.height, encoder.pix_fmt = w, h, "yuvj420p"
+            encoder.time_base = Fraction(1, 10)
+            frame = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24")
+            frame = frame.reformat(format="yuvj420p")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in [*encoder.encode(frame), *encoder.encode(None)]:
+                packet.stream = stream
+                packet.pts = packet.dts = i
+                packet.time_base = Fraction(1, 10)
+                out.mux(packet)
+    with pytest.raises(VideoError, match=r"frame size changes at frame 3 \(32 x 24 to 48 x 32\)"):
+        upscale_video(clip, tmp_path / "out.mkv", Upscaler(tiny_compact()), batch_size=2)
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_m4v_is_an_mp4_and_other_video_files_are_named_not_read(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_video(tmp_path / "phone.mp4", audio=None)
+    clip = clip.rename(tmp_path / "phone.m4v")
+    code, _, err = run([clip, tmp_path / "phone_x4.m4v", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert probe(tmp_path / "phone_x4.m4v")["width"] == 128
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box" / "tv.ts").write_bytes(b"\x47" * 188)
+    code, _, err = run([tmp_path / "box" / "tv.ts", tmp_path / "o"], capsys)
+    assert code == EXIT_USAGE and "a .ts video, which srgan does not read" in err, err
+    code, _, err = run([tmp_path / "box", tmp_path / "o", "--model", model_file], capsys)
+    assert "tv.ts: a .ts video, which srgan does not read" in err, err
