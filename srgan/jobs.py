@@ -688,6 +688,11 @@ def _run_videos(
                     f"note: {job.source}: written at {result.width} x {result.height}, not "
                     f"{result.exact[0]} x {result.exact[1]}: 4:2:0 video needs even sides"
                 )
+            if result.corrupt:
+                say(
+                    f"note: {job.source}: {result.corrupt} damaged video packet(s) could not be "
+                    "decoded and were skipped: the frames they held are missing"
+                )
             if result.short:
                 say(
                     f"note: {job.source}: {result.shortfall} could be decoded (a truncated "

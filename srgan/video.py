@@ -84,6 +84,9 @@ AUDIO_COPY = {
 }
 AUDIO_CODECS = {"webm": "libopus"}  # the others: aac
 STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+# Damaged video packets skipped before a stream counts as unreadable (more are skipped
+# when there are more good frames than that).
+MAX_CORRUPT_PACKETS = 25
 TAG_PREFIX = "srgan "
 
 
@@ -108,6 +111,7 @@ class VideoResult:
     dropped: list[str] = field(default_factory=list)  # streams not written ("subtitle")
     reencoded: list[str] = field(default_factory=list)  # audio encoded again ("mp3 -> aac")
     unrotated: int = 0  # a rotation the output's container cannot record (AVI)
+    corrupt: int = 0  # video packets the decoder refused, skipped (their frames are missing)
 
     @property
     def short(self) -> bool:
@@ -412,7 +416,7 @@ def upscale_video(
                     for a in audio
                     if not audio_out[a.index].copied
                 ]
-                frames, span = _pipeline(
+                frames, span, corrupt = _pipeline(
                     reader,
                     video,
                     audio,
@@ -442,6 +446,7 @@ def upscale_video(
         reached=span,
         dropped=dropped,
         reencoded=reencoded,
+        corrupt=corrupt,
         unrotated=rotation if fmt == "avi" else 0,
     )
 
@@ -545,7 +550,7 @@ def _pipeline(
     size: tuple[int, int],
     batch_size: int,
     progress: Callable[[int], None] | None,
-) -> tuple[int, float | None]:
+) -> tuple[int, float | None, int]:
     """Decode (background thread) -> upscale batches (here) -> encode (background thread).
 
     Audio packets travel with the frames in demuxing order, so the output interleaves
@@ -555,7 +560,10 @@ def _pipeline(
     av = _av()
     step = 1 / (video.average_rate or video.guessed_rate or Fraction(25))
 
+    corrupt = 0
+
     def decode(put: Callable[[Any], None]) -> None:
+        nonlocal corrupt
         count = 0
         first_size = None
         for packet in reader.demux(video, *audio):
@@ -566,9 +574,15 @@ def _pipeline(
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as error:
-                raise VideoError(
-                    f"corrupt or unreadable video stream at frame {count}: {_reason(error)}"
-                ) from None
+                # A damaged packet (a download with a bad block): skipped and counted, as
+                # players do; a stream that is damaged throughout stops here.
+                corrupt += 1
+                if corrupt > max(MAX_CORRUPT_PACKETS, count):
+                    raise VideoError(
+                        f"corrupt or unreadable video stream: {corrupt} packets could not be "
+                        f"decoded by frame {count} ({_reason(error)})"
+                    ) from None
+                continue
             for frame in frames:
                 first_size = first_size or (frame.width, frame.height)
                 if (frame.width, frame.height) != first_size:
@@ -637,8 +651,8 @@ def _pipeline(
                 future.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
     if first_pts is None or last_pts is None:
-        return written, None
-    return written, float((last_pts - first_pts) * video.time_base + step)
+        return written, None, corrupt
+    return written, float((last_pts - first_pts) * video.time_base + step), corrupt
 
 
 def _timestamp(frame: Any, source: Any, last: int | None, step: Fraction, base: Fraction) -> int:

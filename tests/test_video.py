@@ -541,3 +541,36 @@ def test_m4v_is_an_mp4_and_other_video_files_are_named_not_read(
     assert code == EXIT_USAGE and "a .ts video, which srgan does not read" in err, err
     code, _, err = run([tmp_path / "box", tmp_path / "o", "--model", model_file], capsys)
     assert "tv.ts: a .ts video, which srgan does not read" in err, err
+
+
+def mjpeg_clip(path: Path, bad: set[int], frames: int = 6) -> Path:
+    """``frames`` MJPEG frames of 32x24 in Matroska, garbage in the packets of ``bad``."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuvj420p"
+        for i in range(frames):
+            pixels = np.full((24, 32, 3), 30 * (i % 8), np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                if i in bad:  # a block of the download gone bad
+                    packet = av.Packet(b"\xff\xd8 not a picture" * 4)
+                    packet.stream, packet.pts, packet.dts = stream, i, i
+                    packet.time_base = Fraction(1, 10)
+                out.mux(packet)
+        out.mux(stream.encode())
+    return path
+
+
+def test_damaged_packets_are_skipped_and_counted_and_a_ruined_stream_refused(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = mjpeg_clip(tmp_path / "damaged.mkv", bad={2})
+    code, out, err = run([clip, tmp_path / "out.mkv", "--model", model_file], capsys)
+    assert code == EXIT_OK, err
+    assert "1 damaged video packet(s) could not be decoded and were skipped" in err
+    assert len(frame_times(tmp_path / "out.mkv")) == 5
+    ruined = mjpeg_clip(tmp_path / "ruined.mkv", bad=set(range(1, 40)), frames=40)
+    with pytest.raises(VideoError, match="packets could not be decoded by frame 1"):
+        upscale_video(ruined, tmp_path / "ruined_x4.mkv", Upscaler(tiny_compact()))
+    assert not (tmp_path / "ruined_x4.mkv").exists()
