@@ -607,6 +607,8 @@ def _pipeline(
     written = 0
     first_pts: int | None = None
     last_pts: int | None = None
+    # The encoder's time base: the input's, but AVI's counts frames (1 / frame rate).
+    base = encoder.codec_context.time_base or video.time_base
     decoder = _Background(decode, size=2 * batch_size + 8)
     encoding: list[Future] = []
     with ThreadPoolExecutor(1, thread_name_prefix="encode") as pool:
@@ -619,7 +621,7 @@ def _pipeline(
                 for kind, item in pending:
                     if kind == "frame":
                         frame = upscaled.pop(0)
-                        last_pts = _timestamp(frame, item, last_pts, step, video.time_base)
+                        last_pts = _timestamp(frame, item, last_pts, step, video.time_base, base)
                         first_pts = last_pts if first_pts is None else first_pts
                         items.append(("frame", frame))
                     else:
@@ -652,17 +654,23 @@ def _pipeline(
             pool.shutdown(wait=True, cancel_futures=True)
     if first_pts is None or last_pts is None:
         return written, None, corrupt
-    return written, float((last_pts - first_pts) * video.time_base + step), corrupt
+    return written, float((last_pts - first_pts) * base + step), corrupt
 
 
-def _timestamp(frame: Any, source: Any, last: int | None, step: Fraction, base: Fraction) -> int:
-    """Give ``frame`` the source frame's timestamp (one frame after ``last`` when it has
-    none or it does not increase, which encoders refuse)."""
+def _timestamp(
+    frame: Any, source: Any, last: int | None, step: Fraction, base: Fraction, out: Fraction
+) -> int:
+    """Give ``frame`` the source frame's timestamp (in ``base``), counted in the encoder's
+    ``out`` time base; one frame after ``last`` when it has none or it does not increase
+    there, which encoders refuse (in AVI, one tick per frame, frames of a variable frame
+    rate closer together than that move on to the next tick)."""
     pts = source.pts
-    ticks = max(1, round(step / base)) if base else 1
+    if pts is not None and base and out != base:
+        pts = round(pts * base / out)
+    ticks = max(1, round(step / out)) if out else 1
     if pts is None or (last is not None and pts <= last):
         pts = 0 if last is None else last + ticks
-    frame.pts, frame.time_base = pts, base
+    frame.pts, frame.time_base = pts, out
     return pts
 
 

@@ -295,6 +295,13 @@ def test_frame_rate_and_time_base_of_avi(tmp_path: Path) -> None:
     upscale_video(clip, tmp_path / "o2.avi", Upscaler(tiny_compact()))
     times = frame_times(tmp_path / "o2.avi")
     assert len(times) == 12 and times == sorted(times) and len(set(times)) == 12
+    # A variable frame rate: bursts closer together than AVI's one tick per frame (of the
+    # average rate) move on a tick, and every frame is written.
+    pts = [0, 1, 2, 3, 30, 31, 60, 61, 90, 91]
+    clip = make_video(tmp_path / "vfr.mp4", rate=30, pts=pts, audio=None)
+    assert upscale_video(clip, tmp_path / "vfr.avi", Upscaler(tiny_compact())).frames == 10
+    times = frame_times(tmp_path / "vfr.avi")
+    assert len(times) == 10 and times == sorted(times) and len(set(times)) == 10
 
 
 def write_clip(
