@@ -83,7 +83,17 @@ AUDIO_COPY = {
     "avi": {"mp3", "mp2", "ac3", "pcm_u8", "pcm_s16le", "aac"},
 }
 AUDIO_CODECS = {"webm": "libopus"}  # the others: aac
-STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+# The layout an encoder is given for a channel count (AAC and Opus take each of these).
+STANDARD_LAYOUTS = {
+    1: "mono",
+    2: "stereo",
+    3: "3.0",
+    4: "quad",
+    5: "5.0",
+    6: "5.1",
+    7: "6.1",
+    8: "7.1",
+}
 # Damaged video packets skipped before a stream counts as unreadable (more are skipped
 # when there are more good frames than that).
 MAX_CORRUPT_PACKETS = 25

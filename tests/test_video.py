@@ -581,3 +581,32 @@ def test_damaged_packets_are_skipped_and_counted_and_a_ruined_stream_refused(
     with pytest.raises(VideoError, match="packets could not be decoded by frame 1"):
         upscale_video(ruined, tmp_path / "ruined_x4.mkv", Upscaler(tiny_compact()))
     assert not (tmp_path / "ruined_x4.mkv").exists()
+
+
+@pytest.mark.parametrize(("layout", "expected"), [("2.1", "3.0"), ("quad", "quad"), ("5.0", "5.0")])
+def test_pcm_of_unnamed_channel_layouts_is_encoded_again(
+    tmp_path: Path, layout: str, expected: str
+) -> None:
+    """Matroska keeps a PCM track's channel count, not its layout ("3 channels"): AAC is
+    given the usual layout of that many channels."""
+    clip = tmp_path / "surround.mkv"
+    channels = len(av.AudioLayout(layout).channels)
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        sound = out.add_stream("pcm_s16le", rate=8000)
+        sound.layout = layout
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(np.zeros((24, 32, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        tone = np.zeros((1, 3200 * channels), np.int16)  # packed: samples x channels
+        chunk = av.AudioFrame.from_ndarray(tone, format="s16", layout=layout)
+        chunk.sample_rate, chunk.pts = 8000, 0
+        out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
+    result = upscale_video(clip, tmp_path / "out.mp4", Upscaler(tiny_compact()))
+    assert result.reencoded == ["pcm_s16le -> aac"]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.audio[0].codec_context.layout.name == expected
