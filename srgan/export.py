@@ -232,6 +232,21 @@ def check_outputs(args: argparse.Namespace) -> list[str]:
     return problems
 
 
+def checked_session(path: Path, what: str, opset: int) -> Any:
+    """An ONNX Runtime session of the model at ``path``; ``ValueError`` (a usage error: the
+    opset asked for) when this ONNX Runtime cannot run it."""
+    try:
+        return onnx_session(path)
+    except Exception as error:  # noqa: BLE001 - ORT's own exception types: reported in a line
+        import onnxruntime as ort
+
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise ValueError(
+            f"ONNX Runtime {ort.__version__} cannot run the {what} model at opset {opset} "
+            f"({lines[0][:300]}): give a lower --opset; nothing was written in its place"
+        ) from None
+
+
 def source_name(source: Path, report_file: Path) -> str:
     """A shipped model as the package names it, another file as seen from the report."""
     if source.resolve().parent == WEIGHTS_DIR.resolve():
@@ -345,7 +360,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "path": relative(output, report_file),
             "export_s": round(time.perf_counter() - start, 2),
         }
-        diffs = check_parity(generator, onnx_session(staged), cases)
+        diffs = check_parity(generator, checked_session(staged, "fp32", args.opset), cases)
         worst = max(diffs.values())
         report["fp32"].update(
             max_abs_diff=diffs, tolerance=args.tolerance, passed=worst <= args.tolerance
@@ -370,14 +385,21 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"fp16 ONNX: {written(args.fp16)} (max abs diff {max(diffs16.values()):.2e})")
     if args.int8:
         start = time.perf_counter()
-        quantize_int8(
-            output,
-            args.int8,
-            crops,
-            method=args.calibration_method,
-            activation_type=args.activation_type,
-        )
-        int8 = onnx_session(args.int8)
+        int8_path = Path(args.int8)
+        int8_path.parent.mkdir(parents=True, exist_ok=True)
+        # Moved onto its path once ONNX Runtime runs it, as the fp32 model.
+        with tempfile.TemporaryDirectory(
+            prefix=f".{int8_path.stem}.", dir=int8_path.parent
+        ) as work:
+            staged = quantize_int8(
+                output,
+                Path(work) / int8_path.name,
+                crops,
+                method=args.calibration_method,
+                activation_type=args.activation_type,
+            )
+            int8 = checked_session(staged, "int8", args.opset)
+            os.replace(staged, int8_path)
         diffs8 = check_parity(generator, int8, cases)
         report["int8"] = {
             "path": relative(args.int8, report_file),

@@ -320,3 +320,29 @@ def test_bad_inputs_and_a_failed_parity_check_write_no_model(
     assert "m.onnx was not written" in capsys.readouterr().err
     assert out.read_bytes() == b"an earlier, checked export"
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.export.json", "m.onnx"]
+
+
+def test_a_model_onnx_runtime_cannot_run_is_one_line_and_replaces_nothing(
+    image_dir: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import srgan.export
+
+    real = srgan.export.onnx_session
+
+    def unsupported(path, **kwargs):  # as ORT 1.x says of DequantizeLinear at opset 28
+        if Path(path).name.endswith("int8.onnx"):
+            raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : DequantizeLinear(28)")
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(srgan.export, "onnx_session", unsupported)
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "m.int8.onnx").write_bytes(b"an earlier int8 model")
+    argv = ["--model", str(weights), "--output", str(out / "m.onnx"), "--int8"]
+    assert exit_status([*argv, "--calibration-dir", str(image_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot run the int8 model at opset" in err and "DequantizeLinear(28)" in err
+    assert "give a lower --opset" in err
+    assert (out / "m.int8.onnx").read_bytes() == b"an earlier int8 model"
+    assert sorted(p.name for p in out.iterdir()) == ["m.int8.onnx", "m.onnx"]
