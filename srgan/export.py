@@ -444,6 +444,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report_file.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
     print(f"report: {report_file}")
+    stem = str(output.with_suffix(""))
+    for flag, sibling in (("--fp16", f"{stem}.fp16.onnx"), ("--int8", f"{stem}.int8.onnx")):
+        if not getattr(args, flag[2:]) and Path(sibling).is_file():
+            # A deployer would take the two for one model's variants: they may not be.
+            print(
+                f"note: {sibling} is from an earlier export and was not made again "
+                f"({flag} remakes it from these weights)",
+                file=sys.stderr,
+            )
     drop = report.get("quality", {}).get("int8_psnr_drop_db")
     if args.max_psnr_drop is not None and drop is not None and drop > args.max_psnr_drop:
         raise QualityError(

@@ -288,7 +288,12 @@ def test_outputs_default_to_runs_export(
     ]
     assert report["int8"]["path"] == "tiny.int8.onnx"
     run(["--model", str(model)])  # again: the file there is replaced, and said to be
-    assert "tiny.onnx, replacing an earlier file" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "tiny.onnx, replacing an earlier file" in printed.out
+    # The fp16 and int8 models beside it were not made again: said, so that no one takes
+    # them for this export's.
+    for flag in ("fp16", "int8"):
+        assert f"tiny.{flag}.onnx is from an earlier export and was not made again" in printed.err
 
 
 def test_bad_inputs_and_a_failed_parity_check_write_no_model(
