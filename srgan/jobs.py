@@ -655,8 +655,9 @@ def _run_videos(
         )
 
         def set_total(frames: int | None, bar: Any = bar) -> None:
+            # Shown with the next frames (a refresh now would draw it before the delay:
+            # a "0/30" line left by a video done or failed within it).
             bar.total = frames
-            bar.refresh()
 
         try:
             result = upscale_video(
