@@ -1053,7 +1053,7 @@ MUTANTS = [
     Mutant(
         "pack-name-clash-overwrites",
         "benchmarks/release/pack.py",
-        "        if target in first:",
+        "        if key in first:",
         "        if False:",
         ("tests/test_pack.py",),
     ),

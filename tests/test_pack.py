@@ -97,6 +97,14 @@ def test_only_a_folder_pack_wrote_is_replaced(
     assert (foreign / "mine.txt").read_text() == "keep"
 
 
+def test_dots_in_names_are_kept(mixed_dir: Path, tmp_path: Path) -> None:
+    for name in ("0001.x4.png", "img.v1.png", "img.v2.bmp"):
+        Image.open(mixed_dir / "a.png").save(mixed_dir / name)
+    pack.main(["--data", str(mixed_dir), "--out", str(tmp_path / "packed")])
+    names = {p.name for p in (tmp_path / "packed" / "Mixed").iterdir()}
+    assert {"0001.x4.webp", "img.v1.webp", "img.v2.webp"} <= names
+
+
 def test_two_images_with_one_packed_name_stop_the_pack(
     mixed_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

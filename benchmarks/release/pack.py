@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,7 +37,7 @@ def packed_suffix(source: Path) -> str:
 
 def pack_file(source: Path, target_stem: Path) -> Path:
     """One image -> ``target_stem`` plus its packed suffix; the path written."""
-    target = target_stem.with_suffix(packed_suffix(source))
+    target = target_stem.with_name(target_stem.name + packed_suffix(source))
     if source.suffix.lower() in COPIED:
         shutil.copyfile(source, target)
         return target
@@ -52,16 +53,19 @@ def pack_folder(folder: Path, out: Path, *, threads: int = 2) -> tuple[int, int]
     images that would get one packed name (``a.png`` and ``a.bmp`` both become ``a.webp``)
     stop the pack before anything is written."""
     files = list_images(folder)
-    stems = [out / source.relative_to(folder).with_suffix("") for source in files]
-    first: dict[Path, Path] = {}
+    # Stems as they are ("0001.x4" of 0001.x4.png), whatever dots they hold.
+    stems = [(out / source.relative_to(folder)).with_name(source.stem) for source in files]
+    first: dict[str, Path] = {}
     for source, stem in zip(files, stems):
-        target = stem.with_suffix(packed_suffix(source))
-        if target in first:
+        target = stem.with_name(stem.name + packed_suffix(source))
+        # Case folded: on macOS's and Windows' file systems A.webp and a.webp are one file.
+        key = str(target).casefold()
+        if key in first:
             raise ValueError(
-                f"{first[target]} and {source} would both be packed as {target.name}: "
+                f"{first[key]} and {source} would both be packed as {target.name}: "
                 "rename one of them"
             )
-        first[target] = source
+        first[key] = source
     for stem in stems:
         stem.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(threads) as pool:  # Pillow's codecs release the GIL
@@ -110,9 +114,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     total = 0
     for folder, name in zip(folders, names):
         target = out / name
-        # Packed beside the target, then swapped in: a failed pack leaves the old one.
-        partial = out / f".{name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
+        # Packed beside the target in a folder of its own, then swapped in: a failed pack
+        # leaves the old one.
+        out.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
         try:
             count, size = pack_folder(folder, partial, threads=args.threads)
         except BaseException as error:
@@ -121,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 parser.error(str(error))
             raise
         (partial / MARKER).touch()
+        partial.chmod(0o755)  # mkdtemp's folder is the owner's alone
         if target.exists():
             shutil.rmtree(target)
         partial.rename(target)
