@@ -326,7 +326,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # Read before anything is written, as the calibration images above.
     cases = parity_inputs(args.hr_dir or args.calibration_dir, scale, multiple, in_channels)
     if args.hr_dir:
-        benchmark_pairs(args.hr_dir, scale)
+        for _ in benchmark_pairs(args.hr_dir, scale):  # each read and dropped: a check
+            pass
     contract = io_contract(in_channels, scale)
     report: dict[str, Any] = {
         "model": args.model,
@@ -366,11 +367,13 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             max_abs_diff=diffs, tolerance=args.tolerance, passed=worst <= args.tolerance
         )
         if worst > args.tolerance:
+            # Beside the report of the model at the output path (if any), not over it.
+            failed = report_file.with_name(report_file.name.replace(".json", ".failed.json"))
             report_file.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
+            atomic_write(failed, (json.dumps(report, indent=2) + "\n").encode())
             raise ParityError(
                 f"ONNX output differs from PyTorch by {worst:.2e} > {args.tolerance:g}: "
-                f"{diffs}; {output} was not written"
+                f"{diffs}; {output} was not written (the checks: {failed})"
             )
         os.replace(staged, output)
     fp32 = onnx_session(output)

@@ -81,7 +81,15 @@ def calibration_crops(
             raise ValueError(f"{message} and no larger one; give larger images")
         warnings.warn(f"skipping {message}", stacklevel=2)
     used = images[:count]
-    pixels = sum(lr.shape[-2] * lr.shape[-1] for lr in used)
+    # At most the pixels of the crops taken from each image (32 crops of one 8 x 8 image
+    # are 64 pixels), at most the whole image.
+    pixels = sum(
+        min(
+            lr.shape[-2] * lr.shape[-1],
+            len(range(i, count, len(images))) * min(crop, lr.shape[-2]) * min(crop, lr.shape[-1]),
+        )
+        for i, lr in enumerate(used)
+    )
     if pixels < FEW_CALIBRATION_PIXELS:
         warnings.warn(
             f"int8 calibration sees {pixels} LR pixels in all ({len(used)} image(s)): ranges "
@@ -202,10 +210,9 @@ def entropy_ranges(
     return overrides
 
 
-def benchmark_pairs(hr_dir: str | Path, scale: int) -> list[tuple[Path, Any, Any]]:
-    """``(file, lr, hr)`` float batches of every image in ``hr_dir`` under the benchmark
-    convention; ``ValueError`` naming the first file that cannot be read or scored."""
-    pairs = []
+def benchmark_pairs(hr_dir: str | Path, scale: int) -> Iterator[tuple[Path, Any, Any]]:
+    """``(file, lr, hr)`` float batches of each image in ``hr_dir`` under the benchmark
+    convention, one at a time; ``ValueError`` naming a file that cannot be read or scored."""
     for file in list_images(hr_dir):
         try:
             lr, hr = benchmark_lr(read_rgb(file), scale)
@@ -216,8 +223,7 @@ def benchmark_pairs(hr_dir: str | Path, scale: int) -> list[tuple[Path, Any, Any
                 f"--hr-dir: {file}: too small to score at x{scale} (a {scale}-px border is "
                 "left out of the PSNR)"
             )
-        pairs.append((file, lr, hr))
-    return pairs
+        yield file, lr, hr
 
 
 def psnr_report(sessions: dict[str, Any], hr_dir: str | Path, scale: int) -> dict[str, Any]:

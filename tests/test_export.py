@@ -324,7 +324,7 @@ def test_bad_inputs_and_a_failed_parity_check_write_no_model(
     assert exit_status([*base, "--tolerance", "1e-12"]) == 1
     assert "m.onnx was not written" in capsys.readouterr().err
     assert out.read_bytes() == b"an earlier, checked export"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["m.export.json", "m.onnx"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.export.failed.json", "m.onnx"]
 
 
 def test_a_model_onnx_runtime_cannot_run_is_one_line_and_replaces_nothing(
