@@ -101,6 +101,22 @@ class Job:
         return is_video(self.source)
 
 
+def other_video(path: Path) -> bool:
+    """A video srgan does not read, by its suffix; a .ts or .mts file only when it starts as
+    an MPEG transport stream (a sync byte every 188 bytes), not TypeScript source."""
+    suffix = path.suffix.lower()
+    if suffix not in OTHER_VIDEO_SUFFIXES:
+        return False
+    if suffix not in (".ts", ".mts"):
+        return True
+    try:
+        with open(path, "rb") as file:
+            head = file.read(189)
+    except OSError:
+        return False
+    return head[:1] == b"\x47" and (len(head) < 189 or head[188:189] == b"\x47")
+
+
 def unread_video(path: Path) -> str:
     """Why a video of another container is not read, and what to do."""
     known = " ".join(sorted(VIDEO_SUFFIXES))
@@ -210,7 +226,7 @@ def _walk(root: Path, skip: Path | None) -> Plan:
                 plan.aside.append((path, "not a regular file"))
             elif image:
                 images.append(path)
-            elif path.suffix.lower() in OTHER_VIDEO_SUFFIXES:
+            elif other_video(path):
                 plan.aside.append((path, unread_video(path)))
             else:
                 suffix = path.suffix or "none"
@@ -267,7 +283,7 @@ def plan_jobs(
     check_suffix(suffix)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
-        if source.suffix.lower() in OTHER_VIDEO_SUFFIXES:
+        if other_video(source):
             raise UsageError(f"INPUT {source.name}: {unread_video(source)}")
         target_is_file = (
             not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()

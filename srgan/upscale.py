@@ -63,11 +63,12 @@ from srgan.jobs import (
     Summary,
     UsageError,
     available_memory,
+    other_video,
     plan_jobs,
     run_jobs,
 )
 from srgan.pictures import MAX_OUTSCALE
-from srgan.video import MAX_CRF, OTHER_VIDEO_SUFFIXES, PRESETS, check_encoding
+from srgan.video import MAX_CRF, PRESETS, check_encoding
 from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -517,11 +518,7 @@ def run(args: argparse.Namespace) -> int:
                     f"nothing to upscale in {args.input}: its {outputs} image(s) are outputs "
                     "of an earlier srgan run, left aside; --include-outputs upscales them again"
                 )
-            others = [
-                f"{path.name}: {why}"
-                for path, why in plan.aside
-                if path.suffix.lower() in OTHER_VIDEO_SUFFIXES
-            ]
+            others = [f"{path.name}: {why}" for path, why in plan.aside if other_video(path)]
             raise UsageError(
                 f"no images or videos in {args.input} (looked for "
                 f"{', '.join(sorted(INPUT_SUFFIXES))})"

@@ -94,8 +94,8 @@ STANDARD_LAYOUTS = {
     7: "6.1",
     8: "7.1",
 }
-# Damaged video packets skipped before a stream counts as unreadable (more are skipped
-# when there are more good frames than that).
+# A stream with more damaged video packets than this and than good frames is unreadable
+# (fewer are skipped, with a note).
 MAX_CORRUPT_PACKETS = 25
 TAG_PREFIX = "srgan "
 
@@ -129,8 +129,8 @@ class VideoResult:
         before its duration (a truncated file?). Timestamps, not a frame count from the
         duration: a variable frame rate makes the latter anything. One frame is let pass:
         AVI files muxed with MP3 audio declare one more than they hold."""
-        if self.declared is not None:
-            return self.frames < self.declared - 1
+        if self.declared is not None:  # damaged packets skipped are noted apart
+            return self.frames + self.corrupt < self.declared - 1
         if self.duration is None or self.reached is None:
             return False
         return self.reached < 0.9 * self.duration
@@ -571,6 +571,7 @@ def _pipeline(
     step = 1 / (video.average_rate or video.guessed_rate or Fraction(25))
 
     corrupt = 0
+    reasons: list[str] = []
 
     def decode(put: Callable[[Any], None]) -> None:
         nonlocal corrupt
@@ -585,13 +586,9 @@ def _pipeline(
                 frames = packet.decode()
             except av.error.FFmpegError as error:
                 # A damaged packet (a download with a bad block): skipped and counted, as
-                # players do; a stream that is damaged throughout stops here.
+                # players do; a stream damaged throughout fails at its end (below).
                 corrupt += 1
-                if corrupt > max(MAX_CORRUPT_PACKETS, count):
-                    raise VideoError(
-                        f"corrupt or unreadable video stream: {corrupt} packets could not be "
-                        f"decoded by frame {count} ({_reason(error)})"
-                    ) from None
+                reasons.append(_reason(error))
                 continue
             for frame in frames:
                 first_size = first_size or (frame.width, frame.height)
@@ -651,6 +648,11 @@ def _pipeline(
                     batch.append(item)
                     if len(batch) >= batch_size:
                         flush()
+            if corrupt > max(MAX_CORRUPT_PACKETS, written + len(batch)):
+                raise VideoError(
+                    f"corrupt or unreadable video stream: {corrupt} packets could not be "
+                    f"decoded, {written + len(batch)} frames could ({reasons[0]})"
+                )
             if batch or pending:
                 flush()
             for future in encoding:

@@ -548,6 +548,11 @@ def test_m4v_is_an_mp4_and_other_video_files_are_named_not_read(
     assert code == EXIT_USAGE and "a .ts video, which srgan does not read" in err, err
     code, _, err = run([tmp_path / "box", tmp_path / "o", "--model", model_file], capsys)
     assert "tv.ts: a .ts video, which srgan does not read" in err, err
+    # A .ts that is not a transport stream (TypeScript source) is not called a video.
+    (tmp_path / "box" / "app.ts").write_text("export const x = 1;\n")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "box" / "photo.png")
+    code, _, err = run([tmp_path / "box", tmp_path / "o", "--model", model_file], capsys)
+    assert code == EXIT_OK and "app.ts: not an image or video suffix (.ts)" in err, err
 
 
 def mjpeg_clip(path: Path, bad: set[int], frames: int = 6) -> Path:
@@ -577,8 +582,13 @@ def test_damaged_packets_are_skipped_and_counted_and_a_ruined_stream_refused(
     assert code == EXIT_OK, err
     assert "1 damaged video packet(s) could not be decoded and were skipped" in err
     assert len(frame_times(tmp_path / "out.mkv")) == 5
+    # In a container that declares its frame count, the skipped frames are not called a
+    # truncated file as well.
+    clip = mjpeg_clip(tmp_path / "damaged.mov", bad={2, 3})
+    code, out, err = run([clip, tmp_path / "out.mov", "--model", model_file], capsys)
+    assert code == EXIT_OK and "2 damaged video packet(s)" in err and "truncated" not in err, err
     ruined = mjpeg_clip(tmp_path / "ruined.mkv", bad=set(range(1, 40)), frames=40)
-    with pytest.raises(VideoError, match="packets could not be decoded by frame 1"):
+    with pytest.raises(VideoError, match="39 packets could not be decoded, 1 frames could"):
         upscale_video(ruined, tmp_path / "ruined_x4.mkv", Upscaler(tiny_compact()))
     assert not (tmp_path / "ruined_x4.mkv").exists()
 
