@@ -22,7 +22,7 @@ from benchmarks.plots import pyplot, save_figure
 from benchmarks.quality.methods import Method, build_method
 from benchmarks.quality.report import busiest_window
 from srgan.export import at_least
-from srgan.images import ImageError, open_header, read_rgb
+from srgan.images import ImageError, read_rgb
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out",
         type=Path,
         default=Path("runs/photos.png"),
-        help="the figure: a .png, .jpg, .pdf or .svg file, or a folder to hold photos.png "
+        help="the figure: a .png, .jpg, .pdf or .svg file, or an existing folder to hold photos.png "
         "(default: runs/photos.png)",
     )
     args = parser.parse_args(argv)
@@ -93,9 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = []
     for photo in args.photos:
         try:
-            with open_header(photo):
-                pass
-        except (OSError, ImageError) as error:
+            read_rgb(photo)  # the whole image: a truncated file fails here, not midway
+        except (OSError, ValueError, ImageError) as error:
             problems.append(f"{photo}: {error}")
     methods = []
     for spec in args.models:

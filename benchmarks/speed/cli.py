@@ -258,7 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tile", type=at_least(1), help="tiled inference with this LR tile side")
     parser.add_argument(
-        "--warmup", type=at_least(0), default=3, help="untimed calls first (default 3)"
+        "--warmup",
+        type=at_least(0),
+        default=3,
+        help="untimed calls first (default 3; with --interleave at least 1, the call that "
+        "measures each backend's memory)",
     )
     parser.add_argument(
         "--repeats", type=at_least(1), default=10, help="timed calls: median, p90 (default 10)"

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from srgan.export import at_least, positive_float
-from srgan.images import ImageError, open_header
+from srgan.images import ImageError, read_rgb
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "astronaut.png"
 CONTAINERS = (".mp4", ".mkv", ".mov")  # H.264 video with AAC audio
@@ -120,10 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if width < 2 or height < 2 or width % 2 or height % 2:
         parser.error("--size: width and height must be even and at least 2 (4:2:0 video)")
     try:
-        with open_header(args.source) as image:
-            side = image.size
-    except (OSError, ImageError) as error:
+        height_px, width_px = read_rgb(args.source).shape[:2]  # all of it: truncated files too
+    except (OSError, ValueError, ImageError) as error:
         parser.error(f"--source {args.source}: {error}")
+    side = (width_px, height_px)
     if side[0] < width or side[1] < height:
         parser.error(
             f"--size {width}x{height}: larger than --source {args.source} "
