@@ -153,6 +153,16 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 EXIF_ORIENTATION = 0x0112
+# Tags of a TIFF's first directory that describe its pixels' layout, which Pillow's EXIF
+# of a TIFF holds: width, length, bits per sample, compression, photometric, strip
+# offsets, samples per pixel, rows per strip, strip byte counts, planar configuration,
+# predictor, colour map, tile width / length / offsets / byte counts, extra samples,
+# sample format, JPEG tables, YCbCr sub-sampling and positioning, and the ICC profile
+# (written apart). The resolution stays: it is scaled with the DPI.
+TIFF_LAYOUT_TAGS = (
+    *(256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320),
+    *(322, 323, 324, 325, 338, 339, 347, 530, 531, 34675),
+)
 TIFF_X_RESOLUTION, TIFF_Y_RESOLUTION = 282, 283  # also EXIF's main directory's
 TIFF_RESOLUTION_UNIT = 296  # 1: none, 2: inch, 3: centimetre
 EXIF_IFD = 0x8769
@@ -173,8 +183,11 @@ def _exif_of(image: Image.Image) -> bytes | None:
         exif = Image.Exif()
         exif.load(source.tobytes())
         exif.get_ifd(EXIF_IFD)
-        exif.pop(EXIF_ORIENTATION, None)
-        return exif.tobytes()
+        # The orientation (the pixels are upright), and a TIFF's layout tags (its size,
+        # strips, compression: of the input's pixels, not the output's).
+        for key in (EXIF_ORIENTATION, *TIFF_LAYOUT_TAGS):
+            exif.pop(key, None)
+        return exif.tobytes() if len(exif) else None
     except Exception:  # noqa: BLE001 - broken EXIF (struct.error, ValueError, ...): dropped
         return None
 
@@ -488,7 +501,12 @@ def encode_image(
         elif fmt == "webp":
             options["xmp"] = _xmp_packet(tag)
         elif fmt == "tiff":
-            options["tiffinfo"] = {TIFF_DESCRIPTION: tag_text}
+            # Pillow writes either tiffinfo or exif into a TIFF, not both: one directory.
+            info = Image.Exif()
+            if exif:
+                info.load(options.pop("exif"))
+            info[TIFF_DESCRIPTION] = tag_text
+            options["tiffinfo"] = info
     buffer = io.BytesIO()
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()

@@ -447,6 +447,38 @@ def test_exif_is_kept_upright_and_resized(tmp_path: Path, fmt: str) -> None:
             assert np.allclose(result.info["dpi"], (800, 1200), atol=0.01)
 
 
+def test_a_tagged_tiff_keeps_the_exif_and_a_tiffs_layout_is_not_taken_for_exif(
+    tmp_path: Path,
+) -> None:
+    from srgan.pictures import finish_picture
+
+    camera_jpeg(tmp_path / "in.jpg")
+    picture = read_image(tmp_path / "in.jpg")
+    sr = torch_batch(np.repeat(np.repeat(picture.pixels, 4, 0), 4, 1))
+    big = finish_picture(picture, sr, (40, 24), None)
+    # With srgan's tag (as srgan.upscale writes it): Pillow writes a TIFF's tags or its
+    # EXIF, and the tag alone had pushed the camera's EXIF out.
+    write_image(tmp_path / "out.tiff", big, fmt="tiff", tag='{"model": "x"}')
+    assert images.read_tag(tmp_path / "out.tiff") == '{"model": "x"}'
+    with Image.open(tmp_path / "out.tiff") as result:
+        exif = result.getexif()
+        assert exif[0x010F] == "Camera Maker" and exif.get_ifd(0x8825)[1] == "N"
+        assert exif.get_ifd(images.EXIF_IFD)[0x9003] == "2024:05:06 07:08:09"
+        assert np.allclose(result.info["dpi"], (800, 1200), atol=0.01)
+    # A TIFF's own layout tags (size, strips, compression) are not EXIF to carry over.
+    Image.fromarray(rgb(6, 8)).save(
+        tmp_path / "scan.tiff",
+        tiffinfo={0x010F: "Scanner", 33432: "(c) archive"},
+        compression="tiff_lzw",
+    )
+    scan = read_image(tmp_path / "scan.tiff")
+    write_image(tmp_path / "scan.png", scan)
+    with Image.open(tmp_path / "scan.png") as result:
+        written = result.getexif()
+        assert written[0x010F] == "Scanner" and written[33432] == "(c) archive"
+        assert not set(written) & set(images.TIFF_LAYOUT_TAGS)
+
+
 def test_16bit_colour_png_keeps_exif_and_dpi(tmp_path: Path) -> None:
     array = np.random.default_rng(7).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
     source = Image.new("RGB", (1, 1))
