@@ -477,8 +477,12 @@ def encode_image(
     # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
     image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
-    if picture.icc_profile and fmt in ("png", "jpg", "webp", "tiff"):
-        options["icc_profile"] = picture.icc_profile
+    # A gray profile (its header's colour space, bytes 16-19) cannot describe the RGB a
+    # gray image becomes in WebP: left out there.
+    gray_profile = picture.icc_profile is not None and picture.icc_profile[16:20] == b"GRAY"
+    if picture.icc_profile and fmt in ("png", "jpg", "tiff", "webp"):
+        if not (fmt == "webp" and gray_profile and pixels.shape[2] >= 3):
+            options["icc_profile"] = picture.icc_profile
     exif = picture.exif if fmt in ("png", "jpg", "webp", "tiff") else None
     if exif and fmt == "jpg":
         exif = _fit_exif(exif)

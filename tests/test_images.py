@@ -566,3 +566,14 @@ def test_png_rows_take_the_paeth_filter_and_decode_exactly() -> None:
     stride = 1 + 10 * 3
     assert len(raw) == 12 * stride and set(raw[::stride]) == {4}
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
+
+
+def test_a_gray_profile_is_not_given_to_the_rgb_of_a_gray_webp(tmp_path: Path) -> None:
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[16:20] = b"GRAY"  # the header's colour space, as a gray profile has it
+    picture = Picture(rgb(6, 8)[..., :1], icc_profile=bytes(icc))
+    write_image(tmp_path / "g.webp", picture, fmt="webp")
+    write_image(tmp_path / "g.png", picture, fmt="png")
+    with Image.open(tmp_path / "g.webp") as webp, Image.open(tmp_path / "g.png") as png:
+        assert webp.mode == "RGB" and not webp.info.get("icc_profile")
+        assert png.mode == "L" and png.info["icc_profile"] == bytes(icc)  # gray stays gray
