@@ -71,6 +71,12 @@ def test_single_file_to_file_or_folder(
         [tree / "a.png", tmp_path / "folder", "--model", model_file, "--suffix", "_x4"], capsys
     )
     assert code == EXIT_OK and outputs(tmp_path / "folder") == ["a_x4.png"]
+    # A trailing separator makes a folder of any name, as a shell user means it.
+    for name in ("v1.2", "x4.png"):
+        code, _, err = run([tree / "a.png", f"{tmp_path / name}/", "--model", model_file], capsys)
+        assert code == EXIT_OK and outputs(tmp_path / name) == ["a.png"], err
+    code, _, err = run([tree, f"{tmp_path / 'all.png'}/", "--model", model_file], capsys)
+    assert code == EXIT_OK and len(outputs(tmp_path / "all.png")) == 4, err
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("jpg", ".jpg"), ("webp", ".webp"), ("same", None)])
