@@ -240,13 +240,19 @@ def resized_metadata(
     return exif, dpi
 
 
-def _is_16bit_colour(image: Image.Image) -> bool:
-    """Pillow decodes 16-bit-per-channel RGB(A) to 8 bits; detect it to decode with OpenCV."""
-    if image.mode not in ("RGB", "RGBA") or not image.tile:
-        return False
+def _rawmode(image: Image.Image) -> str:
+    """How the file stores its samples, as Pillow's decoder is told ("RGB;16B", "LA;16B")."""
+    if not image.tile:
+        return ""
     args = image.tile[0].args
     rawmode = args[0] if isinstance(args, tuple) else args
-    return isinstance(rawmode, str) and ";16" in rawmode
+    return rawmode if isinstance(rawmode, str) else ""
+
+
+def _is_16bit_colour(image: Image.Image) -> bool:
+    """Pillow decodes 16-bit-per-channel RGB(A) to 8 bits (and 16-bit gray with alpha to
+    8-bit RGBA); detect it to decode with OpenCV."""
+    return image.mode in ("RGB", "RGBA") and ";16" in _rawmode(image)
 
 
 def sample_bits(image: Image.Image) -> int:
@@ -257,6 +263,7 @@ def sample_bits(image: Image.Image) -> int:
 
 def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits); EXIF orientation by hand."""
+    gray = _rawmode(image).startswith("LA")  # first: reading the EXIF loads, and drops it
     icc = image.info.get("icc_profile") or None
     orientation = image.getexif().get(EXIF_ORIENTATION, 1)
     exif, dpi = _exif_of(image), _dpi_of(image)
@@ -269,7 +276,10 @@ def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
     array = cv2.cvtColor(array, code)
     alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), alpha, icc, fmt, exif, dpi)
+    # Gray with alpha, which OpenCV expands to three equal channels: gray again, so that it
+    # is upscaled (and written) as gray, not as colour the model could tint.
+    colour = array[..., :1] if gray else array[..., :3]
+    return Picture(np.ascontiguousarray(colour), alpha, icc, fmt, exif, dpi)
 
 
 def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
@@ -452,6 +462,9 @@ def encode_image(
         alpha = None
     if fmt == "webp" and picture.grayscale:
         pixels = np.repeat(pixels, 3, axis=2)  # WebP stores RGB(A) only
+    if sixteen and pixels.shape[2] == 1 and alpha is not None:
+        # No writer here takes 16-bit gray with alpha: 16-bit RGBA, three equal channels.
+        pixels = np.repeat(pixels, 3, axis=2)
     if fmt == "png" and pixels.shape[2] + (alpha is not None) != 2:
         return _encode_png(pixels if sixteen else to_8bit(pixels), alpha, picture, tag)
     if sixteen and pixels.shape[2] == 3:

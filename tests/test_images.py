@@ -131,6 +131,32 @@ def test_16bit_gray_is_kept(tmp_path: Path) -> None:
     np.testing.assert_array_equal(round_trip(picture, tmp_path).pixels[..., 0], array)
 
 
+def test_16bit_gray_with_alpha_stays_gray(tmp_path: Path) -> None:
+    """PNG colour type 4 at 16 bits (Pillow opens it as 8-bit RGBA; OpenCV as four
+    channels): decoded as one gray channel and its alpha, and written back so."""
+    rng = np.random.default_rng(4)
+    gray = rng.integers(0, 65536, (9, 11), dtype=np.uint16)
+    alpha = rng.integers(0, 65536, (9, 11), dtype=np.uint16)
+    rows = np.dstack([gray, alpha]).astype(">u2").reshape(9, -1)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    ihdr = struct.pack(">IIBBBBB", 11, 9, 16, 4, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw))
+    (tmp_path / "in.png").write_bytes(data + png_chunk(b"IEND", b""))
+    picture = read_image(tmp_path / "in.png")
+    assert picture.grayscale and picture.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(picture.pixels[..., 0], gray)
+    np.testing.assert_array_equal(picture.alpha, alpha)
+    # Written as 16-bit RGBA (neither Pillow nor OpenCV writes 16-bit gray with alpha),
+    # every channel the same gray.
+    back = round_trip(picture, tmp_path)
+    assert np.array_equal(back.pixels, np.repeat(gray[..., None], back.pixels.shape[2], 2))
+    np.testing.assert_array_equal(back.alpha, alpha)
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "1"])
 def test_plain_modes_round_trip(tmp_path: Path, mode: str) -> None:
     source = Image.fromarray(rgb(10, 14)).convert(mode)
