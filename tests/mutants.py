@@ -1093,6 +1093,13 @@ MUTANTS = [
         ("tests/test_upscale.py",),
     ),
     Mutant(
+        "gray-alpha-16bit-read-as-colour",
+        "srgan/images.py",
+        '    gray = _rawmode(image).startswith("LA")',
+        "    gray = False",
+        IMAGES,
+    ),
+    Mutant(
         "speed-nothing-measured-exits-0",
         "benchmarks/speed/cli.py",
         "    if not measured:",
