@@ -481,13 +481,15 @@ def encode_image(
             raise ImageError(f"OpenCV could not encode a 16-bit {fmt.upper()}")
         # OpenCV writes no description or ICC profile: added to the TIFF's directory. (Nor
         # EXIF, whose directory of its own is not worth rebuilding here: it is left out.)
-        tags: dict[int, tuple[int, bytes]] = {}
+        tags: dict[int, tuple[int, bytes | int]] = {}
         if tag is not None:
             tags[TIFF_DESCRIPTION] = (2, f"{TAG_KEY} {tag}".encode("ascii") + b"\0")
         if picture.icc_profile:
             tags[TIFF_ICC_PROFILE] = (7, picture.icc_profile)
+        if alpha is not None:
+            # Nor that the fourth sample is alpha (2: unassociated), which readers need.
+            tags[TIFF_EXTRA_SAMPLES] = (3, 2)
         return _tiff_with_tags(data.tobytes(), tags) if tags else data.tobytes()
-    # 16-bit grayscale with alpha has no Pillow mode: 8-bit LA.
     image = picture_to_pil(Picture(pixels, alpha), sixteen=sixteen)
     options: dict[str, object] = {}
     # A gray profile (its header's colour space, bytes 16-19) cannot describe the RGB a
@@ -529,11 +531,11 @@ def encode_image(
     return buffer.getvalue()
 
 
-def _tiff_with_tags(data: bytes, tags: dict[int, tuple[int, bytes]]) -> bytes:
-    """A classic TIFF with ``tags`` (tag -> (TIFF type, value); types of one byte per
-    count: 2 ASCII, 7 UNDEFINED) in its first image's directory: a copy of the directory,
-    with the entries added (or replaced), appended and pointed to by the header (the old
-    directory stays, unused; no data moves)."""
+def _tiff_with_tags(data: bytes, tags: dict[int, tuple[int, bytes | int]]) -> bytes:
+    """A classic TIFF with ``tags`` (tag -> (TIFF type, value): 2 ASCII and 7 UNDEFINED
+    take bytes, 3 SHORT one integer) in its first image's directory: a copy of the
+    directory, with the entries added (or replaced), appended and pointed to by the header
+    (the old directory stays, unused; no data moves)."""
     order = {b"II": "<", b"MM": ">"}.get(data[:2])
     if order is None or struct.unpack(order + "H", data[2:4])[0] != 42:
         raise ImageError("not a classic TIFF: cannot add its tags")
@@ -543,8 +545,12 @@ def _tiff_with_tags(data: bytes, tags: dict[int, tuple[int, bytes]]) -> bytes:
     following = data[directory + 2 + 12 * count : directory + 6 + 12 * count]
     entries = [e for e in entries if struct.unpack(order + "H", e[:2])[0] not in tags]
     out = bytearray(data) + b"\0" * (len(data) % 2)  # directories and values on even offsets
-    for tag, (kind, body) in tags.items():
-        entry = struct.pack(order + "HHI", tag, kind, len(body))
+    for tag, (kind, value) in tags.items():
+        if isinstance(value, int):  # a SHORT, in the file's byte order
+            body, count = struct.pack(order + "H", value), 1
+        else:
+            body, count = value, len(value)
+        entry = struct.pack(order + "HHI", tag, kind, count)
         if len(body) > 4:
             entry += struct.pack(order + "I", len(out))
             out += body + b"\0" * (len(body) % 2)
@@ -625,6 +631,7 @@ def _png_insert_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
 # --- the srgan tag: which outputs srgan wrote, and with what settings --------------------
 TAG_KEY = "srgan"
 TIFF_DESCRIPTION = 270  # the ImageDescription tag
+TIFF_EXTRA_SAMPLES = 338  # what samples beyond the colour ones are (2: unassociated alpha)
 TIFF_ICC_PROFILE = 34675  # InterColorProfile
 _XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '

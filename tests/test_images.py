@@ -120,6 +120,11 @@ def test_16bit_rgba_keeps_alpha(tmp_path: Path) -> None:
     np.testing.assert_array_equal(picture.alpha, array[..., 3])
     back = round_trip(picture, tmp_path)
     np.testing.assert_array_equal(back.alpha, array[..., 3])
+    # In TIFF, the fourth sample is said to be alpha (unassociated), as readers need.
+    back = round_trip(picture, tmp_path, fmt="tiff")
+    np.testing.assert_array_equal(back.alpha, array[..., 3])
+    with Image.open(tmp_path / "out.tif") as written:
+        assert written.tag_v2[images.TIFF_EXTRA_SAMPLES] in (2, (2,))
 
 
 def test_16bit_gray_is_kept(tmp_path: Path) -> None:
