@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +41,7 @@ from typing import Any
 import torch
 
 from srgan.backends import CALIBRATION_DIR, sha256_file
-from srgan.images import atomic_write, check_writable
+from srgan.images import atomic_path, atomic_write, check_writable
 from srgan.int8 import (
     MIN_CALIBRATION_SIDE,
     QualityError,
@@ -352,11 +351,10 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     start = time.perf_counter()
     origin = {"srgan.model": source.name, "srgan.source_sha256": digest}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # Exported beside the output and moved onto it once it matches PyTorch: a model that
-    # fails the check never replaces an earlier file.
-    with tempfile.TemporaryDirectory(prefix=f".{output.stem}.", dir=output.parent) as work:
-        staged = export_onnx(generator, Path(work) / output.name, opset=args.opset, metadata=origin)
+    # Exported to a temporary beside the output, renamed onto it once it matches PyTorch:
+    # a model that fails the check never replaces an earlier file.
+    with atomic_path(output) as staged:
+        export_onnx(generator, staged, opset=args.opset, metadata=origin)
         report["fp32"] = {
             "path": relative(output, report_file),
             "export_s": round(time.perf_counter() - start, 2),
@@ -375,7 +373,6 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"ONNX output differs from PyTorch by {worst:.2e} > {args.tolerance:g}: "
                 f"{diffs}; {output} was not written (the checks: {failed})"
             )
-        os.replace(staged, output)
     fp32 = onnx_session(output)
     print(f"fp32 ONNX: {written(output)} (max abs diff {worst:.2e} over {len(cases)} checks)")
     sessions = {"fp32": fp32}
@@ -388,21 +385,16 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"fp16 ONNX: {written(args.fp16)} (max abs diff {max(diffs16.values()):.2e})")
     if args.int8:
         start = time.perf_counter()
-        int8_path = Path(args.int8)
-        int8_path.parent.mkdir(parents=True, exist_ok=True)
-        # Moved onto its path once ONNX Runtime runs it, as the fp32 model.
-        with tempfile.TemporaryDirectory(
-            prefix=f".{int8_path.stem}.", dir=int8_path.parent
-        ) as work:
-            staged = quantize_int8(
+        # Renamed onto its path once ONNX Runtime runs it, as the fp32 model.
+        with atomic_path(args.int8) as staged:
+            quantize_int8(
                 output,
-                Path(work) / int8_path.name,
+                staged,
                 crops,
                 method=args.calibration_method,
                 activation_type=args.activation_type,
             )
             int8 = checked_session(staged, "int8", args.opset)
-            os.replace(staged, int8_path)
         diffs8 = check_parity(generator, int8, cases)
         report["int8"] = {
             "path": relative(args.int8, report_file),

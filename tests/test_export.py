@@ -335,7 +335,7 @@ def test_a_model_onnx_runtime_cannot_run_is_one_line_and_replaces_nothing(
     real = srgan.export.onnx_session
 
     def unsupported(path, **kwargs):  # as ORT 1.x says of DequantizeLinear at opset 28
-        if Path(path).name.endswith("int8.onnx"):
+        if ".int8.onnx" in Path(path).name:  # the model, or the temporary it is written to
             raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : DequantizeLinear(28)")
         return real(path, **kwargs)
 
