@@ -44,9 +44,22 @@ def _plain_warning(
         _show_warning(message, category, filename, lineno, file, line)
 
 
+def _own_command(argv: list[str], orig_argv: list[str]) -> bool:
+    """Whether this process is one of the project's command lines: ``python -m srgan.*`` or
+    ``-m benchmarks.*`` (``argv[0]`` is "-m" while it imports; the interpreter's own
+    arguments say which module: another program run with ``-m`` that imports srgan keeps
+    its own Ctrl-C and warnings) or an ``srgan-*`` script."""
+    if argv[:1] == ["-m"]:
+        for index, arg in enumerate(orig_argv[1:], 1):
+            if arg.startswith("-m"):
+                module = arg[2:] or (orig_argv[index + 1] if index + 1 < len(orig_argv) else "")
+                return module.split(".")[0] in ("srgan", "benchmarks")
+        return False
+    return Path(argv[0] if argv else "").name.startswith("srgan-")
+
+
 _show_warning = warnings.showwarning
-# Only for srgan's own command lines (``python -m srgan.*`` is "-m" while it imports).
-if sys.argv[:1] == ["-m"] or Path(sys.argv[0] if sys.argv else "").name.startswith("srgan-"):
+if _own_command(sys.argv, getattr(sys, "orig_argv", [])):
     sys.excepthook = _quiet_interrupt
     warnings.showwarning = _plain_warning
 

@@ -6,6 +6,7 @@ Only the public API (``srgan.upscale_image``) and the command line
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +295,32 @@ def test_an_upscaler_says_what_it_cannot_take(model: torch.nn.Module) -> None:
             upscaler(batch)
     with pytest.raises(ValueError, match="out_dtype must be one of"):
         upscaler(torch.rand(1, 3, 8, 8), out_dtype=torch.int32)
+
+
+def test_only_the_projects_own_commands_take_over_ctrl_c_and_warnings(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from srgan import _own_command
+
+    python = "/usr/bin/python3"
+    for argv, orig, own in [
+        (["-m"], [python, "-m", "srgan.upscale", "a", "b"], True),
+        (["-m"], [python, "-X", "utf8", "-msrgan.fit", "fit"], True),
+        (["-m"], [python, "-m", "benchmarks.speed"], True),
+        (["-m"], [python, "-m", "myjob.run"], False),  # a program that imports srgan
+        (["/venv/bin/srgan-upscale", "a"], ["/venv/bin/srgan-upscale", "a"], True),
+        (["job.py", "-m", "srgan.x"], [python, "job.py", "-m", "srgan.x"], False),
+    ]:
+        assert _own_command(argv, orig) is own, orig
+    # Another program run with -m whose package imports srgan: its Ctrl-C keeps the traceback.
+    package = tmp_path / "myjob"
+    package.mkdir()
+    (package / "__init__.py").write_text("import srgan\n")
+    (package / "run.py").write_text("raise KeyboardInterrupt\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{root}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "myjob.run"], capture_output=True, text=True, env=env
+    )
+    assert "Traceback" in done.stderr and "KeyboardInterrupt" in done.stderr
