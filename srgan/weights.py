@@ -366,7 +366,10 @@ def build_checked(
         check_fits(skeleton, state)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-    return build_generator(architecture, config)
+    # Its random initialisation, overwritten by the file's tensors, leaves the caller's
+    # random state as it was (a seeded script loading a model draws what it drew before).
+    with torch.random.fork_rng(devices=[]):
+        return build_generator(architecture, config)
 
 
 def _from_state(state: dict[str, torch.Tensor], path: Path) -> Generator:

@@ -324,3 +324,12 @@ def test_only_the_projects_own_commands_take_over_ctrl_c_and_warnings(tmp_path: 
         [sys.executable, "-m", "myjob.run"], capture_output=True, text=True, env=env
     )
     assert "Traceback" in done.stderr and "KeyboardInterrupt" in done.stderr
+
+
+def test_loading_a_model_leaves_the_callers_random_state_alone(shipped_weights: Path) -> None:
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    srgan.load_model("fast")
+    srgan.build_upscaler("fast", backend="torch", device="cpu")
+    assert torch.equal(torch.rand(3), expected)
