@@ -32,6 +32,7 @@ tiling, padding, quantisation, finiteness checks and fp32 fallback being done he
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable
 from typing import Literal, Protocol
 
@@ -128,7 +129,10 @@ def same_device(a: torch.device, b: torch.device) -> bool:
 
 
 def check_tile(tile: int | None) -> int | None:
-    """``tile`` if it is ``None`` (whole images) or at least ``MIN_TILE``; else ``ValueError``."""
+    """``tile`` if it is ``None`` (whole images) or an integer of at least ``MIN_TILE``;
+    else ``TypeError`` / ``ValueError``."""
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral)):
+        raise TypeError(f"tile must be an integer (pixels) or None, got {tile!r}")
     if tile is not None and tile < MIN_TILE:
         raise ValueError(f"tile must be at least {MIN_TILE} pixels, got {tile}")
     return tile
@@ -171,11 +175,16 @@ OUT_DTYPES = (
 
 
 class Upscaler:
-    """Run a generator under the inference contract (see the module docstring).
+    """Run a generator under the inference contract (``srgan.inference``'s docstring):
+    ``upscaler(lr)`` takes a ``(B, C, H, W)`` torch tensor of RGB pixels (float in [0, 1],
+    uint8 or uint16) and returns ``(B, C, H * scale, W * scale)`` in [0, 1] (float32, or
+    ``out_dtype``). For numpy arrays and PIL images: ``srgan.upscale_image(image, upscaler)``.
 
-    ``model`` is a PyTorch generator (run on ``device`` in ``precision``) or an
+    ``model`` is a PyTorch generator (run on ``device`` in ``precision``, tiled by
+    ``tile`` LR pixels with ``tile_overlap`` of context; ``None``: whole images) or an
     ``ExternalNetwork``, which runs as it was built (``device``, ``precision`` and
-    ``compile`` do not apply; ``backend`` and ``precision`` are then its own).
+    ``compile`` do not apply; the ``backend`` and ``precision`` attributes are then its
+    own). ``srgan.build_upscaler`` makes one from a model's name or file on any backend.
     """
 
     def __init__(
@@ -272,22 +281,38 @@ class Upscaler:
         return sr.to(out_dtype)
 
     def __call__(self, lr: torch.Tensor, *, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``lr``: ``(B, C, H, W)`` RGB pixels, float in [0, 1] or uint8 / uint16, on any
+        device. Returns ``(B, C, H * scale, W * scale)`` on ``lr``'s device: float32 in
+        [0, 1], or ``out_dtype`` (``torch.uint8`` / ``torch.uint16``: 0..255 / 0..65535)."""
+        if not isinstance(lr, torch.Tensor):
+            raise TypeError(
+                f"an Upscaler takes a (B, C, H, W) torch tensor, not {type(lr).__name__}; "
+                "for a numpy array or a PIL image use srgan.upscale_image(image, upscaler)"
+            )
         if lr.dim() != 4:
             raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(lr.shape)}")
         if lr.numel() == 0:
             raise ValueError(f"no pixels: shape {tuple(lr.shape)}")
         channels = self.in_channels
         if channels is not None and lr.shape[1] != channels:
-            raise ValueError(
-                f"the model takes {channels} channels, got {lr.shape[1]}: "
-                "srgan.upscale_image handles gray and alpha images"
-            )
+            hint = "srgan.upscale_image handles gray and alpha images"
+            if lr.shape[-1] == channels:
+                hint = "channels last? (B, H, W, C) -> lr.permute(0, 3, 1, 2)"
+            raise ValueError(f"the model takes {channels} channels, got {lr.shape[1]}: {hint}")
         if out_dtype not in OUT_DTYPES:
             names = ", ".join(str(d).removeprefix("torch.") for d in OUT_DTYPES)
             raise ValueError(f"out_dtype must be one of {names}, got {out_dtype}")
-        if lr.is_floating_point() and not all_finite(lr):
-            # Every backend alike: int8 would quantize NaN to 0 and return black.
-            raise FloatingPointError("the input holds NaN or infinite values")
+        if lr.is_floating_point():
+            low, high = torch.aminmax(lr)
+            if not bool(torch.isfinite(low) & torch.isfinite(high)):
+                # Every backend alike: int8 would quantize NaN to 0 and return black.
+                raise FloatingPointError("the input holds NaN or infinite values")
+            if high > 1.5:
+                # 0..255 floats would come back almost white, without a word.
+                raise ValueError(
+                    f"float pixels are taken in [0, 1], and these reach {float(high):g}: "
+                    "divide by 255 (or 65535), or pass uint8 / uint16 pixels"
+                )
         tile = self.tile
         while True:
             try:

@@ -976,8 +976,15 @@ MUTANTS = [
     Mutant(
         "upscaler-passes-nan-input-on",
         "srgan/inference.py",
-        "        if lr.is_floating_point() and not all_finite(lr):",
-        "        if False:",
+        "            if not bool(torch.isfinite(low) & torch.isfinite(high)):",
+        "            if False:",
+        INFERENCE,
+    ),
+    Mutant(
+        "upscaler-takes-0-255-floats",
+        "srgan/inference.py",
+        "            if high > 1.5:",
+        "            if False:",
         INFERENCE,
     ),
     Mutant(

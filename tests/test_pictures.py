@@ -290,9 +290,18 @@ def test_an_upscaler_says_what_it_cannot_take(model: torch.nn.Module) -> None:
         (torch.full((1, 3, 8, 8), float("nan")), FloatingPointError, "the input holds NaN"),
         (torch.rand(1, 4, 8, 8), ValueError, "the model takes 3 channels, got 4"),
         (torch.rand(1, 3, 0, 8), ValueError, "no pixels"),
+        (torch.rand(1, 3, 8, 8) * 255, ValueError, r"reach 2\d\d(\.\d+)?: divide by 255"),
+        (torch.rand(1, 8, 8, 3), ValueError, r"channels last\? .*permute\(0, 3, 1, 2\)"),
+        (photo(), TypeError, "not ndarray; for a numpy array or a PIL image use"),
+        (Image.fromarray(photo()), TypeError, "for a numpy array or a PIL image use"),
     ]:
         with pytest.raises(error, match=says):
             upscaler(batch)
+    assert upscaler(torch.rand(1, 3, 8, 8) * 1.2).shape == (1, 3, 32, 32)  # a little over: kept
+    for tile, error in [("512", TypeError), (16.0, TypeError), (True, TypeError), (4, ValueError)]:
+        with pytest.raises(error, match="tile must be"):
+            srgan.Upscaler(model, device="cpu", tile=tile)
+    assert srgan.Upscaler(model, device="cpu", tile=np.int64(16)).tile == 16
     with pytest.raises(ValueError, match="out_dtype must be one of"):
         upscaler(torch.rand(1, 3, 8, 8), out_dtype=torch.int32)
 
