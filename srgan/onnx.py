@@ -438,8 +438,9 @@ def check_parity(
             diffs[name] = float((got - expected).abs().max())
             clamped.append(float(((expected == 0) | (expected == 1)).float().mean()))
     if clamped and min(clamped) > 0.9:
+        share = "all" if min(clamped) == 1 else f"at least {min(clamped):.0%}"
         warnings.warn(
-            f"{min(clamped):.0%} or more of the model's outputs are clamped to 0 or 1 on the "
+            f"{share} of the model's outputs are clamped to 0 or 1 on the "
             "check inputs, so equal outputs say little about the exported graph (is the "
             "model trained?)",
             stacklevel=2,
