@@ -8,7 +8,8 @@ Backends (``--backend`` of ``srgan.upscale``; ``build_upscaler`` here):
   pixels (its Y-PSNR cost is measured and printed when it is made);
 * ``onnx-cuda``: ONNX Runtime's CUDA provider (fp16 by default, fp32 fallback), where the
   installed onnxruntime has it (``onnxruntime-gpu``);
-* ``auto``: PyTorch on a CUDA device, ``onnx`` on the CPU when onnxruntime is installed.
+* ``auto``: PyTorch on a CUDA device, ``onnx`` on the CPU when onnxruntime is installed
+  (PyTorch there too for ``bf16``, a precision ONNX Runtime does not run on the CPU).
 
 The ONNX model of a weights file is exported once per (weights sha256, opset, onnxruntime
 version) into the cache folder (``onnx_cache_dir()``: ``$SRGAN_CACHE/onnx``, else
@@ -466,6 +467,11 @@ def build_upscaler(
     """
     from srgan.weights import load_generator, resolve_model
 
+    if isinstance(model, nn.Module):
+        raise TypeError(
+            "build_upscaler takes a model's name or file; for a network in memory use "
+            "srgan.Upscaler(network, device=..., precision=..., tile=...)"
+        )
     resolved = resolve_device(device) if isinstance(device, str) else device
     path = Path(model).expanduser()
     if path.suffix.lower() == ".onnx" and path.is_file():
@@ -516,11 +522,19 @@ def build_upscaler(
             tile=resolve_tile(tile, onnx_cpu=not cuda),
             tile_overlap=tile_overlap,
         )
+    requested = precision
     if precision == "auto":
         precision = "fp16" if resolved.type == "cuda" else "fp32"
     weights = resolve_model(str(model))
     generator = load_generator(weights)
     chosen = resolve_backend(backend, resolved)
+    if backend == "auto" and chosen == "onnx" and precision != "fp32":
+        chosen = "torch"  # bf16 on the CPU: PyTorch's (ONNX Runtime runs fp32 there)
+    if chosen == "onnx-int8" and requested != "auto":
+        raise BackendError(
+            f"--backend onnx-int8 runs int8, not {precision}: leave --precision at auto "
+            "(or use --backend onnx for fp32)"
+        )
     if chosen in ("onnx", "onnx-int8") and precision != "fp32":
         raise BackendError(
             f"--backend {chosen} runs {'int8' if chosen == 'onnx-int8' else 'fp32'} on the "

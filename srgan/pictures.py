@@ -225,21 +225,26 @@ def upscale_image(
 
     Args:
         image: a PIL image (any mode Pillow opens: L, LA, RGB, RGBA, P, CMYK, I;16, ...),
-            or a numpy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``
-            (RGBA) of uint8, uint16 or float in [0, 1].
+            or a numpy array ``(H, W)``, ``(H, W, 1)``,
+            ``(H, W, 2)`` (gray and alpha), ``(H, W, 3)`` (RGB order: convert OpenCV's BGR
+            first) or ``(H, W, 4)`` (RGBA) of uint8, uint16 or float in [0, 1] (a float
+            image is clipped to [0, 1]; one that reaches above 1.5 is refused).
         model: a shipped model's name (``"default"``, ``"fast"``, ...), a weights file,
             a generator (``nn.Module`` with ``scale``) or a ready ``Upscaler`` (fastest for
             many images: the model is not rebuilt).
         outscale: output size factor; default the model's own scale (other factors resize
             the model's output, area-averaged when shrinking).
         alpha: ``"bicubic"`` (default) or ``"model"`` for the alpha channel.
-        device, precision, tile: as for ``Upscaler`` when ``model`` is not one;
+        device, precision, tile: as for ``Upscaler`` when ``model`` is not one (an
+            ``Upscaler`` runs as it was built: giving them with one is an error);
             ``precision`` ``"auto"`` is fp16 on CUDA and fp32 on the CPU (an ``.onnx`` file
             runs in its own precision), ``tile`` ``"auto"`` as in
             ``srgan.backends.build_upscaler`` (1024 on ONNX Runtime's CPU backends, else 512).
         backend: for a model given by name or file, what runs it (``srgan.backends``):
             ``auto`` (PyTorch on CUDA, ONNX Runtime on the CPU), ``torch``, ``onnx``,
-            ``onnx-int8`` or ``onnx-cuda``.
+            ``onnx-int8`` or ``onnx-cuda``. The last four upscalers built from names or
+            files are kept for the next calls (``srgan.pictures.cached_upscaler
+            .cache_clear()`` frees them).
 
     Returns:
         a PIL image of the input's mode family (its ``info`` holds the ICC profile, the
@@ -257,8 +262,20 @@ def upscale_image(
             f"open it first, e.g. upscale_image(PIL.Image.open({str(image)!r}))"
         )
     if isinstance(model, Upscaler):
+        given = {"device": device, "precision": precision, "tile": tile, "backend": backend}
+        if ignored := [name for name, value in given.items() if value != "auto"]:
+            raise ValueError(
+                f"{' and '.join(ignored)}: an Upscaler runs as it was built; build one with "
+                f"them (srgan.build_upscaler(model, {ignored[0]}=...) or srgan.Upscaler"
+                "(network, ...)), or pass the model's name or file here"
+            )
         upscaler = model
     elif isinstance(model, nn.Module):
+        if backend not in ("auto", "torch"):
+            raise ValueError(
+                f"backend {backend!r} needs the model's name or weights file (a network in "
+                "memory runs with PyTorch; srgan.save_generator writes its file)"
+            )
         side = resolve_tile(tile, onnx_cpu=False)
         if precision == "auto":
             precision = "fp16" if resolve_device(device).type == "cuda" else "fp32"

@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "what runs the model. auto: PyTorch on CUDA, ONNX Runtime fp32 on the CPU (about "
             "twice as fast there; exported once into the cache folder and checked against "
-            "PyTorch, outputs within 1/255). onnx-int8: faster still, changes the pixels "
+            "PyTorch, outputs within 1/255), PyTorch there for --precision bf16. onnx-int8: faster still, changes the pixels "
             "(calibrated once; the first run prints its PSNR cost). onnx-cuda: needs "
             f"onnxruntime-gpu. Here: {', '.join(available_backends())}"
         ),

@@ -342,3 +342,21 @@ def test_loading_a_model_leaves_the_callers_random_state_alone(shipped_weights: 
     srgan.load_model("fast")
     srgan.build_upscaler("fast", backend="torch", device="cpu")
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_options_an_upscaler_would_ignore_are_refused(
+    model: torch.nn.Module, model_file: Path
+) -> None:
+    upscaler = srgan.Upscaler(model, device="cpu")
+    for option in ({"tile": 8}, {"device": "cuda"}, {"precision": "fp16"}, {"backend": "torch"}):
+        with pytest.raises(ValueError, match=f"^{next(iter(option))}: an Upscaler runs as it was"):
+            srgan.upscale_image(photo(), upscaler, **option)
+    with pytest.raises(ValueError, match="backend 'onnx-int8' needs the model's name or weights"):
+        srgan.upscale_image(photo(), model, backend="onnx-int8")
+    with pytest.raises(TypeError, match="for a network in memory use srgan.Upscaler"):
+        srgan.build_upscaler(model)
+    # bf16 on the CPU: auto picks PyTorch, which runs it; int8 runs int8 only.
+    bf16 = srgan.build_upscaler(str(model_file), device="cpu", precision="bf16")
+    assert (bf16.backend, bf16.precision) == ("torch", "bf16")
+    with pytest.raises(srgan.BackendError, match="onnx-int8 runs int8, not fp32"):
+        srgan.build_upscaler(str(model_file), backend="onnx-int8", device="cpu", precision="fp32")
