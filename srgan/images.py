@@ -242,9 +242,10 @@ def resized_metadata(
 
 def _rawmode(image: Image.Image) -> str:
     """How the file stores its samples, as Pillow's decoder is told ("RGB;16B", "LA;16B")."""
-    if not image.tile:
+    tile = getattr(image, "tile", None)  # a GIF between frames has none
+    if not tile:
         return ""
-    args = image.tile[0].args
+    args = tile[0].args
     rawmode = args[0] if isinstance(args, tuple) else args
     return rawmode if isinstance(rawmode, str) else ""
 
@@ -261,15 +262,19 @@ def sample_bits(image: Image.Image) -> int:
     return 16 if image.mode.startswith("I") or _is_16bit_colour(image) else 8
 
 
-def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
-    """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits); EXIF orientation by hand."""
+def _decode_16bit_colour(image: Image.Image, source: Path | bytes, fmt: str) -> Picture:
+    """16-bit RGB(A) through OpenCV (Pillow would keep 8 bits) from the file ``source`` or
+    its bytes; EXIF orientation by hand."""
     gray = _rawmode(image).startswith("LA")  # first: reading the EXIF loads, and drops it
     icc = image.info.get("icc_profile") or None
     orientation = image.getexif().get(EXIF_ORIENTATION, 1)
     exif, dpi = _exif_of(image), _dpi_of(image)
     if dpi is not None and orientation >= 5:
         dpi = (dpi[1], dpi[0])
-    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if isinstance(source, bytes):
+        array = cv2.imdecode(np.frombuffer(source, np.uint8), cv2.IMREAD_UNCHANGED)
+    else:
+        array = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16 or array.ndim != 3:
         raise ImageError("corrupt or unreadable: cannot decode its 16-bit colour data")
     array = _orient(array, orientation)
@@ -282,12 +287,31 @@ def _decode_16bit_colour(image: Image.Image, path: Path, fmt: str) -> Picture:
     return Picture(np.ascontiguousarray(colour), alpha, icc, fmt, exif, dpi)
 
 
+def _opened_file_bytes(image: Image.Image) -> bytes | None:
+    """The bytes of the file an image was opened from, while it is still open."""
+    fp = getattr(image, "fp", None)
+    if fp is None:
+        return None
+    try:
+        position = fp.tell()
+        fp.seek(0)
+        data = fp.read()
+        fp.seek(position)
+    except (OSError, ValueError, AttributeError):  # closed, or not seekable
+        return None
+    return data if isinstance(data, bytes) else None
+
+
 def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
-    """A loaded Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``.
+    """A Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``.
 
     EXIF orientation is applied (and removed from the EXIF kept); alpha is split off; ICC
-    profiles are kept when they still describe the pixels; DPI is kept.
+    profiles are kept when they still describe the pixels; DPI is kept. A 16-bit colour
+    (or gray and alpha) file that Pillow has opened but not loaded is decoded from its
+    file, with its 16 bits: Pillow's own pixels would have 8 (and gray would be colour).
     """
+    if _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:
+        return _decode_16bit_colour(image, data, fmt)
     icc = image.info.get("icc_profile") or None
     exif, dpi = _exif_of(image), _dpi_of(image)
     if dpi is not None and image.getexif().get(EXIF_ORIENTATION, 1) >= 5:

@@ -224,8 +224,9 @@ def upscale_image(
     """Upscale one image in memory; the same kind of image comes back.
 
     Args:
-        image: a PIL image (any mode Pillow opens: L, LA, RGB, RGBA, P, CMYK, I;16, ...),
-            or a numpy array ``(H, W)``, ``(H, W, 1)``,
+        image: a PIL image (any mode Pillow opens: L, LA, RGB, RGBA, P, CMYK, I;16, ...;
+            a 16-bit colour PNG keeps its 16 bits when passed as ``Image.open`` returns it,
+            before anything loads its pixels), or a numpy array ``(H, W)``, ``(H, W, 1)``,
             ``(H, W, 2)`` (gray and alpha), ``(H, W, 3)`` (RGB order: convert OpenCV's BGR
             first) or ``(H, W, 4)`` (RGBA) of uint8, uint16 or float in [0, 1] (a float
             image is clipped to [0, 1]; one that reaches above 1.5 is refused).

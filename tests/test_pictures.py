@@ -360,3 +360,36 @@ def test_options_an_upscaler_would_ignore_are_refused(
     assert (bf16.backend, bf16.precision) == ("torch", "bf16")
     with pytest.raises(srgan.BackendError, match="onnx-int8 runs int8, not fp32"):
         srgan.build_upscaler(str(model_file), backend="onnx-int8", device="cpu", precision="fp32")
+
+
+def test_a_16bit_png_opened_with_pillow_keeps_its_16_bits(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    """Pillow decodes 16-bit colour to 8 bits, and 16-bit gray with alpha to RGBA: an
+    image passed as Image.open returns it is decoded from its file, as the CLI does."""
+    import struct
+    import zlib
+
+    import cv2
+
+    from srgan.images import to_8bit
+    from tests.test_images import png_chunk
+
+    rng = np.random.default_rng(5)
+    deep = photo().astype(np.uint16) * 257 + rng.integers(0, 257, (10, 12, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "rgb.png"), cv2.cvtColor(deep, cv2.COLOR_RGB2BGR))
+    with Image.open(tmp_path / "rgb.png") as opened:
+        out = srgan.upscale_image(opened, model, device="cpu")
+    expected = to_8bit(srgan.upscale_image(deep, model, device="cpu"))
+    assert out.mode == "RGB" and np.array_equal(np.asarray(out), expected)
+    # Gray and alpha, 16 bits each (PNG colour type 4): gray comes back, not tinted colour.
+    gray, alpha = deep[..., 0], deep[..., 1]
+    rows = np.dstack([gray, alpha]).astype(">u2").reshape(10, -1)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 12, 10, 16, 4, 0, 0, 0))
+    data = b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", zlib.compress(raw))
+    (tmp_path / "la.png").write_bytes(data + png_chunk(b"IEND", b""))
+    with Image.open(tmp_path / "la.png") as opened:
+        out = srgan.upscale_image(opened, model, device="cpu")
+    expected = to_8bit(srgan.upscale_image(np.dstack([gray, alpha]), model, device="cpu"))
+    assert out.mode == "LA" and np.array_equal(np.asarray(out), expected)
