@@ -499,24 +499,94 @@ def header_megapixels(path: Path) -> float:
     return size[0] * size[1] / 1e6 if size else 0.0
 
 
+# Seconds between progress lines when stderr is not a terminal (a log file, a pipe).
+LOG_EVERY = 30.0
+
+
+class LogLines:
+    """Progress for a log: stderr that is not a terminal gets a plain line every
+    ``LOG_EVERY`` seconds (none for work done sooner; a last one at the end after any),
+    never the carriage returns and redrawn bars of a terminal's progress bar. Takes the
+    calls the runs make of a tqdm bar."""
+
+    def __init__(self, *, desc: str = "", total: float | None = None, unit: str = "") -> None:
+        self.desc, self.total, self.unit = desc, total, unit
+        self.n: float = 0
+        self.postfix = ""
+        self.leave = True
+        self.digits = 0
+        self.start = self.last = time.monotonic()
+        self.lines = 0
+
+    def update(self, n: float = 1) -> None:
+        self.n += n
+        if time.monotonic() - self.last >= LOG_EVERY:
+            self._line()
+
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = text
+
+    def set_description_str(self, text: str) -> None:
+        self.desc = text
+
+    @staticmethod
+    def write(message: str, file: Any = None) -> None:
+        print(message, file=file or sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.lines and self.leave:
+            self._line()
+        self.lines = 0
+
+    def _line(self) -> None:
+        from tqdm import tqdm
+
+        self.last = time.monotonic()
+        elapsed = self.last - self.start
+        done = f"{self.n:.{self.digits}f}"
+        parts = [f"{done} {self.unit}"]
+        if self.total:
+            parts = [f"{done}/{self.total:.{self.digits}f} {self.unit} ({self.n / self.total:.0%})"]
+        rate = self.n / elapsed if elapsed > 0 else 0.0
+        parts.append(f"{rate:.3g} {self.unit}/s")
+        parts.append(f"{tqdm.format_interval(elapsed)} elapsed")
+        if self.total and rate > 0 and self.n < self.total:
+            parts.append(f"about {tqdm.format_interval((self.total - self.n) / rate)} left")
+        if self.postfix:
+            parts.append(self.postfix)
+        prefix = f"{self.desc}: " if self.desc else ""
+        self.write(prefix + ", ".join(parts))
+        self.lines += 1
+
+
+def progress_bar(enabled: bool, *, log_digits: int = 0, **options: Any) -> Any:
+    """A tqdm bar on a terminal, ``LogLines`` where stderr is a file or a pipe, a disabled
+    tqdm bar without ``enabled``. ``options``: tqdm's (``desc``, ``total`` and ``unit``
+    also ``LogLines``')."""
+    from tqdm.auto import tqdm
+
+    if enabled and not sys.stderr.isatty():
+        bar = LogLines(**{k: options[k] for k in ("desc", "total", "unit") if k in options})
+        bar.digits = log_digits
+        return bar
+    return tqdm(disable=not enabled, dynamic_ncols=True, file=sys.stderr, **options)
+
+
 class Progress:
     """The progress bar of a run, in input megapixels, so that it moves inside a large
     image (tile by tile, through ``Upscaler.progress``) and its ETA holds for mixed sizes;
     it names the file being upscaled and counts the images done."""
 
     def __init__(self, jobs: Sequence[Job], *, enabled: bool) -> None:
-        from tqdm.auto import tqdm
-
         self.sizes = {job.source: header_megapixels(job.source) for job in jobs} if enabled else {}
         self.count, self.images = len(jobs), 0
         total = sum(self.sizes.values())
         digits = 1 if total >= 1 else 2 if total >= 0.1 else 3  # small images: not 0.0/0.0
-        self.bar = tqdm(
+        self.bar = progress_bar(
+            enabled,
+            log_digits=digits,
             total=total,
             unit="MP",
-            disable=not enabled,
-            dynamic_ncols=True,
-            file=sys.stderr,
             bar_format=f"{{desc}}: {{percentage:3.0f}}%|{{bar}}| {{n:.{digits}f}}/"
             f"{{total:.{digits}f}} MP [{{elapsed}}<{{remaining}}, {{rate_noinv_fmt}}{{postfix}}]",
         )
@@ -659,12 +729,10 @@ def _run_videos(
         if _skip(job, options, summary, tag):
             continue
         name = job.source.name if len(job.source.name) <= 40 else job.source.name[:37] + "..."
-        bar = tqdm(
+        bar = progress_bar(
+            options.progress,
             desc=name,
             unit="frame",
-            disable=not options.progress,
-            dynamic_ncols=True,
-            file=sys.stderr,
             # Shown once the video is under way: no "0frame" line before its frame count
             # is known, none for a file that fails at once.
             delay=0.5,

@@ -581,6 +581,32 @@ def test_progress_moves_inside_an_image_and_names_it(
     assert bar.images == 2 and upscaler.progress is None
 
 
+def test_progress_in_a_log_is_plain_lines_now_and_then(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stderr that is not a terminal (a log file, a pipe: as under pytest) gets a line per
+    LOG_EVERY seconds and a last one, never carriage returns or redrawn bars."""
+    from srgan import jobs as jobs_module
+    from srgan.upscale import main
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for k, size in enumerate([(40, 48), (48, 40), (32, 32)]):  # one batch each
+        Image.fromarray(rgb(*size, seed=k)).save(source / f"photo{k}.png")
+    args = [str(source), str(tmp_path / "out"), "--device", "cpu", "--workers", "1"]
+    args += ["--model", str(save_generator(tiny_compact(), tmp_path / "m.safetensors"))]
+    assert main([*args, "--backend", "torch"]) == 0
+    quiet = capsys.readouterr().err
+    assert "\r" not in quiet and " MP (" not in quiet  # done within LOG_EVERY: no line
+    monkeypatch.setattr(jobs_module, "LOG_EVERY", 0.0)
+    assert main([*args, "--backend", "torch", "--overwrite"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    progress = [line for line in lines if " MP (" in line]
+    assert "\r" not in "".join(lines) and len(progress) >= 3, [repr(line) for line in lines]
+    assert progress[-1].endswith("3/3 images") and "(100%)" in progress[-1]
+    assert all(" MP/s, " in line and " elapsed" in line for line in progress)
+
+
 def test_the_package_points_to_its_commands_and_refuses_arguments() -> None:
     import subprocess
     import sys
