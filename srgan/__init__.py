@@ -7,6 +7,7 @@ config, upscale images, videos and folders (``python -m srgan.upscale``), export
 In Python: ``upscale_image(image, "default")`` (a PIL image or numpy array back),
 ``build_upscaler(model, backend=...)`` for an ``Upscaler`` to call on ``(B, C, H, W)``
 batches, ``upscale_video(source, target, model)``, ``load_model`` / ``save_generator``,
+the errors they raise for bad input (``ImageError``, ``VideoError``, ``BackendError``),
 the networks (``RRDBNet``, ``SRResNet``, ``CompactNet``, ``VGGStyle``, ``UNet``), the
 adversarial objectives, and ``srgan.metrics`` (PSNR, SSIM, LPIPS, DISTS).
 """
@@ -66,6 +67,7 @@ if _own_command(sys.argv, getattr(sys, "orig_argv", [])):
 from srgan.backends import BackendError, build_upscaler
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
+from srgan.images import ImageError
 from srgan.inference import Upscaler
 from srgan.objectives import (
     AdversarialObjective,
@@ -80,7 +82,7 @@ from srgan.objectives import (
 )
 from srgan.pictures import upscale_image
 from srgan.resize import imresize
-from srgan.video import upscale_video
+from srgan.video import VideoError, upscale_video
 from srgan.weights import load_generator, load_model, save_generator
 
 __version__ = "0.1.0"
@@ -91,6 +93,7 @@ __all__ = [
     "BackendError",
     "CompactNet",
     "Hinge",
+    "ImageError",
     "LeastSquares",
     "MaxSurprise",
     "Minimax",
@@ -102,6 +105,7 @@ __all__ = [
     "Upscaler",
     "UNet",
     "VGGStyle",
+    "VideoError",
     "WassersteinGP",
     "__version__",
     "build_upscaler",

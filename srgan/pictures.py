@@ -167,6 +167,21 @@ def upscale_picture(
     return finish_picture(picture, sr, size, upscale_alpha(upscaler, picture, out_dtype, alpha))
 
 
+def module_upscaler(
+    network: nn.Module,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    tile: int | None | Literal["auto"] = "auto",
+) -> Upscaler:
+    """An ``Upscaler`` of a network in memory, with ``upscale_image``'s defaults:
+    ``precision`` auto is fp16 on CUDA and fp32 on the CPU, ``tile`` auto ``DEFAULT_TILE``."""
+    if precision == "auto":
+        precision = "fp16" if resolve_device(device).type == "cuda" else "fp32"
+    side = resolve_tile(tile, onnx_cpu=False)
+    return Upscaler(network, device=device, precision=precision, tile=side)  # type: ignore[arg-type]
+
+
 @functools.lru_cache(maxsize=4)
 def cached_upscaler(
     spec: str,
@@ -277,10 +292,7 @@ def upscale_image(
                 f"backend {backend!r} needs the model's name or weights file (a network in "
                 "memory runs with PyTorch; srgan.save_generator writes its file)"
             )
-        side = resolve_tile(tile, onnx_cpu=False)
-        if precision == "auto":
-            precision = "fp16" if resolve_device(device).type == "cuda" else "fp32"
-        upscaler = Upscaler(model, device=device, precision=precision, tile=side)  # type: ignore[arg-type]
+        upscaler = module_upscaler(model, device=device, precision=precision, tile=tile)
     else:
         upscaler = cached_upscaler(
             str(model), device, precision, tile, backend, file_stamp(str(model))

@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from srgan.images import atomic_path
 from srgan.inference import Upscaler
-from srgan.pictures import from_batch, resize
+from srgan.pictures import from_batch, module_upscaler, resize
 
 # Container by output suffix (FFmpeg's muxer names).
 CONTAINERS = {
@@ -348,7 +349,7 @@ class _Stopped(Exception):
 def upscale_video(
     source: str | Path,
     target: str | Path,
-    upscaler: Upscaler | str,
+    upscaler: Upscaler | nn.Module | str,
     *,
     outscale: float | None = None,
     crf: int | None = None,
@@ -360,7 +361,8 @@ def upscale_video(
     total: Callable[[int | None], None] | None = None,
 ) -> VideoResult:
     """Upscale the video ``source`` into ``target`` (its suffix picks the container) with
-    ``upscaler`` (or the model a name or file gives, as ``srgan.backends.build_upscaler``).
+    ``upscaler`` (or the model a name or file gives, as ``srgan.backends.build_upscaler``,
+    or a network in memory, run as ``srgan.upscale_image`` runs one).
 
     ``progress(n)`` is called with the number of frames written after each batch,
     ``total(frames)`` once with the frame count the input declares (``None`` if unknown).
@@ -375,7 +377,9 @@ def upscale_video(
         target.exists() and os.path.samefile(source, target)  # case-insensitive volumes
     ):
         raise ValueError(f"refusing to write over the input {source}: give another target")
-    if not isinstance(upscaler, Upscaler):  # a model's name or file
+    if isinstance(upscaler, nn.Module):
+        upscaler = module_upscaler(upscaler)
+    elif not isinstance(upscaler, Upscaler):  # a model's name or file
         from srgan.backends import build_upscaler
 
         upscaler = build_upscaler(str(upscaler))

@@ -19,7 +19,7 @@ from srgan.images import read_image
 from srgan.pictures import fill_hidden
 from srgan.upscale import main
 from srgan.weights import save_generator
-from tests.conftest import smooth_image, tiny_compact
+from tests.conftest import make_video, smooth_image, tiny_compact
 
 
 @pytest.fixture
@@ -393,3 +393,16 @@ def test_a_16bit_png_opened_with_pillow_keeps_its_16_bits(
         out = srgan.upscale_image(opened, model, device="cpu")
     expected = to_8bit(srgan.upscale_image(np.dstack([gray, alpha]), model, device="cpu"))
     assert out.mode == "LA" and np.array_equal(np.asarray(out), expected)
+
+
+def test_the_packages_errors_and_a_network_in_memory_on_a_video(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    with pytest.raises(srgan.ImageError, match="floating-point pixels"):
+        srgan.upscale_image(Image.new("F", (4, 4)), model, device="cpu")
+    (tmp_path / "clip.mp4").write_bytes(b"not a video")
+    with pytest.raises(srgan.VideoError):
+        srgan.upscale_video(tmp_path / "clip.mp4", tmp_path / "out.mp4", model)
+    # A network in memory runs as upscale_image runs it.
+    clip = make_video(tmp_path / "clip.mkv", frames=3, audio=None)
+    assert srgan.upscale_video(clip, tmp_path / "x4.mkv", model).frames == 3
