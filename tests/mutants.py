@@ -1113,6 +1113,41 @@ MUTANTS = [
         "    if False:",
         ("tests/test_speed.py",),
     ),
+    Mutant(
+        "import-takes-over-any-m-program",
+        "srgan/__init__.py",
+        '                return module.split(".")[0] in ("srgan", "benchmarks")',
+        "                return True",
+        ("tests/test_pictures.py",),
+    ),
+    Mutant(
+        "load-model-draws-from-the-callers-random-state",
+        "srgan/weights.py",
+        "    with torch.random.fork_rng(devices=[]):",
+        '    with torch.device("cpu"):',
+        ("tests/test_pictures.py",),
+    ),
+    Mutant(
+        "pil-16bit-png-decoded-to-8-bits",
+        "srgan/images.py",
+        "    if _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:",
+        "    if False:",
+        IMAGES,
+    ),
+    Mutant(
+        "upscaler-options-ignored",
+        "srgan/pictures.py",
+        '        if ignored := [name for name, value in given.items() if value != "auto"]:',
+        "        if ignored := []:",
+        ("tests/test_pictures.py",),
+    ),
+    Mutant(
+        "terminal-bar-in-a-log",
+        "srgan/jobs.py",
+        "    if enabled and not sys.stderr.isatty():",
+        "    if False:",
+        ("tests/test_upscale.py",),
+    ),
 ]
 
 
