@@ -87,11 +87,15 @@ def mixed_seed(*numbers: int) -> int:
 class RandomCrops(Dataset):
     """Random ``crop_size`` HR crops (and the aligned LR crops, for paired data), augmented.
 
-    ``length`` is the number of samples an epoch draws; image ``i % len(images)`` is used
-    for index ``i`` (taken modulo ``length``), so every image is visited evenly. The crop
-    and the flips of index ``i`` come from a generator seeded by ``(seed, i)``: the same
-    index always gives the same sample, in any worker (``DrawSampler`` makes every index of
-    a run distinct).
+    ``length`` is the number of samples an epoch draws. ``DrawSampler``'s index ``i`` (draw
+    ``n = i // length`` of the run, in slot ``i % length`` of its epoch ``n // length``)
+    takes image ``(epoch * length + slot) % len(images)``: each epoch the images that
+    follow the last epoch's, so every image is visited evenly however ``length`` compares
+    with their number (an epoch shorter than the folder does not keep to its first
+    images). An index below ``length`` (a plain loader) is its slot in epoch 0. The crop and
+    the flips of index ``i`` come from a generator seeded by ``(seed, i)``: the same index
+    always gives the same sample, in any worker (``DrawSampler`` makes every index of a run
+    distinct).
     """
 
     def __init__(
@@ -117,7 +121,8 @@ class RandomCrops(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        i = index % self.length % len(self.images)
+        draw, slot = divmod(index, self.length)
+        i = (draw // self.length * self.length + slot) % len(self.images)
         hr = self.images[i]
         s, size = self.scale, self.crop_size
         draw = torch.Generator().manual_seed(mixed_seed(self.seed, index))

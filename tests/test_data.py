@@ -343,3 +343,17 @@ def test_validation_lr_is_bicubic_unless_a_profile_is_named(image_dir: Path) -> 
         SRDataModule(str(image_dir), val_degradation="extreme")
     with pytest.raises(ValueError, match="class_path"):
         SRDataModule(str(image_dir), degradation="realistic")
+
+
+@pytest.mark.parametrize("count", [10, 3, 4])
+def test_every_image_is_drawn_evenly_whatever_the_epoch_length(count: int) -> None:
+    """10 images and 4 draws an epoch: epochs go on through the folder (it used to be its
+    first 4 images, forever); 3 images: none drawn more than once above the others."""
+    images = [torch.full((3, 8, 8), k, dtype=torch.uint8) for k in range(count)]
+    length = 4
+    crops = RandomCrops(images, crop_size=4, scale=4, length=length, augment=False)
+    sampler = DrawSampler(length, seed=0)
+    epochs = 15
+    drawn = [int(crops[index]["hr"][0, 0, 0]) for _ in range(epochs) for index in sampler]
+    counts = [drawn.count(k) for k in range(count)]
+    assert sum(counts) == epochs * length and max(counts) - min(counts) <= 1, counts
