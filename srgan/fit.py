@@ -268,19 +268,36 @@ class SRCLI(LightningCLI):
             if not Path(ckpt_path).is_file():
                 raise FileNotFoundError(f"--ckpt_path: checkpoint not found: {ckpt_path}")
             self._take_checkpoint(subcommand, ckpt_path)
-        super()._parse_ckpt_path()
+        # Not Lightning's merge of the checkpoint's hyper-parameters over the config: the
+        # config (its files and the command line) builds the model, with a checkpoint path
+        # as with --ckpt_path last (found later); _take_checkpoint names what differs.
         if ckpt_path is not None and self.config[subcommand]["model"].get("init_from"):
             # Resuming: the checkpoint holds every network; the file the run started from
             # (recorded in its hyper-parameters) is neither needed nor perhaps still there.
             self.config[subcommand]["model"]["init_from"] = None
 
     def _take_checkpoint(self, subcommand: str, path: str) -> None:
-        """Read ``path`` (weights only), refuse one of another stage, and keep it for
-        before_fit, which checks that it fits the model the config builds."""
+        """Read ``path`` (weights only), refuse one of another stage, and keep it for the
+        before_* hook, which checks that it fits the model the config builds. Resuming with
+        other options than the checkpoint's says which, and which of them cannot apply."""
         checkpoint = load_checkpoint(path)
-        check_stage(checkpoint, self.config[subcommand]["model"].get("stage"), path)
+        model = self.config[subcommand]["model"]
+        check_stage(checkpoint, model.get("stage"), path, resuming=subcommand == "fit")
+        self.checkpoint = checkpoint
         if subcommand == "fit":
-            self.checkpoint = checkpoint
+            changed, kept = resume_differences(checkpoint, model)
+            if changed:
+                print(
+                    f"note: resuming with options other than the checkpoint's: {', '.join(changed)}",
+                    file=sys.stderr,
+                )
+            if kept:
+                print(
+                    f"note: the optimizers and schedules go on from the checkpoint's state, so "
+                    f"{', '.join(kept)} do not apply; to change them, start a new run from "
+                    "its weights with --model.init_from",
+                    file=sys.stderr,
+                )
 
     def _run_subcommand(self, subcommand: str) -> None:
         if self.config_init[subcommand].get("ckpt_path") == "last":
@@ -334,9 +351,9 @@ class SRCLI(LightningCLI):
                 )
         checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
         if checkpoint is not None:
-            check_resumable(
-                checkpoint, model, self.config[self.subcommand]["ckpt_path"], self.trainer.max_steps
-            )
+            path = self.config[self.subcommand]["ckpt_path"]
+            check_fits(checkpoint, model, path, resuming=True)
+            check_steps_left(checkpoint, path, self.trainer.max_steps)
         if (
             isinstance(model, SRGAN)
             and model.perceptual_loss is not None
@@ -358,6 +375,56 @@ class SRCLI(LightningCLI):
                 self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
             self.trainer.num_sanity_val_steps = 0
 
+    def _check_scored_checkpoint(self) -> None:
+        """validate, test, predict: a checkpoint that does not fit the model is one line."""
+        checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
+        if checkpoint is not None:
+            path = self.config[self.subcommand]["ckpt_path"]
+            check_fits(checkpoint, self.model, path, resuming=False)
+
+    before_validate = before_test = before_predict = _check_scored_checkpoint
+
+
+def resume_differences(checkpoint: dict[str, Any], model: Any) -> tuple[list[str], list[str]]:
+    """The model options of the config (``model``, its namespace) that differ from the
+    checkpoint's: those that apply (its hyper-parameters) and those its saved optimizer
+    and schedule states override (``lr 0.05 (saved: 0.001)``)."""
+
+    def same(given: Any, saved: Any) -> bool:
+        if isinstance(saved, dict) and not isinstance(given, dict):  # MultiStepLR's Counter
+            saved = sorted(k for k, n in saved.items() for _ in range(n))
+        if isinstance(given, (list, tuple)) and isinstance(saved, (list, tuple)):
+            return list(given) == list(saved)
+        return given == saved
+
+    hparams = checkpoint.get("hyper_parameters", {})
+    changed = [
+        f"{key} {model.get(key)} (saved: {saved})"
+        for key, saved in hparams.items()
+        if key not in ("_instantiator", "init_from")
+        and key in model
+        and not same(model.get(key), saved)
+    ]
+    kept = []
+    states = [
+        ("optimizer", checkpoint.get("optimizer_states") or []),
+        ("scheduler", checkpoint.get("lr_schedulers") or []),
+    ]
+    for kind, saved_states in states:
+        for index, network in enumerate(("generator", "discriminator")):
+            given = model.get(f"{network}_{kind}")
+            if given is None or index >= len(saved_states):
+                continue
+            saved = saved_states[index]
+            if kind == "optimizer":
+                groups = saved.get("param_groups") or [{}]
+                saved = {**groups[0], "lr": groups[0].get("initial_lr", groups[0].get("lr"))}
+            for key, value in (given.get("init_args") or {}).items():
+                # last_epoch: the schedule's position, not an option (its default is -1).
+                if key in saved and key != "last_epoch" and not same(value, saved[key]):
+                    kept.append(f"{network}_{kind} {key} {value} (saved: {saved[key]})")
+    return changed, kept
+
 
 def last_checkpoint(trainer: L.Trainer) -> str:
     """The newest ``last.ckpt`` of the runs under the logger's folder (``version_*``)."""
@@ -372,22 +439,30 @@ def last_checkpoint(trainer: L.Trainer) -> str:
     return str(found[-1])
 
 
-def check_stage(checkpoint: dict[str, Any], stage: str | None, path: str) -> None:
+def check_stage(
+    checkpoint: dict[str, Any], stage: str | None, path: str, *, resuming: bool = True
+) -> None:
     """``ValueError`` when the checkpoint was saved in another stage than the config's."""
     saved = checkpoint.get("hyper_parameters", {}).get("stage")
     if saved and stage and saved != stage:
+        if resuming:
+            what = (
+                "resume with the config.yaml in its run folder; to start a new stage from "
+                "its generator, give it as --model.init_from instead"
+            )
+        else:
+            what = f"give the config.yaml in its run folder (or --model.stage {saved})"
         raise ValueError(
             f"--ckpt_path {path} was saved in stage {saved}, and this config is stage "
-            f"{stage}: resume with the config.yaml in its run folder; to start a new stage "
-            "from its generator, give it as --model.init_from instead"
+            f"{stage}: {what}"
         )
 
 
-def check_resumable(
-    checkpoint: dict[str, Any], model: L.LightningModule, path: str, max_steps: int
+def check_fits(
+    checkpoint: dict[str, Any], model: L.LightningModule, path: str, *, resuming: bool
 ) -> None:
-    """``ValueError`` (one line, before any work) when the checkpoint cannot resume this
-    run: its weights do not fit the model the config builds, or it has no step left."""
+    """``ValueError`` (one line, before any work) when the checkpoint's weights do not fit
+    the model the config builds."""
     saved = {k: tuple(v.shape) for k, v in checkpoint.get("state_dict", {}).items()}
     wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     problems = []
@@ -403,12 +478,22 @@ def check_resumable(
         stage = getattr(model, "hparams", {}).get("stage")
         if saved_stage and stage and saved_stage != stage:
             problems.insert(0, f"it was saved in stage {saved_stage}, this config is stage {stage}")
+        if resuming:
+            what = (
+                "Resuming needs the config the run was made with (the config.yaml in its run "
+                "folder); to start a new run or stage from its generator, give it as "
+                "--model.init_from instead"
+            )
+        else:
+            what = "Give the config the run was made with (the config.yaml in its run folder)"
         raise ValueError(
             f"--ckpt_path {path} does not fit the model this config builds: "
-            f"{'; '.join(problems)}. Resuming needs the config the run was made with (the "
-            "config.yaml in its run folder); to start a new run or stage from its generator, "
-            "give it as --model.init_from instead"
+            f"{'; '.join(problems)}. {what}"
         )
+
+
+def check_steps_left(checkpoint: dict[str, Any], path: str, max_steps: int) -> None:
+    """``ValueError`` when a run resumed from ``checkpoint`` would have no step to train."""
     step = checkpoint.get("global_step", 0)
     if max_steps is not None and max_steps >= 0 and step >= max_steps:
         raise ValueError(

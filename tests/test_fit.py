@@ -576,6 +576,46 @@ def test_resuming_does_not_need_the_file_the_run_started_from(
         assert not [w for w in caught if note in str(w.message)], note
 
 
+def test_a_resumed_run_takes_the_options_given_and_names_what_differs(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint path and --ckpt_path last alike: the command line's model options
+    apply (Lightning's own merge put the checkpoint's back in silence, for a path only),
+    and those the saved optimizer and schedule states override are named."""
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    first = main(["fit", *args, "--trainer.max_steps=2"])
+    last = first.trainer.checkpoint_callback.last_model_path
+    capsys.readouterr()
+    lr = "--model.generator_optimizer.init_args.lr=0.05"
+    # "last": the newest last.ckpt, the run just resumed (which saved gradient_clip 0.5).
+    for steps, resume, clip, saved in [(3, last, 0.5, None), (4, "last", 0.25, 0.5)]:
+        resume_args = [f"--trainer.max_steps={steps}", f"--ckpt_path={resume}"]
+        resumed = main(["fit", *args, *resume_args, f"--model.gradient_clip={clip}", lr])
+        assert resumed.model.hparams.gradient_clip == clip
+        assert resumed.trainer.optimizers[0].param_groups[0]["initial_lr"] != 0.05
+        err = capsys.readouterr().err
+        assert f"other than the checkpoint's: gradient_clip {clip} (saved: {saved})" in err, err
+        assert "so generator_optimizer lr 0.05 (saved: 0.001) do not apply" in err, err
+
+
+def test_a_checkpoint_that_does_not_fit_is_one_line_when_scored_too(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    last = main(["fit", *args, "--trainer.max_steps=1"]).trainer.checkpoint_callback.last_model_path
+    wider = "--model.generator.init_args.num_features=16"
+    for subcommand in ("validate", "test", "predict"):
+        extra = [] if subcommand == "validate" else [f"--data.test_dir={image_dir}"]
+        with pytest.raises(
+            ValueError,
+            match="does not fit the model this config builds: .* "
+            "Give the config the run was made with",
+        ):
+            main([subcommand, *args, *extra, f"--ckpt_path={last}", wider])
+    with pytest.raises(ValueError, match=r"stage psnr, and this config is stage gan: give the"):
+        main(["validate", *args, f"--ckpt_path={last}", "--model.stage=gan"])
+
+
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     tmp_path: Path,
 ) -> None:
