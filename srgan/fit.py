@@ -325,7 +325,18 @@ class SRCLI(LightningCLI):
             kept = [name for name in kept if Path(folder, name).exists()]
             print(f"run folder: {folder} ({', '.join(kept)})", file=sys.stderr)
 
+    def check_precision(self) -> None:
+        """Only fp32 and the mixed precisions: a "-true" half (or double) precision casts
+        the networks, not the batches, and ended in a dtype-mismatch traceback."""
+        precision = str(self.trainer.precision)
+        if precision.endswith("-true") and precision != "32-true":
+            raise ValueError(
+                f"--trainer.precision {precision} is not supported: use 32-true, 16-mixed "
+                "(CUDA) or bf16-mixed (half-precision compute with float32 weights)"
+            )
+
     def before_fit(self) -> None:
+        self.check_precision()
         model = self.model
         # SRGAN steps its optimizers itself (manual optimization): these Trainer options
         # would stop Lightning with a traceback.
@@ -377,6 +388,7 @@ class SRCLI(LightningCLI):
 
     def _check_scored_checkpoint(self) -> None:
         """validate, test, predict: a checkpoint that does not fit the model is one line."""
+        self.check_precision()
         checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
         if checkpoint is not None:
             path = self.config[self.subcommand]["ckpt_path"]

@@ -616,6 +616,16 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_when_scored_too(
         main(["validate", *args, f"--ckpt_path={last}", "--model.stage=gan"])
 
 
+@pytest.mark.parametrize("precision", ["bf16-true", "16-true", "64-true"])
+def test_a_true_half_or_double_precision_is_one_line(
+    image_dir: Path, tmp_path: Path, precision: str
+) -> None:
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    for subcommand in ("fit", "validate"):
+        with pytest.raises(ValueError, match=f"precision {precision} is not supported: use"):
+            main([subcommand, *args, f"--trainer.precision={precision}"])
+
+
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     tmp_path: Path,
 ) -> None:
