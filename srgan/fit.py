@@ -32,6 +32,7 @@ from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
+from srgan.callbacks import ModelCheckpoint
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
@@ -100,6 +101,85 @@ class BatchesRan(L.Callback):
     on_validation_batch_start = on_test_batch_start = on_predict_batch_start = on_train_batch_start
 
 
+class GracefulStop(L.Callback):
+    """Ctrl-C while training stops the run after the batch under way, as a finished run
+    stops: ``last.ckpt`` holds that step, and resuming goes on exactly (a second Ctrl-C
+    stops at once). SIGTERM (a scheduler's, ``kill``), which Lightning turns into an exit
+    at the end of a batch, saves ``last.ckpt`` there too. ``stopped`` says which signal
+    stopped the run (``fit.command`` exits 130 or 143 with a line saying where it stopped).
+    """
+
+    stopped: str | None = None
+    saved: str | None = None
+    step: int | None = None
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Not at fit start: Lightning notes the signal handlers after it, to put them back
+        # when the run ends, and would put this one back.
+        import signal
+        import threading
+
+        GracefulStop.stopped = GracefulStop.saved = GracefulStop.step = None
+        self.requested = False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt  # the second Ctrl-C: at once
+        self.requested = True
+        print(
+            "\nCtrl-C: stopping after this batch and saving last.ckpt (Ctrl-C again to stop "
+            "at once, unsaved)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        requested = self.requested
+        if trainer.world_size > 1:  # every process stops after the same batch
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if requested:
+            GracefulStop.stopped = "SIGINT"
+            trainer.should_stop = True
+
+    def _restore(self) -> None:
+        import signal
+        import threading
+
+        if self.previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+        self._note(trainer)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        self._restore()
+        if isinstance(exception, KeyboardInterrupt):
+            GracefulStop.stopped = "SIGINT"
+        elif isinstance(exception, SIGTERMException):
+            GracefulStop.stopped = "SIGTERM"
+            checkpoint = trainer.checkpoint_callback
+            if isinstance(checkpoint, ModelCheckpoint) and trainer.state.fn == "fit":
+                checkpoint.on_train_end(trainer, pl_module)  # at a batch's end: resumable
+            self._note(trainer)
+
+    def _note(self, trainer: L.Trainer) -> None:
+        checkpoint = trainer.checkpoint_callback
+        if GracefulStop.stopped and checkpoint is not None and checkpoint.last_model_path:
+            GracefulStop.saved, GracefulStop.step = checkpoint.last_model_path, trainer.global_step
+
+
 class RunFolder(L.Callback):
     """Names the run folder once the run has started (its data read, its checkpoint
     loaded), so that a run stopped by a bad argument names no folder."""
@@ -122,9 +202,13 @@ class RunFolder(L.Callback):
 def run_folder(trainer: L.Trainer) -> str | None:
     """The run's log folder: relative to the working directory when inside it."""
     folder = log_folder(trainer)
-    if folder is None:
-        return None
-    return str(folder.relative_to(Path.cwd())) if folder.is_relative_to(Path.cwd()) else str(folder)
+    return None if folder is None else shown_path(folder)
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as messages show it: relative to the working directory when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def log_folder(trainer: L.Trainer) -> Path | None:
@@ -307,7 +391,7 @@ class SRCLI(LightningCLI):
             self._take_checkpoint(subcommand, path)
             self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
             print(f"--ckpt_path last: {path}", file=sys.stderr)
-        self.trainer.callbacks += [BatchesRan(), RunFolder()]
+        self.trainer.callbacks += [BatchesRan(), RunFolder(), GracefulStop()]
         folder = log_folder(self.trainer)
         existed = existing_ancestor(folder) if folder is not None else None
         try:
@@ -539,8 +623,11 @@ def command(args: list[str] | None = None) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     BatchesRan.ran = False
+    GracefulStop.stopped = None
     try:
         main(args)
+        if GracefulStop.stopped:
+            return stopped_by_signal()
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         if BatchesRan.ran:
             raise
@@ -557,12 +644,33 @@ def command(args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit:
+        # Lightning exits 1 on Ctrl-C and with no status on SIGTERM (success, to a
+        # scheduler): the signal's status instead, and where the run stopped.
+        if GracefulStop.stopped:
+            return stopped_by_signal()
+        raise
     finally:
         # A process group left to the interpreter's exit can abort it (a gloo thread still
         # joinable when its owner is destroyed: "terminate called ..."); close it here.
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
     return 0
+
+
+def stopped_by_signal() -> int:
+    """The line and the exit status of a run that a signal stopped."""
+    signal_name = GracefulStop.stopped
+    if GracefulStop.saved:
+        print(
+            f"stopped by {signal_name} at step {GracefulStop.step}: saved "
+            f"{shown_path(GracefulStop.saved)} "
+            "(resume with --ckpt_path last, or that path)",
+            file=sys.stderr,
+        )
+    else:
+        print("interrupted" if signal_name == "SIGINT" else "terminated", file=sys.stderr)
+    return 143 if signal_name == "SIGTERM" else 130
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import warnings
@@ -624,6 +626,34 @@ def test_a_true_half_or_double_precision_is_one_line(
     for subcommand in ("fit", "validate"):
         with pytest.raises(ValueError, match=f"precision {precision} is not supported: use"):
             main([subcommand, *args, f"--trainer.precision={precision}"])
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_training_after_its_batch_with_a_checkpoint(
+    image_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    signum: int,
+    status: int,
+) -> None:
+    """Ctrl-C (or a scheduler's SIGTERM) during step 3: the run stops when that batch is
+    done, as a finished run does, with last.ckpt at step 3 and the signal's exit status
+    (Lightning exited 1 on Ctrl-C, losing the steps since the last save, and 0 on SIGTERM)."""
+    from srgan import fit as fit_module
+
+    def send(self: object, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step == 3:
+            os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(fit_module.BatchesRan, "on_train_batch_end", send, raising=False)
+    args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    assert fit_module.command([*args, "--trainer.max_steps=1000"]) == status
+    err = capsys.readouterr().err
+    stop = re.search(r"stopped by SIG(INT|TERM) at step (\d+): saved (\S+\.ckpt) \(resume", err)
+    assert stop is not None and stop[2] == "3", err
+    assert torch.load(stop[3], weights_only=True)["global_step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
