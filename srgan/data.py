@@ -385,6 +385,11 @@ class SRDataModule(L.LightningDataModule):
 
     def _build_train(self, files: list[Path]) -> RandomCrops:
         images, files = load_images(files)
+        if not images:
+            raise ValueError(
+                "none of the training images could be read (the warning above names them): "
+                f"check --data.train_dir ({', '.join(map(str, self.train_dirs))})"
+            )
         lr_images = None
         if self.train_lr_dir is not None:
             lr_files = self._paired_lr(files)

@@ -83,6 +83,15 @@ def test_unreadable_files_are_reported_by_name(image_dir: Path) -> None:
         dm.setup("fit")
 
 
+def test_a_folder_of_unreadable_images_says_so(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.png").write_bytes(b"not a png")
+    dm = SRDataModule(str(tmp_path), crop_size=32, val_holdout=0, num_workers=0)
+    with pytest.warns(UserWarning, match="skipping 3 unreadable"):
+        with pytest.raises(ValueError, match="none of the training images could be read"):
+            dm.setup("fit")
+
+
 def test_a_validation_set_of_unreadable_images_stops_training_before_it_starts(
     tmp_path: Path,
 ) -> None:
