@@ -325,18 +325,29 @@ class SRCLI(LightningCLI):
                 if option.dest == "ckpt_path":
                     option.help = CKPT_PATH_HELP
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        # Kept to tell the folders given on the command line from those of config files.
+        self.arguments = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        super().parse_arguments(parser, args)
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
         data = config.get("data")
         if data is None:
             return
+        arguments = getattr(self, "arguments", [])
         for key in DATA_FOLDERS:
             value = data.get(key)
+            option = f"--data.{key}"
+            # Given on the command line: from the working directory only, not searched for
+            # from the config files' folders as their own values are.
+            given_here = any(a == option or a.startswith(f"{option}=") for a in arguments)
+            search = [] if given_here else files
             if isinstance(value, str):
-                data[key] = find_folder(value, files)
+                data[key] = find_folder(value, search)
             elif isinstance(value, list):
-                data[key] = [find_folder(v, files) for v in value]
+                data[key] = [find_folder(v, search) for v in value]
             # A missing folder names its option (the loader would say only its path).
             given = data.get(key)
             for folder in [given] if isinstance(given, str) else given or []:

@@ -690,6 +690,20 @@ def test_data_loader_workers_default_to_the_machine(image_dir: Path) -> None:
     assert data.train_dataloader().pin_memory is torch.cuda.is_available()
 
 
+def test_a_folder_on_the_command_line_is_not_searched_for_near_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """debug.yaml's own "samples" is found beside the project from any folder; "samples"
+    typed on the command line is the working directory's (none here), not the project's."""
+    monkeypatch.chdir(tmp_path)
+    config = ["--config", str(CONFIGS / "debug.yaml")]
+    found = main(config, run=False).config["data"]["train_dir"]  # run=False: no subcommand
+    assert Path(found).is_absolute() and Path(found).name == "samples"
+    for given in (["--data.train_dir", "samples"], ["--data.train_dir=samples"]):
+        with pytest.raises(FileNotFoundError, match="--data.train_dir: image folder not found"):
+            main([*config, *given], run=False)
+
+
 def test_data_folders_may_start_with_the_home_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
