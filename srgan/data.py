@@ -306,8 +306,16 @@ class SRDataModule(L.LightningDataModule):
         val_degradation: Literal["bicubic", "light", "medium", "heavy"] = "bicubic",
     ) -> None:
         super().__init__()
-        if crop_size % scale:
-            raise ValueError(f"crop_size {crop_size} must be a multiple of scale {scale}")
+        if crop_size <= 0 or crop_size % scale:
+            raise ValueError(f"crop_size {crop_size} must be a positive multiple of scale {scale}")
+        for name, value, least in [
+            ("batch_size", batch_size, 1),
+            ("steps_per_epoch", steps_per_epoch, 1),
+            ("val_holdout", val_holdout, 0),
+            ("num_workers", 0 if num_workers is None else num_workers, 0),
+        ]:
+            if value < least:
+                raise ValueError(f"data.{name} must be at least {least}, got {value}")
         if val_degradation not in PROFILES:
             raise ValueError(f"val_degradation must be one of {PROFILES}, got {val_degradation!r}")
         if isinstance(degradation, str):

@@ -83,6 +83,25 @@ def test_unreadable_files_are_reported_by_name(image_dir: Path) -> None:
         dm.setup("fit")
 
 
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ({"crop_size": 0}, "crop_size 0 must be a positive multiple of scale 4"),
+        ({"crop_size": -4}, "crop_size -4 must be a positive multiple"),
+        ({"crop_size": 30}, "crop_size 30 must be a positive multiple of scale 4"),
+        ({"batch_size": 0}, "data.batch_size must be at least 1, got 0"),
+        ({"steps_per_epoch": 0}, "data.steps_per_epoch must be at least 1"),
+        ({"val_holdout": -1}, "data.val_holdout must be at least 0"),
+        ({"num_workers": -1}, "data.num_workers must be at least 0"),
+    ],
+)
+def test_impossible_data_options_are_refused_at_once(
+    image_dir: Path, option: dict[str, int], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        SRDataModule(str(image_dir), **option)
+
+
 def test_a_folder_of_unreadable_images_says_so(tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.png").write_bytes(b"not a png")
