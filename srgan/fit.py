@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -287,13 +288,35 @@ class SRArgumentParser(LightningArgumentParser):
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
         prog = parser.prog.replace(" [options]", "")
-        lines = [f"error: {message.strip()}"]
+        lines = [f"error: {plain_union_error(message).strip()}"]
         for key, base in CLASS_OPTIONS.items():
-            if f'"{key}"' in message:
+            # The classes known, unless the one given was found (its arguments are wrong).
+            if f'"{key}"' in message and "Problem with given class_path" not in message:
                 lines.append(f"known {key} classes: {', '.join(subclass_names(base))}")
         lines.append(f"tip: `{prog} --help` lists every option")
         sys.stderr.write("\n".join(lines) + "\n")
         self.exit(2)
+
+
+def plain_union_error(message: str) -> str:
+    """jsonargparse's report on an optional class whose arguments were refused (a union
+    with None: both failures, the types, the namespace given) as the class and its own
+    reasons, on one line; any other message as it is."""
+    found_class = "Problem with given class_path" in message
+    if not (found_class or message.lstrip().startswith("Does not validate against any")):
+        return message  # e.g. a class not found: jsonargparse's list of what it tried
+    reasons: list[str] = []
+    for line in message.splitlines():
+        text = line.strip()
+        if text.startswith("- "):
+            reasons.append(text[2:])
+        elif reasons and line.startswith("    ") and not text.startswith("Given value"):
+            reasons[-1] += f" {text}"  # the item's further lines
+    reasons = [r for r in reasons if "Expected a <class 'NoneType'>" not in r]
+    if not reasons:
+        return message
+    found = re.search(r"class_path='([\w.]+)'", message)
+    return f"{found[1]}: {'; '.join(reasons)}" if found else "; ".join(reasons)
 
 
 class SRCLI(LightningCLI):
@@ -642,7 +665,7 @@ def command(args: list[str] | None = None) -> int:
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         if BatchesRan.ran:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {plain_union_error(str(error))}", file=sys.stderr)
         return 2
     except MisconfigurationException as error:  # e.g. a GPU config on a machine without one
         if BatchesRan.ran:

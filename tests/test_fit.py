@@ -420,6 +420,30 @@ def test_a_bad_option_is_the_error_and_the_names_that_work(
     assert "python -m srgan.fit fit --help" in err
 
 
+def test_a_class_whose_arguments_are_refused_is_named_with_its_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not jsonargparse's union report (both failures, the types, the namespace given),
+    nor the list of known classes when the class was found."""
+    from srgan.fit import command
+
+    base = ["fit", "--config", str(CONFIGS / "debug_gan.yaml"), "--model.objective=MaxSurprise"]
+    for value, says in [
+        ("-1", "error: srgan.MaxSurprise: tau must be a positive finite number, got -1.0\n"),
+        (
+            "abc",
+            "srgan.MaxSurprise': Parser key \"tau\": Expected a <class 'float'>. Got value: abc",
+        ),
+    ]:
+        try:  # a value of the wrong type: a parse error; a refused one: at instantiation
+            code = command([*base, f"--model.objective.tau={value}"])
+        except SystemExit as stop:
+            code = stop.code
+        assert code == 2
+        err = capsys.readouterr().err
+        assert says in err and "Union" not in err and "known model.objective" not in err, err
+
+
 @pytest.mark.slow  # three runs of two processes that import torch: about 30 s
 def test_ddp_on_two_cpu_processes_trains_and_logs_the_single_process_metrics(
     image_dir: Path, tmp_path: Path
