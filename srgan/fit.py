@@ -259,8 +259,9 @@ SUBCOMMAND_HELP = {
 
 
 CKPT_PATH_HELP = (
-    "a checkpoint to resume (fit) or to score (validate, test, predict): a path, or "
-    "last: the newest last.ckpt of the runs under the config's lightning_logs/"
+    "a checkpoint to resume (fit) or to score (validate, test, predict): a path; last: the "
+    "newest last.ckpt of the runs under the config's lightning_logs/; best: the best "
+    "checkpoint that run kept (its ModelCheckpoint monitoring a metric)"
 )
 
 
@@ -418,13 +419,16 @@ class SRCLI(LightningCLI):
                 )
 
     def _run_subcommand(self, subcommand: str) -> None:
-        if self.config_init[subcommand].get("ckpt_path") == "last":
-            # Lightning looks for "last" in this new run's own (empty) checkpoint folder,
-            # finds nothing and trains from scratch: the last run's last.ckpt is meant.
+        which = self.config_init[subcommand].get("ckpt_path")
+        if which in ("last", "best"):
+            # Lightning looks for these in this new run's own (empty) checkpoint folder,
+            # finds nothing and trains from scratch: the last run's checkpoints are meant.
             path = last_checkpoint(self.trainer)
+            if which == "best":
+                path = best_checkpoint(path)
             self._take_checkpoint(subcommand, path)
             self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
-            print(f"--ckpt_path last: {path}", file=sys.stderr)
+            print(f"--ckpt_path {which}: {path}", file=sys.stderr)
         self.trainer.callbacks += [BatchesRan(), RunFolder(), GracefulStop()]
         folder = log_folder(self.trainer)
         existed = existing_ancestor(folder) if folder is not None else None
@@ -567,6 +571,23 @@ def last_checkpoint(trainer: L.Trainer) -> str:
             "checkpoint's path"
         )
     return str(found[-1])
+
+
+def best_checkpoint(last: str) -> str:
+    """The best checkpoint that the run of ``last`` (a ``last.ckpt``) recorded: its
+    ``ModelCheckpoint`` that monitors a metric; ``FileNotFoundError`` without one."""
+    states = load_checkpoint(last).get("callbacks", {})
+    for key, state in states.items():
+        monitored = isinstance(state, dict) and "'monitor': None" not in key
+        if key.startswith("ModelCheckpoint") and monitored and state.get("best_model_path"):
+            best = Path(state["best_model_path"])
+            if not best.is_file():
+                raise FileNotFoundError(f"--ckpt_path best: {best} (recorded in {last}) is gone")
+            return str(best)
+    raise FileNotFoundError(
+        f"--ckpt_path best: the run of {last} kept no best checkpoint (its ModelCheckpoint "
+        "monitors no metric: set its monitor, e.g. val/psnr with mode max); give a path, or last"
+    )
 
 
 def check_stage(

@@ -642,6 +642,20 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_when_scored_too(
         main(["validate", *args, f"--ckpt_path={last}", "--model.stage=gan"])
 
 
+def test_ckpt_path_best_is_the_best_checkpoint_the_last_run_kept(tmp_path: Path) -> None:
+    from srgan.fit import best_checkpoint
+
+    best = tmp_path / "epoch=3-step=40.ckpt"
+    torch.save({"global_step": 40}, best)
+    key = "ModelCheckpoint{'monitor': 'val/psnr', 'mode': 'max', 'every_n_train_steps': 0}"
+    torch.save({"callbacks": {key: {"best_model_path": str(best)}}}, tmp_path / "last.ckpt")
+    assert best_checkpoint(str(tmp_path / "last.ckpt")) == str(best)
+    plain = "ModelCheckpoint{'monitor': None, 'mode': 'min', 'every_n_train_steps': 10}"
+    torch.save({"callbacks": {plain: {"best_model_path": str(best)}}}, tmp_path / "last.ckpt")
+    with pytest.raises(FileNotFoundError, match="kept no best checkpoint .* monitors no metric"):
+        best_checkpoint(str(tmp_path / "last.ckpt"))
+
+
 @pytest.mark.parametrize("precision", ["bf16-true", "16-true", "64-true"])
 def test_a_true_half_or_double_precision_is_one_line(
     image_dir: Path, tmp_path: Path, precision: str
