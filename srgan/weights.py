@@ -198,6 +198,11 @@ def network_states(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     a file with only one of the two gives it for both.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise FileNotFoundError(
+            f"{path} is a folder: give a weights file in it (a .safetensors, or an srgan.fit "
+            "checkpoint such as lightning_logs/version_0/checkpoints/last.ckpt)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
     if path.suffix.lower() == ".safetensors":

@@ -161,6 +161,8 @@ def test_init_grow_starts_a_bigger_compactnet_from_a_small_ones_outputs(tmp_path
     )
     with pytest.raises(ValueError, match="init_grow: the generator must be a CompactNet"):
         SRGAN(SRResNet(num_blocks=1, num_features=8), init_from=str(path), init_grow=True)
+    with pytest.raises(FileNotFoundError, match="init_from: .* is a folder: give a weights file"):
+        SRGAN(CompactNet(num_features=8, num_convs=4), init_from=str(path.parent))
 
 
 # -- resume ------------------------------------------------------------------------------
