@@ -1148,6 +1148,34 @@ MUTANTS = [
         "    if False:",
         ("tests/test_upscale.py",),
     ),
+    Mutant(
+        "training-draws-first-images-only",
+        "srgan/data.py",
+        "        i = (draw // self.length * self.length + slot) % len(self.images)",
+        "        i = slot % len(self.images)",
+        DATA,
+    ),
+    Mutant(
+        "resume-puts-the-checkpoints-options-back",
+        "srgan/fit.py",
+        "        # Not Lightning's merge of the checkpoint's hyper-parameters over the config: the",
+        "        super()._parse_ckpt_path()\n        #",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "ctrl-c-stops-at-once-unsaved",
+        "srgan/fit.py",
+        "            trainer.should_stop = True",
+        "            raise KeyboardInterrupt",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "command-line-folder-searched-near-the-config",
+        "srgan/fit.py",
+        "            search = [] if given_here else files",
+        "            search = files",
+        ("tests/test_fit.py",),
+    ),
 ]
 
 
