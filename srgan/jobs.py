@@ -52,6 +52,7 @@ from srgan.pictures import (
     peak_memory,
     upscale_alpha,
 )
+from srgan.progress import progress_bar
 from srgan.video import (
     CONTAINERS,
     DEFAULT_CRF,
@@ -497,79 +498,6 @@ def header_megapixels(path: Path) -> float:
     """An image's size in megapixels from its header (0 when it cannot be read)."""
     size = header_size(path)
     return size[0] * size[1] / 1e6 if size else 0.0
-
-
-# Seconds between progress lines when stderr is not a terminal (a log file, a pipe).
-LOG_EVERY = 30.0
-
-
-class LogLines:
-    """Progress for a log: stderr that is not a terminal gets a plain line every
-    ``LOG_EVERY`` seconds (none for work done sooner; a last one at the end after any),
-    never the carriage returns and redrawn bars of a terminal's progress bar. Takes the
-    calls the runs make of a tqdm bar."""
-
-    def __init__(self, *, desc: str = "", total: float | None = None, unit: str = "") -> None:
-        self.desc, self.total, self.unit = desc, total, unit
-        self.n: float = 0
-        self.postfix = ""
-        self.leave = True
-        self.digits = 0
-        self.start = self.last = time.monotonic()
-        self.lines = 0
-
-    def update(self, n: float = 1) -> None:
-        self.n += n
-        if time.monotonic() - self.last >= LOG_EVERY:
-            self._line()
-
-    def set_postfix_str(self, text: str) -> None:
-        self.postfix = text
-
-    def set_description_str(self, text: str) -> None:
-        self.desc = text
-
-    @staticmethod
-    def write(message: str, file: Any = None) -> None:
-        print(message, file=file or sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.lines and self.leave:
-            self._line()
-        self.lines = 0
-
-    def _line(self) -> None:
-        from tqdm import tqdm
-
-        self.last = time.monotonic()
-        elapsed = self.last - self.start
-        done = f"{self.n:.{self.digits}f}"
-        parts = [f"{done} {self.unit}"]
-        if self.total:
-            parts = [f"{done}/{self.total:.{self.digits}f} {self.unit} ({self.n / self.total:.0%})"]
-        rate = self.n / elapsed if elapsed > 0 else 0.0
-        parts.append(f"{rate:.3g} {self.unit}/s")
-        parts.append(f"{tqdm.format_interval(elapsed)} elapsed")
-        if self.total and rate > 0 and self.n < self.total:
-            parts.append(f"about {tqdm.format_interval((self.total - self.n) / rate)} left")
-        if self.postfix:
-            parts.append(self.postfix)
-        prefix = f"{self.desc}: " if self.desc else ""
-        self.write(prefix + ", ".join(parts))
-        self.lines += 1
-
-
-def progress_bar(enabled: bool, *, log_digits: int = 0, **options: Any) -> Any:
-    """A tqdm bar on a terminal, ``LogLines`` where stderr is a file or a pipe, a disabled
-    tqdm bar without ``enabled``. ``options``: tqdm's (``desc``, ``total`` and ``unit``
-    also ``LogLines``')."""
-    from tqdm.auto import tqdm
-
-    if enabled and not sys.stderr.isatty():
-        bar = LogLines(**{k: options[k] for k in ("desc", "total", "unit") if k in options})
-        bar.digits = log_digits
-        return bar
-    return tqdm(disable=not enabled, dynamic_ncols=True, file=sys.stderr, **options)
 
 
 class Progress:

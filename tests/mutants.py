@@ -1143,7 +1143,7 @@ MUTANTS = [
     ),
     Mutant(
         "terminal-bar-in-a-log",
-        "srgan/jobs.py",
+        "srgan/progress.py",
         "    if enabled and not sys.stderr.isatty():",
         "    if False:",
         ("tests/test_upscale.py",),

@@ -586,7 +586,7 @@ def test_progress_in_a_log_is_plain_lines_now_and_then(
 ) -> None:
     """stderr that is not a terminal (a log file, a pipe: as under pytest) gets a line per
     LOG_EVERY seconds and a last one, never carriage returns or redrawn bars."""
-    from srgan import jobs as jobs_module
+    from srgan import progress
     from srgan.upscale import main
 
     source = tmp_path / "in"
@@ -598,7 +598,7 @@ def test_progress_in_a_log_is_plain_lines_now_and_then(
     assert main([*args, "--backend", "torch"]) == 0
     quiet = capsys.readouterr().err
     assert "\r" not in quiet and " MP (" not in quiet  # done within LOG_EVERY: no line
-    monkeypatch.setattr(jobs_module, "LOG_EVERY", 0.0)
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
     assert main([*args, "--backend", "torch", "--overwrite"]) == 0
     lines = capsys.readouterr().err.splitlines()
     progress = [line for line in lines if " MP (" in line]
