@@ -1,4 +1,6 @@
-"""Training callbacks: ``TimeBudget`` and a ``ModelCheckpoint`` that keeps the final step.
+"""Training callbacks: ``TimeBudget``, a ``ModelCheckpoint`` that keeps the final step and
+``LogProgress``, training progress for a log (``srgan.fit`` puts it in place of
+Lightning's bar where stderr is not a terminal).
 
 ``TimeBudget``: train for a wall-clock budget and still finish the learning-rate schedule.
 
@@ -14,11 +16,16 @@ the logs.
 
 from __future__ import annotations
 
+import sys
 import time
+from typing import Any
 
 import lightning as L
 from lightning.pytorch import callbacks
+from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from torch.optim.lr_scheduler import CosineAnnealingLR
+
+from srgan.progress import LogLines
 
 
 class ModelCheckpoint(callbacks.ModelCheckpoint):
@@ -154,3 +161,60 @@ class TimeBudget(L.Callback):
                 f"planning {planned} steps in {self.seconds:.0f}s",
                 flush=True,
             )
+
+
+class LogProgress(ProgressBar):
+    """Lightning's progress bar for a log file or a pipe: a line every
+    ``srgan.progress.LOG_EVERY`` seconds while training (steps done of ``max_steps``, steps
+    per second, time left, the bar's metrics) and one after each validation (its
+    metrics), instead of a bar redrawn with carriage returns on every batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enabled = True
+        self.lines: LogLines | None = None
+
+    def disable(self) -> None:
+        self.enabled = False
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        step = trainer.global_step
+        self.lines = LogLines(desc="training", total=total, unit="steps", initial=step)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.lines is None or not self.enabled or not trainer.is_global_zero:
+            return
+        if trainer.max_steps and trainer.max_steps > 0:
+            self.lines.total = trainer.max_steps  # TimeBudget plans it as the run goes
+        metrics = self.get_metrics(trainer, trainer.lightning_module)
+        metrics.pop("v_num", None)
+        self.lines.set_postfix_str(_metrics_text(metrics))
+        self.lines.update(trainer.global_step - self.lines.n)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        fitting = trainer.state.fn == "fit" and not trainer.sanity_checking
+        if fitting and self.enabled and trainer.is_global_zero:
+            scores = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+            if scores:
+                print(
+                    f"validation at step {trainer.global_step}: {_metrics_text(scores)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.lines is not None and self.enabled and trainer.is_global_zero:
+            self.lines.close()
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    """``name=value`` pairs, numbers to four significant digits."""
+    parts = []
+    for name, value in metrics.items():
+        value = value.item() if hasattr(value, "item") else value
+        parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}")
+    return ", ".join(parts)

@@ -30,10 +30,11 @@ from typing import Any, NoReturn
 import lightning as L
 import torch
 from jsonargparse import DefaultHelpFormatter
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
-from srgan.callbacks import ModelCheckpoint
+from srgan.callbacks import LogProgress, ModelCheckpoint
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
@@ -430,6 +431,11 @@ class SRCLI(LightningCLI):
             self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
             print(f"--ckpt_path {which}: {path}", file=sys.stderr)
         self.trainer.callbacks += [BatchesRan(), RunFolder(), GracefulStop()]
+        if not sys.stderr.isatty():
+            # A log file or a pipe: lines now and then, not a bar redrawn on every batch.
+            for index, callback in enumerate(self.trainer.callbacks):
+                if type(callback) is TQDMProgressBar:
+                    self.trainer.callbacks[index] = LogProgress()
         folder = log_folder(self.trainer)
         existed = existing_ancestor(folder) if folder is not None else None
         try:

@@ -694,6 +694,28 @@ def test_a_signal_stops_training_after_its_batch_with_a_checkpoint(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_training_into_a_log_writes_lines_not_a_bar(
+    image_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """stderr not a terminal (a log file; as under pytest): a line per LOG_EVERY seconds
+    and one per validation, never Lightning's bar redrawn with carriage returns."""
+    from srgan import progress
+    from srgan.callbacks import LogProgress
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    run = main(["fit", *args, "--trainer.max_steps=4", "--trainer.enable_progress_bar=true"])
+    assert isinstance(run.trainer.progress_bar_callback, LogProgress)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "Epoch 0" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("training: ")]
+    assert len(lines) >= 4 and lines[-1].startswith("training: 4/4 steps (100%), "), err
+    assert "train/g_pixel=" in lines[-1] and "v_num" not in lines[-1]
+
+
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     tmp_path: Path,
 ) -> None:
