@@ -1,6 +1,7 @@
-"""Training callbacks: ``TimeBudget``, a ``ModelCheckpoint`` that keeps the final step and
-``LogProgress``, training progress for a log (``srgan.fit`` puts it in place of
-Lightning's bar where stderr is not a terminal).
+"""Training callbacks: ``TimeBudget``, a ``ModelCheckpoint`` that keeps the final step,
+``GracefulStop`` (Ctrl-C and SIGTERM stop a run at a batch's end, saved) and
+``LogProgress``, training progress for a log (``srgan.fit`` adds the last two, and puts
+``LogProgress`` in place of Lightning's bar where stderr is not a terminal).
 
 ``TimeBudget``: train for a wall-clock budget and still finish the learning-rate schedule.
 
@@ -16,8 +17,11 @@ the logs.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -161,6 +165,96 @@ class TimeBudget(L.Callback):
                 f"planning {planned} steps in {self.seconds:.0f}s",
                 flush=True,
             )
+
+
+class GracefulStop(L.Callback):
+    """Ctrl-C while training stops the run when the batch under way is done, as a
+    finished run stops (no validation pass first): ``last.ckpt`` holds that step, and
+    resuming goes on exactly; a second Ctrl-C stops at once, unsaved. SIGTERM (a
+    scheduler's, ``kill``), which Lightning turns into an exit at the end of a batch,
+    saves ``last.ckpt`` there too (in a validation pass, the pass is cut short and the
+    resumed run does not redo it). ``stopped`` names the signal, ``saved`` and ``step``
+    the checkpoint written (``srgan.fit.command`` exits 130 or 143 and says so).
+    """
+
+    stopped: str | None = None
+    saved: str | None = None
+    step: int | None = None
+    speaks = True  # this process says so: rank 0 only, under DDP
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Not at fit start: Lightning notes the signal handlers after it, to put them back
+        # when the run ends, and would put this one back.
+        GracefulStop.stopped = GracefulStop.saved = GracefulStop.step = None
+        self.requested = False
+        GracefulStop.speaks = trainer.is_global_zero
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt  # the second Ctrl-C: at once
+        self.requested = True
+        if GracefulStop.speaks:
+            print(
+                "\nCtrl-C: stopping when this batch is done and saving last.ckpt (Ctrl-C "
+                "again to stop at once, unsaved)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        requested = self.requested
+        if trainer.world_size > 1:  # every process stops after the same batch
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if requested:
+            GracefulStop.stopped = "SIGINT"
+            trainer.should_stop = True
+            # Lightning validates before a requested stop: not now (the run resumes here).
+            trainer.limit_val_batches = 0
+
+    def restore(self) -> None:
+        """SIGINT's handler as it was before training."""
+        if self.previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.restore()
+        if GracefulStop.stopped:
+            self._save(trainer)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        self.restore()
+        if isinstance(exception, KeyboardInterrupt):
+            GracefulStop.stopped = "SIGINT"
+        elif isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            GracefulStop.stopped = "SIGTERM"
+            self._save(trainer)  # at a batch's end: resumable
+
+    def _save(self, trainer: L.Trainer) -> None:
+        """``last.ckpt`` at this step: by srgan's ``ModelCheckpoint`` where it keeps one,
+        else written here, beside the run's other checkpoints."""
+        callback = trainer.checkpoint_callback
+        if isinstance(callback, ModelCheckpoint) and callback.save_last:
+            callback.on_train_end(trainer, trainer.lightning_module)  # once per step
+            path = callback.last_model_path
+        else:
+            folder = getattr(callback, "dirpath", None)
+            if not folder:
+                folder = Path(trainer.log_dir or trainer.default_root_dir) / "checkpoints"
+            path = str(Path(folder) / "last.ckpt")
+            trainer.save_checkpoint(path)
+        if path:
+            GracefulStop.saved, GracefulStop.step = path, trainer.global_step
 
 
 class LogProgress(ProgressBar):

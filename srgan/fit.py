@@ -34,7 +34,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
-from srgan.callbacks import LogProgress, ModelCheckpoint
+from srgan.callbacks import GracefulStop, LogProgress
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
@@ -101,85 +101,6 @@ class BatchesRan(L.Callback):
         BatchesRan.ran = True
 
     on_validation_batch_start = on_test_batch_start = on_predict_batch_start = on_train_batch_start
-
-
-class GracefulStop(L.Callback):
-    """Ctrl-C while training stops the run after the batch under way, as a finished run
-    stops: ``last.ckpt`` holds that step, and resuming goes on exactly (a second Ctrl-C
-    stops at once). SIGTERM (a scheduler's, ``kill``), which Lightning turns into an exit
-    at the end of a batch, saves ``last.ckpt`` there too. ``stopped`` says which signal
-    stopped the run (``fit.command`` exits 130 or 143 with a line saying where it stopped).
-    """
-
-    stopped: str | None = None
-    saved: str | None = None
-    step: int | None = None
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.previous: Any = None
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Not at fit start: Lightning notes the signal handlers after it, to put them back
-        # when the run ends, and would put this one back.
-        import signal
-        import threading
-
-        GracefulStop.stopped = GracefulStop.saved = GracefulStop.step = None
-        self.requested = False
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._interrupt)
-
-    def _interrupt(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt  # the second Ctrl-C: at once
-        self.requested = True
-        print(
-            "\nCtrl-C: stopping after this batch and saving last.ckpt (Ctrl-C again to stop "
-            "at once, unsaved)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        requested = self.requested
-        if trainer.world_size > 1:  # every process stops after the same batch
-            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
-        if requested:
-            GracefulStop.stopped = "SIGINT"
-            trainer.should_stop = True
-
-    def _restore(self) -> None:
-        import signal
-        import threading
-
-        if self.previous is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
-
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._restore()
-        self._note(trainer)
-
-    def on_exception(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
-    ) -> None:
-        from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-        self._restore()
-        if isinstance(exception, KeyboardInterrupt):
-            GracefulStop.stopped = "SIGINT"
-        elif isinstance(exception, SIGTERMException):
-            GracefulStop.stopped = "SIGTERM"
-            checkpoint = trainer.checkpoint_callback
-            if isinstance(checkpoint, ModelCheckpoint) and trainer.state.fn == "fit":
-                checkpoint.on_train_end(trainer, pl_module)  # at a batch's end: resumable
-            self._note(trainer)
-
-    def _note(self, trainer: L.Trainer) -> None:
-        checkpoint = trainer.checkpoint_callback
-        if GracefulStop.stopped and checkpoint is not None and checkpoint.last_model_path:
-            GracefulStop.saved, GracefulStop.step = checkpoint.last_model_path, trainer.global_step
 
 
 class RunFolder(L.Callback):
@@ -684,7 +605,8 @@ def command(args: list[str] | None = None) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     BatchesRan.ran = False
-    GracefulStop.stopped = None
+    GracefulStop.stopped = GracefulStop.saved = None
+    GracefulStop.speaks = True
     try:
         main(args)
         if GracefulStop.stopped:
@@ -722,7 +644,9 @@ def command(args: list[str] | None = None) -> int:
 def stopped_by_signal() -> int:
     """The line and the exit status of a run that a signal stopped."""
     signal_name = GracefulStop.stopped
-    if GracefulStop.saved:
+    if not GracefulStop.speaks:
+        pass  # under DDP, rank 0 says it
+    elif GracefulStop.saved:
         print(
             f"stopped by {signal_name} at step {GracefulStop.step}: saved "
             f"{shown_path(GracefulStop.saved)} "

@@ -1164,7 +1164,7 @@ MUTANTS = [
     ),
     Mutant(
         "ctrl-c-stops-at-once-unsaved",
-        "srgan/fit.py",
+        "srgan/callbacks.py",
         "            trainer.should_stop = True",
         "            raise KeyboardInterrupt",
         ("tests/test_fit.py",),

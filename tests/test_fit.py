@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -666,7 +667,15 @@ def test_a_true_half_or_double_precision_is_one_line(
             main([subcommand, *args, f"--trainer.precision={precision}"])
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "status", "checkpoints"),
+    [
+        (signal.SIGINT, 130, "srgan.callbacks.ModelCheckpoint"),
+        (signal.SIGTERM, 143, "srgan.callbacks.ModelCheckpoint"),
+        (signal.SIGINT, 130, "lightning.pytorch.callbacks.ModelCheckpoint"),
+    ],
+    ids=["ctrl-c", "sigterm", "ctrl-c-lightnings-checkpoints"],
+)
 def test_a_signal_stops_training_after_its_batch_with_a_checkpoint(
     image_dir: Path,
     tmp_path: Path,
@@ -674,24 +683,45 @@ def test_a_signal_stops_training_after_its_batch_with_a_checkpoint(
     capsys: pytest.CaptureFixture[str],
     signum: int,
     status: int,
+    checkpoints: str,
 ) -> None:
-    """Ctrl-C (or a scheduler's SIGTERM) during step 3: the run stops when that batch is
-    done, as a finished run does, with last.ckpt at step 3 and the signal's exit status
-    (Lightning exited 1 on Ctrl-C, losing the steps since the last save, and 0 on SIGTERM)."""
+    """Ctrl-C (or a scheduler's SIGTERM) during step 13: the run stops when that batch is
+    done, with no validation first, as a finished run does, with last.ckpt at step 13
+    (after the scheduled save at 10, also with Lightning's own ModelCheckpoint) and the
+    signal's exit status (Lightning exited 1 on Ctrl-C, losing the steps since the last
+    save, and 0 on SIGTERM)."""
+    import csv
+
     from srgan import fit as fit_module
 
     def send(self: object, trainer: L.Trainer, *args: object) -> None:
-        if trainer.global_step == 3:
+        if trainer.global_step == 13:
             os.kill(os.getpid(), signum)
 
     monkeypatch.setattr(fit_module.BatchesRan, "on_train_batch_end", send, raising=False)
     args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
-    assert fit_module.command([*args, "--trainer.max_steps=1000"]) == status
+    saves = {"class_path": checkpoints, "init_args": {"every_n_train_steps": 10}}
+    args += [f"--trainer.callbacks=[{json.dumps(saves)}]", "--trainer.max_steps=1000"]
+    assert fit_module.command(args) == status
     err = capsys.readouterr().err
     stop = re.search(r"stopped by SIG(INT|TERM) at step (\d+): saved (\S+\.ckpt) \(resume", err)
-    assert stop is not None and stop[2] == "3", err
-    assert torch.load(stop[3], weights_only=True)["global_step"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert stop is not None and stop[2] == "13", err
+    assert torch.load(stop[3], weights_only=True)["global_step"] == 13
+    (metrics,) = (tmp_path / "runs").rglob("metrics.csv")
+    validations = [row for row in csv.DictReader(metrics.open()) if row.get("val/psnr")]
+    assert len(validations) == 1  # the one at the end of the first epoch (step 10) only
+
+
+def test_the_ctrl_c_handler_is_put_back_when_training_ends() -> None:
+    from types import SimpleNamespace
+
+    from srgan.callbacks import GracefulStop
+
+    stop = GracefulStop()
+    stop.on_train_start(SimpleNamespace(is_global_zero=True), None)
+    assert signal.getsignal(signal.SIGINT) == stop._interrupt
+    stop.restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_training_into_a_log_writes_lines_not_a_bar(
