@@ -326,7 +326,11 @@ class SRCLI(LightningCLI):
         check_stage(checkpoint, model.get("stage"), path, resuming=subcommand == "fit")
         self.checkpoint = checkpoint
         if subcommand == "fit":
-            changed, kept = resume_differences(checkpoint, model)
+            callbacks = self.config[subcommand].get("trainer", {}).get("callbacks") or []
+            stretched = any(
+                str(getattr(c, "class_path", "")).endswith("TimeBudget") for c in callbacks
+            )
+            changed, kept = resume_differences(checkpoint, model, stretched=stretched)
             if changed:
                 print(
                     f"note: resuming with options other than the checkpoint's: {', '.join(changed)}",
@@ -446,10 +450,13 @@ class SRCLI(LightningCLI):
     before_validate = before_test = before_predict = _check_scored_checkpoint
 
 
-def resume_differences(checkpoint: dict[str, Any], model: Any) -> tuple[list[str], list[str]]:
+def resume_differences(
+    checkpoint: dict[str, Any], model: Any, *, stretched: bool = False
+) -> tuple[list[str], list[str]]:
     """The model options of the config (``model``, its namespace) that differ from the
     checkpoint's: those that apply (its hyper-parameters) and those its saved optimizer
-    and schedule states override (``lr 0.05 (saved: 0.001)``)."""
+    and schedule states override (``lr 0.05 (saved: 0.001)``). ``stretched``: a
+    ``TimeBudget`` plans the schedules' ``T_max`` as the run goes (not an option changed)."""
 
     def same(given: Any, saved: Any) -> bool:
         if isinstance(saved, dict) and not isinstance(given, dict):  # MultiStepLR's Counter
@@ -482,7 +489,8 @@ def resume_differences(checkpoint: dict[str, Any], model: Any) -> tuple[list[str
                 saved = {**groups[0], "lr": groups[0].get("initial_lr", groups[0].get("lr"))}
             for key, value in (given.get("init_args") or {}).items():
                 # last_epoch: the schedule's position, not an option (its default is -1).
-                if key in saved and key != "last_epoch" and not same(value, saved[key]):
+                planned = ("last_epoch", "T_max") if stretched else ("last_epoch",)
+                if key in saved and key not in planned and not same(value, saved[key]):
                     kept.append(f"{network}_{kind} {key} {value} (saved: {saved[key]})")
     return changed, kept
 

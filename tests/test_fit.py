@@ -625,6 +625,25 @@ def test_a_resumed_run_takes_the_options_given_and_names_what_differs(
         assert "so generator_optimizer lr 0.05 (saved: 0.001) do not apply" in err, err
 
 
+def test_resuming_a_time_budget_run_as_it_was_notes_nothing(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TimeBudget plans the cosine schedule's T_max as the run goes: not an option changed."""
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    args += ["--model.generator_scheduler=torch.optim.lr_scheduler.CosineAnnealingLR"]
+    args += ["--model.generator_scheduler.init_args.T_max=1000"]
+    timing = {"seconds": 600, "warmup_steps": 1, "measure_steps": 1}
+    budget = {"class_path": "srgan.callbacks.TimeBudget", "init_args": timing}
+    saves = {"class_path": "srgan.callbacks.ModelCheckpoint", "init_args": {"save_last": True}}
+    args += [f"--trainer.callbacks=[{json.dumps(saves)}, {json.dumps(budget)}]"]
+    first = main(["fit", *args, "--trainer.max_steps=3"])
+    last = first.trainer.checkpoint_callback.last_model_path
+    assert torch.load(last, weights_only=True)["lr_schedulers"][0]["T_max"] != 1000
+    capsys.readouterr()
+    main(["fit", *args, "--trainer.max_steps=4", f"--ckpt_path={last}"])
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_a_checkpoint_that_does_not_fit_is_one_line_when_scored_too(
     image_dir: Path, tmp_path: Path
 ) -> None:
