@@ -377,17 +377,37 @@ class SRDataModule(L.LightningDataModule):
         return [f for i, f in enumerate(files) if i not in held], [files[i] for i in sorted(held)]
 
     def _paired_lr(self, files: list[Path]) -> list[Path]:
+        """Each HR file's LR file: the same path relative to its folder, with the LR stem
+        as it is or with a trailing ``x{scale}`` (DIV2K's ``0001x4.png``)."""
         lr_root = Path(self.train_lr_dir)
         by_key: dict[str, Path] = {}
         for path in list_images(lr_root):
             key = str(path.relative_to(lr_root).with_suffix(""))
-            by_key[key.removesuffix(f"x{self.scale}")] = path
-        pairs = []
+            by_key.setdefault(key, path)  # the stem as it is first (fox4.png, scale 4)
+            by_key.setdefault(key.removesuffix(f"x{self.scale}"), path)
+        pairs, taken = [], {}
         for hr in files:
             root = next(Path(d) for d in self.train_dirs if hr.is_relative_to(Path(d)))
             key = str(hr.relative_to(root).with_suffix(""))
             if key not in by_key:
-                raise FileNotFoundError(f"no LR image for {hr} in {lr_root}")
+                others = sorted({p.parent.name for p in by_key.values()} - {lr_root.name})
+                hint = (
+                    f" (its subfolders: {', '.join(others[:3])}: give the one of scale {self.scale}?)"
+                    if others
+                    else ""
+                )
+                raise FileNotFoundError(
+                    f"no LR image for {hr} in {lr_root} (looked for {key}.* and "
+                    f"{key}x{self.scale}.*){hint}"
+                )
+            if key in taken:
+                # One LR folder for several HR folders: two HR images of one name.
+                raise ValueError(
+                    f"{hr} and {taken[key]} would both take {by_key[key]}: with several "
+                    "data.train_dir folders, their images need distinct names (or paths) "
+                    "for data.train_lr_dir"
+                )
+            taken[key] = hr
             pairs.append(by_key[key])
         return pairs
 

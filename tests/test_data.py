@@ -171,6 +171,32 @@ def test_paired_lr_folder(image_dir: Path, tmp_path: Path) -> None:
         assert tuple(lr.shape[-2:]) == (hr.shape[-2] // 4, hr.shape[-1] // 4)
 
 
+def test_paired_lr_names_are_matched_without_a_guess(tmp_path: Path) -> None:
+    """An LR stem that ends in x4 by itself pairs as it is; two HR folders with one name
+    for one LR folder are refused (both took the same LR, one of them another photo's);
+    a folder of scale subfolders is named in the error."""
+
+    def save(path: Path, side: int, value: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((side, side, 3), value, np.uint8)).save(path)
+
+    save(tmp_path / "hr/fox4.png", 48, 10)
+    save(tmp_path / "lr/fox4.png", 12, 10)
+    options = {"crop_size": 32, "val_holdout": 0, "num_workers": 0}
+    dm = SRDataModule(str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "lr"), **options)
+    dm.setup("fit")
+    assert len(dm.train_set.lr_images) == 1
+    save(tmp_path / "other/fox4.png", 48, 200)
+    folders = [str(tmp_path / "hr"), str(tmp_path / "other")]
+    dm = SRDataModule(folders, train_lr_dir=str(tmp_path / "lr"), **options)
+    with pytest.raises(ValueError, match="would both take .*fox4.png: with several"):
+        dm.setup("fit")
+    save(tmp_path / "div2k/X4/fox4x4.png", 12, 10)
+    dm = SRDataModule(str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "div2k"), **options)
+    with pytest.raises(FileNotFoundError, match=r"fox4x4\.\*\) \(its subfolders: X4: give"):
+        dm.setup("fit")
+
+
 def test_validation_images_too_small_for_ssim_are_refused(tmp_path: Path) -> None:
     # x4: 4 px left out at each border, and SSIM's 11 x 11 window: 19 px, so 20 (mod 4).
     for side, ok in [(16, False), (20, True)]:
