@@ -310,7 +310,9 @@ def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
     (or gray and alpha) file that Pillow has opened but not loaded is decoded from its
     file, with its 16 bits: Pillow's own pixels would have 8 (and gray would be colour).
     """
-    if _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:
+    # OpenCV decodes a file's first frame: only a file of one is read that way.
+    single = getattr(image, "n_frames", 1) == 1
+    if single and _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:
         return _decode_16bit_colour(image, data, fmt)
     icc = image.info.get("icc_profile") or None
     exif, dpi = _exif_of(image), _dpi_of(image)

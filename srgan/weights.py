@@ -23,6 +23,7 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -371,10 +372,15 @@ def build_checked(
         check_fits(skeleton, state)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-    # Its random initialisation, overwritten by the file's tensors, leaves the caller's
-    # random state as it was (a seeded script loading a model draws what it drew before).
+    return quietly_built(build_generator, architecture, config)
+
+
+def quietly_built(make: Callable[..., Generator], *args: Any, **kwargs: Any) -> Generator:
+    """``make(*args, **kwargs)``, a network whose random initialisation the file's tensors
+    replace, with the caller's random state left as it was (a seeded script that loads a
+    model draws what it drew before)."""
     with torch.random.fork_rng(devices=[]):
-        return build_generator(architecture, config)
+        return make(*args, **kwargs)
 
 
 def _from_state(state: dict[str, torch.Tensor], path: Path) -> Generator:
@@ -385,7 +391,7 @@ def _from_state(state: dict[str, torch.Tensor], path: Path) -> Generator:
             f"(first keys: {', '.join(list(state)[:4]) or 'none'})"
         )
     config, state = convert_esrgan_state(state)
-    generator = RRDBNet(**config)
+    generator = quietly_built(RRDBNet, **config)
     load_state(generator, state)
     return generator
 

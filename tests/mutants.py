@@ -1130,7 +1130,7 @@ MUTANTS = [
     Mutant(
         "pil-16bit-png-decoded-to-8-bits",
         "srgan/images.py",
-        "    if _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:",
+        "    if single and _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:",
         "    if False:",
         IMAGES,
     ),

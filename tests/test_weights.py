@@ -88,7 +88,11 @@ def test_community_layouts_load_with_inferred_size(layout: str, scale: int, tmp_
     config, _ = convert_esrgan_state(state)
     assert config == model.config
     torch.save(state, tmp_path / "m.pth")
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
     loaded = load_generator(tmp_path / "m.pth")
+    assert torch.equal(torch.rand(3), expected)  # the caller's random state left alone
     assert isinstance(loaded, RRDBNet) and loaded.config == model.config
     assert same_outputs(model, loaded)
 
