@@ -14,6 +14,7 @@ adversarial objectives, and ``srgan.metrics`` (PSNR, SSIM, LPIPS, DISTS).
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -52,8 +53,10 @@ def _own_command(argv: list[str], orig_argv: list[str]) -> bool:
     its own Ctrl-C and warnings) or an ``srgan-*`` script."""
     if argv[:1] == ["-m"]:
         for index, arg in enumerate(orig_argv[1:], 1):
-            if arg.startswith("-m"):
-                module = arg[2:] or (orig_argv[index + 1] if index + 1 < len(orig_argv) else "")
+            # -m, or -m after flags that take no value (python -Om srgan.upscale).
+            flags = re.fullmatch(r"-[bBdEiIOPqsSuv]*m(.*)", arg)
+            if flags:
+                module = flags[1] or (orig_argv[index + 1] if index + 1 < len(orig_argv) else "")
                 return module.split(".")[0] in ("srgan", "benchmarks")
         return False
     return Path(argv[0] if argv else "").name.startswith("srgan-")

@@ -222,24 +222,33 @@ class SRArgumentParser(LightningArgumentParser):
 
 
 def plain_union_error(message: str) -> str:
-    """jsonargparse's report on an optional class whose arguments were refused (a union
-    with None: both failures, the types, the namespace given) as the class and its own
-    reasons, on one line; any other message as it is."""
+    """jsonargparse's report on a class whose arguments were refused (a union with None or
+    with a plain value: each alternative's failure, the types, the namespace given) as
+    the class and its own reasons, on one line; any other message as it is."""
     found_class = "Problem with given class_path" in message
     if not (found_class or message.lstrip().startswith("Does not validate against any")):
         return message  # e.g. a class not found: jsonargparse's list of what it tried
+    lines = message.splitlines()
+    items = [line for line in lines if line.strip().startswith("- ")]
+    if not items:
+        return message
+    indent = len(items[0]) - len(items[0].lstrip())  # the top level's items only
     reasons: list[str] = []
-    for line in message.splitlines():
-        text = line.strip()
-        if text.startswith("- "):
+    for line in lines:
+        text, depth = line.strip(), len(line) - len(line.lstrip())
+        if text.startswith("- ") and depth == indent:
             reasons.append(text[2:])
-        elif reasons and line.startswith("    ") and not text.startswith("Given value"):
+        elif reasons and depth > indent and not text.startswith("Given value"):
             reasons[-1] += f" {text}"  # the item's further lines
-    reasons = [r for r in reasons if "Expected a <class 'NoneType'>" not in r]
-    if not reasons:
+    if any("Does not validate against any" in r for r in reasons):
+        return message  # a union inside: flattened, it would read as noise
+    # The other alternatives' failures (None, a plain value such as 'bicubic'): not the
+    # reason when the class's own is there.
+    own = [r for r in reasons if not r.startswith("Expected a ")]
+    if not own:
         return message
     found = re.search(r"class_path='([\w.]+)'", message)
-    return f"{found[1]}: {'; '.join(reasons)}" if found else "; ".join(reasons)
+    return f"{found[1]}: {'; '.join(own)}" if found else "; ".join(own)
 
 
 class SRCLI(LightningCLI):
@@ -288,7 +297,12 @@ class SRCLI(LightningCLI):
             option = f"--data.{key}"
             # Given on the command line: from the working directory only, not searched for
             # from the config files' folders as their own values are.
-            given_here = any(a == option or a.startswith(f"{option}=") for a in arguments)
+            given_here = any(
+                a in (option, f"{option}+")
+                or a.startswith(f"{option}=")
+                or a.startswith(f"{option}+=")
+                for a in arguments
+            )
             search = [] if given_here else files
             if isinstance(value, str):
                 data[key] = find_folder(value, search)
@@ -349,7 +363,7 @@ class SRCLI(LightningCLI):
         if which in ("last", "best"):
             # Lightning looks for these in this new run's own (empty) checkpoint folder,
             # finds nothing and trains from scratch: the last run's checkpoints are meant.
-            path = last_checkpoint(self.trainer)
+            path = last_checkpoint(self.trainer, which)
             if which == "best":
                 path = best_checkpoint(path)
             self._take_checkpoint(subcommand, path)
@@ -495,14 +509,14 @@ def resume_differences(
     return changed, kept
 
 
-def last_checkpoint(trainer: L.Trainer) -> str:
+def last_checkpoint(trainer: L.Trainer, option: str = "last") -> str:
     """The newest ``last.ckpt`` of the runs under the logger's folder (``version_*``)."""
     logger = trainer.logger
     root = Path(logger.root_dir) if logger is not None else Path(trainer.default_root_dir)
     found = sorted(root.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
     if not found:
         raise FileNotFoundError(
-            f"--ckpt_path last: no run under {root} has a checkpoints/last.ckpt; give the "
+            f"--ckpt_path {option}: no run under {root} has a checkpoints/last.ckpt; give the "
             "checkpoint's path"
         )
     return str(found[-1])

@@ -313,6 +313,12 @@ class Upscaler:
                     f"float pixels are taken in [0, 1], and these reach {float(high):g}: "
                     "divide by 255 (or 65535), or pass uint8 / uint16 pixels"
                 )
+            if low < -0.5:
+                # [-1, 1] pixels (a common normalisation) would lose their dark half.
+                raise ValueError(
+                    f"float pixels are taken in [0, 1], and these go down to {float(low):g}: "
+                    "map [-1, 1] pixels with (x + 1) / 2"
+                )
         tile = self.tile
         while True:
             try:

@@ -291,6 +291,7 @@ def test_an_upscaler_says_what_it_cannot_take(model: torch.nn.Module) -> None:
         (torch.rand(1, 4, 8, 8), ValueError, "the model takes 3 channels, got 4"),
         (torch.rand(1, 3, 0, 8), ValueError, "no pixels"),
         (torch.rand(1, 3, 8, 8) * 255, ValueError, r"reach 2\d\d(\.\d+)?: divide by 255"),
+        (torch.rand(1, 3, 8, 8) * 2 - 1, ValueError, r"go down to -0\.\d+: map \[-1, 1\] pixels"),
         (torch.rand(1, 8, 8, 3), ValueError, r"channels last\? .*permute\(0, 3, 1, 2\)"),
         (photo(), TypeError, "not ndarray; for a numpy array or a PIL image use"),
         (Image.fromarray(photo()), TypeError, "for a numpy array or a PIL image use"),
@@ -316,6 +317,7 @@ def test_only_the_projects_own_commands_take_over_ctrl_c_and_warnings(tmp_path: 
     for argv, orig, own in [
         (["-m"], [python, "-m", "srgan.upscale", "a", "b"], True),
         (["-m"], [python, "-X", "utf8", "-msrgan.fit", "fit"], True),
+        (["-m"], [python, "-Om", "srgan.upscale"], True),
         (["-m"], [python, "-m", "benchmarks.speed"], True),
         (["-m"], [python, "-m", "myjob.run"], False),  # a program that imports srgan
         (["/venv/bin/srgan-upscale", "a"], ["/venv/bin/srgan-upscale", "a"], True),
