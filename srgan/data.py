@@ -84,6 +84,11 @@ def mixed_seed(*numbers: int) -> int:
     return int(np.random.SeedSequence(list(numbers)).generate_state(1, np.uint64)[0] >> 1)
 
 
+# How RandomCrops picks each draw's image (recorded in checkpoints): 2, each epoch the
+# images after the last epoch's; 1 (older checkpoints), slot modulo the images.
+IMAGES_RULE = 2
+
+
 class RandomCrops(Dataset):
     """Random ``crop_size`` HR crops (and the aligned LR crops, for paired data), augmented.
 
@@ -505,7 +510,13 @@ class SRDataModule(L.LightningDataModule):
     # -- where a run is: saved in its checkpoints ----------------------------------------
     def state_dict(self) -> dict[str, Any]:
         world = self.trainer.world_size if self.trainer is not None else 1
-        return {"seed": self.seed, "draws": self.draws, "batches": self.batches, "world": world}
+        return {
+            "seed": self.seed,
+            "draws": self.draws,
+            "batches": self.batches,
+            "world": world,
+            "images_rule": IMAGES_RULE,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.seed = state_dict.get("seed", self.seed)
@@ -514,6 +525,15 @@ class SRDataModule(L.LightningDataModule):
         self.restored = True
         if self.train_set is not None:
             self.train_set.seed = self.seed
+        crops = self.train_set
+        if "draws" in state_dict and state_dict.get("images_rule", 1) != IMAGES_RULE and crops:
+            if len(crops) % len(crops.images):  # where the rules differ
+                warnings.warn(
+                    "resuming a run saved by an older srgan, which chose the image of each "
+                    "draw otherwise (its epochs kept to the folder's first images): the run "
+                    "goes on with other crops, not exactly as it would have",
+                    stacklevel=2,
+                )
         world = self.trainer.world_size if self.trainer is not None else 1
         if state_dict.get("world", world) != world and self.train_set is not None:
             # Global batches of another size: go on from the next one of this size (every

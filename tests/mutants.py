@@ -786,15 +786,15 @@ MUTANTS = [
     Mutant(
         "resume-replays-the-first-draws",
         "srgan/data.py",
-        '"draws": self.draws, "batches": self.batches',
-        '"draws": 0, "batches": self.batches',
+        '            "draws": self.draws,',
+        '            "draws": 0,',
         EMA,
     ),
     Mutant(
         "resume-replays-the-first-degradations",
         "srgan/data.py",
-        '"draws": self.draws, "batches": self.batches',
-        '"draws": self.draws, "batches": 0',
+        '            "batches": self.batches,',
+        '            "batches": 0,',
         EMA,
     ),
     Mutant(

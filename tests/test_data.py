@@ -8,7 +8,15 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.data import DrawSampler, RandomCrops, SRDataModule, WholeImages, _collate_one, augment
+from srgan.data import (
+    IMAGES_RULE,
+    DrawSampler,
+    RandomCrops,
+    SRDataModule,
+    WholeImages,
+    _collate_one,
+    augment,
+)
 from srgan.degradations import RealisticDegradation, degraded_pair, usm_sharpen
 from srgan.resize import imresize
 from tests.test_resize import reference_imresize
@@ -100,6 +108,19 @@ def test_impossible_data_options_are_refused_at_once(
 ) -> None:
     with pytest.raises(ValueError, match=says):
         SRDataModule(str(image_dir), **option)
+
+
+def test_a_checkpoint_of_the_older_image_rule_says_its_crops_change(image_dir: Path) -> None:
+    count = len(list(image_dir.iterdir()))
+    options = {"crop_size": 32, "val_holdout": 0, "num_workers": 0, "batch_size": 1}
+    dm = SRDataModule(str(image_dir), steps_per_epoch=count + 1, **options)
+    dm.setup("fit")
+    saved = {"seed": 0, "draws": 5, "batches": 5, "world": 1}
+    with pytest.warns(UserWarning, match="saved by an older srgan, which chose the image"):
+        dm.load_state_dict(saved)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dm.load_state_dict(dm.state_dict())  # this version's own: nothing to say
 
 
 def test_a_folder_of_unreadable_images_says_so(tmp_path: Path) -> None:
@@ -317,13 +338,14 @@ def test_a_run_resumed_on_another_number_of_processes_goes_on_from_a_whole_batch
     )
     dm.setup("fit")  # 20 draws an epoch
     dm.trainer = SimpleNamespace(world_size=2, global_rank=0)
+    rule = {"images_rule": IMAGES_RULE}
     with pytest.warns(UserWarning, match="resuming on 2 processes a run saved on 1"):
-        dm.load_state_dict({"seed": 3, "draws": 26, "batches": 13, "world": 1})
+        dm.load_state_dict({"seed": 3, "draws": 26, "batches": 13, "world": 1, **rule})
     assert dm.draws == 28  # epoch 1, draw 6 -> 8: a whole global batch of 2 x 2
     with pytest.warns(UserWarning):
-        dm.load_state_dict({"seed": 3, "draws": 37, "batches": 13, "world": 1})
+        dm.load_state_dict({"seed": 3, "draws": 37, "batches": 13, "world": 1, **rule})
     assert dm.draws == 40  # no whole global batch left in epoch 1: epoch 2
-    dm.load_state_dict({"seed": 3, "draws": 26, "batches": 13, "world": 2})
+    dm.load_state_dict({"seed": 3, "draws": 26, "batches": 13, "world": 2, **rule})
     assert dm.draws == 26 and dm.seed == 3
 
 
