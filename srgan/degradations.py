@@ -319,12 +319,16 @@ class Order:
         kernel_probs: probabilities of the kernel families of ``KERNELS``, in that order.
         kernel_size: odd kernel sizes drawn from this range.
         blur_sigma: the Gaussian sigmas, in pixels of the image being blurred.
-        generalized_beta, plateau_beta: shape exponents; half the draws below 1 and half
-            above (generalized: flat-topped above 1, heavy-tailed below), as Real-ESRGAN.
+        generalized_beta, plateau_beta: shape exponents ``(low, high)``, as Real-ESRGAN
+            draws them: half the draws in ``[low, 1]`` and half in ``[1, high]``
+            (generalized: flat-topped above 1, heavy-tailed below), so 1 is always within
+            reach, whatever the bounds.
         sinc_prob: probability that a sinc (ringing) kernel replaces the blur kernel.
         resize_probs: probabilities of resizing up, down, or keeping the size.
-        resize_range: the factor's range (below 1 down, above 1 up); the first order's is
-            relative to the image, the second's to the LR size.
+        resize_range: ``(low, high)``, as Real-ESRGAN draws it: a resize down takes a
+            factor in ``[min(low, 1), 1]``, one up in ``[1, max(high, 1)]`` (and "keep" 1):
+            the bounds are the extremes, not a band the factor stays in. The first
+            order's is relative to the image, the second's to the LR size.
         resize_modes: interpolations drawn from (uniformly).
         gaussian_noise_prob: probability of Gaussian noise (else Poisson noise).
         noise_sigma: Gaussian noise sigma, in 8-bit levels (0-255).

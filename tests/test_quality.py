@@ -283,6 +283,14 @@ def test_given_lr_folder_matches_by_stem(hr_dir: Path, tmp_path: Path) -> None:
     Image.new("RGB", (7, 7)).save(lr_dir / "rgb0.png")
     with pytest.raises(ValueError, match="expected 12x10"):
         load_dataset(hr_dir, 4, lr_dir)
+    # DIV2K's names (0801x4.png), as data.train_lr_dir takes them.
+    for path in lr_dir.iterdir():
+        path.unlink()
+    for path in hr_dir.iterdir():
+        lr = imresize_array(mod_crop(read_hr(path), 4), 1 / 4)
+        Image.fromarray(lr[..., 0] if lr.shape[2] == 1 else lr).save(lr_dir / f"{path.stem}x4.bmp")
+    given = run(tmp_path, "--data", str(hr_dir), "--lr-dir", str(lr_dir), "--models", "bicubic")
+    assert [r["psnr"] for r in made["records"]] == [r["psnr"] for r in given["records"]]
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

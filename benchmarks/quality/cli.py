@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr-dir",
         nargs="+",
         metavar="DIR",
-        help="ready-made LR folders, one per --data folder in order, matched by file stem "
-        "(default: make LR from HR with MATLAB-compatible bicubic)",
+        help="ready-made LR folders, one per --data folder in order, matched by file stem, "
+        "as it is or with xSCALE (0801x4.png) (default: make LR from HR with MATLAB-compatible bicubic)",
     )
     parser.add_argument(
         "--degradation",

@@ -123,9 +123,13 @@ def load_dataset(
             lr, hr = degraded_pair(hr, scale, degradation, name=path.stem)
         else:
             hr = mod_crop(hr, scale)
-            if path.stem not in lr_files:
-                raise FileNotFoundError(f"no LR image named {path.stem}.* in {lr_dir}")
-            lr = match_channels(read_hr(lr_files[path.stem]), hr.shape[2])
+            # As data.train_lr_dir pairs them: the same stem, or with x{scale} (0801x4.png).
+            stem = next((k for k in (path.stem, f"{path.stem}x{scale}") if k in lr_files), None)
+            if stem is None:
+                raise FileNotFoundError(
+                    f"no LR image named {path.stem}.* or {path.stem}x{scale}.* in {lr_dir}"
+                )
+            lr = match_channels(read_hr(lr_files[stem]), hr.shape[2])
             expected = (hr.shape[0] // scale, hr.shape[1] // scale)
             if lr.shape[:2] != expected:
                 raise ValueError(
