@@ -1149,6 +1149,20 @@ MUTANTS = [
         ("tests/test_upscale.py",),
     ),
     Mutant(
+        "paired-lr-two-hr-take-one-lr",
+        "srgan/data.py",
+        "            if key in taken:",
+        "            if False:",
+        DATA,
+    ),
+    Mutant(
+        "ctrl-c-validates-before-stopping",
+        "srgan/callbacks.py",
+        "            trainer.limit_val_batches = 0",
+        "            pass",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
         "training-draws-first-images-only",
         "srgan/data.py",
         "        i = (draw // self.length * self.length + slot) % len(self.images)",
