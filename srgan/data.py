@@ -33,6 +33,7 @@ from srgan.degradations import (
     usm_sharpen,
 )
 from srgan.images import list_images, read_rgb
+from srgan.resize import mod_crop
 
 
 def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.ndarray], list[Path]]:
@@ -149,7 +150,8 @@ class RandomCrops(Dataset):
 class WholeImages(Dataset):
     """Whole images for validation and testing: HR mod-cropped to the scale, LR by MATLAB
     bicubic (``profile`` ``bicubic``) or a fixed degradation chain of
-    ``srgan.degradations.SEVERITIES`` seeded by the image's name.
+    ``srgan.degradations.SEVERITIES`` seeded by the image's name, or ``lr_images`` given
+    (ready-made LR, e.g. a camera's: each the mod-cropped HR's size divided by the scale).
 
     The LR images are computed once, in uint8, exactly as the quality benchmark makes them.
     """
@@ -161,10 +163,21 @@ class WholeImages(Dataset):
         *,
         scale: int,
         profile: str = "bicubic",
+        lr_images: Sequence[np.ndarray] | None = None,
     ) -> None:
-        pairs = [
-            degraded_pair(image, scale, profile, name=name) for image, name in zip(images, names)
-        ]
+        if lr_images is None:
+            pairs = [
+                degraded_pair(image, scale, profile, name=name)
+                for image, name in zip(images, names)
+            ]
+        else:
+            pairs = [(lr, mod_crop(hr, scale)) for lr, hr in zip(lr_images, images, strict=True)]
+            for (lr, hr), name in zip(pairs, names):
+                if lr.shape[:2] != (hr.shape[0] // scale, hr.shape[1] // scale):
+                    raise ValueError(
+                        f"the LR image of {name} is {lr.shape[1]} x {lr.shape[0]}, not its "
+                        f"HR's {hr.shape[1]} x {hr.shape[0]} / {scale}"
+                    )
         self.hr = [to_chw(hr) for _, hr in pairs]
         self.lr = [to_chw(lr) for lr, _ in pairs]
         self.names = list(names)
@@ -264,7 +277,10 @@ class SRDataModule(L.LightningDataModule):
         train_lr_dir: optional folder of pre-made LR images paired with ``train_dir``
             (matched by relative path; a trailing ``x{scale}`` in the LR stem is allowed).
             Without it, LR images are made on the fly from the HR crops by
-            ``degradation`` (MATLAB-compatible bicubic by default).
+            ``degradation`` (MATLAB-compatible bicubic by default). The images held out
+            for validation take their LR from it too.
+        val_lr_dir: optional folder of pre-made LR images paired with ``val_dir`` (matched
+            as ``train_lr_dir``'s): validation on real LR, not LR made from the HR.
         test_dir: HR folder(s) for ``srgan.fit test``.
         scale: upscaling factor.
         crop_size: HR crop side in pixels (a multiple of ``scale``; of 32 for VGGStyle).
@@ -298,6 +314,7 @@ class SRDataModule(L.LightningDataModule):
         *,
         val_dir: str | list[str] | None = None,
         train_lr_dir: str | None = None,
+        val_lr_dir: str | None = None,
         test_dir: str | list[str] | None = None,
         scale: int = 4,
         crop_size: int = 128,
@@ -333,6 +350,17 @@ class SRDataModule(L.LightningDataModule):
         self.val_dirs = _as_list(val_dir)
         self.test_dirs = _as_list(test_dir)
         self.train_lr_dir = train_lr_dir
+        self.val_lr_dir = val_lr_dir
+        if val_lr_dir is not None and not self.val_dirs:
+            raise ValueError("data.val_lr_dir holds the LR of data.val_dir: give data.val_dir")
+        given_lr = val_lr_dir is not None or (train_lr_dir is not None and not self.val_dirs)
+        if given_lr and val_degradation != "bicubic":
+            warnings.warn(
+                f"data.val_degradation {val_degradation} does not apply: the validation LR "
+                "images are given (data.val_lr_dir, or data.train_lr_dir's for the images "
+                "held out)",
+                stacklevel=2,
+            )
         self.scale = scale
         self.crop_size = crop_size
         self.batch_size = batch_size
@@ -381,10 +409,14 @@ class SRDataModule(L.LightningDataModule):
         held = {int(i * step + step / 2) for i in range(self.val_holdout)}
         return [f for i, f in enumerate(files) if i not in held], [files[i] for i in sorted(held)]
 
-    def _paired_lr(self, files: list[Path]) -> list[Path]:
-        """Each HR file's LR file: the same path relative to its folder, with the LR stem
-        as it is or with a trailing ``x{scale}`` (DIV2K's ``0001x4.png``)."""
-        lr_root = Path(self.train_lr_dir)
+    def _paired_lr(
+        self, files: list[Path], lr_dir: str | None = None, hr_dirs: list[str] | None = None
+    ) -> list[Path]:
+        """Each HR file's LR file in ``lr_dir`` (default ``train_lr_dir``, for
+        ``train_dirs``): the same path relative to its folder, with the LR stem as it is or
+        with a trailing ``x{scale}`` (DIV2K's ``0001x4.png``)."""
+        lr_root = Path(lr_dir or self.train_lr_dir)
+        hr_dirs = hr_dirs or self.train_dirs
         by_key: dict[str, Path] = {}
         for path in list_images(lr_root):
             key = str(path.relative_to(lr_root).with_suffix(""))
@@ -392,7 +424,7 @@ class SRDataModule(L.LightningDataModule):
             by_key.setdefault(key.removesuffix(f"x{self.scale}"), path)
         pairs, taken = [], {}
         for hr in files:
-            root = next(Path(d) for d in self.train_dirs if hr.is_relative_to(Path(d)))
+            root = next(Path(d) for d in hr_dirs if hr.is_relative_to(Path(d)))
             key = str(hr.relative_to(root).with_suffix(""))
             if key not in by_key:
                 others = sorted({p.parent.name for p in by_key.values()} - {lr_root.name})
@@ -460,8 +492,20 @@ class SRDataModule(L.LightningDataModule):
             seed=self.seed,
         )
 
-    def _build_whole(self, files: list[Path]) -> WholeImages:
+    def _build_whole(
+        self, files: list[Path], lr_dir: str | None = None, hr_dirs: list[str] | None = None
+    ) -> WholeImages:
+        lr_images = None
+        if lr_dir is not None:  # ready-made LR: pairs whose two images read
+            lr_files = self._paired_lr(files, lr_dir, hr_dirs)
+            lr_images, lr_readable = load_images(lr_files)
+            keep = {str(f) for f in lr_readable}
+            pairs = [(h, lf) for h, lf in zip(files, lr_files) if str(lf) in keep]
+            files, lr_files = [h for h, _ in pairs], [lf for _, lf in pairs]
         images, readable = load_images(files)
+        if lr_images is not None:
+            keep = {str(f) for f in readable}
+            lr_images = [lr for lr, h in zip(lr_images, files) if str(h) in keep]
         if not images:
             raise ValueError(
                 f"none of the {len(files)} image(s) to score can be read "
@@ -482,7 +526,17 @@ class SRDataModule(L.LightningDataModule):
                     f"{-(-least // self.scale) * self.scale} px a side"
                 )
         names = [f.stem for f in files]
-        return WholeImages(images, names, scale=self.scale, profile=self.val_degradation)
+        return WholeImages(
+            images, names, scale=self.scale, profile=self.val_degradation, lr_images=lr_images
+        )
+
+    def _validation_files(self, held_out: list[Path]) -> tuple[list[Path], dict[str, Any]]:
+        """The validation images and where their LR comes from: ``val_dir`` with
+        ``val_lr_dir``, or the images held out of ``train_dir`` with ``train_lr_dir``."""
+        if self.val_dirs:
+            files = [f for d in self.val_dirs for f in list_images(d)]
+            return files, {"lr_dir": self.val_lr_dir, "hr_dirs": self.val_dirs}
+        return held_out, {"lr_dir": self.train_lr_dir, "hr_dirs": self.train_dirs}
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.train_set is None:
@@ -490,17 +544,17 @@ class SRDataModule(L.LightningDataModule):
                 raise ValueError("training needs data.train_dir (one or more HR image folders)")
             train_files, held_out = self._split()
             self.train_set = self._build_train(train_files)
-            val_files = [f for d in self.val_dirs for f in list_images(d)] or held_out
+            val_files, lr_source = self._validation_files(held_out)
             if val_files and self.val_set is None:  # (built already by a validate-first pass)
-                self.val_set = self._build_whole(val_files)
+                self.val_set = self._build_whole(val_files, **lr_source)
         if stage == "validate" and self.val_set is None:
             _, held_out = self._split() if self.train_dirs else ([], [])
-            val_files = [f for d in self.val_dirs for f in list_images(d)] or held_out
+            val_files, lr_source = self._validation_files(held_out)
             if not val_files:
                 raise ValueError(
                     "validation needs data.val_dir or data.train_dir with val_holdout > 0"
                 )
-            self.val_set = self._build_whole(val_files)
+            self.val_set = self._build_whole(val_files, **lr_source)
         if stage in ("test", "predict") and self.test_set is None:
             if not self.test_dirs:
                 name = getattr(stage, "value", stage)  # Lightning passes its TrainerFn

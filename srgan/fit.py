@@ -51,7 +51,7 @@ DESCRIPTION = (
 )
 # Relative data folders given in a config file are also looked up from the config's folder
 # and its parents (so configs/debug.yaml finds samples/ from any working directory).
-DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "test_dir")
+DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "val_lr_dir", "test_dir")
 
 
 def quiet_lightning() -> None:

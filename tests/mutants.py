@@ -631,8 +631,8 @@ MUTANTS = [
     Mutant(
         "validation-lr-always-bicubic",
         "srgan/data.py",
-        "WholeImages(images, names, scale=self.scale, profile=self.val_degradation)",
-        "WholeImages(images, names, scale=self.scale)",
+        "profile=self.val_degradation, lr_images=lr_images",
+        "lr_images=lr_images",
         DATA,
     ),
     # -- degradations: kernels, noise, JPEG, sharpening, the benchmark's fixed chains -------
@@ -1147,6 +1147,13 @@ MUTANTS = [
         "    if enabled and not sys.stderr.isatty():",
         "    if False:",
         ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "held-out-validation-makes-its-own-lr",
+        "srgan/data.py",
+        '        return held_out, {"lr_dir": self.train_lr_dir, "hr_dirs": self.train_dirs}',
+        '        return held_out, {"lr_dir": None, "hr_dirs": self.train_dirs}',
+        DATA,
     ),
     Mutant(
         "paired-lr-two-hr-take-one-lr",

@@ -218,6 +218,41 @@ def test_paired_lr_names_are_matched_without_a_guess(tmp_path: Path) -> None:
         dm.setup("fit")
 
 
+def test_validation_takes_the_given_lr_images(tmp_path: Path) -> None:
+    """Real LR/HR pairs: the images held out of train_dir take train_lr_dir's LR, and
+    val_dir takes val_lr_dir's, not LR made from the HR (it scored another task)."""
+    rng = np.random.default_rng(0)
+    for folder in ("hr", "val"):
+        for k in range(3):
+            path = tmp_path / folder / f"{k:04d}.png"
+            path.parent.mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (48, 48, 3), np.uint8)).save(path)
+            lr_path = tmp_path / f"{folder}_lr" / f"{k:04d}x4.png"
+            lr_path.parent.mkdir(exist_ok=True)
+            Image.fromarray(np.full((12, 12, 3), 40 + k, np.uint8)).save(lr_path)  # not bicubic
+    options = {"crop_size": 32, "num_workers": 0}
+    held = SRDataModule(
+        str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "hr_lr"), val_holdout=1, **options
+    )
+    held.setup("fit")
+    assert held.val_set.lr[0].unique().tolist() == [41]  # the held-out 0001's own LR
+    given = SRDataModule(
+        str(tmp_path / "hr"),
+        val_dir=str(tmp_path / "val"),
+        val_lr_dir=str(tmp_path / "val_lr"),
+        val_holdout=0,
+        **options,
+    )
+    given.setup("fit")
+    assert [lr.unique().tolist() for lr in given.val_set.lr] == [[40], [41], [42]]
+    with pytest.raises(ValueError, match="data.val_lr_dir holds the LR of data.val_dir"):
+        SRDataModule(str(tmp_path / "hr"), val_lr_dir=str(tmp_path / "val_lr"))
+    with pytest.warns(UserWarning, match="val_degradation medium does not apply"):
+        SRDataModule(
+            str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "hr_lr"), val_degradation="medium"
+        )
+
+
 def test_validation_images_too_small_for_ssim_are_refused(tmp_path: Path) -> None:
     # x4: 4 px left out at each border, and SSIM's 11 x 11 window: 19 px, so 20 (mod 4).
     for side, ok in [(16, False), (20, True)]:
