@@ -466,10 +466,18 @@ class SRDataModule(L.LightningDataModule):
             for hr, lr, hr_file, lr_file in zip(images, lr_images, files, lr_files, strict=True):
                 expected = (hr.shape[0] // self.scale, hr.shape[1] // self.scale)
                 if lr.shape[:2] != expected:
+                    rounded_up = lr.shape[:2] == tuple(-(-n // self.scale) for n in hr.shape[:2])
+                    why = (
+                        "rounded up: made from an HR whose sides are not multiples of the "
+                        "scale (as MATLAB's imresize does); crop the HR images to a multiple "
+                        "of the scale before making their LR"
+                        if rounded_up
+                        else "LR images of another scale? (data.train_lr_dir must hold this "
+                        "scale's)"
+                    )
                     raise ValueError(
                         f"{lr_file} is {lr.shape[1]} x {lr.shape[0]}, not {hr_file}'s size / "
-                        f"{self.scale} ({expected[1]} x {expected[0]}): LR images of another "
-                        "scale? (data.train_lr_dir must hold this scale's)"
+                        f"{self.scale} ({expected[1]} x {expected[0]}): {why}"
                     )
         keep = [i for i, im in enumerate(images) if min(im.shape[:2]) >= self.crop_size]
         if len(keep) < len(images):

@@ -51,6 +51,8 @@ DESCRIPTION = (
 )
 # Relative data folders given in a config file are also looked up from the config's folder
 # and its parents (so configs/debug.yaml finds samples/ from any working directory).
+# What a run folder holds before any work: the resolved config and the hyper-parameters.
+STARTUP_FILES = {"config.yaml", "hparams.yaml"}
 DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "val_lr_dir", "test_dir")
 
 
@@ -380,8 +382,12 @@ class SRCLI(LightningCLI):
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
-            # A run that failed before writing anything leaves none of the folders it made.
+            # A run that failed before writing anything leaves none of the folders it made
+            # (the config files Lightning writes at the start are not a run's results).
             if folder is not None and existed is not None:
+                if folder.is_dir() and {p.name for p in folder.iterdir()} <= STARTUP_FILES:
+                    for name in STARTUP_FILES:
+                        (folder / name).unlink(missing_ok=True)
                 remove_empty_folders(folder, existed)
             raise
 

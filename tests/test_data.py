@@ -253,6 +253,16 @@ def test_validation_takes_the_given_lr_images(tmp_path: Path) -> None:
         )
 
 
+def test_lr_made_from_an_uncropped_hr_is_said_to_be_rounded_up(tmp_path: Path) -> None:
+    for folder, side in (("hr", (130, 202)), ("lr", (33, 51))):  # MATLAB: ceil(202 / 4) = 51
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.zeros((*side, 3), np.uint8)).save(tmp_path / folder / "a.png")
+    options = {"crop_size": 32, "val_holdout": 0, "num_workers": 0}
+    dm = SRDataModule(str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "lr"), **options)
+    with pytest.raises(ValueError, match="rounded up: made from an HR whose sides are not"):
+        dm.setup("fit")
+
+
 def test_validation_images_too_small_for_ssim_are_refused(tmp_path: Path) -> None:
     # x4: 4 px left out at each border, and SSIM's 11 x 11 window: 19 px, so 20 (mod 4).
     for side, ok in [(16, False), (20, True)]:

@@ -676,6 +676,23 @@ def test_ckpt_path_best_is_the_best_checkpoint_the_last_run_kept(tmp_path: Path)
         best_checkpoint(str(tmp_path / "last.ckpt"))
 
 
+def test_a_scoring_run_that_fails_leaves_no_run_folder(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failed once Lightning had written the config (its first files): the folder goes."""
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    last = main(["fit", *args, "--trainer.max_steps=1"]).trainer.checkpoint_callback.last_model_path
+
+    def broken(self: object, *args: object) -> None:
+        raise RuntimeError("broken validation")
+
+    monkeypatch.setattr(SRGAN, "validation_step", broken)
+    with pytest.raises(RuntimeError, match="broken validation"):
+        main(["validate", *args, f"--ckpt_path={last}"])
+    runs = tmp_path / "runs" / "lightning_logs"
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0"]
+
+
 @pytest.mark.parametrize("precision", ["bf16-true", "16-true", "64-true"])
 def test_a_true_half_or_double_precision_is_one_line(
     image_dir: Path, tmp_path: Path, precision: str
