@@ -432,6 +432,19 @@ def _int8_model(
     return path, record, True
 
 
+def _cache_error(error: OSError, alternative: str) -> BackendError:
+    """The ONNX cache could not be written: why, and what to do (``alternative`` after
+    "set SRGAN_CACHE to a writable folder")."""
+    from srgan.assets import CACHE_ENV
+
+    reason, folder = error.strerror or str(error), onnx_cache_dir()
+    where = f" ({error.filename})" if error.filename not in (None, str(folder)) else ""
+    return BackendError(
+        f"the ONNX cache {folder} cannot be written: {reason}{where}; set "
+        f"{CACHE_ENV} to a writable folder {alternative}"
+    )
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -557,7 +570,14 @@ def build_upscaler(
         return torch_upscaler()
     if compile:
         say("note: --compile is for --backend torch; ONNX Runtime optimises the graph itself")
-    fp32_path, record, made = exported_model(generator, sha256_file(weights))
+    digest = sha256_file(weights)
+    try:
+        fp32_path, record, made = exported_model(generator, digest)
+    except OSError as error:
+        if backend != "auto":
+            raise _cache_error(error, "or use --backend torch") from None
+        say(f"note: {_cache_error(error, 'for ONNX Runtime; running with PyTorch')}")
+        return torch_upscaler()
     if made and record["ok"]:
         say(
             f"first use of {weights.name} with ONNX Runtime: exported and checked against "
@@ -574,9 +594,12 @@ def build_upscaler(
     if chosen == "onnx":
         network = OnnxGenerator(fp32_path, threads=threads)
     elif chosen == "onnx-int8":
-        int8_path, int8_record, made = int8_model(
-            fp32_path, generator.scale, calibration_dir=calibration_dir
-        )
+        try:
+            int8_path, int8_record, made = int8_model(
+                fp32_path, generator.scale, calibration_dir=calibration_dir
+            )
+        except OSError as error:
+            raise _cache_error(error, "or use --backend onnx") from None
         if made:
             own = int8_record["calibration"] == "built-in"
             say(
@@ -597,7 +620,10 @@ def build_upscaler(
         if precision == "fp32":
             network = full
         else:
-            half_path = fp16_model(fp32_path, record)
+            try:
+                half_path = fp16_model(fp32_path, record)
+            except OSError as error:
+                raise _cache_error(error, "or use --precision fp32") from None
             network = OnnxGenerator(
                 half_path, backend="onnx-cuda", precision="fp16", providers=cuda, fallback=full
             )

@@ -186,6 +186,22 @@ def test_a_model_that_cannot_be_exported_falls_back_to_torch(
     assert upscaler.backend == "torch" and "no such operator" in notes[0]
 
 
+def test_a_cache_that_cannot_be_written_falls_back_or_fails_in_one_line(
+    model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache under a file (a read-only home acts alike): auto runs PyTorch and says why;
+    an explicit ONNX backend fails with what to do."""
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: tmp_path / "file" / "onnx")
+    notes: list[str] = []
+    upscaler = build_upscaler(model_file, device="cpu", say=notes.append)
+    assert upscaler.backend == "torch"
+    assert "cannot be written: Not a directory" in notes[0] and "SRGAN_CACHE" in notes[0]
+    for backend in ("onnx", "onnx-int8"):
+        with pytest.raises(BackendError, match="SRGAN_CACHE to a writable folder or use"):
+            build_upscaler(model_file, backend=backend, device="cpu")
+
+
 def test_an_interrupted_export_leaves_nothing_in_the_cache(
     model_file: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
