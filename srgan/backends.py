@@ -371,7 +371,12 @@ def calibration_inputs(scale: int, folder: str | Path | None = None) -> list[np.
     from srgan.int8 import calibration_crops
 
     if folder is not None:
-        return calibration_crops(folder, count=CALIBRATION_CROPS, crop=CALIBRATION_CROP)
+        return calibration_crops(
+            folder,
+            count=CALIBRATION_CROPS,
+            crop=CALIBRATION_CROP,
+            advice=" (the cost is printed when the model is made)",
+        )
     return calibration_crops(
         CALIBRATION_DIR, count=CALIBRATION_CROPS, crop=CALIBRATION_CROP, downscale=scale
     )

@@ -111,6 +111,8 @@ class Picture:
 def list_images(folder: str | Path) -> list[Path]:
     """Image files under ``folder`` (recursive, sorted); a clear error if there are none."""
     root = Path(folder).expanduser()
+    if root.is_file():
+        raise FileNotFoundError(f"{root} is a file: give the folder of images it is in")
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

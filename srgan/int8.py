@@ -44,17 +44,25 @@ def calibration_crops(
     crop: int = 64,
     downscale: int | None = None,
     seed: int = 0,
+    advice: str = ", and measure the cost with --hr-dir",
 ) -> list[np.ndarray]:
     """``count`` random ``(1, 3, crop, crop)`` float32 LR crops from the images in ``folder``.
 
     With ``downscale`` the files are HR images and LR is made with MATLAB bicubic
     (``srgan.resize.imresize``); otherwise the files are used as LR as they are.
-    Crops cycle over the images in name order, one random crop each per pass: with more
-    images than ``count``, the first ``count`` are used.
+    Crops cycle over the images, one random crop each per pass. With more images than
+    ``count``, ``count`` of them are drawn (seeded; too small ones are passed over), so a
+    large folder is not decoded whole; otherwise all are used, in name order. ``advice``
+    ends the warning about too few pixels.
     """
     rng = np.random.default_rng(seed)
+    files = list_images(folder)
+    if len(files) > count:
+        files = [files[i] for i in np.random.default_rng(seed).permutation(len(files))]
     images, bad, small = [], [], []
-    for file in list_images(folder):
+    for file in files:
+        if len(images) == count:
+            break
         try:
             image = read_rgb(file)
         except Exception as error:  # noqa: BLE001 - any decoder failure: named below
@@ -80,7 +88,6 @@ def calibration_crops(
         if not images:
             raise ValueError(f"{message} and no larger one; give larger images")
         warnings.warn(f"skipping {message}", stacklevel=2)
-    used = images[:count]
     # At most the pixels of the crops taken from each image (32 crops of one 8 x 8 image
     # are 64 pixels), at most the whole image.
     pixels = sum(
@@ -88,13 +95,13 @@ def calibration_crops(
             lr.shape[-2] * lr.shape[-1],
             len(range(i, count, len(images))) * min(crop, lr.shape[-2]) * min(crop, lr.shape[-1]),
         )
-        for i, lr in enumerate(used)
+        for i, lr in enumerate(images)
     )
     if pixels < FEW_CALIBRATION_PIXELS:
         warnings.warn(
-            f"int8 calibration sees {pixels} LR pixels in all ({len(used)} image(s)): ranges "
+            f"int8 calibration sees {pixels} LR pixels in all ({len(images)} image(s)): ranges "
             "measured on so little may clip other images (highlights, strong edges); give "
-            "more or larger images like those to upscale, and measure the cost with --hr-dir",
+            f"more or larger images like those to upscale{advice}",
             stacklevel=2,
         )
     crops = []
