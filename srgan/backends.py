@@ -140,6 +140,14 @@ def onnx_cache_dir() -> Path:
     return cache_dir() / "onnx"
 
 
+# The input types an ONNX model may take, as ONNX Runtime names them.
+INPUT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+}
+
+
 class OnnxGenerator:
     """An ONNX generator run by ONNX Runtime, called like the PyTorch module.
 
@@ -191,6 +199,13 @@ class OnnxGenerator:
                 "(python -m srgan.export writes such models)"
             )
         self.in_channels = shape[1] if isinstance(shape[1], int) else 3
+        # Models made elsewhere may take half (or double) floats: fed as they take them.
+        self.input_dtype = INPUT_DTYPES.get(first.type)
+        if self.input_dtype is None:
+            raise BackendError(
+                f"{self.path.name}: its input {first.name} is a {first.type}; srgan feeds "
+                f"images as floats in [0, 1] (one of {', '.join(INPUT_DTYPES)})"
+            )
         recorded = onnx_metadata(self.session)
         self.size_multiple = recorded.get("size_multiple", 1)
         self.scale = recorded.get("scale") or self._probe_scale()
@@ -213,7 +228,8 @@ class OnnxGenerator:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` float32 -> the model's output as a float32 CPU tensor."""
-        feed = {self.input_name: np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)}
+        array = x.detach().cpu().numpy()
+        feed = {self.input_name: np.ascontiguousarray(array, self.input_dtype)}
         try:
             (out,) = self.session.run([self.output_name], feed)
         except Exception as error:
@@ -224,7 +240,7 @@ class OnnxGenerator:
                 # The Upscaler halves the tile on this, as for PyTorch.
                 raise torch.cuda.OutOfMemoryError(text) from error
             raise
-        return torch.from_numpy(out)
+        return torch.from_numpy(np.asarray(out, np.float32))
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
@@ -527,7 +543,7 @@ def build_upscaler(
             )
         if backend == "onnx-int8" and graph != "int8":
             raise BackendError(
-                f"{path.name} is a {graph} ONNX model, not int8: give an int8 one (python -m "
+                f"{path.name} is an {graph} ONNX model, not int8: give an int8 one (python -m "
                 "srgan.export --int8), or the weights file for srgan to quantize"
             )
         if graph == "int8" and not cuda:
@@ -535,6 +551,8 @@ def build_upscaler(
         network = OnnxGenerator(
             path, backend=name, precision=graph, providers=providers, threads=threads
         )
+        if graph == "int8":  # as srgan's own int8 models are tagged (the file's sha256 too)
+            network.settings = {"backend": name}
         return Upscaler(
             network,
             tile=resolve_tile(tile, onnx_cpu=not cuda),

@@ -194,6 +194,11 @@ def export_onnx(
     newest = onnx.defs.onnx_opset_version()
     if not 17 <= opset <= newest:
         raise ValueError(f"opset must be 17 to {newest} (the installed onnx's newest), got {opset}")
+    if not isinstance(getattr(generator, "scale", None), int):
+        raise TypeError(
+            f"{type(generator).__name__} has no integer `scale` attribute: export_onnx takes "
+            "a generator that says its upscaling factor (srgan's all do)"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     generator = generator.eval().float().cpu()

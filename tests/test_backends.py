@@ -325,6 +325,19 @@ def test_an_onnx_file_is_a_model(
     del foreign.metadata_props[:]
     onnx_lib.save(foreign, str(tmp_path / "foreign.onnx"))
     assert OnnxGenerator(tmp_path / "foreign.onnx").scale == 4
+    # Half-float inputs and outputs (as other tools convert to fp16): fed and read as such.
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    half = convert_float_to_float16(onnx_lib.load(str(exported)), keep_io_types=False)
+    onnx_lib.save(half, str(tmp_path / "half_io.onnx"))
+    code, _, err = run(
+        [tmp_path / "in.png", tmp_path / "half.png", "--model", tmp_path / "half_io.onnx"], capsys
+    )
+    assert code == EXIT_OK, err
+    difference = read_image(tmp_path / "half.png").pixels.astype(int) - read_image(
+        tmp_path / "out.png"
+    ).pixels.astype(int)
+    assert np.abs(difference).max() <= 2
     code, _, err = run(
         [tmp_path / "in.png", tmp_path / "o2.png", "--model", exported, "--backend", "torch"],
         capsys,
@@ -332,7 +345,7 @@ def test_an_onnx_file_is_a_model(
     assert code == EXIT_USAGE and "is an ONNX model" in err
     # What the file fixes cannot be asked of it otherwise: one line each, nothing written.
     for args, says in [
-        (["--backend", "onnx-int8"], "is a fp32 ONNX model, not int8"),
+        (["--backend", "onnx-int8"], "is an fp32 ONNX model, not int8"),
         (["--calibration-dir", tmp_path], "--calibration-dir is for"),
         (["--precision", "bf16"], "runs in fp32, the precision of its graph"),
         # Not run on the CPU in silence, as a weights file would not be.
@@ -363,11 +376,12 @@ def test_an_onnx_file_is_named_by_what_it_runs(tmp_path: Path) -> None:
     found = {}
     for path in (fp32, fp16, int8):
         upscaler = build_upscaler(path, device="cpu")
-        found[path.name] = (upscaler.backend, upscaler.precision)
+        found[path.name] = (upscaler.backend, upscaler.precision, backends.pixel_settings(upscaler))
     assert found == {
-        "tiny.onnx": ("onnx", "fp32"),
-        "tiny.fp16.onnx": ("onnx", "fp16"),
-        "tiny.int8.onnx": ("onnx-int8", "int8"),
+        "tiny.onnx": ("onnx", "fp32", {}),
+        "tiny.fp16.onnx": ("onnx", "fp16", {}),
+        # Tagged as srgan's own int8 models are (their outputs differ from fp32's).
+        "tiny.int8.onnx": ("onnx-int8", "int8", {"backend": "onnx-int8"}),
     }
 
 

@@ -155,6 +155,12 @@ def test_opsets_outside_what_can_be_written_are_refused(tmp_path: Path, monkeypa
     assert (tmp_path / "y.onnx").read_bytes() == b"an earlier export"
 
 
+def test_a_module_without_a_scale_is_refused_before_the_export(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="Conv2d has no integer `scale` attribute"):
+        export_onnx(torch.nn.Conv2d(3, 3, 3, padding=1), tmp_path / "plain.onnx")
+    assert not list(tmp_path.iterdir())
+
+
 def test_only_unused_operator_domains_are_dropped(tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
