@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.speed.endtoend import video_throughput
+from srgan.images import Picture, write_image
 from srgan.weights import save_generator
 from tests.conftest import make_video, tiny_compact
 
@@ -71,6 +72,25 @@ def test_outputs_are_compared_pixel_by_pixel(tmp_path: Path) -> None:
         Image.fromarray(changed).save(tmp_path / name / "sub" / "x.png")
     assert _largest_difference(tmp_path / "a", tmp_path / "b") == 3
     assert _largest_difference(tmp_path / "a", tmp_path / "a") == 0
+    # 16-bit images (gray, and RGB with alpha) in 8-bit steps: 514 apart is 2/255.
+    wide = np.random.default_rng(1).integers(0, 60000, (6, 5, 4), dtype=np.uint16)
+    for name, shift in (("c", 0), ("d", 514)):
+        changed = wide.copy()
+        changed[0, 0] += np.uint16(shift)  # every channel, alpha included
+        for mode, picture in (
+            ("gray", Picture(changed[..., :1])),
+            ("rgba", Picture(changed[..., :3], alpha=changed[..., 3])),
+        ):
+            (tmp_path / f"{name}-{mode}").mkdir()
+            write_image(tmp_path / f"{name}-{mode}" / "x.png", picture)
+    for mode in ("gray", "rgba"):
+        assert _largest_difference(tmp_path / f"c-{mode}", tmp_path / f"d-{mode}") == 2
+    # Alpha alone differing counts too.
+    alpha = wide[..., 3].copy()
+    alpha[1, 1] += np.uint16(257)
+    (tmp_path / "e").mkdir()
+    write_image(tmp_path / "e" / "x.png", Picture(wide[..., :3], alpha=alpha))
+    assert _largest_difference(tmp_path / "c-rgba", tmp_path / "e") == 1
 
 
 @pytest.mark.slow  # two more processes that import torch: about 10 s

@@ -264,21 +264,28 @@ def video_throughput(
     return rows
 
 
-def _largest_difference(outputs: Path, reference: Path) -> int:
-    """The largest difference of any pixel between the images of two output folders (same
-    names), in steps of the 8-bit scale."""
+def _largest_difference(outputs: Path, reference: Path) -> float:
+    """The largest difference of any sample (colour or alpha) between the images of two
+    output folders (same names), in steps of the 8-bit scale: a 16-bit image's differences
+    are divided by 257, so that 1 is 1/255 at any depth."""
     import numpy as np
-    from PIL import Image
 
-    largest = 0
+    from srgan.images import read_image
+
+    def samples(path: Path) -> list[np.ndarray]:
+        picture = read_image(path, max_pixels=None)
+        arrays = [picture.pixels] + ([] if picture.alpha is None else [picture.alpha])
+        return [a.astype(np.float64) * (255 / np.iinfo(a.dtype).max) for a in arrays]
+
+    largest = 0.0
     for path in sorted(p for p in outputs.rglob("*") if p.is_file()):
-        other = reference / path.relative_to(outputs)
-        with Image.open(path) as a, Image.open(other) as b:
-            pixels = np.asarray(a, dtype=np.int32), np.asarray(b, dtype=np.int32)
-        if pixels[0].shape != pixels[1].shape:
-            raise ValueError(f"{path.name}: {pixels[0].shape} vs {pixels[1].shape}")
-        largest = max(largest, int(np.abs(pixels[0] - pixels[1]).max()))
-    return largest
+        ours, theirs = samples(path), samples(reference / path.relative_to(outputs))
+        if [a.shape for a in ours] != [b.shape for b in theirs]:
+            raise ValueError(f"{path.name}: {ours[0].shape} vs {theirs[0].shape}")
+        for a, b in zip(ours, theirs):
+            largest = max(largest, float(np.abs(a - b).max()))
+    value = round(largest, 2)
+    return int(value) if value.is_integer() else value
 
 
 def _count_frames(path: Path) -> int:
