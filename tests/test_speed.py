@@ -407,6 +407,21 @@ def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypa
     assert "error: boom" in (tmp_path / "n" / "speed.md").read_text()
 
 
+def test_an_onnx_graph_that_does_not_match_pytorch_is_not_timed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("srgan.onnx.check_parity", lambda *args: {"random": 0.5})
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    payload = main(
+        ["--model", str(weights), "--device", "cpu", "--backends", "eager", "onnx"]
+        + ["--size", "16x12", "--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "s")]
+    )
+    by_label = {r["label"]: r for r in payload["records"]}
+    assert by_label["eager fp32"]["status"] == "ok"
+    assert by_label["onnx fp32"]["status"] == "error"
+    assert "differ from PyTorch's by up to 0.5" in by_label["onnx fp32"]["reason"]
+
+
 def test_each_backend_has_its_own_peak_memory() -> None:
     from benchmarks.speed.runs import measure_interleaved
     from benchmarks.speed.timing import reset_peak_rss

@@ -74,11 +74,25 @@ def calibration_inputs(calibration_dir: str | None, count: int = 16) -> list[np.
 def export_variants(
     model: Generator, folder: Path, backends: set[str], calibration_dir: str | None
 ) -> dict[str, Path]:
-    """The ONNX files the ONNX backends need (fp32, fp16, int8), exported once per model."""
+    """The ONNX files the ONNX backends need (fp32, fp16, int8), exported once per model;
+    ``ValueError`` when the fp32 graph does not give PyTorch's outputs (within
+    ``srgan.backends.PARITY_TOLERANCE``, as ``srgan.upscale`` checks it): its rows would time
+    another computation."""
+    import warnings
+
+    from srgan.backends import PARITY_TOLERANCE, parity_cases
     from srgan.int8 import quantize_int8
-    from srgan.onnx import convert_fp16, export_onnx
+    from srgan.onnx import check_parity, convert_fp16, export_onnx, onnx_session
 
     paths = {"fp32": export_onnx(model, folder / "model.onnx")}
+    with warnings.catch_warnings():  # "is the model trained?": timed networks may not be
+        warnings.simplefilter("ignore")
+        diffs = check_parity(model, onnx_session(paths["fp32"]), parity_cases(model))
+    if max(diffs.values()) > PARITY_TOLERANCE:
+        raise ValueError(
+            f"its outputs differ from PyTorch's by up to {max(diffs.values()):.2g} (over "
+            f"{PARITY_TOLERANCE:.2g}): not timed"
+        )
     if "onnx-int8" in backends:
         paths["int8"] = quantize_int8(
             paths["fp32"], folder / "model.int8.onnx", calibration_inputs(calibration_dir)
