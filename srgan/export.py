@@ -13,8 +13,9 @@ paths are given)::
   ``srgan.inference``, without tiling). Batch, height and width are dynamic; a generator
   with ``size_multiple > 1`` exports with height and width constrained to that multiple.
 * Every export is checked: onnx's checker, then ONNX Runtime against PyTorch on random
-  and (given ``--hr-dir`` or ``--calibration-dir``) real images at two sizes and two
-  batch sizes; fp32 must match to ``--tolerance`` (default 1e-4).
+  inputs at two sizes and two batch sizes and on two real LR crops (of ``--hr-dir`` or
+  ``--calibration-dir``, else of the built-in images); fp32 must match to
+  ``--tolerance`` (default 1e-4).
 * int8 is static post-training quantization with ONNX Runtime (QDQ format, per-channel
   int8 weights, uint8 or int8 activations), calibrated on LR crops of real images. With
   ``--hr-dir`` the report gives the Y-PSNR (border ``scale``, ``srgan.metrics.psnr``) of
@@ -42,7 +43,7 @@ from typing import Any
 import torch
 from onnx.defs import onnx_opset_version
 
-from srgan.backends import CALIBRATION_DIR, sha256_file
+from srgan.backends import CALIBRATION_DIR, parity_cases, sha256_file
 from srgan.images import atomic_path, atomic_write, check_writable, list_images
 from srgan.int8 import (
     MIN_CALIBRATION_SIDE,
@@ -396,7 +397,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # Read before anything is written, as the calibration images above.
     real = "--hr-dir" if args.hr_dir else "--calibration-dir" if args.calibration_dir else None
     with naming(real):
-        cases = parity_inputs(args.hr_dir or args.calibration_dir, scale, multiple, in_channels)
+        # Without a folder, real crops all the same: the built-in images'.
+        cases = (
+            parity_inputs(args.hr_dir or args.calibration_dir, scale, multiple, in_channels)
+            if real
+            else parity_cases(generator)
+        )
     if args.hr_dir:
         with naming("--hr-dir"):
             for _ in benchmark_pairs(args.hr_dir, scale):  # each read and dropped: a check

@@ -195,6 +195,9 @@ def test_int8_without_a_folder_calibrates_on_the_built_in_images(tmp_path: Path,
     assert calibration["folder"].startswith("built-in") and calibration["downscale"] == 4
     assert calibration["crops"] == 4 and calibration["crop_size"] == 16
     assert "4 crops of the built-in images" in capsys.readouterr().out
+    # Checked on real crops too without a folder of one's own: the built-in images'.
+    checked = report["fp32"]["max_abs_diff"]
+    assert len(checked) == 4 and sum(name.startswith("real ") for name in checked) == 2
 
 
 def test_int8_measured_on_the_photos_of_the_built_in_crops_says_so(
