@@ -32,7 +32,7 @@ from srgan.degradations import (
     degraded_pair,
     usm_sharpen,
 )
-from srgan.images import list_images, read_rgb
+from srgan.images import list_images, open_header, read_rgb
 from srgan.resize import mod_crop
 
 
@@ -406,8 +406,34 @@ class SRDataModule(L.LightningDataModule):
                 "set data.val_holdout lower or give data.val_dir"
             )
         step = len(files) / self.val_holdout
-        held = {int(i * step + step / 2) for i in range(self.val_holdout)}
+        held: set[int] = set()
+        for i in range(self.val_holdout):
+            # Spread through the folder; an image that cannot be scored (unreadable, too
+            # small) stays for training (which skips it) and the nearest one that can is
+            # held instead. With none left, the nearest all the same: building the
+            # validation set then says what is wrong with it.
+            ideal = int(i * step + step / 2)
+            free = sorted(
+                (j for j in range(len(files)) if j not in held), key=lambda j: abs(j - ideal)
+            )
+            held.add(next((j for j in free if self._scorable(files[j])), free[0]))
         return [f for i, f in enumerate(files) if i not in held], [files[i] for i in sorted(held)]
+
+    def _least_side(self) -> int:
+        """The smallest side an image can be scored at: the metrics leave out ``scale`` px
+        at each border of the mod-cropped image, and SSIM needs 11 x 11 pixels after that."""
+        least = 11 + 2 * self.scale
+        return -(-least // self.scale) * self.scale
+
+    def _scorable(self, path: Path) -> bool:
+        """Whether ``path``'s header reads and its size can be scored (the pixels are
+        decoded later: a file broken past its header is still found then)."""
+        try:
+            with open_header(path) as image:
+                width, height = image.size
+        except Exception:  # noqa: BLE001 - any reader failure: not held out
+            return False
+        return min(width, height) >= self._least_side()
 
     def _paired_lr(
         self, files: list[Path], lr_dir: str | None = None, hr_dirs: list[str] | None = None
@@ -522,16 +548,13 @@ class SRDataModule(L.LightningDataModule):
                 "another data.val_holdout for the images held out of data.train_dir)"
             )
         files = readable
-        # The metrics leave out `scale` px at each border of the mod-cropped image, and SSIM
-        # needs 11 x 11 pixels after that.
-        least = 11 + 2 * self.scale
+        least = self._least_side()
         for image, file in zip(images, files):
-            if min(image.shape[:2]) // self.scale * self.scale < least:
+            if min(image.shape[:2]) < least:
                 raise ValueError(
                     f"{file} ({image.shape[1]} x {image.shape[0]}) is too small to score at "
                     f"x{self.scale} (the metrics leave out {self.scale} px at each border and "
-                    f"SSIM needs 11 px after that): give images of at least "
-                    f"{-(-least // self.scale) * self.scale} px a side"
+                    f"SSIM needs 11 px after that): give images of at least {least} px a side"
                 )
         names = [f.stem for f in files]
         return WholeImages(

@@ -139,13 +139,34 @@ def test_a_validation_set_of_unreadable_images_stops_training_before_it_starts(
     folder.mkdir()
     for name in ("a", "c"):
         Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(folder / f"{name}.png")
-    (folder / "b.png").write_bytes(b"not a png")  # the one held out for validation
-    dm = SRDataModule(str(folder), crop_size=32, val_holdout=1, num_workers=0)
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "b.png").write_bytes(b"not a png")
+    dm = SRDataModule(str(folder), val_dir=str(tmp_path / "val"), crop_size=32, num_workers=0)
     with pytest.warns(UserWarning, match="b.png"):
         with pytest.raises(
             ValueError, match=r"none of the 1 image\(s\) to score can be read \(b.png\)"
         ):
             dm.setup("fit")
+
+
+def test_images_that_cannot_be_scored_are_not_held_out(tmp_path: Path) -> None:
+    """An unreadable or too small image where the hold-out would fall stays for training
+    (which skips it with a warning); the next one is held out instead."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a", "c", "e"):
+        Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(folder / f"{name}.png")
+    (folder / "b.png").write_bytes(b"not a png")  # where one of two hold-outs falls
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / "d.png")  # the other
+    dm = SRDataModule(str(folder), crop_size=32, val_holdout=2, num_workers=0)
+    assert [f.name for f in dm._split()[1]] == ["a.png", "c.png"]
+    with pytest.warns(UserWarning, match="b.png"):
+        dm.setup("fit")
+    assert dm.val_set.names == ["a", "c"]
+    # Too few that can be scored: the nearest all the same (building the validation set
+    # then says what is wrong with it).
+    dm = SRDataModule(str(folder), crop_size=32, val_holdout=4, num_workers=0)
+    assert [f.name for f in dm._split()[1]] == ["a.png", "c.png", "d.png", "e.png"]
 
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
