@@ -38,6 +38,7 @@ from srgan.callbacks import GracefulStop, LogProgress
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
+from srgan.images import check_writable
 from srgan.module import SRGAN
 from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
@@ -139,6 +140,22 @@ def shown_path(path: str | Path) -> str:
 def log_folder(trainer: L.Trainer) -> Path | None:
     logger = trainer.logger
     return Path(logger.log_dir).resolve() if logger is not None and logger.log_dir else None
+
+
+def check_run_folders(trainer: L.Trainer, log_dir: Path | None) -> None:
+    """The folders the run writes (its log folder, or the root one without a logger, and
+    the checkpoint folders set apart) can be written: ``PermissionError`` in one line,
+    before any work (Lightning's makedirs failed in a traceback)."""
+    folders = [log_dir or Path(trainer.default_root_dir)]
+    folders += [Path(c.dirpath) for c in trainer.checkpoint_callbacks if c.dirpath]
+    for folder in folders:
+        try:
+            check_writable(folder)
+        except PermissionError as error:
+            raise PermissionError(
+                f"{error} (where the run writes: choose another with "
+                "--trainer.default_root_dir, or the logger's save_dir)"
+            ) from None
 
 
 def existing_ancestor(folder: Path) -> Path:
@@ -378,6 +395,7 @@ class SRCLI(LightningCLI):
                 if type(callback) is TQDMProgressBar:
                     self.trainer.callbacks[index] = LogProgress()
         folder = log_folder(self.trainer)
+        check_run_folders(self.trainer, folder)
         existed = existing_ancestor(folder) if folder is not None else None
         try:
             super()._run_subcommand(subcommand)
@@ -639,7 +657,7 @@ def command(args: list[str] | None = None) -> int:
         main(args)
         if GracefulStop.stopped:
             return stopped_by_signal()
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+    except (FileNotFoundError, NotADirectoryError, PermissionError, ValueError) as error:
         if BatchesRan.ran:
             raise
         print(f"error: {plain_union_error(str(error))}", file=sys.stderr)

@@ -1107,6 +1107,20 @@ MUTANTS = [
         EXPORT,
     ),
     Mutant(
+        "holdout-takes-an-image-that-cannot-be-scored",
+        "srgan/data.py",
+        "            held.add(next((j for j in free if self._scorable(files[j])), free[0]))",
+        "            held.add(free[0])",
+        DATA,
+    ),
+    Mutant(
+        "fit-run-folder-unchecked",
+        "srgan/fit.py",
+        "        check_run_folders(self.trainer, folder)\n",
+        "        pass\n",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
         "unwritable-onnx-cache-is-a-traceback",
         "srgan/backends.py",
         '    except OSError as error:\n        if backend != "auto":',

@@ -478,6 +478,11 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
             "--data.crop_size=48",
         ],
         "LR images of another scale?": [big, "--data.train_lr_dir=lr_x2"],
+        # A file where the run folder goes (a read-only folder is refused alike).
+        "big/a.png is a file, not a folder (where the run writes": [
+            big,
+            "--trainer.default_root_dir=big/a.png/runs",
+        ],
     }
     config = ["fit", "--config", str(ROOT / "configs/debug.yaml"), "--data.val_holdout=1"]
     for message, args in cases.items():
