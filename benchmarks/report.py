@@ -42,6 +42,21 @@ def psnr_axis_label(channels: str | None) -> str:
     return "PSNR (dB, RGB)" if channels == "RGB" else "PSNR (dB, Y)"
 
 
+def out_folder_problem(out: str | Path) -> str | None:
+    """Why the results cannot go into ``--out`` (a file there, a folder that cannot be
+    written), or ``None``: asked before any measuring, so that none is lost at the end."""
+    from srgan.images import check_writable
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file: give a folder (the results are several files)"
+    try:
+        check_writable(out)
+    except PermissionError as error:
+        return f"--out: {error}"
+    return None
+
+
 def remove_stale(folder: Path, patterns: Sequence[str], written: Sequence[Path]) -> None:
     """Remove the files in ``folder`` matching ``patterns`` (outputs a command writes) that
     this run did not write: plots of an earlier run into the same folder would sit beside

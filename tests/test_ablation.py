@@ -219,6 +219,7 @@ def test_missing_runs_and_bad_paths_are_one_line_errors(
         (["--runs", str(tmp_path)], "gan_<objective>_s<seed>"),  # no run folders in it
         (["--runs", str(runs), "--quality-json", str(tmp_path / "q.json")], "no such file"),
         (["--runs", str(runs), "--out", str(tmp_path / "file")], "is a file"),
+        (["--runs", str(runs), "--out", str(tmp_path / "file" / "a")], "--out: cannot write"),
     ]:
         with pytest.raises(SystemExit) as stop:
             main(argv)

@@ -219,6 +219,9 @@ def test_an_out_file_and_a_folder_of_unscorable_images_are_named_before_any_work
     (tmp_path / "taken").write_text("x")
     err = usage_error(["--data", str(hr_dir), "--out", str(tmp_path / "taken")], capsys)
     assert f"--out {tmp_path / 'taken'} is a file" in err
+    # A folder that cannot be written (here under a file): before the scoring, not after.
+    err = usage_error(["--data", str(hr_dir), "--out", str(tmp_path / "taken" / "q")], capsys)
+    assert f"--out: cannot write into {tmp_path / 'taken' / 'q'}" in err
     small = tmp_path / "small"
     small.mkdir()
     Image.new("RGB", (8, 8)).save(small / "dot.png")

@@ -452,6 +452,7 @@ def test_inputs_are_checked_before_any_timing(
     common = ["--arch", "tiny-compact", "--backends", "eager", "--repeats", "1"]
     for args, message in [
         (["--out", str(tmp_path / "a file")], "is a file"),
+        (["--out", str(tmp_path / "a file" / "s")], "--out: cannot write into"),
         (["--quality-json", str(tmp_path / "none.json")], "--quality-json"),
         (["--quality-json", str(tmp_path / "a file")], "--quality-json"),
         (["--folder", str(tmp_path / "empty")], "no images in it"),

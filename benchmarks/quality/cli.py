@@ -51,7 +51,7 @@ from benchmarks.quality.report import (
     summary_table,
     tail_table,
 )
-from benchmarks.report import environment, remove_stale, write_json
+from benchmarks.report import environment, out_folder_problem, remove_stale, write_json
 from srgan.assets import MissingWeightsError
 from srgan.degradations import PROFILES, describe_profile, profile_record
 from srgan.inference import resolve_device
@@ -280,8 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems.append(
                 f"--metrics {name}: {error} (or leave it out: --metrics {' '.join(others)})"
             )
-    if args.out.exists() and not args.out.is_dir():
-        problems.append(f"--out {args.out} is a file: give a folder (the run writes several files)")
+    if (problem := out_folder_problem(args.out)) is not None:
+        problems.append(problem)
     if problems:
         parser.error("nothing was measured:\n  " + "\n  ".join(problems))
     seen: set[str] = set()

@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 
 from benchmarks.plots import pyplot, save_figure
-from benchmarks.report import markdown_table, write_json
+from benchmarks.report import markdown_table, out_folder_problem, write_json
 
 RUN_NAME = re.compile(r"^gan_(?P<objective>[a-z0-9_]+?)_s(?P<seed>\d+)$")
 GAP = "logit gap (real - fake mean)"
@@ -596,8 +596,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        parser.error(f"--out {out} is a file: give a folder (the report is several files)")
+    if (problem := out_folder_problem(out)) is not None:
+        parser.error(problem)
     if not Path(args.runs).is_dir():
         parser.error(f"--runs {args.runs}: no such folder")
     try:

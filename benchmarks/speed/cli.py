@@ -53,6 +53,7 @@ from benchmarks.report import (
     cpu_description,
     environment,
     markdown_table,
+    out_folder_problem,
     remove_stale,
     write_json,
 )
@@ -340,8 +341,8 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
     from srgan.video import VideoError, probe
 
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        parser.error(f"--out {out} is a file: give a folder (the run writes several files)")
+    if (problem := out_folder_problem(out)) is not None:
+        parser.error(problem)
     quality = None
     if args.quality_json and not args.train:
         try:
