@@ -306,6 +306,14 @@ class SRCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        trainer = config.get("trainer")
+        if trainer is not None and trainer.get("enable_checkpointing") is False:
+            # The configs save checkpoints with a ModelCheckpoint callback: turned off with
+            # checkpointing, which Lightning refused alongside it.
+            callbacks = trainer.get("callbacks") or []
+            trainer["callbacks"] = [
+                c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
+            ]
         files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
         data = config.get("data")
         if data is None:

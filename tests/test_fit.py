@@ -202,6 +202,19 @@ def test_debug_config_leaves_a_checkpoint_that_loads_safely(
     torch.testing.assert_close(shipped(x), generator(x), rtol=0, atol=1e-6)
 
 
+def test_checkpointing_turned_off_takes_the_configs_model_checkpoint_with_it(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    """Every config saves with a ModelCheckpoint callback, which Lightning refuses beside
+    --trainer.enable_checkpointing=false (a timing run's option)."""
+    cli = main(
+        ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+        + ["--trainer.max_steps=2", "--trainer.enable_checkpointing=false"]
+    )
+    assert cli.trainer.checkpoint_callbacks == [] and cli.trainer.global_step == 2
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
 def test_realistic_degradation_is_one_flag(image_dir: Path, tmp_path: Path) -> None:
     args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
     args += ["--data.degradation=RealisticDegradation", "--data.sharpen_targets=true"]
