@@ -18,6 +18,7 @@ in a model file runs, and a file that would need it is refused, naming the block
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import os
@@ -508,6 +509,10 @@ def resolve_model(spec: str) -> Path:
             "(train one with python -m srgan.fit, see configs/release/)"
         )
     hint = " (it looks like a path)" if any(c in spec for c in "/\\.") else ""
+    names = [*(["default"] if has_default else []), *shipped]
+    near = difflib.get_close_matches(spec.replace("_", "-"), names, n=1, cutoff=0.6)
+    if near and not hint:
+        hint = f" (did you mean {near[0]!r}?)"
     raise FileNotFoundError(
         f"model {spec!r} is neither a shipped model (installed: {known}) nor an existing "
         f"file{hint}; use {choices}a weights file path"

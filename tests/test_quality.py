@@ -173,7 +173,8 @@ def test_missing_backbones_stop_the_run_naming_the_fetch_command(
     for key in PERCEPTUAL:
         assert f"--metrics {key}: " in err
     assert "python -m srgan.assets fetch" in err
-    assert "(or leave it out: --metrics lpips_vgg dists)" in err
+    # None of them can run: the hint is the metrics that can (none), not other missing ones.
+    assert err.count("(or leave it out: --metrics none)") == len(PERCEPTUAL)
     assert not (tmp_path / "out").exists()
 
 
@@ -250,8 +251,11 @@ def test_nearest_repeats_pixels() -> None:
 def test_model_scale_must_match(tiny_model: Path) -> None:
     with pytest.raises(ValueError, match="x4"):
         build_method(str(tiny_model), 2, device="cpu")
-    with pytest.raises(FileNotFoundError, match="neither a shipped model"):
+    with pytest.raises(FileNotFoundError, match="neither a shipped model") as error:
         build_method("no-such-model", 4)
+    assert "or a baseline: bicubic, nearest, lanczos" in str(error.value)
+    with pytest.raises(FileNotFoundError, match="did you mean 'bicubic'"):
+        build_method("bicubc", 4)
 
 
 def test_opencv_needs_contrib_or_the_file(tmp_path: Path) -> None:

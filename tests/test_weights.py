@@ -218,6 +218,14 @@ def test_model_lookup_default_names_and_paths(shipped_weights: Path, tmp_path: P
         load_model("quality")
     with pytest.raises(FileNotFoundError, match="'fast-real' .*real photos.* not shipped"):
         load_model("fast-real")
+    # A typo of a shipped name: the name meant (underscores read as hyphens).
+    for typo in ("fats", "defualt", "Fast"):
+        with pytest.raises(FileNotFoundError, match="did you mean '(fast|default)'") as error:
+            load_model(typo)
+        assert "looks like a path" not in str(error.value)
+    with pytest.raises(FileNotFoundError) as error:
+        load_model("nonesuch")
+    assert "did you mean" not in str(error.value)
 
 
 def test_missing_default_model_says_what_to_do(

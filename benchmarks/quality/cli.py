@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
             "methods to compare (default: bicubic): shipped srgan models by name (default, "
             "fast, fast-real, fast-gan), a .safetensors or srgan.fit .ckpt path, the baselines "
             f"{', '.join(BASELINES)}, or opencv:FILE.pb (OpenCV dnn_superres; needs "
-            "pip install 'srgan[baselines]'; those models were trained on non-antialiased LR, "
-            "so under this protocol they barely beat bicubic)"
+            "pip install 'srgan[baselines]', from a checkout pip install -e '.[baselines]'; "
+            "those models were trained on non-antialiased LR, so under this protocol they "
+            "score about as bicubic does)"
         ),
     )
     parser.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4)")
@@ -271,15 +272,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             given.pop()
             problems.append(f"--models {spec}: {error}")
     wanted = [] if "none" in args.metrics else list(dict.fromkeys(args.metrics))
-    perceptual = {}
+    perceptual, missing = {}, {}
     for name in wanted:
         try:
             perceptual[name] = PERCEPTUAL[name][1]().to(device)
         except MissingWeightsError as error:
-            others = [n for n in wanted if n != name] or ["none"]
-            problems.append(
-                f"--metrics {name}: {error} (or leave it out: --metrics {' '.join(others)})"
-            )
+            missing[name] = error
+    # The metrics that can run (none: PSNR and SSIM only), for each missing one's hint.
+    runnable = " ".join(perceptual) or "none"
+    for name, error in missing.items():
+        problems.append(f"--metrics {name}: {error} (or leave it out: --metrics {runnable})")
     if (problem := out_folder_problem(args.out)) is not None:
         problems.append(problem)
     if problems:

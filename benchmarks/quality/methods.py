@@ -17,6 +17,7 @@ A method maps an 8-bit LR image ``(h, w, C)`` (C = 1 or 3) to an 8-bit SR image
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,8 +81,9 @@ def opencv_method(file: str, scale: int, opencv_dir: str | Path | None) -> Metho
     except (ImportError, AttributeError):
         raise ImportError(
             f"opencv:{file} needs cv2.dnn_superres, which is in opencv-contrib only: "
-            "pip install 'srgan[baselines]' (opencv-contrib-python-headless; uninstall "
-            "opencv-python-headless first if both end up installed)"
+            "pip install 'srgan[baselines]' (from a checkout: pip install -e '.[baselines]'; "
+            "it is opencv-contrib-python-headless: uninstall opencv-python-headless first if "
+            "both end up installed)"
         ) from None
     path = Path(file).expanduser()
     if not path.is_file() and opencv_dir is None:
@@ -145,4 +147,12 @@ def build_method(
         return baseline(spec, scale)
     if spec.startswith("opencv:"):
         return opencv_method(spec.removeprefix("opencv:"), scale, opencv_dir)
-    return srgan_method(spec, scale, device=device, precision=precision, tile=tile)
+    try:
+        return srgan_method(spec, scale, device=device, precision=precision, tile=tile)
+    except FileNotFoundError as error:
+        if any(c in spec for c in "/\\."):
+            raise
+        # A name: the baselines are names too.
+        near = difflib.get_close_matches(spec, list(BASELINES), n=1, cutoff=0.6)
+        also = f"; did you mean {near[0]!r}?" if near else ""
+        raise FileNotFoundError(f"{error}; or a baseline: {', '.join(BASELINES)}{also}") from None

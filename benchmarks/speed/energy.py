@@ -31,7 +31,7 @@ def read_rapl(root: Path = POWERCAP) -> tuple[dict[Path, tuple[int, int]] | None
     """``({domain: (energy_uj, max_range_uj)}, None)`` or ``(None, why not)``."""
     domains = rapl_domains(root)
     if not domains:
-        return None, f"no RAPL domains under {root} (not an Intel/AMD host with powercap)"
+        return None, f"no readable RAPL energy counters under {root} (powercap)"
     values = {}
     for domain in domains:
         try:
