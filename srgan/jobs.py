@@ -212,6 +212,8 @@ def _walk(root: Path, skip: Path | None) -> Plan:
         for name in files:
             path = here / name
             image = path.suffix.lower() in INPUT_SUFFIXES
+            if not image and (name.upper().startswith(FOLDER_NOTES) or name in SYSTEM_FILES):
+                continue  # a folder's notes (its README, its licence) or an OS's index files
             try:
                 exists, regular = path.exists(), path.is_file()
             except OSError as error:  # e.g. a folder that can be listed but not entered
@@ -236,6 +238,12 @@ def _walk(root: Path, skip: Path | None) -> Plan:
     plan.aside.sort()
     plan.failed.sort()
     return plan
+
+
+# Files that describe a folder or index it, passed over without a note (any other file
+# that is neither an image nor a video is named as left aside).
+FOLDER_NOTES = ("README", "LICENSE", "LICENCE", "COPYING", "CREDITS")
+SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini", ".directory"}
 
 
 def _apple_double(path: Path) -> bool:

@@ -50,6 +50,9 @@ def outputs(folder: Path) -> list[str]:
 def test_folder_is_upscaled_and_the_tree_mirrored(
     tree: Path, tmp_path: Path, shipped_weights: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A folder's own notes and an OS's index files are passed over without a word.
+    for name in ("README.md", "LICENSE", ".DS_Store"):
+        (tree / "sub" / name).write_text("notes")
     before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
     code, out, err = run([tree, tmp_path / "out"], capsys)
     assert code == EXIT_OK, err
@@ -57,6 +60,7 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
     assert "done 4, skipped 0 (already there), failed 0" in out
     assert f"left aside: {tree / 'notes.txt'}: not an image or video suffix (.txt)" in err
+    assert err.count("left aside") == 1, err
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
     assert not list((tmp_path / "out").rglob(".*.part"))
 
