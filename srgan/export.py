@@ -322,12 +322,14 @@ def same_folder(a: str | Path, b: str | Path) -> bool:
 
 
 def relative(path: str | Path, report_file: Path) -> str:
-    """``path`` as seen from the report's folder (where a reader of the report starts);
-    absolute when there is no such path (another drive on Windows)."""
+    """``path`` as seen from the report's folder (where a reader of the report starts),
+    links kept as given (a data set linked into the checkout stays ``../data/...``, not the
+    path it links to on this machine); absolute when there is no such path (another drive
+    on Windows)."""
     try:
-        return os.path.relpath(Path(path).resolve(), report_file.resolve().parent)
+        return os.path.relpath(os.path.abspath(path), os.path.abspath(report_file.parent))
     except ValueError:
-        return str(Path(path).resolve())
+        return os.path.abspath(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -249,6 +249,15 @@ def test_a_large_calibration_folder_is_not_decoded_whole(
     assert all(np.array_equal(a, b) for a, b in zip(crops, again))
 
 
+def test_report_paths_keep_links_as_given(tmp_path: Path) -> None:
+    from srgan.export import relative
+
+    (tmp_path / "elsewhere" / "T91").mkdir(parents=True)
+    (tmp_path / "shared").symlink_to(tmp_path / "elsewhere")
+    report = tmp_path / "out" / "m.export.json"
+    assert relative(tmp_path / "shared" / "T91", report) == "../shared/T91"
+
+
 def test_default_names_of_exports() -> None:
     from srgan.export import export_name, report_path
 
