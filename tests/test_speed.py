@@ -93,8 +93,10 @@ def test_quality_versus_speed_chart_from_a_quality_json(tmp_path: Path):
     assert quality_summary(quality, "Set14") == ("Set14", {"fast": 27.0})
     assert quality_summary(quality, "Urban100") == ("Urban100", {})
     assert quality_axis_label(quality, "Set5") == "PSNR (dB, Y) on Set5"
-    rgb_degraded = {"environment": {"channels": "RGB", "lr": "medium chain"}}
-    assert quality_axis_label(rgb_degraded, "Set14") == "PSNR (dB, RGB) on Set14\nLR: medium chain"
+    chain = "medium: Gaussian blur sigma 1.5 px, MATLAB bicubic x1/4, JPEG quality 75 (Pillow)"
+    rgb_degraded = {"environment": {"channels": "RGB", "lr": chain, "degradation": "medium"}}
+    # The profile's name: its whole chain ran off the figure.
+    assert quality_axis_label(rgb_degraded, "Set14") == "PSNR (dB, RGB) on Set14\nLR: medium"
     points = quality_speed_points(fake_records(), psnr)
     # int8 computes other pixels than the fp32 PSNR was measured on: left out.
     assert {(p["model"], p["backend"], p["fps"]) for p in points} == {
@@ -311,6 +313,24 @@ def test_speed_benchmark_cpu_tiny_writes_json_markdown_and_plots(tmp_path: Path)
     assert {p["backend"] for p in payload["quality_speed"]} == {"eager fp32", "onnx fp32"}
     table = (out / "speed.md").read_text()
     assert "| tiny | onnx-int8 int8 | 16x12 | 64x48 |" in table and "x onnx fp32" in table
+
+
+def test_a_timed_model_without_a_quality_figure_is_said_to_be_left_off_the_chart(
+    tmp_path: Path,
+) -> None:
+    for name in ("tiny", "other"):
+        save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / f"{name}.safetensors")
+    record = {"dataset": "Set5", "model": "tiny", "image": None, "psnr": 28.0, "ssim": 0.8}
+    (tmp_path / "quality.json").write_text(json.dumps({"records": [record]}))
+    main(
+        ["--model", str(tmp_path / "tiny.safetensors"), str(tmp_path / "other.safetensors")]
+        + ["--device", "cpu", "--backends", "eager", "--size", "16x12"]
+        + ["--warmup", "1", "--repeats", "1", "--quality-json", str(tmp_path / "quality.json")]
+        + ["--out", str(tmp_path / "s")]
+    )
+    assert (tmp_path / "s" / "quality_speed.png").is_file()
+    report = (tmp_path / "s" / "speed.md").read_text()
+    assert "quality_speed.png leaves out other: --quality-json has no Set5 PSNR of it." in report
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32-strict"])

@@ -517,8 +517,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         dataset, psnr_by_model = quality_summary(quality, args.quality_dataset)
         points = quality_speed_points(records, psnr_by_model)
         payload["quality_speed"] = points
+        timed = sorted({r["model"] for r in records if r.get("status") == "ok"})
+        unscored = [m for m in timed if m not in psnr_by_model]
+        if points and unscored:
+            lines += [
+                "",
+                f"quality_speed.png leaves out {', '.join(unscored)}: --quality-json has no "
+                f"{dataset or 'summary'} PSNR of it.",
+            ]
         if not points:
-            timed = sorted({r["model"] for r in records if r.get("status") == "ok"})
             lines += [
                 "",
                 f"No quality_speed.png: --quality-json has no {dataset or 'summary'} PSNR of "

@@ -47,7 +47,9 @@ def quality_axis_label(quality: dict[str, Any], dataset: str | None) -> str:
     label = psnr_axis_label(env.get("channels")) + (f" on {dataset}" if dataset else "")
     lr = env.get("lr")
     if lr and not str(lr).startswith("MATLAB-compatible bicubic"):
-        label += f"\nLR: {lr}"
+        # The profile's name (its chain is in the quality run's report): a whole chain ran
+        # off the figure's edge.
+        label += f"\nLR: {env.get('degradation') or str(lr).split(':')[0][:30]}"
     return label
 
 
