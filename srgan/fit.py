@@ -19,6 +19,7 @@ or one extra ``--config configs/objective/NAME.yaml``.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -230,7 +231,7 @@ class SRArgumentParser(LightningArgumentParser):
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
         prog = parser.prog.replace(" [options]", "")
-        lines = [f"error: {plain_union_error(message).strip()}"]
+        lines = [f"error: {unknown_class_error(message) or plain_union_error(message).strip()}"]
         for key, base in CLASS_OPTIONS.items():
             # The classes known, unless the one given was found (its arguments are wrong).
             if f'"{key}"' in message and "Problem with given class_path" not in message:
@@ -238,6 +239,20 @@ class SRArgumentParser(LightningArgumentParser):
         lines.append(f"tip: `{prog} --help` lists every option")
         sys.stderr.write("\n".join(lines) + "\n")
         self.exit(2)
+
+
+def unknown_class_error(message: str) -> str | None:
+    """jsonargparse's report on a class name it cannot find for a class option (every
+    alternative it tried) as one line, with the name meant when it is a typo; ``None``
+    for any other message."""
+    key = re.search(r'Parser key "([^"]+)"', message)
+    given = re.search(r"Expected a dot import path string: (\S+)", message)
+    if key is None or given is None or key.group(1) not in CLASS_OPTIONS:
+        return None
+    names = subclass_names(CLASS_OPTIONS[key.group(1)])
+    near = difflib.get_close_matches(given.group(1), names, n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return f"--{key.group(1)} {given.group(1)}: no such class{hint}"
 
 
 def plain_union_error(message: str) -> str:

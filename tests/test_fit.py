@@ -432,6 +432,14 @@ def test_a_bad_option_is_the_error_and_the_names_that_work(
     assert "usage:" not in err and len(err.splitlines()) < 20
     assert "known model.objective classes:" in err and "MaxSurprise" in err
     assert "python -m srgan.fit fit --help" in err
+    # The class not found in one line (not every alternative jsonargparse tried), and the
+    # one meant when it is a typo.
+    assert err.splitlines()[0] == "error: --model.objective Foo: no such class"
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(CONFIGS / "debug_gan.yaml"), "--model.objective=Hinj"])
+    err = capsys.readouterr().err
+    assert "error: --model.objective Hinj: no such class (did you mean Hinge?)" in err
+    assert len(err[err.index("error: ") :].splitlines()) == 3
 
 
 def test_a_class_whose_arguments_are_refused_is_named_with_its_reason(
