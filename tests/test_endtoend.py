@@ -21,6 +21,7 @@ def model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return save_generator(tiny_compact(), tmp_path / "tiny.safetensors")
 
 
+@pytest.mark.slow  # srgan.upscale in a process per backend and round: about 13 s
 def test_images_per_second_on_a_folder_per_backend(
     tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

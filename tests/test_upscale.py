@@ -351,6 +351,7 @@ sys.exit(upscale.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # two runs of two processes that import torch: about 20 s
 def test_two_device_processes_name_every_failure_and_never_wait_for_a_broken_one(
     tmp_path: Path, model_file: Path
 ) -> None:
