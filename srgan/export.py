@@ -43,8 +43,8 @@ from typing import Any
 import torch
 from onnx.defs import onnx_opset_version
 
-from srgan.backends import CALIBRATION_DIR, parity_cases, sha256_file
-from srgan.images import atomic_path, atomic_write, check_writable, list_images
+from srgan.backends import CALIBRATION_DIR, PARITY_TOLERANCE, parity_cases, sha256_file
+from srgan.images import atomic_paths, atomic_write, check_writable, list_images
 from srgan.int8 import (
     MIN_CALIBRATION_SIDE,
     QualityError,
@@ -71,19 +71,20 @@ examples:
   python -m srgan.export --model fast --int8 --hr-dir samples
   python -m srgan.export --model runs/psnr_x4/lightning_logs/version_0/checkpoints/last.ckpt --fp16
 
-exit status: 0 written and checked, 1 a check failed (nothing written; the checks in
-NAME.export.failed.json when the model was made), 2 usage error (a model, a folder, an
-output path, an option: nothing written), 130 interrupted (nothing half-written is left).
+exit status: 0 written and checked, 1 a check failed (nothing written; the checks in the
+report's name with .failed.json, NAME.export.failed.json by default, when the model was
+made), 2 usage error (a model, a folder, an output path, an option: nothing written), 130
+interrupted (no file is left half-written).
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m srgan.export",
-        description="Export a generator to ONNX (dynamic batch/height/width), fp16 and int8, "
-        "checked against PyTorch with ONNX Runtime. Writes a JSON report beside the fp32 "
-        "model (NAME.export.json for NAME.onnx). The models are written only when every "
-        "check passes: an export that fails replaces no earlier file.",
+        description="Export a generator to ONNX (dynamic batch/height/width), fp16 and\n"
+        "int8, checked against PyTorch with ONNX Runtime, with a JSON report (--report:\n"
+        "NAME.export.json beside NAME.onnx by default). The files are written only when\n"
+        "every check passes: an export that fails replaces no earlier file.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -181,8 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 DEFAULT_FOLDER = "runs/export"
-# Above this difference from PyTorch (on [0, 1] outputs), the fp16 model gets a note.
-FP16_NOTE_ABOVE = 1 / 255
 
 
 # The int8 options (only with --int8) and their defaults.
@@ -249,7 +248,9 @@ def export_name(source: Path) -> str:
     checkpoint its run too (``psnr_x4-version_0-last`` for
     ``runs/psnr_x4/lightning_logs/version_0/checkpoints/last.ckpt``), so that two runs'
     ``last.ckpt`` do not export to one file."""
-    if source.parent.name != "checkpoints" or not source.parent.parent.name:
+    if source.suffix != ".ckpt" or source.parent.name != "checkpoints":
+        return source.stem
+    if not source.parent.parent.name:
         return source.stem
     run = source.parent.parent
     parts = [run.name, source.stem]
@@ -322,12 +323,13 @@ def same_folder(a: str | Path, b: str | Path) -> bool:
 
 
 def relative(path: str | Path, report_file: Path) -> str:
-    """``path`` as seen from the report's folder (where a reader of the report starts),
-    links kept as given (a data set linked into the checkout stays ``../data/...``, not the
-    path it links to on this machine); absolute when there is no such path (another drive
-    on Windows)."""
+    """``path`` as seen from the report's folder (where a reader of the report starts):
+    from the folder where the report really is (links resolved: ``..`` leads to its real
+    parent), to ``path`` as given (a data set linked into the checkout stays
+    ``../data/...``, not the path it links to on this machine); absolute when there is no
+    such path (another drive on Windows)."""
     try:
-        return os.path.relpath(os.path.abspath(path), os.path.abspath(report_file.parent))
+        return os.path.relpath(os.path.abspath(path), os.path.realpath(report_file.parent))
     except ValueError:
         return os.path.abspath(path)
 
@@ -440,12 +442,13 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         atomic_write(failed_file, (json.dumps(report, indent=2) + "\n").encode())
         return error
 
-    paths = {"fp32": output, "fp16": args.fp16, "int8": args.int8}
+    paths = {"fp32": output, "fp16": args.fp16, "int8": args.int8, "report": report_file}
     paths = {kind: Path(path) for kind, path in paths.items() if path}
-    # Each model is written to a temporary beside its path, and all are renamed into place
-    # once every check has passed: an export that fails replaces no earlier file.
-    with contextlib.ExitStack() as stack:
-        staged = {kind: stack.enter_context(atomic_path(path)) for kind, path in paths.items()}
+    # Each file is written to a temporary beside its path, and all are renamed into place
+    # (the report last) once every check has passed: an export that fails replaces no
+    # earlier file.
+    with atomic_paths(list(paths.values())) as temporaries:
+        staged = dict(zip(paths, temporaries))
         export_onnx(generator, staged["fp32"], opset=args.opset, metadata=origin)
         report["fp32"] = {
             "path": relative(output, report_file),
@@ -511,11 +514,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     f"{failed_file})"
                 )
             )
+        staged["report"].write_text(json.dumps(report, indent=2) + "\n")
     print(f"fp32 ONNX: {written(output)} (max abs diff {worst:.2e} over {len(cases)} checks)")
     if args.fp16:
         largest = max(report["fp16"]["max_abs_diff"].values())
         print(f"fp16 ONNX: {written(args.fp16)} (max abs diff {largest:.2e})")
-        if largest > FP16_NOTE_ABOVE:
+        if largest > PARITY_TOLERANCE:  # 1/255, as srgan.upscale's check
             print(
                 f"note: the fp16 model's outputs differ from PyTorch's by up to "
                 f"{largest * 255:.0f}/255 (its activations may overflow in fp16): check it "
@@ -537,7 +541,6 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if report["quality"].get("measured_on_calibration_images"):
                 line += " (on its calibration images; other images may lose more)"
         print(f"Y-PSNR on {args.hr_dir}: {line}")
-    atomic_write(report_file, (json.dumps(report, indent=2) + "\n").encode())
     failed_file.unlink(missing_ok=True)  # an earlier failure's report: not of these files
     print(f"report: {report_file}")
     stem = str(output.with_suffix(""))

@@ -39,7 +39,7 @@ from srgan.callbacks import GracefulStop, LogProgress
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
-from srgan.images import check_writable
+from srgan.images import check_writable, existing_ancestor, remove_empty_folders
 from srgan.module import SRGAN
 from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
@@ -147,30 +147,20 @@ def check_run_folders(trainer: L.Trainer, log_dir: Path | None) -> None:
     """The folders the run writes (its log folder, or the root one without a logger, and
     the checkpoint folders set apart) can be written: ``PermissionError`` in one line,
     before any work (Lightning's makedirs failed in a traceback)."""
-    folders = [log_dir or Path(trainer.default_root_dir)]
-    folders += [Path(c.dirpath) for c in trainer.checkpoint_callbacks if c.dirpath]
-    for folder in folders:
+    where = "--trainer.default_root_dir, or the logger's save_dir"
+    folders = [(log_dir or Path(trainer.default_root_dir), where)]
+    folders += [
+        (Path(c.dirpath), "the ModelCheckpoint callback's dirpath")
+        for c in trainer.checkpoint_callbacks
+        if c.dirpath
+    ]
+    for folder, option in folders:
         try:
             check_writable(folder)
         except PermissionError as error:
             raise PermissionError(
-                f"{error} (where the run writes: choose another with "
-                "--trainer.default_root_dir, or the logger's save_dir)"
+                f"{error} (where the run writes: choose another with {option})"
             ) from None
-
-
-def existing_ancestor(folder: Path) -> Path:
-    """``folder`` if it exists, else its nearest parent that does."""
-    return next(f for f in [folder, *folder.parents] if f.exists())
-
-
-def remove_empty_folders(folder: Path, until: Path) -> None:
-    """``folder`` and its parents below ``until``, as long as they are empty."""
-    while folder != until and folder.is_relative_to(until) and folder.is_dir():
-        if any(folder.iterdir()):
-            break
-        folder.rmdir()
-        folder = folder.parent
 
 
 def subclass_names(base: type) -> list[str]:
@@ -326,6 +316,8 @@ class SRCLI(LightningCLI):
             # The configs save checkpoints with a ModelCheckpoint callback: turned off with
             # checkpointing, which Lightning refused alongside it.
             callbacks = trainer.get("callbacks") or []
+            if not isinstance(callbacks, list):  # one callback, not in a list
+                callbacks = [callbacks]
             trainer["callbacks"] = [
                 c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
             ]

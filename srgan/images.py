@@ -29,7 +29,7 @@ import struct
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -789,24 +789,57 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     and if the block fails (or is interrupted) it is removed. Readers see the old file or
     the complete new one, never a part; a killed writer's temporary is removed by the
     next writer of ``path`` (``remove_stale_temporaries``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    # Created with mode 0o666, so the process umask applies as for a plain open().
-    key = _temporary_key(path.name)
-    temporary = path.parent / f".{key}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
+    with atomic_paths([path]) as (temporary,):
         yield temporary
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
+    """``atomic_path`` for several files that go together: their temporaries are all
+    flushed to disk, then renamed onto ``paths`` one after the other, in order (the last
+    one last: e.g. the report of the others). If the block fails, none is renamed, the
+    temporaries are removed, and so are the folders made for them that are left empty."""
+    targets = [Path(path) for path in paths]
+    made = [(target.parent, existing_ancestor(target.parent)) for target in targets]
+    temporaries: list[Path] = []
+    try:
+        for path in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            # Created with mode 0o666, so the process umask applies as for a plain open().
+            key = _temporary_key(path.name)
+            temporary = path.parent / f".{key}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            temporaries.append(temporary)
+        yield temporaries
+        for temporary in temporaries:
+            fd = os.open(temporary, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for temporary, path in zip(temporaries, targets):
+            os.replace(temporary, path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+        for folder, existed in made:
+            remove_empty_folders(folder, existed)
         raise
+
+
+def existing_ancestor(folder: Path) -> Path:
+    """``folder`` if it exists, else its nearest parent that does."""
+    return next(f for f in [folder, *folder.parents] if f.exists())
+
+
+def remove_empty_folders(folder: Path, until: Path) -> None:
+    """``folder`` and its parents below ``until``, as long as they are empty."""
+    while folder != until and folder.is_relative_to(until) and folder.is_dir():
+        if any(folder.iterdir()):
+            break
+        folder.rmdir()
+        folder = folder.parent
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

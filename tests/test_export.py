@@ -255,7 +255,13 @@ def test_report_paths_keep_links_as_given(tmp_path: Path) -> None:
     (tmp_path / "elsewhere" / "T91").mkdir(parents=True)
     (tmp_path / "shared").symlink_to(tmp_path / "elsewhere")
     report = tmp_path / "out" / "m.export.json"
+    (tmp_path / "out").mkdir()
     assert relative(tmp_path / "shared" / "T91", report) == "../shared/T91"
+    # A report whose folder is reached through a link: the path still leads there from it.
+    (tmp_path / "scratch" / "big").mkdir(parents=True)
+    (tmp_path / "runs").symlink_to(tmp_path / "scratch" / "big")
+    found = relative(tmp_path / "shared" / "T91", tmp_path / "runs" / "m.export.json")
+    assert (tmp_path / "runs" / found).resolve() == (tmp_path / "elsewhere" / "T91").resolve()
 
 
 def test_default_names_of_exports() -> None:
@@ -265,6 +271,7 @@ def test_default_names_of_exports() -> None:
     assert export_name(run / "last.ckpt") == "psnr_x4-version_3-last"
     assert export_name(Path("mine/version_0/checkpoints/best.ckpt")) == "version_0-best"
     assert export_name(Path("srgan/weights/fast.safetensors")) == "fast"
+    assert export_name(Path("/home/bob/checkpoints/x.safetensors")) == "x"  # a folder's name
     assert report_path(Path("out/d.ONNX")) == Path("out/d.export.json")
     assert report_path(Path("out/d.onnx")) == Path("out/d.export.json")
 
@@ -458,10 +465,12 @@ def test_bad_inputs_and_a_failed_parity_check_write_no_model(
     # A model that fails the parity check does not replace an earlier file.
     out.parent.mkdir(exist_ok=True)
     out.write_bytes(b"an earlier, checked export")
-    assert exit_status([*base, "--tolerance", "1e-12"]) == 1
+    half = tmp_path / "new" / "deeper" / "m.fp16.onnx"
+    assert exit_status([*base, "--tolerance", "1e-12", "--fp16", str(half)]) == 1
     assert "nothing was written" in capsys.readouterr().err
     assert out.read_bytes() == b"an earlier, checked export"
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.export.failed.json", "m.onnx"]
+    assert not (tmp_path / "new").exists()  # made for the fp16 model, removed with it
 
 
 def test_a_model_onnx_runtime_cannot_run_is_one_line_and_replaces_nothing(

@@ -213,6 +213,18 @@ def test_checkpointing_turned_off_takes_the_configs_model_checkpoint_with_it(
     )
     assert cli.trainer.checkpoint_callbacks == [] and cli.trainer.global_step == 2
     assert not list(tmp_path.rglob("*.ckpt"))
+    # A config may give one callback, not a list of them.
+    one = tmp_path / "one.yaml"
+    one.write_text(
+        "trainer:\n  callbacks:\n    class_path: srgan.callbacks.ModelCheckpoint\n"
+        "    init_args:\n      save_last: true\n"
+    )
+    cli = main(
+        ["fit", "--config", str(CONFIGS / "debug.yaml"), "--config", str(one)]
+        + [*data_args(image_dir, tmp_path), "--trainer.max_steps=1"]
+        + ["--trainer.enable_checkpointing=false"]
+    )
+    assert cli.trainer.checkpoint_callbacks == [] and not list(tmp_path.rglob("*.ckpt"))
 
 
 def test_realistic_degradation_is_one_flag(image_dir: Path, tmp_path: Path) -> None:
