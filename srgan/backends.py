@@ -418,7 +418,10 @@ def int8_model(
 def _int8_model(
     fp32_path: Path, scale: int, calibration_dir: str | Path | None
 ) -> tuple[Path, dict[str, Any], bool]:
-    crops = calibration_inputs(scale, calibration_dir)
+    try:
+        crops = calibration_inputs(scale, calibration_dir)
+    except (OSError, ValueError) as error:  # the folder's problem, not the cache's
+        raise BackendError(f"--calibration-dir {calibration_dir}: {error}") from None
     calibration = calibration_digest(crops)
     stem = fp32_path.name.removesuffix(".onnx")
     path = fp32_path.with_name(f"{stem}-int8-{calibration}.onnx")

@@ -200,6 +200,26 @@ def test_a_cache_that_cannot_be_written_falls_back_or_fails_in_one_line(
     for backend in ("onnx", "onnx-int8"):
         with pytest.raises(BackendError, match="SRGAN_CACHE to a writable folder or use"):
             build_upscaler(model_file, backend=backend, device="cpu")
+    # The fp32 model cached, the int8 one cannot be written beside it.
+    monkeypatch.setattr(backends, "onnx_cache_dir", lambda: tmp_path / "cache")
+
+    def refused(fp32_path: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(fp32_path.parent))
+
+    monkeypatch.setattr(backends, "int8_model", refused)
+    with pytest.raises(BackendError, match="Permission denied.*or use --backend onnx$"):
+        build_upscaler(model_file, backend="onnx-int8", device="cpu")
+
+
+def test_a_calibration_folder_without_images_is_its_own_error(
+    model_file: Path, fresh_cache: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BackendError, match="--calibration-dir .*empty: no images in") as error:
+        build_upscaler(
+            model_file, backend="onnx-int8", device="cpu", calibration_dir=tmp_path / "empty"
+        )
+    assert "cache" not in str(error.value)
 
 
 def test_an_interrupted_export_leaves_nothing_in_the_cache(
