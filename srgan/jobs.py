@@ -212,7 +212,7 @@ def _walk(root: Path, skip: Path | None) -> Plan:
         for name in files:
             path = here / name
             image = path.suffix.lower() in INPUT_SUFFIXES
-            if not image and (name.upper().startswith(FOLDER_NOTES) or name in SYSTEM_FILES):
+            if name in SYSTEM_FILES or _folder_note(name):
                 continue  # a folder's notes (its README, its licence) or an OS's index files
             try:
                 exists, regular = path.exists(), path.is_file()
@@ -240,10 +240,17 @@ def _walk(root: Path, skip: Path | None) -> Plan:
     return plan
 
 
-# Files that describe a folder or index it, passed over without a note (any other file
-# that is neither an image nor a video is named as left aside).
-FOLDER_NOTES = ("README", "LICENSE", "LICENCE", "COPYING", "CREDITS")
+# Files that describe a folder (by name, as text) or index it, passed over without a note
+# (any other file that is neither an image nor a video is named as left aside).
+FOLDER_NOTES = {"README", "LICENSE", "LICENCE", "COPYING", "CREDITS"}
+NOTE_SUFFIXES = {"", ".md", ".txt", ".rst"}
 SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini", ".directory"}
+
+
+def _folder_note(name: str) -> bool:
+    """``README``, ``LICENSE.md``, ``credits.txt``: not ``README.gif`` or ``credits_x.ts``."""
+    stem, _, suffix = name.partition(".")
+    return stem.upper() in FOLDER_NOTES and ("." + suffix if suffix else "") in NOTE_SUFFIXES
 
 
 def _apple_double(path: Path) -> bool:

@@ -53,6 +53,8 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     # A folder's own notes and an OS's index files are passed over without a word.
     for name in ("README.md", "LICENSE", ".DS_Store"):
         (tree / "sub" / name).write_text("notes")
+    # Only by their whole name, as text: README.gif is still named as left aside.
+    (tree / "sub" / "README.gif").write_bytes(b"GIF89a")
     before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
     code, out, err = run([tree, tmp_path / "out"], capsys)
     assert code == EXIT_OK, err
@@ -60,7 +62,8 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
     assert "done 4, skipped 0 (already there), failed 0" in out
     assert f"left aside: {tree / 'notes.txt'}: not an image or video suffix (.txt)" in err
-    assert err.count("left aside") == 1, err
+    assert f"left aside: {tree / 'sub' / 'README.gif'}: not an image or video suffix" in err
+    assert err.count("left aside") == 2, err
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
     assert not list((tmp_path / "out").rglob(".*.part"))
 
