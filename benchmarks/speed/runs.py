@@ -75,21 +75,21 @@ def export_variants(
     model: Generator, folder: Path, backends: set[str], calibration_dir: str | None
 ) -> dict[str, Path]:
     """The ONNX files the ONNX backends need (fp32, fp16, int8), exported once per model;
-    ``ValueError`` when the fp32 graph does not give PyTorch's outputs (within
+    ``ParityError`` when the fp32 graph does not give PyTorch's outputs (within
     ``srgan.backends.PARITY_TOLERANCE``, as ``srgan.upscale`` checks it): its rows would time
     another computation."""
     import warnings
 
     from srgan.backends import PARITY_TOLERANCE, parity_cases
     from srgan.int8 import quantize_int8
-    from srgan.onnx import check_parity, convert_fp16, export_onnx, onnx_session
+    from srgan.onnx import ParityError, check_parity, convert_fp16, export_onnx, onnx_session
 
     paths = {"fp32": export_onnx(model, folder / "model.onnx")}
     with warnings.catch_warnings():  # "is the model trained?": timed networks may not be
         warnings.simplefilter("ignore")
         diffs = check_parity(model, onnx_session(paths["fp32"]), parity_cases(model))
     if max(diffs.values()) > PARITY_TOLERANCE:
-        raise ValueError(
+        raise ParityError(
             f"its outputs differ from PyTorch's by up to {max(diffs.values()):.2g} (over "
             f"{PARITY_TOLERANCE:.2g}): not timed"
         )
@@ -137,7 +137,10 @@ def benchmark_model(
         try:
             onnx_paths = export_variants(model, onnx_dir, onnx_backends, calibration_dir)
         except Exception as error:  # noqa: BLE001 - the ONNX rows say why, the rest still run
-            onnx_error = f"ONNX export failed: {error}"
+            from srgan.onnx import ParityError
+
+            checked = isinstance(error, ParityError)  # exported, but not PyTorch's outputs
+            onnx_error = f"{'ONNX model' if checked else 'ONNX export failed'}: {error}"
     records = []
     for size_name, width, height in sizes:
         for batch in batches:
