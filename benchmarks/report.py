@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,10 +70,23 @@ def remove_stale(folder: Path, patterns: Sequence[str], written: Sequence[Path])
 
 
 def write_json(payload: Any, path: str | Path) -> Path:
+    """``payload`` as strict JSON: a number that is not finite (JSON has none) is null."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    text = json.dumps(finite(payload), indent=2, default=str, allow_nan=False)
+    path.write_text(text + "\n")
     return path
+
+
+def finite(value: Any) -> Any:
+    """``value`` with its infinite and NaN floats (at any depth) made ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
 
 
 def markdown_table(

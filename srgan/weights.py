@@ -521,13 +521,18 @@ def resolve_model(spec: str) -> Path:
 
 def model_label(spec: str) -> str:
     """A short name for a ``--model`` value in tables: a shipped name as it is, a file by
-    its stem, a training checkpoint with its run folder (``version_3/last``), so that two
-    runs' ``last.ckpt`` are told apart."""
+    its stem, a training checkpoint with its run folders (``psnr_x4/version_3/last`` for
+    ``runs/psnr_x4/lightning_logs/version_3/checkpoints/last.ckpt``), so that two runs'
+    ``last.ckpt`` are told apart (each config's first run is ``version_0``)."""
     path = Path(spec)
     if not path.suffix:
         return spec
     if path.parent.name == "checkpoints" and path.parent.parent.name:
-        return f"{path.parent.parent.name}/{path.stem}"
+        run = path.parent.parent
+        logs = run.parent
+        if logs.name == "lightning_logs" and logs.parent.name:
+            return f"{logs.parent.name}/{run.name}/{path.stem}"
+        return f"{run.name}/{path.stem}"
     return path.stem
 
 

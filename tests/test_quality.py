@@ -298,6 +298,59 @@ def test_given_lr_folder_matches_by_stem(hr_dir: Path, tmp_path: Path) -> None:
         Image.fromarray(lr[..., 0] if lr.shape[2] == 1 else lr).save(lr_dir / f"{path.stem}x4.bmp")
     given = run(tmp_path, "--data", str(hr_dir), "--lr-dir", str(lr_dir), "--models", "bicubic")
     assert [r["psnr"] for r in made["records"]] == [r["psnr"] for r in given["records"]]
+    # A wrong size under the x4 name: the one-line error, not a KeyError.
+    Image.new("RGB", (7, 7)).save(lr_dir / "rgb0x4.bmp")
+    with pytest.raises(ValueError, match="LR rgb0x4.bmp is 7x7, expected 12x10"):
+        load_dataset(hr_dir, 4, lr_dir)
+    # An LR that cannot be read: its image is left out and named, as a bad HR is.
+    (lr_dir / "rgb0x4.bmp").write_bytes(b"not a bmp")
+    _, items, skipped = load_dataset(hr_dir, 4, lr_dir)
+    assert len(items) == 3 and skipped[0][0].name == "rgb0.png"
+    assert "its LR" in skipped[0][1] and "rgb0x4.bmp" in skipped[0][1]
+
+
+def test_images_and_folders_of_one_name_are_kept_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    for folder in ("a/hr", "a/hr/sub", "b/hr"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(smooth_image(rng, 40, 40)).save(tmp_path / folder / "x.png")
+    flat = np.full((40, 40, 3), 128, np.uint8)  # bicubic gives it back exactly
+    Image.fromarray(flat).save(tmp_path / "b" / "hr" / "flat.png")
+    result = run(
+        tmp_path, "--data", str(tmp_path / "a" / "hr"), str(tmp_path / "b" / "hr"), "--crops", "0"
+    )
+    rows = {(r["dataset"], r["image"]): r["psnr"] for r in result["records"]}
+    assert {"x", "sub/x"} <= {image for dataset, image in rows if dataset == "hr"}
+    assert ("hr#2", "x") in rows and ("hr#2", "flat") in rows
+    # Identical images: capped, so that the means are numbers and the JSON strict JSON.
+    assert rows["hr#2", "flat"] == 100.0 and rows["hr#2", None] < 100.0
+    text = (tmp_path / "out" / "quality.json").read_text()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+
+def test_options_that_cannot_work_are_refused_before_any_work(
+    hr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gray = save_generator(
+        CompactNet(num_convs=1, num_features=4, in_channels=1, out_channels=1),
+        tmp_path / "gray.safetensors",
+    )
+    data = ["--data", str(hr_dir)]
+    out = ["--out", str(tmp_path / "q")]
+    for argv, message in [
+        ([*data, *out, "--models", str(gray)], "takes 1 channel(s)"),
+        ([*data, *out, "--device", "nonesuch"], "--device nonesuch: "),
+        ([*data, "--out", str(hr_dir / "results")], "lies inside --data"),
+        ([*data, *out, "--scale", "1"], "--scale must be a whole number of at least 2"),
+        ([*data, *out, "--crops", "-2"], "--crops must be 0 or more"),
+        ([*data, *out, "--metrics", "none", "lpips"], "--metrics none is PSNR and SSIM alone"),
+        ([*data, "--self-test", "--scale", "2"], "--self-test checks bicubic x4 alone"),
+    ]:
+        err = usage_error(argv, capsys)
+        assert message in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "q").exists() and not (hr_dir / "results").exists()
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

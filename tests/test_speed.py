@@ -333,6 +333,34 @@ def test_a_timed_model_without_a_quality_figure_is_said_to_be_left_off_the_chart
     assert "quality_speed.png leaves out other: --quality-json has no Set5 PSNR of it." in report
 
 
+def test_models_are_told_apart_and_one_channel_models_are_timed(tmp_path: Path) -> None:
+    from benchmarks.speed.cli import build_parser, resolve_models
+
+    runs = [tmp_path / name / "lightning_logs" / "version_0" / "checkpoints" for name in "ab"]
+    for folder in runs:
+        folder.mkdir(parents=True)
+        save_generator(CompactNet(num_features=4, num_convs=1), folder / "w.safetensors")
+    twin = tmp_path / "w.safetensors"
+    save_generator(CompactNet(num_features=4, num_convs=1), twin)
+    args = build_parser().parse_args(
+        ["--arch", "fast", "--model", "fast", str(twin), str(runs[0] / "w.safetensors")]
+        + [str(runs[0] / "w.safetensors")]
+    )
+    labels = [label for label, _ in resolve_models(args)]
+    # A random network is not the shipped model of its name (nor takes its PSNR).
+    assert labels == ["fast (random weights)", "fast", "w", "a/version_0/w", "a/version_0/w#2"]
+    gray = save_generator(
+        CompactNet(num_features=4, num_convs=1, in_channels=1, out_channels=1),
+        tmp_path / "gray.safetensors",
+    )
+    payload = main(
+        ["--model", str(gray), "--device", "cpu", "--backends", "eager", "--size", "16x12"]
+        + ["--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "s")]
+    )
+    (record,) = payload["records"]
+    assert record["status"] == "ok" and record["macs_per_output_pixel"] > 0
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32-strict"])
 def test_training_throughput_tiny(precision: str):
     generator = CompactNet(num_features=4, num_convs=1)
@@ -473,6 +501,8 @@ def test_inputs_are_checked_before_any_timing(
     for args, message in [
         (["--out", str(tmp_path / "a file")], "is a file"),
         (["--out", str(tmp_path / "a file" / "s")], "--out: cannot write into"),
+        (["--device", "nonesuch"], "--device nonesuch: "),
+        (["--calibration-dir", str(tmp_path / "empty")], "--calibration-dir"),
         (["--quality-json", str(tmp_path / "none.json")], "--quality-json"),
         (["--quality-json", str(tmp_path / "a file")], "--quality-json"),
         (["--folder", str(tmp_path / "empty")], "no images in it"),

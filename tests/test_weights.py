@@ -348,4 +348,8 @@ def test_models_are_labelled_so_that_two_runs_differ() -> None:
     assert model_label("fast") == "fast"
     assert model_label("out/mine.safetensors") == "mine"
     run = "runs/psnr/lightning_logs/version_3/checkpoints/last.ckpt"
-    assert model_label(run) == "version_3/last"
+    assert model_label(run) == "psnr/version_3/last"
+    # Each config's first run is version_0: the config's run folder tells two apart.
+    other = "runs/gan/lightning_logs/version_3/checkpoints/last.ckpt"
+    assert model_label(other) != model_label(run)
+    assert model_label("mine/version_0/checkpoints/best.ckpt") == "version_0/best"

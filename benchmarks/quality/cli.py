@@ -211,10 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--self-test needs the Set5 and Set14 folders: --data SET5_DIR SET14_DIR")
     if not args.data:
         parser.error("--data DIR [DIR ...] is required (HR image folders)")
-    if args.scale < 1:
-        parser.error(f"--scale must be a whole number of at least 1, got {args.scale}")
+    if args.scale < 2:
+        parser.error(f"--scale must be a whole number of at least 2, got {args.scale}")
     if args.crop_border is not None and args.crop_border < 0:
         parser.error(f"--crop-border must be 0 or more, got {args.crop_border}")
+    if args.crops < 0:
+        parser.error(f"--crops must be 0 or more, got {args.crops}")
+    if "none" in args.metrics and len(set(args.metrics)) > 1:
+        parser.error("--metrics none is PSNR and SSIM alone: give it without other metrics")
+    if args.self_test and (args.scale != 4 or args.models != ["bicubic"]):
+        parser.error("--self-test checks bicubic x4 alone: leave out --scale and --models")
     if args.self_test and args.degradation != "bicubic":
         parser.error("--self-test checks the published bicubic figures: leave out --degradation")
     if args.self_test:
@@ -229,7 +235,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale = args.scale
     crop_border = scale if args.crop_border is None else args.crop_border
     y_channel = args.channels == "y"
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as error:
+        parser.error(f"--device {args.device}: {error}")
+    for folder in args.data:
+        if Path(args.out).resolve().is_relative_to(Path(folder).resolve()):
+            # Its plots would be scored as images of the data set by the next run.
+            parser.error(f"--out {args.out} lies inside --data {folder}: give a folder outside it")
 
     # Every input is checked before any work, and everything that fails is named at once:
     # the data first (cheap), then the models.
@@ -246,6 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         skipped += bad
         if items:
+            # Two folders of one name (a/hr, b/hr): told apart, not merged in the tables.
+            base, copies = name, 1
+            while name in {n for n, _ in datasets}:
+                copies += 1
+                name = f"{base}#{copies}"
             datasets.append((name, items))
         else:
             why = "; ".join(f"{path.name}: {reason}" for path, reason in bad[:3])

@@ -80,6 +80,9 @@ def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
 # AlexNet, whose pooling needs at least 32 pixels.
 SSIM_WINDOW = 11
 LPIPS_MIN_SIDE = 32
+# Identical images (a flat one that bicubic reproduces) have an infinite PSNR: scored at
+# this instead, so that means stay numbers and the JSON stays JSON.
+PSNR_CAP = 100.0
 
 
 def load_dataset(
@@ -90,21 +93,28 @@ def load_dataset(
     crop_border: int = 0,
     degradation: str = "bicubic",
 ) -> tuple[str, list[tuple[str, np.ndarray, np.ndarray]], list[tuple[Path, str]]]:
-    """``(name, [(image stem, HR, LR), ...], skipped)``; HR cropped to a multiple of ``scale``.
+    """``(name, [(image name, HR, LR), ...], skipped)``; HR cropped to a multiple of
+    ``scale``. An image is named by its path in ``folder`` without the suffix (its stem in
+    a flat folder: ``baby``; ``sub/baby`` in a subfolder, apart from another ``baby``).
 
     Without ``lr_dir`` the LR is made by the ``degradation`` profile (``bicubic``, or a
-    severity of ``srgan.degradations.SEVERITIES``, its noise seeded by the image stem): the
-    same LR for every model and every run. An image that cannot be read, or is too small to
-    score (see ``LPIPS_MIN_SIDE``), is left out and listed in ``skipped`` with the reason;
-    the others are scored.
+    severity of ``srgan.degradations.SEVERITIES``, its noise seeded by the image name): the
+    same LR for every model and every run. An image that cannot be read (or whose LR
+    cannot), or is too small to score (see ``LPIPS_MIN_SIDE``), is left out and listed in
+    ``skipped`` with the reason; the others are scored.
     """
     if lr_dir is not None and degradation != "bicubic":
         raise ValueError("ready-made LR images and a degradation profile exclude each other")
-    files = list_images(folder)
-    lr_files = {p.stem: p for p in list_images(lr_dir)} if lr_dir is not None else None
+    root = Path(folder).expanduser()
+    files = list_images(root)
+    lr_files = None
+    if lr_dir is not None:
+        lr_root = Path(lr_dir).expanduser()
+        lr_files = {image_name(p, lr_root): p for p in list_images(lr_root)}
     items, skipped = [], []
     smallest = max(SSIM_WINDOW + 2 * crop_border, LPIPS_MIN_SIDE)
     for path in files:
+        name = image_name(path, root)
         try:
             hr = read_hr(path)
         except ImageError as error:
@@ -120,24 +130,33 @@ def load_dataset(
             )
             continue
         if lr_files is None:
-            lr, hr = degraded_pair(hr, scale, degradation, name=path.stem)
+            lr, hr = degraded_pair(hr, scale, degradation, name=name)
         else:
             hr = mod_crop(hr, scale)
-            # As data.train_lr_dir pairs them: the same stem, or with x{scale} (0801x4.png).
-            stem = next((k for k in (path.stem, f"{path.stem}x{scale}") if k in lr_files), None)
-            if stem is None:
+            # As data.train_lr_dir pairs them: the same name, or with x{scale} (0801x4.png).
+            key = next((k for k in (name, f"{name}x{scale}") if k in lr_files), None)
+            if key is None:
                 raise FileNotFoundError(
-                    f"no LR image named {path.stem}.* or {path.stem}x{scale}.* in {lr_dir}"
+                    f"no LR image named {name}.* or {name}x{scale}.* in {lr_dir}"
                 )
-            lr = match_channels(read_hr(lr_files[stem]), hr.shape[2])
+            try:
+                lr = match_channels(read_hr(lr_files[key]), hr.shape[2])
+            except ImageError as error:
+                skipped.append((path, f"its LR {lr_files[key]}: {error}"))
+                continue
             expected = (hr.shape[0] // scale, hr.shape[1] // scale)
             if lr.shape[:2] != expected:
                 raise ValueError(
-                    f"LR {lr_files[path.stem].name} is {lr.shape[1]}x{lr.shape[0]}, expected "
+                    f"LR {lr_files[key].name} is {lr.shape[1]}x{lr.shape[0]}, expected "
                     f"{expected[1]}x{expected[0]} for HR {path.name} at x{scale}"
                 )
-        items.append((path.stem, hr, lr))
-    return Path(folder).expanduser().resolve().name, items, skipped
+        items.append((name, hr, lr))
+    return root.resolve().name, items, skipped
+
+
+def image_name(path: Path, root: Path) -> str:
+    """An image's name in the records: its path in ``root`` without the suffix."""
+    return path.relative_to(root).with_suffix("").as_posix()
 
 
 def float64_batch(image: np.ndarray) -> torch.Tensor:
@@ -219,7 +238,9 @@ def evaluate(
                     "model": method.name,
                     "image": image,
                     "scale": scale,
-                    "psnr": psnr(a, b, crop_border=crop_border, y_channel=y_channel).item(),
+                    "psnr": min(
+                        psnr(a, b, crop_border=crop_border, y_channel=y_channel).item(), PSNR_CAP
+                    ),
                     "ssim": ssim(a, b, crop_border=crop_border, y_channel=y_channel).item(),
                     "detail": detail_ratio(
                         a, b, crop_border=crop_border, y_channel=y_channel

@@ -123,6 +123,12 @@ def srgan_method(
     generator = load_model(spec)
     if generator.scale != scale:
         raise ValueError(f"model {spec!r} upscales x{generator.scale}, the benchmark runs x{scale}")
+    channels = generator.config.get("in_channels", 3)
+    if channels != 3:
+        raise ValueError(
+            f"model {spec!r} takes {channels} channel(s): the benchmark scores RGB models "
+            "(gray images go in as three equal channels)"
+        )
     upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
 
     def run(lr: np.ndarray) -> np.ndarray:

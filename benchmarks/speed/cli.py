@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ from benchmarks.speed.plots import (
     quality_speed_points,
     quality_summary,
 )
-from benchmarks.speed.runs import benchmark_model
+from benchmarks.speed.runs import benchmark_model, calibration_inputs
 from benchmarks.speed.suites import SUITES, WORKLOADS, parse_size
 from benchmarks.training.throughput import training_throughput
 from srgan.discriminators import UNet, VGGStyle
@@ -326,15 +327,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_models(args: argparse.Namespace) -> list[tuple[str, Generator]]:
-    models = [(a, build_variant(a, scale=args.scale, seed=0)) for a in args.arch]
-    models += [(model_label(m), load_model(m).eval()) for m in args.model]
+    """``(label, network)`` of each ``--arch`` and ``--model``, labels told apart: a random
+    network named as a shipped model is ``NAME (random weights)`` (its rows must not take
+    that model's PSNR from ``--quality-json``), a second model of one label ``LABEL#2``."""
+    from srgan.weights import packaged_models
+
+    labels = [model_label(m) for m in args.model]
+    shipped = {"default", *packaged_models()}
+    arch = [a if a not in shipped | set(labels) else f"{a} (random weights)" for a in args.arch]
+    models = [
+        (label, build_variant(a, scale=args.scale, seed=0)) for label, a in zip(arch, args.arch)
+    ]
+    taken: set[str] = set(arch)
+    for spec, label in zip(args.model, labels):
+        name, copies = label, 1
+        while name in taken:
+            copies += 1
+            name = f"{label}#{copies}"
+        taken.add(name)
+        models.append((name, load_model(spec).eval()))
     return models or [("default", load_model("default").eval())]
 
 
 def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
     """Every input the run reads, read or checked before any timing (an error after minutes
     of timing loses them): the models, ``--out``, ``--quality-json``, ``--folder``,
-    ``--video`` and the ``--train`` crop. Returns the ``--quality-json`` contents."""
+    ``--video``, ``--calibration-dir``, ``--device`` and the ``--train`` crop. Returns the
+    ``--quality-json`` contents."""
     import json
 
     from srgan.jobs import UsageError, plan_jobs
@@ -363,6 +382,17 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
             probe(args.video)
         except (VideoError, OSError) as error:
             parser.error(f"--video {args.video}: {error}")
+    if args.calibration_dir and not args.train:
+        try:  # read now: a bad image would fail the int8 rows after the others' timing
+            with warnings.catch_warnings():  # said when the crops are taken for the model
+                warnings.simplefilter("ignore")
+                calibration_inputs(args.calibration_dir)
+        except (OSError, ValueError) as error:
+            parser.error(f"--calibration-dir {args.calibration_dir}: {error}")
+    try:
+        resolve_device(args.device)
+    except RuntimeError as error:
+        parser.error(f"--device {args.device}: {error}")
     if args.train:
         critic = {"vgg": VGGStyle, "unet": UNet}[args.discriminator]
         if args.crop % critic.size_multiple:
@@ -526,11 +556,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"{dataset or 'summary'} PSNR of it.",
             ]
         if not points:
+            if psnr_by_model:
+                has = f"its {dataset} figures are of {', '.join(sorted(psnr_by_model))}"
+            else:
+                sets = sorted({str(r.get("dataset")) for r in quality["records"]})
+                has = f"its data sets: {', '.join(sets) or 'none'} (--quality-dataset)"
             lines += [
                 "",
                 f"No quality_speed.png: --quality-json has no {dataset or 'summary'} PSNR of "
-                f"a model timed here ({', '.join(timed) or 'none'}; it has "
-                f"{', '.join(sorted(psnr_by_model)) or 'none'}).",
+                f"a model timed here ({', '.join(timed) or 'none'}; {has}).",
             ]
     write_json(payload, out / "speed.json")
     (out / "speed.md").write_text("\n".join(lines) + "\n")

@@ -125,9 +125,9 @@ def benchmark_model(
 ) -> list[dict[str, Any]]:
     """Records for every variant x size x batch of one model."""
     model = model.eval()
-    macs_px = macs_per_output_pixel(model)
     scale = model.scale
     in_channels = model.config.get("in_channels", 3)
+    macs_px = macs_per_output_pixel(model, in_channels=in_channels)
     runnable = [v for v in variants if unavailable(v, device) is None]
     onnx_backends = {v.backend for v in runnable if v.backend in ONNX_BACKENDS}
     onnx_paths: dict[str, Path] = {}
