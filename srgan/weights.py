@@ -497,6 +497,11 @@ def resolve_model(spec: str) -> Path:
     path = Path(spec).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise FileNotFoundError(
+            f"model {spec!r} is a folder: give a weights file in it (.safetensors, an "
+            "srgan.fit .ckpt such as checkpoints/last.ckpt, or an ESRGAN .pth)"
+        )
     # List and suggest only names that would load.
     has_default = DEFAULT_MODEL in shipped
     known = ", ".join([*(["default"] if has_default else []), *shipped]) or "none installed"

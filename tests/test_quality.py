@@ -418,11 +418,13 @@ def test_summary_tail_statistics() -> None:
 
 
 def test_calibration_lines() -> None:
-    record = {"dataset": "Set5", "model": "bicubic", "image": None, "scale": 4}
+    record = {"dataset": "Set5", "model": "bicubic", "image": None, "scale": 4, "images": 5}
     ok = calibration([{**record, "psnr": 28.429, "ssim": 0.8111}], 4, True)
     bad = calibration([{**record, "psnr": 28.0, "ssim": 0.8111}], 4, True)
     assert ok[0].startswith("OK") and bad[0].startswith("FAIL")
     assert calibration([{**record, "psnr": 28.0, "ssim": 0.8}], 0, True) == []
+    # A folder of one's own named Set5: not the benchmark set, not compared with it.
+    assert calibration([{**record, "images": 2, "psnr": 31.0, "ssim": 0.9}], 4, True) == []
 
 
 def test_module_help_runs_from_any_directory(tmp_path: Path) -> None:
@@ -472,6 +474,7 @@ def test_self_test_fails_loudly_on_other_data(
     assert main(["--self-test", *data, "--no-progress"]) == 1
     printed = capsys.readouterr().out
     assert "FAIL Set5 bicubic x4" in printed and "published 26.00 / 0.7027" in printed
+    assert "FAIL Set14: 1 image(s) scored, the published set has 14" in printed
 
 
 def test_bad_images_are_named_and_skipped_and_the_rest_scored(
@@ -576,3 +579,12 @@ def test_photo_crops_show_each_method_on_the_busiest_window(
     assert shown[0][1] == shown[1][1] and shown[0][1][0] <= 12 + 16
     with pytest.raises(SystemExit):
         photos.main([str(tmp_path / "missing.jpg")])
+    # A folder: its images, in name order (its other files aside).
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for file in files:
+        file.rename(folder / file.name)
+    (folder / "notes.txt").write_text("not a photo")
+    shown.clear()
+    code = photos.main([str(folder), *models, "--size", "12", "--out", str(out)])
+    assert code == 0 and len(shown) == 4

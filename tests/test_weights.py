@@ -226,6 +226,8 @@ def test_model_lookup_default_names_and_paths(shipped_weights: Path, tmp_path: P
     with pytest.raises(FileNotFoundError) as error:
         load_model("nonesuch")
     assert "did you mean" not in str(error.value)
+    with pytest.raises(FileNotFoundError, match="is a folder: give a weights file in it"):
+        load_model(str(tmp_path))
 
 
 def test_missing_default_model_says_what_to_do(

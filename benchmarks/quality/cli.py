@@ -37,6 +37,7 @@ from pathlib import Path
 from benchmarks.quality.evaluate import (
     PERCEPTUAL,
     PUBLISHED_BICUBIC_X4,
+    PUBLISHED_IMAGES,
     calibration,
     evaluate,
     load_dataset,
@@ -199,7 +200,13 @@ def self_test(folders: Sequence[str | Path], *, progress: bool = True) -> int:
     records, _ = evaluate(
         datasets, [build_method("bicubic", 4)], scale=4, crop_border=4, progress=progress
     )
-    lines = calibration(records, 4, True)
+    lines = calibration(records, 4, True, counted=False)
+    for name, items in datasets:
+        if len(items) != PUBLISHED_IMAGES[name]:
+            lines.append(
+                f"FAIL {name}: {len(items)} image(s) scored, the published set has "
+                f"{PUBLISHED_IMAGES[name]}"
+            )
     print("\n".join(lines))
     return 0 if all(line.startswith("OK") for line in lines) else 1
 

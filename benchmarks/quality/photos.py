@@ -22,7 +22,7 @@ from benchmarks.plots import pyplot, save_figure
 from benchmarks.quality.methods import Method, build_method
 from benchmarks.quality.report import busiest_window
 from srgan.export import at_least
-from srgan.images import ImageError, read_rgb
+from srgan.images import ImageError, list_images, read_rgb
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.quality.photos",
         description="Side-by-side crops of real photos (no ground truth) upscaled by each model.",
     )
-    parser.add_argument("photos", nargs="+", type=Path, help="image files, used as the LR")
+    parser.add_argument(
+        "photos", nargs="+", type=Path, help="image files or folders of them, used as the LR"
+    )
     parser.add_argument(
         "--models",
         nargs="+",
@@ -90,7 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out / "photos.png" if args.out.is_dir() else args.out
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         parser.error(f"--out {out}: give a file ending in {', '.join(FIGURE_SUFFIXES)}")
-    problems = []
+    problems, photos = [], []
+    for given in args.photos:
+        try:  # a folder: its images, in name order
+            photos += list_images(given) if given.is_dir() else [given]
+        except FileNotFoundError as error:
+            problems.append(str(error))
+    args.photos = photos
     for photo in args.photos:
         try:
             read_rgb(photo)  # the whole image: a truncated file fails here, not midway
