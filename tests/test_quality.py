@@ -490,8 +490,17 @@ def test_bad_images_are_named_and_skipped_and_the_rest_scored(
     for name in ("dot.png", "tiny.png", "text.png"):
         assert f"skipped: {hr_dir / name}" in err, err
     assert "too small to score" in err and "not an image" in err
-    records = json.loads((out / "quality.json").read_text())["records"]
+    saved = json.loads((out / "quality.json").read_text())
+    records = saved["records"]
     assert sorted(r["image"] for r in records if r["image"]) == ["gray", "rgb0", "rgb1", "rgb2"]
+    # The report says what it left out, as stderr did.
+    assert sorted(Path(i["file"]).name for i in saved["skipped"]) == [
+        "dot.png",
+        "text.png",
+        "tiny.png",
+    ]
+    assert f"- {hr_dir / 'tiny.png'}: too small to score" in (out / "quality.md").read_text()
+    assert saved["environment"]["data"] == [str(hr_dir)]
 
 
 @pytest.mark.parametrize("scale", ["0", "-1"])

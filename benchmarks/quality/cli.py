@@ -346,9 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         perceptual_convention=perceptual_convention(list(perceptual)) if perceptual else None,
         # Which file each record's model is (labels can repeat a name: last, last#2).
         models={m.name: model_source(spec) for m, spec in zip(methods, given)},
+        data=[str(folder) for folder in args.data],
+        lr_dirs=[str(folder) for folder in args.lr_dir] if args.lr_dir else None,
+        tile=args.tile,
     )
     out: Path = args.out
-    write_json({"environment": env, "records": records}, out / "quality.json")
+    left_out = [{"file": str(path), "reason": reason} for path, reason in skipped]
+    payload = {"environment": env, "records": records, "skipped": left_out}
+    write_json(payload, out / "quality.json")
     protocol = (
         f"x{scale}, PSNR/SSIM on {env['channels']}, {crop_border} px border cropped, "
         f"LR: {env['lr']}; scored against the clean HR; device {device}, {args.precision}"
@@ -383,6 +388,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         per_image_tables(records),
         "",
+        *(
+            [
+                "## Left out (not scored)",
+                "",
+                *(f"- {i['file']}: {i['reason']}" for i in left_out),
+                "",
+            ]
+            if left_out
+            else []
+        ),
     ]
     (out / "quality.md").write_text("\n".join(markdown))
     written = [plot_psnr(records, out / "psnr_per_image.png", channels=env["channels"])]
