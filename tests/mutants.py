@@ -1121,6 +1121,27 @@ MUTANTS = [
         ("tests/test_reliability.py",),
     ),
     Mutant(
+        "quality-psnr-of-identical-images-infinite",
+        "benchmarks/quality/evaluate.py",
+        "y_channel=y_channel).item(), PSNR_CAP",
+        "y_channel=y_channel).item(), float('inf')",
+        ("tests/test_quality.py",),
+    ),
+    Mutant(
+        "speed-random-network-labelled-as-the-shipped-model",
+        "benchmarks/speed/cli.py",
+        '    arch = [a if a not in shipped | set(labels) else f"{a} (random weights)" for a in args.arch]',
+        "    arch = list(args.arch)",
+        ("tests/test_speed.py",),
+    ),
+    Mutant(
+        "checkpoint-label-without-its-run",
+        "srgan/weights.py",
+        '            return f"{logs.parent.name}/{run.name}/{path.stem}"',
+        '            return f"{run.name}/{path.stem}"',
+        ("tests/test_weights.py",),
+    ),
+    Mutant(
         "unwritable-onnx-cache-is-a-traceback",
         "srgan/backends.py",
         '    except OSError as error:\n        if backend != "auto":',
