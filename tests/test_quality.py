@@ -298,6 +298,11 @@ def test_given_lr_folder_matches_by_stem(hr_dir: Path, tmp_path: Path) -> None:
         Image.fromarray(lr[..., 0] if lr.shape[2] == 1 else lr).save(lr_dir / f"{path.stem}x4.bmp")
     given = run(tmp_path, "--data", str(hr_dir), "--lr-dir", str(lr_dir), "--models", "bicubic")
     assert [r["psnr"] for r in made["records"]] == [r["psnr"] for r in given["records"]]
+    # The LR folder's parent, as DIV2K's X4/ inside DIV2K_valid_LR_bicubic/: found by stem.
+    (tmp_path / "parent").mkdir()
+    lr_dir.rename(tmp_path / "parent" / "X4")
+    lr_dir = tmp_path / "parent" / "X4"
+    assert len(load_dataset(hr_dir, 4, tmp_path / "parent")[1]) == 4
     # A wrong size under the x4 name: the one-line error, not a KeyError.
     Image.new("RGB", (7, 7)).save(lr_dir / "rgb0x4.bmp")
     with pytest.raises(ValueError, match="LR rgb0x4.bmp is 7x7, expected 12x10"):

@@ -112,7 +112,12 @@ def load_dataset(
     lr_files = None
     if lr_dir is not None:
         lr_root = Path(lr_dir).expanduser()
-        lr_files = {image_name(p, lr_root): p for p in list_images(lr_root)}
+        lr_files = {}
+        for lr_path in list_images(lr_root):
+            # By its path in the folder (sub/baby for an HR sub/baby), else by its stem (an
+            # LR folder that holds its images in a subfolder, as DIV2K's X4/).
+            lr_files.setdefault(image_name(lr_path, lr_root), lr_path)
+            lr_files.setdefault(lr_path.stem, lr_path)
     items, skipped = [], []
     smallest = max(SSIM_WINDOW + 2 * crop_border, LPIPS_MIN_SIDE)
     for path in files:
