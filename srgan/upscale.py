@@ -173,14 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "video quality, lower is better and bigger: H.264 0-51 (default 18, near "
             "transparent; 0 is lossless, a profile many players cannot play), VP9 for .webm "
-            "0-63 (default 31)"
+            "0-63 (default 31), MPEG-4 Part 2's quantizer for .avi 1-31 (default 3)"
         ),
     )
     parser.add_argument(
         "--preset",
         choices=PRESETS,
         default="medium",
-        help="H.264 encoder speed: faster presets make bigger files at the same --crf",
+        help="H.264 encoder speed: faster presets make bigger files at the same --crf "
+        "(.webm and .avi have no presets)",
     )
     parser.add_argument(
         "--suffix",
@@ -359,7 +360,9 @@ def check_options(args: argparse.Namespace) -> None:
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {args.quality}")
     if args.crf is not None and not 0 <= args.crf <= max(MAX_CRF.values()):
-        raise UsageError(f"--crf must be 0..51 (H.264) or 0..63 (VP9), got {args.crf}")
+        raise UsageError(
+            f"--crf must be 0..51 (H.264), 0..63 (VP9) or 1..31 (.avi), got {args.crf}"
+        )
     if args.outscale is not None and not (0 < args.outscale <= MAX_OUTSCALE):
         raise UsageError(
             f"--outscale must be a number above 0 and at most {MAX_OUTSCALE:g}, got {args.outscale}"

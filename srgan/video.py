@@ -66,9 +66,13 @@ OTHER_VIDEO_SUFFIXES = frozenset(
     }
 )
 VIDEO_SUFFIXES = frozenset(CONTAINERS)
-VIDEO_CODECS = {"webm": "libvpx-vp9"}  # the others: libx264
-DEFAULT_CRF = {"libx264": 18, "libvpx-vp9": 31}
-MAX_CRF = {"libx264": 51, "libvpx-vp9": 63}
+# The others: libx264. AVI's is MPEG-4 Part 2 (Xvid's): FFmpeg reads H.264 in AVI a frame
+# late (its times from the packets' order), MPEG-4 Part 2 at the times written.
+VIDEO_CODECS = {"webm": "libvpx-vp9", "avi": "mpeg4"}
+# --crf: x264's and VP9's constant rate factor, MPEG-4 Part 2's constant quantizer.
+DEFAULT_CRF = {"libx264": 18, "libvpx-vp9": 31, "mpeg4": 3}
+MIN_CRF = {"mpeg4": 1}  # the others: 0
+MAX_CRF = {"libx264": 51, "libvpx-vp9": 63, "mpeg4": 31}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 # Audio codecs each container stores as they are (copied, not re-encoded).
 _PCM = {f"pcm_{kind}{end}" for kind in ("s16", "s24", "s32", "f32", "f64") for end in ("le", "be")}
@@ -222,8 +226,9 @@ def container_of(path: Path) -> str:
 def check_encoding(suffix: str, crf: int | None, preset: str) -> None:
     """``ValueError`` for a ``crf`` or ``preset`` the output's codec cannot take."""
     codec = VIDEO_CODECS.get(CONTAINERS.get(suffix.lower(), ""), "libx264")
-    if crf is not None and not 0 <= crf <= MAX_CRF[codec]:
-        raise ValueError(f"--crf for {codec} must be 0..{MAX_CRF[codec]}, got {crf}")
+    low = MIN_CRF.get(codec, 0)
+    if crf is not None and not low <= crf <= MAX_CRF[codec]:
+        raise ValueError(f"--crf for {codec} must be {low}..{MAX_CRF[codec]}, got {crf}")
     if preset not in PRESETS:
         raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
 
@@ -511,14 +516,19 @@ def _video_stream(
     aspect = getattr(source, "sample_aspect_ratio", None)
     if aspect and aspect != 1:
         stream.codec_context.sample_aspect_ratio = aspect
-    options = {"crf": str(crf if crf is not None else DEFAULT_CRF[codec])}
+    quality = crf if crf is not None else DEFAULT_CRF[codec]
+    options = {"crf": str(quality)}
     if codec == "libvpx-vp9":
         options |= {"b": "0", "row-mt": "1"}  # constant quality; VP9 threads by rows
+    elif codec == "mpeg4":
+        # A constant quantizer (the rate control held there), and no B-frames: AVI stores
+        # no presentation times, so frames are stored in display order.
+        context = stream.codec_context
+        context.qmin = context.qmax = quality
+        context.bit_rate = 10**9
+        options = {"bf": "0"}
     else:
         options["preset"] = preset
-        if writer.format.name == "avi":
-            # AVI stores no presentation times: frames must be stored in display order.
-            options["bf"] = "0"
     stream.options = options
     _copy_tags(video, stream, KEPT_STREAM_TAGS)
     return stream
