@@ -24,6 +24,7 @@ import io
 import os
 import re
 import secrets
+import shlex
 import socket
 import struct
 import tempfile
@@ -405,8 +406,8 @@ def read_image(
             if frames > 1 and image.format != "MPO":
                 raise ImageError(
                     f"animated ({frames} frames): only still images are upscaled as images; "
-                    "convert it to a video (e.g. ffmpeg -i anim.webp anim.mp4) and upscale "
-                    "that, or extract its frames"
+                    f"convert it to a video (e.g. ffmpeg -i {shlex.quote(path.name)} "
+                    f"{shlex.quote(path.stem + '.mp4')}) and upscale that, or extract its frames"
                 )
             if check is not None:
                 check(width, height, sample_bits(image))

@@ -560,8 +560,11 @@ def run(args: argparse.Namespace) -> int:
     if rank == 0:
         for path, reason in plan.aside:
             print(f"left aside: {path}: {reason}", file=sys.stderr)
+        # The list to look back on, for a folder: one file's failure was said as it happened.
+        said = set() if Path(args.input).is_dir() else set(summary.failures) - set(plan.failed)
         for path, reason in summary.failures:
-            print(f"failed: {path}: {reason}", file=sys.stderr)
+            if (path, reason) not in said:
+                print(f"failed: {path}: {reason}", file=sys.stderr)
         if summary.other_settings:
             print(
                 f"note: {summary.other_settings} existing output(s) were made with other "

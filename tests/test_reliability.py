@@ -272,6 +272,8 @@ def test_an_animated_image_is_refused_not_cut_to_its_first_frame(
     files = corpus(tmp_path / "in")
     code, _, err = run([files["animated"], tmp_path / "out.png", "--model", model_file], capsys)
     assert code == EXIT_FAILED and "animated (3 frames)" in err
+    name = files["animated"].name  # the command to convert it names this file
+    assert f"ffmpeg -i {name} {files['animated'].stem}.mp4" in err
     assert not (tmp_path / "out.png").exists()
 
 
