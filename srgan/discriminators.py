@@ -41,7 +41,10 @@ class VGGStyle(Discriminator):
 
     Returns ``(B, 1)`` logits. ESRGAN's version is fixed to 128x128 crops; here an
     adaptive average pool to 4x4 sits before the MLP (the identity at 128x128), so any
-    crop whose sides are multiples of 32 works.
+    crop whose sides are multiples of 32 works. ``normalization`` applies to the convs
+    after the first, as ESRGAN's batch norm does; with ``spectral`` the first conv and the
+    MLP stay unnormalized, so the critic is not Lipschitz-bounded as a whole (the UNet's
+    spectral norm, Real-ESRGAN's, leaves only its first conv out).
     """
 
     size_multiple = 32

@@ -457,6 +457,17 @@ class SRCLI(LightningCLI):
                 "optimizers); a larger --data.batch_size does what it would"
             )
         critic = getattr(model, "discriminator", None)
+        n_critic = model.hparams.n_critic if isinstance(model, SRGAN) else 1
+        steps = self.trainer.max_steps
+        if getattr(model, "stage", None) == "gan" and n_critic > 1 and steps > 0:
+            # Objectives compared at one max_steps get unequal generator budgets otherwise.
+            print(
+                f"note: --trainer.max_steps {steps} counts optimizer steps: with n_critic "
+                f"{n_critic} that is about {steps // (n_critic + 1)} generator steps (with "
+                f"n_critic 1, {steps // 2}); for {steps // 2}, give "
+                f"--trainer.max_steps {(n_critic + 1) * (steps // 2)}",
+                file=sys.stderr,
+            )
         crop = getattr(self.datamodule, "crop_size", None)
         if getattr(model, "stage", None) == "gan" and critic is not None and crop:
             multiple = getattr(critic, "size_multiple", 1)

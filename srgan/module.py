@@ -136,8 +136,11 @@ class SRGAN(L.LightningModule):
         for name, weight in weights.items():
             if not weight >= 0:  # NaN too
                 raise ValueError(f"model.{name} must be 0 or more, got {weight}")
-        if not 0 <= ema_decay <= 1:
-            raise ValueError(f"ema_decay must be in [0, 1] (0: no averaging), got {ema_decay}")
+        if not 0 <= ema_decay < 1:
+            raise ValueError(
+                f"ema_decay must be in [0, 1) (0: no averaging; at 1 the average would keep "
+                f"the starting weights), got {ema_decay}"
+            )
         penalized = objective is not None and discriminator is not None
         penalized = penalized and type(objective).penalty is not AdversarialObjective.penalty
         batch_norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)

@@ -61,6 +61,14 @@ class AdversarialObjective(nn.Module):
         return None
 
 
+def label_in_range(real_label: float) -> float:
+    """A real label for the cross-entropy objectives: above 0, at most 1 (below 1 is
+    one-sided label smoothing); ``ValueError`` otherwise."""
+    if not 0 < real_label <= 1:  # NaN fails this too
+        raise ValueError(f"real_label must be above 0 and at most 1, got {real_label}")
+    return real_label
+
+
 class Minimax(AdversarialObjective):
     """The original saturating game (Goodfellow et al. 2014).
 
@@ -71,7 +79,7 @@ class Minimax(AdversarialObjective):
 
     def __init__(self, *, real_label: float = 1.0) -> None:
         super().__init__()
-        self.real_label = real_label
+        self.real_label = label_in_range(real_label)
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return surprise(real_logits, self.real_label).mean() + surprise(fake_logits, 0.0).mean()
@@ -97,6 +105,8 @@ class LeastSquares(AdversarialObjective):
 
     def __init__(self, *, real_label: float = 1.0) -> None:
         super().__init__()
+        if not math.isfinite(real_label):  # a squared distance: any finite target
+            raise ValueError(f"real_label must be a finite number, got {real_label}")
         self.real_label = real_label
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -129,6 +139,8 @@ class WassersteinGP(AdversarialObjective):
 
     def __init__(self, *, gradient_penalty: float = 10.0) -> None:
         super().__init__()
+        if not 0 <= gradient_penalty < math.inf:  # NaN fails this too
+            raise ValueError(f"gradient_penalty must be 0 or more, got {gradient_penalty}")
         self.gradient_penalty = gradient_penalty
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -163,7 +175,7 @@ class Relativistic(AdversarialObjective):
 
     def __init__(self, *, real_label: float = 1.0) -> None:
         super().__init__()
-        self.real_label = real_label
+        self.real_label = label_in_range(real_label)
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return surprise(real_logits - fake_logits, self.real_label).mean()
@@ -192,7 +204,7 @@ class RelativisticAverage(AdversarialObjective):
 
     def __init__(self, *, real_label: float = 1.0, detach_mean: bool = False) -> None:
         super().__init__()
-        self.real_label = real_label
+        self.real_label = label_in_range(real_label)
         self.detach_mean = detach_mean
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -261,6 +273,10 @@ class MaxSurprise(AdversarialObjective):
         super().__init__()
         if not 0 < tau < math.inf:  # NaN fails this too
             raise ValueError(f"tau must be a positive finite number, got {tau}")
+        if not 0 <= alpha < math.inf:
+            raise ValueError(
+                f"alpha must be 0 or more (a negative weight rewards surprise), got {alpha}"
+            )
         if pool not in ("sample", "element"):
             raise ValueError(f"pool must be 'sample' or 'element', got {pool!r}")
         if detach_mean and not relativistic:
@@ -271,7 +287,7 @@ class MaxSurprise(AdversarialObjective):
         self.alpha = alpha
         self.relativistic = relativistic
         self.pool = pool
-        self.real_label = real_label
+        self.real_label = label_in_range(real_label)
         self.detach_mean = detach_mean
 
     def _units(self, logits: torch.Tensor) -> torch.Tensor:

@@ -835,7 +835,7 @@ MUTANTS = [
     Mutant(
         "ema-decay-above-one-accepted",
         "srgan/module.py",
-        "        if not 0 <= ema_decay <= 1:",
+        "        if not 0 <= ema_decay < 1:",
         "        if ema_decay < 0:",
         EMA,
     ),

@@ -163,6 +163,20 @@ def test_objective_is_one_flag(image_dir: Path, tmp_path: Path) -> None:
     assert type(cli.model.objective).__name__ == "MaxSurprise" and cli.model.objective.tau == 0.5
 
 
+def test_a_max_steps_that_gives_fewer_generator_steps_under_n_critic_is_said(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_assets("vgg16")  # debug_gan.yaml's perceptual loss
+    main(
+        ["fit", "--config", str(CONFIGS / "debug_gan.yaml")]
+        + ["--config", str(CONFIGS / "objective" / "wgan_gp.yaml")]
+        + [*data_args(image_dir, tmp_path), "--trainer.max_steps=12"]
+    )
+    err = capsys.readouterr().err
+    assert "with n_critic 5 that is about 2 generator steps (with n_critic 1, 6)" in err
+    assert "give --trainer.max_steps 36" in err
+
+
 def test_debug_config_leaves_a_checkpoint_that_loads_safely(
     image_dir: Path, tmp_path: Path
 ) -> None:

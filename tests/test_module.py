@@ -371,8 +371,8 @@ def test_a_checkpoint_without_the_data_position_goes_on_from_its_step(
 
 def test_settings_that_would_train_wrongly_are_refused_or_warned() -> None:
     generator = CompactNet(num_features=8, num_convs=1)
-    for decay in (-0.1, 1.5):  # above 1 the average extrapolates
-        with pytest.raises(ValueError, match="ema_decay must be in \\[0, 1\\]"):
+    for decay in (-0.1, 1.0, 1.5):  # at 1 it never moves, above 1 it extrapolates
+        with pytest.raises(ValueError, match="ema_decay must be in \\[0, 1\\)"):
             SRGAN(generator, ema_decay=decay)
     # A gradient penalty is per sample: a batch-norm critic mixes the samples.
     with pytest.warns(UserWarning, match="WassersteinGP penalizes the gradient sample by sample"):

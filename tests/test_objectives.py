@@ -246,6 +246,30 @@ def test_max_surprise_rejects_bad_settings() -> None:
             MaxSurprise(tau=tau)
     with pytest.raises(ValueError, match="pool"):
         MaxSurprise(pool="pixel")
+    with pytest.raises(ValueError, match="alpha must be 0 or more"):
+        MaxSurprise(alpha=-1)
+
+
+def test_weights_and_labels_that_turn_an_objective_around_are_refused() -> None:
+    """A negative penalty rewards gradient norms far from 1; a cross-entropy target above 1
+    (or at 0) means nothing."""
+    for weight in (-5.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="gradient_penalty must be 0 or more"):
+            objectives.WassersteinGP(gradient_penalty=weight)
+    cross_entropy = [
+        objectives.Minimax,
+        objectives.NonSaturating,
+        objectives.Relativistic,
+        objectives.RelativisticAverage,
+        MaxSurprise,
+    ]
+    for objective in cross_entropy:
+        for label in (0.0, 1.5, float("nan")):
+            with pytest.raises(ValueError, match="real_label must be above 0 and at most 1"):
+                objective(real_label=label)
+        assert objective(real_label=0.9).real_label == 0.9
+    # LSGAN's target is a distance's: any finite value.
+    assert objectives.LeastSquares(real_label=2.0).real_label == 2.0
 
 
 def test_name_map_lists_every_required_objective() -> None:
