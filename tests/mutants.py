@@ -1142,6 +1142,27 @@ MUTANTS = [
         ("tests/test_weights.py",),
     ),
     Mutant(
+        "wgan-gp-negative-penalty-accepted",
+        "srgan/objectives.py",
+        "        if not 0 <= gradient_penalty < math.inf:  # NaN fails this too",
+        "        if False:",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "cross-entropy-real-label-above-one-accepted",
+        "srgan/objectives.py",
+        "    if not 0 < real_label <= 1:  # NaN fails this too",
+        "    if not 0 < real_label:",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "avi-output-in-h264",
+        "srgan/video.py",
+        'VIDEO_CODECS = {"webm": "libvpx-vp9", "avi": "mpeg4"}',
+        'VIDEO_CODECS = {"webm": "libvpx-vp9"}',
+        ("tests/test_video.py",),
+    ),
+    Mutant(
         "unwritable-onnx-cache-is-a-traceback",
         "srgan/backends.py",
         '    except OSError as error:\n        if backend != "auto":',
