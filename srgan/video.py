@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import queue
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -156,6 +157,28 @@ def _reason(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
+def _index_missing(path: Path) -> bool:
+    """Whether ``path`` is an MP4/MOV whose top-level boxes hold media data (``mdat``) but
+    no index (``moov``): a file cut short before the index its writer puts last."""
+    found = set()
+    try:
+        with open(path, "rb") as file:
+            size = path.stat().st_size
+            offset = 0
+            while offset + 8 <= size and len(found) < 64:
+                file.seek(offset)
+                length, kind = struct.unpack(">I4s", file.read(8))
+                if length == 1:  # a 64-bit size follows
+                    (length,) = struct.unpack(">Q", file.read(8))
+                found.add(kind)
+                if length < 8:  # 0: to the end of the file
+                    break
+                offset += length
+    except (OSError, struct.error):
+        return False
+    return b"mdat" in found and b"moov" not in found and b"ftyp" in found
+
+
 def _open(path: Path) -> Any:
     av = _av()
     try:
@@ -164,6 +187,12 @@ def _open(path: Path) -> Any:
         container = av.open(str(path))
     except av.error.FFmpegError as error:
         reason = _reason(error)
+        if _index_missing(path):
+            raise VideoError(
+                "a truncated MP4/MOV: its frames are there but not its index (the moov box, "
+                "written at the end), so none can be found; download or copy it again "
+                f"({reason})"
+            ) from None
         raise VideoError(f"not a video, or a format FFmpeg cannot read ({reason})") from None
     except OSError as error:
         raise VideoError(f"cannot read: {error.strerror or error}") from None

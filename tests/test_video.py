@@ -161,7 +161,8 @@ def test_a_folder_of_videos_and_images_with_bad_files_named(
     for name, reason in [
         ("empty.mp4", "empty file (0 bytes)"),
         ("text.mkv", "not a video, or a format FFmpeg cannot read (Invalid data"),
-        ("truncated.mp4", "not a video, or a format FFmpeg cannot read"),
+        # Cut before the index its writer puts last: said to be that, not "not a video".
+        ("truncated.mp4", "a truncated MP4/MOV: its frames are there but not its index"),
         ("audio-only.mkv", "no video stream"),
     ]:
         assert f"failed: {source / name}: {reason}" in err, err
