@@ -68,7 +68,7 @@ from srgan.jobs import (
     run_jobs,
 )
 from srgan.pictures import MAX_OUTSCALE
-from srgan.video import MAX_CRF, PRESETS, check_encoding
+from srgan.video import DEFAULT_PRESET, MAX_CRF, PRESETS, check_encoding, output_codec
 from srgan.weights import DEFAULT_MODEL, packaged_models, resolve_model
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--preset",
         choices=PRESETS,
-        default="medium",
+        default=DEFAULT_PRESET,
         help="H.264 encoder speed: faster presets make bigger files at the same --crf "
         "(.webm and .avi have no presets)",
     )
@@ -534,6 +534,12 @@ def run(args: argparse.Namespace) -> int:
                 check_encoding(suffix, args.crf, args.preset)
             except ValueError as error:
                 raise UsageError(f"{error} (for the {suffix} outputs)") from None
+            codec = output_codec(suffix)
+            if args.preset != DEFAULT_PRESET and codec != "libx264":
+                print(
+                    f"note: --preset is H.264's: the {suffix} outputs ({codec}) have none",
+                    file=sys.stderr,
+                )
         start = time.perf_counter()
         if not jobs:  # every input failed before it could be read: reported below
             summary, rank = Summary(), 0

@@ -75,6 +75,7 @@ DEFAULT_CRF = {"libx264": 18, "libvpx-vp9": 31, "mpeg4": 3}
 MIN_CRF = {"mpeg4": 1}  # the others: 0
 MAX_CRF = {"libx264": 51, "libvpx-vp9": 63, "mpeg4": 31}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+DEFAULT_PRESET = "medium"
 # Audio codecs each container stores as they are (copied, not re-encoded).
 _PCM = {f"pcm_{kind}{end}" for kind in ("s16", "s24", "s32", "f32", "f64") for end in ("le", "be")}
 AUDIO_COPY = {
@@ -252,9 +253,14 @@ def container_of(path: Path) -> str:
         ) from None
 
 
+def output_codec(suffix: str) -> str:
+    """The video codec written into an output of this suffix."""
+    return VIDEO_CODECS.get(CONTAINERS.get(suffix.lower(), ""), "libx264")
+
+
 def check_encoding(suffix: str, crf: int | None, preset: str) -> None:
     """``ValueError`` for a ``crf`` or ``preset`` the output's codec cannot take."""
-    codec = VIDEO_CODECS.get(CONTAINERS.get(suffix.lower(), ""), "libx264")
+    codec = output_codec(suffix)
     low = MIN_CRF.get(codec, 0)
     if crf is not None and not low <= crf <= MAX_CRF[codec]:
         raise ValueError(f"--crf for {codec} must be {low}..{MAX_CRF[codec]}, got {crf}")
@@ -387,7 +393,7 @@ def upscale_video(
     *,
     outscale: float | None = None,
     crf: int | None = None,
-    preset: str = "medium",
+    preset: str = DEFAULT_PRESET,
     batch_size: int = 4,
     tag: str | None = None,
     max_pixels: int | None = None,

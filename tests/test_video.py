@@ -274,6 +274,15 @@ def test_video_options_and_layouts_are_checked(
     code, _, err = run([clip, tmp_path / "o.mp4", "--model", model_file, "--crf", "60"], capsys)
     assert code == EXIT_USAGE and "--crf for libx264 must be 0..51" in err
     assert not (tmp_path / "o.mp4").exists()
+    # AVI's quantizer starts at 1; a preset its codec does not have is said to be ignored.
+    code, _, err = run([clip, tmp_path / "o.avi", "--model", model_file, "--crf", "0"], capsys)
+    assert code == EXIT_USAGE and "--crf for mpeg4 must be 1..31" in err
+    code, _, err = run(
+        [clip, tmp_path / "o.avi", "--model", model_file, "--preset", "slow"], capsys
+    )
+    assert (
+        code == EXIT_OK and "note: --preset is H.264's: the .avi outputs (mpeg4) have none" in err
+    )
 
 
 def test_a_video_that_is_not_one_raises_the_reason(tmp_path: Path) -> None:
