@@ -222,7 +222,16 @@ class SRGAN(L.LightningModule):
             ) from None
         load_state(self.generator_ema, states["generator_ema"])
         if "discriminator" in states and self.discriminator is not None:
-            load_state(self.discriminator, states["discriminator"])
+            try:
+                load_state(self.discriminator, states["discriminator"])
+            except ValueError as error:
+                # A GAN checkpoint's discriminator, not the one the config builds.
+                raise ValueError(
+                    f"model.init_from: its discriminator: {error}; the config builds "
+                    f"{type(self.discriminator).__name__}: give the same discriminator, or "
+                    "start from the generator alone (a .safetensors that "
+                    "srgan.save_generator(srgan.load_model(CKPT), PATH) writes)"
+                ) from None
 
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:

@@ -369,6 +369,25 @@ def test_a_checkpoint_without_the_data_position_goes_on_from_its_step(
     assert data.draws > 2000 and data.batches == 3
 
 
+def test_a_gan_start_whose_discriminator_differs_names_the_discriminator(
+    tmp_path: Path,
+) -> None:
+    from safetensors.torch import save_file
+
+    from srgan.discriminators import UNet
+
+    trained = SRGAN(CompactNet(num_features=8, num_convs=1), VGGStyle(num_features=4), Hinge())
+    state = {k: v.contiguous() for k, v in trained.state_dict().items()}
+    save_file(state, str(tmp_path / "gan.safetensors"))
+    with pytest.raises(ValueError, match="model.init_from: its discriminator: .*builds UNet"):
+        SRGAN(
+            CompactNet(num_features=8, num_convs=1),
+            UNet(num_features=4),
+            Hinge(),
+            init_from=str(tmp_path / "gan.safetensors"),
+        )
+
+
 def test_settings_that_would_train_wrongly_are_refused_or_warned() -> None:
     generator = CompactNet(num_features=8, num_convs=1)
     for decay in (-0.1, 1.0, 1.5):  # at 1 it never moves, above 1 it extrapolates
