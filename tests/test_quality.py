@@ -352,6 +352,7 @@ def test_options_that_cannot_work_are_refused_before_any_work(
         ([*data, *out, "--crops", "-2"], "--crops must be 0 or more"),
         ([*data, *out, "--metrics", "none", "lpips"], "--metrics none is PSNR and SSIM alone"),
         ([*data, "--self-test", "--scale", "2"], "--self-test checks bicubic x4 alone"),
+        ([*data, *out, "--lr-dir", str(tmp_path / "none")], "--lr-dir /"),
     ]:
         err = usage_error(argv, capsys)
         assert message in err and "Traceback" not in err, (argv, err)

@@ -257,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets = []
     skipped: list[tuple[Path, str]] = []  # bad images: named, left out, exit status 1
     for folder, lr_dir in zip(args.data, args.lr_dir or [None] * len(args.data)):
+        if lr_dir is not None and not Path(lr_dir).is_dir():
+            problems.append(f"--lr-dir {lr_dir}: image folder not found")
+            continue
         try:
             name, items, bad = load_dataset(
                 folder, scale, lr_dir, crop_border=crop_border, degradation=args.degradation
