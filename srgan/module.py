@@ -213,25 +213,31 @@ class SRGAN(L.LightningModule):
                 }
             except (KeyError, ValueError) as error:
                 raise ValueError(f"model.init_grow: {error}") from None
-        try:
-            load_state(self.generator, states["generator"])
-        except ValueError as error:
-            raise ValueError(
-                f"model.init_from: {error}{described(path)}; the config builds "
-                f"{type(self.generator).__name__}({generator_config(self.generator)})"
-            ) from None
+
+        def load(network: nn.Module, state: dict[str, torch.Tensor], what: str, then: str) -> None:
+            try:
+                load_state(network, state)
+            except ValueError as error:
+                raise ValueError(f"model.init_from: {what}{error}{then}") from None
+
+        generator = f"{type(self.generator).__name__}({generator_config(self.generator)})"
+        load(
+            self.generator,
+            states["generator"],
+            "",
+            f"{described(path)}; the config builds {generator}",
+        )
         load_state(self.generator_ema, states["generator_ema"])
         if "discriminator" in states and self.discriminator is not None:
-            try:
-                load_state(self.discriminator, states["discriminator"])
-            except ValueError as error:
-                # A GAN checkpoint's discriminator, not the one the config builds.
-                raise ValueError(
-                    f"model.init_from: its discriminator: {error}; the config builds "
-                    f"{type(self.discriminator).__name__}: give the same discriminator, or "
-                    "start from the generator alone (a .safetensors that "
-                    "srgan.save_generator(srgan.load_model(CKPT), PATH) writes)"
-                ) from None
+            # A GAN checkpoint's discriminator, not the one the config builds.
+            load(
+                self.discriminator,
+                states["discriminator"],
+                "its discriminator: ",
+                f"; the config builds {type(self.discriminator).__name__}: give the same "
+                "discriminator, or start from the generator alone (a .safetensors that "
+                "srgan.save_generator(srgan.load_model(CKPT), PATH) writes)",
+            )
 
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
