@@ -165,8 +165,9 @@ def _index_missing(path: Path) -> bool:
     try:
         with open(path, "rb") as file:
             size = path.stat().st_size
-            offset = 0
-            while offset + 8 <= size and len(found) < 64:
+            offset, boxes = 0, 0
+            while offset + 8 <= size and boxes < 256:  # a file has a handful at its top
+                boxes += 1
                 file.seek(offset)
                 length, kind = struct.unpack(">I4s", file.read(8))
                 if length == 1:  # a 64-bit size follows
