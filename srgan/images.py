@@ -141,6 +141,19 @@ def read_rgb(path: str | Path) -> np.ndarray:
 # --- reading ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def opencv_errors_only() -> Iterator[None]:
+    """OpenCV's warnings kept off stderr for a while (libtiff's notes on files it then
+    reads well, e.g. an RGBA TIFF OpenCV wrote itself): srgan says what matters."""
+    logging = cv2.utils.logging
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(previous)
+
+
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     """Apply an EXIF orientation (1-8) to an ``(H, W, ...)`` array, as exif_transpose does."""
     ops = {
@@ -175,9 +188,10 @@ EXIF_MAKER_NOTE = 0x927C
 JPEG_EXIF_LIMIT = 65_000
 
 
-def _exif_of(image: Image.Image) -> bytes | None:
-    """The image's EXIF without the orientation tag (the decoded pixels are upright), or
-    ``None`` when it has none (or an unreadable one: the pixels matter more)."""
+def _exif_of(image: Image.Image, orientation: int = 1) -> bytes | None:
+    """The image's EXIF without the orientation tag (the decoded pixels are upright; a
+    quarter turn, ``orientation`` 5 to 8, swaps the stated resolutions too), or ``None``
+    when it has none left (or an unreadable one: the pixels matter more)."""
     try:
         source = image.getexif()  # Pillow's own copy, which exif_transpose reads: not changed
         if not len(source):
@@ -190,14 +204,23 @@ def _exif_of(image: Image.Image) -> bytes | None:
         # strips, compression: of the input's pixels, not the output's).
         for key in (EXIF_ORIENTATION, *TIFF_LAYOUT_TAGS):
             exif.pop(key, None)
+        if orientation >= 5 and TIFF_X_RESOLUTION in exif and TIFF_Y_RESOLUTION in exif:
+            exif[TIFF_X_RESOLUTION], exif[TIFF_Y_RESOLUTION] = (
+                exif[TIFF_Y_RESOLUTION],
+                exif[TIFF_X_RESOLUTION],
+            )
+        if EXIF_IFD in exif and not exif.get_ifd(EXIF_IFD):
+            # An empty sub-directory: written out, it would make readers assume 72 dpi.
+            del exif[EXIF_IFD]
         return exif.tobytes() if len(exif) else None
     except Exception:  # noqa: BLE001 - broken EXIF (struct.error, ValueError, ...): dropped
         return None
 
 
-def _dpi_of(image: Image.Image) -> tuple[float, float] | None:
-    """The resolution the file states, in dots per inch; not Pillow's defaults: (1, 1) for
-    a TIFF without resolution tags, 72 for a JPEG whose EXIF states none."""
+def _dpi_of(image: Image.Image, orientation: int = 1) -> tuple[float, float] | None:
+    """The resolution the file states, in dots per inch, of the upright pixels (a quarter
+    turn, ``orientation`` 5 to 8, swaps the axes); not Pillow's defaults: (1, 1) for a
+    TIFF without resolution tags, 72 for a JPEG whose EXIF states none."""
     if image.format == "TIFF" and TIFF_X_RESOLUTION not in image.tag_v2:
         return None
     dpi = image.info.get("dpi")
@@ -212,7 +235,33 @@ def _dpi_of(image: Image.Image) -> tuple[float, float] | None:
         x, y = (float(v) for v in dpi)
     except (TypeError, ValueError):
         return None
+    if orientation >= 5:
+        x, y = y, x
     return (x, y) if x > 0 and y > 0 else None
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 to 8) the image states; 1 when none (or unreadable EXIF)."""
+    try:
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - broken EXIF: taken as upright, as exif_transpose does
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def _keyed_alpha(image: Image.Image, array: np.ndarray) -> np.ndarray | None:
+    """The alpha a colour key stands for (a PNG's ``tRNS`` of a gray or RGB image, in the
+    file's own sample values): 0 where a pixel of ``(H, W, C)`` equals the key, opaque
+    elsewhere. ``None`` when there is no key or no pixel matches it."""
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        key = (key,)
+    if not isinstance(key, tuple) or len(key) != array.shape[2]:
+        return None  # a palette's table (bytes) or a key of another shape
+    clear = np.all(array == np.asarray(key).reshape(1, 1, -1), axis=-1)
+    if not clear.any():
+        return None
+    return np.where(clear, 0, np.iinfo(array.dtype).max).astype(array.dtype)
 
 
 def resized_metadata(
@@ -270,10 +319,8 @@ def _decode_16bit_colour(image: Image.Image, source: Path | bytes, fmt: str) -> 
     its bytes; EXIF orientation by hand."""
     gray = _rawmode(image).startswith("LA")  # first: reading the EXIF loads, and drops it
     icc = image.info.get("icc_profile") or None
-    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-    exif, dpi = _exif_of(image), _dpi_of(image)
-    if dpi is not None and orientation >= 5:
-        dpi = (dpi[1], dpi[0])
+    orientation = _orientation(image)
+    exif, dpi = _exif_of(image, orientation), _dpi_of(image, orientation)
     if isinstance(source, bytes):
         array = cv2.imdecode(np.frombuffer(source, np.uint8), cv2.IMREAD_UNCHANGED)
     else:
@@ -305,29 +352,32 @@ def _opened_file_bytes(image: Image.Image) -> bytes | None:
     return data if isinstance(data, bytes) else None
 
 
-def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
+def decode_pil(image: Image.Image, fmt: str = "png", *, orientation: int | None = None) -> Picture:
     """A Pillow image (8-bit colour, any gray, palette, CMYK, ...) to a ``Picture``.
 
-    EXIF orientation is applied (and removed from the EXIF kept); alpha is split off; ICC
-    profiles are kept when they still describe the pixels; DPI is kept. A 16-bit colour
-    (or gray and alpha) file that Pillow has opened but not loaded is decoded from its
-    file, with its 16 bits: Pillow's own pixels would have 8 (and gray would be colour).
+    EXIF orientation is applied (and removed from the EXIF kept); alpha is split off (a
+    colour key, PNG's ``tRNS`` of a gray or RGB image, becomes alpha); ICC profiles are
+    kept when they still describe the pixels; DPI is kept (its axes swapped by a quarter
+    turn). ``orientation``: the one the file stated when Pillow has already applied it
+    on loading (it does for TIFF), else read from the image. A 16-bit colour (or gray and
+    alpha) file that Pillow has opened but not loaded is decoded from its file, with its
+    16 bits: Pillow's own pixels would have 8 (and gray would be colour).
     """
     # OpenCV decodes a file's first frame: only a file of one is read that way.
     single = getattr(image, "n_frames", 1) == 1
     if single and _is_16bit_colour(image) and (data := _opened_file_bytes(image)) is not None:
         return _decode_16bit_colour(image, data, fmt)
     icc = image.info.get("icc_profile") or None
-    exif, dpi = _exif_of(image), _dpi_of(image)
-    if dpi is not None and image.getexif().get(EXIF_ORIENTATION, 1) >= 5:
-        dpi = (dpi[1], dpi[0])  # rotated a quarter turn: the axes swap
+    orientation = _orientation(image) if orientation is None else orientation
+    exif, dpi = _exif_of(image, orientation), _dpi_of(image, orientation)
     image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         array = np.asarray(image)
         if mode == "I" and (array.min() < 0 or array.max() > 65535):
             raise ImageError(f"32-bit integer pixels outside 0..65535 (mode {mode})")
-        return Picture(array.astype(np.uint16)[..., None], None, icc, fmt, exif, dpi)
+        array = array.astype(np.uint16)[..., None]
+        return Picture(array, _keyed_alpha(image, array), icc, fmt, exif, dpi)
     if mode == "F":
         raise ImageError("floating-point pixels (mode F) are not supported")
     if mode == "CMYK":
@@ -361,6 +411,8 @@ def decode_pil(image: Image.Image, fmt: str = "png") -> Picture:
     if image.mode in ("LA", "RGBA"):
         alpha = array[..., -1].copy()
         array = array[..., :-1]
+    elif image.mode in ("L", "RGB"):
+        alpha = _keyed_alpha(image, array)
     return Picture(np.ascontiguousarray(array), alpha, icc, fmt, exif, dpi)
 
 
@@ -415,8 +467,10 @@ def read_image(
             fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower(), "png")
             if _is_16bit_colour(image):  # checked before load(), which drops the tile info
                 return _decode_16bit_colour(image, path, fmt)
+            # Before load(), which applies a TIFF's orientation and drops it from its EXIF.
+            orientation = _orientation(image)
             image.load()
-            return decode_pil(image, fmt)
+            return decode_pil(image, fmt, orientation=orientation)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -428,10 +482,15 @@ def read_image(
             f"too large: {error} Raise the limit with --max-pixels if the image is genuine"
         ) from None
     except Exception as error:  # noqa: BLE001 - decoders raise OSError, SyntaxError, struct.error, ...
-        reason = str(error) or type(error).__name__
-        if "truncated" in reason:
-            reason = f"truncated file ({reason})"
-        raise ImageError(f"corrupt or unreadable: {reason}") from None
+        raise unreadable(error) from None
+
+
+def unreadable(error: Exception) -> ImageError:
+    """What a decoder's own error (OSError, SyntaxError, struct.error, ...) says of the file."""
+    reason = str(error) or type(error).__name__
+    if "truncated" in reason.lower():  # "image file is truncated", "Truncated File Read"
+        reason = f"truncated file ({reason})"
+    return ImageError(f"corrupt or unreadable: {reason}")
 
 
 # --- writing ------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def resolve_device(device: str = "auto") -> torch.device:
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
-            f"device {device!r} requested but CUDA is not available here; use --device cpu"
+            f"device {device!r} requested but CUDA is not available here; use the CPU (--device cpu, or "
+            "device='cpu' in Python)"
         )
     return resolved
 
@@ -134,7 +135,10 @@ def check_tile(tile: int | None) -> int | None:
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral)):
         raise TypeError(f"tile must be an integer (pixels) or None, got {tile!r}")
     if tile is not None and tile < MIN_TILE:
-        raise ValueError(f"tile must be at least {MIN_TILE} pixels, got {tile}")
+        raise ValueError(
+            f"tile must be at least {MIN_TILE} pixels, got {tile} (None: whole images, "
+            "which --tile 0 means on the command line)"
+        )
     return tile
 
 

@@ -322,11 +322,17 @@ def plan_jobs(
             out, fmt = target, "video"
         elif target_is_file:
             out = target
-            if fmt not in (None, "same") and SUFFIX_FORMATS[target.suffix.lower()] != fmt:
+            named = SUFFIX_FORMATS[target.suffix.lower()]
+            if fmt not in (None, "same") and named != fmt:
                 raise UsageError(
                     f"output {target.name} does not match --format {fmt}; change one of them"
                 )
-            fmt = SUFFIX_FORMATS[target.suffix.lower()]
+            if fmt == "same" and named != (kept := format_for(source, "same")):
+                raise UsageError(
+                    f"output {target.name} is not {source.name}'s format ({kept}), which "
+                    "--format same keeps; drop --format same, or change the name"
+                )
+            fmt = named
         else:
             fmt = fmt or "png"
             out = target / output_name(source, fmt, suffix)

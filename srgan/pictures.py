@@ -7,7 +7,7 @@
 Colour goes through the model (gray is repeated to RGB and averaged back; the colour under
 fully transparent pixels is first filled from the nearest visible ones); alpha is
 upscaled apart (bicubic, or through the model with ``alpha="model"``); 16-bit pictures stay
-16-bit. Build one ``srgan.Upscaler(srgan.load_model(...))`` and pass it as ``model`` to
+16-bit (as PIL images only gray: Pillow has no 16-bit colour mode). Build one ``srgan.Upscaler(srgan.load_model(...))`` and pass it as ``model`` to
 upscale many images without reloading. Files and folders are ``srgan.jobs``' business.
 """
 
@@ -29,11 +29,13 @@ from torch import nn
 from srgan.backends import build_upscaler, resolve_tile
 from srgan.images import (
     SIXTEEN_BIT_FORMATS,
+    ImageError,
     Picture,
     decode_pil,
     picture_to_pil,
     resized_metadata,
     to_8bit,
+    unreadable,
 )
 from srgan.inference import Upscaler, resolve_device, to_batch
 
@@ -240,8 +242,9 @@ def upscale_image(
 
     Args:
         image: a PIL image (any mode Pillow opens: L, LA, RGB, RGBA, P, CMYK, I;16, ...;
-            a 16-bit colour PNG keeps its 16 bits when passed as ``Image.open`` returns it,
-            before anything loads its pixels), or a numpy array ``(H, W)``, ``(H, W, 1)``,
+            a 16-bit colour PNG is read with its 16 bits when passed as ``Image.open``
+            returns it, before anything loads its pixels, but comes back as 8-bit RGB(A),
+            Pillow having no 16-bit colour mode: a warning says so), or a numpy array ``(H, W)``, ``(H, W, 1)``,
             ``(H, W, 2)`` (gray and alpha), ``(H, W, 3)`` (RGB order: convert OpenCV's BGR
             first) or ``(H, W, 4)`` (RGBA) of uint8, uint16 or float in [0, 1] (a float
             image is clipped to [0, 1]; one that reaches above 1.5 is refused).
@@ -300,19 +303,36 @@ def upscale_image(
     if isinstance(image, Image.Image):
         frames = getattr(image, "n_frames", 1)
         if frames > 1 and image.format != "MPO":  # a camera's MPO: the photo, then previews
+            what = "a multi-page TIFF" if image.format == "TIFF" else "animated"
+            unit = "page" if image.format == "TIFF" else "frame"
             warnings.warn(
-                f"the image is animated ({frames} frames): only its current frame "
+                f"the image is {what} ({frames} {unit}s): only its current {unit} "
                 f"({image.tell()}) is upscaled; upscale each of PIL.ImageSequence.Iterator"
                 "(image) for all of them",
                 stacklevel=2,
             )
-        result = upscale_picture(upscaler, decode_pil(image), outscale=outscale, alpha=alpha)
+        try:
+            picture = decode_pil(image)
+        except ImageError:
+            raise
+        except Exception as error:  # noqa: BLE001 - Pillow's decoders: as for files
+            raise unreadable(error) from None
+        result = upscale_picture(upscaler, picture, outscale=outscale, alpha=alpha)
+        if result.bits == 16 and (not result.grayscale or result.alpha is not None):
+            warnings.warn(
+                "16-bit colour (or gray with alpha) comes back as an 8-bit PIL image "
+                "(Pillow has no 16-bit mode for it); for 16 bits pass a uint16 array, e.g. "
+                "cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., ::-1] (RGB order)",
+                stacklevel=2,
+            )
         upscaled = picture_to_pil(result)
         # As Pillow reports them on open (save them with e.g. exif=upscaled.info["exif"]).
         metadata = {"icc_profile": result.icc_profile, "exif": result.exif, "dpi": result.dpi}
         upscaled.info.update({k: v for k, v in metadata.items() if v})
         return upscaled
     array = np.asarray(image)
+    if not array.dtype.isnative:  # big-endian samples (">u2"): the same values, native
+        array = array.astype(array.dtype.newbyteorder("="))
     shape, dtype = array.shape, array.dtype
     if array.size == 0:
         raise ValueError(f"no pixels: shape {shape}")
@@ -329,7 +349,10 @@ def upscale_image(
         wide = np.promote_types(dtype, np.float32)
         array = (np.clip(array.astype(wide), 0, 1) * 65535).round().astype(np.uint16)
     if array.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"expected uint8, uint16 or float pixels, got {array.dtype}")
+        hint = ""
+        if np.issubdtype(array.dtype, np.integer):  # e.g. nested lists of ints: int64
+            hint = " (for 0..255 values: np.asarray(image, np.uint8))"
+        raise TypeError(f"expected uint8, uint16 or float pixels, got {array.dtype}{hint}")
     squeeze = array.ndim == 2
     if squeeze:
         array = array[..., None]

@@ -52,7 +52,7 @@ from srgan.backends import (
     pixel_settings,
     sha256_file,
 )
-from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS
+from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS, opencv_errors_only
 from srgan.inference import DEFAULT_TILE, MIN_TILE, Upscaler, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
@@ -470,7 +470,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = parser.parse_args(None if argv is None else list(argv))
     # With --devices, the other processes hear Ctrl-C (the terminal's whole process group)
     # but not a `kill` of this one: SIGTERM keeps its default there.
-    with second_interrupt_exits(terminate=args.devices is None):
+    with second_interrupt_exits(terminate=args.devices is None), opencv_errors_only():
         return run(args)
 
 

@@ -608,3 +608,64 @@ def test_a_gray_profile_is_not_given_to_the_rgb_of_a_gray_webp(tmp_path: Path) -
     with Image.open(tmp_path / "g.webp") as webp, Image.open(tmp_path / "g.png") as png:
         assert webp.mode == "RGB" and not webp.info.get("icc_profile")
         assert png.mode == "L" and png.info["icc_profile"] == bytes(icc)  # gray stays gray
+
+
+def test_a_quarter_turn_swaps_the_stated_resolutions_everywhere(tmp_path: Path) -> None:
+    """A TIFF's orientation, which Pillow applies (and drops) on loading, still swaps the
+    DPI; EXIF's own X and Y resolutions swap with it."""
+    exif = Image.Exif()
+    exif[images.EXIF_ORIENTATION] = 6
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "turned.tif", exif=exif, dpi=(300, 150))
+    turned = read_image(tmp_path / "turned.tif")
+    assert turned.pixels.shape[:2] == (8, 6) and turned.dpi == (150.0, 300.0)
+    exif[images.TIFF_X_RESOLUTION], exif[images.TIFF_Y_RESOLUTION] = 300.0, 150.0
+    exif[images.TIFF_RESOLUTION_UNIT] = 2
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "turned.jpg", exif=exif)
+    picture = read_image(tmp_path / "turned.jpg")
+    assert np.allclose(picture.dpi, (150, 300))
+    write_image(tmp_path / "out.jpg", picture)
+    with Image.open(tmp_path / "out.jpg") as result:
+        written = result.getexif()
+        assert float(written[images.TIFF_X_RESOLUTION]) == 150.0
+        assert float(written[images.TIFF_Y_RESOLUTION]) == 300.0
+
+
+def test_no_empty_exif_is_written(tmp_path: Path) -> None:
+    """A file whose EXIF holds nothing to keep gets none (readers then assume 72 dpi)."""
+    Image.fromarray(np.zeros((4, 6), np.uint16)).save(tmp_path / "gray.tif")
+    picture = read_image(tmp_path / "gray.tif")
+    assert picture.exif is None
+    write_image(tmp_path / "gray.jpg", picture)
+    with Image.open(tmp_path / "gray.jpg") as result:
+        assert not result.getexif() and "exif" not in result.info
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_colour_key_becomes_alpha(tmp_path: Path, bits: int) -> None:
+    """PNG's tRNS of a gray or RGB image (what PNG optimisers make of an RGBA image whose
+    alpha is only 0 or 255) marks transparent pixels: they stay transparent."""
+    pixels = rgb(6, 8, seed=3)
+    pixels[:, :3] = 0
+    Image.fromarray(pixels).save(tmp_path / "rgb.png", transparency=(0, 0, 0))
+    Image.fromarray(pixels[..., 1]).save(tmp_path / "gray.png", transparency=0)
+    gray16 = pixels[..., 1].astype(np.uint16) * 257
+    Image.fromarray(gray16).save(tmp_path / "gray16.png", transparency=0)
+    # 16-bit RGB with a key (which Pillow cannot write; OpenCV decodes it).
+    rows = (pixels.astype(np.uint16) * 257).astype(">u2").reshape(6, -1)
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 6, 16, 2, 0, 0, 0))
+    key = png_chunk(b"tRNS", struct.pack(">HHH", 0, 0, 0))
+    data = zlib.compress(b"".join(b"\0" + row.tobytes() for row in rows))
+    (tmp_path / "rgb16.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + header + key + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+    )
+    names = ("rgb.png", "gray.png") if bits == 8 else ("gray16.png", "rgb16.png")
+    for name in names:
+        picture = read_image(tmp_path / name)
+        assert picture.alpha is not None, name
+        top = np.iinfo(picture.alpha.dtype).max
+        expected = np.where((picture.pixels == 0).all(axis=-1), 0, top)
+        assert np.array_equal(picture.alpha, expected), name
+        assert (picture.alpha[:, :3] == 0).all() and picture.bits == bits, name
+    # A key no pixel has: no alpha to carry.
+    Image.fromarray(pixels).save(tmp_path / "unused.png", transparency=(1, 2, 3))
+    assert read_image(tmp_path / "unused.png").alpha is None

@@ -7,6 +7,7 @@ Only the public API (``srgan.upscale_image``) and the command line
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +250,37 @@ def test_what_upscale_image_cannot_take_is_said(model: torch.nn.Module) -> None:
         srgan.upscale_image(rgba, model, device="cpu", alpha="nonsense")
 
 
+def test_what_upscale_image_reads_badly_is_an_image_error(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    """As for files: a truncated picture is srgan's ImageError, not Pillow's OSError;
+    16-bit gray stays 16-bit without a word; big-endian samples are the same values."""
+    Image.fromarray(photo(64, 64)).save(tmp_path / "full.jpg")
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])  # headers whole, pixels cut
+    with Image.open(tmp_path / "cut.jpg") as cut:
+        with pytest.raises(srgan.ImageError, match="truncated file"):
+            srgan.upscale_image(cut, model, device="cpu")
+    gray = photo()[..., 0].astype(np.uint16) * 257
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = srgan.upscale_image(Image.fromarray(gray), model, device="cpu")
+    assert out.mode == "I;16"
+    native = srgan.upscale_image(gray, model, device="cpu")
+    swapped = srgan.upscale_image(gray.astype(">u2"), model, device="cpu")
+    assert np.array_equal(native, np.asarray(out)) and np.array_equal(native, swapped)
+    with pytest.raises(TypeError, match=r"int64 \(for 0..255 values: np.asarray"):
+        srgan.upscale_image(photo().astype(np.int64), model, device="cpu")
+
+
+def test_a_multi_page_tiff_is_called_one(tmp_path: Path, model: torch.nn.Module) -> None:
+    pages = [Image.fromarray(photo(seed=k)) for k in range(2)]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    with Image.open(tmp_path / "pages.tif") as image:
+        with pytest.warns(UserWarning, match=r"multi-page TIFF \(2 pages\): only its current page"):
+            srgan.upscale_image(image, model, device="cpu")
+
+
 def test_the_callers_network_keeps_its_mode_and_dtype() -> None:
     network = srgan.SRResNet(num_features=8, num_blocks=1, scale=2).train()
     srgan.upscale_image(photo(), network, device="cpu")
@@ -381,7 +413,8 @@ def test_a_16bit_png_opened_with_pillow_keeps_its_16_bits(
     deep = photo().astype(np.uint16) * 257 + rng.integers(0, 257, (10, 12, 3), dtype=np.uint16)
     cv2.imwrite(str(tmp_path / "rgb.png"), cv2.cvtColor(deep, cv2.COLOR_RGB2BGR))
     with Image.open(tmp_path / "rgb.png") as opened:
-        out = srgan.upscale_image(opened, model, device="cpu")
+        with pytest.warns(UserWarning, match="comes back as an 8-bit PIL image"):
+            out = srgan.upscale_image(opened, model, device="cpu")
     expected = to_8bit(srgan.upscale_image(deep, model, device="cpu"))
     assert out.mode == "RGB" and np.array_equal(np.asarray(out), expected)
     # Gray and alpha, 16 bits each (PNG colour type 4): gray comes back, not tinted colour.
@@ -392,7 +425,8 @@ def test_a_16bit_png_opened_with_pillow_keeps_its_16_bits(
     data = b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", zlib.compress(raw))
     (tmp_path / "la.png").write_bytes(data + png_chunk(b"IEND", b""))
     with Image.open(tmp_path / "la.png") as opened:
-        out = srgan.upscale_image(opened, model, device="cpu")
+        with pytest.warns(UserWarning, match="8-bit PIL image"):
+            out = srgan.upscale_image(opened, model, device="cpu")
     expected = to_8bit(srgan.upscale_image(np.dstack([gray, alpha]), model, device="cpu"))
     assert out.mode == "LA" and np.array_equal(np.asarray(out), expected)
     # A page after the first of a multi-page file: that page (OpenCV would read the first).

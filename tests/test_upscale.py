@@ -105,6 +105,45 @@ def test_output_formats_and_quality(
         assert all(n.endswith(f"_up{suffix}") for n in names) and len(names) == 4
 
 
+def test_a_named_output_must_agree_with_format(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named output file and --format that disagree are refused, --format same (the
+    input's format) included; agreeing ones, .jpeg for jpg among them, run."""
+    source = tree / "b.jpg"
+    for name, fmt, says in (
+        ("out.png", "jpg", "does not match --format jpg"),
+        ("out.webp", "same", "is not b.jpg's format (jpg), which --format same keeps"),
+    ):
+        code, _, err = run(
+            [source, tmp_path / name, "--model", model_file, "--format", fmt], capsys
+        )
+        assert code == EXIT_USAGE and says in err, err
+        assert not (tmp_path / name).exists()
+    for name, fmt in (("out.jpeg", "same"), ("out2.jpg", "jpeg")):
+        code, _, err = run(
+            [source, tmp_path / name, "--model", model_file, "--format", fmt], capsys
+        )
+        assert code == EXIT_OK and (tmp_path / name).is_file(), err
+
+
+def test_opencv_notes_on_files_it_reads_do_not_reach_stderr(
+    tmp_path: Path, model_file: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """libtiff warns about the RGBA TIFFs OpenCV itself writes, then reads them well."""
+    import cv2
+
+    pixels = np.random.default_rng(0).integers(0, 65536, (6, 8, 4)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "rgba.tif"), pixels)
+    level = cv2.utils.logging.getLogLevel()
+    assert (
+        main([str(tmp_path / "rgba.tif"), str(tmp_path / "out"), "--model", str(model_file)]) == 0
+    )
+    err = capfd.readouterr().err
+    assert "TIFF_Warning" not in err and cv2.utils.logging.getLogLevel() == level, err
+    assert (tmp_path / "out" / "rgba.png").is_file()
+
+
 def test_rerun_skips_and_overwrite_redoes(
     tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
