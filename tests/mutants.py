@@ -1281,6 +1281,41 @@ MUTANTS = [
         "            search = files",
         ("tests/test_fit.py",),
     ),
+    Mutant(
+        "colour-key-ignored",
+        "srgan/images.py",
+        '    elif image.mode in ("L", "RGB"):\n        alpha = _keyed_alpha(image, array)\n',
+        "",
+        IMAGES,
+    ),
+    Mutant(
+        "tiff-orientation-read-after-pillow-applied-it",
+        "srgan/images.py",
+        "            return decode_pil(image, fmt, orientation=orientation)",
+        "            return decode_pil(image, fmt)",
+        IMAGES,
+    ),
+    Mutant(
+        "exif-resolutions-not-swapped-by-a-quarter-turn",
+        "srgan/images.py",
+        "        if orientation >= 5 and TIFF_X_RESOLUTION in exif and TIFF_Y_RESOLUTION in exif:",
+        "        if False:",
+        IMAGES,
+    ),
+    Mutant(
+        "empty-exif-directory-written",
+        "srgan/images.py",
+        "        if EXIF_IFD in exif and not exif.get_ifd(EXIF_IFD):",
+        "        if False:",
+        IMAGES,
+    ),
+    Mutant(
+        "format-same-ignores-a-named-outputs-suffix",
+        "srgan/jobs.py",
+        '            if fmt == "same" and named != (kept := format_for(source, "same")):',
+        '            if False and named != (kept := format_for(source, "same")):',
+        PICTURES,
+    ),
 ]
 
 
