@@ -286,7 +286,7 @@ class LogProgress(ProgressBar):
             self.lines.total = trainer.max_steps  # TimeBudget plans it as the run goes
         metrics = self.get_metrics(trainer, trainer.lightning_module)
         metrics.pop("v_num", None)
-        self.lines.set_postfix_str(_metrics_text(metrics))
+        self.lines.set_postfix_str(metrics_text(metrics))
         self.lines.update(trainer.global_step - self.lines.n)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -295,7 +295,7 @@ class LogProgress(ProgressBar):
             scores = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
             if scores:
                 print(
-                    f"validation at step {trainer.global_step}: {_metrics_text(scores)}",
+                    f"validation at step {trainer.global_step}: {metrics_text(scores)}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -305,7 +305,7 @@ class LogProgress(ProgressBar):
             self.lines.close()
 
 
-def _metrics_text(metrics: dict[str, Any]) -> str:
+def metrics_text(metrics: dict[str, Any]) -> str:
     """``name=value`` pairs, numbers to four significant digits."""
     parts = []
     for name, value in metrics.items():

@@ -13,6 +13,7 @@ meant for real photos, Real-ESRGAN's blur / resize / noise / JPEG model
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -459,6 +460,14 @@ class SRDataModule(L.LightningDataModule):
                     if others
                     else ""
                 )
+                # DIV2K's names of another scale (0001x2.png): the folder of another scale.
+                scaled = re.compile(re.escape(key) + r"x(\d+)")
+                other = next((p for k, p in by_key.items() if scaled.fullmatch(k)), None)
+                if other is not None and not hint:
+                    hint = (
+                        f" (found {other.name}: LR of another scale? the generator's is "
+                        f"{self.scale}, which data.train_lr_dir must match)"
+                    )
                 raise FileNotFoundError(
                     f"no LR image for {hr} in {lr_root} (looked for {key}.* and "
                     f"{key}x{self.scale}.*){hint}"

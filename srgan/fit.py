@@ -20,6 +20,7 @@ or one extra ``--config configs/objective/NAME.yaml``.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 import re
@@ -35,12 +36,12 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
-from srgan.callbacks import GracefulStop, LogProgress
+from srgan.callbacks import GracefulStop, LogProgress, metrics_text
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
 from srgan.images import check_writable, existing_ancestor, remove_empty_folders
-from srgan.module import SRGAN
+from srgan.module import COMPONENTS, COMPONENTS_KEY, SRGAN
 from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
 
@@ -444,6 +445,8 @@ class SRCLI(LightningCLI):
     def before_fit(self) -> None:
         self.check_precision()
         model = self.model
+        # Saved in its checkpoints: a resume with another objective (or network, loss) says so.
+        model.components = components_of(self.config[self.subcommand]["model"])
         # SRGAN steps its optimizers itself (manual optimization): these Trainer options
         # would stop Lightning with a traceback.
         if self.trainer.gradient_clip_val is not None:
@@ -500,8 +503,18 @@ class SRCLI(LightningCLI):
             # The RNG is isolated (as Lightning's sanity check does) so that the run trains
             # exactly as it would without the extra pass; that pass replaces the check.
             with isolate_rng():
-                self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
+                results = self.trainer.validate(
+                    self.model, datamodule=self.datamodule, verbose=False
+                )
             self.trainer.num_sanity_val_steps = 0
+            scores = {k: v for k, v in (results or [{}])[0].items() if k.startswith("val/")}
+            if scores and self.trainer.is_global_zero:
+                print(
+                    f"validation before training (step {self.trainer.global_step}): "
+                    f"{metrics_text(scores)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def _check_scored_checkpoint(self) -> None:
         """validate, test, predict: a checkpoint that does not fit the model is one line."""
@@ -512,6 +525,18 @@ class SRCLI(LightningCLI):
             check_fits(checkpoint, self.model, path, resuming=False)
 
     before_validate = before_test = before_predict = _check_scored_checkpoint
+
+
+def components_of(model: Any) -> dict[str, Any]:
+    """The config's (``model``, its namespace) networks, objective and losses as plain
+    values: ``{"objective": {"class_path": ..., "init_args": {...}}, ...}``."""
+    parts = {}
+    for key in COMPONENTS:
+        value = model.get(key)
+        parts[key] = value.as_dict() if hasattr(value, "as_dict") else value
+    # JSON's types only (tuples as lists, anything else as its text): checkpoints are
+    # loaded weights-only.
+    return json.loads(json.dumps(parts, default=str))
 
 
 def resume_differences(
@@ -537,6 +562,23 @@ def resume_differences(
         and key in model
         and not same(model.get(key), saved)
     ]
+    # The objective, networks and losses (checkpoints of this version record them).
+    given_parts = components_of(model)
+    for key, saved in (checkpoint.get(COMPONENTS_KEY) or {}).items():
+        given = given_parts.get(key)
+        if given == saved:
+            continue
+        classes = [(part or {}).get("class_path", "none") for part in (given, saved)]
+        if classes[0] != classes[1]:
+            now, before = (name.rsplit(".", 1)[-1] for name in classes)
+            changed.append(f"{key} {now} (saved: {before})")
+            continue
+        args = [(part or {}).get("init_args") or {} for part in (given, saved)]
+        changed += [
+            f"{key}.{arg} {args[0].get(arg)} (saved: {args[1].get(arg)})"
+            for arg in sorted(set(args[0]) | set(args[1]))
+            if not same(args[0].get(arg), args[1].get(arg))
+        ]
     kept = []
     states = [
         ("optimizer", checkpoint.get("optimizer_states") or []),

@@ -453,6 +453,8 @@ class SRGAN(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # What srgan.weights needs to rebuild the generator from the checkpoint alone.
         checkpoint[CHECKPOINT_KEY] = checkpoint_record(self.generator_ema, self.stage)
+        if components := getattr(self, "components", None):
+            checkpoint[COMPONENTS_KEY] = components
         # torch's random state after this step (what the next steps draw from, e.g. the
         # gradient penalty's mixing weights), for an exact resume (the data's is the data
         # module's: SRDataModule.state_dict). The CPU's and this process's GPU's: under
@@ -500,6 +502,10 @@ def generator_config(generator: nn.Module) -> str:
 
 
 RANDOM_STATE_KEY = "srgan_random_state"
+# The config's networks, objective and losses (class paths and init args, plain values),
+# which are not hyper-parameters: srgan.fit sets them, so that a resume can name a change.
+COMPONENTS_KEY = "srgan_components"
+COMPONENTS = ("generator", "discriminator", "objective", "pixel_loss", "perceptual_loss")
 
 
 def _as_list(value: Any) -> list[Any]:

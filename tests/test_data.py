@@ -237,6 +237,11 @@ def test_paired_lr_names_are_matched_without_a_guess(tmp_path: Path) -> None:
     dm = SRDataModule(str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "div2k"), **options)
     with pytest.raises(FileNotFoundError, match=r"fox4x4\.\*\) \(its subfolders: X4: give"):
         dm.setup("fit")
+    # The folder of another scale (DIV2K's X2, given for a x4 generator).
+    save(tmp_path / "x2/fox4x2.png", 24, 10)
+    dm = SRDataModule(str(tmp_path / "hr"), train_lr_dir=str(tmp_path / "x2"), **options)
+    with pytest.raises(FileNotFoundError, match=r"found fox4x2\.png: LR of another scale\?"):
+        dm.setup("fit")
 
 
 def test_validation_takes_the_given_lr_images(tmp_path: Path) -> None:

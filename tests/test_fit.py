@@ -214,6 +214,11 @@ def test_debug_config_leaves_a_checkpoint_that_loads_safely(
     shipped = load_generator(tmp_path / "weights" / "fast.safetensors")
     x = torch.rand(1, 3, 8, 8)
     torch.testing.assert_close(shipped(x), generator(x), rtol=0, atol=1e-6)
+    # --data is only recorded there: not needed to export.
+    release_main(["--runs", str(tmp_path), "--export-only", run, "--out", str(tmp_path / "w2")])
+    assert (tmp_path / "w2" / f"{run}.safetensors").is_file()
+    with pytest.raises(SystemExit):  # but to train
+        release_main(["--runs", str(tmp_path)])
 
 
 def test_checkpointing_turned_off_takes_the_configs_model_checkpoint_with_it(
@@ -258,7 +263,9 @@ def test_realistic_degradation_is_one_flag(image_dir: Path, tmp_path: Path) -> N
     assert default.val_degradation == "bicubic" and not default.sharpen_targets
 
 
-def test_validate_first_logs_the_starting_point_at_step_0(image_dir: Path, tmp_path: Path) -> None:
+def test_validate_first_logs_the_starting_point_at_step_0(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["fit", "--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
     args += ["--trainer.max_steps=3", "--trainer.logger=CSVLogger"]
     args += [f"--trainer.logger.save_dir={tmp_path / 'logs'}", "--validate_first=true"]
@@ -267,6 +274,9 @@ def test_validate_first_logs_the_starting_point_at_step_0(image_dir: Path, tmp_p
     header = rows[0].split(",")
     first = dict(zip(header, rows[1].split(",")))
     assert first["step"] == "0" and float(first["val/psnr"]) > 0
+    # Said on the console too (where a fine-tune starts is what the option is for).
+    said = f"validation before training (step 0): val/psnr={float(first['val/psnr']):.4g}"
+    assert said in capsys.readouterr().err
     assert cli.trainer.global_step == 3
     # The extra pass leaves training as it was: same seed, same weights after 3 steps.
     plain = main([a for a in args if a != "--validate_first=true"])
@@ -670,6 +680,37 @@ def test_a_resumed_run_takes_the_options_given_and_names_what_differs(
         err = capsys.readouterr().err
         assert f"other than the checkpoint's: gradient_clip {clip} (saved: {saved})" in err, err
         assert "so generator_optimizer lr 0.05 (saved: 0.001) do not apply" in err, err
+
+
+def test_resuming_with_another_objective_or_loss_names_it(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The objective, networks and losses are not hyper-parameters, but the checkpoint
+    records them: a resume that swaps one (it applies) says so."""
+    require_assets("vgg16")  # debug_gan.yaml's perceptual loss
+    args = ["--config", str(CONFIGS / "debug_gan.yaml"), *data_args(image_dir, tmp_path)]
+    args += ["--model.generator=srgan.generators.CompactNet"]
+    args += [
+        "--model.generator.init_args.num_features=4",
+        "--model.generator.init_args.num_convs=1",
+    ]
+    first = main(["fit", *args, "--trainer.max_steps=2"])
+    last = first.trainer.checkpoint_callback.last_model_path
+    saved = torch.load(last, weights_only=True)["srgan_components"]
+    assert saved["objective"]["class_path"].endswith("RelativisticAverage")
+    capsys.readouterr()
+    swap = ["--model.objective=MaxSurprise", "--model.objective.init_args.tau=0.5"]
+    layer = ['--model.perceptual_loss.init_args.layer_weights={"conv1_2": 1.0}']
+    resumed = main(["fit", *args, "--trainer.max_steps=4", f"--ckpt_path={last}", *swap, *layer])
+    assert type(resumed.model.objective).__name__ == "MaxSurprise"
+    err = capsys.readouterr().err
+    assert "objective MaxSurprise (saved: RelativisticAverage)" in err, err
+    layers = "perceptual_loss.layer_weights {'conv1_2': 1.0} (saved: {'conv2_2': 1.0})"
+    assert layers in err, err
+    # The same again: nothing to say of them.
+    again = resumed.trainer.checkpoint_callback.last_model_path
+    main(["fit", *args, "--trainer.max_steps=5", f"--ckpt_path={again}", *swap, *layer])
+    assert "note: resuming" not in capsys.readouterr().err
 
 
 def test_resuming_a_time_budget_run_as_it_was_notes_nothing(

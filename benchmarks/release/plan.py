@@ -259,7 +259,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.release", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--data", nargs="+", required=True, help="training HR folders")
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        help="training HR folders (required but with --export-only, where their names are "
+        "only recorded in the weights)",
+    )
     parser.add_argument(
         "--psnr-budget",
         type=float,
@@ -343,17 +348,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configs = args.configs.expanduser()
     if args.export_only:
-        data = [Path(d).name for d in args.data]
+        data = [Path(d).name for d in args.data or []]
         export(
             args.export_only,
             Path(args.runs),
             Path(args.out),
             args.wall_seconds,
-            {"data": data},
+            {"data": data} if data else {},
             dtype=None,
             save_as=args.name,
         )
         return
+    if not args.data:
+        parser.error("the following arguments are required: --data (the training HR folders)")
     if not (configs / RELEASE).is_dir():
         parser.error(f"no release configs in {configs}: run from the checkout or give --configs")
     gan = bool(args.gan_budget or args.gan_steps)
