@@ -66,6 +66,8 @@ SUFFIX_FORMATS = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
+# The largest side each format can store, where it has one (libjpeg's, WebP's).
+MAX_SIDE = {"jpg": 65500, "webp": 16383}
 # Formats that store 16 bits per channel; the others get 8-bit output.
 SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
 ALPHA_FORMATS = frozenset({"png", "webp", "tiff"})
@@ -443,8 +445,8 @@ def read_image(
             width, height = image.size
             if max_pixels and width * height > max_pixels:
                 raise ImageError(
-                    f"too large: {width} x {height} = {width * height / 1e6:.0f} MP is above "
-                    f"the {max_pixels / 1e6:.0f} MP limit (a decompression-bomb guard); "
+                    f"too large: {width} x {height} = {width * height / 1e6:.3g} MP is above "
+                    f"the {max_pixels / 1e6:.3g} MP limit (a decompression-bomb guard); "
                     f"raise it with --max-pixels if the image is genuine"
                 )
             frames = getattr(image, "n_frames", 1)

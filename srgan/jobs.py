@@ -32,10 +32,12 @@ from srgan.images import (
     FORMAT_ALIASES,
     FORMATS,
     IMAGE_SUFFIXES,
+    MAX_SIDE,
     SUFFIX_FORMATS,
     ImageError,
     Picture,
     check_writable,
+    existing_ancestor,
     open_header,
     read_image,
     read_tag,
@@ -50,6 +52,7 @@ from srgan.pictures import (
     out_dtype_for,
     output_size,
     peak_memory,
+    scaled_side,
     upscale_alpha,
 )
 from srgan.progress import progress_bar
@@ -94,6 +97,9 @@ class Job:
     fmt: str
     # Set when an earlier input already has this output (photo.png and photo.jpg -> photo.png).
     clash: Path | None = None
+    # Why its output cannot be written, found by the planner (a name too long, a folder
+    # in the way): the job fails before any work.
+    problem: str | None = None
     # The output file was named on the command line (not made from the input's name).
     named: bool = False
 
@@ -190,6 +196,19 @@ def _walk(root: Path, skip: Path | None) -> Plan:
             return False
         return link.is_symlink() and (status.st_dev, status.st_ino) in real
 
+    top = root.resolve()
+
+    def encloses_root(link: Path) -> bool:
+        """A link to the input folder's own parent (or further up): following it would
+        search outside the input folder, up to the whole disk for a link to /."""
+        if not link.is_symlink():
+            return False
+        try:
+            target = link.resolve(strict=True)
+        except (OSError, RuntimeError):  # broken, or a loop
+            return False
+        return target in top.parents
+
     for folder, subfolders, files in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(folder)
         try:
@@ -207,6 +226,9 @@ def _walk(root: Path, skip: Path | None) -> Plan:
             subfolders[:] = [d for d in subfolders if (here / d).resolve() != skip]
         for name in [d for d in subfolders if second_path(here / d)]:
             plan.aside.append((here / name, again))
+            subfolders.remove(name)
+        for name in [d for d in subfolders if encloses_root(here / d)]:
+            plan.aside.append((here / name, f"a link to a folder that holds {root}: not searched"))
             subfolders.remove(name)
         subfolders.sort()
         for name in files:
@@ -292,10 +314,11 @@ def plan_jobs(
     and an output folder inside the input folder that already holds images srgan did not
     write (they could not be told from outputs).
     """
-    source = source.expanduser()
+    # Paths as given: a shell has expanded any ~ the user meant (a quoted one is a name).
+    source = Path(source)
     # A name ending in a separator is a folder, dots or not (``out.v2/``, ``x4.png/``).
     as_folder = isinstance(target, str) and target.endswith(("/", os.sep))
-    target = Path(target).expanduser()
+    target = Path(target)
     check_suffix(suffix)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
@@ -398,14 +421,21 @@ def plan_jobs(
                 "that srgan made them, so a later run could not tell them from inputs: "
                 "choose another --format or an output folder outside the input folder"
             )
+    elif source.exists():
+        raise UsageError(
+            f"INPUT {source} is neither a regular file nor a folder (a pipe, a device?): "
+            "save it to a file first"
+        )
     else:
         raise UsageError(
             f"input not found: {source} (give an image or video file, or a folder of them)"
         )
+    _find_output_problems(plan.jobs)
     inputs = {j.source.resolve() for j in plan.jobs}
     for job in plan.jobs:
-        if job.target.resolve() in inputs or (
-            job.target.exists() and job.target.resolve() == job.source.resolve()
+        if job.problem is None and (
+            job.target.resolve() in inputs
+            or (job.target.exists() and job.target.resolve() == job.source.resolve())
         ):
             raise UsageError(
                 f"refusing to overwrite the input {job.source}: choose another output "
@@ -423,6 +453,41 @@ def plan_jobs(
         except OSError as error:
             raise UsageError(f"{error}; choose another output folder") from None
     return plan
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` (or of its nearest
+    existing parent) takes; 255 where it does not say."""
+    try:
+        return os.pathconf(existing_ancestor(folder), "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError, StopIteration):  # no pathconf (Windows)
+        return 255
+
+
+def _find_output_problems(jobs: list[Job]) -> None:
+    """Set ``problem`` on each job whose output cannot be written: a name longer than the
+    file system takes, a folder at its path, or a path another output needs as a folder
+    (sub.png from sub.jpg, beside sub.png/x.png). Found before any work, the same each run."""
+    folders = {parent for job in jobs for parent in job.target.resolve().parents}
+    limits: dict[Path, int] = {}
+    for job in jobs:
+        name = job.target.name
+        size = len(os.fsencode(name))
+        limit = limits.setdefault(job.target.parent, _name_max(job.target.parent))
+        if size > limit:
+            short = name if len(name) <= 40 else f"{name[:30]}...{name[-8:]}"
+            job.problem = (
+                f"its output name {short} is {size} bytes, above the {limit} its folder's "
+                "file system takes: shorten the input's name (or the --suffix)"
+            )
+        elif job.target.resolve() in folders:
+            job.problem = f"its output {job.target} is also the folder of other outputs"
+        else:
+            try:
+                if job.target.is_dir():
+                    job.problem = f"its output {job.target} is a folder; move it"
+            except OSError as error:
+                job.problem = f"its output {job.target}: {error.strerror or error}"
 
 
 @dataclass
@@ -623,7 +688,7 @@ def _skip(job: Job, options: Options, summary: Summary, tag: str | None = None) 
     """Whether ``job``'s output is there already (and kept); counted in ``summary``.
     An empty file there is no output: it is redone. ``tag``: the one this output gets
     (``options.tag`` unless given)."""
-    if not job.target.exists() or options.overwrite or job.target.stat().st_size == 0:
+    if not job.target.is_file() or options.overwrite or job.target.stat().st_size == 0:
         return False
     summary.skipped += 1
     tag = options.tag if tag is None else tag
@@ -668,6 +733,9 @@ def _run_videos(
         say(f"FAILED {job.source}: {reason}")
 
     for job in jobs:
+        if job.problem is not None:
+            fail(job, job.problem)
+            continue
         if job.clash is not None:
             fail(job, f"its output {job.target} is {job.clash}'s; use --suffix")
             continue
@@ -785,19 +853,29 @@ def _run_images(
             bar.upscaled([job])
         bar.finished()
 
-    def fits(width: int, height: int, bits: int) -> None:
+    def fits(job: Job, width: int, height: int, bits: int) -> None:
+        """Refuse, from the header, an image whose output its format cannot hold or whose
+        upscaling would not fit in --max-memory."""
+        factor = options.outscale or upscaler.scale
+        out = scaled_side(width, factor), scaled_side(height, factor)
+        if (limit := MAX_SIDE.get(job.fmt)) is not None and max(out) > limit:
+            raise ImageError(
+                f"its {out[0]} x {out[1]} output is too large for {FORMATS[job.fmt][0]} (at "
+                f"most {limit} pixels a side): choose --format png or tiff, or a smaller "
+                "--outscale"
+            )
         if options.max_memory is None:
             return
         need = peak_memory(width, height, bits, scale=upscaler.scale, outscale=options.outscale)
         if need > options.max_memory:
             raise ImageError(
-                f"upscaling {width} x {height} needs about {need / 2**30:.1f} GiB of memory, "
-                f"above the {options.max_memory / 2**30:.1f} GiB limit; raise it with "
+                f"upscaling {width} x {height} needs about {need / 2**30:.3g} GiB of memory, "
+                f"above the {options.max_memory / 2**30:.3g} GiB limit; raise it with "
                 "--max-memory (GiB) if the machine has it"
             )
 
     def decode(job: Job) -> tuple[Picture, torch.Tensor]:
-        picture = read_image(job.source, max_pixels=options.max_pixels, check=fits)
+        picture = read_image(job.source, max_pixels=options.max_pixels, check=partial(fits, job))
         lr = model_input(picture)
         return picture, (lr.pin_memory() if pin else lr)
 
@@ -806,7 +884,9 @@ def _run_images(
 
     todo = []
     for job in jobs:
-        if job.clash is not None:
+        if job.problem is not None:
+            fail(job, job.problem)
+        elif job.clash is not None:
             # Never let one input's output replace another's.
             fail(job, f"its output {job.target} is {job.clash}'s; --format same keeps both")
         elif (foreign := foreign_output(job, options)) is not None:

@@ -14,6 +14,7 @@ upscale many images without reloading. Files and folders are ``srgan.jobs``' bus
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import os
 import warnings
@@ -82,6 +83,12 @@ def from_batch(sr: torch.Tensor, *, grayscale: bool) -> np.ndarray:
     return out
 
 
+def scaled_side(side: int, factor: float) -> int:
+    """``side * factor`` rounded half up, at least 1 (Python's ``round`` halves to even:
+    at 2.5x, 61 would give 152 and 47 would give 118)."""
+    return max(1, math.floor(side * factor + 0.5))
+
+
 def peak_memory(
     width: int, height: int, bits: int, *, scale: int, outscale: float | None = None
 ) -> int:
@@ -95,7 +102,7 @@ def peak_memory(
     factor = outscale or scale
     lr_pixels = width * height
     sr_pixels = lr_pixels * scale * scale
-    final_pixels = round(width * factor) * round(height * factor)
+    final_pixels = scaled_side(width, factor) * scaled_side(height, factor)
     return depth * (8 * lr_pixels + 3 * sr_pixels + 9 * final_pixels)
 
 
@@ -114,7 +121,7 @@ def output_size(picture: Picture, upscaler: Upscaler, outscale: float | None) ->
     """The output's ``(height, width)``: the input's times ``outscale`` (default the model's)."""
     h, w = picture.pixels.shape[:2]
     factor = outscale or upscaler.scale
-    return max(1, round(h * factor)), max(1, round(w * factor))
+    return scaled_side(h, factor), scaled_side(w, factor)
 
 
 def finish_picture(

@@ -502,6 +502,44 @@ def second_interrupt_exits(*, terminate: bool = True) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def unused_options(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
+    """What each option given that no job of this run uses would have done (no word was
+    said of them: --crf with images alone, --quality with PNG outputs, ...)."""
+    images = [job for job in jobs if not job.video]
+    if not jobs:
+        return []
+    notes = []
+    if not images:
+        given = [
+            flag
+            for flag, changed in (
+                ("--format", args.format is not None),
+                ("--quality", args.quality != 95),
+                ("--alpha", args.alpha != "bicubic"),
+            )
+            if changed
+        ]
+        if given:
+            notes.append(
+                f"{' and '.join(given)} apply to images, and these inputs are videos (each "
+                "keeps its container)"
+            )
+    elif args.quality != 95 and not any(job.fmt in ("jpg", "webp") for job in images):
+        notes.append("--quality applies to JPEG and WebP outputs, and there are none here")
+    if len(images) == len(jobs):
+        given = [
+            flag
+            for flag, changed in (
+                ("--crf", args.crf is not None),
+                ("--preset", args.preset != DEFAULT_PRESET),
+            )
+            if changed
+        ]
+        if given:
+            notes.append(f"{' and '.join(given)} apply to videos, and there are none here")
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the options, plan, upscale and report; the exit status."""
     try:
@@ -540,6 +578,8 @@ def run(args: argparse.Namespace) -> int:
                     f"note: --preset is H.264's: the {suffix} outputs ({codec}) have none",
                     file=sys.stderr,
                 )
+        for note in unused_options(args, jobs):
+            print(f"note: {note}", file=sys.stderr)
         start = time.perf_counter()
         if not jobs:  # every input failed before it could be read: reported below
             summary, rank = Summary(), 0

@@ -38,7 +38,7 @@ from torch import nn
 
 from srgan.images import atomic_path
 from srgan.inference import Upscaler
-from srgan.pictures import from_batch, module_upscaler, resize
+from srgan.pictures import from_batch, module_upscaler, resize, scaled_side
 
 # Container by output suffix (FFmpeg's muxer names).
 CONTAINERS = {
@@ -438,14 +438,14 @@ def upscale_video(
         if max_pixels and width * height > max_pixels:
             raise VideoError(
                 f"frames too large: {width} x {height} is above the "
-                f"{max_pixels / 1e6:.0f} MP limit; raise it with --max-pixels"
+                f"{max_pixels / 1e6:.3g} MP limit; raise it with --max-pixels"
             )
         rotation = display_rotation(source)  # after the size check: it decodes a frame
         factor = outscale or upscaler.scale
         # 4:2:0 needs even sides.
         out_height = max(2, round(height * factor / 2) * 2)
         out_width = max(2, round(width * factor / 2) * 2)
-        exact = max(1, round(width * factor)), max(1, round(height * factor))
+        exact = scaled_side(width, factor), scaled_side(height, factor)
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         declared = int(video.frames) or None
         duration = None if declared else duration_seconds(video)

@@ -309,6 +309,8 @@ def test_tiny_positive_limits_stay_limits(
             [files["good"], tmp_path / "out.png", "--model", model_file, flag, "1e-12"], capsys
         )
         assert code == EXIT_FAILED and ("needs about" in err or "too large" in err), (flag, err)
+        # The figures have the digits to tell them apart (not "0 MP is above the 0 MP").
+        assert "above the 0.0 GiB" not in err and "above the 0 MP" not in err, err
 
 
 def test_an_outscale_equal_to_the_models_scale_is_the_same_setting(
@@ -792,3 +794,114 @@ def test_a_file_srgan_did_not_write_is_never_replaced_by_a_folder_run(
     assert read_tag(named) == tag
     code, stdout, _ = run([source, out, "--model", model_file], capsys)
     assert code == EXIT_OK and "skipped 1 (already there)" in stdout
+
+
+# A second red-team pass: output paths that cannot be written, links, literal names.
+def test_outputs_that_cannot_be_written_fail_by_name_before_any_work(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name too long once the suffix is added, a folder at an output's path and an
+    output path another output needs as a folder: each file fails, the same one every run
+    (re-runs included), and the others are done."""
+    source, out = tmp_path / "in", tmp_path / "out"
+    (source / "sub_x4.png").mkdir(parents=True)  # sub.jpg's output name, with the suffix
+    long = "x" * 250
+    for name in ("ok.png", f"{long}.png", "taken.png", "sub.jpg", "sub_x4.png/inner.png"):
+        Image.fromarray(rgb(6, 8)).save(source / name)
+    (out / "taken_x4.png").mkdir(parents=True)  # a folder where an output goes
+    for attempt in range(2):  # the second run meets the first's outputs
+        code, stdout, err = run([source, out, "--model", model_file, "--suffix", "_x4"], capsys)
+        assert code == EXIT_FAILED, err
+        assert "failed 3" in stdout and ("done 2" if attempt == 0 else "skipped 2") in stdout
+        assert f"{long}.png: its output name xxx" in err and "bytes, above the 255" in err
+        assert "taken.png: its output" in err and "taken_x4.png is a folder" in err
+        assert "sub.jpg: its output" in err and "also the folder of other outputs" in err
+        assert (out / "ok_x4.png").is_file() and (out / "sub_x4.png" / "inner_x4.png").is_file()
+        assert (out / "taken_x4.png").is_dir()
+    assert "Traceback" not in err
+
+
+def test_a_link_to_a_folder_above_the_input_is_not_followed(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos, private = tmp_path / "photos", tmp_path / "private"
+    photos.mkdir()
+    private.mkdir()
+    Image.fromarray(rgb(6, 8)).save(photos / "a.png")
+    Image.fromarray(rgb(6, 8)).save(private / "secret.png")
+    (photos / "parent").symlink_to("..")
+    code, stdout, _ = run([photos, tmp_path / "out", "--model", model_file], capsys)
+    assert code == EXIT_OK and "done 1" in stdout
+    assert not list((tmp_path / "out").rglob("secret*"))
+    assert f"a link to a folder that holds {photos}: not searched" in stdout + _
+
+
+def test_a_quoted_tilde_is_a_name(
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shell expands the ~ a user means; one that reaches srgan is a folder's name."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "~").mkdir()
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "~" / "a.png")
+    code, stdout, err = run(["~", "~/out", "--model", model_file], capsys)
+    assert code == EXIT_OK and "done 1" in stdout, err
+    assert (tmp_path / "~" / "out" / "a.png").is_file() and not (tmp_path / "home").exists()
+
+
+def test_an_output_too_large_for_its_format_fails_before_the_model_runs(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """WebP holds at most 16383 pixels a side: a 4100-pixel-wide image at x4 fails by its
+    header, not after its upscaling; PNG takes it."""
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(rgb(2, 4100)).save(source / "wide.png")
+    Image.fromarray(rgb(6, 8)).save(source / "small.png")
+    ran = []
+    real = Upscaler.__call__
+
+    def counted(
+        self: Upscaler, batch: torch.Tensor, *args: object, **kwargs: object
+    ) -> torch.Tensor:
+        ran.append(tuple(batch.shape[-2:]))
+        return real(self, batch, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Upscaler, "__call__", counted)
+        args = [source, tmp_path / "webp", "--model", model_file, "--backend", "torch"]
+        code, stdout, err = run([*args, "--format", "webp"], capsys)
+    assert code == EXIT_FAILED and "done 1" in stdout and "failed 1" in stdout
+    assert "its 16400 x 8 output is too large for WEBP (at most 16383 pixels a side)" in err
+    assert ran == [(6, 8)]  # the wide image never reached the model
+    code, _, err = run([source, tmp_path / "png", "--model", model_file], capsys)
+    assert code == EXIT_OK and Image.open(tmp_path / "png" / "wide.png").size == (16400, 8)
+
+
+def test_fractional_outscales_round_half_up_on_both_sides(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.fromarray(rgb(47, 61)).save(tmp_path / "odd.png")
+    args = [tmp_path / "odd.png", tmp_path / "out.png", "--model", model_file, "--outscale", "2.5"]
+    code, _, err = run(args, capsys)
+    assert code == EXIT_OK, err
+    assert Image.open(tmp_path / "out.png").size == (153, 118)  # 152.5 and 117.5, both up
+
+
+def test_options_no_input_uses_are_named_and_a_pipe_is_not_missing(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "a.png")
+    args = [tmp_path / "a.png", tmp_path / "out", "--model", model_file]
+    code, _, err = run([*args, "--crf", "20", "--preset", "slow", "--quality", "80"], capsys)
+    assert code == EXIT_OK
+    assert "note: --crf and --preset apply to videos, and there are none here" in err
+    assert "note: --quality applies to JPEG and WebP outputs, and there are none here" in err
+    code, _, err = run([*args, "--format", "jpg", "--quality", "80", "--overwrite"], capsys)
+    assert code == EXIT_OK and "note:" not in err, err
+    os.mkfifo(tmp_path / "pipe.png")
+    code, _, err = run([tmp_path / "pipe.png", tmp_path / "o2", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and "is neither a regular file nor a folder" in err, err

@@ -283,6 +283,13 @@ def test_video_options_and_layouts_are_checked(
     assert (
         code == EXIT_OK and "note: --preset is H.264's: the .avi outputs (mpeg4) have none" in err
     )
+    # Image options with videos alone are said to do nothing (the video keeps its container).
+    code, _, err = run(
+        [clip, tmp_path / "vo", "--model", model_file, "--format", "png", "--quality", "80"],
+        capsys,
+    )
+    assert code == EXIT_OK and (tmp_path / "vo" / "clip.mp4").is_file()
+    assert "note: --format and --quality apply to images, and these inputs are videos" in err
 
 
 def test_a_video_that_is_not_one_raises_the_reason(tmp_path: Path) -> None:
