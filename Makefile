@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 # PyTorch's CPU-only wheels (no CUDA libraries, no Triton): `make install-cpu`.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: help install install-cpu test test-all mutate lint format demo clean
+.PHONY: help install install-cpu assets test test-all mutate lint format demo clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ install-cpu:  ## install with PyTorch's CPU-only wheels (without the CUDA librar
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/python -m srgan.assets fetch
 	touch $(STAMP)
+
+assets: $(STAMP)  ## fetch the metric backbones again (after the cache was cleared or moved)
+	$(BIN)/python -m srgan.assets fetch
 
 test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install; under 5 min idle on 2 cores)
 	$(BIN)/python -m pytest -q -m "not slow and not gpu"

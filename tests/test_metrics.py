@@ -183,6 +183,12 @@ def test_perceptual_metrics_contract(build) -> None:
     # Scored on the 8-bit grid, like PSNR.
     assert torch.equal(metric(hr + 0.3 / 255, hr), same)
     assert not any(p.requires_grad for p in metric.parameters())
+    # Below what a backbone's pooling takes: said, not a torch error from inside.
+    least = {LPIPS: 31}.get(build, 16 if isinstance(metric, LPIPS) else None)
+    if least is not None:
+        small = hr[..., : least - 1, : least - 1]
+        with pytest.raises(ValueError, match=f"at least {least} pixels a side"):
+            metric(small, small)
 
 
 @pytest.mark.usefixtures("random_backbones")
@@ -279,6 +285,8 @@ def test_pixels_not_in_0_1_floats_are_refused() -> None:
         ),
         (image * 255, ValueError, "divide 8-bit images by 255"),
         (image.numpy(), TypeError, "need a \\(B, C, H, W\\) torch tensor"),
+        (image.masked_fill(image > 0.9, float("nan")), ValueError, "holds NaN pixels"),
+        (torch.rand(1, 4, 16, 16), ValueError, "got 4 channels: score the colour alone"),
     ]:
         for metric in (psnr, ssim):
             with pytest.raises(error, match=says):

@@ -176,6 +176,13 @@ def test_missing_backbones_stop_the_run_naming_the_fetch_command(
     # None of them can run: the hint is the metrics that can (none), not other missing ones.
     assert err.count("(or leave it out: --metrics none)") == len(PERCEPTUAL)
     assert not (tmp_path / "out").exists()
+    # A cached file that is not the pinned one: the same one line, not a traceback.
+    from srgan import assets
+
+    assets.cache_path("dists").parent.mkdir(parents=True)
+    assets.cache_path("dists").write_bytes(b"not a safetensors file")
+    err = usage_error([*argv, "--no-progress", "--metrics", "dists"], capsys)
+    assert "--metrics dists: " in err and "which replaces it" in err, err
 
 
 def test_gray_hr_is_scored_on_gray_values(hr_dir: Path, tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ from benchmarks.quality.report import (
     tail_table,
 )
 from benchmarks.report import environment, out_folder_problem, remove_stale, write_json
-from srgan.assets import MissingWeightsError
+from srgan.assets import AssetError, MissingWeightsError
 from srgan.degradations import PROFILES, describe_profile, profile_record
 from srgan.inference import resolve_device
 
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="perceptual distances to add to PSNR / SSIM / detail: lpips (AlexNet), lpips_vgg "
         "(VGG16), dists, or none (default: all three). Their ImageNet backbones come from "
-        "`python -m srgan.assets fetch` (run by make install); nothing is downloaded here",
+        "`python -m srgan.assets fetch` (run by make install, again by make assets); nothing is downloaded here",
     )
     parser.add_argument(
         "--crops",
@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in wanted:
         try:
             perceptual[name] = PERCEPTUAL[name][1]().to(device)
-        except MissingWeightsError as error:
+        except (MissingWeightsError, AssetError) as error:  # absent, or not the pinned file
             missing[name] = error
     # The metrics that can run (none: PSNR and SSIM only), for each missing one's hint.
     runnable = " ".join(perceptual) or "none"

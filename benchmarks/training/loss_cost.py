@@ -26,7 +26,7 @@ from torch import nn
 
 from benchmarks.report import environment, write_json
 from benchmarks.speed.timing import measure
-from srgan.assets import MissingWeightsError
+from srgan.assets import AssetError, MissingWeightsError
 from srgan.discriminators import VGGStyle
 from srgan.export import at_least
 from srgan.generators import CompactNet, RRDBNet
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         device = resolve_device(args.device)
         PerceptualLoss(network=args.network).load()
-    except (RuntimeError, MissingWeightsError) as error:
+    except (RuntimeError, MissingWeightsError, AssetError) as error:
         parser.error(str(error))
     steps = 2 * (args.warmup + args.repeats)
     print(f"timing {steps} steps on {device} (a few seconds each on a CPU)...", file=sys.stderr)

