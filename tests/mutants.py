@@ -1316,6 +1316,62 @@ MUTANTS = [
         '            if False and named != (kept := format_for(source, "same")):',
         PICTURES,
     ),
+    Mutant(
+        "output-name-length-unchecked",
+        "srgan/jobs.py",
+        "        if size > limit:",
+        "        if False:",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
+        "output-needed-as-a-folder-unchecked",
+        "srgan/jobs.py",
+        "        elif job.target.resolve() in folders:",
+        "        elif False:",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
+        "link-above-the-input-followed",
+        "srgan/jobs.py",
+        "        return target in top.parents",
+        "        return False",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
+        "format-side-limit-unchecked",
+        "srgan/jobs.py",
+        "        if (limit := MAX_SIDE.get(job.fmt)) is not None and max(out) > limit:",
+        "        if (limit := MAX_SIDE.get(job.fmt)) is not None and False:",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
+        "scaled-side-rounds-half-to-even",
+        "srgan/pictures.py",
+        "    return max(1, math.floor(side * factor + 0.5))",
+        "    return max(1, round(side * factor))",
+        ("tests/test_reliability.py",),
+    ),
+    Mutant(
+        "fetch-from-goes-online-for-a-missing-archive",
+        "srgan/assets/__init__.py",
+        "        if lacking:",
+        "        if False:",
+        ("tests/test_assets.py",),
+    ),
+    Mutant(
+        "metrics-take-nan",
+        "srgan/metrics.py",
+        "        if x.numel() and bool(torch.isnan(x.detach()).any()):",
+        "        if False:",
+        METRICS,
+    ),
+    Mutant(
+        "resume-ignores-a-swapped-objective",
+        "srgan/fit.py",
+        "        if classes[0] != classes[1]:",
+        "        if False:",
+        ("tests/test_fit.py",),
+    ),
 ]
 
 
