@@ -310,6 +310,13 @@ def test_check_lists_what_is_present(fake: dict, capsys: pytest.CaptureFixture[s
     assert assets_main(["check"]) == 0
     out = capsys.readouterr().out
     assert "alexnet  ok" in out and "dists    ok" in out and "fetch" not in out
+    # A wrong file: the word in the table, the reason on the next line.
+    (fake["cache"] / "dists-fake.safetensors").write_bytes(b"not safetensors")
+    assert assets_main(["check"]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    (row,) = [r for r in rows if r.startswith("  dists ")]
+    assert row.split()[1] == "wrong" and "not a safetensors file" not in row
+    assert "not a safetensors file" in rows[rows.index(row) + 1]
 
 
 def test_fetch_failure_is_one_clear_line(fake: dict, capsys: pytest.CaptureFixture[str]) -> None:

@@ -586,14 +586,20 @@ def check() -> tuple[list[str], bool]:
         complete &= status == "ok"
         path = folder / asset.filename
         size = f"{path.stat().st_size:,} B" if path.is_file() else "-"
-        lines.append(f"  {name:8} {status:8} {size:>13}  {asset.filename}  ({asset.description})")
+        word, _, why = status.partition(": ")
+        lines.append(f"  {name:8} {word:8} {size:>13}  {asset.filename}  ({asset.description})")
+        if why:  # "wrong: <why>": on its own line, the table's columns kept
+            lines.append(f"           {why}")
     lines.append(f"torchvision cache: {home_relative(hub_path('vgg19').parent)}")
     for network, filename in HUB_FILES.items():
+        why = ""
         try:
             status = "absent" if read_hub(network) is None else "ok"
         except AssetError as error:
-            status = f"wrong: {error}"
+            status, why = "wrong", str(error)
         lines.append(f"  {network:8} {status:8} {filename}")
+        if why:
+            lines.append(f"           {why}")
     if not complete:
         lines.append(f"srgan's cache is incomplete: run `{FETCH_COMMAND}`")
     return lines, complete
