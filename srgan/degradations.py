@@ -34,7 +34,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -286,6 +286,29 @@ def jpeg(images: torch.Tensor, quality: Sequence[int] | torch.Tensor) -> torch.T
 
 
 # -- the degradations ---------------------------------------------------------------------------
+def check_hr(hr: torch.Tensor, scale: int) -> None:
+    """``ValueError`` unless ``hr`` is a ``(B, C, H, W)`` float batch in [0, 1] whose sides
+    are multiples of ``scale`` (a whole number of at least 1)."""
+    if not isinstance(hr, torch.Tensor) or hr.dim() != 4:
+        shape = tuple(hr.shape) if isinstance(hr, torch.Tensor) else type(hr).__name__
+        raise ValueError(f"a degradation takes a (B, C, H, W) HR tensor, got {shape}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a whole number of at least 1, got {scale!r}")
+    if not hr.is_floating_point():
+        raise ValueError(f"HR pixels are floats in [0, 1], got {hr.dtype}: divide by 255")
+    height, width = hr.shape[-2:]
+    if height % scale or width % scale:
+        raise ValueError(
+            f"HR sides ({height}, {width}) must be multiples of scale {scale}: crop them "
+            "first (srgan.resize.mod_crop)"
+        )
+    if hr.numel() and float(hr.detach().max()) > 1.5:
+        raise ValueError(
+            f"HR pixels are taken in [0, 1], and these reach {float(hr.detach().max()):g}: "
+            "divide by 255"
+        )
+
+
 class Degradation(nn.Module):
     """HR batch -> LR batch: ``degradation(hr, scale=4, generator=None)``.
 
@@ -305,8 +328,21 @@ class Bicubic(Degradation):
     def forward(
         self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        check_hr(hr, scale)
         with torch.autocast(hr.device.type, enabled=False):
             return imresize(hr.float(), 1 / scale, quantize=True)
+
+
+def low_high(name: str, pair: Any) -> tuple[float, float]:
+    """``pair`` as ``(low, high)`` numbers; ``ValueError`` naming ``name`` for anything else
+    (a single number, a string, three values)."""
+    try:
+        low, high = pair
+        if isinstance(low, (bool, str)) or isinstance(high, (bool, str)):
+            raise TypeError
+        return float(low), float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {pair!r}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -373,7 +409,7 @@ class Order:
         ranges = ("kernel_size", "blur_sigma", "generalized_beta", "plateau_beta")
         ranges += ("resize_range", "noise_sigma", "poisson_scale", "jpeg_quality")
         for name in ranges:
-            low, high = getattr(self, name)
+            low, high = low_high(name, getattr(self, name))
             if not 0 <= low <= high:
                 raise ValueError(
                     f"{name} must be (low, high) with 0 <= low <= high, got {low, high}"
@@ -434,8 +470,14 @@ class RealisticDegradation(Degradation):
             raise ValueError(
                 f"final_resize_modes must be some of {RESIZE_MODES}, got {final_resize_modes}"
             )
-        self.first = first
-        self.second = second
+        # An Order, or its fields as a mapping (as a config file gives them).
+        orders = {"first": first, "second": second}
+        for name, order in orders.items():
+            if isinstance(order, dict):
+                orders[name] = Order(**order)
+            elif not isinstance(order, Order):
+                raise TypeError(f"{name} must be an Order (or a dict of its fields), got {order!r}")
+        self.first, self.second = orders["first"], orders["second"]
         self.final_sinc_prob = final_sinc_prob
         self.final_kernel_size = final_kernel_size
         self.final_resize_modes = final_resize_modes
@@ -506,6 +548,7 @@ class RealisticDegradation(Degradation):
     def forward(
         self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        check_hr(hr, scale)
         g, device = generator, hr.device
         n, (height, width) = hr.shape[0], hr.shape[-2:]
         lr_size = (height // scale, width // scale)
@@ -574,6 +617,12 @@ class ClassicDegradation(Degradation):
         for name, value in (("blur_prob", blur_prob), ("gray_noise_prob", gray_noise_prob)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability, got {value}")
+        for name, pair in (
+            ("blur_sigma", blur_sigma),
+            ("noise_sigma", noise_sigma),
+            ("jpeg_quality", jpeg_quality),
+        ):
+            low_high(name, pair)
         limit = (MAX_KERNEL - 1) / 6  # the widest blur whose 3-sigma kernel fits MAX_KERNEL
         if not 0 < blur_sigma[0] <= blur_sigma[1] <= limit:
             raise ValueError(
@@ -600,6 +649,7 @@ class ClassicDegradation(Degradation):
     def forward(
         self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        check_hr(hr, scale)
         g, device, n = generator, hr.device, hr.shape[0]
         with torch.autocast(device.type, enabled=False):
             sigma = _uniform(self.blur_sigma, n, g, device)
@@ -640,6 +690,7 @@ class Mixture(Degradation):
     def forward(
         self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        check_hr(hr, scale)
         n, (height, width) = hr.shape[0], hr.shape[-2:]
         which = _choice(self.weights, n, generator, hr.device)
         lr = hr.new_empty(n, hr.shape[1], height // scale, width // scale)

@@ -147,6 +147,8 @@ class CompactNet(Generator):
             raise ValueError(
                 "CompactNet's nearest-neighbour skip needs out_channels == in_channels"
             )
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"scale must be a whole number of at least 1, got {scale!r}")
         self.config = constructor_config(locals())
         self.scale = scale
         f = num_features

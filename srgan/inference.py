@@ -31,10 +31,12 @@ tiling, padding, quantisation, finiteness checks and fp32 fallback being done he
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
-from collections.abc import Callable
-from typing import Literal, Protocol
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -178,17 +180,37 @@ OUT_DTYPES = (
 )
 
 
+@contextlib.contextmanager
+def evaluating(model: Any) -> Iterator[None]:
+    """``model`` in eval mode for a while (batch norm on its running statistics, never
+    updating them), then in its own mode again; anything not an ``nn.Module`` as it is."""
+    training = isinstance(model, nn.Module) and model.training
+    if training:
+        model.eval()
+    try:
+        yield
+    finally:
+        if training:
+            model.train()
+
+
 class Upscaler:
     """Run a generator under the inference contract (``srgan.inference``'s docstring):
     ``upscaler(lr)`` takes a ``(B, C, H, W)`` torch tensor of RGB pixels (float in [0, 1],
     uint8 or uint16) and returns ``(B, C, H * scale, W * scale)`` in [0, 1] (float32, or
     ``out_dtype``). For numpy arrays and PIL images: ``srgan.upscale_image(image, upscaler)``.
 
-    ``model`` is a PyTorch generator (run on ``device`` in ``precision``, tiled by
-    ``tile`` LR pixels with ``tile_overlap`` of context; ``None``: whole images) or an
-    ``ExternalNetwork``, which runs as it was built (``device``, ``precision`` and
-    ``compile`` do not apply; the ``backend`` and ``precision`` attributes are then its
-    own). ``srgan.build_upscaler`` makes one from a model's name or file on any backend.
+    ``model`` is a PyTorch generator (run on ``device`` in ``precision``, ``"auto"``:
+    fp16 on CUDA, else fp32; tiled by ``tile`` LR pixels with ``tile_overlap`` of context;
+    ``None``: whole images) or an ``ExternalNetwork``, which runs as it was built
+    (``device``, ``precision`` and ``compile`` do not apply; the ``backend`` and
+    ``precision`` attributes are then its own). ``srgan.build_upscaler`` makes one from a
+    model's name or file on any backend.
+
+    A generator that is ready to run (eval mode, float32, on ``device``) is used as it is,
+    not copied: later changes to its weights show in later calls, and each call runs it in
+    eval mode (its own mode is put back after). Any other is copied when the Upscaler is
+    built, so that the caller's network keeps its mode, dtype and device.
     """
 
     def __init__(
@@ -196,14 +218,24 @@ class Upscaler:
         model: nn.Module | ExternalNetwork,
         *,
         device: str | torch.device = "auto",
-        precision: Precision = "fp32",
+        precision: Precision | Literal["auto"] = "fp32",
         tile: int | None = None,
         tile_overlap: int = 24,
         compile: bool = False,
     ) -> None:
+        if not hasattr(model, "scale"):
+            named = f"({model!r})" if isinstance(model, (str, os.PathLike)) else "(model)"
+            raise TypeError(
+                f"an Upscaler runs a generator (an nn.Module with a scale), not "
+                f"{type(model).__name__}; for a model's name or file: srgan.build_upscaler{named}"
+            )
         self.scale: int = model.scale
         self.size_multiple: int = getattr(model, "size_multiple", 1)
         self.tile = check_tile(tile)
+        if isinstance(tile_overlap, bool) or not isinstance(tile_overlap, int) or tile_overlap < 0:
+            raise ValueError(
+                f"tile_overlap must be a whole number of pixels >= 0, got {tile_overlap!r}"
+            )
         self.tile_overlap = tile_overlap
         self.fp32_fallbacks = 0
         self.oom_retries = 0
@@ -216,9 +248,11 @@ class Upscaler:
             self.model = self.forward = model
             self.fp32_model = model.fallback or model
             return
+        self.device = resolve_device(str(device))
+        if precision == "auto":
+            precision = "fp16" if self.device.type == "cuda" else "fp32"
         if precision not in DTYPES:
-            raise ValueError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
-        self.device = resolve_device(device) if isinstance(device, str) else device
+            raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
         self.dtype = DTYPES[precision]
         if self.device.type == "cpu" and self.dtype == torch.float16:
             raise ValueError(
@@ -259,11 +293,13 @@ class Upscaler:
         pad_h, pad_w = (-h) % m, (-w) % m
         lr = to_unit_float(lr)
         x = F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else lr
-        out = self.forward(x.to(self.dtype))
+        with evaluating(self.model):
+            out = self.forward(x.to(self.dtype))
         if not all_finite(out):
             if self.model is not self.fp32_model:
                 self.fp32_fallbacks += 1
-                out = self.fp32_model(x.float())
+                with evaluating(self.fp32_model):
+                    out = self.fp32_model(x.float())
             if not all_finite(out):
                 raise FloatingPointError(
                     "the model's output holds NaN or infinite values, in fp32 too: the "

@@ -155,8 +155,9 @@ class NearestUpsample(nn.Module):
 
 def upsample_factors(scale: int) -> list[int]:
     """Split a scale into upsampling steps: 4 -> [2, 2], 2 -> [2], 3 -> [3], 8 -> [2, 2, 2]."""
-    if scale == 3:
-        return [3]
-    if scale >= 2 and scale & (scale - 1) == 0:
-        return [2] * (scale.bit_length() - 1)
-    raise ValueError(f"scale must be 2, 3, 4 or 8, got {scale}")
+    if isinstance(scale, int) and not isinstance(scale, bool):
+        if scale == 3:
+            return [3]
+        if scale >= 2 and scale & (scale - 1) == 0:
+            return [2] * (scale.bit_length() - 1)
+    raise ValueError(f"scale must be 3 or a power of two (2, 4, 8, 16, ...), got {scale!r}")

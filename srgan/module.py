@@ -115,6 +115,16 @@ class SRGAN(L.LightningModule):
         self._grad_norm = torch.zeros(())
         if stage not in ("psnr", "gan"):
             raise ValueError(f"stage must be 'psnr' or 'gan', got {stage!r}")
+        for name, part, kind, example in (
+            ("generator", generator, nn.Module, "srgan.CompactNet()"),
+            ("discriminator", discriminator, nn.Module, "srgan.UNet()"),
+            ("objective", objective, AdversarialObjective, "srgan.Hinge()"),
+        ):
+            if part is not None and not isinstance(part, kind):
+                raise TypeError(
+                    f"{name} must be an instance such as {example}, got "
+                    f"{type(part).__name__} {part!r}"
+                )
         if stage == "gan" and (discriminator is None or objective is None):
             raise ValueError("stage 'gan' needs model.discriminator and model.objective")
         if stage == "psnr" and (discriminator is not None or objective is not None):

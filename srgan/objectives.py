@@ -45,6 +45,17 @@ def smooth_max(values: torch.Tensor, tau: float) -> torch.Tensor:
     return smooth.to(values.dtype)
 
 
+def paired(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``real - fake`` of logits paired by position: ``ValueError`` for two shapes, which
+    would broadcast to every pair ((B,) against (B, 1) gives B x B of them)."""
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError(
+            f"real and fake logits are paired by position, so their shapes must match: got "
+            f"{tuple(real_logits.shape)} and {tuple(fake_logits.shape)}"
+        )
+    return real_logits - fake_logits
+
+
 class AdversarialObjective(nn.Module):
     """Base class: a GAN game given by its two losses on raw discriminator logits."""
 
@@ -178,10 +189,10 @@ class Relativistic(AdversarialObjective):
         self.real_label = label_in_range(real_label)
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return surprise(real_logits - fake_logits, self.real_label).mean()
+        return surprise(paired(real_logits, fake_logits), self.real_label).mean()
 
     def g_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return surprise(fake_logits - real_logits, 1.0).mean()
+        return surprise(-paired(real_logits, fake_logits), 1.0).mean()
 
 
 class RelativisticAverage(AdversarialObjective):

@@ -205,8 +205,8 @@ def _open(path: Path) -> Any:
         container.close()
         image = kind.removesuffix("_pipe")
         raise VideoError(
-            f"an image file ({image}), not a video: give it its image suffix to upscale it as "
-            "an image"
+            f"an image file ({image}), not a video: upscale it as an image (give it its "
+            "image suffix; in Python, srgan.upscale_image)"
         )
     return container
 

@@ -68,6 +68,11 @@ def save_generator(
     path = Path(path)
     if path.suffix.lower() != ".safetensors":
         raise ValueError(f"{path}: a generator is saved as .safetensors (give that suffix)")
+    if dtype not in (None, torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(
+            f"dtype {dtype}: weights are saved as float32, float16 or bfloat16 (an integer "
+            "type would round them; for int8 inference, python -m srgan.export --int8)"
+        )
     if not isinstance(getattr(generator, "config", None), dict):
         raise TypeError(
             f"save_generator writes srgan generators (which record their config), got "
@@ -192,6 +197,15 @@ def checkpoint_record(generator: Generator, stage: str) -> dict[str, Any]:
     }
 
 
+def refuse_folder(path: Path) -> None:
+    """``FileNotFoundError`` when a weights file's path is a folder, naming what to give."""
+    if path.is_dir():
+        raise FileNotFoundError(
+            f"{path} is a folder: give a weights file in it (a .safetensors, or an srgan.fit "
+            "checkpoint such as lightning_logs/version_0/checkpoints/last.ckpt)"
+        )
+
+
 def network_states(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     """The networks' weights in an ``srgan.fit`` checkpoint or a ``.safetensors`` file, by
     name (``generator``, ``generator_ema``, ``discriminator``: those present).
@@ -200,11 +214,7 @@ def network_states(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     a file with only one of the two gives it for both.
     """
     path = Path(path).expanduser()
-    if path.is_dir():
-        raise FileNotFoundError(
-            f"{path} is a folder: give a weights file in it (a .safetensors, or an srgan.fit "
-            "checkpoint such as lightning_logs/version_0/checkpoints/last.ckpt)"
-        )
+    refuse_folder(path)
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
     if path.suffix.lower() == ".safetensors":
@@ -400,8 +410,12 @@ def _from_state(state: dict[str, torch.Tensor], path: Path) -> Generator:
 def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
     """Rebuild a generator from any supported file (see the module docstring), in eval mode."""
     path = Path(path).expanduser()
+    refuse_folder(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+        hint = ""
+        if not path.suffix and path.parent == Path("."):  # a bare name: a shipped model's?
+            hint = f" (a shipped model by name: srgan.load_model({str(path)!r}))"
+        raise FileNotFoundError(f"model file not found: {path}{hint}")
     if path.suffix.lower() == ".safetensors":
         try:
             tensors, metadata = read_safetensors(path)

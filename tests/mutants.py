@@ -187,15 +187,15 @@ MUTANTS = [
     Mutant(
         "relativistic-real-label-ignored",
         "srgan/objectives.py",
-        "surprise(real_logits - fake_logits, self.real_label)",
-        "surprise(real_logits - fake_logits, 1.0)",
+        "surprise(paired(real_logits, fake_logits), self.real_label)",
+        "surprise(paired(real_logits, fake_logits), 1.0)",
         OBJECTIVES,
     ),
     Mutant(
         "relativistic-g-smoothed",
         "srgan/objectives.py",
-        "surprise(fake_logits - real_logits, 1.0)",
-        "surprise(fake_logits - real_logits, self.real_label)",
+        "surprise(-paired(real_logits, fake_logits), 1.0)",
+        "surprise(-paired(real_logits, fake_logits), self.real_label)",
         OBJECTIVES,
     ),
     Mutant(

@@ -453,3 +453,31 @@ def test_realistic_degradation_runs_on_the_gpu_with_a_gpu_generator() -> None:
     lr = draw(0)
     assert lr.device.type == "cuda" and lr.shape == (4, 3, 16, 16) and on_8_bit_grid(lr)
     assert torch.equal(lr, draw(0)) and not torch.equal(lr, draw(1))
+
+
+@pytest.mark.parametrize(
+    "degradation",
+    [Bicubic(), ClassicDegradation(), RealisticDegradation(), Mixture([Bicubic()], [1])],
+    ids=["bicubic", "classic", "realistic", "mixture"],
+)
+def test_what_a_degradation_cannot_take_is_said(degradation: torch.nn.Module) -> None:
+    """Sides that are not multiples of the scale gave three LR sizes (9, 9 and 8 for 33 at
+    x4) and a torch error in a Mixture; 0..255 or integer pixels a saturated LR."""
+    for hr, says in [
+        (torch.rand(2, 3, 33, 36), r"HR sides \(33, 36\) must be multiples of scale 4"),
+        (torch.rand(2, 3, 32, 32) * 255, "taken in \\[0, 1\\], and these reach"),
+        (torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8), "floats in \\[0, 1\\]"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            degradation(hr, scale=4)
+
+
+def test_ranges_must_be_pairs_and_orders_may_be_mappings() -> None:
+    with pytest.raises(ValueError, match="jpeg_quality must be a \\(low, high\\) pair"):
+        ClassicDegradation(jpeg_quality=50)
+    with pytest.raises(ValueError, match="noise_sigma must be a \\(low, high\\) pair"):
+        Order(noise_sigma="1-5")
+    built = RealisticDegradation(first={"blur_sigma": (0.2, 1.0)})
+    assert built.first == Order(blur_sigma=(0.2, 1.0))
+    with pytest.raises(TypeError, match="second must be an Order"):
+        RealisticDegradation(second=3)

@@ -162,3 +162,14 @@ def test_release_recipes_and_shipped_models_are_named_variants() -> None:
         _, metadata = read_safetensors(path)
         variant = RELEASE_MODELS[name][0]  # a shipped model is a release model
         assert matches(variant, metadata["architecture"], json.loads(metadata["config"])), name
+
+
+def test_scales_are_whole_numbers_and_the_message_says_which() -> None:
+    assert RRDBNet(num_features=4, num_blocks=1, growth_channels=2, scale=16).scale == 16
+    with pytest.raises(ValueError, match=r"scale must be 3 or a power of two .*got 5"):
+        RRDBNet(num_features=4, num_blocks=1, growth_channels=2, scale=5)
+    with pytest.raises(ValueError, match="got 2.0"):
+        RRDBNet(num_features=4, num_blocks=1, growth_channels=2, scale=2.0)
+    assert CompactNet(num_features=4, num_convs=1, scale=5).scale == 5
+    with pytest.raises(ValueError, match="scale must be a whole number of at least 1, got 2.0"):
+        CompactNet(num_features=4, num_convs=1, scale=2.0)

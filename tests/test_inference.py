@@ -250,3 +250,38 @@ def test_all_finite_sees_one_bad_value(value: float, dtype: torch.dtype) -> None
     assert all_finite(x)
     x[1, 2, 16, 8] = value
     assert not all_finite(x)
+
+
+def test_a_shared_network_always_runs_in_eval_mode() -> None:
+    """A network ready to run is used, not copied: switched to train mode by its owner
+    afterwards, it still upscales with its running statistics, never updating them."""
+    from srgan.generators import SRResNet
+
+    torch.manual_seed(0)
+    network = SRResNet(num_features=8, num_blocks=1, scale=2).eval()
+    upscaler = Upscaler(network, device="cpu")
+    assert upscaler.fp32_model is network
+    lr = torch.rand(2, 3, 8, 8)
+    before = upscaler(lr)
+    network.train()
+    stats = {k: v.clone() for k, v in network.state_dict().items() if "running" in k}
+    torch.testing.assert_close(upscaler(lr), before, rtol=0, atol=0)
+    assert network.training  # its own mode, put back
+    for key, value in stats.items():
+        assert torch.equal(network.state_dict()[key], value), key
+    with torch.no_grad():  # and later weight changes do show
+        next(network.parameters()).mul_(3)
+    assert not torch.equal(upscaler(lr), before)
+
+
+def test_upscaler_arguments_are_checked_in_one_line() -> None:
+    network = tiny_compact()
+    for overlap in (-1, 2.5, None):
+        with pytest.raises(ValueError, match="tile_overlap must be a whole number"):
+            Upscaler(network, device="cpu", tile=16, tile_overlap=overlap)
+    with pytest.raises(TypeError, match=r"srgan.build_upscaler\('fast'\)"):
+        Upscaler("fast")
+    assert Upscaler(network, device="cpu", precision="auto").precision == "fp32"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            Upscaler(network, device=torch.device("cuda"))

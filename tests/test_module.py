@@ -560,3 +560,11 @@ def test_gradient_clipping_limits_the_true_gradients_under_fp16_loss_scaling(
         norm, logged = first_step(true_norm / 2, fp16)
         assert norm == pytest.approx(true_norm / 2, rel=1e-3)
         assert logged == pytest.approx(true_norm, rel=0.05)  # before clipping, as logged
+
+
+def test_parts_given_as_names_are_refused_in_one_line() -> None:
+    generator, critic = CompactNet(num_features=4, num_convs=1), VGGStyle(num_features=4)
+    with pytest.raises(TypeError, match="objective must be an instance such as srgan.Hinge"):
+        SRGAN(generator, critic, "Hinge", stage="gan")
+    with pytest.raises(TypeError, match="generator must be an instance such as"):
+        SRGAN("CompactNet")

@@ -472,3 +472,10 @@ def test_wgan_gp_penalty_is_taken_at_per_sample_interpolates() -> None:
     again = objective.penalty(critic, real, fake)
     assert again.item() != penalty.item()
     assert objective.penalty(critic, real, real).item() == pytest.approx(10 * 1.5**2)
+
+
+def test_relativistic_pairs_need_one_shape() -> None:
+    """(B,) against (B, 1) broadcast to every pair of the batch, without a word."""
+    for loss in (Relativistic().d_loss, Relativistic().g_loss):
+        with pytest.raises(ValueError, match=r"shapes must match: got \(4,\) and \(4, 1\)"):
+            loss(torch.randn(4), torch.randn(4, 1))

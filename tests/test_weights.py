@@ -355,3 +355,14 @@ def test_models_are_labelled_so_that_two_runs_differ() -> None:
     other = "runs/gan/lightning_logs/version_3/checkpoints/last.ckpt"
     assert model_label(other) != model_label(run)
     assert model_label("mine/version_0/checkpoints/best.ckpt") == "version_0/best"
+
+
+def test_weights_are_saved_as_floats_and_paths_are_named(tmp_path: Path) -> None:
+    network = tiny_compact()
+    with pytest.raises(ValueError, match="float32, float16 or bfloat16"):
+        save_generator(network, tmp_path / "int8.safetensors", dtype=torch.int8)
+    assert not (tmp_path / "int8.safetensors").exists()
+    with pytest.raises(FileNotFoundError, match="is a folder: give a weights file"):
+        load_generator(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"srgan.load_model\('fast'\)"):
+        load_generator("fast")
