@@ -41,7 +41,6 @@ from srgan.images import (
     open_header,
     read_image,
     read_tag,
-    remove_stale_temporaries,
     sample_bits,
     write_image,
 )
@@ -691,9 +690,6 @@ def _skip(job: Job, options: Options, summary: Summary, tag: str | None = None) 
     (``options.tag`` unless given)."""
     if not job.target.is_file() or options.overwrite or job.target.stat().st_size == 0:
         return False
-    # A killed run's temporary of an output another run then finished: no writer left.
-    with contextlib.suppress(OSError):
-        remove_stale_temporaries(job.target)
     summary.skipped += 1
     tag = options.tag if tag is None else tag
     if tag is not None and output_tag(job.target) not in (None, tag):

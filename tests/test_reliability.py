@@ -905,20 +905,3 @@ def test_options_no_input_uses_are_named_and_a_pipe_is_not_missing(
     os.mkfifo(tmp_path / "pipe.png")
     code, _, err = run([tmp_path / "pipe.png", tmp_path / "o2", "--model", model_file], capsys)
     assert code == EXIT_USAGE and "is neither a regular file nor a folder" in err, err
-
-
-def test_a_skipped_outputs_dead_temporaries_are_removed(
-    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A run killed while another finished the same output leaves a temporary that no
-    later write of that output (they are all skipped) would remove."""
-    Image.fromarray(rgb(6, 8)).save(tmp_path / "a.png")
-    out = tmp_path / "out"
-    assert run([tmp_path / "a.png", out, "--model", model_file], capsys)[0] == EXIT_OK
-    dead_pid = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    ).stdout.strip()
-    dead = out / f".a.png.{images.HOST}-{dead_pid}.abcd0123.part"
-    dead.write_bytes(b"partial")
-    code, stdout, _ = run([tmp_path / "a.png", out, "--model", model_file], capsys)
-    assert code == EXIT_OK and "skipped 1" in stdout and not dead.exists()
