@@ -533,7 +533,9 @@ def components_of(model: Any) -> dict[str, Any]:
     parts = {}
     for key in COMPONENTS:
         value = model.get(key)
-        parts[key] = value.as_dict() if hasattr(value, "as_dict") else value
+        value = value.as_dict() if hasattr(value, "as_dict") else value
+        # A class given by its path alone: that class with its defaults.
+        parts[key] = {"class_path": value} if isinstance(value, str) else value
     # JSON's types only (tuples as lists, anything else as its text): checkpoints are
     # loaded weights-only.
     return json.loads(json.dumps(parts, default=str))
@@ -568,12 +570,15 @@ def resume_differences(
         given = given_parts.get(key)
         if given == saved:
             continue
-        classes = [(part or {}).get("class_path", "none") for part in (given, saved)]
+        given, saved = (part if isinstance(part, dict) else {} for part in (given, saved))
+        classes = [part.get("class_path", "none") for part in (given, saved)]
         if classes[0] != classes[1]:
             now, before = (name.rsplit(".", 1)[-1] for name in classes)
+            if now == before:  # two classes of one name: their full paths
+                now, before = classes
             changed.append(f"{key} {now} (saved: {before})")
             continue
-        args = [(part or {}).get("init_args") or {} for part in (given, saved)]
+        args = [part.get("init_args") or {} for part in (given, saved)]
         changed += [
             f"{key}.{arg} {args[0].get(arg)} (saved: {args[1].get(arg)})"
             for arg in sorted(set(args[0]) | set(args[1]))

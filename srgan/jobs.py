@@ -314,20 +314,19 @@ def plan_jobs(
     and an output folder inside the input folder that already holds images srgan did not
     write (they could not be told from outputs).
     """
-    # Paths as given: a shell has expanded any ~ the user meant (a quoted one is a name).
-    source = Path(source)
+    source = _home_unless_there(Path(source))
     # A name ending in a separator is a folder, dots or not (``out.v2/``, ``x4.png/``).
     as_folder = isinstance(target, str) and target.endswith(("/", os.sep))
-    target = Path(target)
+    target = _home_unless_there(Path(target))
     check_suffix(suffix)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     if source.is_file():
         if other_video(source):
             raise UsageError(f"INPUT {source.name}: {unread_video(source)}")
         target_is_file = (
-            not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not target.is_dir()
+            not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not _is_dir(target)
         )
-        if target.suffix and not target_is_file and not target.is_dir() and not as_folder:
+        if target.suffix and not target_is_file and not _is_dir(target) and not as_folder:
             # Most likely a mistyped file name (out.pgn): a new folder of that name is not.
             known = " ".join(sorted(INPUT_SUFFIXES))
             raise UsageError(
@@ -455,13 +454,38 @@ def plan_jobs(
     return plan
 
 
-def _name_max(folder: Path) -> int:
-    """The longest file name (bytes) the file system of ``folder`` (or of its nearest
-    existing parent) takes; 255 where it does not say."""
+def _home_unless_there(path: Path) -> Path:
+    """``~`` expanded, as a shell does (Windows shells do not), unless a path of that
+    literal name is there (a folder named ``~``, the name quoted on purpose)."""
+    if not str(path).startswith("~"):
+        return path
     try:
-        return os.pathconf(existing_ancestor(folder), "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError, StopIteration):  # no pathconf (Windows)
-        return 255
+        if Path(path.parts[0]).exists():  # ./~ (or ./~user) is there: that one is meant
+            return path
+        return path.expanduser()
+    except (OSError, RuntimeError):  # no home to expand to
+        return path
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False where the path cannot even be looked up (a name too long)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _name_max(folder: Path) -> int | None:
+    """The longest file name, in bytes, the file system of ``folder`` (or of its nearest
+    existing parent) takes: Linux's NAME_MAX. ``None`` where it is not known as bytes
+    (Windows and macOS count characters or UTF-16 units: not checked ahead there)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        limit = os.pathconf(existing_ancestor(folder), "PC_NAME_MAX")
+    except (OSError, ValueError, StopIteration):
+        return None
+    return limit if limit > 0 else None  # -1: no limit the file system states
 
 
 def _find_output_problems(jobs: list[Job]) -> None:
@@ -469,16 +493,17 @@ def _find_output_problems(jobs: list[Job]) -> None:
     file system takes, a folder at its path, or a path another output needs as a folder
     (sub.png from sub.jpg, beside sub.png/x.png). Found before any work, the same each run."""
     folders = {parent for job in jobs for parent in job.target.resolve().parents}
-    limits: dict[Path, int] = {}
+    limits: dict[Path, int | None] = {}
     for job in jobs:
         name = job.target.name
         size = len(os.fsencode(name))
         limit = limits.setdefault(job.target.parent, _name_max(job.target.parent))
-        if size > limit:
+        if limit is not None and size > limit:
             short = name if len(name) <= 40 else f"{name[:30]}...{name[-8:]}"
+            shorten = "OUTPUT" if job.named else "the input's name (or the --suffix)"
             job.problem = (
                 f"its output name {short} is {size} bytes, above the {limit} its folder's "
-                "file system takes: shorten the input's name (or the --suffix)"
+                f"file system takes: shorten {shorten}"
             )
         elif job.target.resolve() in folders:
             job.problem = f"its output {job.target} is also the folder of other outputs"

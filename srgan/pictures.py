@@ -83,10 +83,15 @@ def from_batch(sr: torch.Tensor, *, grayscale: bool) -> np.ndarray:
     return out
 
 
+def half_up(value: float) -> int:
+    """``value`` rounded half up (Python's ``round`` halves to even: 152.5 would give 152
+    and 117.5 118), after rounding away float error (25 x 2.3 is 57.49999...)."""
+    return math.floor(round(value, 6) + 0.5)
+
+
 def scaled_side(side: int, factor: float) -> int:
-    """``side * factor`` rounded half up, at least 1 (Python's ``round`` halves to even:
-    at 2.5x, 61 would give 152 and 47 would give 118)."""
-    return max(1, math.floor(side * factor + 0.5))
+    """``side * factor`` rounded half up, at least 1."""
+    return max(1, half_up(side * factor))
 
 
 def peak_memory(

@@ -508,35 +508,23 @@ def unused_options(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
     images = [job for job in jobs if not job.video]
     if not jobs:
         return []
+    defaults = build_parser()
+
+    def given(*names: str) -> str:
+        """The options of ``names`` given other than their defaults, as "--a and --b
+        apply" (or "--a applies")."""
+        flags = [n for n in names if getattr(args, n) != defaults.get_default(n)]
+        said = " and ".join(f"--{n}" for n in flags)
+        return f"{said} {'applies' if len(flags) == 1 else 'apply'}" if flags else ""
+
     notes = []
-    if not images:
-        given = [
-            flag
-            for flag, changed in (
-                ("--format", args.format is not None),
-                ("--quality", args.quality != 95),
-                ("--alpha", args.alpha != "bicubic"),
-            )
-            if changed
-        ]
-        if given:
-            notes.append(
-                f"{' and '.join(given)} apply to images, and these inputs are videos (each "
-                "keeps its container)"
-            )
-    elif args.quality != 95 and not any(job.fmt in ("jpg", "webp") for job in images):
-        notes.append("--quality applies to JPEG and WebP outputs, and there are none here")
-    if len(images) == len(jobs):
-        given = [
-            flag
-            for flag, changed in (
-                ("--crf", args.crf is not None),
-                ("--preset", args.preset != DEFAULT_PRESET),
-            )
-            if changed
-        ]
-        if given:
-            notes.append(f"{' and '.join(given)} apply to videos, and there are none here")
+    if not images and (flags := given("format", "quality", "alpha")):
+        notes.append(f"{flags} to images, and these inputs are videos (each keeps its container)")
+    elif images and not any(job.fmt in ("jpg", "webp") for job in images):
+        if flags := given("quality"):
+            notes.append(f"{flags} to JPEG and WebP outputs, and there are none here")
+    if len(images) == len(jobs) and (flags := given("crf", "preset")):
+        notes.append(f"{flags} to videos, and there are none here")
     return notes
 
 
@@ -578,8 +566,10 @@ def run(args: argparse.Namespace) -> int:
                     f"note: --preset is H.264's: the {suffix} outputs ({codec}) have none",
                     file=sys.stderr,
                 )
-        for note in unused_options(args, jobs):
-            print(f"note: {note}", file=sys.stderr)
+        # Said once: with --devices, every process runs this (the launcher starts them).
+        if os.environ.get("LOCAL_RANK", "0") == "0":
+            for note in unused_options(args, jobs):
+                print(f"note: {note}", file=sys.stderr)
         start = time.perf_counter()
         if not jobs:  # every input failed before it could be read: reported below
             summary, rank = Summary(), 0

@@ -38,7 +38,7 @@ from torch import nn
 
 from srgan.images import atomic_path
 from srgan.inference import Upscaler
-from srgan.pictures import from_batch, module_upscaler, resize, scaled_side
+from srgan.pictures import from_batch, half_up, module_upscaler, resize, scaled_side
 
 # Container by output suffix (FFmpeg's muxer names).
 CONTAINERS = {
@@ -443,8 +443,8 @@ def upscale_video(
         rotation = display_rotation(source)  # after the size check: it decodes a frame
         factor = outscale or upscaler.scale
         # 4:2:0 needs even sides.
-        out_height = max(2, round(height * factor / 2) * 2)
-        out_width = max(2, round(width * factor / 2) * 2)
+        out_height = max(2, half_up(height * factor / 2) * 2)
+        out_width = max(2, half_up(width * factor / 2) * 2)
         exact = scaled_side(width, factor), scaled_side(height, factor)
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         declared = int(video.frames) or None

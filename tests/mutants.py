@@ -1319,7 +1319,7 @@ MUTANTS = [
     Mutant(
         "output-name-length-unchecked",
         "srgan/jobs.py",
-        "        if size > limit:",
+        "        if limit is not None and size > limit:",
         "        if False:",
         ("tests/test_reliability.py",),
     ),
@@ -1345,10 +1345,10 @@ MUTANTS = [
         ("tests/test_reliability.py",),
     ),
     Mutant(
-        "scaled-side-rounds-half-to-even",
+        "half-up-rounds-half-to-even",
         "srgan/pictures.py",
-        "    return max(1, math.floor(side * factor + 0.5))",
-        "    return max(1, round(side * factor))",
+        "    return math.floor(round(value, 6) + 0.5)",
+        "    return round(value)",
         ("tests/test_reliability.py",),
     ),
     Mutant(

@@ -331,6 +331,11 @@ def test_fetch_from_a_folder_never_goes_online(fake: dict) -> None:
     """--from is the offline way: a missing folder or archive is said, not downloaded."""
     with pytest.raises(AssetError, match="no such folder"):
         assets.fetch(archives=fake["tmp"] / "nowhere", download=no_download)
+    assets.fetch(archives=fake["archives"], download=no_download)
+    # Nothing to fetch: the folder is not looked at.
+    assert all("present" in line for line in assets.fetch(archives=fake["tmp"] / "nowhere"))
+    for path in fake["cache"].iterdir():
+        path.unlink()
     (fake["archives"] / "fake_dists-1.0-py3-none-any.whl").unlink()
     with pytest.raises(AssetError, match="fake_dists-1.0-py3-none-any.whl not there"):
         assets.fetch(archives=fake["archives"], download=no_download)

@@ -924,3 +924,18 @@ def test_data_folders_may_start_with_the_home_folder(
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "photos").mkdir()
     assert find_folder("~/photos", []) == str(tmp_path / "photos")
+
+
+def test_resume_differences_take_classes_given_by_path_alone() -> None:
+    from jsonargparse import Namespace
+
+    from srgan.fit import resume_differences
+
+    saved = {"objective": {"class_path": "srgan.objectives.Hinge", "init_args": {}}}
+    checkpoint = {"hyper_parameters": {}, "srgan_components": saved}
+    model = Namespace(objective="srgan.objectives.MaxSurprise")
+    changed, _ = resume_differences(checkpoint, model)
+    assert changed == ["objective MaxSurprise (saved: Hinge)"]
+    model = Namespace(objective="my.objectives.Hinge")  # one name, another class
+    changed, _ = resume_differences(checkpoint, model)
+    assert changed == ["objective my.objectives.Hinge (saved: srgan.objectives.Hinge)"]

