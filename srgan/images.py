@@ -304,6 +304,10 @@ def _rawmode(image: Image.Image) -> str:
     return rawmode if isinstance(rawmode, str) else ""
 
 
+# Gray PNG sample depths below 8 bits, by Pillow's raw mode: the factor to 8 bits.
+LOW_BIT_GRAY = {"L;2": 85, "L;4": 17}
+
+
 def _is_16bit_colour(image: Image.Image) -> bool:
     """Pillow decodes 16-bit-per-channel RGB(A) to 8 bits (and 16-bit gray with alpha to
     8-bit RGBA); detect it to decode with OpenCV."""
@@ -469,6 +473,12 @@ def read_image(
             fmt = fmt or SUFFIX_FORMATS.get(path.suffix.lower(), "png")
             if _is_16bit_colour(image):  # checked before load(), which drops the tile info
                 return _decode_16bit_colour(image, path, fmt)
+            # A 2- or 4-bit gray PNG's colour key is in its own sample scale, which Pillow's
+            # pixels are not (2 bits: 0, 85, 170, 255): scaled alike (first: reading the
+            # EXIF of a PNG loads it, and the raw mode goes).
+            key, raw = image.info.get("transparency"), _rawmode(image)
+            if isinstance(key, int) and raw in LOW_BIT_GRAY:
+                image.info["transparency"] = key * LOW_BIT_GRAY[raw]
             # Before load(), which applies a TIFF's orientation and drops it from its EXIF.
             orientation = _orientation(image)
             image.load()

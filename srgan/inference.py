@@ -323,7 +323,9 @@ class Upscaler:
     def __call__(self, lr: torch.Tensor, *, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``lr``: ``(B, C, H, W)`` RGB pixels, float in [0, 1] or uint8 / uint16, on any
         device. Returns ``(B, C, H * scale, W * scale)`` on ``lr``'s device: float32 in
-        [0, 1], or ``out_dtype`` (``torch.uint8`` / ``torch.uint16``: 0..255 / 0..65535)."""
+        [0, 1], or ``out_dtype`` (``torch.uint8`` / ``torch.uint16``: 0..255 / 0..65535).
+        The result may be a channels-last view (8-bit on the CPU, tiled outputs), ready for
+        ``.permute(0, 2, 3, 1)`` to images; call ``.contiguous()`` before ``.view``."""
         if not isinstance(lr, torch.Tensor):
             raise TypeError(
                 f"an Upscaler takes a (B, C, H, W) torch tensor, not {type(lr).__name__}; "

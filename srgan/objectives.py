@@ -163,6 +163,8 @@ class WassersteinGP(AdversarialObjective):
     def penalty(
         self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
     ) -> torch.Tensor:
+        """The gradient penalty at random points between real and fake samples (their
+        mixing weights drawn from torch's global random state, as in a training step)."""
         alpha = torch.rand(
             real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype
         )

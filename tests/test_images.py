@@ -666,6 +666,16 @@ def test_a_colour_key_becomes_alpha(tmp_path: Path, bits: int) -> None:
         expected = np.where((picture.pixels == 0).all(axis=-1), 0, top)
         assert np.array_equal(picture.alpha, expected), name
         assert (picture.alpha[:, :3] == 0).all() and picture.bits == bits, name
+    # 2- and 4-bit gray: the key in the file's sample scale (Pillow's pixels are 8-bit).
+    for depth, samples in ((2, bytes([0b00011101])), (4, bytes([0x01, 0xF1]))):
+        header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 1, depth, 0, 0, 0, 0))
+        key = png_chunk(b"tRNS", struct.pack(">H", 1))
+        data = png_chunk(b"IDAT", zlib.compress(b"\0" + samples))
+        path = tmp_path / f"gray{depth}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + key + data + png_chunk(b"IEND", b""))
+        picture = read_image(path)
+        clear = picture.pixels[..., 0] == 255 // (2**depth - 1)
+        assert clear.any() and np.array_equal(picture.alpha, np.where(clear, 0, 255)), depth
     # A key no pixel has: no alpha to carry.
     Image.fromarray(pixels).save(tmp_path / "unused.png", transparency=(1, 2, 3))
     assert read_image(tmp_path / "unused.png").alpha is None
