@@ -72,10 +72,18 @@ class AdversarialObjective(nn.Module):
         return None
 
 
+def number(name: str, value: object) -> float:
+    """``value`` if it is a real number (not a bool, a string or ``None``); a one-line
+    ``TypeError`` naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return value
+
+
 def label_in_range(real_label: float) -> float:
     """A real label for the cross-entropy objectives: above 0, at most 1 (below 1 is
     one-sided label smoothing); ``ValueError`` otherwise."""
-    if not 0 < real_label <= 1:  # NaN fails this too
+    if not 0 < number("real_label", real_label) <= 1:  # NaN fails this too
         raise ValueError(f"real_label must be above 0 and at most 1, got {real_label}")
     return real_label
 
@@ -150,7 +158,7 @@ class WassersteinGP(AdversarialObjective):
 
     def __init__(self, *, gradient_penalty: float = 10.0) -> None:
         super().__init__()
-        if not 0 <= gradient_penalty < math.inf:  # NaN fails this too
+        if not 0 <= number("gradient_penalty", gradient_penalty) < math.inf:  # NaN too
             raise ValueError(f"gradient_penalty must be 0 or more, got {gradient_penalty}")
         self.gradient_penalty = gradient_penalty
 
@@ -284,9 +292,9 @@ class MaxSurprise(AdversarialObjective):
         detach_mean: bool = False,
     ) -> None:
         super().__init__()
-        if not 0 < tau < math.inf:  # NaN fails this too
+        if not 0 < number("tau", tau) < math.inf:  # NaN fails this too
             raise ValueError(f"tau must be a positive finite number, got {tau}")
-        if not 0 <= alpha < math.inf:
+        if not 0 <= number("alpha", alpha) < math.inf:
             raise ValueError(
                 f"alpha must be 0 or more (a negative weight rewards surprise), got {alpha}"
             )

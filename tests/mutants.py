@@ -1144,15 +1144,15 @@ MUTANTS = [
     Mutant(
         "wgan-gp-negative-penalty-accepted",
         "srgan/objectives.py",
-        "        if not 0 <= gradient_penalty < math.inf:  # NaN fails this too",
+        '        if not 0 <= number("gradient_penalty", gradient_penalty) < math.inf:  # NaN too',
         "        if False:",
         OBJECTIVES,
     ),
     Mutant(
         "cross-entropy-real-label-above-one-accepted",
         "srgan/objectives.py",
-        "    if not 0 < real_label <= 1:  # NaN fails this too",
-        "    if not 0 < real_label:",
+        '    if not 0 < number("real_label", real_label) <= 1:  # NaN fails this too',
+        '    if not 0 < number("real_label", real_label):',
         OBJECTIVES,
     ),
     Mutant(

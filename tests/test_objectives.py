@@ -479,3 +479,14 @@ def test_relativistic_pairs_need_one_shape() -> None:
     for loss in (Relativistic().d_loss, Relativistic().g_loss):
         with pytest.raises(ValueError, match=r"shapes must match: got \(4,\) and \(4, 1\)"):
             loss(torch.randn(4), torch.randn(4, 1))
+
+
+def test_settings_that_are_not_numbers_are_named() -> None:
+    for build, name in [
+        (lambda: MaxSurprise(tau="1"), "tau"),
+        (lambda: MaxSurprise(alpha=None), "alpha"),
+        (lambda: Minimax(real_label=None), "real_label"),
+        (lambda: WassersteinGP(gradient_penalty="10"), "gradient_penalty"),
+    ]:
+        with pytest.raises(TypeError, match=f"{name} must be a number, got"):
+            build()
