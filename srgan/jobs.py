@@ -678,7 +678,9 @@ def run_jobs(
 ) -> Summary:
     """Upscale ``jobs``: the images (decoded ahead and encoded behind in threads, the model
     in this one), then the videos, streamed one after the other."""
-    summary = Summary(backend=f"{upscaler.backend} {upscaler.precision}")
+    # "onnx fp32", "torch fp16"; "onnx-int8" says its precision itself.
+    precision = "" if upscaler.precision in upscaler.backend else f" {upscaler.precision}"
+    summary = Summary(backend=f"{upscaler.backend}{precision}")
     start = time.perf_counter()
     images = [job for job in jobs if not job.video]
     videos = [job for job in jobs if job.video]

@@ -366,15 +366,20 @@ class SRGAN(L.LightningModule):
         else:
             with torch.no_grad():
                 sr = self.generator(lr)
-            self._forget_generator_logs()
+            # The last generator step's values are kept until a logging batch has written
+            # them (with log_every_n_steps a multiple of n_critic, no generator batch is
+            # one), then dropped, so that they are never written twice.
+            batch = self.trainer.fit_loop.total_batch_idx
+            if self._logs_written(batch - batch % self.hparams.n_critic, batch):
+                self._forget_generator_logs()
         with self.toggled_optimizer(d_opt):
             logs |= self._discriminator_step(d_opt, d_sched if generator_turn else None, sr, hr)
         for key, value in logs.items():
             self.log(key, value, prog_bar=key in ("train/g_pixel", "train/d_loss"))
 
     def _forget_generator_logs(self) -> None:
-        """No generator step in this batch (``n_critic`` > 1): its last values are not
-        logged again as this step's. Lightning logs every value a step has logged so far
+        """No generator step in this batch (``n_critic`` > 1), and its last values were
+        written: they are not logged again as this step's. Lightning logs every value a step has logged so far
         in the epoch; these are marked reset, which it leaves out until they are logged
         anew."""
         results = getattr(self.trainer, "_results", None)
@@ -400,13 +405,19 @@ class SRGAN(L.LightningModule):
         grad_norm = self._step(opt, sched, loss, self.generator)
         return {f"train/{k}": v for k, v in logs.items()} | {"train/g_grad_norm": grad_norm}
 
+    def _logs_written(self, first: int, stop: int) -> bool:
+        """Whether Lightning writes step logs at one of the batches ``first`` to ``stop - 1``
+        (at the batches ``b`` where ``b + 1`` is a multiple of ``log_every_n_steps``)."""
+        every = self.trainer.log_every_n_steps
+        return every > 0 and any((batch + 1) % every == 0 for batch in range(first, stop))
+
     def _logging_step(self) -> bool:
         """Whether Lightning writes step logs before the next generator step: at one of the
-        ``n_critic`` batches this generator step starts (``log_every_n_steps``)."""
-        every = self.trainer.log_every_n_steps
+        ``n_critic`` batches this generator step starts, which keep its values."""
         first = self.trainer.fit_loop.total_batch_idx
-        batches = range(first, first + (self.hparams.n_critic if self.stage == "gan" else 1))
-        return every > 0 and any((batch + 1) % every == 0 for batch in batches)
+        return self._logs_written(
+            first, first + (self.hparams.n_critic if self.stage == "gan" else 1)
+        )
 
     def _discriminator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor

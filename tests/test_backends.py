@@ -420,6 +420,7 @@ def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
     assert settings["backend"] == "onnx-int8" and len(settings["calibration"]) == 16
     code, out, err = run([*args, "--backend", "onnx-int8", "--overwrite"], capsys)
     assert code == EXIT_OK and "calibrated" not in err  # cached
+    assert out.rstrip().endswith("backend onnx-int8"), out  # its precision not said twice
     # The cached model runs without the calibration's imports (seconds of every run).
     import subprocess
     import sys
