@@ -1372,6 +1372,13 @@ MUTANTS = [
         "        if False:",
         ("tests/test_fit.py",),
     ),
+    Mutant(
+        "generator-logs-dropped-before-a-logging-batch",
+        "srgan/module.py",
+        "            if self._logs_written(batch - batch % self.hparams.n_critic, batch):",
+        "            if True:",
+        ("tests/test_fit.py",),
+    ),
 ]
 
 
