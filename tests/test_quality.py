@@ -610,3 +610,17 @@ def test_photo_crops_show_each_method_on_the_busiest_window(
     shown.clear()
     code = photos.main([str(folder), *models, "--size", "12", "--out", str(out)])
     assert code == 0 and len(shown) == 4
+
+
+def test_an_exported_onnx_model_scores_as_its_weights_do(
+    hr_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    from srgan.onnx import export_onnx
+    from srgan.weights import load_generator
+
+    onnx = export_onnx(load_generator(tiny_model), tmp_path / "tiny.onnx")
+    report = run(tmp_path, "--data", str(hr_dir), "--models", str(tiny_model), str(onnx))
+    means = {r["model"]: (r["psnr"], r["ssim"]) for r in report["records"] if r["image"] is None}
+    assert len(means) == 2
+    (torch_psnr, torch_ssim), (onnx_psnr, onnx_ssim) = means.values()
+    assert abs(torch_psnr - onnx_psnr) < 0.01 and abs(torch_ssim - onnx_ssim) < 1e-3

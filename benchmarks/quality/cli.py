@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help=(
             "methods to compare (default: bicubic): shipped srgan models by name (default, "
-            "fast, fast-real, fast-gan), a .safetensors or srgan.fit .ckpt path, the baselines "
+            "fast, fast-real, fast-gan), a .safetensors or srgan.fit .ckpt path, an .onnx "
+            "model (srgan.export's, int8 too: run by ONNX Runtime), the baselines "
             f"{', '.join(BASELINES)}, or opencv:FILE.pb (OpenCV dnn_superres; needs "
             "pip install 'srgan[baselines]', from a checkout pip install -e '.[baselines]'; "
             "those models were trained on non-antialiased LR, so under this protocol they "

@@ -12,7 +12,10 @@ A method maps an 8-bit LR image ``(h, w, C)`` (C = 1 or 3) to an 8-bit SR image
   name, ``default``, a ``.safetensors`` file or an ``srgan.fit`` checkpoint), with the pixel
   handling of ``srgan.upscale_image`` (``srgan.pictures``: the same gray handling and
   rounding), in PyTorch at the precision asked for, on whole images unless ``tile`` is
-  given (the ONNX Runtime backends ``upscale_image`` uses on a CPU agree within 1/255).
+  given (the ONNX Runtime backends ``upscale_image`` uses on a CPU agree within 1/255);
+* ``FILE.onnx``: an ONNX model (``srgan.export``'s, int8 ones too) run by ONNX Runtime
+  through ``srgan.backends.build_upscaler``, in its own precision, with the same pixel
+  handling: what an exported model scores.
 """
 
 from __future__ import annotations
@@ -120,16 +123,22 @@ def srgan_method(
     precision: Precision = "fp32",
     tile: int | None = None,
 ) -> Method:
-    generator = load_model(spec)
-    if generator.scale != scale:
-        raise ValueError(f"model {spec!r} upscales x{generator.scale}, the benchmark runs x{scale}")
-    channels = generator.config.get("in_channels", 3)
+    if spec.lower().endswith(".onnx"):
+        from srgan.backends import build_upscaler
+
+        # Its own precision; on the device asked for where ONNX Runtime has it.
+        upscaler = build_upscaler(spec, device=device, tile=tile, say=lambda message: None)
+    else:
+        generator = load_model(spec)
+        upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
+    if upscaler.scale != scale:
+        raise ValueError(f"model {spec!r} upscales x{upscaler.scale}, the benchmark runs x{scale}")
+    channels = upscaler.in_channels or 3
     if channels != 3:
         raise ValueError(
             f"model {spec!r} takes {channels} channel(s): the benchmark scores RGB models "
             "(gray images go in as three equal channels)"
         )
-    upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
 
     def run(lr: np.ndarray) -> np.ndarray:
         # (h, w, 1 or 3) uint8 -> the same path as srgan.upscale_image: gray in as three
