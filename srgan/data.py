@@ -12,11 +12,13 @@ meant for real photos, Real-ESRGAN's blur / resize / noise / JPEG model
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +35,7 @@ from srgan.degradations import (
     degraded_pair,
     usm_sharpen,
 )
-from srgan.images import list_images, open_header, read_rgb
+from srgan.images import available_memory, list_images, open_header, oriented_size, read_rgb
 from srgan.resize import mod_crop
 
 
@@ -60,8 +62,59 @@ def load_images(paths: Sequence[Path], *, threads: int = 8) -> tuple[list[np.nda
     return [r for r, _ in kept], [p for _, p in kept]
 
 
-def to_chw(image: np.ndarray) -> torch.Tensor:
-    """``(H, W, C)`` uint8 array -> ``(C, H, W)`` uint8 tensor."""
+@dataclass(frozen=True)
+class OnDisk:
+    """A training image left on disk (``data.in_memory`` false): its size from its header,
+    its pixels decoded from the file each time a crop is cut from it (``image[...]``).
+    ``shape`` is ``(H, W, 3)``, or ``(3, H, W)`` once ``to_chw`` has made it channels-first,
+    as the decoded array or tensor it stands for."""
+
+    path: Path
+    height: int
+    width: int
+    channels_first: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        if self.channels_first:
+            return (3, self.height, self.width)
+        return (self.height, self.width, 3)
+
+    def __getitem__(self, key: Any) -> torch.Tensor | np.ndarray:
+        try:
+            image = read_rgb(self.path)
+        except Exception as error:  # noqa: BLE001 - any decoder failure: the file, by name
+            raise RuntimeError(
+                f"{self.path}: cannot be decoded ({type(error).__name__}: {error}); remove it "
+                "from data.train_dir (with data.in_memory true, unreadable images are skipped "
+                "when the run starts)"
+            ) from None
+        if image.shape[:2] != (self.height, self.width):
+            raise RuntimeError(f"{self.path} changed on disk since the run started")
+        return (to_chw(image) if self.channels_first else image)[key]
+
+
+def load_headers(paths: Sequence[Path]) -> tuple[list[OnDisk], list[Path]]:
+    """``load_images``' contract with the images left on disk: their sizes from their
+    headers. Unreadable files are warned about by name and dropped."""
+    kept, bad = [], []
+    for path in paths:
+        try:
+            kept.append(OnDisk(path, *oriented_size(path)))
+        except Exception as error:  # noqa: BLE001 - any header failure means "unreadable"
+            bad.append(f"{path}: {type(error).__name__}: {error}")
+    if bad:
+        warnings.warn(
+            f"skipping {len(bad)} unreadable image(s):\n  " + "\n  ".join(bad), stacklevel=2
+        )
+    return kept, [image.path for image in kept]
+
+
+def to_chw(image: np.ndarray | OnDisk) -> torch.Tensor | OnDisk:
+    """``(H, W, C)`` uint8 array -> ``(C, H, W)`` uint8 tensor (an ``OnDisk`` image: one
+    that decodes to that)."""
+    if isinstance(image, OnDisk):
+        return replace(image, channels_first=True)
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
 
 
@@ -307,6 +360,11 @@ class SRDataModule(L.LightningDataModule):
             ``srgan.degradations.SEVERITIES`` (``light``, ``medium``, ``heavy``), made
             once per image with the noise seeded by the image's name, exactly as
             ``benchmarks.quality --degradation`` makes it.
+        in_memory: decode the training images once, into memory (``true``), or leave them
+            on disk and decode an image for each crop cut from it (``false``: slower per
+            batch, for sets larger than the memory, such as DIV2K with Flickr2K; more
+            ``num_workers`` decode more at once). Default: in memory when their decoded
+            size is at most half of the memory available, else on disk, with a note.
     """
 
     def __init__(
@@ -327,6 +385,7 @@ class SRDataModule(L.LightningDataModule):
         degradation: Literal["bicubic"] | Degradation = "bicubic",
         sharpen_targets: bool = False,
         val_degradation: Literal["bicubic", "light", "medium", "heavy"] = "bicubic",
+        in_memory: bool | None = None,
     ) -> None:
         super().__init__()
         if crop_size <= 0 or crop_size % scale:
@@ -369,6 +428,7 @@ class SRDataModule(L.LightningDataModule):
         self.val_holdout = val_holdout
         self.num_workers = default_workers() if num_workers is None else num_workers
         self.augment = augment
+        self.in_memory = in_memory
         self.degradation = degradation
         self.sharpen_targets = sharpen_targets
         self.val_degradation = val_degradation
@@ -483,8 +543,35 @@ class SRDataModule(L.LightningDataModule):
             pairs.append(by_key[key])
         return pairs
 
+    def _keep_in_memory(self, files: list[Path]) -> bool:
+        """``in_memory``, or when not given, whether the decoded images fit in half of the
+        memory available (a note says when they do not)."""
+        if self.in_memory is not None:
+            return self.in_memory
+        available = available_memory()
+        if available is None:
+            return True
+        size = 0
+        for path in files:
+            with contextlib.suppress(Exception):  # unreadable: said when loading
+                height, width = oriented_size(path)
+                size += 3 * height * width
+        if self.train_lr_dir is not None:
+            size += size // self.scale**2
+        if size <= available / 2:
+            return True
+        warnings.warn(
+            f"the {len(files)} training images take {size / 2**30:.1f} GiB decoded, more than "
+            f"half of the {available / 2**30:.1f} GiB of memory available: they stay on disk "
+            "and each crop decodes its image (slower per batch; more data.num_workers decode "
+            "more at once; data.in_memory true keeps them in memory)",
+            stacklevel=2,
+        )
+        return False
+
     def _build_train(self, files: list[Path]) -> RandomCrops:
-        images, files = load_images(files)
+        load = load_images if self._keep_in_memory(files) else load_headers
+        images, files = load(files)
         if not images:
             raise ValueError(
                 "none of the training images could be read (the warning above names them): "
@@ -493,7 +580,7 @@ class SRDataModule(L.LightningDataModule):
         lr_images = None
         if self.train_lr_dir is not None:
             lr_files = self._paired_lr(files)
-            lr_images, readable = load_images(lr_files)
+            lr_images, readable = load(lr_files)
             if len(readable) < len(lr_files):  # a pair without its LR: not trained on
                 keep = {str(f) for f in readable}
                 pairs = [(h, f, lf) for h, f, lf in zip(images, files, lr_files) if str(lf) in keep]

@@ -126,6 +126,21 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def oriented_size(path: str | Path) -> tuple[int, int]:
+    """``(height, width)`` of ``path`` once decoded by ``read_rgb`` (EXIF orientation
+    applied), from its header: nothing is decoded."""
+    with open_header(path) as image:
+        width, height = image.size
+        orientation = 1
+        if raw := image.info.get("exif"):  # JPEG, WebP, a PNG's eXIf before its pixels
+            exif = Image.Exif()
+            exif.load(raw)
+            orientation = exif.get(EXIF_ORIENTATION, 1)
+        elif hasattr(image, "tag_v2"):  # TIFF
+            orientation = image.tag_v2.get(EXIF_ORIENTATION, 1)
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """Decode an image file to an ``(H, W, 3)`` uint8 RGB array, EXIF orientation applied.
 
@@ -832,6 +847,20 @@ def remove_stale_temporaries(path: Path) -> None:
         pid = int(found["pid"])
         if pid != os.getpid() and not _process_alive(pid):
             stale.unlink(missing_ok=True)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux's MemAvailable), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def check_writable(folder: str | Path) -> None:

@@ -72,20 +72,6 @@ INPUT_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now (Linux's MemAvailable), or None."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 class UsageError(Exception):
     """A problem with the command line itself (exit status 2); the message says what to do."""
 

@@ -52,7 +52,13 @@ from srgan.backends import (
     pixel_settings,
     sha256_file,
 )
-from srgan.images import DEFAULT_MAX_PIXELS, FORMAT_ALIASES, FORMATS, opencv_errors_only
+from srgan.images import (
+    DEFAULT_MAX_PIXELS,
+    FORMAT_ALIASES,
+    FORMATS,
+    available_memory,
+    opencv_errors_only,
+)
 from srgan.inference import DEFAULT_TILE, MIN_TILE, Upscaler, resolve_device
 from srgan.jobs import (
     DEFAULT_WORKERS,
@@ -62,7 +68,6 @@ from srgan.jobs import (
     Options,
     Summary,
     UsageError,
-    available_memory,
     other_video,
     plan_jobs,
     run_jobs,

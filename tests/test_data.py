@@ -18,7 +18,9 @@ from srgan.data import (
     augment,
 )
 from srgan.degradations import RealisticDegradation, degraded_pair, usm_sharpen
+from srgan.images import read_rgb
 from srgan.resize import imresize
+from tests.conftest import smooth_image
 from tests.test_resize import reference_imresize
 
 
@@ -504,3 +506,56 @@ def test_every_image_is_drawn_evenly_whatever_the_epoch_length(count: int) -> No
     drawn = [int(crops[index]["hr"][0, 0, 0]) for _ in range(epochs) for index in sampler]
     counts = [drawn.count(k) for k in range(count)]
     assert sum(counts) == epochs * length and max(counts) - min(counts) <= 1, counts
+
+
+def test_images_left_on_disk_give_the_same_crops(tmp_path: Path) -> None:
+    """data.in_memory false: sizes from the headers (EXIF orientation applied), each crop
+    decoded from its file; the samples are those of the images in memory, LR pairs too."""
+    from srgan.data import OnDisk
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "hr").mkdir()
+    (tmp_path / "lr").mkdir()
+    for i in range(3):
+        hr = smooth_image(rng, 64 + 8 * i, 96)
+        image = Image.fromarray(hr)
+        if i == 1:  # a camera photo turned a quarter: 96 x 72 once upright
+            exif = image.getexif()
+            exif[0x0112] = 6
+            image.save(tmp_path / "hr" / f"{i}.jpg", exif=exif, quality=95)
+            hr = read_rgb(tmp_path / "hr" / f"{i}.jpg")
+        else:
+            image.save(tmp_path / "hr" / f"{i}.png")
+        Image.fromarray(hr[::4, ::4]).save(tmp_path / "lr" / f"{i}.png")
+    options = {"crop_size": 32, "val_holdout": 0, "num_workers": 0, "steps_per_epoch": 4}
+    for lr_dir in (None, str(tmp_path / "lr")):
+        sets = []
+        for in_memory in (True, False):
+            data = SRDataModule(
+                str(tmp_path / "hr"), train_lr_dir=lr_dir, in_memory=in_memory, **options
+            )
+            data.setup("fit")
+            sets.append(data.train_set)
+        memory, disk = sets
+        assert all(isinstance(image, OnDisk) for image in disk.images)
+        assert [tuple(i.shape) for i in disk.images] == [tuple(i.shape) for i in memory.images]
+        for index in range(len(memory)):
+            a, b = memory[index], disk[index]
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_set_larger_than_half_the_memory_stays_on_disk(
+    image_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srgan import data as data_module
+
+    options = {"crop_size": 32, "val_holdout": 0, "num_workers": 0}
+    monkeypatch.setattr(data_module, "available_memory", lambda: 2**30)
+    kept = SRDataModule(str(image_dir), **options)
+    kept.setup("fit")
+    assert isinstance(kept.train_set.images[0], torch.Tensor)
+    monkeypatch.setattr(data_module, "available_memory", lambda: 10_000)
+    left = SRDataModule(str(image_dir), **options)
+    with pytest.warns(UserWarning, match="more than half of the 0.0 GiB .* stay on disk"):
+        left.setup("fit")
+    assert isinstance(left.train_set.images[0], data_module.OnDisk)
