@@ -1379,6 +1379,20 @@ MUTANTS = [
         "            if True:",
         ("tests/test_fit.py",),
     ),
+    Mutant(
+        "large-training-set-kept-in-memory",
+        "srgan/data.py",
+        "        if size <= available / 2:",
+        "        if True:",
+        DATA,
+    ),
+    Mutant(
+        "header-size-ignores-exif-orientation",
+        "srgan/images.py",
+        "    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)",
+        "    return (height, width)",
+        DATA,
+    ),
 ]
 
 
