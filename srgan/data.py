@@ -13,13 +13,13 @@ meant for real photos, Real-ESRGAN's blur / resize / noise / JPEG model
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,24 +91,57 @@ class OnDisk:
                 "when the run starts)"
             ) from None
         if image.shape[:2] != (self.height, self.width):
-            raise RuntimeError(f"{self.path} changed on disk since the run started")
-        return (to_chw(image) if self.channels_first else image)[key]
+            why = (
+                "its header did not show its EXIF orientation; data.in_memory true reads it"
+                if image.shape[:2] == (self.width, self.height)
+                else "it changed on disk since the run started"
+            )
+            raise RuntimeError(f"{self.path} decodes to {image.shape[1]} x {image.shape[0]}: {why}")
+        if not self.channels_first:
+            return image[key]
+        if isinstance(key, tuple) and len(key) == 3 and key[0] == slice(None):
+            return to_chw(image[key[1], key[2]])  # the crop alone made channels-first
+        return to_chw(image)[key]
 
 
-def load_headers(paths: Sequence[Path]) -> tuple[list[OnDisk], list[Path]]:
-    """``load_images``' contract with the images left on disk: their sizes from their
-    headers. Unreadable files are warned about by name and dropped."""
-    kept, bad = [], []
-    for path in paths:
+def header_sizes(paths: Sequence[Path], *, threads: int = 8) -> list[tuple[int, int] | str]:
+    """Each file's decoded ``(height, width)`` from its header (``oriented_size``), read
+    in parallel; the reason instead for a file whose header cannot be read."""
+
+    def size(path: Path) -> tuple[int, int] | str:
         try:
-            kept.append(OnDisk(path, *oriented_size(path)))
+            return oriented_size(path)
         except Exception as error:  # noqa: BLE001 - any header failure means "unreadable"
-            bad.append(f"{path}: {type(error).__name__}: {error}")
+            return f"{type(error).__name__}: {error}"
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(size, paths))
+
+
+def load_headers(
+    paths: Sequence[Path], sizes: Sequence[tuple[int, int] | str] | None = None
+) -> tuple[list[OnDisk], list[Path]]:
+    """``load_images``' contract with the images left on disk: their sizes from their
+    headers (``sizes``, when read already). Unreadable files are warned about by name
+    and dropped."""
+    sizes = header_sizes(paths) if sizes is None else sizes
+    bad = [f"{path}: {size}" for path, size in zip(paths, sizes) if isinstance(size, str)]
     if bad:
         warnings.warn(
             f"skipping {len(bad)} unreadable image(s):\n  " + "\n  ".join(bad), stacklevel=2
         )
+    kept = [OnDisk(p, *size) for p, size in zip(paths, sizes) if not isinstance(size, str)]
     return kept, [image.path for image in kept]
+
+
+def channels_first(images: list[Any], keep: Sequence[int]) -> list[torch.Tensor | OnDisk]:
+    """``to_chw`` of the images at ``keep``, each array released as it is copied (so that
+    memory holds one set of the images, not two)."""
+    out = []
+    for i in keep:
+        out.append(to_chw(images[i]))
+        images[i] = None
+    return out
 
 
 def to_chw(image: np.ndarray | OnDisk) -> torch.Tensor | OnDisk:
@@ -246,7 +279,7 @@ class WholeImages(Dataset):
 
 def default_workers() -> int:
     """Data loader workers by default: the CPU cores this process may use, at most 8 (more
-    rarely feed a GPU faster, and each holds its own copy of the decoded images)."""
+    rarely feed a GPU faster; with the images on disk, each decodes the images it crops)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -544,34 +577,41 @@ class SRDataModule(L.LightningDataModule):
             pairs.append(by_key[key])
         return pairs
 
-    def _keep_in_memory(self, files: list[Path]) -> bool:
-        """``in_memory``, or when not given, whether the decoded images fit in half of the
-        memory available (a note says when they do not)."""
-        if self.in_memory is not None:
-            return self.in_memory
-        available = available_memory()
-        if available is None:
-            return True
-        size = 0
-        for path in files:
-            with contextlib.suppress(Exception):  # unreadable: said when loading
-                height, width = oriented_size(path)
-                size += 3 * height * width
+    def _images_loader(self, files: list[Path]) -> Callable[..., tuple[list[Any], list[Path]]]:
+        """How the training images are loaded: ``load_images`` (into memory) when
+        ``in_memory`` says so or, not given, when the decoded images fit in half of the
+        memory available to each device's process; else ``load_headers`` (on disk), with
+        a note."""
+        if self.in_memory is True:
+            return load_images
+        if self.in_memory is None and (available := available_memory()) is None:
+            return load_images
+        sizes = header_sizes(files)
+        loader = partial(load_headers, sizes=sizes)
+        if self.in_memory is False:
+            return loader
+        size = sum(3 * h * w for h, w in (s for s in sizes if not isinstance(s, str)))
         if self.train_lr_dir is not None:
             size += size // self.scale**2
-        if size <= available / 2:
-            return True
-        warnings.warn(
-            f"the {len(files)} training images take {size / 2**30:.1f} GiB decoded, more than "
-            f"half of the {available / 2**30:.1f} GiB of memory available: they stay on disk "
-            "and each crop decodes its image (slower per batch; more data.num_workers decode "
-            "more at once; data.in_memory true keeps them in memory)",
-            stacklevel=2,
-        )
-        return False
+        # Every device's process holds its own copy (they decide alike, at once).
+        trainer = getattr(self, "trainer", None)
+        processes = max(1, getattr(trainer, "num_devices", 1) or 1)
+        share = available / processes
+        if size <= share / 2:
+            return load_images
+        if trainer is None or trainer.is_global_zero:
+            warnings.warn(
+                f"the {len(files)} training images take {size / 2**30:.1f} GiB decoded, more "
+                f"than half of the {share / 2**30:.1f} GiB of memory available (to each of "
+                f"{processes} process(es)): they stay on disk and each crop decodes its image "
+                "(slower per batch; more data.num_workers decode more at once; "
+                "data.in_memory true keeps them in memory)",
+                stacklevel=2,
+            )
+        return loader
 
     def _build_train(self, files: list[Path]) -> RandomCrops:
-        load = load_images if self._keep_in_memory(files) else load_headers
+        load = self._images_loader(files)
         images, files = load(files)
         if not images:
             raise ValueError(
@@ -581,7 +621,8 @@ class SRDataModule(L.LightningDataModule):
         lr_images = None
         if self.train_lr_dir is not None:
             lr_files = self._paired_lr(files)
-            lr_images, readable = load(lr_files)
+            on_disk = isinstance(load, partial)  # the HR's loader, its sizes read already
+            lr_images, readable = (load_headers if on_disk else load_images)(lr_files)
             if len(readable) < len(lr_files):  # a pair without its LR: not trained on
                 keep = {str(f) for f in readable}
                 pairs = [(h, f, lf) for h, f, lf in zip(images, files, lr_files) if str(lf) in keep]
@@ -614,11 +655,11 @@ class SRDataModule(L.LightningDataModule):
         if self.seed is None:
             self.seed = torch.initial_seed()
         return RandomCrops(
-            [to_chw(images[i]) for i in keep],
+            channels_first(images, keep),
             crop_size=self.crop_size,
             scale=self.scale,
             length=self.steps_per_epoch * self.batch_size,
-            lr_images=[to_chw(lr_images[i]) for i in keep] if lr_images is not None else None,
+            lr_images=channels_first(lr_images, keep) if lr_images is not None else None,
             augment=self.augment,
             seed=self.seed,
         )

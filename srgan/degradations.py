@@ -287,8 +287,8 @@ def jpeg(images: torch.Tensor, quality: Sequence[int] | torch.Tensor) -> torch.T
 
 # -- the degradations ---------------------------------------------------------------------------
 def check_hr(hr: torch.Tensor, scale: int) -> None:
-    """``ValueError`` unless ``hr`` is a ``(B, C, H, W)`` float batch in [0, 1] whose sides
-    are multiples of ``scale`` (a whole number of at least 1)."""
+    """``ValueError`` unless ``hr`` is a ``(B, C, H, W)`` float batch whose sides are
+    multiples of ``scale`` (a whole number of at least 1) and, on the CPU, in [0, 1]."""
     if not isinstance(hr, torch.Tensor) or hr.dim() != 4:
         shape = tuple(hr.shape) if isinstance(hr, torch.Tensor) else type(hr).__name__
         raise ValueError(f"a degradation takes a (B, C, H, W) HR tensor, got {shape}")
@@ -302,7 +302,9 @@ def check_hr(hr: torch.Tensor, scale: int) -> None:
             f"HR sides ({height}, {width}) must be multiples of scale {scale}: crop them "
             "first (srgan.resize.mod_crop)"
         )
-    if hr.numel() and float(hr.detach().max()) > 1.5:
+    # On the CPU only: on a GPU the check would wait for the device at every training batch
+    # (whose HR, 8-bit / 255, cannot fail it).
+    if hr.device.type == "cpu" and hr.numel() and float(hr.detach().max()) > 1.5:
         raise ValueError(
             f"HR pixels are taken in [0, 1], and these reach {float(hr.detach().max()):g}: "
             "divide by 255"

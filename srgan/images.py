@@ -126,18 +126,37 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def _png_exif_after_pixels(path: str | Path) -> bytes | None:
+    """A PNG's eXIf chunk where Pillow's header read misses it (after the pixels): the
+    chunks are walked by their lengths, nothing is decompressed."""
+    with open(path, "rb") as file:
+        if file.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while len(head := file.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                return file.read(length)
+            if kind == b"IEND":
+                return None
+            file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return None
+
+
 def oriented_size(path: str | Path) -> tuple[int, int]:
     """``(height, width)`` of ``path`` once decoded by ``read_rgb`` (EXIF orientation
     applied), from its header: nothing is decoded."""
     with open_header(path) as image:
         width, height = image.size
-        orientation = 1
-        if raw := image.info.get("exif"):  # JPEG, WebP, a PNG's eXIf before its pixels
-            exif = Image.Exif()
-            exif.load(raw)
-            orientation = exif.get(EXIF_ORIENTATION, 1)
-        elif hasattr(image, "tag_v2"):  # TIFF
-            orientation = image.tag_v2.get(EXIF_ORIENTATION, 1)
+        if image.format == "TIFF":  # Pillow reports a TIFF's size already oriented
+            return height, width
+        raw = image.info.get("exif")  # JPEG, WebP, a PNG's eXIf before its pixels
+        if raw is None and image.format == "PNG":
+            raw = _png_exif_after_pixels(path)
+    orientation = 1
+    if raw:
+        exif = Image.Exif()
+        exif.load(raw)
+        orientation = exif.get(EXIF_ORIENTATION, 1)
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 

@@ -183,15 +183,19 @@ OUT_DTYPES = (
 @contextlib.contextmanager
 def evaluating(model: Any) -> Iterator[None]:
     """``model`` in eval mode for a while (batch norm on its running statistics, never
-    updating them), then in its own mode again; anything not an ``nn.Module`` as it is."""
-    training = isinstance(model, nn.Module) and model.training
-    if training:
-        model.eval()
+    updating them), then each of its modules in its own mode again (a frozen part stays
+    frozen); anything not an ``nn.Module`` as it is. Not for a network another thread
+    trains meanwhile: the mode is the module's, not the call's."""
+    if not isinstance(model, nn.Module) or not model.training:
+        yield
+        return
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
     try:
         yield
     finally:
-        if training:
-            model.train()
+        for module, training in modes.items():
+            module.training = training
 
 
 class Upscaler:

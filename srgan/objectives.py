@@ -15,6 +15,7 @@ The weight of the adversarial term lives on the training module, not here.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Literal
 
 import torch
@@ -75,7 +76,7 @@ class AdversarialObjective(nn.Module):
 def number(name: str, value: object) -> float:
     """``value`` if it is a real number (not a bool, a string or ``None``); a one-line
     ``TypeError`` naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
     return value
 

@@ -38,7 +38,7 @@ from srgan.images import (
     to_8bit,
     unreadable,
 )
-from srgan.inference import Upscaler, resolve_device, to_batch
+from srgan.inference import Upscaler, to_batch
 
 AlphaMode = Literal["bicubic", "model"]
 
@@ -190,8 +190,6 @@ def module_upscaler(
 ) -> Upscaler:
     """An ``Upscaler`` of a network in memory, with ``upscale_image``'s defaults:
     ``precision`` auto is fp16 on CUDA and fp32 on the CPU, ``tile`` auto ``DEFAULT_TILE``."""
-    if precision == "auto":
-        precision = "fp16" if resolve_device(device).type == "cuda" else "fp32"
     side = resolve_tile(tile, onnx_cpu=False)
     return Upscaler(network, device=device, precision=precision, tile=side)  # type: ignore[arg-type]
 

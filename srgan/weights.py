@@ -70,8 +70,9 @@ def save_generator(
         raise ValueError(f"{path}: a generator is saved as .safetensors (give that suffix)")
     if dtype not in (None, torch.float32, torch.float16, torch.bfloat16):
         raise ValueError(
-            f"dtype {dtype}: weights are saved as float32, float16 or bfloat16 (an integer "
-            "type would round them; for int8 inference, python -m srgan.export --int8)"
+            f"dtype {dtype}: weights are saved as float32, float16 or bfloat16 (loading makes "
+            "them float32: float64 would only double the file, an integer type would round "
+            "them; for int8 inference, python -m srgan.export --int8)"
         )
     if not isinstance(getattr(generator, "config", None), dict):
         raise TypeError(

@@ -1382,7 +1382,7 @@ MUTANTS = [
     Mutant(
         "large-training-set-kept-in-memory",
         "srgan/data.py",
-        "        if size <= available / 2:",
+        "        if size <= share / 2:",
         "        if True:",
         DATA,
     ),

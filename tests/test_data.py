@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -519,13 +520,24 @@ def test_images_left_on_disk_give_the_same_crops(tmp_path: Path) -> None:
     for i in range(3):
         hr = smooth_image(rng, 64 + 8 * i, 96)
         image = Image.fromarray(hr)
-        if i == 1:  # a camera photo turned a quarter: 96 x 72 once upright
-            exif = image.getexif()
-            exif[0x0112] = 6
+        exif = image.getexif()
+        exif[0x0112] = 6  # turned a quarter: upright, the sides swap
+        if i == 1:  # a camera photo
             image.save(tmp_path / "hr" / f"{i}.jpg", exif=exif, quality=95)
             hr = read_rgb(tmp_path / "hr" / f"{i}.jpg")
-        else:
+        elif i == 2:  # a TIFF, which Pillow reports oriented already
+            image.save(tmp_path / "hr" / f"{i}.tif", exif=exif)
+            hr = read_rgb(tmp_path / "hr" / f"{i}.tif")
+        else:  # a PNG whose eXIf chunk comes after its pixels
             image.save(tmp_path / "hr" / f"{i}.png")
+            data = (tmp_path / "hr" / f"{i}.png").read_bytes()
+            payload = b"eXIf" + exif.tobytes()
+            chunk = len(payload[4:]).to_bytes(4, "big") + payload
+            chunk += zlib.crc32(payload).to_bytes(4, "big")
+            end = data.rindex(b"IEND") - 4
+            (tmp_path / "hr" / f"{i}.png").write_bytes(data[:end] + chunk + data[end:])
+            hr = read_rgb(tmp_path / "hr" / f"{i}.png")
+        assert hr.shape[0] == 96  # upright
         Image.fromarray(hr[::4, ::4]).save(tmp_path / "lr" / f"{i}.png")
     options = {"crop_size": 32, "val_holdout": 0, "num_workers": 0, "steps_per_epoch": 4}
     for lr_dir in (None, str(tmp_path / "lr")):

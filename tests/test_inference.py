@@ -264,9 +264,10 @@ def test_a_shared_network_always_runs_in_eval_mode() -> None:
     lr = torch.rand(2, 3, 8, 8)
     before = upscaler(lr)
     network.train()
+    frozen = next(m for m in network.modules() if isinstance(m, torch.nn.BatchNorm2d)).eval()
     stats = {k: v.clone() for k, v in network.state_dict().items() if "running" in k}
     torch.testing.assert_close(upscaler(lr), before, rtol=0, atol=0)
-    assert network.training  # its own mode, put back
+    assert network.training and not frozen.training  # each module's own mode, put back
     for key, value in stats.items():
         assert torch.equal(network.state_dict()[key], value), key
     with torch.no_grad():  # and later weight changes do show

@@ -490,3 +490,6 @@ def test_settings_that_are_not_numbers_are_named() -> None:
     ]:
         with pytest.raises(TypeError, match=f"{name} must be a number, got"):
             build()
+    import numpy as np
+
+    assert MaxSurprise(tau=np.float32(0.5), alpha=np.int64(1)).tau == 0.5  # a sweep's numbers

@@ -624,3 +624,6 @@ def test_an_exported_onnx_model_scores_as_its_weights_do(
     assert len(means) == 2
     (torch_psnr, torch_ssim), (onnx_psnr, onnx_ssim) = means.values()
     assert abs(torch_psnr - onnx_psnr) < 0.01 and abs(torch_ssim - onnx_ssim) < 1e-3
+    # Its precision is its own: another asked for is refused, not ignored.
+    with pytest.raises(ValueError, match="runs in its own precision"):
+        build_method(str(onnx), 4, device="cpu", precision="bf16")

@@ -54,6 +54,7 @@ from benchmarks.quality.report import (
 )
 from benchmarks.report import environment, out_folder_problem, remove_stale, write_json
 from srgan.assets import AssetError, MissingWeightsError
+from srgan.backends import BackendError
 from srgan.degradations import PROFILES, describe_profile, profile_record
 from srgan.inference import resolve_device
 
@@ -297,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     tile=args.tile,
                 )
             )
-        except (FileNotFoundError, ValueError, ImportError) as error:
+        except (FileNotFoundError, ValueError, ImportError, BackendError) as error:
             given.pop()
             problems.append(f"--models {spec}: {error}")
     wanted = [] if "none" in args.metrics else list(dict.fromkeys(args.metrics))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import torch
 from PIL import Image
 
 from srgan.images import Picture
-from srgan.inference import Precision, Upscaler
+from srgan.inference import Precision, Upscaler, resolve_device
 from srgan.pictures import upscale_picture
 from srgan.resize import imresize_array
 from srgan.weights import load_model, model_label
@@ -124,10 +125,24 @@ def srgan_method(
     tile: int | None = None,
 ) -> Method:
     if spec.lower().endswith(".onnx"):
-        from srgan.backends import build_upscaler
+        from srgan.backends import BackendError, build_upscaler
 
-        # Its own precision; on the device asked for where ONNX Runtime has it.
-        upscaler = build_upscaler(spec, device=device, tile=tile, say=lambda message: None)
+        if precision != "fp32":
+            raise ValueError(
+                f"{spec} runs in its own precision (the one it was exported in): score it in "
+                f"a run without --precision {precision}"
+            )
+        try:  # on the device asked for where ONNX Runtime has it (onnxruntime-gpu)
+            upscaler = build_upscaler(spec, device=device, tile=tile, say=lambda message: None)
+        except BackendError:
+            if resolve_device(str(device)).type == "cpu":
+                raise
+            print(
+                f"note: {spec}: this onnxruntime has no CUDA provider, so it is scored on "
+                "the CPU (the same pixels, slower)",
+                file=sys.stderr,
+            )
+            upscaler = build_upscaler(spec, device="cpu", tile=tile, say=lambda message: None)
     else:
         generator = load_model(spec)
         upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
