@@ -3,7 +3,8 @@
 ``SRDataModule`` decodes every training image once, into memory, in a thread pool
 (a few hundred images is a few hundred MB; decoding each step would starve a GPU), and
 workers only crop, flip and rotate uint8 arrays; a set larger than half the memory
-stays on disk instead (``OnDisk``: each crop decodes its image in a worker). The LR half of each pair is made on the
+stays on disk instead (``OnDisk``: each crop decodes its image in a worker). The LR
+half of each pair is made on the
 device, after the batch is transferred, by ``data.degradation`` (``srgan.degradations``):
 by default the MATLAB-compatible bicubic of ``srgan.resize`` (rounded to 8 bits, like the
 benchmark LR files), so the training degradation is exactly the benchmark's; for models
