@@ -165,3 +165,26 @@ def test_gpu_job_quality_step_at_smoke_scale(image_dir: Path, tmp_path: Path) ->
     assert (out / "logs.tar.gz").is_file()
     assert sorted(p.name for p in out.iterdir()) == ["logs.tar.gz", "quality.safetensors"]
     assert list(runs.rglob("last.ckpt"))  # checkpoints stay out of OUT
+
+
+def test_a_stopped_release_run_stops_its_training_runs(tmp_path: Path) -> None:
+    """A kill of the launcher (timeout, a scheduler) stopped it alone: its runs trained on
+    for their whole budget under PID 1. Now Ctrl-C or a kill reaches each child, which is
+    waited for."""
+    import signal
+    import threading
+
+    started = tmp_path / "started"
+    code = f"open({str(started)!r}, 'w').close(); import time; time.sleep(60)"
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with release.stopping_children() as children:
+            # A kill ends the launcher as Ctrl-C does (not at once, children left behind).
+            assert callable(signal.getsignal(signal.SIGTERM))
+            children.append(subprocess.Popen([sys.executable, "-c", code]))
+            while not started.exists():
+                pass
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+            children[0].wait(timeout=30)
+    assert children[0].returncode == -signal.SIGTERM  # stopped by the launcher, not run out
+    assert signal.getsignal(signal.SIGTERM) == before

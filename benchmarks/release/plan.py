@@ -29,12 +29,16 @@ networks on the CPU.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -184,35 +188,80 @@ def launch(plan: dict[str, Run], args: argparse.Namespace) -> tuple[dict[str, fl
     names = list(plan)
     group = args.parallel or len(names)
     wall = {}
-    for start in range(0, len(names), group):
-        processes, started = {}, {}
-        for name in names[start : start + group]:
-            run = plan[name]
-            cmd = run_args(
-                name,
-                run.config,
-                run.fragments,
-                run.seed,
-                data=args.data,
-                runs=runs,
-                budget=run.budget,
-                init=run.init,
-                smoke=args.smoke,
-                max_steps=run.max_steps,
-            )
-            log = open(runs / f"{name}.log", "w")  # closed when the process ends
-            print("launch:", " ".join(cmd[1:]), flush=True)
-            processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
-            started[name] = time.perf_counter()
-        for name, (process, log) in processes.items():
-            code = process.wait()
-            log.close()
-            wall[name] = time.perf_counter() - started[name]
-            print(f"{name}: exit {code} after {wall[name]:.0f}s", flush=True)
-            if code != 0:
-                failed.append(name)
-                print((runs / f"{name}.log").read_text()[-4000:], flush=True)
+    with stopping_children() as children:
+        for start in range(0, len(names), group):
+            _launch_group(plan, args, names[start : start + group], runs, children, wall, failed)
     return wall, failed
+
+
+@contextlib.contextmanager
+def stopping_children() -> Iterator[list[subprocess.Popen]]:
+    """A list to put child processes in: Ctrl-C or a ``kill`` of this process stops each
+    one still running as a ``kill`` does (srgan.fit then saves its last checkpoint) and
+    waits for it, rather than leaving it to train on alone."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    children: list[subprocess.Popen] = []
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main_thread else None
+    try:
+        yield children
+    except KeyboardInterrupt:
+        running = [child for child in children if child.poll() is None]
+        print(f"interrupted: stopping {len(running)} run(s), each saves its checkpoint", flush=True)
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        for child in running:
+            try:
+                child.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _launch_group(
+    plan: dict[str, Run],
+    args: argparse.Namespace,
+    group: list[str],
+    runs: Path,
+    children: list[subprocess.Popen],
+    wall: dict[str, float],
+    failed: list[str],
+) -> None:
+    """Run ``group``'s runs at once and wait for them (their wall times into ``wall``)."""
+    processes, started = {}, {}
+    for name in group:
+        run = plan[name]
+        cmd = run_args(
+            name,
+            run.config,
+            run.fragments,
+            run.seed,
+            data=args.data,
+            runs=runs,
+            budget=run.budget,
+            init=run.init,
+            smoke=args.smoke,
+            max_steps=run.max_steps,
+        )
+        log = open(runs / f"{name}.log", "w")  # closed when the process ends
+        print("launch:", " ".join(cmd[1:]), flush=True)
+        processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+        children.append(processes[name][0])
+        started[name] = time.perf_counter()
+    for name, (process, log) in processes.items():
+        code = process.wait()
+        log.close()
+        wall[name] = time.perf_counter() - started[name]
+        print(f"{name}: exit {code} after {wall[name]:.0f}s", flush=True)
+        if code != 0:
+            failed.append(name)
+            print((runs / f"{name}.log").read_text()[-4000:], flush=True)
 
 
 def export(
