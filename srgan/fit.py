@@ -380,6 +380,13 @@ class SRCLI(LightningCLI):
                 str(getattr(c, "class_path", "")).endswith("TimeBudget") for c in callbacks
             )
             changed, kept = resume_differences(checkpoint, model, stretched=stretched)
+            data = data_differences(Path(path), self.config[subcommand].get("data"))
+            if data:
+                print(
+                    f"note: resuming with data options other than the run's (its config.yaml): "
+                    f"{', '.join(data)}",
+                    file=sys.stderr,
+                )
             if changed:
                 print(
                     f"note: resuming with options other than the checkpoint's: {', '.join(changed)}",
@@ -527,18 +534,46 @@ class SRCLI(LightningCLI):
     before_validate = before_test = before_predict = _check_scored_checkpoint
 
 
+def plain(value: Any) -> Any:
+    """A config value (a namespace, tuples, paths) as JSON's types, to compare with one read
+    from a saved config."""
+    value = value.as_dict() if hasattr(value, "as_dict") else value
+    return json.loads(json.dumps(value, default=str))
+
+
+def data_differences(checkpoint: Path, data: Any) -> list[str]:
+    """The data options (``data``, the config's namespace) that differ from those of the run
+    a checkpoint belongs to, as its ``config.yaml`` beside ``checkpoints/`` records them
+    (nothing when it is not there: a checkpoint moved elsewhere)."""
+    saved_config = checkpoint.parent.parent / "config.yaml"
+    if checkpoint.parent.name != "checkpoints" or not saved_config.is_file() or data is None:
+        return []
+    import yaml
+
+    try:
+        saved = (yaml.safe_load(saved_config.read_text()) or {}).get("data") or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    given = plain(data)
+    return [
+        key
+        for key in sorted(set(given) | set(saved))
+        # The scale is the generator's (linked to it), named with the model's options.
+        if key != "scale" and plain(given.get(key)) != plain(saved.get(key))
+    ]
+
+
 def components_of(model: Any) -> dict[str, Any]:
     """The config's (``model``, its namespace) networks, objective and losses as plain
     values: ``{"objective": {"class_path": ..., "init_args": {...}}, ...}``."""
     parts = {}
     for key in COMPONENTS:
-        value = model.get(key)
-        value = value.as_dict() if hasattr(value, "as_dict") else value
+        value = plain(model.get(key))
         # A class given by its path alone: that class with its defaults.
         parts[key] = {"class_path": value} if isinstance(value, str) else value
     # JSON's types only (tuples as lists, anything else as its text): checkpoints are
     # loaded weights-only.
-    return json.loads(json.dumps(parts, default=str))
+    return parts
 
 
 def resume_differences(

@@ -950,3 +950,21 @@ def test_resume_differences_take_classes_given_by_path_alone() -> None:
     model = Namespace(objective="my.objectives.Hinge")  # one name, another class
     changed, _ = resume_differences(checkpoint, model)
     assert changed == ["objective my.objectives.Hinge (saved: srgan.objectives.Hinge)"]
+
+
+def test_resuming_with_other_data_options_names_them(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--ckpt_path last takes the newest run of the folder, whatever data it trained on:
+    data options other than its config.yaml's are named (they apply)."""
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    main(["fit", *args, "--trainer.max_steps=2"])
+    capsys.readouterr()
+    sharpened = main(
+        ["fit", *args, "--trainer.max_steps=3", "--ckpt_path=last", "--data.sharpen_targets=true"]
+    )
+    assert sharpened.datamodule.sharpen_targets
+    note = "note: resuming with data options other than the run's (its config.yaml): "
+    assert note + "sharpen_targets" in capsys.readouterr().err
+    main(["fit", *args, "--trainer.max_steps=4", "--ckpt_path=last", "--data.sharpen_targets=true"])
+    assert note not in capsys.readouterr().err  # the same as the run it resumes
