@@ -1393,6 +1393,13 @@ MUTANTS = [
         "    return (height, width)",
         DATA,
     ),
+    Mutant(
+        "resume-ignores-other-data-options",
+        "srgan/fit.py",
+        '        if key != "scale" and plain(given.get(key)) != plain(saved.get(key))',
+        "        if False",
+        ("tests/test_fit.py",),
+    ),
 ]
 
 
