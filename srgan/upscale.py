@@ -36,6 +36,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -120,11 +121,13 @@ def which_model(shipped: Iterable[str]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m srgan.upscale",
-        description=(
+        # Wrapped here: the raw formatter (for the epilog's examples) keeps it as given.
+        description=textwrap.fill(
             "Upscale an image or video file, or every image and video in a folder "
             "(recursively; the output folder mirrors the tree). Videos (.mp4, .m4v, .mkv, "
             ".mov, .webm, .avi) keep their frame count, timing and audio. Inputs are never "
-            "modified; outputs are written atomically and skipped when already there."
+            "modified; outputs are written atomically and skipped when already there.",
+            79,
         ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,

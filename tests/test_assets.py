@@ -438,3 +438,21 @@ def test_the_real_cache_holds_the_pinned_tensors() -> None:
         assert tensor_digest(state) == assets.ASSETS[network].digest
         assert set(state) == set(random_features(network))
     assert assets.dists_weights()["alpha"].shape == (1, 1475, 1, 1)
+
+
+def test_check_read_in_part_ends_quietly(fake: dict) -> None:
+    """``srgan.assets check | head -1``: no BrokenPipeError traceback."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "srgan.assets", "check"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    reader.stdout.close()  # the reader goes away before the report is written
+    err = reader.stderr.read().decode()
+    reader.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

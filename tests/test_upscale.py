@@ -264,7 +264,12 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
-    text = " ".join(capsys.readouterr().out.split())
+    said = capsys.readouterr().out
+    description = said.split("\n\n")[1]  # after the usage, wrapped as the options are
+    assert (
+        description.startswith("Upscale an image") and max(map(len, description.split("\n"))) < 80
+    )
+    text = " ".join(said.split())
     for option in upscale.build_parser()._actions:
         for flag in option.option_strings:
             assert flag in text

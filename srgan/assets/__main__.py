@@ -4,6 +4,7 @@ backbones of srgan's perceptual metrics and loss (the work is in ``srgan.assets`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(lines))
         return 0
     lines, complete = check()
-    print("\n".join(lines))
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0 if complete else 1
 
 
