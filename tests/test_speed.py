@@ -21,7 +21,7 @@ from benchmarks.speed.backends import (
     tiled_unavailable,
     unavailable,
 )
-from benchmarks.speed.cli import main, ratios
+from benchmarks.speed.cli import build_parser, main, ratios
 from benchmarks.speed.energy import EnergyMeter, read_rapl
 from benchmarks.speed.macs import count_macs, macs_per_output_pixel
 from benchmarks.speed.plots import (
@@ -556,3 +556,11 @@ def test_an_unknown_model_is_one_line_before_any_timing(
         assert stop.value.code == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_help_names_choices_once():
+    """The usage line names each list option by a word; its choices are in the help."""
+    text = build_parser().format_help()
+    usage = text.split("\n\n")[0]
+    assert "{compact" not in usage and "{eager" not in usage and "[BACKEND ...]" in usage
+    assert "tiny-rrdb" in text and "onnx-int8" in text and "bf16" in text

@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--suite", choices=sorted(SUITES), help="a named suite (see below)")
     parser.add_argument(
         "--model",
+        metavar="NAME",
         nargs="+",
         default=[],
         help="shipped model names or files (default: none; with no --arch either, the shipped default model)",
@@ -225,9 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         choices=sorted(VARIANTS),
-        help="random-init network variants (srgan.generators.VARIANTS)",
+        metavar="ARCH",
+        help="random-init network variants: " + ", ".join(sorted(VARIANTS)),
     )
-    parser.add_argument("--scale", type=at_least(1), default=4, help="scale for --arch (default 4)")
+    parser.add_argument(
+        "--scale", metavar="N", type=at_least(1), default=4, help="scale for --arch (default 4)"
+    )
     parser.add_argument(
         "--device",
         default="auto",
@@ -238,14 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["eager", "onnx", "onnx-int8"],
         choices=[*BACKENDS, "torch"],
-        help="what to time (default: eager onnx onnx-int8; torch is another name for eager)",
+        metavar="BACKEND",
+        help="what to time: " + ", ".join(BACKENDS) + " (default: eager onnx onnx-int8; torch is "
+        "another name for eager)",
     )
     parser.add_argument(
         "--precisions",
         nargs="+",
         default=["fp32"],
         choices=PRECISIONS,
-        help="precisions for the PyTorch backends (and fp16 for onnx-cuda; default fp32)",
+        metavar="PRECISION",
+        help="precisions for the PyTorch backends: " + ", ".join(PRECISIONS) + " (and fp16 for "
+        "onnx-cuda; default fp32)",
     )
     parser.add_argument("--channels-last", action="store_true", help="also channels-last")
     parser.add_argument(
@@ -256,31 +264,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="LR input sizes: workload names or WxH (default 180p = 320x180)",
     )
     parser.add_argument(
-        "--batch", nargs="+", type=at_least(1), default=[1], help="batch sizes (default 1)"
+        "--batch",
+        metavar="N",
+        nargs="+",
+        type=at_least(1),
+        default=[1],
+        help="batch sizes (default 1)",
     )
-    parser.add_argument("--tile", type=at_least(1), help="tiled inference with this LR tile side")
+    parser.add_argument(
+        "--tile", metavar="N", type=at_least(1), help="tiled inference with this LR tile side"
+    )
     parser.add_argument(
         "--warmup",
+        metavar="N",
         type=at_least(0),
         default=3,
         help="untimed calls first (default 3; with --interleave at least 1, the call that "
         "measures each backend's memory)",
     )
     parser.add_argument(
-        "--repeats", type=at_least(1), default=10, help="timed calls: median, p90 (default 10)"
+        "--repeats",
+        metavar="N",
+        type=at_least(1),
+        default=10,
+        help="timed calls: median, p90 (default 10)",
     )
     parser.add_argument("--interleave", action="store_true", help="time backends round-robin")
     parser.add_argument(
         "--threads",
+        metavar="N",
         type=at_least(1),
         help="CPU threads for PyTorch and ONNX Runtime (default: their own, all cores)",
     )
-    parser.add_argument("--calibration-dir", help="real images for the int8 calibration")
-    parser.add_argument("--quality-json", help="benchmarks.quality JSON: plot PSNR vs FPS")
-    parser.add_argument("--quality-dataset", help="dataset of --quality-json (default Set5)")
+    parser.add_argument(
+        "--calibration-dir", metavar="DIR", help="real images for the int8 calibration"
+    )
+    parser.add_argument(
+        "--quality-json", metavar="FILE", help="benchmarks.quality JSON: plot PSNR vs FPS"
+    )
+    parser.add_argument(
+        "--quality-dataset", metavar="NAME", help="dataset of --quality-json (default Set5)"
+    )
     parser.add_argument("--train", action="store_true", help="GAN training throughput mode")
     parser.add_argument(
-        "--crop", type=at_least(8), default=128, help="HR crop side (--train; default 128)"
+        "--crop",
+        metavar="N",
+        type=at_least(8),
+        default=128,
+        help="HR crop side (--train; default 128)",
     )
     parser.add_argument(
         "--discriminator",
@@ -290,12 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--discriminator-features",
+        metavar="N",
         type=at_least(1),
         default=64,
         help="critic width for --train (default 64)",
     )
     parser.add_argument(
         "--folder",
+        metavar="DIR",
         help="also time srgan.upscale end to end on this folder of images, per backend",
     )
     parser.add_argument(
@@ -305,23 +338,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="time --folder on its first N images (name order) only",
     )
     parser.add_argument(
-        "--video", help="also time srgan.upscale end to end on this video, per backend"
+        "--video",
+        metavar="FILE",
+        help="also time srgan.upscale end to end on this video, per backend",
     )
     parser.add_argument(
         "--upscale-backends",
         nargs="+",
         default=["torch", "onnx", "onnx-int8"],
         choices=["auto", "torch", "onnx", "onnx-int8", "onnx-cuda"],
-        help="srgan.upscale backends for --folder and --video (default: torch onnx onnx-int8)",
+        metavar="BACKEND",
+        help="srgan.upscale backends for --folder and --video: auto, torch, onnx, onnx-int8, "
+        "onnx-cuda (default: torch onnx onnx-int8)",
     )
     parser.add_argument(
         "--upscale-repeats",
+        metavar="N",
         type=at_least(1),
         default=3,
         help="timed runs per backend for --folder and --video, in turns (median; default 3)",
     )
     parser.add_argument(
-        "--out", default="results/speed", help="output folder (default: results/speed)"
+        "--out",
+        metavar="DIR",
+        default="results/speed",
+        help="output folder (default: results/speed)",
     )
     return parser
 
