@@ -147,6 +147,10 @@ class TimeBudget(L.Callback):
         planned = trainer.global_step + max(0, int(remaining / seconds_per_step))
         if self._limit:
             planned = min(planned, self._limit)
+        if trainer.world_size > 1:
+            # Every process plans at the same batch, each from its own clock: all take the
+            # first's plan, or one would stop early and leave the others waiting for it.
+            planned = trainer.strategy.broadcast(planned, src=0)
         first = self.planned_steps is None
         self.planned_steps = planned
         trainer.fit_loop.epoch_loop.max_steps = planned
@@ -156,7 +160,7 @@ class TimeBudget(L.Callback):
                 # scheduler steps per optimizer step (the GAN stage has two optimizers)
                 ratio = scheduler.last_epoch / trainer.global_step
                 scheduler.T_max = max(scheduler.last_epoch + 1, round(planned * ratio))
-        if first or self.replan_every or say:
+        if (first or self.replan_every or say) and trainer.is_global_zero:
             shown = f"{rate:.3g}" if rate < 100 else f"{rate:.0f}"  # 0.177, 15.8, 1234
             validation = self._validation_seconds / steps_made
             extra = f" (+{validation * 1000:.3g} ms/step of validation)" if validation else ""

@@ -375,7 +375,9 @@ class SRDataModule(L.LightningDataModule):
         crop_size: HR crop side in pixels (a multiple of ``scale``; of 32 for VGGStyle).
         batch_size: crops per training batch.
         steps_per_epoch: training batches per epoch (crops are drawn at random, so an
-            "epoch" is only the validation interval).
+            "epoch" is only the validation interval). Under DDP the processes share them
+            out: each runs ``steps_per_epoch // devices`` steps an epoch, of as many
+            global batches (the same draws, so the same data, as one process would make).
         val_holdout: number of training images held out for validation.
         num_workers: data loader worker processes; default the CPU cores this process may
             use, at most 8 (``default_workers``).
@@ -585,21 +587,25 @@ class SRDataModule(L.LightningDataModule):
         a note."""
         if self.in_memory is True:
             return load_images
-        if self.in_memory is None and (available := available_memory()) is None:
-            return load_images
-        sizes = header_sizes(files)
-        loader = partial(load_headers, sizes=sizes)
         if self.in_memory is False:
-            return loader
-        size = sum(3 * h * w for h, w in (s for s in sizes if not isinstance(s, str)))
+            return partial(load_headers, sizes=header_sizes(files))
+        available = available_memory()
+        sizes = header_sizes(files) if available is not None else None
+        size = sum(3 * h * w for h, w in (s for s in sizes or [] if not isinstance(s, str)))
         if self.train_lr_dir is not None:
             size += size // self.scale**2
-        # Every device's process holds its own copy (they decide alike, at once).
+        # Every device's process holds its own copy.
         trainer = getattr(self, "trainer", None)
         processes = max(1, getattr(trainer, "num_devices", 1) or 1)
-        share = available / processes
-        if size <= share / 2:
+        share = (available or 0) / processes
+        in_memory = available is None or size <= share / 2
+        if trainer is not None and trainer.world_size > 1:
+            # Each process measures the memory at its own moment (another may be loading
+            # already): all decide as the first does, which the note below speaks for.
+            in_memory = trainer.strategy.broadcast(in_memory, src=0)
+        if in_memory:
             return load_images
+        loader = partial(load_headers, sizes=sizes or header_sizes(files))
         if trainer is None or trainer.is_global_zero:
             warnings.warn(
                 f"the {len(files)} training images take {size / 2**30:.1f} GiB decoded, more "
@@ -712,6 +718,7 @@ class SRDataModule(L.LightningDataModule):
         if stage == "fit" and self.train_set is None:
             if not self.train_dirs:
                 raise ValueError("training needs data.train_dir (one or more HR image folders)")
+            self._check_shared_epoch()
             train_files, held_out = self._split()
             self.train_set = self._build_train(train_files)
             val_files, lr_source = self._validation_files(held_out)
@@ -730,6 +737,28 @@ class SRDataModule(L.LightningDataModule):
                 name = getattr(stage, "value", stage)  # Lightning passes its TrainerFn
                 raise ValueError(f"{name} needs data.test_dir (one or more HR image folders)")
             self.test_set = self._build_whole([f for d in self.test_dirs for f in list_images(d)])
+
+    def _check_shared_epoch(self) -> None:
+        """Under DDP an epoch's batches are shared out among the processes: fewer than
+        one each would train nothing (and Lightning would end the run as done)."""
+        trainer = getattr(self, "trainer", None)
+        world = trainer.world_size if trainer is not None else 1
+        if world == 1:
+            return
+        if self.steps_per_epoch < world:
+            raise ValueError(
+                f"data.steps_per_epoch {self.steps_per_epoch} is shared out among the {world} "
+                f"training processes, which would each run no step: give at least {world} "
+                f"(a multiple of {world} uses every draw)"
+            )
+        if self.steps_per_epoch % world and trainer.is_global_zero:
+            warnings.warn(
+                f"data.steps_per_epoch {self.steps_per_epoch} is shared out among {world} "
+                f"processes: each runs {self.steps_per_epoch // world} steps an epoch and the "
+                f"last {self.steps_per_epoch % world} batches' draws are left out (a multiple "
+                f"of {world} uses them all)",
+                stacklevel=2,
+            )
 
     # -- where a run is: saved in its checkpoints ----------------------------------------
     def state_dict(self) -> dict[str, Any]:

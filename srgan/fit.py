@@ -59,6 +59,20 @@ STARTUP_FILES = {"config.yaml", "hparams.yaml"}
 DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "val_lr_dir", "test_dir")
 
 
+def first_process() -> bool:
+    """True but in DDP's other processes, which run this command line too (their rank is in
+    the environment from the start): notes and warnings come from the first process only."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def note(message: str) -> None:
+    """A line on stderr, from the first process only."""
+    if first_process():
+        print(message, file=sys.stderr, flush=True)
+
+
 def quiet_lightning() -> None:
     """Silence Lightning's notices that say nothing about the run: the TensorBoard and
     cloud-logger advertisements (srgan logs CSV on purpose), the manual-optimization
@@ -382,22 +396,19 @@ class SRCLI(LightningCLI):
             changed, kept = resume_differences(checkpoint, model, stretched=stretched)
             data = data_differences(Path(path), self.config[subcommand].get("data"))
             if data:
-                print(
+                note(
                     f"note: resuming with data options other than the run's (its config.yaml): "
-                    f"{', '.join(data)}",
-                    file=sys.stderr,
+                    f"{', '.join(data)}"
                 )
             if changed:
-                print(
-                    f"note: resuming with options other than the checkpoint's: {', '.join(changed)}",
-                    file=sys.stderr,
+                note(
+                    f"note: resuming with options other than the checkpoint's: {', '.join(changed)}"
                 )
             if kept:
-                print(
+                note(
                     f"note: the optimizers and schedules go on from the checkpoint's state, so "
                     f"{', '.join(kept)} do not apply; to change them, start a new run from "
-                    "its weights with --model.init_from",
-                    file=sys.stderr,
+                    "its weights with --model.init_from"
                 )
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -410,7 +421,7 @@ class SRCLI(LightningCLI):
                 path = best_checkpoint(path)
             self._take_checkpoint(subcommand, path)
             self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
-            print(f"--ckpt_path {which}: {path}", file=sys.stderr)
+            note(f"--ckpt_path {which}: {path}")
         self.trainer.callbacks += [BatchesRan(), RunFolder(), GracefulStop()]
         if not sys.stderr.isatty():
             # A log file or a pipe: lines now and then, not a bar redrawn on every batch.
@@ -471,13 +482,13 @@ class SRCLI(LightningCLI):
         steps = self.trainer.max_steps
         if getattr(model, "stage", None) == "gan" and n_critic > 1 and steps > 0:
             # Objectives compared at one max_steps get unequal generator budgets otherwise.
-            print(
+            note(
                 f"note: --trainer.max_steps {steps} counts optimizer steps: with n_critic "
                 f"{n_critic} that is about {steps // (n_critic + 1)} generator steps (with "
                 f"n_critic 1, {steps // 2}); for {steps // 2}, give "
-                f"--trainer.max_steps {(n_critic + 1) * (steps // 2)}",
-                file=sys.stderr,
+                f"--trainer.max_steps {(n_critic + 1) * (steps // 2)}"
             )
+        find_unused_parameters_in_gan_stage(self.trainer, model)
         crop = getattr(self.datamodule, "crop_size", None)
         if getattr(model, "stage", None) == "gan" and critic is not None and crop:
             multiple = getattr(critic, "size_multiple", 1)
@@ -532,6 +543,16 @@ class SRCLI(LightningCLI):
             check_fits(checkpoint, self.model, path, resuming=False)
 
     before_validate = before_test = before_predict = _check_scored_checkpoint
+
+
+def find_unused_parameters_in_gan_stage(trainer: L.Trainer, model: Any) -> None:
+    """The GAN stage's generator step leaves the discriminator without gradients, and the
+    discriminator's step the generator: DDP stops at such a backward pass unless it looks
+    for unused parameters (as ``--trainer.strategy ddp_find_unused_parameters_true``
+    does), so under DDP the GAN stage does. A strategy given that option keeps its own."""
+    options = getattr(trainer.strategy, "_ddp_kwargs", None)
+    if getattr(model, "stage", None) == "gan" and isinstance(options, dict):
+        options.setdefault("find_unused_parameters", True)
 
 
 def plain(value: Any) -> Any:
@@ -738,6 +759,8 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
     # Tensor cores for float32 matmuls on GPUs that have them; no effect on CPU.
     torch.set_float32_matmul_precision("high")
     quiet_lightning()
+    if not first_process():
+        warnings.simplefilter("ignore")  # the first process gives them
     return SRCLI(
         SRGAN,
         SRDataModule,

@@ -1382,8 +1382,29 @@ MUTANTS = [
     Mutant(
         "large-training-set-kept-in-memory",
         "srgan/data.py",
-        "        if size <= share / 2:",
-        "        if True:",
+        "        in_memory = available is None or size <= share / 2",
+        "        in_memory = True",
+        DATA,
+    ),
+    Mutant(
+        "timebudget-plans-per-process",
+        "srgan/callbacks.py",
+        "            planned = trainer.strategy.broadcast(planned, src=0)",
+        "            pass",
+        ("tests/test_callbacks.py",),
+    ),
+    Mutant(
+        "gan-stage-under-ddp-skips-no-parameters",
+        "srgan/fit.py",
+        '        options.setdefault("find_unused_parameters", True)',
+        "        pass",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "an-epoch-shared-out-to-nothing",
+        "srgan/data.py",
+        "        if self.steps_per_epoch < world:",
+        "        if False:",
         DATA,
     ),
     Mutant(

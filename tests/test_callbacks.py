@@ -26,6 +26,8 @@ class FakeRun:
             fit_loop=SimpleNamespace(total_batch_idx=-1, epoch_loop=SimpleNamespace(max_steps=-1)),
             lr_scheduler_configs=[SimpleNamespace(scheduler=self.scheduler)],
             sanity_checking=False,
+            world_size=1,
+            is_global_zero=True,
         )
 
     def steps(self, callback: TimeBudget, count: int, seconds_each: float) -> None:
@@ -129,3 +131,23 @@ def test_a_validation_before_the_fit_is_not_a_cost_of_its_steps(monkeypatch) -> 
     budget.on_fit_start(run.trainer, None)
     run.steps(budget, 15, 0.125)
     assert budget.planned_steps == 800  # as without it
+
+
+def test_under_ddp_every_process_takes_the_first_ones_plan(monkeypatch, capsys) -> None:
+    """Each process times itself: its own plan could end it before the others, which
+    would wait for it for ever. The first's plan is broadcast; only the first prints."""
+    run = FakeRun(monkeypatch)
+    sent = []
+
+    def broadcast(value: int, src: int = 0) -> int:
+        sent.append((value, src))
+        return 777
+
+    run.trainer.world_size, run.trainer.is_global_zero = 2, False
+    run.trainer.strategy = SimpleNamespace(broadcast=broadcast)
+    budget = TimeBudget(seconds=100.0, warmup_steps=5, measure_steps=10, reserve=0.0)
+    budget.on_fit_start(run.trainer, None)
+    run.steps(budget, 15, 0.1)
+    assert sent and sent[0][1] == 0 and sent[0][0] != 777
+    assert budget.planned_steps == run.trainer.fit_loop.epoch_loop.max_steps == 777
+    assert "TimeBudget" not in capsys.readouterr().out

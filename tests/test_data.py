@@ -571,3 +571,56 @@ def test_a_set_larger_than_half_the_memory_stays_on_disk(
     with pytest.warns(UserWarning, match="more than half of the 0.0 GiB .* stay on disk"):
         left.setup("fit")
     assert isinstance(left.train_set.images[0], data_module.OnDisk)
+
+
+def test_under_ddp_every_process_keeps_the_images_where_the_first_decides(
+    image_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process measures the free memory at its own moment: the first's decision is
+    broadcast, so a process that found little memory still keeps them in memory (and says
+    nothing: the first speaks)."""
+    import warnings
+    from types import SimpleNamespace
+
+    from srgan import data as data_module
+
+    monkeypatch.setattr(data_module, "available_memory", lambda: 10_000)  # this one: little
+    told = []
+
+    def broadcast(value: object, src: int = 0) -> bool:
+        told.append((value, src))
+        return True  # the first process found room
+
+    dm = SRDataModule(str(image_dir), crop_size=32, val_holdout=0, num_workers=0)
+    dm.trainer = SimpleNamespace(
+        world_size=2,
+        num_devices=2,
+        is_global_zero=False,
+        strategy=SimpleNamespace(broadcast=broadcast),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dm.setup("fit")
+    assert told == [(False, 0)]
+    assert isinstance(dm.train_set.images[0], torch.Tensor)
+
+
+@pytest.mark.parametrize(
+    ("steps", "says"), [(1, "would each run no step"), (3, "each runs 1 steps")]
+)
+def test_an_epoch_too_short_to_share_out_is_refused_or_noted(
+    image_dir: Path, steps: int, says: str
+) -> None:
+    from types import SimpleNamespace
+
+    dm = SRDataModule(
+        str(image_dir), crop_size=32, steps_per_epoch=steps, val_holdout=0, num_workers=0
+    )
+    same = SimpleNamespace(broadcast=lambda value, src=0: value)
+    dm.trainer = SimpleNamespace(world_size=2, num_devices=2, is_global_zero=True, strategy=same)
+    if steps < 2:
+        with pytest.raises(ValueError, match=says):
+            dm.setup("fit")
+    else:
+        with pytest.warns(UserWarning, match=says):
+            dm.setup("fit")

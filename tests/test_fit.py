@@ -19,7 +19,7 @@ import yaml
 from benchmarks.release.plan import main as release_main
 from srgan.data import SRDataModule
 from srgan.discriminators import VGGStyle
-from srgan.fit import find_folder, main
+from srgan.fit import find_folder, find_unused_parameters_in_gan_stage, main
 from srgan.generators import CompactNet, RRDBNet
 from srgan.module import SRGAN
 from srgan.objectives import Hinge
@@ -564,6 +564,53 @@ def test_ddp_resumes_mid_epoch_exactly(image_dir: Path, tmp_path: Path) -> None:
     assert a["SRDataModule"] == b["SRDataModule"]
     for key, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][key]), key
+
+
+def test_the_gan_stage_under_ddp_looks_for_unused_parameters() -> None:
+    """Each of the GAN stage's two backward passes leaves one network without gradients,
+    which DDP refuses unless told to look for them; the PSNR stage has no need to."""
+    from types import SimpleNamespace
+
+    import lightning as L
+    from lightning.pytorch.strategies import DDPStrategy
+
+    def options(stage: str, strategy: object = "ddp") -> dict:
+        trainer = L.Trainer(
+            accelerator="cpu", devices=2, strategy=strategy, logger=False, enable_progress_bar=False
+        )
+        find_unused_parameters_in_gan_stage(trainer, SimpleNamespace(stage=stage))
+        return trainer.strategy._ddp_kwargs
+
+    assert options("gan")["find_unused_parameters"] is True
+    assert "find_unused_parameters" not in options("psnr")
+    assert (
+        options("gan", DDPStrategy(find_unused_parameters=False))["find_unused_parameters"] is False
+    )
+
+
+@pytest.mark.slow  # two processes that import torch: about 15 s
+def test_the_gan_stage_trains_under_ddp_and_says_its_notes_once(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    require_assets("vgg16")
+    command = [
+        sys.executable,
+        "-m",
+        "srgan.fit",
+        "fit",
+        "--config",
+        str(CONFIGS / "debug_gan.yaml"),
+    ]
+    command += [f"--data.train_dir={image_dir}", "--data.num_workers=0", "--data.crop_size=32"]
+    command += ["--trainer.enable_progress_bar=false", "--trainer.accelerator=cpu"]
+    command += ["--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_steps=4"]
+    command += ["--model.n_critic=2", f"--trainer.default_root_dir={tmp_path / 'run'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("note: --trainer.max_steps 4 counts optimizer steps") == 1
+    assert result.stderr.count("stage 'gan' starts from the generator as built") == 1
+    (checkpoint,) = (tmp_path / "run").rglob("last.ckpt")
+    assert torch.load(checkpoint, weights_only=True)["global_step"] >= 4  # steps of both networks
 
 
 def test_validate_first_needs_one_device(image_dir: Path, tmp_path: Path) -> None:
