@@ -549,6 +549,11 @@ def build_upscaler(
                 f"{path.name} is an {graph} ONNX model, not int8: give an int8 one (python -m "
                 "srgan.export --int8), or the weights file for srgan to quantize"
             )
+        if backend == "onnx" and graph == "int8":
+            raise BackendError(
+                f"{path.name} is an int8 ONNX model: it runs with --backend onnx-int8 (or "
+                "auto); --backend onnx is float (give a float one, or the weights file)"
+            )
         if graph == "int8" and not cuda:
             name = "onnx-int8"
         network = OnnxGenerator(

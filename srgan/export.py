@@ -364,6 +364,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if given and not args.int8:
         flags = " and ".join("--" + name.replace("_", "-") for name in given)
         parser.error(f"{flags} set{'s' if len(given) == 1 else ''} up the int8 model: add --int8")
+    if args.calibration_dir and not args.int8 and not args.hr_dir:
+        print(
+            "note: without --int8, --calibration-dir only gives the parity check its images "
+            "(add --int8 to calibrate an int8 model on them)",
+            file=sys.stderr,
+        )
     for name, value in INT8_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -438,7 +444,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     failed_file = report_file.with_name(report_file.name.removesuffix(".json") + ".failed.json")
 
     def failed(error: Exception) -> Exception:
-        """``error``, once the report of the checks is written beside the usual one."""
+        """``error``, once the report of the checks is written beside the usual one (its
+        files marked as not written: none is)."""
+        for kind in ("fp32", "fp16", "int8"):
+            if isinstance(report.get(kind), dict):
+                report[kind]["written"] = False
         atomic_write(failed_file, (json.dumps(report, indent=2) + "\n").encode())
         return error
 

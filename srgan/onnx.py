@@ -173,6 +173,18 @@ def find_unexportable(
     return None
 
 
+def interrupted(error: BaseException) -> bool:
+    """A KeyboardInterrupt somewhere in ``error``'s chain of causes."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def export_onnx(
     generator: nn.Module,
     path: str | Path,
@@ -210,6 +222,8 @@ def export_onnx(
     try:
         program = _onnx_program(model, sample, opset, dynamic_shapes(multiple))
     except Exception as error:  # re-raised below, naming the module that fails
+        if interrupted(error):
+            raise KeyboardInterrupt from error  # torch wraps a Ctrl-C during its imports
         culprit = find_unexportable(generator, sample, opset=opset)
         if culprit is None:
             raise ExportError("", type(generator).__name__, _reason(error)) from error

@@ -402,6 +402,12 @@ def check_options(args: argparse.Namespace) -> None:
             f".ckpt), not the ONNX model {Path(args.model).name}"
         )
     if args.calibration_dir is not None:
+        if Path(args.model).suffix.lower() == ".onnx":
+            raise UsageError(
+                f"--calibration-dir: {Path(args.model).name} is an ONNX model, made already; "
+                "the folder calibrates the int8 model srgan makes from a weights file "
+                "(.safetensors) with --backend onnx-int8"
+            )
         if args.backend != "onnx-int8":
             raise UsageError("--calibration-dir is for --backend onnx-int8")
         if not Path(args.calibration_dir).is_dir():

@@ -366,7 +366,7 @@ def test_an_onnx_file_is_a_model(
     # What the file fixes cannot be asked of it otherwise: one line each, nothing written.
     for args, says in [
         (["--backend", "onnx-int8"], "is an fp32 ONNX model, not int8"),
-        (["--calibration-dir", tmp_path], "--calibration-dir is for"),
+        (["--calibration-dir", tmp_path], "is an ONNX model, made already"),
         (["--precision", "bf16"], "runs in fp32, the precision of its graph"),
         # Not run on the CPU in silence, as a weights file would not be.
         (["--backend", "onnx-cuda", "--device", "cpu"], "onnx-cuda needs a CUDA device"),
@@ -403,6 +403,10 @@ def test_an_onnx_file_is_named_by_what_it_runs(tmp_path: Path) -> None:
         # Tagged as srgan's own int8 models are (their outputs differ from fp32's).
         "tiny.int8.onnx": ("onnx-int8", "int8", {"backend": "onnx-int8"}),
     }
+    # --backend onnx is float: an int8 file is not run under its name (as float is not
+    # under onnx-int8's).
+    with pytest.raises(backends.BackendError, match="is an int8 ONNX model"):
+        build_upscaler(int8, backend="onnx", device="cpu")
 
 
 def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(

@@ -352,6 +352,8 @@ def test_cli_fails_when_int8_loses_too_much(
     failed = json.loads((tmp_path / "t.export.failed.json").read_text())
     assert failed["quality"]["int8_psnr_drop_db"] == 0.5
     assert failed["int8"]["calibration"]["method"] == "entropy"
+    assert failed["fp32"]["written"] is failed["int8"]["written"] is False  # named, not there
+    assert "written" not in json.loads(earlier["t.export.json"])["int8"]
     assert not list(tmp_path.glob(".*.part"))
     # A later export that passes removes the failed one's report (not of these files).
     assert main([*args, "--max-psnr-drop", "0.6"]) == 0
@@ -498,3 +500,15 @@ def test_a_model_onnx_runtime_cannot_run_is_one_line_and_replaces_nothing(
     assert (out / "m.int8.onnx").read_bytes() == b"an earlier int8 model"
     # Nothing else either: the fp32 model that passed waits for the int8 one.
     assert sorted(p.name for p in out.iterdir()) == ["m.int8.onnx"]
+
+
+def test_a_calibration_folder_without_int8_is_said_to_check_parity_only(
+    tmp_path: Path, image_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    args = ["--model", str(weights), "--output", str(tmp_path / "t.onnx")]
+    assert main([*args, "--calibration-dir", str(image_dir)]) == 0
+    assert (
+        "without --int8, --calibration-dir only gives the parity check" in capsys.readouterr().err
+    )
+    assert sorted(p.name for p in tmp_path.glob("t.*")) == ["t.export.json", "t.onnx"]

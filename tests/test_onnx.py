@@ -181,3 +181,25 @@ def test_only_unused_operator_domains_are_dropped(tmp_path: Path) -> None:
     save_checked(helper.make_model(graph, opset_imports=opsets), tmp_path / "m.onnx")
     kept = [o.domain for o in onnx.load(str(tmp_path / "m.onnx")).opset_import]
     assert kept == ["", "com.microsoft"]
+
+
+def test_a_ctrl_c_that_torch_wraps_during_the_export_is_a_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch imports parts of itself lazily while exporting; a Ctrl-C then surfaces as its
+    own export error (around an AttributeError): not "cannot export module body.0"."""
+    import srgan.onnx as srgan_onnx
+
+    def wrapped(*args: object) -> None:
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as stop:
+                raise AttributeError("module 'torch._dynamo' has no attribute 'exc'") from stop
+        except AttributeError as error:
+            raise RuntimeError("Failed to export the model with torch.export") from error
+
+    monkeypatch.setattr(srgan_onnx, "_onnx_program", wrapped)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
