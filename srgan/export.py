@@ -364,10 +364,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if given and not args.int8:
         flags = " and ".join("--" + name.replace("_", "-") for name in given)
         parser.error(f"{flags} set{'s' if len(given) == 1 else ''} up the int8 model: add --int8")
-    if args.calibration_dir and not args.int8 and not args.hr_dir:
+    if args.calibration_dir and not args.int8:
+        use = (
+            "is not used (the parity check takes --hr-dir's images)"
+            if args.hr_dir
+            else ("only gives the parity check its images")
+        )
         print(
-            "note: without --int8, --calibration-dir only gives the parity check its images "
-            "(add --int8 to calibrate an int8 model on them)",
+            f"note: without --int8, --calibration-dir {use}; add --int8 to calibrate an int8 "
+            "model on them",
             file=sys.stderr,
         )
     for name, value in INT8_DEFAULTS.items():

@@ -512,3 +512,6 @@ def test_a_calibration_folder_without_int8_is_said_to_check_parity_only(
         "without --int8, --calibration-dir only gives the parity check" in capsys.readouterr().err
     )
     assert sorted(p.name for p in tmp_path.glob("t.*")) == ["t.export.json", "t.onnx"]
+    assert main([*args, "--calibration-dir", str(image_dir), "--hr-dir", str(image_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "--calibration-dir is not used (the parity check takes --hr-dir's images)" in err
