@@ -29,3 +29,10 @@ def save_figure(figure: Any, path: str | Path, *, dpi: int = 150) -> Path:
     figure.savefig(path, dpi=dpi)
     pyplot().close(figure)
     return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(
+        "benchmarks.plots has no command line: it draws the figures of benchmarks.quality "
+        "and benchmarks.speed (python -m benchmarks.quality --help, python -m benchmarks.speed --help)"
+    )

@@ -90,13 +90,22 @@ def finite(value: Any) -> Any:
 
 
 def markdown_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, floats: str = ".2f"
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    floats: str = ".2f",
+    significant: int | None = None,
 ) -> str:
-    """A GitHub Markdown table of ``rows`` (dicts) over ``columns``; ``None`` prints as ``-``."""
+    """A GitHub Markdown table of ``rows`` (dicts) over ``columns``; ``None`` prints as ``-``.
+    Floats as ``floats`` says or, given ``significant``, to that many significant digits
+    without an exponent (1063, 0.0123)."""
 
     def cell(value: Any) -> str:
         if value is None:
             return "-"
+        if isinstance(value, float) and significant and math.isfinite(value) and value:
+            decimals = significant - 1 - math.floor(math.log10(abs(value)))
+            return f"{round(value, decimals):.{max(0, decimals)}f}"
         if isinstance(value, float):
             return format(value, floats)
         return str(value)
@@ -144,3 +153,10 @@ def cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
             flags.update(value.split())
     info["vector_extensions"] = [f for f in VECTOR_FLAGS if f in flags]
     return info
+
+
+if __name__ == "__main__":
+    raise SystemExit(
+        "benchmarks.report has no command line: it writes the reports of benchmarks.quality "
+        "and benchmarks.speed (python -m benchmarks.quality --help, python -m benchmarks.speed --help)"
+    )

@@ -88,8 +88,24 @@ class VGGStyle(Discriminator):
             nn.Linear(100, 1),
         )
 
+    def batch_problem(self, batch: int, height: int, width: int) -> str | None:
+        """Why batch norm cannot train on ``batch`` crops of ``height`` x ``width`` (its
+        last stage, at 1/32 of the crop, would hold one value per channel), or None."""
+        if (
+            self.config.get("normalization") != "batch"
+            or batch * (height // 32) * (width // 32) > 1
+        ):
+            return None
+        return (
+            f"VGGStyle's batch norm trains on more than one value per channel, and {batch} "
+            f"crop(s) of {height} x {width} leave one at its last stage (1/32 of the crop): "
+            "use a batch of 2 or more, crops of 64 px or more, or normalization spectral or none"
+        )
+
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         check_sides(self, x)
+        if self.training and (problem := self.batch_problem(x.shape[0], *x.shape[-2:])):
+            raise ValueError(problem)
         features = []
         for stage in self.stages:
             x = stage(x)  # each stage halves H and W

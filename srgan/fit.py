@@ -498,6 +498,11 @@ class SRCLI(LightningCLI):
                     f"--data.crop_size {crop}: the {type(critic).__name__} discriminator takes "
                     f"crops whose sides are multiples of {multiple} (e.g. {near})"
                 )
+            batch = getattr(self.datamodule, "batch_size", 2)
+            if hasattr(critic, "batch_problem") and (
+                problem := critic.batch_problem(batch, crop, crop)
+            ):
+                raise ValueError(f"--data.batch_size {batch} --data.crop_size {crop}: {problem}")
         checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
         if checkpoint is not None:
             path = self.config[self.subcommand]["ckpt_path"]

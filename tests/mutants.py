@@ -1408,6 +1408,20 @@ MUTANTS = [
         DATA,
     ),
     Mutant(
+        "vggstyle-trains-on-one-value-per-channel",
+        "srgan/discriminators.py",
+        "or batch * (height // 32) * (width // 32) > 1",
+        "or batch * (height // 32) * (width // 32) >= 0",
+        ("tests/test_discriminators.py", "tests/test_loss_cost.py"),
+    ),
+    Mutant(
+        "speed-nothing-measured-overwrites-results",
+        "benchmarks/speed/cli.py",
+        "    if not measured:  # earlier results in --out stay as they were",
+        "    if False:",
+        ("tests/test_speed.py",),
+    ),
+    Mutant(
         "header-size-ignores-exif-orientation",
         "srgan/images.py",
         "    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)",

@@ -14,6 +14,17 @@ def test_vggstyle_takes_any_multiple_of_32(size: tuple[int, int], normalization:
     assert logits.shape == (2, 1)
 
 
+def test_vggstyle_says_why_batch_norm_cannot_train_on_one_value_per_channel() -> None:
+    network = VGGStyle(num_features=4)
+    with pytest.raises(ValueError, match="a batch of 2 or more, crops of 64 px or more"):
+        network(torch.rand(1, 3, 32, 32))  # one value per channel at the last stage
+    assert network(torch.rand(2, 3, 32, 32)).shape == (2, 1)
+    assert network(torch.rand(1, 3, 64, 32)).shape == (1, 1)
+    assert network.eval()(torch.rand(1, 3, 32, 32)).shape == (1, 1)  # running statistics
+    spectral = VGGStyle(num_features=4, normalization="spectral")
+    assert spectral(torch.rand(1, 3, 32, 32)).shape == (1, 1)
+
+
 def test_vggstyle_rejects_other_sizes_clearly() -> None:
     with pytest.raises(ValueError, match="multiples of 32"):
         VGGStyle(num_features=4)(torch.rand(1, 3, 48, 48))

@@ -49,10 +49,15 @@ def test_the_default_is_the_cpu_gan_recipe() -> None:
 def test_what_would_fail_is_refused_before_the_timing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "a_file").write_text("")
     for argv, message in [
         (["--crop", "40"], "multiple of 32"),
         (["--repeats", "0"], "at least 1"),
         (["--out", str(tmp_path)], "is a folder"),
+        # Checked before minutes of timing, not when the JSON is written after them.
+        (["--out", str(tmp_path / "a_file" / "cost.json")], "is a file, not a folder"),
+        # One value per channel at the VGG critic's last batch norm: refused, not a crash.
+        (["--batch", "1", "--crop", "32"], "batch norm trains on more than one value"),
     ]:
         with pytest.raises(SystemExit) as stop:
             loss_cost.main(argv)

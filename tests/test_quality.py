@@ -601,6 +601,12 @@ def test_photo_crops_show_each_method_on_the_busiest_window(
     assert shown[0][1] == shown[1][1] and shown[0][1][0] <= 12 + 16
     with pytest.raises(SystemExit):
         photos.main([str(tmp_path / "missing.jpg")])
+    # A figure that could not be saved: said before any model runs.
+    shown.clear()
+    with pytest.raises(SystemExit) as stop:
+        photos.main([*map(str, files), *models, "--out", str(files[0] / "crops.png")])
+    assert stop.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    assert not shown
     # A folder: its images, in name order (its other files aside).
     folder = tmp_path / "folder"
     folder.mkdir()

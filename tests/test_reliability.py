@@ -481,6 +481,13 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
             *gan,
             "--data.crop_size=48",
         ],
+        # One value per channel at the critic's last batch norm: not a crash at step 1.
+        "--data.batch_size 1 --data.crop_size 32: VGGStyle's batch norm trains on": [
+            big,
+            *gan,
+            "--data.crop_size=32",
+            "--data.batch_size=1",
+        ],
         "LR images of another scale?": [big, "--data.train_lr_dir=lr_x2"],
         # A file where the run folder goes (a read-only folder is refused alike).
         "big/a.png is a file, not a folder (where the run writes": [

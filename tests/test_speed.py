@@ -393,7 +393,31 @@ def test_training_mode_cli(tmp_path: Path):
     )
     (record,) = payload["records"]
     assert record["status"] == "ok" and record["batches_per_s"] > 0
-    assert (tmp_path / "train" / "speed.md").is_file()
+    assert record["discriminator"] == "unet 4"
+    table = (tmp_path / "train" / "speed.md").read_text().splitlines()
+    assert "| discriminator |" in table[0] and "| unet 4 |" in table[2]
+
+
+def test_training_mode_refuses_what_it_cannot_time(tmp_path: Path, capsys) -> None:
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    x3 = save_generator(
+        CompactNet(num_features=4, num_convs=1, scale=3), tmp_path / "x3.safetensors"
+    )
+    base = ["--train", "--model", str(weights), "--device", "cpu", "--warmup", "1"]
+    base += ["--repeats", "1", "--out", str(tmp_path / "train")]
+    for extra, says in [
+        # Inference options would be ignored: said, not run without them.
+        (["--backends", "onnx-int8", "--crop", "32"], "--backends applies to inference"),
+        (["--tile", "4", "--folder", "x", "--crop", "32"], "--tile, --folder apply to"),
+        # A crop the generator cannot take (x3 of a crop of 32), before any timing.
+        (["--model", str(x3), "--discriminator", "unet", "--crop", "32"], "multiple of 3"),
+        (["--crop", "32", "--batch", "1"], "batch norm trains on more than one value"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main([*base, *extra])
+        assert stop.value.code == 2, extra
+        assert says in capsys.readouterr().err, extra
+    assert not (tmp_path / "train").exists()
 
 
 def test_tiled_inference_is_benchmarked_with_pytorch(tmp_path: Path):
@@ -428,7 +452,7 @@ def test_compiled_rows_fail_loudly_past_the_recompile_limit():
     assert (config.recompile_limit, config.fail_on_recompile_limit_hit) == before  # restored
 
 
-def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypatch):
+def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RuntimeError("boom: out of memory")
 
@@ -446,13 +470,16 @@ def test_a_failing_backend_is_recorded_and_the_rest_run(tmp_path: Path, monkeypa
     # The table has no room for the reason: a line under it says why.
     markdown = (tmp_path / "s" / "speed.md").read_text()
     assert "- eager fp32 (input 16x12, batch 1): error: boom: out of memory" in markdown
-    # Nothing measured at all: the same report, and an exit status that says so.
-    with pytest.raises(SystemExit, match="nothing was measured"):
+    # Nothing measured at all: the report printed, an exit status that says so, and the
+    # earlier results in that folder left as they were.
+    earlier = (tmp_path / "s" / "speed.json").read_bytes()
+    with pytest.raises(SystemExit, match="nothing was measured .*; nothing was written"):
         main(
             ["--model", str(weights), "--device", "cpu", "--backends", "eager"]
-            + ["--size", "16x12", "--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "n")]
+            + ["--size", "16x12", "--warmup", "1", "--repeats", "1", "--out", str(tmp_path / "s")]
         )
-    assert "error: boom" in (tmp_path / "n" / "speed.md").read_text()
+    assert "error: boom" in capsys.readouterr().out
+    assert (tmp_path / "s" / "speed.json").read_bytes() == earlier
 
 
 def test_an_onnx_graph_that_does_not_match_pytorch_is_not_timed(

@@ -22,7 +22,7 @@ from benchmarks.plots import pyplot, save_figure
 from benchmarks.quality.methods import Method, build_method
 from benchmarks.quality.report import busiest_window
 from srgan.export import at_least
-from srgan.images import ImageError, list_images, read_rgb
+from srgan.images import ImageError, check_writable, list_images, read_rgb
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
@@ -72,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--models",
         nargs="+",
         default=["bicubic", "fast"],
-        help="as benchmarks.quality's: baselines, shipped models, weights files "
-        "(default: bicubic fast)",
+        help="as benchmarks.quality's: the baselines bicubic, nearest and lanczos, shipped "
+        "models (fast, fast-real, fast-gan), weights files (default: bicubic fast); give the "
+        "photos before --models, or end the list with --",
     )
     parser.add_argument(
         "--scale", type=at_least(1), default=4, help="the models' scale (default 4)"
@@ -92,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out / "photos.png" if args.out.is_dir() else args.out
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         parser.error(f"--out {out}: give a file ending in {', '.join(FIGURE_SUFFIXES)}")
+    try:  # before the models run
+        check_writable(out.parent)
+    except PermissionError as error:
+        parser.error(f"--out {out}: {error}")
     problems, photos = [], []
     for given in args.photos:
         try:  # a folder: its images, in name order

@@ -435,13 +435,37 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
     except RuntimeError as error:
         parser.error(f"--device {args.device}: {error}")
     if args.train:
+        unused = inference_options(args, parser)
+        if unused:
+            parser.error(
+                f"--train times PyTorch training steps: {', '.join(unused)} "
+                f"{'applies' if len(unused) == 1 else 'apply'} to inference timing only"
+            )
         critic = {"vgg": VGGStyle, "unet": UNet}[args.discriminator]
         if args.crop % critic.size_multiple:
             parser.error(
                 f"--crop {args.crop}: the {args.discriminator} discriminator takes sides that "
                 f"are multiples of {critic.size_multiple}"
             )
+        if args.discriminator == "vgg":
+            network = VGGStyle(num_features=args.discriminator_features)
+            for batch in args.batch:
+                if (problem := network.batch_problem(batch, args.crop, args.crop)) is not None:
+                    parser.error(f"--batch {batch} --crop {args.crop}: {problem}")
     return quality
+
+
+def inference_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The options given that only inference timing reads (``--train`` would ignore them)."""
+    names = ["size", "tile", "channels_last", "interleave", "quality_json", "quality_dataset"]
+    names += ["folder", "folder_images", "video", "calibration_dir", "upscale_backends"]
+    names += ["upscale_repeats"]
+    given = [n for n in names if getattr(args, n) != parser.get_default(n)]
+    if [b for b in args.backends if b not in ("eager", "compile")] and args.backends != [
+        "eager" if b == "torch" else b for b in parser.get_default("backends")
+    ]:
+        given.append("backends")
+    return [f"--{name.replace('_', '-')}" for name in given]
 
 
 def run_training(
@@ -472,9 +496,12 @@ def run_training(
                             "backend": backend,
                             "precision": precision,
                             "batch": batch,
+                            "crop": args.crop,
                             "status": "error",
                             "reason": str(error)[:300],
                         }
+                    # Its kind and width (two runs differing in either differ in the table).
+                    record["discriminator"] = f"{args.discriminator} {args.discriminator_features}"
                     records.append(record)
     return records
 
@@ -524,6 +551,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         models = resolve_models(args)
     except (FileNotFoundError, ValueError) as error:  # a damaged or foreign weights file
         parser.error(str(error))
+    for name, model in models if args.train else []:
+        if args.crop % model.scale:
+            parser.error(
+                f"--crop {args.crop}: {name} upscales x{model.scale}, so the HR crop must be "
+                f"a multiple of {model.scale}"
+            )
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -536,7 +569,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     env["onnxruntime_threads"] = args.threads or "onnxruntime default (physical cores)"
     if args.train:
         records = run_training(models, args, device)
-        columns = ["model", "backend", "precision", "batch", "crop", "median_ms", "batches_per_s"]
+        columns = ["model", "discriminator", "backend", "precision", "batch", "crop"]
+        columns += ["median_ms", "batches_per_s"]
         columns += ["hr_megapixels_per_s", "status"]
     else:
         # ONNX backends need a CUDA device for onnx-cuda, the CPU otherwise.
@@ -560,7 +594,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 )
         columns = TABLE_COLUMNS
     payload: dict[str, Any] = {"environment": env, "records": records}
-    lines = [markdown_table(records, columns, floats=".3g" if args.train else ".2f")]
+    lines = [markdown_table(records, columns, significant=3 if args.train else None)]
     lines += not_measured(records)
     if baseline is None and not args.train:
         baseline = ("onnx", "fp32", False) if device.type == "cpu" else ("eager", "fp32", False)
@@ -607,6 +641,13 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"No quality_speed.png: --quality-json has no {dataset or 'summary'} PSNR of "
                 f"a model timed here ({', '.join(timed) or 'none'}; {has}).",
             ]
+    measured = [r for r in [*records, *payload.get("end_to_end", [])] if r.get("status") == "ok"]
+    if not measured:  # earlier results in --out stay as they were
+        print("\n".join(lines))
+        raise SystemExit(
+            f"benchmarks.speed: nothing was measured (the reasons are above); nothing was "
+            f"written to {out}"
+        )
     write_json(payload, out / "speed.json")
     (out / "speed.md").write_text("\n".join(lines) + "\n")
     written = ["speed.json", "speed.md"]
@@ -620,9 +661,6 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     remove_stale(out, ["speed.png", "quality_speed.png"], [out / name for name in written])
     print("\n".join(lines))
     print(f"\nwrote {', '.join(str(out / name) for name in written)}")
-    measured = [r for r in [*records, *payload.get("end_to_end", [])] if r.get("status") == "ok"]
-    if not measured:
-        raise SystemExit("benchmarks.speed: nothing was measured (the reasons are above)")
     return payload
 
 

@@ -1,15 +1,16 @@
 """What the VGG perceptual loss costs per GAN training step, with and without it, interleaved.
 
     python -m benchmarks.training.loss_cost                      # the CPU GAN recipe's networks, batch, crop
-    python -m benchmarks.training.loss_cost --device cuda --batch 16 --crop 128 --generator rrdb
+    python -m benchmarks.training.loss_cost --device cuda --batch 16 --crop 128 --generator rrdb \
+        --discriminator-features 64                              # gan_x4.yaml's, in fp32
 
 One step is one batch of ``configs/release/gan_fast_x4_cpu.yaml`` (by default): a generator
 step (pixel + adversarial loss, plus the VGG16 perceptual loss in the second variant, the
 discriminator frozen) then a discriminator step, on a fixed random batch. The two variants
 alternate step by step, so a machine whose load changes (a shared CPU) slows both alike;
 the medians and their difference are reported. Plain PyTorch, like ``benchmarks.training.throughput``:
-it times the networks, losses and optimizers, not the trainer. The VGG16 weights come from
-``python -m srgan.assets fetch``.
+it times the networks, losses and optimizers, not the trainer, always in fp32 (the GPU
+recipe trains in bf16-mixed). The VGG16 weights come from ``python -m srgan.assets fetch``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from srgan.assets import AssetError, MissingWeightsError
 from srgan.discriminators import VGGStyle
 from srgan.export import at_least
 from srgan.generators import CompactNet, RRDBNet
+from srgan.images import check_writable
 from srgan.inference import resolve_device
 from srgan.losses import PerceptualLoss, PixelLoss
 from srgan.objectives import RelativisticAverage
@@ -169,8 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Everything that can fail is tried before the timing, which takes minutes.
     if args.crop % VGGStyle.size_multiple:
         parser.error(f"--crop {args.crop}: the VGGStyle critic needs a multiple of 32")
+    problem = VGGStyle(num_features=1).batch_problem(args.batch, args.crop, args.crop)
+    if problem:
+        parser.error(f"--batch {args.batch} --crop {args.crop}: {problem}")
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out} is a folder: give the JSON file to write")
+    if args.out:
+        try:
+            check_writable(Path(args.out).parent)
+        except PermissionError as error:
+            parser.error(f"--out {args.out}: {error}")
     try:
         device = resolve_device(args.device)
         PerceptualLoss(network=args.network).load()
@@ -194,11 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"crop {args.crop}, {device}, fp32; median of {args.repeats} interleaved steps:\n"
         f"  without the perceptual loss: {result['seconds_without']:.3f} s per step\n"
         f"  with {args.network} ({layers}): {result['seconds_with']:.3f} s per step "
-        f"(+{result['seconds_added']:.3f} s, x{result['ratio']:.2f})\n"
+        f"({result['seconds_added']:+.3f} s, x{result['ratio']:.2f})\n"
         f"  fastest step: {result['fastest_without']:.3f} s without, "
         f"{result['fastest_with']:.3f} s with "
         f"(x{result['fastest_with'] / result['fastest_without']:.2f})"
     )
+    if result["seconds_added"] < 0:
+        print(
+            "note: the steps without the perceptual loss timed slower than those with it: the "
+            "machine's load changed or the first steps were timed (give --warmup 1 or more, "
+            "more --repeats)",
+            file=sys.stderr,
+        )
     if args.out:
         path = write_json({"environment": environment(device), "result": result}, args.out)
         print(f"wrote {path}")

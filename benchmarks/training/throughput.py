@@ -120,3 +120,10 @@ def training_throughput(
         "batches_per_s": batches_per_s,
         "hr_megapixels_per_s": batches_per_s * batch * crop * crop / 1e6,
     }
+
+
+if __name__ == "__main__":
+    raise SystemExit(
+        "benchmarks.training.throughput has no command line: python -m benchmarks.speed "
+        "--train times GAN training steps with it (python -m benchmarks.speed --help)"
+    )
