@@ -98,14 +98,18 @@ def markdown_table(
 ) -> str:
     """A GitHub Markdown table of ``rows`` (dicts) over ``columns``; ``None`` prints as ``-``.
     Floats as ``floats`` says or, given ``significant``, to that many significant digits
-    without an exponent (1063, 0.0123)."""
+    without an exponent (1063.4 -> 1063 at four; 0.012345 -> 0.0123 at three), with at most
+    six decimals."""
 
     def cell(value: Any) -> str:
         if value is None:
             return "-"
-        if isinstance(value, float) and significant and math.isfinite(value) and value:
-            decimals = significant - 1 - math.floor(math.log10(abs(value)))
-            return f"{round(value, decimals):.{max(0, decimals)}f}"
+        if isinstance(value, float) and significant and math.isfinite(value):
+            if value == 0:
+                return "0"
+            rounded = float(f"{value:.{significant}g}")  # 9.996 -> 10.0 at three digits
+            decimals = significant - 1 - math.floor(math.log10(abs(rounded)))
+            return f"{rounded:.{min(6, max(0, decimals))}f}"
         if isinstance(value, float):
             return format(value, floats)
         return str(value)

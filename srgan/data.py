@@ -376,8 +376,9 @@ class SRDataModule(L.LightningDataModule):
         batch_size: crops per training batch.
         steps_per_epoch: training batches per epoch (crops are drawn at random, so an
             "epoch" is only the validation interval). Under DDP the processes share them
-            out: each runs ``steps_per_epoch // devices`` steps an epoch, of as many
-            global batches (the same draws, so the same data, as one process would make).
+            out: each runs ``steps_per_epoch // processes`` steps an epoch (processes:
+            devices x nodes), of as many global batches (the same draws, so the same data,
+            as one process would make).
         val_holdout: number of training images held out for validation.
         num_workers: data loader worker processes; default the CPU cores this process may
             use, at most 8 (``default_workers``).
@@ -754,7 +755,8 @@ class SRDataModule(L.LightningDataModule):
         if self.steps_per_epoch % world and trainer.is_global_zero:
             warnings.warn(
                 f"data.steps_per_epoch {self.steps_per_epoch} is shared out among {world} "
-                f"processes: each runs {self.steps_per_epoch // world} steps an epoch and the "
+                f"processes: each runs {self.steps_per_epoch // world} step"
+                f"{'s' if self.steps_per_epoch // world != 1 else ''} an epoch and the "
                 f"last {self.steps_per_epoch % world} batches' draws are left out (a multiple "
                 f"of {world} uses them all)",
                 stacklevel=2,

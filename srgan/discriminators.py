@@ -90,22 +90,29 @@ class VGGStyle(Discriminator):
 
     def batch_problem(self, batch: int, height: int, width: int) -> str | None:
         """Why batch norm cannot train on ``batch`` crops of ``height`` x ``width`` (its
-        last stage, at 1/32 of the crop, would hold one value per channel), or None."""
+        last stage, at 1/32 of the crop, would hold one value per channel), or None; the
+        caller says which of its options change that. ``batch`` counts the crops whose
+        statistics are pooled (every process's, under synchronized batch norm)."""
         if (
             self.config.get("normalization") != "batch"
             or batch * (height // 32) * (width // 32) > 1
         ):
             return None
+        crops = f"{batch} crop{'s' if batch != 1 else ''} of {height} x {width}"
         return (
-            f"VGGStyle's batch norm trains on more than one value per channel, and {batch} "
-            f"crop(s) of {height} x {width} leave one at its last stage (1/32 of the crop): "
-            "use a batch of 2 or more, crops of 64 px or more, or normalization spectral or none"
+            f"VGGStyle's batch norm needs more than one value per channel to train, and "
+            f"{crops} leave{'s' if batch == 1 else ''} one at its last stage (1/32 of the crop)"
         )
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         check_sides(self, x)
-        if self.training and (problem := self.batch_problem(x.shape[0], *x.shape[-2:])):
-            raise ValueError(problem)
+        synchronized = any(isinstance(m, nn.SyncBatchNorm) for m in self.modules())
+        problem = self.batch_problem(x.shape[0], *x.shape[-2:]) if self.training else None
+        if problem and not synchronized:
+            raise ValueError(
+                f"{problem}: use a batch of 2 or more, crops of 64 px or more, or "
+                "normalization spectral or none"
+            )
         features = []
         for stage in self.stages:
             x = stage(x)  # each stage halves H and W

@@ -64,7 +64,8 @@ def first_process() -> bool:
     the environment from the start): notes and warnings come from the first process only."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    return getattr(rank_zero_only, "rank", 0) == 0
+    # NODE_RANK: another machine's first process, under Lightning's own multi-node launch.
+    return getattr(rank_zero_only, "rank", 0) == 0 and os.environ.get("NODE_RANK", "0") == "0"
 
 
 def note(message: str) -> None:
@@ -499,10 +500,16 @@ class SRCLI(LightningCLI):
                     f"crops whose sides are multiples of {multiple} (e.g. {near})"
                 )
             batch = getattr(self.datamodule, "batch_size", 2)
+            if self.config[self.subcommand].get("trainer", {}).get("sync_batchnorm"):
+                batch *= self.trainer.world_size  # statistics pooled over the processes
             if hasattr(critic, "batch_problem") and (
                 problem := critic.batch_problem(batch, crop, crop)
             ):
-                raise ValueError(f"--data.batch_size {batch} --data.crop_size {crop}: {problem}")
+                raise ValueError(
+                    f"--data.batch_size {self.datamodule.batch_size} --data.crop_size {crop}: "
+                    f"{problem}; use a batch of 2 or more, crops of 64 px or more, or "
+                    "--model.discriminator.init_args.normalization spectral (or none)"
+                )
         checkpoint, self.checkpoint = getattr(self, "checkpoint", None), None
         if checkpoint is not None:
             path = self.config[self.subcommand]["ckpt_path"]
@@ -764,20 +771,21 @@ def main(args: list[str] | None = None, *, run: bool = True) -> SRCLI:
     # Tensor cores for float32 matmuls on GPUs that have them; no effect on CPU.
     torch.set_float32_matmul_precision("high")
     quiet_lightning()
-    if not first_process():
-        warnings.simplefilter("ignore")  # the first process gives them
-    return SRCLI(
-        SRGAN,
-        SRDataModule,
-        args=args,
-        run=run,
-        parser_kwargs={"prog": PROG, "description": DESCRIPTION},
-        save_config_kwargs={"overwrite": True},
-        parser_class=SRArgumentParser,
-        # SRGAN configures its own optimizers (model.generator_optimizer, ...): no top-level
-        # --optimizer / --lr_scheduler that would silently replace them.
-        auto_configure_optimizers=False,
-    )
+    with warnings.catch_warnings():
+        if not first_process():
+            warnings.simplefilter("ignore")  # the first process gives them
+        return SRCLI(
+            SRGAN,
+            SRDataModule,
+            args=args,
+            run=run,
+            parser_kwargs={"prog": PROG, "description": DESCRIPTION},
+            save_config_kwargs={"overwrite": True},
+            parser_class=SRArgumentParser,
+            # SRGAN configures its own optimizers (model.generator_optimizer, ...): no
+            # top-level --optimizer / --lr_scheduler that would silently replace them.
+            auto_configure_optimizers=False,
+        )
 
 
 def command(args: list[str] | None = None) -> int:

@@ -168,7 +168,9 @@ def find_unexportable(
         seen.add(key)
         try:
             _onnx_program(module, args[0], opset)
-        except Exception as error:  # noqa: BLE001 - any failure names this module
+        except Exception as error:  # any failure names this module
+            if interrupted(error):
+                raise KeyboardInterrupt from error
             return name, type(module).__name__, _reason(error)
     return None
 

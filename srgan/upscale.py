@@ -406,7 +406,7 @@ def check_options(args: argparse.Namespace) -> None:
             raise UsageError(
                 f"--calibration-dir: {Path(args.model).name} is an ONNX model, made already; "
                 "the folder calibrates the int8 model srgan makes from a weights file "
-                "(.safetensors) with --backend onnx-int8"
+                "(.safetensors, .pth, .ckpt or a shipped model's name) with --backend onnx-int8"
             )
         if args.backend != "onnx-int8":
             raise UsageError("--calibration-dir is for --backend onnx-int8")

@@ -606,7 +606,7 @@ def test_under_ddp_every_process_keeps_the_images_where_the_first_decides(
 
 
 @pytest.mark.parametrize(
-    ("steps", "says"), [(1, "would each run no step"), (3, "each runs 1 steps")]
+    ("steps", "says"), [(1, "would each run no step"), (3, "each runs 1 step an epoch")]
 )
 def test_an_epoch_too_short_to_share_out_is_refused_or_noted(
     image_dir: Path, steps: int, says: str

@@ -1015,3 +1015,37 @@ def test_resuming_with_other_data_options_names_them(
     assert note + "sharpen_targets" in capsys.readouterr().err
     main(["fit", *args, "--trainer.max_steps=4", "--ckpt_path=last", "--data.sharpen_targets=true"])
     assert note not in capsys.readouterr().err  # the same as the run it resumes
+
+
+def test_another_process_keeps_quiet_only_while_it_runs(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process other than the first (here another machine's, NODE_RANK 1) leaves notes and
+    warnings to the first, and only while srgan.fit runs: its caller's filters come back."""
+    import warnings
+
+    from srgan.fit import first_process
+
+    assert first_process()
+    monkeypatch.setenv("NODE_RANK", "1")
+    assert not first_process()
+    everything = ("ignore", None, Warning, None, 0)  # warnings.simplefilter("ignore")
+    assert everything not in warnings.filters
+    main(["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)], run=False)
+    assert everything not in warnings.filters
+
+
+def test_synchronized_batch_norm_pools_the_processes_crops(image_dir: Path, tmp_path: Path) -> None:
+    """Batch 1 of 32-px crops is one value per channel at VGGStyle's last stage: refused in
+    one process (tests/test_reliability.py), not with --trainer.sync_batchnorm over two,
+    whose statistics pool both processes' crops."""
+    args = ["--config", str(CONFIGS / "debug_gan.yaml"), *data_args(image_dir, tmp_path)]
+    args += ["--data.crop_size=32", "--data.batch_size=1", "--trainer.devices=2"]
+    for synchronized, refused in ((False, True), (True, False)):
+        cli = main([*args, f"--trainer.sync_batchnorm={synchronized}"], run=False)
+        cli.subcommand, cli.config = "fit", {"fit": cli.config}
+        if refused:
+            with pytest.raises(ValueError, match="leaves one at its last stage"):
+                cli.before_fit()
+        else:
+            cli.before_fit()

@@ -203,3 +203,16 @@ def test_a_ctrl_c_that_torch_wraps_during_the_export_is_a_ctrl_c(
     with pytest.raises(KeyboardInterrupt):
         export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "m.onnx")
     assert not list(tmp_path.iterdir())
+    # Or while the failing module is looked for, one module at a time, after an error.
+    calls = []
+
+    def fails_then_interrupted(*args: object) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("an operator the exporter does not know")
+        wrapped()
+
+    monkeypatch.setattr(srgan_onnx, "_onnx_program", fails_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(CompactNet(num_features=4, num_convs=1), tmp_path / "m.onnx")
+    assert len(calls) == 2

@@ -482,7 +482,7 @@ def test_fit_reports_bad_data_and_checkpoints_in_one_line(
             "--data.crop_size=48",
         ],
         # One value per channel at the critic's last batch norm: not a crash at step 1.
-        "--data.batch_size 1 --data.crop_size 32: VGGStyle's batch norm trains on": [
+        "32: VGGStyle's batch norm needs more than one value per channel to train, and 1 crop of 32 x 32 leaves one at its last stage (1/32 of the crop); use a batch of 2 or more, crops of 64 px or more, or --model.discriminator.init_args.normalization spectral": [
             big,
             *gan,
             "--data.crop_size=32",

@@ -407,11 +407,17 @@ def test_training_mode_refuses_what_it_cannot_time(tmp_path: Path, capsys) -> No
     base += ["--repeats", "1", "--out", str(tmp_path / "train")]
     for extra, says in [
         # Inference options would be ignored: said, not run without them.
-        (["--backends", "onnx-int8", "--crop", "32"], "--backends applies to inference"),
+        (
+            ["--backends", "onnx-int8", "--crop", "32"],
+            "--backends onnx-int8: --train times the eager",
+        ),
         (["--tile", "4", "--folder", "x", "--crop", "32"], "--tile, --folder apply to"),
         # A crop the generator cannot take (x3 of a crop of 32), before any timing.
         (["--model", str(x3), "--discriminator", "unet", "--crop", "32"], "multiple of 3"),
-        (["--crop", "32", "--batch", "1"], "batch norm trains on more than one value"),
+        (
+            ["--crop", "32", "--batch", "1"],
+            "leaves one at its last stage (1/32 of the crop); use --batch 2",
+        ),
     ]:
         with pytest.raises(SystemExit) as stop:
             main([*base, *extra])
@@ -591,3 +597,29 @@ def test_help_names_choices_once():
     usage = text.split("\n\n")[0]
     assert "{compact" not in usage and "{eager" not in usage and "[BACKEND ...]" in usage
     assert "tiny-rrdb" in text and "onnx-int8" in text and "bf16" in text
+
+
+def test_tables_give_significant_digits_without_exponents() -> None:
+    from benchmarks.report import markdown_table
+
+    values = [1063.4, 0.012345, 9.996, 0.0009996, 999.5, -2.5, 0.0, 1e-12, float("nan")]
+    rows = [{"v": v} for v in values]
+    cells = [line.strip("| ") for line in markdown_table(rows, ["v"], significant=3).splitlines()]
+    assert cells[2:] == [
+        "1060",
+        "0.0123",
+        "10.0",
+        "0.00100",
+        "1000",
+        "-2.50",
+        "0",
+        "0.000000",
+        "nan",
+    ]
+    assert markdown_table(rows[:1], ["v"]).splitlines()[2] == "| 1063.40 |"  # floats=".2f"
+
+
+def test_a_suite_is_not_timed_as_training(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--suite", "cpu", "--train", "--out", str(tmp_path / "s")])
+    assert "--suite cpu times inference: leave it out with --train" in capsys.readouterr().err

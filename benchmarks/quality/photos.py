@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         default=["bicubic", "fast"],
         help="as benchmarks.quality's: the baselines bicubic, nearest and lanczos, shipped "
-        "models (fast, fast-real, fast-gan), weights files (default: bicubic fast); give the "
+        "models (default or fast, fast-real, fast-gan), weights files (default: bicubic fast); "
+        "give the "
         "photos before --models, or end the list with --",
     )
     parser.add_argument(

@@ -393,8 +393,8 @@ def resolve_models(args: argparse.Namespace) -> list[tuple[str, Generator]]:
 def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
     """Every input the run reads, read or checked before any timing (an error after minutes
     of timing loses them): the models, ``--out``, ``--quality-json``, ``--folder``,
-    ``--video``, ``--calibration-dir``, ``--device`` and the ``--train`` crop. Returns the
-    ``--quality-json`` contents."""
+    ``--video``, ``--calibration-dir``, ``--device``, and for ``--train`` its crop and
+    batches and the options it would ignore. Returns the ``--quality-json`` contents."""
     import json
 
     from srgan.jobs import UsageError, plan_jobs
@@ -441,6 +441,11 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
                 f"--train times PyTorch training steps: {', '.join(unused)} "
                 f"{'applies' if len(unused) == 1 else 'apply'} to inference timing only"
             )
+        ignored = [b for b in args.backends if b not in ("eager", "compile")]
+        if ignored and args.backends != parser.get_default("backends"):
+            parser.error(
+                f"--backends {' '.join(ignored)}: --train times the eager and compile backends only"
+            )
         critic = {"vgg": VGGStyle, "unet": UNet}[args.discriminator]
         if args.crop % critic.size_multiple:
             parser.error(
@@ -451,7 +456,10 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
             network = VGGStyle(num_features=args.discriminator_features)
             for batch in args.batch:
                 if (problem := network.batch_problem(batch, args.crop, args.crop)) is not None:
-                    parser.error(f"--batch {batch} --crop {args.crop}: {problem}")
+                    parser.error(
+                        f"--batch {batch} --crop {args.crop}: {problem}; use --batch 2 or more, "
+                        "--crop 64 or more, or --discriminator unet"
+                    )
     return quality
 
 
@@ -461,10 +469,6 @@ def inference_options(args: argparse.Namespace, parser: argparse.ArgumentParser)
     names += ["folder", "folder_images", "video", "calibration_dir", "upscale_backends"]
     names += ["upscale_repeats"]
     given = [n for n in names if getattr(args, n) != parser.get_default(n)]
-    if [b for b in args.backends if b not in ("eager", "compile")] and args.backends != [
-        "eager" if b == "torch" else b for b in parser.get_default("backends")
-    ]:
-        given.append("backends")
     return [f"--{name.replace('_', '-')}" for name in given]
 
 
@@ -524,6 +528,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.arch, args.model = suite["arch"], suite.get("model", [])
         args.device, args.size = suite["device"], [parse_size(s) for s in suite["size"]]
         args.batch, args.warmup, args.repeats = suite["batch"], suite["warmup"], suite["repeats"]
+        if args.train:
+            parser.error(f"--suite {args.suite} times inference: leave it out with --train")
         args.interleave = suite["interleave"]
         args.folder = args.folder or suite.get("folder")
         variants = [Variant(*v) for v in suite["variants"]]

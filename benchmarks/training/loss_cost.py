@@ -173,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--crop {args.crop}: the VGGStyle critic needs a multiple of 32")
     problem = VGGStyle(num_features=1).batch_problem(args.batch, args.crop, args.crop)
     if problem:
-        parser.error(f"--batch {args.batch} --crop {args.crop}: {problem}")
+        parser.error(
+            f"--batch {args.batch} --crop {args.crop}: {problem}; use --batch 2 or more or "
+            "--crop 64 or more"
+        )
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out} is a folder: give the JSON file to write")
     if args.out:
@@ -210,10 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(x{result['fastest_with'] / result['fastest_without']:.2f})"
     )
     if result["seconds_added"] < 0:
+        why = (
+            "the first steps were timed (give --warmup 1 or more)"
+            if not args.warmup
+            else ("the machine's load changed (give more --repeats)")
+        )
         print(
-            "note: the steps without the perceptual loss timed slower than those with it: the "
-            "machine's load changed or the first steps were timed (give --warmup 1 or more, "
-            "more --repeats)",
+            f"note: the steps without the perceptual loss timed slower than those with it: {why}",
             file=sys.stderr,
         )
     if args.out:
