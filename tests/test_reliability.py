@@ -610,14 +610,23 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, subprocess_env: dict[s
     that lands in those few milliseconds; the next one is then seen.)"""
     Image.fromarray(rgb(8, 8)).save(tmp_path / "a.png")
     command = [sys.executable, "-m", "srgan.upscale", str(tmp_path), str(tmp_path / "out")]
-    process = subprocess.Popen(
-        command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=subprocess_env
-    )
-    deadline = time.time() + 60
-    while process.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-    err = process.communicate(timeout=60)[1]
+    # On a loaded machine the first signal can land while the interpreter itself starts
+    # (its site module, before any of srgan loads): Python's own fatal error, not srgan's;
+    # the next try waits longer before the first signal.
+    for first in (0.1, 0.5, 1.5):
+        process = subprocess.Popen(
+            command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=subprocess_env
+        )
+        time.sleep(first - 0.1)
+        deadline = time.time() + 60
+        while process.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+            process.send_signal(signal.SIGINT)
+        err = process.communicate(timeout=60)[1]
+        if "init_import_site" not in err:
+            break
+    else:
+        pytest.skip("every signal stopped the Python interpreter's own start-up")
     assert "Traceback" not in err and "interrupted" in err, err
     assert process.returncode in (-signal.SIGINT, 130)
 
