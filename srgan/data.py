@@ -396,8 +396,9 @@ class SRDataModule(L.LightningDataModule):
         val_degradation: the LR of validation and test images: ``bicubic`` (the default,
             whatever ``degradation`` is: the benchmark convention) or a fixed chain of
             ``srgan.degradations.SEVERITIES`` (``light``, ``medium``, ``heavy``), made
-            once per image with the noise seeded by the image's name, exactly as
-            ``benchmarks.quality --degradation`` makes it.
+            once per image with the noise seeded by the image's name, or OpenCV's
+            resize without antialiasing (``opencv-cubic``, ``opencv-linear``,
+            ``opencv-area``), exactly as ``benchmarks.quality --degradation`` makes it.
         in_memory: decode the training images once, into memory (``true``), or leave them
             on disk and decode an image for each crop cut from it (``false``: slower per
             batch, for sets larger than the memory, such as DIV2K with Flickr2K; more
@@ -422,7 +423,9 @@ class SRDataModule(L.LightningDataModule):
         augment: bool = True,
         degradation: Literal["bicubic"] | Degradation = "bicubic",
         sharpen_targets: bool = False,
-        val_degradation: Literal["bicubic", "light", "medium", "heavy"] = "bicubic",
+        val_degradation: Literal[
+            "bicubic", "light", "medium", "heavy", "opencv-cubic", "opencv-linear", "opencv-area"
+        ] = "bicubic",
         in_memory: bool | None = None,
     ) -> None:
         super().__init__()

@@ -335,6 +335,32 @@ class Bicubic(Degradation):
             return imresize(hr.float(), 1 / scale, quantize=True)
 
 
+class Interpolated(Degradation):
+    """The HR resized to the LR size by ``mode`` without antialiasing, rounded to 8 bits:
+    the LR of ``cv2.resize`` (``bicubic``: INTER_CUBIC, ``bilinear``: INTER_LINEAR,
+    ``area``: INTER_AREA, a box average at whole scales), which quick scripts use to make
+    LR where MATLAB's and Pillow's resizes filter first. Without the filter, detail finer
+    than the LR grid folds into jagged edges (aliasing) that a model trained on MATLAB
+    bicubic alone sharpens further (deterministic)."""
+
+    def __init__(self, mode: ResizeMode = "bicubic") -> None:
+        super().__init__()
+        if mode not in ("area", "bilinear", "bicubic"):
+            raise ValueError(f"mode must be area, bilinear or bicubic, got {mode!r}")
+        self.mode = mode
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+    def forward(
+        self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        check_hr(hr, scale)
+        size = (hr.shape[-2] // scale, hr.shape[-1] // scale)
+        with torch.autocast(hr.device.type, enabled=False):
+            return quantize(resize(hr.float(), size, self.mode))
+
+
 def low_high(name: str, pair: Any) -> tuple[float, float]:
     """``pair`` as ``(low, high)`` numbers; ``ValueError`` naming ``name`` for anything else
     (a single number, a string, three values)."""
@@ -749,7 +775,14 @@ SEVERITIES: dict[str, Severity] = {
     "medium": Severity(blur_sigma=1.5, noise_sigma=5.0, jpeg_quality=75),
     "heavy": Severity(blur_sigma=2.5, noise_sigma=15.0, jpeg_quality=40),
 }
-PROFILES = ("bicubic", *SEVERITIES)
+# LR made by OpenCV's cv2.resize, without antialiasing (Interpolated trains for it): what
+# a model meets when its LR comes from a quick script rather than MATLAB or Pillow.
+DOWNSCALERS = {
+    "opencv-cubic": "INTER_CUBIC",
+    "opencv-linear": "INTER_LINEAR",
+    "opencv-area": "INTER_AREA",
+}
+PROFILES = ("bicubic", *SEVERITIES, *DOWNSCALERS)
 
 
 def degrade_fixed(
@@ -782,6 +815,13 @@ def degraded_pair(
     one LR per profile, the same in every run and for every model."""
     if profile == "bicubic":
         return benchmark_pair(hr, scale)
+    if profile in DOWNSCALERS:
+        import cv2
+
+        hr = mod_crop(hr, scale)
+        size = (hr.shape[1] // scale, hr.shape[0] // scale)
+        lr = cv2.resize(hr, size, interpolation=getattr(cv2, DOWNSCALERS[profile]))
+        return np.ascontiguousarray(lr.reshape(size[1], size[0], hr.shape[2])), hr
     if profile not in SEVERITIES:
         raise ValueError(f"unknown degradation profile {profile!r}: use one of {PROFILES}")
     hr = mod_crop(hr, scale)
@@ -796,9 +836,13 @@ def describe_profile(profile: str, scale: int) -> str:
     """One line saying how a profile's LR is made (for reports)."""
     if profile == "bicubic":
         return "MATLAB-compatible bicubic from HR"
+    if profile in DOWNSCALERS:
+        return f"{profile}: OpenCV cv2.resize {DOWNSCALERS[profile]} x1/{scale} (no antialiasing)"
     return f"{profile}: {SEVERITIES[profile].describe(scale)}, noise seeded by image name"
 
 
-def profile_record(profile: str) -> dict[str, float | int] | None:
+def profile_record(profile: str) -> dict[str, float | int | str] | None:
     """A profile's chain as plain values (``None`` for bicubic), for JSON reports."""
+    if profile in DOWNSCALERS:
+        return {"opencv_interpolation": DOWNSCALERS[profile]}
     return asdict(SEVERITIES[profile]) if profile in SEVERITIES else None

@@ -12,10 +12,12 @@ import torch
 from PIL import Image
 
 from srgan.degradations import (
+    DOWNSCALERS,
     PROFILES,
     SEVERITIES,
     Bicubic,
     ClassicDegradation,
+    Interpolated,
     Mixture,
     Order,
     RealisticDegradation,
@@ -23,11 +25,13 @@ from srgan.degradations import (
     blur_kernels,
     degrade_fixed,
     degraded_pair,
+    describe_profile,
     filter_images,
     gaussian_noise,
     jpeg,
     name_seed,
     poisson_noise,
+    profile_record,
     sinc_kernels,
     usm_sharpen,
 )
@@ -387,9 +391,9 @@ def test_bicubic_profile_is_the_benchmark_pair() -> None:
 
 def test_profiles_are_fixed_seeded_by_name_and_ordered_by_severity() -> None:
     image = hr_array(64, 64)
-    assert PROFILES == ("bicubic", "light", "medium", "heavy")
+    assert PROFILES == ("bicubic", "light", "medium", "heavy", *DOWNSCALERS)
     scores = []
-    for profile in PROFILES:
+    for profile in ("bicubic", *SEVERITIES):
         lr, hr = degraded_pair(image, 4, profile, name="img")
         assert lr.dtype == np.uint8 and lr.shape == (16, 16, 3) and hr.shape == (64, 64, 3)
         again, _ = degraded_pair(image, 4, profile, name="img")
@@ -481,3 +485,35 @@ def test_ranges_must_be_pairs_and_orders_may_be_mappings() -> None:
     assert built.first == Order(blur_sigma=(0.2, 1.0))
     with pytest.raises(TypeError, match="second must be an Order"):
         RealisticDegradation(second=3)
+
+
+@pytest.mark.parametrize(
+    ("mode", "profile"),
+    [("bicubic", "opencv-cubic"), ("bilinear", "opencv-linear"), ("area", "opencv-area")],
+)
+def test_interpolated_training_lr_is_opencvs_resize(mode: str, profile: str) -> None:
+    """What trains for OpenCV's LR (on the device, batched) makes the LR the benchmark
+    profile makes with cv2.resize itself, to within one 8-bit level."""
+    rng = np.random.default_rng(0)
+    hr = smooth_image(rng, 64, 48)
+    hr[10:30, 8:40] = rng.integers(0, 256, (20, 32, 3))  # detail finer than the LR grid
+    lr, cropped = degraded_pair(hr, 4, profile)
+    batch = torch.from_numpy(cropped.copy()).permute(2, 0, 1)[None].float() / 255
+    made = Interpolated(mode)(batch, scale=4)
+    assert made.shape == (1, 3, 16, 12)
+    ours = (made[0].permute(1, 2, 0) * 255).round().numpy().astype(int)
+    assert np.abs(ours - lr.astype(int)).max() <= 1
+    # And it differs from the benchmark's antialiased bicubic where it aliases.
+    if mode != "area":
+        assert np.abs(lr.astype(int) - benchmark_pair(hr, 4)[0].astype(int)).max() > 20
+
+
+def test_opencv_profiles_keep_gray_images_and_name_their_resize() -> None:
+    gray = smooth_image(np.random.default_rng(1), 20, 16)[..., :1]
+    lr, hr = degraded_pair(gray, 4, "opencv-cubic")
+    assert lr.shape == (5, 4, 1) and hr.shape == (20, 16, 1)
+    assert set(DOWNSCALERS) <= set(PROFILES)
+    assert "INTER_AREA" in describe_profile("opencv-area", 4)
+    assert profile_record("opencv-linear") == {"opencv_interpolation": "INTER_LINEAR"}
+    with pytest.raises(ValueError, match="mode must be area, bilinear or bicubic"):
+        Interpolated("nearest")  # type: ignore[arg-type]

@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how LR is made from HR (default bicubic, the published convention): light, "
         "medium or heavy apply a fixed chain (Gaussian blur of the HR image, MATLAB bicubic, "
         "Gaussian noise seeded by the image name, JPEG; srgan.degradations.SEVERITIES), "
-        "the same LR for every model and run; scores are against the clean HR",
+        "the same LR for every model and run; opencv-cubic, opencv-linear and opencv-area "
+        "resize with OpenCV's cv2.resize, without antialiasing (the LR of quick scripts); "
+        "scores are against the clean HR",
     )
     parser.add_argument(
         "--crop-border",
