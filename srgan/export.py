@@ -5,7 +5,7 @@ paths are given)::
 
     python -m srgan.export --model default --fp16 \\
         --int8 --calibration-dir samples --calibration-downscale 4 --hr-dir samples
-    python -m srgan.export --model default --output fast.onnx --int8 fast.int8.onnx \\
+    python -m srgan.export --model fast --output fast.onnx --int8 fast.int8.onnx \\
         --calibration-dir DIV2K_valid_HR --calibration-downscale 4 --hr-dir Set5/HR
 
 * The ONNX graph takes ``lr`` ``(B, C, H, W)`` float32 RGB in [0, 1] and returns ``sr``
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="output",
         default=None,
         help=f"fp32 ONNX file to write (default {DEFAULT_FOLDER}/NAME.onnx, NAME: the model "
-        "file's name without its suffix, e.g. fast for default; for a training checkpoint "
+        "file's name without its suffix, e.g. fast-any for default; for a training checkpoint "
         "with its run's, e.g. psnr_x4-version_0-last)",
     )
     newest = onnx_opset_version()

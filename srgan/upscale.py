@@ -105,7 +105,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 # What each shipped model is for, in a word (README.md, "Which model?", says more).
 MODEL_USES = {
-    "fast": "clean images (renders, screenshots, scans)",
+    "fast-any": "clean images however they were made smaller (renders, screenshots, scans)",
+    "fast": "clean images made smaller by MATLAB's or Pillow's bicubic (benchmark LR)",
     "fast-real": "photos from phones and the web (blur, noise, JPEG)",
     "fast-gan": "sharper textures to look at, less pixel fidelity",
 }

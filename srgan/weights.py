@@ -41,11 +41,15 @@ FORMAT = "srgan.generator/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # ``--model default`` always names this shipped model.
-DEFAULT_MODEL = "fast"
+DEFAULT_MODEL = "fast-any"
 # Models the project trains for release but that a given installation may not ship yet:
 # name -> (network variant in srgan.generators.VARIANTS, what it is for).
 RELEASE_MODELS = {
-    "fast": ("fast", "PSNR-oriented"),
+    "fast-any": (
+        "fast",
+        "the default: fast for LR from any common resize (MATLAB, Pillow, OpenCV)",
+    ),
+    "fast": ("fast", "PSNR-oriented, for LR made by MATLAB's or Pillow's bicubic"),
     "quality": ("rrdb8", "PSNR-oriented"),
     "gan": ("rrdb8", "the quality model fine-tuned in the GAN stage"),
     "fast-real": ("compact", "for real photos: trained on blurred, noisy, JPEG-compressed LR"),

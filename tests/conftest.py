@@ -114,7 +114,8 @@ def model_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary packaged-weights folder holding a tiny ``fast.safetensors`` (x4).
+    """A temporary packaged-weights folder holding tiny ``fast-any.safetensors`` (the
+    default) and ``fast.safetensors`` (x4).
 
     ``srgan.weights`` looks up shipped models there, so ``--model default`` and
     ``--model fast`` work in tests without the real released weights.
@@ -123,6 +124,7 @@ def shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     folder = tmp_path / "packaged-weights"
     weights.save_generator(tiny_compact(), folder / f"{weights.DEFAULT_MODEL}.safetensors")
+    weights.save_generator(tiny_compact(), folder / "fast.safetensors")
     monkeypatch.setattr(weights, "WEIGHTS_DIR", folder)
     pictures.cached_upscaler.cache_clear()
     yield folder

@@ -246,7 +246,7 @@ def test_usage_errors_exit_2_with_what_to_do(
     assert code == EXIT_USAGE and "neither a shipped model" in err
     monkeypatch.setattr(srgan.weights, "WEIGHTS_DIR", tmp_path / "no-weights")
     code, _, err = run([tree, tmp_path / "out"], capsys)
-    assert code == EXIT_USAGE and "default model (fast.safetensors) is not installed" in err
+    assert code == EXIT_USAGE and "default model (fast-any.safetensors) is not installed" in err
     code, _, err = run([tree, tmp_path / "out", "--model", model_file, "--quality", "0"], capsys)
     assert code == EXIT_USAGE and "--quality" in err
     code, _, err = run([tree, tmp_path / "out.png", "--model", model_file], capsys)
@@ -276,10 +276,10 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Default 1024 on ONNX Runtime's CPU backends" in text and "512 otherwise" in text
     assert "(default: 24)" in text and "exit status" in text
     # Which shipped model for what, for those installed (all three in the repository).
-    assert "Which one: fast: clean images" in text and "fast-real: photos from phones" in text
-    assert (
-        upscale.which_model(["fast"])
-        == ". Which one: fast: clean images (renders, screenshots, scans)"
+    assert "Which one: fast-any: clean images however" in text and "fast-real: photos" in text
+    assert upscale.which_model(["fast"]) == (
+        ". Which one: fast: clean images made smaller by MATLAB's or Pillow's bicubic "
+        "(benchmark LR)"
     )
     assert upscale.which_model(["mine"]) == ""
 

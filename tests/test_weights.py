@@ -205,7 +205,7 @@ def test_fit_checkpoint_prefers_the_ema_generator(tmp_path: Path) -> None:
 
 
 def test_model_lookup_default_names_and_paths(shipped_weights: Path, tmp_path: Path) -> None:
-    assert resolve_model("default") == shipped_weights / "fast.safetensors"
+    assert resolve_model("default") == shipped_weights / "fast-any.safetensors"
     assert resolve_model("fast") == shipped_weights / "fast.safetensors"
     assert isinstance(load_model("default"), CompactNet)
     other = save_generator(tiny_compact(scale=2), tmp_path / "mine.safetensors")
@@ -236,7 +236,7 @@ def test_missing_default_model_says_what_to_do(
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "empty")
     with pytest.raises(
         FileNotFoundError,
-        match=r"default model \(fast.safetensors\) is not installed.*weights file path instead",
+        match=r"default model \(fast-any.safetensors\) is not installed.*weights file path",
     ):
         load_model("default")
     # Without a default installed, the other messages do not suggest it.
@@ -313,7 +313,7 @@ def test_loading_a_model_draws_no_values_on_the_meta_device(tmp_path: Path) -> N
 
 
 def test_the_shipped_models_load_by_name_with_their_cards() -> None:
-    for name in ("fast", "fast-real", "fast-gan"):
+    for name in ("fast-any", "fast", "fast-real", "fast-gan"):
         model = load_model(name)
         assert isinstance(model, CompactNet) and model.scale == 4, name
         assert (weights.WEIGHTS_DIR / f"{name}.md").is_file(), name
