@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help=(
             "methods to compare (default: bicubic): shipped srgan models by name (default, "
-            "fast, fast-real, fast-gan), a .safetensors or srgan.fit .ckpt path, an .onnx "
+            "fast-any, fast, fast-real, fast-gan), a .safetensors or srgan.fit .ckpt path, an .onnx "
             "model (srgan.export's, int8 too: run by ONNX Runtime), the baselines "
             f"{', '.join(BASELINES)}, or opencv:FILE.pb (OpenCV dnn_superres; needs "
             "pip install 'srgan[baselines]', from a checkout pip install -e '.[baselines]'; "

@@ -73,9 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         default=["bicubic", "fast"],
         help="as benchmarks.quality's: the baselines bicubic, nearest and lanczos, shipped "
-        "models (default or fast, fast-real, fast-gan), weights files (default: bicubic fast); "
-        "give the "
-        "photos before --models, or end the list with --",
+        "models (default or fast-any, fast, fast-real, fast-gan), weights files (default: "
+        "bicubic fast); give the photos before --models, or end the list with --",
     )
     parser.add_argument(
         "--scale", type=at_least(1), default=4, help="the models' scale (default 4)"
