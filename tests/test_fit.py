@@ -593,14 +593,8 @@ def test_the_gan_stage_trains_under_ddp_and_says_its_notes_once(
     image_dir: Path, tmp_path: Path
 ) -> None:
     require_assets("vgg16")
-    command = [
-        sys.executable,
-        "-m",
-        "srgan.fit",
-        "fit",
-        "--config",
-        str(CONFIGS / "debug_gan.yaml"),
-    ]
+    command = [sys.executable, "-m", "srgan.fit", "fit"]
+    command += ["--config", str(CONFIGS / "debug_gan.yaml")]
     command += [f"--data.train_dir={image_dir}", "--data.num_workers=0", "--data.crop_size=32"]
     command += ["--trainer.enable_progress_bar=false", "--trainer.accelerator=cpu"]
     command += ["--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_steps=4"]
