@@ -81,6 +81,13 @@ def test_report_schema_and_files(
     assert env["models"]["bicubic"] == {"given": "bicubic"}
     assert env["models"]["tiny"]["file"] == str(tiny_model)
     assert env["models"]["tiny"]["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    # From the working folder when inside it: no machine's own folders in a shared report.
+    from benchmarks.quality.cli import model_source
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tiny_model.parent.parent)
+        inside = f"{tiny_model.parent.name}/{tiny_model.name}"
+        assert model_source(str(tiny_model))["file"] == inside
 
     records = report["records"]
     assert len(records) == 4 * (4 + 1)  # per model: 4 images and a summary

@@ -61,7 +61,7 @@ from srgan.inference import resolve_device
 
 def model_source(spec: str) -> dict[str, str]:
     """What ``--models`` named: as given, and for a weights file (a shipped model's too)
-    its path and sha256."""
+    its path (from the working folder when it lies inside it) and sha256."""
     from srgan.backends import sha256_file
     from srgan.weights import resolve_model
 
@@ -69,7 +69,10 @@ def model_source(spec: str) -> dict[str, str]:
         path = resolve_model(spec)
     except (FileNotFoundError, ValueError):  # bicubic, opencv:..., not a weights file
         return {"given": spec}
-    return {"given": spec, "file": str(path), "sha256": sha256_file(path)}
+    shown = path.resolve()
+    if shown.is_relative_to(Path.cwd().resolve()):  # as the command's own paths are
+        shown = shown.relative_to(Path.cwd().resolve())
+    return {"given": spec, "file": str(shown), "sha256": sha256_file(path)}
 
 
 def build_parser() -> argparse.ArgumentParser:
