@@ -61,6 +61,10 @@ PARITY_TOLERANCE = 1 / 255
 CALIBRATION_DIR = Path(__file__).with_name("calibration")
 CALIBRATION_CROPS = 32
 CALIBRATION_CROP = 64
+# An int8 model that loses more than this (Y-PSNR on the built-in images) is named so on
+# every run that uses it, not only the one that made it: its calibration images were few
+# or unlike those it scores (a well-calibrated one loses a few hundredths of a dB).
+INT8_COST_WARNING_DB = 0.5
 # torch.export is not thread-safe: one export (or quantization) at a time in a process.
 # Processes need no lock: each works in a private folder and renames its result into place.
 _EXPORT_LOCK = threading.RLock()
@@ -116,7 +120,15 @@ def resolve_backend(backend: str, device: torch.device) -> str:
         )
     if backend == "onnx-cuda":
         if device.type != "cuda":
-            raise BackendError("--backend onnx-cuda needs a CUDA device (--device cuda)")
+            if torch.cuda.is_available():  # --device cpu was asked for
+                raise BackendError(
+                    "--backend onnx-cuda runs on the GPU, not --device cpu: use --device "
+                    "cuda, or --backend onnx for ONNX Runtime on the CPU"
+                )
+            raise BackendError(
+                "--backend onnx-cuda needs a CUDA GPU (and onnxruntime-gpu): none is "
+                "visible here; use --backend onnx for ONNX Runtime on the CPU"
+            )
         if not cuda_provider_available():
             raise BackendError(
                 "--backend onnx-cuda: this onnxruntime has no CUDA provider (install "
@@ -631,14 +643,25 @@ def build_upscaler(
             )
         except OSError as error:
             raise _cache_error(error, "or use --backend onnx") from None
+        cost = (
+            f"{int8_record['psnr_cost_db']:.3f} dB ({int8_record['psnr_fp32_db']:.2f} -> "
+            f"{int8_record['psnr_int8_db']:.2f} dB)"
+        )
         if made:
             own = int8_record["calibration"] == "built-in"
             say(
                 f"int8 model calibrated on {int8_record['crops']} crops "
                 f"({int8_record['calibration']}); its Y-PSNR cost on the built-in images"
                 f"{' (those it was calibrated on: others may lose more)' if own else ''}: "
-                f"{int8_record['psnr_cost_db']:.3f} dB ({int8_record['psnr_fp32_db']:.2f} -> "
-                f"{int8_record['psnr_int8_db']:.2f} dB). Cached: {int8_path}"
+                f"{cost}. Cached: {int8_path}"
+            )
+        if int8_record["psnr_cost_db"] > INT8_COST_WARNING_DB:
+            source = int8_record["calibration"]
+            say(
+                "warning: this int8 model (calibrated on "
+                f"{'the built-in crops' if source == 'built-in' else source}) "
+                f"loses {cost} on the built-in images: calibrate on more or larger images "
+                "like those to upscale (--calibration-dir), or use --backend onnx"
             )
         network = OnnxGenerator(int8_path, backend="onnx-int8", precision="int8", threads=threads)
         network.settings = {

@@ -1435,6 +1435,20 @@ MUTANTS = [
         "        if False",
         ("tests/test_fit.py",),
     ),
+    Mutant(
+        "costly-cached-int8-said-only-when-made",
+        "srgan/backends.py",
+        '        if int8_record["psnr_cost_db"] > INT8_COST_WARNING_DB:',
+        '        if made and int8_record["psnr_cost_db"] > INT8_COST_WARNING_DB:',
+        ("tests/test_backends.py",),
+    ),
+    Mutant(
+        "export-int8-unmeasured-without-hr-dir",
+        "srgan/export.py",
+        "        if args.hr_dir or args.int8:",
+        "        if args.hr_dir:",
+        EXPORT,
+    ),
 ]
 
 

@@ -43,13 +43,18 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_auto_is_onnx_on_the_cpu_and_torch_on_cuda() -> None:
+def test_auto_is_onnx_on_the_cpu_and_torch_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_backend("auto", CPU) == "onnx"
     assert resolve_backend("auto", torch.device("cuda")) == "torch"
     assert resolve_backend("torch", CPU) == "torch"
     with pytest.raises(BackendError, match="--device cpu"):
         resolve_backend("onnx", torch.device("cuda"))
-    with pytest.raises(BackendError, match="CUDA device"):
+    # onnx-cuda on the CPU: what to do, with a GPU (asked for the CPU) or without one.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(BackendError, match="not --device cpu: use --device cuda, or --backend"):
+        resolve_backend("onnx-cuda", CPU)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BackendError, match="CUDA GPU .and onnxruntime-gpu.: none is visible"):
         resolve_backend("onnx-cuda", CPU)
 
 
@@ -369,7 +374,10 @@ def test_an_onnx_file_is_a_model(
         (["--calibration-dir", tmp_path], "is an ONNX model, made already"),
         (["--precision", "bf16"], "runs in fp32, the precision of its graph"),
         # Not run on the CPU in silence, as a weights file would not be.
-        (["--backend", "onnx-cuda", "--device", "cpu"], "onnx-cuda needs a CUDA device"),
+        (
+            ["--backend", "onnx-cuda", "--device", "cpu"],
+            "--backend onnx for ONNX Runtime on the CPU",
+        ),
         (["--devices", "2"], "--devices runs PyTorch on each device"),
     ]:
         target = tmp_path / "refused.png"
@@ -410,7 +418,11 @@ def test_an_onnx_file_is_named_by_what_it_runs(tmp_path: Path) -> None:
 
 
 def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
-    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str], srgan_cache: Path
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    srgan_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source = tmp_path / "in"
     source.mkdir()
@@ -424,7 +436,15 @@ def test_int8_is_opt_in_calibrated_once_with_its_cost_and_tagged(
     assert settings["backend"] == "onnx-int8" and len(settings["calibration"]) == 16
     code, out, err = run([*args, "--backend", "onnx-int8", "--overwrite"], capsys)
     assert code == EXIT_OK and "calibrated" not in err  # cached
+    assert "warning" not in err  # its cost is small: said once
     assert out.rstrip().endswith("backend onnx-int8"), out  # its precision not said twice
+    # A cost over the bar is said on every run that uses the model.
+    bar = backends.INT8_COST_WARNING_DB
+    monkeypatch.setattr(backends, "INT8_COST_WARNING_DB", -1.0)
+    code, out, err = run([*args, "--backend", "onnx-int8", "--overwrite"], capsys)
+    assert code == EXIT_OK and "calibrated on the built-in crops) loses" in err and "loses" in err, err
+    assert "--calibration-dir" in err and "--backend onnx" in err
+    monkeypatch.setattr(backends, "INT8_COST_WARNING_DB", bar)
     # The cached model runs without the calibration's imports (seconds of every run).
     import subprocess
     import sys

@@ -198,6 +198,29 @@ def test_int8_without_a_folder_calibrates_on_the_built_in_images(tmp_path: Path,
     # Checked on real crops too without a folder of one's own: the built-in images'.
     checked = report["fp32"]["max_abs_diff"]
     assert len(checked) == 4 and sum(name.startswith("real ") for name in checked) == 2
+    # And measured there, as srgan.upscale measures its int8 model.
+    quality = report["quality"]
+    assert quality["folder"] == "built-in" and quality["measured_on_calibration_images"]
+    assert len(quality["images"]) == 7 and set(quality["mean_psnr"]) == {"fp32", "int8"}
+
+
+def test_a_large_int8_cost_is_warned_of_and_gates_without_hr_dir(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = save_generator(CompactNet(num_features=4, num_convs=1), tmp_path / "tiny.safetensors")
+    cost = {"images": [], "mean_psnr": {"fp32": 30.0, "int8": 29.0}}
+    monkeypatch.setattr("srgan.export.psnr_report", lambda *args: dict(cost))
+    argv = ["--model", str(weights), "--output", str(tmp_path / "t.onnx"), "--int8"]
+    argv += ["--calibration-crops", "2", "--calibration-crop-size", "16"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Y-PSNR on the built-in images (srgan/calibration): fp32 30.000 dB" in captured.out
+    assert "warning: int8 loses 1.000 dB" in captured.err and "--hr-dir measures" in captured.err
+    assert main([*argv, "--max-psnr-drop", "0.9"]) == 1  # the gate, on the same images
+    assert "int8 loses 1.000 dB Y-PSNR on the built-in images" in capsys.readouterr().err
+    cost["mean_psnr"] = {"fp32": 30.0, "int8": 29.6}
+    assert main(argv) == 0
+    assert "warning" not in capsys.readouterr().err  # 0.4 dB: under the bar
 
 
 def test_int8_measured_on_the_photos_of_the_built_in_crops_says_so(
@@ -219,7 +242,7 @@ def test_int8_measured_on_the_photos_of_the_built_in_crops_says_so(
     assert "(on its calibration images; other images may lose more)" in capsys.readouterr().out
     (photos / "coffee.png").rename(photos / "tea.png")
     report = run([*argv, "--hr-dir", str(photos)])
-    assert "measured_on_calibration_images" not in report["quality"]
+    assert report["quality"]["measured_on_calibration_images"] is False
 
 
 def test_a_large_calibration_folder_is_not_decoded_whole(
