@@ -823,6 +823,31 @@ def open_header(path: str | Path) -> Iterator[Image.Image]:
         yield image
 
 
+# The JPEG standard's example luminance table (Annex K), which libjpeg, Pillow and most
+# encoders scale by their quality setting.
+_JPEG_LUMA = (
+    *(16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55),
+    *(14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62),
+    *(18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92),
+    *(49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99),
+)
+
+
+def jpeg_quality(path: str | Path) -> float | None:
+    """The quality (1-100) a JPEG file was saved at, estimated from its luminance
+    quantization table as libjpeg scales it (exact for libjpeg and Pillow, close for
+    other encoders); ``None`` for other files and files that cannot be read."""
+    try:
+        with open_header(path) as image:
+            if image.format != "JPEG" or 0 not in getattr(image, "quantization", {}):
+                return None
+            table = image.quantization[0]
+    except (OSError, ValueError, SyntaxError):
+        return None
+    scale = 100 * sum(table) / sum(_JPEG_LUMA)  # libjpeg's: 200 - 2q from 50 up, 5000 / q below
+    return (200 - scale) / 2 if scale <= 100 else 5000 / scale
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -58,6 +58,7 @@ from srgan.images import (
     FORMAT_ALIASES,
     FORMATS,
     available_memory,
+    jpeg_quality,
     opencv_errors_only,
 )
 from srgan.inference import DEFAULT_TILE, MIN_TILE, Upscaler, resolve_device
@@ -83,6 +84,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EPILOG = """\
 examples:
   python -m srgan.upscale photo.jpg photo_x4.png
+  python -m srgan.upscale web_photos/ upscaled/ --model fast-real   # JPEG-compressed, noisy
   python -m srgan.upscale photos/ upscaled/ --format webp --quality 90 --suffix _x4
   python -m srgan.upscale photos/ upscaled/ --model RealESRGAN_x4plus.pth --tile 256
   python -m srgan.upscale clip.mp4 clip_x4.mp4 --crf 20
@@ -519,7 +521,8 @@ def second_interrupt_exits(*, terminate: bool = True) -> Iterator[None]:
 
 def unused_options(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
     """What each option given that no job of this run uses would have done (no word was
-    said of them: --crf with images alone, --quality with PNG outputs, ...)."""
+    said of them: --crf with images alone, --quality with PNG outputs, ...), and tile
+    settings that multiply the work or leave seams."""
     images = [job for job in jobs if not job.video]
     if not jobs:
         return []
@@ -533,6 +536,19 @@ def unused_options(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
         return f"{said} {'applies' if len(flags) == 1 else 'apply'}" if flags else ""
 
     notes = []
+    if images and args.tile and args.tile_overlap > args.tile / 2:
+        work = ((args.tile + 2 * args.tile_overlap) / args.tile) ** 2
+        notes.append(
+            f"--tile {args.tile} with --tile-overlap {args.tile_overlap}: each tile is computed "
+            f"with its {args.tile_overlap}-px context, about {work:.0f} times the work of whole "
+            "images; larger tiles (the default) are faster"
+        )
+    if images and args.tile != 0 and args.tile_overlap == 0:
+        notes.append(
+            "--tile-overlap 0: tiles are computed without the pixels around them, and their "
+            "seams can show in images larger than a tile (the default, "
+            f"{defaults.get_default('tile_overlap')}, gives them context)"
+        )
     if not images and (flags := given("format", "quality", "alpha")):
         notes.append(f"{flags} to images, and these inputs are videos (each keeps its container)")
     elif images and not any(job.fmt in ("jpg", "webp") for job in images):
@@ -541,6 +557,36 @@ def unused_options(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
     if len(images) == len(jobs) and (flags := given("crf", "preset")):
         notes.append(f"{flags} to videos, and there are none here")
     return notes
+
+
+# The default model learned clean downscales: on photos saved below this JPEG quality it
+# sharpens the compression's blocks and ringing, which fast-real smooths (its card).
+COMPRESSED_JPEG = 88
+JPEG_LOOKS = 32  # JPEG headers read for that note at most: a large folder is not scanned
+
+
+def compressed_jpegs(args: argparse.Namespace, jobs: Sequence[Job]) -> str | None:
+    """A note when the default model (not one asked for by name) meets JPEG inputs saved at
+    a quality below ``COMPRESSED_JPEG``: which model is made for them."""
+    if args.model != "default" or DEFAULT_MODEL == "fast-real":
+        return None
+    jpegs = [job.source for job in jobs if job.source.suffix.lower() in (".jpg", ".jpeg")]
+    looked = jpegs[:JPEG_LOOKS]
+    low = [q for path in looked if (q := jpeg_quality(path)) is not None and q < COMPRESSED_JPEG]
+    if not low:
+        return None
+    if len(jpegs) > len(looked):
+        among = f"{len(low)} of the first {len(looked)} JPEG inputs were"
+    else:
+        among = f"{len(low)} JPEG input{'s were' if len(low) > 1 else ' was'}"
+    qualities = f"{min(low):.0f}"
+    if round(max(low)) > round(min(low)):
+        qualities += f"-{max(low):.0f}"
+    return (
+        f"{among} saved at quality about {qualities}: the default model ({DEFAULT_MODEL}) "
+        "sharpens compression artefacts along with edges; --model fast-real is made for "
+        f"compressed or noisy photos (--model {DEFAULT_MODEL} keeps this model without this note)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -583,8 +629,9 @@ def run(args: argparse.Namespace) -> int:
                 )
         # Said once: with --devices, every process runs this (the launcher starts them).
         if os.environ.get("LOCAL_RANK", "0") == "0":
-            for note in unused_options(args, jobs):
-                print(f"note: {note}", file=sys.stderr)
+            for note in [*unused_options(args, jobs), compressed_jpegs(args, jobs)]:
+                if note:
+                    print(f"note: {note}", file=sys.stderr)
         start = time.perf_counter()
         if not jobs:  # every input failed before it could be read: reported below
             summary, rank = Summary(), 0

@@ -1449,6 +1449,20 @@ MUTANTS = [
         "        if args.hr_dir:",
         EXPORT,
     ),
+    Mutant(
+        "jpeg-quality-misread",
+        "srgan/images.py",
+        "    return (200 - scale) / 2 if scale <= 100 else 5000 / scale",
+        "    return (200 - scale) / 2",
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "compressed-jpeg-note-for-any-model",
+        "srgan/upscale.py",
+        '    if args.model != "default" or DEFAULT_MODEL == "fast-real":',
+        '    if DEFAULT_MODEL == "fast-real":',
+        ("tests/test_upscale.py",),
+    ),
 ]
 
 

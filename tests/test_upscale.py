@@ -692,3 +692,56 @@ def test_a_plain_kill_stops_the_run_as_ctrl_c_does() -> None:
     # Under --devices only Ctrl-C (which reaches every process) is taken over.
     with upscale.second_interrupt_exits(terminate=False):
         assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_jpeg_quality_is_read_from_the_quantization_table(tmp_path: Path) -> None:
+    for quality in (30, 50, 75, 95):
+        Image.fromarray(rgb(16, 16)).save(tmp_path / f"{quality}.jpg", quality=quality)
+        assert images.jpeg_quality(tmp_path / f"{quality}.jpg") == pytest.approx(quality, abs=1)
+    Image.fromarray(rgb(16, 16)).save(tmp_path / "a.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not a JPEG")
+    assert images.jpeg_quality(tmp_path / "a.png") is None
+    assert images.jpeg_quality(tmp_path / "broken.jpg") is None
+
+
+def test_compressed_jpegs_are_pointed_to_fast_real_by_the_default_model(
+    tmp_path: Path,
+    shipped_weights: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(rgb(8, 8)).save(photos / "camera.jpg", quality=95)
+    Image.fromarray(rgb(8, 8)).save(photos / "a.png")
+    code, _, err = run([photos, tmp_path / "o1"], capsys)
+    assert code == EXIT_OK and "note" not in err, err  # quality 95: nothing to say
+    Image.fromarray(rgb(8, 8)).save(photos / "web.jpg", quality=60)
+    code, _, err = run([photos, tmp_path / "o2"], capsys)
+    assert code == EXIT_OK and err.count("--model fast-real is made for") == 1, err
+    assert "note: 1 JPEG input was saved at quality about 60: the default model" in err
+    # A model asked for by name is the user's choice: nothing said.
+    code, _, err = run([photos, tmp_path / "o3", "--model", "fast"], capsys)
+    assert code == EXIT_OK and "fast-real" not in err, err
+    # A large folder is not scanned whole for it.
+    monkeypatch.setattr(upscale, "JPEG_LOOKS", 1)
+    code, _, err = run([photos, tmp_path / "o4"], capsys)
+    assert code == EXIT_OK and "fast-real" not in err, err  # camera.jpg alone was looked at
+    Image.fromarray(rgb(8, 8)).save(photos / "another.jpg", quality=40)
+    code, _, err = run([photos, tmp_path / "o5"], capsys)
+    assert "1 of the first 1 JPEG inputs were saved at quality about 40" in err, err
+
+
+def test_tiles_that_cost_more_than_they_save_or_show_seams_are_said_to(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.fromarray(rgb(6, 8)).save(tmp_path / "a.png")
+    args = [tmp_path / "a.png", tmp_path / "out.png", "--model", model_file, "--overwrite"]
+    code, _, err = run([*args, "--tile", "8"], capsys)
+    assert code == EXIT_OK and "about 49 times the work of whole images" in err, err
+    code, _, err = run([*args, "--tile", "48"], capsys)  # its overlap under half a tile
+    assert code == EXIT_OK and "note" not in err, err
+    code, _, err = run([*args, "--tile-overlap", "0"], capsys)
+    assert code == EXIT_OK and "seams can show" in err and "(the default, 24," in err, err
+    code, _, err = run([*args, "--tile", "0", "--tile-overlap", "0"], capsys)  # no tiles
+    assert code == EXIT_OK and "note" not in err, err
