@@ -398,7 +398,9 @@ class SRDataModule(L.LightningDataModule):
             ``srgan.degradations.SEVERITIES`` (``light``, ``medium``, ``heavy``), made
             once per image with the noise seeded by the image's name, or OpenCV's
             resize without antialiasing (``opencv-cubic``, ``opencv-linear``,
-            ``opencv-area``), exactly as ``benchmarks.quality --degradation`` makes it.
+            ``opencv-area``) or Pillow's with its other filters (``pillow-lanczos``,
+            ``pillow-bilinear``), exactly as ``benchmarks.quality
+            --degradation`` makes it.
         in_memory: decode the training images once, into memory (``true``), or leave them
             on disk and decode an image for each crop cut from it (``false``: slower per
             batch, for sets larger than the memory, such as DIV2K with Flickr2K; more
@@ -424,7 +426,15 @@ class SRDataModule(L.LightningDataModule):
         degradation: Literal["bicubic"] | Degradation = "bicubic",
         sharpen_targets: bool = False,
         val_degradation: Literal[
-            "bicubic", "light", "medium", "heavy", "opencv-cubic", "opencv-linear", "opencv-area"
+            "bicubic",
+            "light",
+            "medium",
+            "heavy",
+            "opencv-cubic",
+            "opencv-linear",
+            "opencv-area",
+            "pillow-lanczos",
+            "pillow-bilinear",
         ] = "bicubic",
         in_memory: bool | None = None,
     ) -> None:

@@ -782,7 +782,15 @@ DOWNSCALERS = {
     "opencv-linear": "INTER_LINEAR",
     "opencv-area": "INTER_AREA",
 }
-PROFILES = ("bicubic", *SEVERITIES, *DOWNSCALERS)
+# LR made by Pillow's Image.resize with its other filters (each filters before it samples,
+# with its own sharpness): what a model meets from image editors and web tools. Pillow's
+# bicubic is the `bicubic` profile's MATLAB-compatible kernel, and at integer factors its
+# box filter is OpenCV's INTER_AREA (`opencv-area`).
+PILLOW_DOWNSCALERS = {
+    "pillow-lanczos": "LANCZOS",
+    "pillow-bilinear": "BILINEAR",
+}
+PROFILES = ("bicubic", *SEVERITIES, *DOWNSCALERS, *PILLOW_DOWNSCALERS)
 
 
 def degrade_fixed(
@@ -822,6 +830,20 @@ def degraded_pair(
         size = (hr.shape[1] // scale, hr.shape[0] // scale)
         lr = cv2.resize(hr, size, interpolation=getattr(cv2, DOWNSCALERS[profile]))
         return np.ascontiguousarray(lr.reshape(size[1], size[0], hr.shape[2])), hr
+    if profile in PILLOW_DOWNSCALERS:
+        from PIL import Image
+
+        hr = mod_crop(hr, scale)
+        size = (hr.shape[1] // scale, hr.shape[0] // scale)
+        planes = [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(hr[..., k])).resize(
+                    size, getattr(Image.Resampling, PILLOW_DOWNSCALERS[profile])
+                )
+            )
+            for k in range(hr.shape[2])
+        ]
+        return np.ascontiguousarray(np.stack(planes, axis=-1)), hr
     if profile not in SEVERITIES:
         raise ValueError(f"unknown degradation profile {profile!r}: use one of {PROFILES}")
     hr = mod_crop(hr, scale)
@@ -838,6 +860,8 @@ def describe_profile(profile: str, scale: int) -> str:
         return "MATLAB-compatible bicubic from HR"
     if profile in DOWNSCALERS:
         return f"{profile}: OpenCV cv2.resize {DOWNSCALERS[profile]} x1/{scale} (no antialiasing)"
+    if profile in PILLOW_DOWNSCALERS:
+        return f"{profile}: Pillow Image.resize {PILLOW_DOWNSCALERS[profile]} x1/{scale}"
     return f"{profile}: {SEVERITIES[profile].describe(scale)}, noise seeded by image name"
 
 
@@ -845,4 +869,6 @@ def profile_record(profile: str) -> dict[str, float | int | str] | None:
     """A profile's chain as plain values (``None`` for bicubic), for JSON reports."""
     if profile in DOWNSCALERS:
         return {"opencv_interpolation": DOWNSCALERS[profile]}
+    if profile in PILLOW_DOWNSCALERS:
+        return {"pillow_filter": PILLOW_DOWNSCALERS[profile]}
     return asdict(SEVERITIES[profile]) if profile in SEVERITIES else None

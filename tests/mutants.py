@@ -1463,6 +1463,13 @@ MUTANTS = [
         '    if DEFAULT_MODEL == "fast-real":',
         ("tests/test_upscale.py",),
     ),
+    Mutant(
+        "pillow-profile-filter-ignored",
+        "srgan/degradations.py",
+        "                    size, getattr(Image.Resampling, PILLOW_DOWNSCALERS[profile])",
+        "                    size, Image.Resampling.BICUBIC",
+        DEGRADATIONS,
+    ),
 ]
 
 

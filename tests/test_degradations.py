@@ -13,6 +13,7 @@ from PIL import Image
 
 from srgan.degradations import (
     DOWNSCALERS,
+    PILLOW_DOWNSCALERS,
     PROFILES,
     SEVERITIES,
     Bicubic,
@@ -391,7 +392,7 @@ def test_bicubic_profile_is_the_benchmark_pair() -> None:
 
 def test_profiles_are_fixed_seeded_by_name_and_ordered_by_severity() -> None:
     image = hr_array(64, 64)
-    assert PROFILES == ("bicubic", "light", "medium", "heavy", *DOWNSCALERS)
+    assert PROFILES == ("bicubic", "light", "medium", "heavy", *DOWNSCALERS, *PILLOW_DOWNSCALERS)
     scores = []
     for profile in ("bicubic", *SEVERITIES):
         lr, hr = degraded_pair(image, 4, profile, name="img")
@@ -517,3 +518,30 @@ def test_opencv_profiles_keep_gray_images_and_name_their_resize() -> None:
     assert profile_record("opencv-linear") == {"opencv_interpolation": "INTER_LINEAR"}
     with pytest.raises(ValueError, match="mode must be area, bilinear or bicubic"):
         Interpolated("nearest")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("profile", sorted(PILLOW_DOWNSCALERS))
+def test_pillow_profiles_are_pillows_resize_and_keep_gray(profile: str) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    hr = smooth_image(rng, 66, 50)  # cropped to 64 x 48 first
+    hr[10:30, 8:40] = rng.integers(0, 256, (20, 32, 3))
+    lr, cropped = degraded_pair(hr, 4, profile)
+    assert cropped.shape == (64, 48, 3) and lr.shape == (16, 12, 3) and lr.dtype == np.uint8
+    filter_ = getattr(Image.Resampling, PILLOW_DOWNSCALERS[profile])
+    expected = np.asarray(Image.fromarray(cropped).resize((12, 16), filter_))
+    np.testing.assert_array_equal(lr, expected)
+    gray, _ = degraded_pair(hr[..., :1], 4, profile)
+    np.testing.assert_array_equal(gray[..., 0], lr[..., 0])
+    assert PILLOW_DOWNSCALERS[profile] in describe_profile(profile, 4)
+    assert profile_record(profile) == {"pillow_filter": PILLOW_DOWNSCALERS[profile]}
+
+
+def test_every_profile_is_a_validation_choice() -> None:
+    import typing
+
+    from srgan.data import SRDataModule
+
+    hints = typing.get_type_hints(SRDataModule.__init__)
+    assert typing.get_args(hints["val_degradation"]) == PROFILES

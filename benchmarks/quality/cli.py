@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Gaussian noise seeded by the image name, JPEG; srgan.degradations.SEVERITIES), "
         "the same LR for every model and run; opencv-cubic, opencv-linear and opencv-area "
         "resize with OpenCV's cv2.resize, without antialiasing (the LR of quick scripts); "
+        "pillow-lanczos and pillow-bilinear with Pillow's other filters (antialiased); "
         "scores are against the clean HR",
     )
     parser.add_argument(
