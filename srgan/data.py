@@ -354,6 +354,11 @@ class DrawSampler(DistributedSampler):
                 yield (first + position) * self.length + order[position]
 
 
+# Folder names of the standard SR benchmark sets (lower case): test images, never training
+# or model-selection ones.
+BENCHMARK_SETS = frozenset({"set5", "set14", "bsd100", "b100", "urban100", "manga109"})
+
+
 class SRDataModule(L.LightningDataModule):
     """HR folders -> random crops for training, whole held-out images for validation.
 
@@ -460,6 +465,18 @@ class SRDataModule(L.LightningDataModule):
         self.train_dirs = _as_list(train_dir)
         self.val_dirs = _as_list(val_dir)
         self.test_dirs = _as_list(test_dir)
+        for name, folders, why in (
+            ("train_dir", self.train_dirs, "a model trained on it is not measured by it"),
+            ("val_dir", self.val_dirs, "checkpoints chosen by it have seen the test images"),
+        ):
+            for folder in folders:
+                if found := BENCHMARK_SETS & {part.lower() for part in Path(folder).parts}:
+                    warnings.warn(
+                        f"data.{name} {folder} looks like a benchmark set ({min(found)}): "
+                        f"{why}; hold out training images instead (data.val_holdout), and "
+                        "keep benchmark sets for data.test_dir and benchmarks.quality",
+                        stacklevel=2,
+                    )
         self.train_lr_dir = train_lr_dir
         self.val_lr_dir = val_lr_dir
         if val_lr_dir is not None and not self.val_dirs:

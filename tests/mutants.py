@@ -1470,6 +1470,13 @@ MUTANTS = [
         "                    size, Image.Resampling.BICUBIC",
         DEGRADATIONS,
     ),
+    Mutant(
+        "benchmark-set-as-validation-unwarned",
+        "srgan/data.py",
+        '            ("val_dir", self.val_dirs, "checkpoints chosen by it have seen the test images"),\n',
+        "",
+        DATA,
+    ),
 ]
 
 

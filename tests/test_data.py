@@ -624,3 +624,16 @@ def test_an_epoch_too_short_to_share_out_is_refused_or_noted(
     else:
         with pytest.warns(UserWarning, match=says):
             dm.setup("fit")
+
+
+def test_benchmark_sets_for_training_or_validation_are_warned_of(tmp_path: Path) -> None:
+    set5, mine = tmp_path / "benchmark" / "Set5", tmp_path / "mine"
+    with pytest.warns(
+        UserWarning, match=r"data.val_dir .*Set5 looks like a benchmark set \(set5\)"
+    ):
+        SRDataModule(str(mine), val_dir=str(set5))
+    with pytest.warns(UserWarning, match="data.train_dir .* a model trained on it is not measured"):
+        SRDataModule([str(mine), str(tmp_path / "URBAN100" / "HR")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SRDataModule(str(mine), val_dir=str(tmp_path / "Set5_like_mine"), test_dir=str(set5))
