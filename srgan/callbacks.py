@@ -42,6 +42,15 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
     (with ``save_last="link"``, the final step is saved and ``last.ckpt`` links to it).
     """
 
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The first epoch end of a run resumed at an epoch's end comes before any validation
+        # in this process: Lightning, with no validation batches counted yet, takes the run
+        # for one without validation and ranks by a metric not logged yet, warning that it
+        # is missing (and saving nothing). Ranked saves follow validation.
+        if self.monitor is not None and self.monitor not in self._monitor_candidates(trainer):
+            return
+        super().on_train_epoch_end(trainer, pl_module)
+
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             candidates = self._monitor_candidates(trainer)

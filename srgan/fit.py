@@ -41,7 +41,7 @@ from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
 from srgan.images import check_writable, existing_ancestor, remove_empty_folders
-from srgan.module import COMPONENTS, COMPONENTS_KEY, SRGAN
+from srgan.module import COMPONENTS, COMPONENTS_KEY, SRGAN, generator_steps
 from srgan.objectives import AdversarialObjective
 from srgan.weights import load_checkpoint
 
@@ -483,11 +483,12 @@ class SRCLI(LightningCLI):
         steps = self.trainer.max_steps
         if getattr(model, "stage", None) == "gan" and n_critic > 1 and steps > 0:
             # Objectives compared at one max_steps get unequal generator budgets otherwise.
+            plain = generator_steps(steps, 1)
             note(
                 f"note: --trainer.max_steps {steps} counts optimizer steps: with n_critic "
-                f"{n_critic} that is about {steps // (n_critic + 1)} generator steps (with "
-                f"n_critic 1, {steps // 2}); for {steps // 2}, give "
-                f"--trainer.max_steps {(n_critic + 1) * (steps // 2)}"
+                f"{n_critic} that is {generator_steps(steps, n_critic)} generator steps (with "
+                f"n_critic 1, {plain}); for {plain}, give "
+                f"--trainer.max_steps {(n_critic + 1) * plain}"
             )
         find_unused_parameters_in_gan_stage(self.trainer, model)
         crop = getattr(self.datamodule, "crop_size", None)

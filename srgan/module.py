@@ -487,6 +487,18 @@ class SRGAN(L.LightningModule):
             "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
         }
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if not getattr(self, "_recount_logged_steps", False):
+            return
+        self._recount_logged_steps = False
+        # Lightning 2.x counts the batch a checkpoint was saved after once more when it
+        # resumes from one saved at the end of validation or of training (a monitored
+        # "best", srgan's final last.ckpt), so the logged ``step`` of a resumed run ran one
+        # ahead per resume. Without gradient accumulation it is the batches completed.
+        loop = self.trainer.fit_loop.epoch_loop
+        if self.trainer.accumulate_grad_batches == 1:
+            loop._batches_that_stepped = loop.batch_progress.total.completed
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Set when a resumed fit starts training (on_train_start), not now: loading a model
         # for anything else leaves the caller's random state alone.
@@ -494,6 +506,7 @@ class SRGAN(L.LightningModule):
 
     def on_train_start(self) -> None:
         state, self._resume_random_state = getattr(self, "_resume_random_state", None), None
+        self._recount_logged_steps = bool(self.trainer.ckpt_path)
         # Only when resuming (--ckpt_path), not for a fresh fit of a loaded model, whose
         # own seed decides.
         if state is None or not self.trainer.ckpt_path:
@@ -501,6 +514,14 @@ class SRGAN(L.LightningModule):
         torch.set_rng_state(state["cpu"])
         if state.get("cuda") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda"], self.device)
+
+
+def generator_steps(max_steps: int, n_critic: int) -> int:
+    """The generator steps a GAN-stage run stopped by ``max_steps`` optimizer steps takes:
+    every batch steps the discriminator, and every ``n_critic``-th from the first also the
+    generator, so each cycle of ``n_critic`` batches takes ``n_critic + 1`` steps and a run
+    that stops inside a cycle has begun it with a generator step."""
+    return -(-max_steps // (n_critic + 1))
 
 
 def described(path: str) -> str:

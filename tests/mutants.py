@@ -1471,6 +1471,20 @@ MUTANTS = [
         DEGRADATIONS,
     ),
     Mutant(
+        "resumed-logged-step-counts-the-saved-batch-again",
+        "srgan/module.py",
+        "            loop._batches_that_stepped = loop.batch_progress.total.completed",
+        "            pass",
+        ("tests/test_module.py",),
+    ),
+    Mutant(
+        "generator-steps-rounded-down",
+        "srgan/module.py",
+        "    return -(-max_steps // (n_critic + 1))",
+        "    return max_steps // (n_critic + 1)",
+        ("tests/test_module.py", "tests/test_fit.py"),
+    ),
+    Mutant(
         "benchmark-set-as-validation-unwarned",
         "srgan/data.py",
         '            ("val_dir", self.val_dirs, "checkpoints chosen by it have seen the test images"),\n',

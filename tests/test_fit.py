@@ -170,11 +170,13 @@ def test_a_max_steps_that_gives_fewer_generator_steps_under_n_critic_is_said(
     main(
         ["fit", "--config", str(CONFIGS / "debug_gan.yaml")]
         + ["--config", str(CONFIGS / "objective" / "wgan_gp.yaml")]
-        + [*data_args(image_dir, tmp_path), "--trainer.max_steps=12"]
+        + [*data_args(image_dir, tmp_path), "--trainer.max_steps=14"]
     )
     err = capsys.readouterr().err
-    assert "with n_critic 5 that is about 2 generator steps (with n_critic 1, 6)" in err
-    assert "give --trainer.max_steps 36" in err
+    # Batches 0 and 6 step both networks (4 steps), batches 1-5 and 7-8 the critic alone:
+    # 14 steps end on batch 8, after 3 generator steps (n_critic 1: 7 batches, 7 of them).
+    assert "with n_critic 5 that is 3 generator steps (with n_critic 1, 7)" in err
+    assert "give --trainer.max_steps 42" in err
 
 
 def test_debug_config_leaves_a_checkpoint_that_loads_safely(

@@ -263,6 +263,10 @@ def test_resume_is_exact(runs: dict[str, tuple[L.Trainer, SRGAN]], resume: str) 
     # The counters that schedule the steps (n_critic's phase follows total_batch_idx).
     assert resumed_trainer.global_step == full_trainer.global_step == 6
     assert resumed_trainer.fit_loop.total_batch_idx == full_trainer.fit_loop.total_batch_idx
+    # The counter the logged ``step`` column comes from (Lightning's batches that stepped).
+    ours_b = resumed_trainer.fit_loop.epoch_loop._batches_that_stepped
+    theirs_b = full_trainer.fit_loop.epoch_loop._batches_that_stepped
+    assert ours_b == theirs_b, (ours_b, theirs_b)
 
 
 @pytest.mark.parametrize(
@@ -287,6 +291,52 @@ def test_resume_keeps_the_epoch_count(
     runs: dict[str, tuple[L.Trainer, SRGAN]], resume: str
 ) -> None:
     assert runs[resume][0].current_epoch == runs["full"][0].current_epoch
+
+
+@pytest.mark.parametrize("saved", ["last", "best"])
+def test_a_resumed_run_logs_the_steps_the_uninterrupted_one_does(
+    image_dir: Path, tmp_path: Path, saved: str
+) -> None:
+    """Resumed from srgan's final last.ckpt or a monitored best (saved at the end of
+    training or of validation), the logged step goes on from the batches done: Lightning
+    alone counted the saved batch again, one step ahead per resume."""
+    import csv
+
+    from srgan.callbacks import ModelCheckpoint as SavesLast
+
+    def run(max_steps: int, name: str, checkpoint: Path | None = None) -> list[tuple[int, str]]:
+        torch.manual_seed(0)
+        logger = L.pytorch.loggers.CSVLogger(tmp_path, name=name)
+        saves = SavesLast(
+            dirpath=tmp_path / name, save_last=True, monitor="val/psnr", save_top_k=-1
+        )
+        options = {**TRAINER_OPTIONS, "logger": logger, "enable_checkpointing": True}
+        fit = L.Trainer(max_steps=max_steps, callbacks=[saves], **options)
+        data = SRDataModule(
+            str(image_dir),
+            crop_size=32,
+            batch_size=2,
+            val_holdout=1,
+            steps_per_epoch=1,
+            num_workers=0,
+        )
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fit.fit(SRGAN(CompactNet(num_features=4, num_convs=1)), data, ckpt_path=checkpoint)
+        # Resumed at an epoch's end, no ranked save is attempted before validation logs.
+        assert not [w for w in seen if "could not find the monitored key" in str(w.message)]
+        with open(Path(logger.log_dir) / "metrics.csv") as file:
+            return [
+                (int(r["step"]), k)
+                for r in csv.DictReader(file)
+                for k, v in r.items()
+                if v and k not in ("step", "epoch")
+            ]
+
+    full = run(3, "full")
+    first = run(2, "first")
+    checkpoint = tmp_path / "first" / ("last.ckpt" if saved == "last" else "epoch=1-step=2.ckpt")
+    assert first + run(3, "resumed", checkpoint) == full
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
@@ -568,3 +618,20 @@ def test_parts_given_as_names_are_refused_in_one_line() -> None:
         SRGAN(generator, critic, "Hinge", stage="gan")
     with pytest.raises(TypeError, match="generator must be an instance such as"):
         SRGAN("CompactNet")
+
+
+def test_generator_steps_follow_the_gan_stage_schedule() -> None:
+    from srgan.module import generator_steps
+
+    for n_critic in (1, 2, 5):
+        steps = generator = 0
+        counted = {}
+        for batch in range(40):  # the training step's rule: both on every n_critic-th batch
+            turn = batch % n_critic == 0
+            steps, generator = steps + 1 + turn, generator + turn
+            counted[steps] = generator
+            if turn:  # Lightning stops once max_steps is reached: mid-batch too
+                counted.setdefault(steps - 1, generator)
+        for max_steps, expected in counted.items():
+            if max_steps > 0:
+                assert generator_steps(max_steps, n_critic) == expected, (max_steps, n_critic)
