@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from benchmarks.quality.methods import Method
 from srgan.degradations import degraded_pair
 from srgan.images import ImageError, list_images, read_image
 from srgan.metrics import DISTS, LPIPS, detail_ratio, psnr, ssim
+from srgan.progress import progress_bar
 from srgan.resize import mod_crop
 
 # Bicubic x4 on the standard protocol, as published (SRCNN, VDSR, ... tables).
@@ -231,8 +231,11 @@ def evaluate(
         warmed = False
         for dataset, items in datasets:
             rows = []
-            bar = tqdm(items, desc=f"{dataset} {method.name}", unit="img", disable=not progress)
-            for index, (image, hr, lr) in enumerate(bar):
+            # A bar on a terminal, a line now and then in a log file or pipe.
+            bar = progress_bar(
+                progress, desc=f"{dataset} {method.name}", total=len(items), unit="img"
+            )
+            for index, (image, hr, lr) in enumerate(items):
                 if not warmed and method.kind != "baseline":
                     method(lr)  # first call: lazy initialisation, kernel selection, caches
                     warmed = True
@@ -264,6 +267,8 @@ def evaluate(
                 rows.append(row)
                 if index < keep:
                     kept[dataset, method.name, image] = sr
+                bar.update(1)
+            bar.close()
             records += rows
             records.append(summarize(dataset, method.name, rows))
     return records, kept
