@@ -57,6 +57,16 @@ DESCRIPTION = (
 # What a run folder holds before any work: the resolved config and the hyper-parameters.
 STARTUP_FILES = {"config.yaml", "hparams.yaml"}
 DATA_FOLDERS = ("train_dir", "val_dir", "train_lr_dir", "val_lr_dir", "test_dir")
+# Trainer options where Lightning reads an int as a number of batches and a float as a
+# fraction of them; their type, Union[float, int], makes the parser take "1" for 1.0 (all
+# batches), and nothing written on the command line or in YAML gives one batch.
+BATCH_COUNTS = (
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "limit_predict_batches",
+    "overfit_batches",
+)
 
 
 def first_process() -> bool:
@@ -95,6 +105,34 @@ def quiet_lightning() -> None:
 
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(no_tips)
+
+
+def integer_batch_counts(arguments: list[str]) -> dict[str, int]:
+    """The ``BATCH_COUNTS`` options whose last value in ``arguments`` (the command line,
+    and the config files it names, in order) was written as an integer."""
+    import yaml
+
+    found: dict[str, int] = {}
+    for index, argument in enumerate(arguments):
+        name, _, value = argument.partition("=")
+        if not value and index + 1 < len(arguments):
+            value = arguments[index + 1]
+        if name == "--config":
+            try:
+                trainer = (yaml.safe_load(Path(value).read_text()) or {}).get("trainer") or {}
+            except (OSError, yaml.YAMLError, AttributeError):
+                continue  # the parser has said what is wrong with it
+            for key in BATCH_COUNTS:
+                if key in trainer:
+                    found.pop(key, None)
+                    if type(trainer[key]) is int:
+                        found[key] = trainer[key]
+        elif name.startswith("--trainer.") and name[len("--trainer.") :] in BATCH_COUNTS:
+            key = name[len("--trainer.") :]
+            found.pop(key, None)
+            if re.fullmatch(r"[0-9]+", value.strip()):
+                found[key] = int(value)
+    return found
 
 
 def find_folder(value: str, config_files: list[Path]) -> str:
@@ -337,6 +375,13 @@ class SRCLI(LightningCLI):
             trainer["callbacks"] = [
                 c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
             ]
+        if trainer is not None:
+            for key, count in integer_batch_counts(getattr(self, "arguments", [])).items():
+                if count == 1:
+                    note(
+                        f"note: --trainer.{key} 1 is read as 1.0, all batches (the option "
+                        "takes a fraction before a count); a fraction such as 0.1 limits it"
+                    )
         files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
         data = config.get("data")
         if data is None:

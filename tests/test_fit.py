@@ -1045,3 +1045,15 @@ def test_synchronized_batch_norm_pools_the_processes_crops(image_dir: Path, tmp_
                 cli.before_fit()
         else:
             cli.before_fit()
+
+
+def test_batch_counts_written_as_integers_are_found_last_one_winning(tmp_path: Path) -> None:
+    from srgan.fit import integer_batch_counts
+
+    config = tmp_path / "c.yaml"
+    config.write_text("trainer:\n  limit_val_batches: 1\n  limit_train_batches: 0.5\n")
+    assert integer_batch_counts(["fit", "--config", str(config)]) == {"limit_val_batches": 1}
+    argv = ["fit", f"--config={config}", "--trainer.limit_val_batches", "0.25"]
+    assert integer_batch_counts(argv) == {}  # the command line's fraction comes last
+    argv = ["fit", "--trainer.overfit_batches=3", "--trainer.limit_test_batches", "1"]
+    assert integer_batch_counts(argv) == {"overfit_batches": 3, "limit_test_batches": 1}
