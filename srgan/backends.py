@@ -126,8 +126,8 @@ def resolve_backend(backend: str, device: torch.device) -> str:
                     "cuda, or --backend onnx for ONNX Runtime on the CPU"
                 )
             raise BackendError(
-                "--backend onnx-cuda needs a CUDA GPU (and onnxruntime-gpu): none is "
-                "visible here; use --backend onnx for ONNX Runtime on the CPU"
+                "--backend onnx-cuda needs a CUDA GPU (and onnxruntime-gpu): PyTorch sees "
+                "none here; use --backend onnx for ONNX Runtime on the CPU"
             )
         if not cuda_provider_available():
             raise BackendError(

@@ -42,12 +42,22 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
     (with ``save_last="link"``, the final step is saved and ``last.ckpt`` links to it).
     """
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._validated = False
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._validated = True
+        super().on_validation_end(trainer, pl_module)
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # The first epoch end of a run resumed at an epoch's end comes before any validation
         # in this process: Lightning, with no validation batches counted yet, takes the run
         # for one without validation and ranks by a metric not logged yet, warning that it
-        # is missing (and saving nothing). Ranked saves follow validation.
-        if self.monitor is not None and self.monitor not in self._monitor_candidates(trainer):
+        # is missing (and saving nothing). Only that case is passed over: a run without
+        # validation, or with a mistyped monitor, is still told.
+        resumed_before_validation = trainer.ckpt_path and not getattr(self, "_validated", True)
+        if resumed_before_validation and self.monitor not in self._monitor_candidates(trainer):
             return
         super().on_train_epoch_end(trainer, pl_module)
 

@@ -785,7 +785,7 @@ DOWNSCALERS = {
 # LR made by Pillow's Image.resize with its other filters (each filters before it samples,
 # with its own sharpness): what a model meets from image editors and web tools. Pillow's
 # bicubic is the `bicubic` profile's MATLAB-compatible kernel, and at integer factors its
-# box filter is OpenCV's INTER_AREA (`opencv-area`).
+# box filter makes OpenCV's INTER_AREA LR (`opencv-area`) to within a level.
 PILLOW_DOWNSCALERS = {
     "pillow-lanczos": "LANCZOS",
     "pillow-bilinear": "BILINEAR",

@@ -534,7 +534,13 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if args.max_psnr_drop is not None and drop is not None and drop > args.max_psnr_drop:
             raise failed(
                 QualityError(
-                    f"int8 loses {drop:.3f} dB Y-PSNR on {scored_on(args)} (allowed "
+                    f"int8 loses {drop:.3f} dB Y-PSNR on {scored_on(args)}"
+                    + (
+                        " (the images it was calibrated on: others may lose more)"
+                        if report["quality"]["measured_on_calibration_images"]
+                        else ""
+                    )
+                    + " (allowed "
                     f"{args.max_psnr_drop:g} dB): calibrate on more or larger images like "
                     "those to upscale (--calibration-dir), try another --calibration-method, "
                     f"or keep fp32 (without --int8); nothing was written (the checks: "

@@ -65,7 +65,6 @@ BATCH_COUNTS = (
     "limit_val_batches",
     "limit_test_batches",
     "limit_predict_batches",
-    "overfit_batches",
 )
 
 
@@ -117,7 +116,7 @@ def integer_batch_counts(arguments: list[str]) -> dict[str, int]:
         name, _, value = argument.partition("=")
         if not value and index + 1 < len(arguments):
             value = arguments[index + 1]
-        if name == "--config":
+        if name in ("--config", "-c"):
             try:
                 trainer = (yaml.safe_load(Path(value).read_text()) or {}).get("trainer") or {}
             except (OSError, yaml.YAMLError, AttributeError):
@@ -133,6 +132,16 @@ def integer_batch_counts(arguments: list[str]) -> dict[str, int]:
             if re.fullmatch(r"[0-9]+", value.strip()):
                 found[key] = int(value)
     return found
+
+
+def batch_count_notes(arguments: list[str]) -> list[str]:
+    """What an integer 1 given to a ``BATCH_COUNTS`` option does (all batches, not one)."""
+    return [
+        f"note: trainer.{key} 1 is read as 1.0, all batches (the option takes a fraction "
+        "before a count); a fraction such as 0.1 limits it"
+        for key, count in integer_batch_counts(arguments).items()
+        if count == 1
+    ]
 
 
 def find_folder(value: str, config_files: list[Path]) -> str:
@@ -376,12 +385,8 @@ class SRCLI(LightningCLI):
                 c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
             ]
         if trainer is not None:
-            for key, count in integer_batch_counts(getattr(self, "arguments", [])).items():
-                if count == 1:
-                    note(
-                        f"note: --trainer.{key} 1 is read as 1.0, all batches (the option "
-                        "takes a fraction before a count); a fraction such as 0.1 limits it"
-                    )
+            for line in batch_count_notes(getattr(self, "arguments", [])):
+                note(line)
         files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
         data = config.get("data")
         if data is None:

@@ -835,8 +835,9 @@ _JPEG_LUMA = (
 
 def jpeg_quality(path: str | Path) -> float | None:
     """The quality (1-100) a JPEG file was saved at, estimated from its luminance
-    quantization table as libjpeg scales it (exact for libjpeg and Pillow, close for
-    other encoders); ``None`` for other files and files that cannot be read."""
+    quantization table as libjpeg scales it (within a unit for libjpeg and Pillow from
+    quality 15 up, below which their tables are clipped; close for other encoders);
+    ``None`` for other files and files that cannot be read."""
     try:
         with open_header(path) as image:
             if image.format != "JPEG" or 0 not in getattr(image, "quantization", {}):

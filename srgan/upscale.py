@@ -536,17 +536,18 @@ def unused_options(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
         return f"{said} {'applies' if len(flags) == 1 else 'apply'}" if flags else ""
 
     notes = []
-    if images and args.tile and args.tile_overlap > args.tile / 2:
+    if args.tile and args.tile_overlap > args.tile / 2:
         work = ((args.tile + 2 * args.tile_overlap) / args.tile) ** 2
         notes.append(
-            f"--tile {args.tile} with --tile-overlap {args.tile_overlap}: each tile is computed "
-            f"with its {args.tile_overlap}-px context, about {work:.0f} times the work of whole "
-            "images; larger tiles (the default) are faster"
+            f"--tile {args.tile} with --tile-overlap {args.tile_overlap}: in images (and "
+            f"frames) larger than a tile, each tile is computed with its {args.tile_overlap}-px "
+            f"context, up to about {work:.0f} times the work of whole images; larger tiles "
+            "(the default) are faster"
         )
-    if images and args.tile != 0 and args.tile_overlap == 0:
+    if args.tile != 0 and args.tile_overlap == 0:
         notes.append(
             "--tile-overlap 0: tiles are computed without the pixels around them, and their "
-            "seams can show in images larger than a tile (the default, "
+            "seams can show in images (and frames) larger than a tile (the default, "
             f"{defaults.get_default('tile_overlap')}, gives them context)"
         )
     if not images and (flags := given("format", "quality", "alpha")):

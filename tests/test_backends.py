@@ -54,7 +54,7 @@ def test_auto_is_onnx_on_the_cpu_and_torch_on_cuda(monkeypatch: pytest.MonkeyPat
     with pytest.raises(BackendError, match="not --device cpu: use --device cuda, or --backend"):
         resolve_backend("onnx-cuda", CPU)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(BackendError, match="CUDA GPU .and onnxruntime-gpu.: none is visible"):
+    with pytest.raises(BackendError, match="CUDA GPU .and onnxruntime-gpu.: PyTorch sees none"):
         resolve_backend("onnx-cuda", CPU)
 
 

@@ -1048,12 +1048,18 @@ def test_synchronized_batch_norm_pools_the_processes_crops(image_dir: Path, tmp_
 
 
 def test_batch_counts_written_as_integers_are_found_last_one_winning(tmp_path: Path) -> None:
-    from srgan.fit import integer_batch_counts
+    from srgan.fit import batch_count_notes, integer_batch_counts
 
     config = tmp_path / "c.yaml"
     config.write_text("trainer:\n  limit_val_batches: 1\n  limit_train_batches: 0.5\n")
     assert integer_batch_counts(["fit", "--config", str(config)]) == {"limit_val_batches": 1}
     argv = ["fit", f"--config={config}", "--trainer.limit_val_batches", "0.25"]
     assert integer_batch_counts(argv) == {}  # the command line's fraction comes last
-    argv = ["fit", "--trainer.overfit_batches=3", "--trainer.limit_test_batches", "1"]
-    assert integer_batch_counts(argv) == {"overfit_batches": 3, "limit_test_batches": 1}
+    argv = ["fit", "-c", str(config), "--trainer.limit_train_batches=3"]
+    assert integer_batch_counts(argv) == {"limit_val_batches": 1, "limit_train_batches": 3}
+    # overfit_batches takes a count first: its 1 is one batch, and not said to be all.
+    argv += ["--trainer.overfit_batches", "1"]
+    assert batch_count_notes(argv) == [
+        "note: trainer.limit_val_batches 1 is read as 1.0, all batches (the option takes a "
+        "fraction before a count); a fraction such as 0.1 limits it"
+    ]

@@ -337,6 +337,7 @@ def test_a_resumed_run_logs_the_steps_the_uninterrupted_one_does(
     first = run(2, "first")
     checkpoint = tmp_path / "first" / ("last.ckpt" if saved == "last" else "epoch=1-step=2.ckpt")
     assert first + run(3, "resumed", checkpoint) == full
+    assert (tmp_path / "resumed" / "epoch=2-step=3.ckpt").is_file()  # ranked saves go on
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
@@ -635,3 +636,14 @@ def test_generator_steps_follow_the_gan_stage_schedule() -> None:
         for max_steps, expected in counted.items():
             if max_steps > 0:
                 assert generator_steps(max_steps, n_critic) == expected, (max_steps, n_critic)
+
+
+def test_a_monitored_checkpoint_without_validation_still_warns(image_dir: Path) -> None:
+    from srgan.callbacks import ModelCheckpoint as SavesLast
+
+    saves = SavesLast(monitor="val/psnr", save_on_train_epoch_end=True)
+    options = {**TRAINER_OPTIONS, "enable_checkpointing": True, "limit_val_batches": 0}
+    fit = L.Trainer(max_steps=1, callbacks=[saves], default_root_dir=image_dir.parent, **options)
+    data = tiny_data(image_dir, steps_per_epoch=1)
+    with pytest.warns(UserWarning, match="could not find the monitored key"):
+        fit.fit(SRGAN(CompactNet(num_features=4, num_convs=1)), data)
