@@ -525,17 +525,24 @@ def generator_steps(max_steps: int, n_critic: int) -> int:
 
 
 def described(path: str) -> str:
-    """ ", the file holds ARCH(config)" from a ``.safetensors`` header srgan wrote, else ""."""
+    """ ", the file holds ARCH(config)" from a ``.safetensors`` header or an ``srgan.fit``
+    checkpoint's record, else ""."""
     try:
-        from safetensors import safe_open
+        if Path(path).suffix == ".ckpt":
+            from srgan.weights import CHECKPOINT_KEY, load_checkpoint
 
-        with safe_open(path, "pt") as file:
-            header = file.metadata() or {}
-        config = json.loads(header["config"])
-    except Exception:  # noqa: BLE001 - not a file with srgan's header: nothing to add
+            record = load_checkpoint(path)[CHECKPOINT_KEY]["generator"]
+            architecture, config = record["architecture"], record["config"]
+        else:
+            from safetensors import safe_open
+
+            with safe_open(path, "pt") as file:
+                header = file.metadata() or {}
+            architecture, config = header.get("architecture", "?"), json.loads(header["config"])
+    except Exception:  # noqa: BLE001 - not a file srgan described: nothing to add
         return ""
     settings = ", ".join(f"{k}={v}" for k, v in config.items())
-    return f"; the file holds {header.get('architecture', '?')}({settings})"
+    return f"; the file holds {architecture}({settings})"
 
 
 def generator_config(generator: nn.Module) -> str:

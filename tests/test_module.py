@@ -647,3 +647,13 @@ def test_a_monitored_checkpoint_without_validation_still_warns(image_dir: Path) 
     data = tiny_data(image_dir, steps_per_epoch=1)
     with pytest.warns(UserWarning, match="could not find the monitored key"):
         fit.fit(SRGAN(CompactNet(num_features=4, num_convs=1)), data)
+
+
+def test_a_checkpoint_that_does_not_fit_says_what_it_holds(image_dir: Path, tmp_path: Path) -> None:
+    fit = trainer(1)
+    fit.fit(SRGAN(CompactNet(num_features=4, num_convs=1)), tiny_data(image_dir))
+    fit.save_checkpoint(tmp_path / "x4.ckpt")
+    with pytest.raises(ValueError, match="do not fit") as refused:
+        SRGAN(CompactNet(num_features=4, num_convs=1, scale=2), init_from=str(tmp_path / "x4.ckpt"))
+    assert "the file holds CompactNet(" in str(refused.value)
+    assert "scale=4" in str(refused.value) and "the config builds CompactNet(" in str(refused.value)
