@@ -274,12 +274,15 @@ class SRGAN(L.LightningModule):
         g_rate = 2e-4 if self.stage == "psnr" else 1e-4
         g_opt = (self.generator_optimizer or default_optimizer(g_rate))(self.generator.parameters())
         g_sched = (self.generator_scheduler or default_scheduler(self.stage))(g_opt)
+        # Named, so that LearningRateMonitor's columns say which network each rate is for
+        # (lr/generator, lr/discriminator), not lr-Adam and lr-Adam-1.
+        generator = {"scheduler": g_sched, "name": "lr/generator"}
         if self.stage == "psnr":
-            return [g_opt], [g_sched]
+            return [g_opt], [generator]
         d_optimizer = self.discriminator_optimizer or default_optimizer(1e-4)
         d_opt = d_optimizer(self.discriminator.parameters())
         d_sched = (self.discriminator_scheduler or default_scheduler(self.stage))(d_opt)
-        return [g_opt, d_opt], [g_sched, d_sched]
+        return [g_opt, d_opt], [generator, {"scheduler": d_sched, "name": "lr/discriminator"}]
 
     # -- training ----------------------------------------------------------------------------
     def forward(self, lr: torch.Tensor) -> torch.Tensor:

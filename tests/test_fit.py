@@ -634,6 +634,7 @@ def test_with_n_critic_schedules_and_logs_follow_the_generator_steps(
 ) -> None:
     import csv
 
+    from lightning.pytorch.callbacks import LearningRateMonitor
     from lightning.pytorch.loggers import CSVLogger
 
     step_decay = lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)  # noqa: E731
@@ -655,6 +656,7 @@ def test_with_n_critic_schedules_and_logs_follow_the_generator_steps(
         logger=logger,
         log_every_n_steps=every,
         max_epochs=1,
+        callbacks=[LearningRateMonitor()],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -665,6 +667,7 @@ def test_with_n_critic_schedules_and_logs_follow_the_generator_steps(
     assert g_sched.last_epoch == d_sched.last_epoch == 2
     assert g_sched.get_last_lr() == d_sched.get_last_lr()
     rows = list(csv.DictReader(open(Path(logger.log_dir) / "metrics.csv")))
+    assert {"lr/generator", "lr/discriminator"} <= set(rows[0])  # which rate is whose
     rows = [r for r in rows if r["train/d_loss"]]
     assert [bool(r["train/g_loss"]) for r in rows] == written
 
