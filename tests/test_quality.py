@@ -640,3 +640,13 @@ def test_an_exported_onnx_model_scores_as_its_weights_do(
     # Its precision is its own: another asked for is refused, not ignored.
     with pytest.raises(ValueError, match="runs in its own precision"):
         build_method(str(onnx), 4, device="cpu", precision="bf16")
+
+
+def test_a_problem_with_the_inputs_is_said_without_the_usage_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = usage_error(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "o")], capsys)
+    assert err.startswith("python -m benchmarks.quality: error: nothing was measured:"), err
+    assert "usage:" not in err
+    err = usage_error(["--data", str(tmp_path), "--scale", "1"], capsys)  # how it was written
+    assert err.startswith("usage:"), err
