@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import platform
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -41,6 +43,14 @@ def environment(device: torch.device | str | None = None) -> dict[str, Any]:
 def psnr_axis_label(channels: str | None) -> str:
     """A plot's PSNR axis for a ``benchmarks.quality`` run's ``channels`` setting."""
     return "PSNR (dB, RGB)" if channels == "RGB" else "PSNR (dB, Y)"
+
+
+def input_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """A problem with the inputs (a folder, a file, the device), not with how the command
+    was written: the message alone, without the usage text, and exit status 2 (as
+    ``parser.error``), as srgan's commands do."""
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def out_folder_problem(out: str | Path) -> str | None:

@@ -623,3 +623,15 @@ def test_a_suite_is_not_timed_as_training(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--suite", "cpu", "--train", "--out", str(tmp_path / "s")])
     assert "--suite cpu times inference: leave it out with --train" in capsys.readouterr().err
+
+
+def test_a_problem_with_the_inputs_is_said_without_the_usage_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.speed.cli import main as speed
+
+    with pytest.raises(SystemExit) as exit_info:
+        speed(["--model", str(tmp_path / "absent.safetensors"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("python -m benchmarks.speed: error:"), err
+    assert "usage:" not in err

@@ -33,7 +33,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from benchmarks.quality.evaluate import (
     PERCEPTUAL,
@@ -53,7 +52,13 @@ from benchmarks.quality.report import (
     summary_table,
     tail_table,
 )
-from benchmarks.report import environment, out_folder_problem, remove_stale, write_json
+from benchmarks.report import (
+    environment,
+    input_error,
+    out_folder_problem,
+    remove_stale,
+    write_json,
+)
 from srgan.assets import AssetError, MissingWeightsError
 from srgan.backends import BackendError
 from srgan.degradations import PROFILES, describe_profile, profile_record
@@ -220,13 +225,6 @@ def self_test(folders: Sequence[str | Path], *, progress: bool = True) -> int:
     return 0 if all(line.startswith("OK") for line in lines) else 1
 
 
-def fail(message: str) -> NoReturn:
-    """A problem with the inputs (not with how the command was written): the message alone,
-    without the usage text, and exit status 2, as srgan's commands do."""
-    print(f"python -m benchmarks.quality: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -250,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return self_test(args.data, progress=not args.no_progress)
         except (FileNotFoundError, ValueError) as error:
-            fail(str(error))
+            input_error(parser, str(error))
     if args.lr_dir is not None and len(args.lr_dir) != len(args.data):
         parser.error(f"--lr-dir needs one folder per --data folder ({len(args.data)})")
     if args.lr_dir is not None and args.degradation != "bicubic":
@@ -261,11 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         device = resolve_device(args.device)
     except RuntimeError as error:
-        fail(f"--device {args.device}: {error}")
+        input_error(parser, f"--device {args.device}: {error}")
     for folder in args.data:
         if Path(args.out).resolve().is_relative_to(Path(folder).resolve()):
             # Its plots would be scored as images of the data set by the next run.
-            fail(f"--out {args.out} lies inside --data {folder}: give a folder outside it")
+            input_error(
+                parser, f"--out {args.out} lies inside --data {folder}: give a folder outside it"
+            )
 
     # Every input is checked before any work, and everything that fails is named at once:
     # the data first (cheap), then the models.
@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (problem := out_folder_problem(args.out)) is not None:
         problems.append(problem)
     if problems:
-        fail("nothing was measured:\n  " + "\n  ".join(problems))
+        input_error(parser, "nothing was measured:\n  " + "\n  ".join(problems))
     seen: set[str] = set()
     for index, method in enumerate(methods, start=1):
         if method.name in seen:  # e.g. two runs' last.ckpt: keep the records apart

@@ -53,6 +53,7 @@ import torch
 from benchmarks.report import (
     cpu_description,
     environment,
+    input_error,
     markdown_table,
     out_folder_problem,
     remove_stale,
@@ -402,38 +403,40 @@ def check_before_timing(args: argparse.Namespace, parser: argparse.ArgumentParse
 
     out = Path(args.out)
     if (problem := out_folder_problem(out)) is not None:
-        parser.error(problem)
+        input_error(parser, problem)
     quality = None
     if args.quality_json and not args.train:
         try:
             quality = json.loads(Path(args.quality_json).read_text())
         except (OSError, ValueError) as error:
-            parser.error(f"--quality-json {args.quality_json}: {error}")
+            input_error(parser, f"--quality-json {args.quality_json}: {error}")
         if not isinstance(quality, dict) or not isinstance(quality.get("records"), list):
-            parser.error(f"--quality-json {args.quality_json}: not a benchmarks.quality output")
+            input_error(
+                parser, f"--quality-json {args.quality_json}: not a benchmarks.quality output"
+            )
     if args.folder and not args.train:
         try:
             plan = plan_jobs(Path(args.folder), out / "upscaled")
         except (UsageError, OSError) as error:
-            parser.error(f"--folder {args.folder}: {error}")
+            input_error(parser, f"--folder {args.folder}: {error}")
         if not any(not job.video for job in plan.jobs):
-            parser.error(f"--folder {args.folder}: no images in it")
+            input_error(parser, f"--folder {args.folder}: no images in it")
     if args.video and not args.train:
         try:
             probe(args.video)
         except (VideoError, OSError) as error:
-            parser.error(f"--video {args.video}: {error}")
+            input_error(parser, f"--video {args.video}: {error}")
     if args.calibration_dir and not args.train:
         try:  # read now: a bad image would fail the int8 rows after the others' timing
             with warnings.catch_warnings():  # said when the crops are taken for the model
                 warnings.simplefilter("ignore")
                 calibration_inputs(args.calibration_dir)
         except (OSError, ValueError) as error:
-            parser.error(f"--calibration-dir {args.calibration_dir}: {error}")
+            input_error(parser, f"--calibration-dir {args.calibration_dir}: {error}")
     try:
         resolve_device(args.device)
     except RuntimeError as error:
-        parser.error(f"--device {args.device}: {error}")
+        input_error(parser, f"--device {args.device}: {error}")
     if args.train:
         unused = inference_options(args, parser)
         if unused:
@@ -524,7 +527,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.suite:
         suite = SUITES[args.suite]
         if suite["device"] == "cuda" and not torch.cuda.is_available():
-            parser.error(f"--suite {args.suite} measures a CUDA GPU, and none is available here")
+            input_error(
+                parser, f"--suite {args.suite} measures a CUDA GPU, and none is available here"
+            )
         args.arch, args.model = suite["arch"], suite.get("model", [])
         args.device, args.size = suite["device"], [parse_size(s) for s in suite["size"]]
         args.batch, args.warmup, args.repeats = suite["batch"], suite["warmup"], suite["repeats"]
@@ -551,12 +556,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         try:
             resolve_model(spec)
         except (FileNotFoundError, ValueError) as error:
-            parser.error(str(error))
+            input_error(parser, str(error))
     quality = check_before_timing(args, parser)
     try:
         models = resolve_models(args)
     except (FileNotFoundError, ValueError) as error:  # a damaged or foreign weights file
-        parser.error(str(error))
+        input_error(parser, str(error))
     for name, model in models if args.train else []:
         if args.crop % model.scale:
             parser.error(
