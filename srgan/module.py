@@ -501,6 +501,20 @@ class SRGAN(L.LightningModule):
         loop = self.trainer.fit_loop.epoch_loop
         if self.trainer.accumulate_grad_batches == 1:
             loop._batches_that_stepped = loop.batch_progress.total.completed
+        # And from srgan's final last.ckpt of a run that max_steps stopped, it counts the
+        # epoch the run stopped in once more: the epoch number (logged, in checkpoint names,
+        # what max_epochs counts) ran one ahead. With epochs of one length (srgan's
+        # data.steps_per_epoch), the batches done say which epoch this batch is in.
+        length = self.trainer.num_training_batches
+        if isinstance(length, int) and length > 0:
+            epoch = loop.batch_progress.total.completed // length
+            if epoch == self.trainer.current_epoch - 1:
+                progress = self.trainer.fit_loop.epoch_progress
+                for tracker in (progress.current, progress.total):
+                    tracker.ready -= 1
+                    tracker.started -= 1
+                    tracker.processed -= 1
+                    tracker.completed -= 1
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Set when a resumed fit starts training (on_train_start), not now: loading a model

@@ -1478,6 +1478,13 @@ MUTANTS = [
         ("tests/test_module.py",),
     ),
     Mutant(
+        "resumed-epoch-counts-the-stopped-epoch-again",
+        "srgan/module.py",
+        "            if epoch == self.trainer.current_epoch - 1:",
+        "            if False:",
+        ("tests/test_module.py",),
+    ),
+    Mutant(
         "generator-steps-rounded-down",
         "srgan/module.py",
         "    return -(-max_steps // (n_critic + 1))",

@@ -269,24 +269,7 @@ def test_resume_is_exact(runs: dict[str, tuple[L.Trainer, SRGAN]], resume: str) 
     assert ours_b == theirs_b, (ours_b, theirs_b)
 
 
-@pytest.mark.parametrize(
-    "resume",
-    [
-        "interrupted",
-        pytest.param(
-            "extended",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "Not resumable: the epoch counter of a run that max_steps stopped "
-                    "mid-epoch. Lightning counts that partial epoch as done when it stops, "
-                    "and the resumed run counts its rest as one more epoch (nothing here "
-                    "is scheduled by epochs, so only the counter differs)"
-                ),
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("resume", ["interrupted", "extended"])
 def test_resume_keeps_the_epoch_count(
     runs: dict[str, tuple[L.Trainer, SRGAN]], resume: str
 ) -> None:
