@@ -215,7 +215,10 @@ class GracefulStop(L.Callback):
         GracefulStop.stopped = GracefulStop.saved = GracefulStop.step = None
         self.requested = False
         GracefulStop.speaks = trainer.is_global_zero
-        if threading.current_thread() is threading.main_thread():
+        # SIGINT ignored (a job started in the background by a script or nohup): it stays
+        # so, as Python leaves it at start-up.
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self.previous = signal.signal(signal.SIGINT, self._interrupt)
 
     def _interrupt(self, signum: int, frame: Any) -> None:

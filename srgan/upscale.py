@@ -510,7 +510,9 @@ def second_interrupt_exits(*, terminate: bool = True) -> Iterator[None]:
     interrupted: list[bool] = []
     # SIGTERM (a plain `kill`, a job scheduler's stop) ends the run as Ctrl-C does, so
     # that it too leaves no temporary file behind.
+    # An ignored signal (a job a script started in the background) stays ignored.
     signals = (signal.SIGINT, signal.SIGTERM) if terminate else (signal.SIGINT,)
+    signals = tuple(sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN)
     previous = {sig: signal.signal(sig, on_interrupt) for sig in signals}
     try:
         yield

@@ -43,6 +43,17 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_the_tests() -> None:
+    """Ctrl-C as a terminal's foreground run gets it, also where the suite was started in
+    the background (by a script: SIGINT ignored, which srgan's commands respect and the
+    commands the tests run in subprocesses would inherit)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(scope="session")
 def srgan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One srgan cache folder for the whole session's ONNX models, never the user's: models

@@ -1498,6 +1498,20 @@ MUTANTS = [
         "",
         DATA,
     ),
+    Mutant(
+        "ignored-ctrl-c-taken-over-by-training",
+        "srgan/callbacks.py",
+        "        if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:",
+        "        if main:",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "ignored-ctrl-c-taken-over-by-upscale",
+        "srgan/upscale.py",
+        "    signals = tuple(sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN)\n",
+        "",
+        ("tests/test_upscale.py",),
+    ),
 ]
 
 

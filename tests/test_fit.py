@@ -898,11 +898,22 @@ def test_the_ctrl_c_handler_is_put_back_when_training_ends() -> None:
 
     from srgan.callbacks import GracefulStop
 
-    stop = GracefulStop()
-    stop.on_train_start(SimpleNamespace(is_global_zero=True), None)
-    assert signal.getsignal(signal.SIGINT) == stop._interrupt
-    stop.restore()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    trainer = SimpleNamespace(is_global_zero=True)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stop = GracefulStop()
+        stop.on_train_start(trainer, None)
+        assert signal.getsignal(signal.SIGINT) == stop._interrupt
+        stop.restore()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        # Ignored (a job a script started in the background): left ignored.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop.on_train_start(trainer, None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        stop.restore()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_training_into_a_log_writes_lines_not_a_bar(

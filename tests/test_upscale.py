@@ -692,6 +692,14 @@ def test_a_plain_kill_stops_the_run_as_ctrl_c_does() -> None:
     # Under --devices only Ctrl-C (which reaches every process) is taken over.
     with upscale.second_interrupt_exits(terminate=False):
         assert signal.getsignal(signal.SIGTERM) is before
+    # An ignored Ctrl-C (a job a script started in the background) stays ignored.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with upscale.second_interrupt_exits():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not before
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def test_jpeg_quality_is_read_from_the_quantization_table(tmp_path: Path) -> None:
