@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # PyTorch's CPU-only wheels (no CUDA libraries, no Triton): `make install-cpu`.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: help install install-cpu assets test test-all mutate lint format demo clean
+.PHONY: help install install-cpu assets test test-all test-oldest mutate lint format demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install; und
 
 test-all: $(STAMP)  ## run every test but the GPU ones, the slow ones too
 	$(BIN)/python -m pytest -q -m "not gpu"
+
+test-oldest:  ## run the fast suite in .venv-oldest, made with the oldest versions pyproject.toml allows
+	$(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/pip install -q --upgrade pip
+	$(PYTHON) tests/oldest.py > .venv-oldest/constraints.txt
+	.venv-oldest/bin/pip install -q -c .venv-oldest/constraints.txt -e '.[test]'
+	.venv-oldest/bin/python -m srgan.assets fetch
+	.venv-oldest/bin/python -m pytest -q -m "not slow and not gpu"
 
 mutate: $(STAMP)  ## plant known bugs one at a time and check that the tests catch each
 	$(BIN)/python tests/mutants.py

@@ -171,7 +171,7 @@ def augment(
 
 def mixed_seed(*numbers: int) -> int:
     """A 63-bit seed that depends on every one of ``numbers`` (non-negative integers)."""
-    return int(np.random.SeedSequence(list(numbers)).generate_state(1, np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence(list(numbers)).generate_state(1, np.uint64)[0]) >> 1
 
 
 # How RandomCrops picks each draw's image (recorded in checkpoints): 2, each epoch the

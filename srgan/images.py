@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -177,11 +178,21 @@ def read_rgb(path: str | Path) -> np.ndarray:
 # --- reading ------------------------------------------------------------------------
 
 
+def opencv_logging() -> SimpleNamespace:
+    """``cv2.utils.logging`` (OpenCV 4.9 has its functions on ``cv2`` itself)."""
+    logging = getattr(cv2.utils, "logging", None)
+    if logging is None:
+        logging = SimpleNamespace(
+            getLogLevel=cv2.getLogLevel, setLogLevel=cv2.setLogLevel, LOG_LEVEL_ERROR=2
+        )
+    return logging
+
+
 @contextlib.contextmanager
 def opencv_errors_only() -> Iterator[None]:
     """OpenCV's warnings kept off stderr for a while (libtiff's notes on files it then
     reads well, e.g. an RGBA TIFF OpenCV wrote itself): srgan says what matters."""
-    logging = cv2.utils.logging
+    logging = opencv_logging()
     previous = logging.getLogLevel()
     logging.setLogLevel(logging.LOG_LEVEL_ERROR)
     try:
@@ -333,7 +344,7 @@ def _rawmode(image: Image.Image) -> str:
     tile = getattr(image, "tile", None)  # a GIF between frames has none
     if not tile:
         return ""
-    args = tile[0].args
+    args = tile[0][3]  # a tuple before Pillow 11, a named tuple (.args) since
     rawmode = args[0] if isinstance(args, tuple) else args
     return rawmode if isinstance(rawmode, str) else ""
 

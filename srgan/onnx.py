@@ -219,7 +219,8 @@ def export_onnx(
     multiple = getattr(generator, "size_multiple", 1)
     h, w = (math.ceil(s / multiple) * multiple for s in sample_size)
     in_channels = generator.config.get("in_channels", 3) if hasattr(generator, "config") else 3
-    sample = torch.rand(1, in_channels, h, w)
+    # A batch of 2: torch.export (2.7 at least) fixes a dimension that is 1 in the sample.
+    sample = torch.rand(2, in_channels, h, w)
     model = Clamped(generator).eval() if clamp else generator
     try:
         program = _onnx_program(model, sample, opset, dynamic_shapes(multiple))

@@ -429,7 +429,9 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
             if broken:
                 raise ValueError(f"cannot load {path}: {broken}") from None
             hint = " (cut short or damaged: an interrupted download or copy?)"
-            hint = hint if "file not fully covered" in str(error) else ""
+            # (safetensors before 0.5 says "MetadataIncompleteBuffer")
+            short = ("file not fully covered", "MetadataIncompleteBuffer")
+            hint = hint if any(words in str(error) for words in short) else ""
             raise ValueError(f"{path} is not a readable .safetensors file: {error}{hint}") from None
         if "architecture" not in metadata:
             generator = _from_state(unwrap_state(tensors), path)

@@ -475,7 +475,7 @@ def test_exif_is_kept_upright_and_resized(tmp_path: Path, fmt: str) -> None:
         assert ifd[0x9003] == "2024:05:06 07:08:09"
         assert (ifd[images.EXIF_PIXEL_X], ifd[images.EXIF_PIXEL_Y]) == (24, 40)
         if fmt != "webp":  # WebP has no resolution field
-            assert np.allclose(result.info["dpi"], (800, 1200), atol=0.01)
+            assert np.allclose([float(v) for v in result.info["dpi"]], (800, 1200), atol=0.01)
 
 
 def test_a_tagged_tiff_keeps_the_exif_and_a_tiffs_layout_is_not_taken_for_exif(
@@ -495,7 +495,7 @@ def test_a_tagged_tiff_keeps_the_exif_and_a_tiffs_layout_is_not_taken_for_exif(
         exif = result.getexif()
         assert exif[0x010F] == "Camera Maker" and exif.get_ifd(0x8825)[1] == "N"
         assert exif.get_ifd(images.EXIF_IFD)[0x9003] == "2024:05:06 07:08:09"
-        assert np.allclose(result.info["dpi"], (800, 1200), atol=0.01)
+        assert np.allclose([float(v) for v in result.info["dpi"]], (800, 1200), atol=0.01)
     # A TIFF's own layout tags (size, strips, compression) are not EXIF to carry over.
     Image.fromarray(rgb(6, 8)).save(
         tmp_path / "scan.tiff",
@@ -553,7 +553,7 @@ def test_the_exif_resolution_scales_with_the_dpi(tmp_path: Path) -> None:
     sr = torch_batch(np.repeat(np.repeat(picture.pixels, 4, 0), 4, 1))
     write_image(tmp_path / "out.jpg", finish_picture(picture, sr, (16, 24), None))
     with Image.open(tmp_path / "out.jpg") as result:
-        assert np.allclose(result.info["dpi"], (1200, 1200), atol=0.01)
+        assert np.allclose([float(v) for v in result.info["dpi"]], (1200, 1200), atol=0.01)
         written = result.getexif()
         assert float(written[images.TIFF_X_RESOLUTION]) == 1200.0
         assert float(written[images.TIFF_Y_RESOLUTION]) == 1200.0

@@ -430,13 +430,11 @@ def test_a_16bit_png_opened_with_pillow_keeps_its_16_bits(
     expected = to_8bit(srgan.upscale_image(np.dstack([gray, alpha]), model, device="cpu"))
     assert out.mode == "LA" and np.array_equal(np.asarray(out), expected)
     # A page after the first of a multi-page file: that page (OpenCV would read the first).
-    import io
-
     from srgan.images import decode_pil
 
     pages = [np.full((8, 8, 3), level, np.uint16) for level in (1000, 60000)]
-    ok, data = cv2.imencodemulti(".tiff", pages)
-    with Image.open(io.BytesIO(data.tobytes())) as opened:
+    assert cv2.imwritemulti(str(tmp_path / "pages.tiff"), pages)
+    with Image.open(tmp_path / "pages.tiff") as opened:
         opened.seek(1)
         assert decode_pil(opened).pixels.min() > 200  # 60000, not 1000 (4 in 8 bits)
 

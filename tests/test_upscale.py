@@ -135,12 +135,12 @@ def test_opencv_notes_on_files_it_reads_do_not_reach_stderr(
 
     pixels = np.random.default_rng(0).integers(0, 65536, (6, 8, 4)).astype(np.uint16)
     cv2.imwrite(str(tmp_path / "rgba.tif"), pixels)
-    level = cv2.utils.logging.getLogLevel()
+    level = images.opencv_logging().getLogLevel()
     assert (
         main([str(tmp_path / "rgba.tif"), str(tmp_path / "out"), "--model", str(model_file)]) == 0
     )
     err = capfd.readouterr().err
-    assert "TIFF_Warning" not in err and cv2.utils.logging.getLogLevel() == level, err
+    assert "TIFF_Warning" not in err and images.opencv_logging().getLogLevel() == level, err
     assert (tmp_path / "out" / "rgba.png").is_file()
 
 
