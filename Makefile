@@ -35,8 +35,11 @@ install-cpu:  ## install with PyTorch's CPU-only wheels (without the CUDA librar
 assets: $(STAMP)  ## fetch the metric backbones again (after the cache was cleared or moved)
 	$(BIN)/python -m srgan.assets fetch
 
+# The fast suite, its tests shared between the cores (at most 4 processes).
+FAST_TESTS := -q -n auto --maxprocesses=4 -m "not slow and not gpu"
+
 test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install; under 5 min idle on 2 cores)
-	$(BIN)/python -m pytest -q -m "not slow and not gpu"
+	$(BIN)/python -m pytest $(FAST_TESTS)
 
 test-all: $(STAMP)  ## run every test but the GPU ones, the slow ones too
 	$(BIN)/python -m pytest -q -m "not gpu"
@@ -47,7 +50,7 @@ test-oldest:  ## run the fast suite in .venv-oldest, made with the oldest versio
 	$(PYTHON) tests/oldest.py > .venv-oldest/constraints.txt
 	.venv-oldest/bin/pip install -q -c .venv-oldest/constraints.txt -e '.[test]'
 	.venv-oldest/bin/python -m srgan.assets fetch
-	.venv-oldest/bin/python -m pytest -q -m "not slow and not gpu"
+	.venv-oldest/bin/python -m pytest $(FAST_TESTS)
 
 mutate: $(STAMP)  ## plant known bugs one at a time and check that the tests catch each
 	$(BIN)/python tests/mutants.py

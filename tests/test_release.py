@@ -55,6 +55,7 @@ def test_budget_and_steps_are_exclusive(capsys: pytest.CaptureFixture[str]) -> N
     assert "nothing to train: give --psnr-budget" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two GAN runs in subprocesses: about 15 s
 def test_cpu_ablation_pipeline_at_smoke_scale(image_dir: Path, tmp_path: Path) -> None:
     require_assets("vgg16")  # the CPU config's perceptual loss
     init = save_generator(TINY_GENERATORS["CompactNet"](), tmp_path / "init.safetensors")
