@@ -181,7 +181,7 @@ def filter_images(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     ]
     import kornia  # here, not at the top: 1-2 s to import, needed by no clean-bicubic run
 
-    # Contiguous: kornia before 0.8 views the (unpadded, for a 1x1 kernel) input.
+    # Contiguous: kornia 0.7 views the (unpadded, for a 1x1 kernel) input.
     images = images.contiguous()
     return kornia.filters.filter2d(images, kernels, border_type=_border(images, 2 * half + 1))
 

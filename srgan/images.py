@@ -344,7 +344,7 @@ def _rawmode(image: Image.Image) -> str:
     tile = getattr(image, "tile", None)  # a GIF between frames has none
     if not tile:
         return ""
-    args = tile[0][3]  # a tuple before Pillow 11, a named tuple (.args) since
+    args = tile[0][3]  # (decoder, extents, offset, args), a plain tuple in older Pillow
     rawmode = args[0] if isinstance(args, tuple) else args
     return rawmode if isinstance(rawmode, str) else ""
 

@@ -429,7 +429,7 @@ def load_generator(path: str | Path, *, prefer_ema: bool = True) -> Generator:
             if broken:
                 raise ValueError(f"cannot load {path}: {broken}") from None
             hint = " (cut short or damaged: an interrupted download or copy?)"
-            # (safetensors before 0.5 says "MetadataIncompleteBuffer")
+            # (safetensors 0.4 says "MetadataIncompleteBuffer")
             short = ("file not fully covered", "MetadataIncompleteBuffer")
             hint = hint if any(words in str(error) for words in short) else ""
             raise ValueError(f"{path} is not a readable .safetensors file: {error}{hint}") from None
