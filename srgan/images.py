@@ -44,9 +44,8 @@ from PIL import (
     PngImagePlugin,
     TiffImagePlugin,
     UnidentifiedImageError,
+    features,
 )
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
 # Output formats by name -> (Pillow format, file suffix).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -67,6 +66,16 @@ SUFFIX_FORMATS = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
+# Formats read but not written: GIF (still images; animated ones are refused, as all
+# are) and AVIF, where this Pillow decodes it (recent Pillow wheels do). Their outputs
+# take --format (PNG by default; --format same gives PNG too).
+READ_ONLY_SUFFIXES = frozenset({".gif"} | ({".avif"} if features.check("avif") else set()))
+IMAGE_SUFFIXES = frozenset(SUFFIX_FORMATS) | READ_ONLY_SUFFIXES
+# Image files Pillow cannot read, and what to do with them.
+OTHER_IMAGE_SUFFIXES = frozenset(
+    {".heic", ".heif", ".jxl", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+    | ({".avif"} - READ_ONLY_SUFFIXES)
+)
 # The largest side each format can store, where it has one (libjpeg's, WebP's).
 MAX_SIDE = {"jpg": 65500, "webp": 16383}
 # Formats that store 16 bits per channel; the others get 8-bit output.

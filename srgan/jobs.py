@@ -33,6 +33,7 @@ from srgan.images import (
     FORMATS,
     IMAGE_SUFFIXES,
     MAX_SIDE,
+    OTHER_IMAGE_SUFFIXES,
     SUFFIX_FORMATS,
     ImageError,
     Picture,
@@ -68,6 +69,8 @@ from srgan.video import (
 )
 
 INPUT_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+# What srgan writes: an output file named on the command line has one of these suffixes.
+OUTPUT_SUFFIXES = frozenset(SUFFIX_FORMATS) | VIDEO_SUFFIXES
 # Decoding and encoding threads each: half the cores, at least 2, at most 8.
 DEFAULT_WORKERS = max(2, min(8, (os.cpu_count() or 2) // 2))
 
@@ -119,15 +122,24 @@ def unread_video(path: Path) -> str:
     )
 
 
+def unread_image(path: Path) -> str:
+    """Why an image of a format Pillow does not read here is left aside, and what to do."""
+    return (
+        f"a {path.suffix.lower()} image, which srgan does not read here: convert it to PNG, "
+        "JPEG or TIFF first"
+    )
+
+
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def output_name(source: Path, fmt: str, suffix: str) -> str:
-    """The output file's name: a video keeps its container, an image takes ``fmt``."""
-    if is_video(source) or fmt == "same":
+    """The output file's name: a video keeps its container, an image takes ``fmt`` (with
+    ``same``, its own suffix where srgan writes that format)."""
+    if is_video(source) or (fmt == "same" and source.suffix.lower() in SUFFIX_FORMATS):
         return f"{source.stem}{suffix}{source.suffix}"
-    return f"{source.stem}{suffix}{FORMATS[fmt][1]}"
+    return f"{source.stem}{suffix}{FORMATS[format_for(source, fmt)][1]}"
 
 
 def output_tag(path: Path) -> str | None:
@@ -239,6 +251,8 @@ def _walk(root: Path, skip: Path | None) -> Plan:
                 images.append(path)
             elif other_video(path):
                 plan.aside.append((path, unread_video(path)))
+            elif path.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                plan.aside.append((path, unread_image(path)))
             else:
                 suffix = path.suffix or "none"
                 plan.aside.append((path, f"not an image or video suffix ({suffix})"))
@@ -309,12 +323,14 @@ def plan_jobs(
     if source.is_file():
         if other_video(source):
             raise UsageError(f"INPUT {source.name}: {unread_video(source)}")
+        if source.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+            raise UsageError(f"INPUT {source.name}: {unread_image(source)}")
         target_is_file = (
-            not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not _is_dir(target)
+            not as_folder and target.suffix.lower() in OUTPUT_SUFFIXES and not _is_dir(target)
         )
         if target.suffix and not target_is_file and not _is_dir(target) and not as_folder:
             # Most likely a mistyped file name (out.pgn): a new folder of that name is not.
-            known = " ".join(sorted(INPUT_SUFFIXES))
+            known = " ".join(sorted(OUTPUT_SUFFIXES))
             raise UsageError(
                 f"OUTPUT {target.name}: {target.suffix} is not a format srgan writes ({known}); "
                 "give a file name with one of these, or a folder (a new folder's name "
@@ -901,7 +917,12 @@ def _run_images(
             fail(job, job.problem)
         elif job.clash is not None:
             # Never let one input's output replace another's.
-            fail(job, f"its output {job.target} is {job.clash}'s; --format same keeps both")
+            keeps = (
+                "--format same keeps both"
+                if job.source.suffix.lower() in SUFFIX_FORMATS
+                else "rename one of the two to keep both"
+            )
+            fail(job, f"its output {job.target} is {job.clash}'s; {keeps}")
         elif (foreign := foreign_output(job, options)) is not None:
             fail(job, foreign)
         elif _skip(job, options, summary):

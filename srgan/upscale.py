@@ -57,6 +57,7 @@ from srgan.images import (
     DEFAULT_MAX_PIXELS,
     FORMAT_ALIASES,
     FORMATS,
+    OTHER_IMAGE_SUFFIXES,
     available_memory,
     jpeg_quality,
     opencv_errors_only,
@@ -171,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[*FORMATS, *FORMAT_ALIASES, "same"],
         default=None,
         help=(
-            "output format (jpeg is jpg, tif is tiff); 'same' keeps each input's format; "
+            "output format (jpeg is jpg, tif is tiff); 'same' keeps each input's format "
+            "(GIF and AVIF inputs, which srgan reads but does not write, give PNG); "
             "default png, or the output file's suffix when OUTPUT is a file. EXIF (upright), "
             "ICC profile and DPI (scaled) are kept where the format has room"
         ),
@@ -611,7 +613,11 @@ def run(args: argparse.Namespace) -> int:
                     f"nothing to upscale in {args.input}: its {outputs} image(s) are outputs "
                     "of an earlier srgan run, left aside; --include-outputs upscales them again"
                 )
-            others = [f"{path.name}: {why}" for path, why in plan.aside if other_video(path)]
+            others = [
+                f"{path.name}: {why}"
+                for path, why in plan.aside
+                if other_video(path) or path.suffix.lower() in OTHER_IMAGE_SUFFIXES
+            ]
             raise UsageError(
                 f"no images or videos in {args.input} (looked for "
                 f"{', '.join(sorted(INPUT_SUFFIXES))})"

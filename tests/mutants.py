@@ -1512,6 +1512,34 @@ MUTANTS = [
         "",
         ("tests/test_upscale.py",),
     ),
+    Mutant(
+        "same-format-keeps-an-unwritable-suffix",
+        "srgan/jobs.py",
+        'if is_video(source) or (fmt == "same" and source.suffix.lower() in SUFFIX_FORMATS):',
+        'if is_video(source) or fmt == "same":',
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "gif-left-aside-in-folders",
+        "srgan/images.py",
+        'READ_ONLY_SUFFIXES = frozenset({".gif"} |',
+        "READ_ONLY_SUFFIXES = frozenset(set() |",
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "named-gif-output-taken-for-a-writable-format",
+        "srgan/jobs.py",
+        "not as_folder and target.suffix.lower() in OUTPUT_SUFFIXES and not _is_dir(target)",
+        "not as_folder and target.suffix.lower() in INPUT_SUFFIXES and not _is_dir(target)",
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "clash-hint-says-format-same-for-a-gif",
+        "srgan/jobs.py",
+        "                if job.source.suffix.lower() in SUFFIX_FORMATS\n",
+        "                if True\n",
+        ("tests/test_upscale.py",),
+    ),
 ]
 
 

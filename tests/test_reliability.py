@@ -258,12 +258,12 @@ def test_every_file_not_processed_is_named(
     code, out, err = run([source, tmp_path / "out", "--model", model_file], capsys)
     assert code == EXIT_FAILED
     assert f"left aside: {source / 'notes.txt'}: not an image or video suffix (.txt)" in err
-    assert f"left aside: {source / 'animated.gif'}: not an image or video suffix (.gif)" in err
+    assert f"failed: {source / 'animated.gif'}: animated (3 frames)" in err
     assert "another path to a folder already searched" in err
     assert f"failed: {source / 'broken.png'}: a broken or looping link" in err
     assert f"failed: {locked}: cannot list folder: Permission denied" in err
     assert f"failed: {source / 'text.png'}" in err and f"failed: {source / 'empty.jpg'}" in err
-    assert "done 1," in out and "failed 4" in out
+    assert "done 1," in out and "failed 5" in out
 
 
 def test_an_animated_image_is_refused_not_cut_to_its_first_frame(
