@@ -363,8 +363,8 @@ class SRDataModule(L.LightningDataModule):
     """HR folders -> random crops for training, whole held-out images for validation.
 
     Args:
-        train_dir: one or more HR folders (searched recursively for PNG/JPEG/WebP/BMP/TIFF/GIF,
-            AVIF where Pillow decodes it).
+        train_dir: one or more HR folders (searched recursively for PNG/JPEG/WebP/BMP/TIFF/GIF;
+            AVIF where Pillow decodes it, HEIC with pillow-heif).
         val_dir: HR folder(s) for validation. If not given, ``val_holdout`` images spread
             evenly over the sorted training files are held out from training and used
             instead. Never point this at a benchmark set (Set5, Set14): model selection

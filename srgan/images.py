@@ -66,15 +66,33 @@ SUFFIX_FORMATS = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
+HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+
+
+def _heif_opener() -> bool:
+    """Let Pillow open HEIC / HEIF photos through pillow-heif, where it is installed (the
+    ``heif`` extra); libheif applies the photo's rotation, so its EXIF orientation is 1."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
 # Formats read but not written: GIF (still images; animated ones are refused, as all
-# are) and AVIF, where this Pillow decodes it (recent Pillow wheels do). Their outputs
-# take --format (PNG by default; --format same gives PNG too).
-READ_ONLY_SUFFIXES = frozenset({".gif"} | ({".avif"} if features.check("avif") else set()))
+# are), AVIF where this Pillow decodes it (recent Pillow wheels do) and HEIC / HEIF with
+# pillow-heif. Their outputs take --format (PNG by default; --format same gives PNG too).
+READ_ONLY_SUFFIXES = frozenset(
+    {".gif"}
+    | ({".avif"} if features.check("avif") else set())
+    | (HEIF_SUFFIXES if _heif_opener() else set())
+)
 IMAGE_SUFFIXES = frozenset(SUFFIX_FORMATS) | READ_ONLY_SUFFIXES
-# Image files Pillow cannot read, and what to do with them.
+# Image files not read here, and what to do with them.
 OTHER_IMAGE_SUFFIXES = frozenset(
-    {".heic", ".heif", ".jxl", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
-    | ({".avif"} - READ_ONLY_SUFFIXES)
+    {".jxl", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+    | ({".avif"} | HEIF_SUFFIXES) - READ_ONLY_SUFFIXES
 )
 # The largest side each format can store, where it has one (libjpeg's, WebP's).
 MAX_SIDE = {"jpg": 65500, "webp": 16383}

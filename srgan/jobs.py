@@ -31,6 +31,7 @@ from srgan.images import (
     DEFAULT_MAX_PIXELS,
     FORMAT_ALIASES,
     FORMATS,
+    HEIF_SUFFIXES,
     IMAGE_SUFFIXES,
     MAX_SIDE,
     OTHER_IMAGE_SUFFIXES,
@@ -124,9 +125,11 @@ def unread_video(path: Path) -> str:
 
 def unread_image(path: Path) -> str:
     """Why an image of a format Pillow does not read here is left aside, and what to do."""
+    suffix = path.suffix.lower()
+    heif = " (or install pillow-heif, srgan's heif extra, to read it)"
     return (
-        f"a {path.suffix.lower()} image, which srgan does not read here: convert it to PNG, "
-        "JPEG or TIFF first"
+        f"a {suffix} image, which srgan does not read here: convert it to PNG, JPEG or TIFF "
+        f"first{heif if suffix in HEIF_SUFFIXES else ''}"
     )
 
 

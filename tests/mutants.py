@@ -1522,8 +1522,8 @@ MUTANTS = [
     Mutant(
         "gif-left-aside-in-folders",
         "srgan/images.py",
-        'READ_ONLY_SUFFIXES = frozenset({".gif"} |',
-        "READ_ONLY_SUFFIXES = frozenset(set() |",
+        '    {".gif"}\n    | ({".avif"}',
+        '    set()\n    | ({".avif"}',
         ("tests/test_upscale.py",),
     ),
     Mutant(
@@ -1538,6 +1538,13 @@ MUTANTS = [
         "srgan/jobs.py",
         "                if job.source.suffix.lower() in SUFFIX_FORMATS\n",
         "                if True\n",
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "heic-opener-not-registered",
+        "srgan/images.py",
+        "    | (HEIF_SUFFIXES if _heif_opener() else set())\n",
+        "",
         ("tests/test_upscale.py",),
     ),
 ]

@@ -17,7 +17,7 @@ from PIL import Image
 import srgan
 from srgan import images, upscale
 from srgan.images import HOST, read_image
-from srgan.jobs import plan_jobs
+from srgan.jobs import plan_jobs, unread_image
 from srgan.upscale import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from srgan.weights import save_generator
 from tests.conftest import run_upscale as run
@@ -53,8 +53,8 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     # A folder's own notes and an OS's index files are passed over without a word.
     for name in ("README.md", "LICENSE", ".DS_Store"):
         (tree / "sub" / name).write_text("notes")
-    # Only by their whole name, as text: README.heic is still named as left aside.
-    (tree / "sub" / "README.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    # Only by their whole name, as text: README.jxl is still named as left aside.
+    (tree / "sub" / "README.jxl").write_bytes(b"\xff\x0a")
     before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
     code, out, err = run([tree, tmp_path / "out"], capsys)
     assert code == EXIT_OK, err
@@ -62,13 +62,13 @@ def test_folder_is_upscaled_and_the_tree_mirrored(
     assert read_image(tmp_path / "out" / "sub" / "c.png").pixels.shape == (24, 28, 3)
     assert "done 4, skipped 0 (already there), failed 0" in out
     assert f"left aside: {tree / 'notes.txt'}: not an image or video suffix (.txt)" in err
-    assert f"left aside: {tree / 'sub' / 'README.heic'}: a .heic image, which srgan does not" in err
+    assert f"left aside: {tree / 'sub' / 'README.jxl'}: a .jxl image, which srgan does not" in err
     assert err.count("left aside") == 2, err
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}  # untouched
     assert not list((tmp_path / "out").rglob(".*.part"))
 
 
-def test_gif_and_avif_are_read_and_written_as_png(
+def test_gif_avif_and_heic_are_read_and_written_as_png(
     tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "in"
@@ -76,40 +76,54 @@ def test_gif_and_avif_are_read_and_written_as_png(
     Image.fromarray(rgb(8, 6, 1)).save(source / "sprite.gif")
     Image.fromarray(rgb(8, 8, 2)).save(source / "photo.png")
     Image.fromarray(rgb(8, 8, 3)).save(source / "photo.gif")  # its output is photo.png's
-    (source / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic")
+    (source / "scan.jxl").write_bytes(b"\xff\x0a")  # JPEG XL: Pillow has no decoder
+    # A phone photo: HEIC through pillow-heif (the test extra has it), stored rotated.
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "Phone", 6  # make, orientation: turn 90 degrees clockwise
+    Image.fromarray(rgb(6, 10, 5)).save(source / "IMG_0001.HEIC", exif=exif.tobytes())
     avif = images.features.check("avif")  # decoded where this Pillow has the codec
     if avif:
         Image.fromarray(rgb(5, 7, 4)).save(source / "web.avif")
-    # --format same keeps each input's format where srgan writes it: GIF and AVIF give PNG.
+    # --format same keeps each input's format where srgan writes it: the others give PNG.
     code, out, err = run(
         [source, tmp_path / "out", "--model", model_file, "--format", "same"], capsys
     )
     assert code == EXIT_FAILED, err
-    assert outputs(tmp_path / "out") == ["photo.png", "sprite.png", *(["web.png"] * avif)]
+    made = ["IMG_0001.png", "photo.png", "sprite.png", *(["web.png"] * avif)]
+    assert outputs(tmp_path / "out") == made
     sprite = read_image(tmp_path / "out" / "sprite.png").pixels
     assert sprite.shape == (32, 24, 3)
-    assert f"done {2 + avif}," in out and "failed 1" in out
+    assert read_image(tmp_path / "out" / "IMG_0001.png").pixels.shape == (40, 24, 3)  # upright
+    with Image.open(tmp_path / "out" / "IMG_0001.png") as image:
+        assert image.getexif().get(0x010F) == "Phone"
+        assert image.getexif().get(0x0112, 1) == 1
+    assert f"done {3 + avif}," in out and "failed 1" in out
     clash = tmp_path / "out" / "photo.png"
     assert f"failed: {source / 'photo.gif'}: its output {clash} is {source / 'photo.png'}'s" in err
     assert "rename one of the two to keep both" in err and "--format same keeps" not in err
-    heic = f"{source / 'IMG_0001.HEIC'}: a .heic image, which srgan does not read here"
-    assert f"left aside: {heic}: convert it to PNG, JPEG or TIFF first" in err
+    jxl = f"{source / 'scan.jxl'}: a .jxl image, which srgan does not read here"
+    assert f"left aside: {jxl}: convert it to PNG, JPEG or TIFF first" in err
     # A GIF given alone is upscaled too; an output named .gif is refused before any work.
     code, _, err = run([source / "sprite.gif", tmp_path / "one.png", "--model", model_file], capsys)
     assert code == EXIT_OK and np.array_equal(read_image(tmp_path / "one.png").pixels, sprite)
     code, _, err = run([source / "sprite.gif", tmp_path / "x.gif", "--model", model_file], capsys)
     assert code == EXIT_USAGE and ".gif is not a format srgan writes" in err, err
     assert not (tmp_path / "x.gif").exists()
-    # A HEIC photo given alone, or a folder of them only: what to do, in one line.
-    code, _, err = run(
-        [source / "IMG_0001.HEIC", tmp_path / "h.png", "--model", model_file], capsys
-    )
+    # A JPEG XL given alone, or a folder of them only: what to do, in one line.
+    code, _, err = run([source / "scan.jxl", tmp_path / "j.png", "--model", model_file], capsys)
     assert code == EXIT_USAGE and "convert it to PNG, JPEG or TIFF first" in err, err
-    (tmp_path / "phone").mkdir()
-    (source / "IMG_0001.HEIC").rename(tmp_path / "phone" / "IMG_0001.HEIC")
-    code, _, err = run([tmp_path / "phone", tmp_path / "h", "--model", model_file], capsys)
+    (tmp_path / "scans").mkdir()
+    (source / "scan.jxl").rename(tmp_path / "scans" / "scan.jxl")
+    code, _, err = run([tmp_path / "scans", tmp_path / "j", "--model", model_file], capsys)
     assert code == EXIT_USAGE and "no images or videos in" in err
-    assert "left aside: IMG_0001.HEIC: a .heic image, which srgan does not read here" in err
+    assert "left aside: scan.jxl: a .jxl image, which srgan does not read here" in err
+
+
+def test_heic_without_pillow_heif_says_how_to_read_it() -> None:
+    why = unread_image(Path("IMG_0001.HEIC"))
+    assert why.startswith("a .heic image, which srgan does not read here: convert it to PNG")
+    assert "install pillow-heif, srgan's heif extra" in why
+    assert "pillow-heif" not in unread_image(Path("scan.jxl"))
 
 
 def test_single_file_to_file_or_folder(
