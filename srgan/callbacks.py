@@ -1,7 +1,8 @@
 """Training callbacks: ``TimeBudget``, a ``ModelCheckpoint`` that keeps the final step,
-``GracefulStop`` (Ctrl-C and SIGTERM stop a run at a batch's end, saved) and
-``LogProgress``, training progress for a log (``srgan.fit`` adds the last two, and puts
-``LogProgress`` in place of Lightning's bar where stderr is not a terminal).
+``GracefulStop`` (Ctrl-C and SIGTERM stop a run at a batch's end, saved),
+``ValidationLines`` (each validation's scores in a line) and ``LogProgress``, training
+progress for a log (``srgan.fit`` adds the middle two, and puts ``LogProgress`` in place of
+Lightning's bar where stderr is not a terminal).
 
 ``TimeBudget``: train for a wall-clock budget and still finish the learning-rate schedule.
 
@@ -28,6 +29,7 @@ import lightning as L
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from torch.optim.lr_scheduler import CosineAnnealingLR
+from tqdm import tqdm
 
 from srgan.progress import LogLines
 
@@ -283,11 +285,26 @@ class GracefulStop(L.Callback):
             GracefulStop.saved, GracefulStop.step = path, trainer.global_step
 
 
+class ValidationLines(L.Callback):
+    """A line with the scores after each validation of a fit, whatever shows the progress
+    (Lightning's bar on a terminal, ``LogProgress`` in a log, or nothing): written through
+    tqdm, which clears a bar on a terminal and draws it again below the line."""
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn != "fit" or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        scores = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if scores:
+            line = f"validation at step {trainer.global_step}: {metrics_text(scores)}"
+            tqdm.write(line, file=sys.stderr)
+            sys.stderr.flush()
+
+
 class LogProgress(ProgressBar):
     """Lightning's progress bar for a log file or a pipe: a line every
     ``srgan.progress.LOG_EVERY`` seconds while training (steps done of ``max_steps``, steps
-    per second, time left, the bar's metrics) and one after each validation (its
-    metrics), instead of a bar redrawn with carriage returns on every batch."""
+    per second, time left, the bar's metrics), instead of a bar redrawn with carriage
+    returns on every batch."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -314,17 +331,6 @@ class LogProgress(ProgressBar):
         metrics.pop("v_num", None)
         self.lines.set_postfix_str(metrics_text(metrics))
         self.lines.update(trainer.global_step - self.lines.n)
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        fitting = trainer.state.fn == "fit" and not trainer.sanity_checking
-        if fitting and self.enabled and trainer.is_global_zero:
-            scores = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-            if scores:
-                print(
-                    f"validation at step {trainer.global_step}: {metrics_text(scores)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.lines is not None and self.enabled and trainer.is_global_zero:

@@ -36,7 +36,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
-from srgan.callbacks import GracefulStop, LogProgress, metrics_text
+from srgan.callbacks import GracefulStop, LogProgress, ValidationLines, metrics_text
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
@@ -392,6 +392,9 @@ class SRCLI(LightningCLI):
         if data is None:
             return
         arguments = getattr(self, "arguments", [])
+        # test and predict read only data.test_dir: the config's training folders may be
+        # absent (scoring on another machine).
+        needed = ("test_dir",) if self.subcommand in ("test", "predict") else DATA_FOLDERS
         for key in DATA_FOLDERS:
             value = data.get(key)
             option = f"--data.{key}"
@@ -411,7 +414,7 @@ class SRCLI(LightningCLI):
             # A missing folder names its option (the loader would say only its path).
             given = data.get(key)
             for folder in [given] if isinstance(given, str) else given or []:
-                if not Path(folder).is_dir():
+                if key in needed and not Path(folder).is_dir():
                     raise FileNotFoundError(f"--data.{key}: image folder not found: {folder}")
 
     def _parse_ckpt_path(self) -> None:
@@ -473,7 +476,7 @@ class SRCLI(LightningCLI):
             self._take_checkpoint(subcommand, path)
             self.config_init[subcommand]["ckpt_path"] = self.config[subcommand]["ckpt_path"] = path
             note(f"--ckpt_path {which}: {path}")
-        self.trainer.callbacks += [BatchesRan(), RunFolder(), GracefulStop()]
+        self.trainer.callbacks += [BatchesRan(), RunFolder(), GracefulStop(), ValidationLines()]
         if not sys.stderr.isatty():
             # A log file or a pipe: lines now and then, not a bar redrawn on every batch.
             for index, callback in enumerate(self.trainer.callbacks):
@@ -604,8 +607,21 @@ class SRCLI(LightningCLI):
         if checkpoint is not None:
             path = self.config[self.subcommand]["ckpt_path"]
             check_fits(checkpoint, self.model, path, resuming=False)
+        elif not self.config[self.subcommand]["model"].get("init_from"):
+            # Lightning runs the networks as built: a score of random weights looks real.
+            note(
+                f"warning: {self.subcommand} without --ckpt_path or --model.init_from runs "
+                "the generator as built, untrained: give --ckpt_path last, best or PATH (a "
+                "run's checkpoint), or --model.init_from PATH (weights)"
+            )
 
     before_validate = before_test = before_predict = _check_scored_checkpoint
+
+    def after_predict(self) -> None:
+        note(
+            "predict returns the SR images to Python callers (Trainer.predict) and writes "
+            "none; to write image files: python -m srgan.upscale INPUT OUTPUT --model CKPT"
+        )
 
 
 def find_unused_parameters_in_gan_stage(trainer: L.Trainer, model: Any) -> None:

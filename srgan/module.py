@@ -37,7 +37,14 @@ from srgan.losses import PerceptualLoss, PixelLoss
 from srgan.metrics import psnr, ssim
 from srgan.objectives import AdversarialObjective
 from srgan.resize import imresize
-from srgan.weights import CHECKPOINT_KEY, checkpoint_record, load_state, network_states
+from srgan.weights import (
+    CHECKPOINT_KEY,
+    checkpoint_record,
+    load_state,
+    network_states,
+    packaged_models,
+    resolve_model,
+)
 
 Stage = Literal["psnr", "gan"]
 
@@ -69,10 +76,10 @@ class SRGAN(L.LightningModule):
         generator_optimizer, discriminator_optimizer: default Adam, lr 1e-4 (2e-4 for
             ``psnr``), betas (0.9, 0.99), as ESRGAN.
         generator_scheduler, discriminator_scheduler: default ESRGAN's MultiStepLR.
-        init_from: weights to start from (a checkpoint of ``srgan.fit`` or a
-            ``.safetensors`` file), e.g. the PSNR-stage model for the GAN stage. Every
-            network found in the file is loaded; a bare generator file initialises both
-            the generator and its EMA.
+        init_from: weights to start from (a checkpoint of ``srgan.fit``, a ``.safetensors``
+            file or a shipped model's name such as ``fast``), e.g. the PSNR-stage model for
+            the GAN stage. Every network found in the file is loaded; a bare generator file
+            initialises both the generator and its EMA.
         init_grow: ``init_from`` holds a smaller ReLU ``CompactNet`` (fewer features or
             convs) to grow into this one with the same outputs
             (``srgan.generators.grow_compact``): a bigger fast model fine-tuned from a
@@ -208,7 +215,12 @@ class SRGAN(L.LightningModule):
 
     # -- set-up ------------------------------------------------------------------------------
     def load_initial_weights(self, path: str) -> None:
-        """Load every network found in ``path`` (checkpoint or safetensors)."""
+        """Load every network found in ``path`` (checkpoint or safetensors; a shipped
+        model's name, such as ``fast``, or ``default``, as ``srgan.upscale --model`` takes)."""
+        if not Path(path).expanduser().exists() and (
+            path == "default" or path in packaged_models()
+        ):
+            path = str(resolve_model(path))
         try:
             states = network_states(path)
         except (FileNotFoundError, ValueError) as error:

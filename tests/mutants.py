@@ -1547,6 +1547,41 @@ MUTANTS = [
         "",
         ("tests/test_upscale.py",),
     ),
+    Mutant(
+        "validation-lines-only-with-a-log",
+        "srgan/fit.py",
+        "GracefulStop(), ValidationLines()]",
+        "GracefulStop()]",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "untrained-scoring-not-warned",
+        "srgan/fit.py",
+        'elif not self.config[self.subcommand]["model"].get("init_from"):',
+        "elif False:",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "test-needs-the-training-folders",
+        "srgan/fit.py",
+        'needed = ("test_dir",) if self.subcommand in ("test", "predict") else DATA_FOLDERS',
+        "needed = DATA_FOLDERS",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "predict-silent",
+        "srgan/fit.py",
+        "    def after_predict(self) -> None:",
+        "    def _after_predict(self) -> None:",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "init-from-shipped-name-not-resolved",
+        "srgan/module.py",
+        "            path = str(resolve_model(path))\n",
+        "            pass\n",
+        ("tests/test_module.py",),
+    ),
 ]
 
 

@@ -938,6 +938,36 @@ def test_training_into_a_log_writes_lines_not_a_bar(
     assert "train/g_pixel=" in lines[-1] and "v_num" not in lines[-1]
 
 
+def test_every_validation_is_a_line_and_scoring_says_what_it_scores(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a progress bar (as the release configs run) each validation's scores are a
+    line; validate without a checkpoint or weights says it scores an untrained network;
+    test reads data.test_dir only; predict says it writes no files."""
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    main(["fit", *args, "--trainer.max_steps=4", "--data.steps_per_epoch=2"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("validation at step")]
+    assert [line.split(":")[0] for line in lines] == [
+        "validation at step 2",
+        "validation at step 4",
+    ], err
+    assert all("val/psnr=" in line and "val/ssim=" in line for line in lines)
+    untrained = "warning: validate without --ckpt_path or --model.init_from runs the generator"
+    main(["validate", *args])
+    assert untrained in capsys.readouterr().err
+    main(["validate", *args, "--ckpt_path=last"])
+    assert "untrained" not in capsys.readouterr().err
+    # The config's training folder gone (scoring elsewhere): test needs only test_dir.
+    missing = [f"--data.train_dir={tmp_path / 'gone'}", f"--data.test_dir={image_dir}"]
+    run = main(["test", *args, *missing, "--ckpt_path=last"])
+    assert run.trainer.callback_metrics["test/psnr"] > 10
+    with pytest.raises(FileNotFoundError, match="--data.train_dir: image folder not found"):
+        main(["validate", *args, *missing, "--ckpt_path=last"])
+    main(["predict", *args, f"--data.test_dir={image_dir}", "--ckpt_path=last"])
+    assert "writes none; to write image files: python -m srgan.upscale" in capsys.readouterr().err
+
+
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     tmp_path: Path,
 ) -> None:

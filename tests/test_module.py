@@ -18,7 +18,7 @@ from srgan.discriminators import VGGStyle
 from srgan.generators import CompactNet, SRResNet
 from srgan.module import SRGAN
 from srgan.objectives import Hinge, WassersteinGP
-from srgan.weights import load_generator, load_model, save_generator
+from srgan.weights import DEFAULT_MODEL, load_generator, load_model, save_generator
 from tests.conftest import smooth_image
 
 TRAINER_OPTIONS = {
@@ -163,6 +163,18 @@ def test_init_grow_starts_a_bigger_compactnet_from_a_small_ones_outputs(tmp_path
         SRGAN(SRResNet(num_blocks=1, num_features=8), init_from=str(path), init_grow=True)
     with pytest.raises(FileNotFoundError, match="init_from: .* is a folder: give a weights file"):
         SRGAN(CompactNet(num_features=8, num_convs=4), init_from=str(path.parent))
+
+
+def test_init_from_takes_a_shipped_models_name(shipped_weights: Path, tmp_path: Path) -> None:
+    """As srgan.upscale --model does: ``fast`` is the installed fast.safetensors (a file of
+    that name in the working directory would come first)."""
+    for name, file in (("fast", "fast"), ("default", DEFAULT_MODEL)):
+        shipped = load_generator(shipped_weights / f"{file}.safetensors")
+        model = SRGAN(CompactNet(num_features=4, num_convs=1), init_from=name)
+        for a, b in zip(model.generator_ema.state_dict().values(), shipped.state_dict().values()):
+            assert torch.equal(a, b)
+    with pytest.raises(FileNotFoundError, match="init_from: file not found: fast-typo"):
+        SRGAN(CompactNet(num_features=4, num_convs=1), init_from="fast-typo")
 
 
 # -- resume ------------------------------------------------------------------------------
