@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--model", default="default", help="shipped model name (default, fast, ...) or a file"
+        "--model",
+        default="default",
+        help="shipped model name (default, fast, ...) or a file (default: default, the "
+        "model srgan.upscale uses)",
     )
     parser.add_argument(
         "--output",

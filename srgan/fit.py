@@ -338,6 +338,16 @@ def plain_union_error(message: str) -> str:
     return f"{found[1]}: {'; '.join(own)}" if found else "; ".join(own)
 
 
+def logger_save_dir(trainer: Any) -> str | None:
+    """The ``save_dir`` a config gives its (first) logger, where the run folder goes."""
+    logger = trainer.get("logger")
+    if isinstance(logger, list):
+        logger = logger[0] if logger else None
+    init_args = logger.get("init_args") if hasattr(logger, "get") else None
+    save_dir = init_args.get("save_dir") if hasattr(init_args, "get") else None
+    return str(save_dir) if save_dir else None
+
+
 class SRCLI(LightningCLI):
     """LightningCLI with the resolved config saved beside every run (Lightning's default),
     the data's scale taken from the generator's (set once, in ``model.generator``),
@@ -387,6 +397,14 @@ class SRCLI(LightningCLI):
         if trainer is not None:
             for line in batch_count_notes(getattr(self, "arguments", [])):
                 note(line)
+            if (save_dir := logger_save_dir(trainer)) and any(
+                a.startswith("--trainer.default_root_dir") for a in self.arguments
+            ):
+                note(
+                    f"note: this config's logger writes the run under its save_dir "
+                    f"({save_dir}), not --trainer.default_root_dir: give "
+                    "--trainer.logger.init_args.save_dir DIR to write it elsewhere"
+                )
         files = [Path(os.fspath(path)) for path in (config.get("config") or [])]
         data = config.get("data")
         if data is None:

@@ -61,8 +61,11 @@ class SRGAN(L.LightningModule):
         pixel_loss: default L1.
         perceptual_loss: ``srgan.losses.PerceptualLoss`` (frozen VGG16 or VGG19 features;
             the ImageNet weights come from ``python -m srgan.assets fetch``).
-        pixel_weight, perceptual_weight, adversarial_weight, feature_matching_weight:
-            weights of the generator's loss terms (ESRGAN's GAN stage: 1e-2, 1, 5e-3, 0).
+        pixel_weight: weight of the generator's pixel loss (ESRGAN's GAN stage: 1e-2).
+        perceptual_weight: weight of the perceptual loss (ESRGAN's GAN stage: 1; 0: none).
+        adversarial_weight: weight of the adversarial loss (``gan`` stage; ESRGAN: 5e-3).
+        feature_matching_weight: weight of the discriminator feature-matching loss
+            (``gan`` stage; 0: none).
         n_critic: discriminator steps per generator step (both schedulers step once per
             generator step).
         ema_decay: decay of the generator's exponential moving average.
@@ -139,6 +142,22 @@ class SRGAN(L.LightningModule):
                 "stage 'psnr' trains the generator alone: model.discriminator and "
                 "model.objective are not used (model.stage gan trains adversarially)",
                 stacklevel=1,  # srgan.fit builds this module: a plain warning line
+            )
+        # The GAN stage's settings, changed from their defaults for a run that has no GAN.
+        unused = [
+            f"model.{name}"
+            for name, value, default in (
+                ("adversarial_weight", adversarial_weight, 5e-3),
+                ("feature_matching_weight", feature_matching_weight, 0.0),
+                ("n_critic", n_critic, 1),
+            )
+            if value != default
+        ]
+        if stage == "psnr" and unused:
+            warnings.warn(
+                f"stage 'psnr' has no adversarial term: {', '.join(unused)} not used "
+                "(model.stage gan trains adversarially)",
+                stacklevel=1,
             )
         if perceptual_weight > 0 and perceptual_loss is None:
             raise ValueError("perceptual_weight > 0 needs model.perceptual_loss")

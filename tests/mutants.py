@@ -1582,6 +1582,20 @@ MUTANTS = [
         "            pass\n",
         ("tests/test_module.py",),
     ),
+    Mutant(
+        "gan-settings-in-psnr-stage-silent",
+        "srgan/module.py",
+        'if stage == "psnr" and unused:',
+        "if False:",
+        ("tests/test_module.py",),
+    ),
+    Mutant(
+        "default-root-dir-under-a-logger-silent",
+        "srgan/fit.py",
+        "if (save_dir := logger_save_dir(trainer)) and any(",
+        "if (save_dir := None) and any(",
+        ("tests/test_fit.py",),
+    ),
 ]
 
 

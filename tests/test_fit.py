@@ -968,6 +968,23 @@ def test_every_validation_is_a_line_and_scoring_says_what_it_scores(
     assert "writes none; to write image files: python -m srgan.upscale" in capsys.readouterr().err
 
 
+def test_default_root_dir_under_a_configs_logger_is_said_not_to_apply(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The release configs name their logger's save_dir: --trainer.default_root_dir then
+    moves nothing, and a note says which option does."""
+    args = ["--config", str(CONFIGS / "debug.yaml"), *data_args(image_dir, tmp_path)]
+    logger = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger"]
+    logger += [f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"]
+    run = main(["fit", *args, *logger, "--trainer.max_steps=1"])
+    assert Path(run.trainer.log_dir).is_relative_to(tmp_path / "logs")
+    err = capsys.readouterr().err
+    said = f"note: this config's logger writes the run under its save_dir ({tmp_path / 'logs'})"
+    assert said in err and "--trainer.logger.init_args.save_dir DIR" in err, err
+    main(["fit", *args, "--trainer.max_steps=1"])  # no logger of the config's own: no note
+    assert "save_dir" not in capsys.readouterr().err
+
+
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     tmp_path: Path,
 ) -> None:

@@ -455,10 +455,18 @@ def test_a_discriminator_or_objective_in_the_psnr_stage_is_said_to_be_unused() -
     for extra in ({"objective": Hinge()}, {"discriminator": VGGStyle(num_features=4)}):
         with pytest.warns(UserWarning, match="stage 'psnr' trains the generator alone"):
             SRGAN(generator, stage="psnr", **extra)
+    # So are the GAN stage's settings when changed from their defaults.
+    for setting in ({"adversarial_weight": 0.1}, {"feature_matching_weight": 1.0}):
+        (name,) = setting
+        with pytest.warns(UserWarning, match=f"no adversarial term: model.{name} not used"):
+            SRGAN(generator, stage="psnr", **setting)
+    with pytest.warns(UserWarning, match="model.feature_matching_weight, model.n_critic not"):
+        SRGAN(generator, stage="psnr", feature_matching_weight=1.0, n_critic=5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SRGAN(generator, stage="psnr")
         SRGAN(generator, VGGStyle(num_features=4), Hinge(), stage="gan")
+        SRGAN(generator, VGGStyle(num_features=4), Hinge(), stage="gan", n_critic=2)
 
 
 def test_a_gan_stage_from_untrained_weights_is_warned_unless_resumed_or_initialised(

@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", nargs="+", metavar="DIR", help="HR image folders")
+    parser.add_argument(
+        "--data", nargs="+", metavar="DIR", help="HR image folders to score (required)"
+    )
     parser.add_argument(
         "--models",
         nargs="+",
