@@ -476,7 +476,7 @@ class SRDataModule(L.LightningDataModule):
                         f"data.{name} {folder} looks like a benchmark set ({min(found)}): "
                         f"{why}; hold out training images instead (data.val_holdout), and "
                         "keep benchmark sets for data.test_dir and benchmarks.quality",
-                        stacklevel=2,
+                        stacklevel=1,  # srgan.fit builds the data module: a plain warning line
                     )
         self.train_lr_dir = train_lr_dir
         self.val_lr_dir = val_lr_dir
@@ -488,7 +488,7 @@ class SRDataModule(L.LightningDataModule):
                 f"data.val_degradation {val_degradation} does not apply: the validation LR "
                 "images are given (data.val_lr_dir, or data.train_lr_dir's for the images "
                 "held out)",
-                stacklevel=2,
+                stacklevel=1,
             )
         self.scale = scale
         self.crop_size = crop_size
