@@ -85,7 +85,8 @@ def _heif_opener() -> bool:
 # pillow-heif. Their outputs take --format (PNG by default; --format same gives PNG too).
 READ_ONLY_SUFFIXES = frozenset(
     {".gif"}
-    | ({".avif"} if features.check("avif") else set())
+    # (features.check would warn of an unknown feature on a Pillow without the plugin)
+    | ({".avif"} if "avif" in features.modules and features.check_module("avif") else set())
     | (HEIF_SUFFIXES if _heif_opener() else set())
 )
 IMAGE_SUFFIXES = frozenset(SUFFIX_FORMATS) | READ_ONLY_SUFFIXES
