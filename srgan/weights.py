@@ -549,10 +549,13 @@ def model_label(spec: str) -> str:
     """A short name for a ``--model`` value in tables: a shipped name as it is, a file by
     its stem, a training checkpoint with its run folders (``psnr_x4/version_3/last`` for
     ``runs/psnr_x4/lightning_logs/version_3/checkpoints/last.ckpt``), so that two runs'
-    ``last.ckpt`` are told apart (each config's first run is ``version_0``)."""
+    ``last.ckpt`` are told apart (each config's first run is ``version_0``); an ONNX file
+    by its whole name (``fast.onnx`` beside the weights ``fast`` it was exported from)."""
     path = Path(spec)
     if not path.suffix:
         return spec
+    if path.suffix.lower() == ".onnx":
+        return path.name
     if path.parent.name == "checkpoints" and path.parent.parent.name:
         run = path.parent.parent
         logs = run.parent

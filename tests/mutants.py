@@ -1523,7 +1523,7 @@ MUTANTS = [
         "gif-left-aside-in-folders",
         "srgan/images.py",
         '    {".gif"}\n    # (features.check',
-        '    set()\n    # (features.check',
+        "    set()\n    # (features.check",
         ("tests/test_upscale.py",),
     ),
     Mutant(
@@ -1595,6 +1595,20 @@ MUTANTS = [
         "if (save_dir := logger_save_dir(trainer)) and any(",
         "if (save_dir := None) and any(",
         ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "suite-replaces-given-options-silently",
+        "benchmarks/speed/cli.py",
+        "        if given:\n",
+        "        if False:\n",
+        ("tests/test_speed.py",),
+    ),
+    Mutant(
+        "onnx-labelled-as-its-weights",
+        "srgan/weights.py",
+        '    if path.suffix.lower() == ".onnx":\n        return path.name\n',
+        "",
+        ("tests/test_weights.py",),
     ),
 ]
 

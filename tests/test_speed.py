@@ -619,10 +619,18 @@ def test_tables_give_significant_digits_without_exponents() -> None:
     assert markdown_table(rows[:1], ["v"]).splitlines()[2] == "| 1063.40 |"  # floats=".2f"
 
 
-def test_a_suite_is_not_timed_as_training(tmp_path: Path, capsys) -> None:
+def test_a_suite_is_not_timed_as_training_nor_with_settings_it_makes(
+    tmp_path: Path, capsys
+) -> None:
     with pytest.raises(SystemExit):
         main(["--suite", "cpu", "--train", "--out", str(tmp_path / "s")])
     assert "--suite cpu times inference: leave it out with --train" in capsys.readouterr().err
+    # Options the suite sets itself are refused, not silently replaced (abbreviated too).
+    with pytest.raises(SystemExit):
+        main(["--suite", "cpu", "--size", "96x64", "--rep", "2", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert "--suite cpu sets --size, --repeats itself: leave them out" in err, err
+    assert not (tmp_path / "s").exists()
 
 
 def test_a_problem_with_the_inputs_is_said_without_the_usage_text(

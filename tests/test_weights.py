@@ -349,6 +349,9 @@ def test_models_are_labelled_so_that_two_runs_differ() -> None:
 
     assert model_label("fast") == "fast"
     assert model_label("out/mine.safetensors") == "mine"
+    # An exported model is told from the weights it came from (benchmarks.quality).
+    assert model_label("runs/export/fast.onnx") == "fast.onnx"
+    assert model_label("runs/export/fast.int8.onnx") == "fast.int8.onnx"
     run = "runs/psnr/lightning_logs/version_3/checkpoints/last.ckpt"
     assert model_label(run) == "psnr/version_3/last"
     # Each config's first run is version_0: the config's run folder tells two apart.

@@ -214,7 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
             "backends: " + ", ".join(BACKENDS)
         ),
     )
-    parser.add_argument("--suite", choices=sorted(SUITES), help="a named suite (see below)")
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        help="a named suite (see below): it sets the model, device, sizes, timing and "
+        "backends itself (--folder, --video and --out still apply)",
+    )
     parser.add_argument(
         "--model",
         metavar="NAME",
@@ -513,6 +518,22 @@ def run_training(
     return records
 
 
+# The options a --suite sets itself (its model or network, device, sizes, timing, variants).
+SUITE_SETS = (
+    "model",
+    "arch",
+    "device",
+    "size",
+    "batch",
+    "warmup",
+    "repeats",
+    "interleave",
+    "backends",
+    "precisions",
+    "channels_last",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     with allow_recompiles():  # torch's compile settings come back afterwards
         return run(argv)
@@ -521,6 +542,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.suite:
+        # What a suite sets itself: options given with it would be silently replaced.
+        given = [
+            f"--{dest.replace('_', '-')}"
+            for dest in SUITE_SETS
+            if getattr(args, dest) != parser.get_default(dest)
+        ]
+        if given:
+            parser.error(
+                f"--suite {args.suite} sets {', '.join(given)} itself: leave "
+                f"{'it' if len(given) == 1 else 'them'} out, or time your own settings "
+                "without --suite"
+            )
     args.backends = list(dict.fromkeys("eager" if b == "torch" else b for b in args.backends))
     baseline = None
     variants: list[Variant]
