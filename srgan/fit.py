@@ -398,7 +398,7 @@ class SRCLI(LightningCLI):
             for line in batch_count_notes(getattr(self, "arguments", [])):
                 note(line)
             if (save_dir := logger_save_dir(trainer)) and any(
-                a.startswith("--trainer.default_root_dir") for a in self.arguments
+                a.startswith("--trainer.default_root_dir") for a in getattr(self, "arguments", [])
             ):
                 note(
                     f"note: this config's logger writes the run under its save_dir "
