@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -1008,14 +1007,6 @@ def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("run folder: runs/debug/lightning_logs/version_1") == 1
-    # A warning of srgan's own is a plain line, not Lightning's file and line (the data
-    # module is built inside Lightning's CLI).
-    shutil.copytree(root / "samples", tmp_path / "Set5")
-    command += ["--data.val_dir=Set5"]
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "\nwarning: data.val_dir Set5 looks like a benchmark set (set5)" in result.stderr
-    assert "cli.py" not in result.stderr, result.stderr
 
 
 def test_data_loader_workers_default_to_the_machine(image_dir: Path) -> None:

@@ -577,12 +577,18 @@ def test_fit_without_the_perceptual_backbone_stops_before_any_work(
 def test_fit_shows_srgans_warnings_as_plain_lines(image_dir: Path, tmp_path: Path) -> None:
     Image.fromarray(rgb(16, 16)).save(image_dir / "tiny.png")
     (image_dir / "broken.png").write_bytes(b"not a png")
+    # A benchmark set as val_dir: warned by the data module, which Lightning's CLI builds.
+    (tmp_path / "Set5").mkdir()
+    Image.fromarray(rgb(64, 64)).save(tmp_path / "Set5" / "bird.png")
     args = [f"--data.train_dir={image_dir}", "--data.val_holdout=1", "--trainer.max_steps=1"]
+    args += [f"--data.val_dir={tmp_path / 'Set5'}"]
     done = fit([*args, "--trainer.enable_progress_bar=false"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "warning: skipping 1 unreadable image(s):" in done.stderr
     assert "warning: skipping 1 training image(s) smaller than the 64px crop" in done.stderr
+    assert f"\nwarning: data.val_dir {tmp_path / 'Set5'} looks like a benchmark set" in done.stderr
     assert "UserWarning" not in done.stderr and "load_images(" not in done.stderr
+    assert "cli.py" not in done.stderr, done.stderr  # srgan's own, not Lightning's file
 
 
 def test_export_checks_outputs_and_calibration_before_writing(
