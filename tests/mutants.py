@@ -1617,6 +1617,13 @@ MUTANTS = [
         "stacklevel=2,",
         ("tests/test_reliability.py",),
     ),
+    Mutant(
+        "lightning-tips-shown",
+        "srgan/fit.py",
+        'return not str(record.msg).startswith("\\N{ELECTRIC LIGHT BULB} Tip")',
+        "return True",
+        ("tests/test_reliability.py",),
+    ),
 ]
 
 

@@ -985,6 +985,7 @@ def test_default_root_dir_under_a_configs_logger_is_said_not_to_apply(
     assert "save_dir" not in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two processes that import torch: about 25 s (test_reliability runs fit in one)
 def test_a_normal_run_says_where_it_writes_and_nothing_else_from_any_folder(
     tmp_path: Path,
 ) -> None:

@@ -589,6 +589,10 @@ def test_fit_shows_srgans_warnings_as_plain_lines(image_dir: Path, tmp_path: Pat
     assert f"\nwarning: data.val_dir {tmp_path / 'Set5'} looks like a benchmark set" in done.stderr
     assert "UserWarning" not in done.stderr and "load_images(" not in done.stderr
     assert "cli.py" not in done.stderr, done.stderr  # srgan's own, not Lightning's file
+    output = done.stdout + done.stderr  # and none of Lightning's advertisements or examples
+    assert "run folder: runs/debug/lightning_logs/version_0" in output
+    for noise in ("tensorboardX", "Tip:", "pin_memory", "saved_models", "Traceback"):
+        assert noise not in output, noise
 
 
 def test_export_checks_outputs_and_calibration_before_writing(
