@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 
 import kornia
 import numpy as np
@@ -133,6 +134,81 @@ def test_sampled_kernels_sum_to_1_and_are_point_symmetric() -> None:
     torch.testing.assert_close(sampled.flip(-2, -1), sampled, rtol=0, atol=1e-6)
 
 
+def test_kernel_families_and_shape_exponents_are_drawn_in_their_shares() -> None:
+    g = torch.Generator().manual_seed(0)
+    drawn = RealisticDegradation()._kernels(Order(sinc_prob=0.0), 2000, g, "cpu")
+    mirrored = (drawn - drawn.flip(-1)).abs().amax((-2, -1)) < 1e-6
+    # The isotropic Gaussian, generalized and plateau families: 0.45 + 0.12 + 0.12 of them.
+    assert mirrored.float().mean().item() == pytest.approx(0.69, abs=0.04)
+    # Generalized kernels of one sigma: beta above 1 (flat top, lower peak) half the time,
+    # below 1 (sharp peak) the other half.
+    generalized = Order(kernel_probs=(0, 0, 1, 0, 0, 0), blur_sigma=(2, 2), kernel_size=(21, 21))
+    drawn = RealisticDegradation()._kernels(replace(generalized, sinc_prob=0.0), 400, g, "cpu")
+    gaussian_peak = kernels(1)[0].max()
+    assert (drawn.amax((-2, -1)) < gaussian_peak - 1e-4).float().mean().item() == pytest.approx(
+        0.5, abs=0.1
+    )
+
+
+def test_resize_directions_and_factors_are_drawn_in_their_shares_and_ranges() -> None:
+    g = torch.Generator().manual_seed(0)
+    draws = [RealisticDegradation()._resize_draw(Order(), g) for _ in range(1000)]
+    factors = torch.tensor([factor for factor, _ in draws])
+    up, down = factors > 1, factors < 1
+    assert up.float().mean().item() == pytest.approx(0.2, abs=0.04)
+    assert down.float().mean().item() == pytest.approx(0.7, abs=0.04)
+    assert factors[up].max() <= 1.5 and factors[down].min() >= 0.15
+    assert {mode for _, mode in draws} == set(Order().resize_modes)
+
+
+def test_the_pipelines_noise_is_drawn_per_image_with_its_gray_share_and_poisson_scale() -> None:
+    g = torch.Generator().manual_seed(0)
+    flat = torch.full((400, 3, 16, 16), 0.5)
+    order = Order(noise_sigma=(1.0, 30.0), gaussian_noise_prob=1.0, gray_noise_prob=0.4)
+    noise = RealisticDegradation()._noise(order, flat, g) - flat
+    sigmas = noise.flatten(1).std(1) * 255
+    assert sigmas.min() < 5 and sigmas.max() > 25  # one sigma per image, over (1, 30)
+    gray = (noise[:, 0] == noise[:, 1]).flatten(1).all(1) & (noise[:, 1] == noise[:, 2]).flatten(
+        1
+    ).all(1)
+    assert gray.float().mean().item() == pytest.approx(0.4, abs=0.08)
+    poisson = Order(gaussian_noise_prob=0.0, poisson_scale=(2.0, 2.0), gray_noise_prob=0.0)
+    noise = RealisticDegradation()._noise(poisson, flat[:8], g) - flat[:8]
+    assert noise.std().item() == pytest.approx(2.0 * math.sqrt(0.5 / 256), rel=0.05)
+
+
+def test_the_second_resize_is_around_the_lr_size_and_the_last_jpeg_goes_either_side_of_the_final_resize(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import srgan.degradations as module
+
+    calls: list[tuple[str, tuple[int, int] | None]] = []
+    resize, jpeg_round_trip = module.resize, module.jpeg
+
+    def recorded_resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+        calls.append(("resize", (int(size[0]), int(size[1]))))
+        return resize(x, size, mode)
+
+    def recorded_jpeg(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        calls.append(("jpeg", None))
+        return jpeg_round_trip(x, quality)
+
+    monkeypatch.setattr(module, "resize", recorded_resize)
+    monkeypatch.setattr(module, "jpeg", recorded_jpeg)
+    orders = set()
+    for seed in range(12):
+        calls.clear()
+        RealisticDegradation()(
+            photo(64, 64), scale=4, generator=torch.Generator().manual_seed(seed)
+        )
+        names = [name for name, _ in calls]
+        assert names[:3] == ["resize", "jpeg", "resize"], names  # first order, second's resize
+        assert all(16 * 0.3 - 1 <= side <= 16 * 1.2 for side in calls[2][1])  # around 16 px
+        assert ("resize", (16, 16)) in calls[3:]  # the final resize: to the LR size
+        orders.add(tuple(names[3:]))
+    assert orders == {("resize", "jpeg"), ("jpeg", "resize")}
+
+
 def test_filtering_applies_each_images_kernel() -> None:
     images = photo().expand(2, -1, -1, -1)
     pulse = torch.zeros(21, 21)
@@ -143,6 +219,17 @@ def test_filtering_applies_each_images_kernel() -> None:
     assert (out[1] - images[1]).abs().mean() > 0.005
     # A 21-px kernel on a 6-px image pads with the edge instead of failing.
     assert filter_images(images[:, :, :6, :6], torch.stack([blur, blur])).shape == (2, 3, 6, 6)
+
+
+def test_filtering_keeps_the_whole_of_a_thin_kernel() -> None:
+    """A kernel thin along y has zero rows but weighted columns far out (float32 underflow):
+    its ends must not be cut off with the zero rows. Checked against a plain convolution."""
+    images = photo(40, 40)
+    for angle in (0.0, math.pi / 2):
+        thin = kernels(1, sigma_x=3.0, sigma_y=0.2, angle=torch.tensor([angle]))
+        padded = torch.nn.functional.pad(images, [10] * 4, mode="reflect")
+        expected = torch.nn.functional.conv2d(padded, thin[:, None].expand(3, 1, -1, -1), groups=3)
+        torch.testing.assert_close(filter_images(images, thin), expected, rtol=0, atol=1e-5)
 
 
 # -- noise -------------------------------------------------------------------------------------
