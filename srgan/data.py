@@ -37,7 +37,14 @@ from srgan.degradations import (
     degraded_pair,
     usm_sharpen,
 )
-from srgan.images import available_memory, list_images, open_header, oriented_size, read_rgb
+from srgan.images import (
+    available_memory,
+    image_name,
+    list_images,
+    open_header,
+    oriented_size,
+    read_rgb,
+)
 from srgan.resize import mod_crop
 
 
@@ -733,7 +740,11 @@ class SRDataModule(L.LightningDataModule):
                     f"x{self.scale} (the metrics leave out {self.scale} px at each border and "
                     f"SSIM needs 11 px after that): give images of at least {least} px a side"
                 )
-        names = [f.stem for f in files]
+        # Named as the quality benchmark names them, so that a profile's LR is the same.
+        roots = [Path(d).expanduser() for d in (*self.val_dirs, *self.test_dirs, *self.train_dirs)]
+        names = [
+            next((image_name(f, r) for r in roots if f.is_relative_to(r)), f.stem) for f in files
+        ]
         return WholeImages(
             images, names, scale=self.scale, profile=self.val_degradation, lr_images=lr_images
         )

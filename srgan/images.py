@@ -155,6 +155,13 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def image_name(path: str | Path, root: str | Path) -> str:
+    """An image's name: its path in the folder ``root`` without the suffix (``baby``;
+    ``sub/baby`` in a subfolder). The quality benchmark and validation both seed an
+    image's degraded LR by it (``srgan.degradations.degraded_pair``)."""
+    return Path(path).relative_to(Path(root).expanduser()).with_suffix("").as_posix()
+
+
 def _png_exif_after_pixels(path: str | Path) -> bytes | None:
     """A PNG's eXIf chunk where Pillow's header read misses it (after the pixels): the
     chunks are walked by their lengths, nothing is decompressed."""

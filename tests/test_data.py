@@ -495,6 +495,26 @@ def test_validation_lr_is_bicubic_unless_a_profile_is_named(image_dir: Path) -> 
         SRDataModule(str(image_dir), degradation="realistic")
 
 
+def test_validation_names_images_in_subfolders_as_the_quality_benchmark_does(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    """A profile's noise is seeded by the image's name: a val_dir image in a subfolder is
+    ``sub/name``, as ``benchmarks.quality`` names it, so both score it on the same LR."""
+    from benchmarks.quality.evaluate import load_dataset
+
+    val = tmp_path / "val"
+    (val / "sub").mkdir(parents=True)
+    (image_dir / "img0.png").rename(val / "sub" / "img0.png")
+    (image_dir / "img1.png").rename(val / "img1.png")
+    dm = SRDataModule(str(image_dir), val_dir=str(val), crop_size=32, val_degradation="medium")
+    dm.setup("validate")
+    assert dm.val_set.names == ["img1", "sub/img0"]
+    _, items, _ = load_dataset(val, scale=4, degradation="medium")
+    for (name, _, lr), index in zip(items, (0, 1), strict=True):
+        assert name == dm.val_set.names[index]
+        np.testing.assert_array_equal(lr, dm.val_set[index]["lr"].permute(1, 2, 0).numpy())
+
+
 @pytest.mark.parametrize("count", [10, 3, 4])
 def test_every_image_is_drawn_evenly_whatever_the_epoch_length(count: int) -> None:
     """10 images and 4 draws an epoch: epochs go on through the folder (it used to be its

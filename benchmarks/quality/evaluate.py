@@ -22,7 +22,7 @@ from PIL import Image
 
 from benchmarks.quality.methods import Method
 from srgan.degradations import degraded_pair
-from srgan.images import ImageError, list_images, read_image
+from srgan.images import ImageError, image_name, list_images, read_image
 from srgan.metrics import DISTS, LPIPS, detail_ratio, psnr, ssim
 from srgan.progress import progress_bar
 from srgan.resize import mod_crop
@@ -159,11 +159,6 @@ def load_dataset(
                 )
         items.append((name, hr, lr))
     return root.resolve().name, items, skipped
-
-
-def image_name(path: Path, root: Path) -> str:
-    """An image's name in the records: its path in ``root`` without the suffix."""
-    return path.relative_to(root).with_suffix("").as_posix()
 
 
 def float64_batch(image: np.ndarray) -> torch.Tensor:
