@@ -15,12 +15,18 @@ import torch
 
 
 def environment(device: torch.device | str | None = None) -> dict[str, Any]:
-    """Versions and hardware, recorded with every benchmark result."""
+    """Versions and hardware, recorded with every benchmark result (Pillow's and its JPEG
+    library's too: they decode the images and make the degraded LR's JPEG)."""
+    import PIL
+    from PIL import features
+
     import srgan
 
     info: dict[str, Any] = {
         "srgan": srgan.__version__,
         "torch": torch.__version__,
+        "pillow": PIL.__version__,
+        "libjpeg_turbo": features.version("libjpeg_turbo"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),

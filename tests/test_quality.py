@@ -76,6 +76,11 @@ def test_report_schema_and_files(
     report = run(tmp_path, "--data", str(hr_dir), "--models", *models, "--crops", "2")
     env = report["environment"]
     assert env["device"] == "cpu" and env["precision"] == "fp32" and "torch" in env
+    import PIL  # the JPEG of a degraded LR is Pillow's codec's
+    from PIL import features
+
+    assert env["pillow"] == PIL.__version__
+    assert env["libjpeg_turbo"] == features.version("libjpeg_turbo")
     assert env["perceptual_metrics"] == [] and env["perceptual_convention"] is None
     # Which file each model is, for a report read later.
     assert env["models"]["bicubic"] == {"given": "bicubic"}
