@@ -1694,6 +1694,20 @@ MUTANTS = [
         "f.stem",
         ("tests/test_data.py",),
     ),
+    Mutant(
+        "usm-blur-sigma-2",
+        "srgan/degradations.py",
+        "sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8",
+        "sigma = 2.0",
+        ("tests/test_degradations.py",),
+    ),
+    Mutant(
+        "usm-mask-unblurred",
+        "srgan/degradations.py",
+        "soft_mask = gaussian_blur(mask, sigma, size)",
+        "soft_mask = mask",
+        ("tests/test_degradations.py",),
+    ),
 ]
 
 

@@ -466,6 +466,21 @@ def test_usm_sharpens_edges_and_leaves_flat_regions_and_faint_texture() -> None:
     torch.testing.assert_close(usm_sharpen(faint), faint)  # below 10 levels: untouched
 
 
+def test_usm_is_real_esrgans_with_opencvs_51_px_gaussian() -> None:
+    """Real-ESRGAN's USMSharp, written with OpenCV: the blur is cv2.GaussianBlur at 51 px
+    (sigma 8, reflected borders), the mask's threshold 10 levels, the weight 0.5."""
+    import cv2
+
+    image = photo(64, 64)[0].permute(1, 2, 0).numpy()
+    blurred = cv2.GaussianBlur(image, (51, 51), 0, borderType=cv2.BORDER_REFLECT_101)
+    residual = image - blurred
+    mask = (np.abs(residual) * 255 > 10).astype(np.float32)
+    soft = cv2.GaussianBlur(mask, (51, 51), 0, borderType=cv2.BORDER_REFLECT_101)
+    expected = soft * np.clip(image + 0.5 * residual, 0, 1) + (1 - soft) * image
+    sharp = usm_sharpen(photo(64, 64))[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(sharp, expected, atol=1e-5)
+
+
 # -- the benchmark's fixed chains -------------------------------------------------------------------
 def hr_array(height: int = 50, width: int = 62) -> np.ndarray:
     return smooth_image(np.random.default_rng(1), height, width)
