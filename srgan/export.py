@@ -44,6 +44,7 @@ from typing import Any
 import torch
 from onnx.defs import onnx_opset_version
 
+from srgan.arguments import at_least, in_range, non_negative_float, positive_float
 from srgan.backends import (
     CALIBRATION_DIR,
     INT8_COST_WARNING_DB,
@@ -204,44 +205,6 @@ INT8_DEFAULTS = {
     "calibration_method": "minmax",
     "activation_type": "uint8",
 }
-
-
-def at_least(low: int) -> Any:
-    """An ``argparse`` type: an integer of at least ``low``."""
-    return in_range(low, None)
-
-
-def in_range(low: int, high: int | None) -> Any:
-    """An ``argparse`` type: an integer from ``low`` to ``high`` (``None``: no limit)."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"must be {low} to {high}, got {value}")
-        return value
-
-    parse.__name__ = "integer"  # argparse names the type in its message
-    return parse
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-# argparse names the type in its message ("invalid number value: 'abc'").
-positive_float.__name__ = non_negative_float.__name__ = "number"
 
 
 def default_outputs(args: argparse.Namespace) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks.plots import pyplot, save_figure
 from benchmarks.quality.methods import Method, build_method
 from benchmarks.quality.report import busiest_window
-from srgan.export import at_least
+from srgan.arguments import at_least
 from srgan.images import ImageError, check_writable, list_images, read_rgb
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")

@@ -78,8 +78,8 @@ from benchmarks.speed.plots import (
 from benchmarks.speed.runs import benchmark_model, calibration_inputs
 from benchmarks.speed.suites import SUITES, WORKLOADS, parse_size
 from benchmarks.training.throughput import training_throughput
+from srgan.arguments import at_least
 from srgan.discriminators import UNet, VGGStyle
-from srgan.export import at_least
 from srgan.generators import VARIANTS, Generator, build_variant
 from srgan.inference import resolve_device
 from srgan.weights import load_model, model_label, resolve_model

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from srgan.export import at_least, positive_float
+from srgan.arguments import at_least, positive_float
 from srgan.images import ImageError, read_rgb
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "astronaut.png"

@@ -27,9 +27,9 @@ from torch import nn
 
 from benchmarks.report import environment, write_json
 from benchmarks.speed.timing import measure
+from srgan.arguments import at_least
 from srgan.assets import AssetError, MissingWeightsError
 from srgan.discriminators import VGGStyle
-from srgan.export import at_least
 from srgan.generators import CompactNet, RRDBNet
 from srgan.images import check_writable
 from srgan.inference import resolve_device
