@@ -42,7 +42,7 @@ test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install; und
 	$(BIN)/python -m pytest $(FAST_TESTS)
 
 test-all: $(STAMP)  ## run every test but the GPU ones, the slow ones too
-	$(BIN)/python -m pytest -q -m "not gpu"
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 -m "not gpu"
 
 test-oldest:  ## run the fast suite in .venv-oldest, made with the oldest versions pyproject.toml allows
 	$(PYTHON) -m venv .venv-oldest
@@ -66,5 +66,5 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 demo: $(STAMP)  ## upscale the photos in samples/ with the shipped default model into demo-output/
 	$(BIN)/python -m srgan.upscale samples demo-output --overwrite
 
-clean:  ## remove build outputs and runs (keeps .venv)
+clean:  ## remove build outputs, runs/, results/ and demo-output/ (keeps .venv)
 	rm -rf build dist *.egg-info runs demo-output results .pytest_cache

@@ -823,8 +823,10 @@ def degraded_pair(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(lr, hr)`` from an ``(H, W, C)`` uint8 HR image under a named ``profile``: the HR
     cropped to a multiple of the scale; ``bicubic`` is ``srgan.resize.benchmark_pair``,
-    the others ``SEVERITIES``' chains with the noise seeded by ``name``, so each image has
-    one LR per profile, the same in every run and for every model."""
+    ``opencv-*`` and ``pillow-*`` those libraries' resize (``DOWNSCALERS``,
+    ``PILLOW_DOWNSCALERS``), the others ``SEVERITIES``' chains with the noise seeded by
+    ``name``, so each image has one LR per profile, the same in every run and for every
+    model."""
     if profile == "bicubic":
         return benchmark_pair(hr, scale)
     if profile in DOWNSCALERS:

@@ -285,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         default=4,
-        help="small images of the same size are upscaled together, this many at a time",
+        help="small images of the same size, and a video's frames, are upscaled together, this "
+        "many at a time",
     )
     parser.add_argument(
         "--workers",
