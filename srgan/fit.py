@@ -289,6 +289,13 @@ class SRArgumentParser(LightningArgumentParser):
             # The classes known, unless the one given was found (its arguments are wrong).
             if f'"{key}"' in message and "Problem with given class_path" not in message:
                 lines.append(f"known {key} classes: {', '.join(subclass_names(base))}")
+            # init_args without a class_path (a config fragment alone): the abstract base.
+            if f"class_path '{base.__module__}.{base.__name__}'" in message:
+                lines.append(
+                    f"{key} is given arguments but no class: name one before them (--{key} "
+                    f"{subclass_names(base)[0]} before that --config; known: "
+                    f"{', '.join(subclass_names(base))}), or first a config that names one"
+                )
         lines.append(f"tip: `{prog} --help` lists every option")
         sys.stderr.write("\n".join(lines) + "\n")
         self.exit(2)

@@ -1708,6 +1708,13 @@ MUTANTS = [
         "soft_mask = mask",
         ("tests/test_degradations.py",),
     ),
+    Mutant(
+        "class-args-without-class-unexplained",
+        "srgan/fit.py",
+        "            if f\"class_path '{base.__module__}.{base.__name__}'\" in message:",
+        "            if False:",
+        ("tests/test_fit.py",),
+    ),
 ]
 
 

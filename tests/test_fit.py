@@ -1042,6 +1042,26 @@ def test_data_folders_may_start_with_the_home_folder(
     assert find_folder("~/photos", []) == str(tmp_path / "photos")
 
 
+def test_a_fragment_config_alone_is_told_to_name_its_class(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """objective/wgan_gp.yaml gives the discriminator arguments, not a class: alone, the
+    error says so and how to name one (before the config, which is then taken)."""
+    from srgan.fit import command
+
+    fragment = ["--config", str(CONFIGS / "objective/wgan_gp.yaml"), "--print_config"]
+    with pytest.raises(SystemExit) as stop:
+        command(["fit", *fragment])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "model.discriminator is given arguments but no class" in err, err
+    assert "--model.discriminator VGGStyle before that --config" in err
+    with pytest.raises(SystemExit) as stop:
+        command(["fit", "--model.discriminator", "VGGStyle", *fragment])
+    assert stop.value.code in (0, None)
+    assert "class_path: srgan.VGGStyle" in capsys.readouterr().out
+
+
 def test_resume_differences_take_classes_given_by_path_alone() -> None:
     from jsonargparse import Namespace
 
