@@ -106,6 +106,24 @@ def quiet_lightning() -> None:
         logging.getLogger(name).addFilter(no_tips)
 
 
+def apple_gpu_to_cpu(trainer: Any) -> None:
+    """Training keeps float64 metrics and draws Poisson noise, which Apple GPUs (MPS) do
+    not have: ``accelerator: auto`` trains on the CPU there (with a note) instead of
+    Lightning's choice of MPS; ``gpu`` or ``mps`` asked for on such a machine is an error
+    that says what to give instead."""
+    if torch.cuda.is_available() or not torch.backends.mps.is_available():
+        return
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator == "auto":
+        trainer["accelerator"] = "cpu"
+        note("note: training on the CPU: srgan does not train on Apple GPUs (MPS)")
+    elif accelerator in ("gpu", "mps"):
+        raise ValueError(
+            f"--trainer.accelerator {accelerator}: srgan does not train on Apple GPUs (MPS); "
+            "train on the CPU with --trainer.accelerator cpu --trainer.precision 32-true"
+        )
+
+
 def integer_batch_counts(arguments: list[str]) -> dict[str, int]:
     """The ``BATCH_COUNTS`` options whose last value in ``arguments`` (the command line,
     and the config files it names, in order) was written as an integer."""
@@ -118,7 +136,9 @@ def integer_batch_counts(arguments: list[str]) -> dict[str, int]:
             value = arguments[index + 1]
         if name in ("--config", "-c"):
             try:
-                trainer = (yaml.safe_load(Path(value).read_text()) or {}).get("trainer") or {}
+                trainer = (yaml.safe_load(Path(value).read_text(encoding="utf-8")) or {}).get(
+                    "trainer"
+                ) or {}
             except (OSError, yaml.YAMLError, AttributeError):
                 continue  # the parser has said what is wrong with it
             for key in BATCH_COUNTS:
@@ -402,6 +422,7 @@ class SRCLI(LightningCLI):
                 c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
             ]
         if trainer is not None:
+            apple_gpu_to_cpu(trainer)
             for line in batch_count_notes(getattr(self, "arguments", [])):
                 note(line)
             if (save_dir := logger_save_dir(trainer)) and any(
@@ -676,7 +697,7 @@ def data_differences(checkpoint: Path, data: Any) -> list[str]:
     import yaml
 
     try:
-        saved = (yaml.safe_load(saved_config.read_text()) or {}).get("data") or {}
+        saved = (yaml.safe_load(saved_config.read_text(encoding="utf-8")) or {}).get("data") or {}
     except (OSError, yaml.YAMLError):
         return []
     given = plain(data)

@@ -1042,6 +1042,26 @@ def test_data_folders_may_start_with_the_home_folder(
     assert find_folder("~/photos", []) == str(tmp_path / "photos")
 
 
+def test_apple_gpus_train_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lightning's auto picks MPS on a Mac, where float64 metrics and Poisson draws fail:
+    srgan trains on the CPU instead, and asked for the GPU, says how to train there."""
+    from lightning.pytorch.accelerators import CPUAccelerator
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = ["--config", str(CONFIGS / "debug.yaml")]
+    cli = main([*config, "--trainer.accelerator=auto"], run=False)
+    assert isinstance(cli.trainer.accelerator, CPUAccelerator)
+    assert (
+        "note: training on the CPU: srgan does not train on Apple GPUs" in capsys.readouterr().err
+    )
+    for asked in ("gpu", "mps"):
+        with pytest.raises(ValueError, match="--trainer.accelerator cpu --trainer.precision"):
+            main([*config, f"--trainer.accelerator={asked}"], run=False)
+
+
 def test_a_fragment_config_alone_is_told_to_name_its_class(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
