@@ -298,6 +298,24 @@ def check_suffix(suffix: str) -> str:
 EARLIER_OUTPUTS = "srgan wrote (an earlier run's outputs)"
 
 
+def _file_key(path: Path) -> tuple[int, int] | str:
+    """What makes two paths one file: its device and inode (links, and the other case of a
+    name on a file system that ignores case), or its resolved path where the file system
+    numbers no inodes (0)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return str(path.resolve())
+    return (status.st_dev, status.st_ino) if status.st_ino else str(path.resolve())
+
+
+def _name_key(path: Path) -> str:
+    """An output's name as the file system tells names apart: without case on macOS and
+    Windows, whose file systems ignore it by default (A.png and a.png are one file)."""
+    name = os.path.normcase(str(path.resolve()))
+    return name.casefold() if sys.platform in ("darwin", "win32") else name
+
+
 def plan_jobs(
     source: Path,
     target: Path | str,
@@ -435,21 +453,18 @@ def plan_jobs(
             f"input not found: {source} (give an image or video file, or a folder of them)"
         )
     _find_output_problems(plan.jobs)
-    inputs = {j.source.resolve() for j in plan.jobs}
+    inputs = {_file_key(j.source) for j in plan.jobs}
     for job in plan.jobs:
-        if job.problem is None and (
-            job.target.resolve() in inputs
-            or (job.target.exists() and job.target.resolve() == job.source.resolve())
-        ):
+        if job.problem is None and job.target.exists() and _file_key(job.target) in inputs:
             raise UsageError(
                 f"refusing to overwrite the input {job.source}: choose another output "
                 f"folder, a --suffix or a --format"
             )
-    claimed: dict[Path, Path] = {}
+    claimed: dict[str, Path] = {}
     # Of inputs with one output (a.png and a.jpg -> a.png), the one of the output's format
     # takes it; otherwise the first by name.
     for job in sorted(plan.jobs, key=lambda j: j.source.suffix.lower() != j.target.suffix.lower()):
-        first = claimed.setdefault(job.target.resolve(), job.source)
+        first = claimed.setdefault(_name_key(job.target), job.source)
         job.clash = first if first != job.source else None
     if plan.jobs:
         try:

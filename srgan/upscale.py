@@ -426,7 +426,8 @@ def run_distributed(args: argparse.Namespace, jobs: Sequence[Job]) -> tuple[Summ
     list is split before any skip check, so ranks agree even while outputs appear)."""
     import lightning as L
 
-    accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "cuda"}[args.device]
+    # As the single-process run: CUDA or the CPU (Fabric's auto would take an Apple GPU).
+    accelerator = resolve_device(args.device).type
     strategy = "ddp" if args.devices > 1 else "auto"
     fabric = L.Fabric(accelerator=accelerator, devices=args.devices, strategy=strategy)
     fabric.launch()

@@ -226,6 +226,33 @@ def test_an_output_that_would_replace_an_input_is_refused(
     assert before == {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
 
 
+def test_an_output_that_is_an_input_by_another_name_is_refused(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One file, two names: a link here, the other case of a name on macOS or Windows
+    (IMG.JPG given as the output of img.jpg). It is the input: refused, not replaced."""
+    (tmp_path / "linked.png").hardlink_to(tree / "a.png")
+    before = (tree / "a.png").read_bytes()
+    code, _, err = run([tree / "a.png", tmp_path / "linked.png", "--model", model_file], capsys)
+    assert code == EXIT_USAGE and "refusing to overwrite the input" in err
+    assert (tree / "a.png").read_bytes() == before
+
+
+def test_outputs_one_but_for_case_clash_where_the_file_system_ignores_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srgan import jobs
+
+    (tmp_path / "in").mkdir()
+    for name in ("A.png", "a.jpg"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in" / name)
+    planned = plan_jobs(tmp_path / "in", tmp_path / "out").jobs
+    assert [job.clash for job in planned] == [None, None]  # Linux: A.png and a.png are two
+    monkeypatch.setattr(jobs.sys, "platform", "darwin")
+    planned = plan_jobs(tmp_path / "in", tmp_path / "out").jobs
+    assert {str(job.clash) for job in planned} == {"None", str(tmp_path / "in" / "A.png")}
+
+
 def test_output_folder_inside_the_input_is_not_read_back(
     tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -433,10 +460,26 @@ def test_batching_gives_the_same_images(
 
 
 def test_lightning_devices_path_on_cpu(
-    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+    tree: Path,
+    tmp_path: Path,
+    model_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import lightning
+
+    accelerators = []
+    fabric = lightning.Fabric
+
+    def recorded(**kwargs: object) -> object:
+        accelerators.append(kwargs["accelerator"])
+        return fabric(**kwargs)
+
+    monkeypatch.setattr(lightning, "Fabric", recorded)
     code, out, err = run([tree, tmp_path / "out", "--model", model_file, "--devices", "1"], capsys)
     assert code == EXIT_OK, err
+    # --device auto is CUDA or the CPU, as without --devices (Fabric's auto takes MPS too).
+    assert accelerators == ["cuda" if torch.cuda.is_available() else "cpu"]
     assert "done 4" in out and len(outputs(tmp_path / "out")) == 4
     code, out, _ = run([tree, tmp_path / "out", "--model", model_file, "--devices", "1"], capsys)
     assert code == EXIT_OK and "skipped 4" in out
