@@ -285,6 +285,12 @@ class WholeImages(Dataset):
         return {"lr": self.lr[index], "hr": self.hr[index], "name": self.names[index]}
 
 
+# The memory assumed where it cannot be measured (``available_memory`` is None: no
+# /proc/meminfo nor sysconf's available pages, as on macOS and Windows): training sets up
+# to half of it decoded stay in memory, larger ones on disk.
+UNMEASURED_MEMORY = 4 * 2**30
+
+
 def default_workers() -> int:
     """Data loader workers by default: the CPU cores this process may use, at most 8 (more
     rarely feed a GPU faster; with the images on disk, each decodes the images it crops)."""
@@ -622,33 +628,38 @@ class SRDataModule(L.LightningDataModule):
     def _images_loader(self, files: list[Path]) -> Callable[..., tuple[list[Any], list[Path]]]:
         """How the training images are loaded: ``load_images`` (into memory) when
         ``in_memory`` says so or, not given, when the decoded images fit in half of the
-        memory available to each device's process; else ``load_headers`` (on disk), with
-        a note."""
+        memory available to each device's process (``UNMEASURED_MEMORY`` where it cannot
+        be measured); else ``load_headers`` (on disk), with a note."""
         if self.in_memory is True:
             return load_images
         if self.in_memory is False:
             return partial(load_headers, sizes=header_sizes(files))
         available = available_memory()
-        sizes = header_sizes(files) if available is not None else None
-        size = sum(3 * h * w for h, w in (s for s in sizes or [] if not isinstance(s, str)))
+        sizes = header_sizes(files)
+        size = sum(3 * h * w for h, w in (s for s in sizes if not isinstance(s, str)))
         if self.train_lr_dir is not None:
             size += size // self.scale**2
         # Every device's process holds its own copy.
         trainer = getattr(self, "trainer", None)
         processes = max(1, getattr(trainer, "num_devices", 1) or 1)
-        share = (available or 0) / processes
-        in_memory = available is None or size <= share / 2
+        share = (UNMEASURED_MEMORY if available is None else available) / processes
+        in_memory = size <= share / 2
         if trainer is not None and trainer.world_size > 1:
             # Each process measures the memory at its own moment (another may be loading
             # already): all decide as the first does, which the note below speaks for.
             in_memory = trainer.strategy.broadcast(in_memory, src=0)
         if in_memory:
             return load_images
-        loader = partial(load_headers, sizes=sizes or header_sizes(files))
+        loader = partial(load_headers, sizes=sizes)
         if trainer is None or trainer.is_global_zero:
+            memory = (
+                f"the {share / 2**30:.1f} GiB of memory available"
+                if available is not None
+                else f"the {share / 2**30:.1f} GiB of memory assumed (it could not be measured here)"
+            )
             warnings.warn(
                 f"the {len(files)} training images take {size / 2**30:.1f} GiB decoded, more "
-                f"than half of the {share / 2**30:.1f} GiB of memory available (to each of "
+                f"than half of {memory} (to each of "
                 f"{processes} process(es)): they stay on disk and each crop decodes its image "
                 "(slower per batch; more data.num_workers decode more at once; "
                 "data.in_memory true keeps them in memory)",

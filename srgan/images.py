@@ -896,6 +896,8 @@ def jpeg_quality(path: str | Path) -> float | None:
 
 
 def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # there os.kill(pid, 0) sends Ctrl-C: every process is alive
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -1005,7 +1007,7 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
             temporaries.append(temporary)
         yield temporaries
         for temporary in temporaries:
-            fd = os.open(temporary, os.O_RDONLY)
+            fd = os.open(temporary, os.O_RDWR)  # Windows syncs only a writable handle
             try:
                 os.fsync(fd)
             finally:

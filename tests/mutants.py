@@ -1382,7 +1382,7 @@ MUTANTS = [
     Mutant(
         "large-training-set-kept-in-memory",
         "srgan/data.py",
-        "        in_memory = available is None or size <= share / 2",
+        "        in_memory = size <= share / 2",
         "        in_memory = True",
         DATA,
     ),
@@ -1714,6 +1714,48 @@ MUTANTS = [
         "            if f\"class_path '{base.__module__}.{base.__name__}'\" in message:",
         "            if False:",
         ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "apple-gpu-left-to-lightning",
+        "srgan/fit.py",
+        "            apple_gpu_to_cpu(trainer)\n",
+        "",
+        ("tests/test_fit.py",),
+    ),
+    Mutant(
+        "devices-fabric-picks-any-gpu",
+        "srgan/upscale.py",
+        "    accelerator = resolve_device(args.device).type\n",
+        '    accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "cuda"}[args.device]\n',
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "same-file-by-path-only",
+        "srgan/jobs.py",
+        "    return (status.st_dev, status.st_ino) if status.st_ino else str(path.resolve())",
+        "    return str(path.resolve())",
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "output-names-case-sensitive-everywhere",
+        "srgan/jobs.py",
+        '    return name.casefold() if sys.platform in ("darwin", "win32") else name',
+        "    return name",
+        ("tests/test_upscale.py",),
+    ),
+    Mutant(
+        "unmeasured-memory-loads-everything",
+        "srgan/data.py",
+        "        in_memory = size <= share / 2\n",
+        "        in_memory = available is None or size <= share / 2\n",
+        ("tests/test_data.py",),
+    ),
+    Mutant(
+        "windows-pid-probe-kills",
+        "srgan/images.py",
+        '    if os.name == "nt":  # there os.kill(pid, 0) sends Ctrl-C: every process is alive\n        return True\n',
+        "",
+        ("tests/test_reliability.py",),
     ),
 ]
 

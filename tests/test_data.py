@@ -591,6 +591,16 @@ def test_a_set_larger_than_half_the_memory_stays_on_disk(
     with pytest.warns(UserWarning, match="more than half of the 0.0 GiB .* stay on disk"):
         left.setup("fit")
     assert isinstance(left.train_set.images[0], data_module.OnDisk)
+    # Memory that cannot be measured (macOS, Windows): a fixed amount is assumed, not all.
+    monkeypatch.setattr(data_module, "available_memory", lambda: None)
+    unmeasured = SRDataModule(str(image_dir), **options)
+    unmeasured.setup("fit")
+    assert isinstance(unmeasured.train_set.images[0], torch.Tensor)
+    monkeypatch.setattr(data_module, "UNMEASURED_MEMORY", 10_000)
+    assumed = SRDataModule(str(image_dir), **options)
+    with pytest.warns(UserWarning, match="memory assumed .it could not be measured here."):
+        assumed.setup("fit")
+    assert isinstance(assumed.train_set.images[0], data_module.OnDisk)
 
 
 def test_under_ddp_every_process_keeps_the_images_where_the_first_decides(

@@ -209,6 +209,12 @@ def test_temporaries_of_live_processes_are_kept_and_dead_ones_removed(tmp_path: 
     with images.atomic_path(target) as temporary:
         assert temporary.name.startswith(f".img.png.{images.HOST}-{os.getpid()}.")
         assert images._temporary_pattern("img.png").fullmatch(temporary.name)
+    # On Windows os.kill(pid, 0) would send Ctrl-C: no process is asked, none judged dead.
+    dead.write_bytes(b"partial")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(images.os, "name", "nt")
+        remove_stale_temporaries(target)
+    assert dead.exists()
 
 
 def test_concurrent_runs_on_one_folder_finish_cleanly(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ synchronisation), so no host-side launch latency is mistaken for work; on CPU wi
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -104,6 +103,10 @@ def peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
