@@ -479,7 +479,9 @@ def test_lightning_devices_path_on_cpu(
     code, out, err = run([tree, tmp_path / "out", "--model", model_file, "--devices", "1"], capsys)
     assert code == EXIT_OK, err
     # --device auto is CUDA or the CPU, as without --devices (Fabric's auto takes MPS too).
-    assert accelerators == ["cuda" if torch.cuda.is_available() else "cpu"]
+    args = [tree, tmp_path / "auto", "--model", model_file, "--devices", "1", "--no-progress"]
+    assert main([str(a) for a in args]) == EXIT_OK
+    assert accelerators == ["cpu", "cuda" if torch.cuda.is_available() else "cpu"]
     assert "done 4" in out and len(outputs(tmp_path / "out")) == 4
     code, out, _ = run([tree, tmp_path / "out", "--model", model_file, "--devices", "1"], capsys)
     assert code == EXIT_OK and "skipped 4" in out
