@@ -286,8 +286,9 @@ class WholeImages(Dataset):
 
 
 # The memory assumed where it cannot be measured (``available_memory`` is None: no
-# /proc/meminfo nor sysconf's available pages, as on macOS and Windows): training sets up
-# to half of it decoded stay in memory, larger ones on disk.
+# /proc/meminfo nor sysconf's available pages, as on macOS and Windows), in place of the
+# memory available: the training images (and their LR) stay in memory when decoded they
+# take at most half of it divided among the devices' processes, else on disk.
 UNMEASURED_MEMORY = 4 * 2**30
 
 
@@ -655,7 +656,7 @@ class SRDataModule(L.LightningDataModule):
             memory = (
                 f"the {share / 2**30:.1f} GiB of memory available"
                 if available is not None
-                else f"the {share / 2**30:.1f} GiB of memory assumed (it could not be measured here)"
+                else f"the {share / 2**30:.1f} GiB of memory assumed where it cannot be measured"
             )
             warnings.warn(
                 f"the {len(files)} training images take {size / 2**30:.1f} GiB decoded, more "
@@ -751,8 +752,9 @@ class SRDataModule(L.LightningDataModule):
                     f"x{self.scale} (the metrics leave out {self.scale} px at each border and "
                     f"SSIM needs 11 px after that): give images of at least {least} px a side"
                 )
-        # Named as the quality benchmark names them, so that a profile's LR is the same.
-        roots = [Path(d).expanduser() for d in (*self.val_dirs, *self.test_dirs, *self.train_dirs)]
+        # Named as the quality benchmark names them in the folder they were listed from
+        # (the deepest, of nested ones), so that a profile's LR is the same.
+        roots = sorted((Path(d).expanduser() for d in hr_dirs or []), key=lambda r: -len(r.parts))
         names = [
             next((image_name(f, r) for r in roots if f.is_relative_to(r)), f.stem) for f in files
         ]
@@ -790,7 +792,8 @@ class SRDataModule(L.LightningDataModule):
             if not self.test_dirs:
                 name = getattr(stage, "value", stage)  # Lightning passes its TrainerFn
                 raise ValueError(f"{name} needs data.test_dir (one or more HR image folders)")
-            self.test_set = self._build_whole([f for d in self.test_dirs for f in list_images(d)])
+            files = [f for d in self.test_dirs for f in list_images(d)]
+            self.test_set = self._build_whole(files, hr_dirs=self.test_dirs)
 
     def _check_shared_epoch(self) -> None:
         """Under DDP an epoch's batches are shared out among the processes: fewer than

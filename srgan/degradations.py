@@ -173,8 +173,8 @@ def filter_images(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Each image of ``(B, C, H, W)`` convolved with its kernel of ``(B, K, K)``."""
     size = kernels.shape[-1]
     # Zero rings around every kernel cost time and change nothing: cut them off. A ring is
-    # zero when both its rows and its columns are (a thin kernel along x has zero rows
-    # and weighted columns far out: the rows alone would cut its ends off).
+    # zero when both its rows and its columns are (a kernel thin along y, long along x,
+    # has zero rows and weighted columns far out: the rows alone would cut its ends off).
     nonzero = kernels.abs().sum(0) > 0
     used = torch.nonzero(nonzero.any(1) | nonzero.any(0)).flatten()
     half = int(max(size // 2 - int(used.min()), int(used.max()) - size // 2)) if len(used) else 0

@@ -113,11 +113,13 @@ def apple_gpu_to_cpu(trainer: Any) -> None:
     that says what to give instead."""
     if torch.cuda.is_available() or not torch.backends.mps.is_available():
         return
-    accelerator = str(trainer.get("accelerator", "auto"))
+    accelerator = trainer.get("accelerator", "auto")
+    # A class given by its path (a Namespace with class_path) counts by its name.
+    accelerator = str(getattr(accelerator, "class_path", accelerator))
     if accelerator == "auto":
         trainer["accelerator"] = "cpu"
-        note("note: training on the CPU: srgan does not train on Apple GPUs (MPS)")
-    elif accelerator in ("gpu", "mps"):
+        note("note: running on the CPU: srgan does not train on Apple GPUs (MPS)")
+    elif accelerator in ("gpu", "mps") or accelerator.endswith("MPSAccelerator"):
         raise ValueError(
             f"--trainer.accelerator {accelerator}: srgan does not train on Apple GPUs (MPS); "
             "train on the CPU with --trainer.accelerator cpu --trainer.precision 32-true"

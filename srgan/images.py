@@ -926,7 +926,8 @@ def _temporary_pattern(name: str) -> re.Pattern[str]:
 
 
 def remove_stale_temporaries(path: Path) -> None:
-    """Delete the temporary files of ``path`` left by killed runs (SIGKILL, power loss).
+    """Delete the temporary files of ``path`` left by killed runs (SIGKILL, power loss);
+    on Windows none (whether a process lives is not asked there: see ``_process_alive``).
 
     A temporary's name carries the host and id of the process writing it; those of live
     processes (another run writing the same folder) and of other hosts are left alone, as
@@ -982,7 +983,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     this host and process id); when the block ends it is flushed to disk and renamed onto ``path``,
     and if the block fails (or is interrupted) it is removed. Readers see the old file or
     the complete new one, never a part; a killed writer's temporary is removed by the
-    next writer of ``path`` (``remove_stale_temporaries``)."""
+    next writer of ``path`` (``remove_stale_temporaries``; not on Windows)."""
     with atomic_paths([path]) as (temporary,):
         yield temporary
 

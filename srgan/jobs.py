@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -298,22 +299,24 @@ def check_suffix(suffix: str) -> str:
 EARLIER_OUTPUTS = "srgan wrote (an earlier run's outputs)"
 
 
-def _file_key(path: Path) -> tuple[int, int] | str:
-    """What makes two paths one file: its device and inode (links, and the other case of a
-    name on a file system that ignores case), or its resolved path where the file system
-    numbers no inodes (0)."""
+def _file_key(path: Path) -> tuple[int, int] | Path:
+    """What makes two paths one file: its device and inode (the other case of a name on a
+    file system that ignores case; a hard link too, which an atomic write would not harm
+    but is refused all the same), or its resolved path where the file system numbers no
+    inodes (0) or the file cannot be read."""
     try:
         status = path.stat()
     except OSError:
-        return str(path.resolve())
-    return (status.st_dev, status.st_ino) if status.st_ino else str(path.resolve())
+        return path.resolve()
+    return (status.st_dev, status.st_ino) if status.st_ino else path.resolve()
 
 
 def _name_key(path: Path) -> str:
-    """An output's name as the file system tells names apart: without case on macOS and
-    Windows, whose file systems ignore it by default (A.png and a.png are one file)."""
+    """An output's name as the file system tells names apart by default: without case on
+    Windows (``normcase``) and macOS (whose APFS also takes a composed and a decomposed
+    accent as one: NFD), so that A.png and a.png are one file there."""
     name = os.path.normcase(str(path.resolve()))
-    return name.casefold() if sys.platform in ("darwin", "win32") else name
+    return unicodedata.normalize("NFD", name).lower() if sys.platform == "darwin" else name
 
 
 def plan_jobs(
@@ -453,9 +456,12 @@ def plan_jobs(
             f"input not found: {source} (give an image or video file, or a folder of them)"
         )
     _find_output_problems(plan.jobs)
-    inputs = {_file_key(j.source) for j in plan.jobs}
+    inputs = {j.source.resolve() for j in plan.jobs} | {_file_key(j.source) for j in plan.jobs}
     for job in plan.jobs:
-        if job.problem is None and job.target.exists() and _file_key(job.target) in inputs:
+        if job.problem is None and (
+            job.target.resolve() in inputs
+            or (job.target.exists() and _file_key(job.target) in inputs)
+        ):
             raise UsageError(
                 f"refusing to overwrite the input {job.source}: choose another output "
                 f"folder, a --suffix or a --format"

@@ -513,6 +513,10 @@ def test_validation_names_images_in_subfolders_as_the_quality_benchmark_does(
     for (name, _, lr), index in zip(items, (0, 1), strict=True):
         assert name == dm.val_set.names[index]
         np.testing.assert_array_equal(lr, dm.val_set[index]["lr"].permute(1, 2, 0).numpy())
+    # The test images too, each named in the folder it was listed from.
+    dm = SRDataModule(str(image_dir), test_dir=str(val), crop_size=32)
+    dm.setup("test")
+    assert dm.test_set.names == ["img1", "sub/img0"]
 
 
 @pytest.mark.parametrize("count", [10, 3, 4])
@@ -598,7 +602,7 @@ def test_a_set_larger_than_half_the_memory_stays_on_disk(
     assert isinstance(unmeasured.train_set.images[0], torch.Tensor)
     monkeypatch.setattr(data_module, "UNMEASURED_MEMORY", 10_000)
     assumed = SRDataModule(str(image_dir), **options)
-    with pytest.warns(UserWarning, match="memory assumed .it could not be measured here."):
+    with pytest.warns(UserWarning, match="memory assumed where it cannot be measured"):
         assumed.setup("fit")
     assert isinstance(assumed.train_set.images[0], data_module.OnDisk)
 

@@ -1053,11 +1053,11 @@ def test_apple_gpus_train_on_the_cpu(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = ["--config", str(CONFIGS / "debug.yaml")]
     cli = main([*config, "--trainer.accelerator=auto"], run=False)
+    assert cli.config["trainer"]["accelerator"] == "cpu"  # Lightning's auto sees no MPS here
     assert isinstance(cli.trainer.accelerator, CPUAccelerator)
-    assert (
-        "note: training on the CPU: srgan does not train on Apple GPUs" in capsys.readouterr().err
-    )
-    for asked in ("gpu", "mps"):
+    assert "note: running on the CPU: srgan does not train on Apple GPUs" in capsys.readouterr().err
+    mps_class = '{"class_path": "lightning.pytorch.accelerators.MPSAccelerator"}'
+    for asked in ("gpu", "mps", mps_class):
         with pytest.raises(ValueError, match="--trainer.accelerator cpu --trainer.precision"):
             main([*config, f"--trainer.accelerator={asked}"], run=False)
 

@@ -244,13 +244,17 @@ def test_outputs_one_but_for_case_clash_where_the_file_system_ignores_case(
     from srgan import jobs
 
     (tmp_path / "in").mkdir()
-    for name in ("A.png", "a.jpg"):
+    # A.png and a.jpg; an accent composed and decomposed (one name on macOS); ß and ss
+    # (two names everywhere).
+    names = ("A.png", "a.jpg", "\u00e9.png", "e\u0301.jpg", "stra\u00dfe.png", "strasse.png")
+    for name in names:
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in" / name)
     planned = plan_jobs(tmp_path / "in", tmp_path / "out").jobs
-    assert [job.clash for job in planned] == [None, None]  # Linux: A.png and a.png are two
+    assert [job.clash for job in planned] == [None] * 6  # Linux: six names, six files
     monkeypatch.setattr(jobs.sys, "platform", "darwin")
     planned = plan_jobs(tmp_path / "in", tmp_path / "out").jobs
-    assert {str(job.clash) for job in planned} == {"None", str(tmp_path / "in" / "A.png")}
+    clashes = {job.source.name: job.clash.name for job in planned if job.clash}
+    assert clashes == {"a.jpg": "A.png", "e\u0301.jpg": "\u00e9.png"}
 
 
 def test_output_folder_inside_the_input_is_not_read_back(
