@@ -1757,6 +1757,27 @@ MUTANTS = [
         "",
         ("tests/test_reliability.py",),
     ),
+    Mutant(
+        "subsets-not-nested",
+        "benchmarks/training/subsets.py",
+        "        order = np.random.default_rng(seed).permutation(len(files))\n        for fraction in fractions:\n",
+        "        for fraction in fractions:\n            order = np.random.default_rng(seed + int(100 * fraction)).permutation(len(files))\n",
+        ("tests/test_subsets.py",),
+    ),
+    Mutant(
+        "subsets-validation-images-trained-on",
+        "benchmarks/training/subsets.py",
+        "        files = [f for f in list_images(folder) if f in kept]",
+        "        files = list_images(folder)",
+        ("tests/test_subsets.py",),
+    ),
+    Mutant(
+        "subsets-validation-flattened",
+        "benchmarks/training/subsets.py",
+        "    flat = [image_name(f, roots[f]) + f.suffix for f in held]",
+        "    flat = [f.name for f in held]",
+        ("tests/test_subsets.py",),
+    ),
 ]
 
 

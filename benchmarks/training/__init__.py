@@ -1,2 +1,3 @@
-"""Training benchmarks: GAN-stage throughput (``throughput``) and what the VGG perceptual
-loss costs per step (``python -m benchmarks.training.loss_cost``)."""
+"""Training benchmarks: GAN-stage throughput (``throughput``), what the VGG perceptual
+loss costs per step (``python -m benchmarks.training.loss_cost``), and nested shares of a
+training set for measuring what more images buy (``python -m benchmarks.training.subsets``)."""
