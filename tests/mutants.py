@@ -1778,6 +1778,20 @@ MUTANTS = [
         "    flat = [f.name for f in held]",
         ("tests/test_subsets.py",),
     ),
+    Mutant(
+        "subsets-names-compared-by-case",
+        "benchmarks/training/subsets.py",
+        "as_posix().casefold() for name in flat}",
+        "as_posix() for name in flat}",
+        ("tests/test_subsets.py",),
+    ),
+    Mutant(
+        "subsets-out-inside-the-data",
+        "benchmarks/training/subsets.py",
+        "        if overlap(out, folder):",
+        "        if False:",
+        ("tests/test_subsets.py",),
+    ),
 ]
 
 

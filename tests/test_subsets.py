@@ -84,13 +84,14 @@ def test_held_out_images_of_one_name_in_two_folders_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rng = np.random.default_rng(4)
-    for folder in ("X", "Y"):
+    for folder, suffix in (("X", "png"), ("Y", "jpg")):
         (tmp_path / folder).mkdir()
         for i in range(4):
-            Image.fromarray(smooth_image(rng, 24, 24)).save(tmp_path / folder / f"p{i}.png")
+            name = f"p{i}.{suffix}" if folder == "X" else f"P{i}.{suffix}"
+            Image.fromarray(smooth_image(rng, 24, 24)).save(tmp_path / folder / name)
     out = tmp_path / "subsets"
     data = [str(tmp_path / "X"), str(tmp_path / "Y")]
-    # 7 of the 8 held out: X/p0.png and Y/p0.png (at least) would both be val/p0.png.
+    # 7 of the 8 held out: X/p0.png and Y/P0.jpg (at least) get names alike but for case.
     with pytest.raises(SystemExit):
         subsets.main(["--data", *data, "--fractions", "0.5", "--holdout", "7", "--out", str(out)])
     assert "same name" in capsys.readouterr().err
@@ -102,6 +103,7 @@ def test_held_out_images_of_one_name_in_two_folders_are_refused(
     [
         (["--fractions", "1.5"], "between 0 and 1"),
         (["--fractions", "0.5", "--out", "{tmp}/taken"], "not written by this command"),
+        (["--fractions", "0.5", "--out", "{tmp}/A/subsets"], "overlap the input folder"),
     ],
 )
 def test_refusals(

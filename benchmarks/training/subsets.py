@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.release.pack import overlap
 from srgan.data import SRDataModule
 from srgan.images import image_name, list_images
 
@@ -35,6 +36,7 @@ def split(
 ) -> tuple[list[Path], dict[float, list[Path]]]:
     """``(held out, {fraction: training images})``: the validation images a run on all of
     ``folders`` holds out, and each fraction's share of every folder's other images."""
+    # srgan.fit's own split, so that the held-out images are the ones its runs hold out.
     train, held = SRDataModule([str(f) for f in folders], val_holdout=holdout)._split()
     kept = set(train)
     chosen: dict[float, list[Path]] = {fraction: [] for fraction in fractions}
@@ -79,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if len(set(names)) != len(names):
         parser.error(f"two folders have the same name ({', '.join(names)}): they would collide")
     out = Path(args.out)
+    for folder in folders:
+        if overlap(out, folder):
+            parser.error(f"{out} would overlap the input folder {folder}: pick another --out")
     if out.exists() and not (out / MARKER).is_file():
         parser.error(f"{out} exists and was not written by this command: pick another --out")
     try:
@@ -88,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Held-out images go into val/ by the names validation gives them in their folder.
     roots = {f: folder for folder in folders for f in list_images(folder)}
     flat = [image_name(f, roots[f]) + f.suffix for f in held]
-    if len(set(flat)) != len(flat):
+    # Validation names images without suffix; two alike but for case would clash too.
+    if len({Path(name).with_suffix("").as_posix().casefold() for name in flat}) != len(flat):
         parser.error("two held-out images have the same name in different folders")
     if out.exists():
         shutil.rmtree(out)
