@@ -1792,6 +1792,27 @@ MUTANTS = [
         "        if False:",
         ("tests/test_subsets.py",),
     ),
+    Mutant(
+        "subsets-multiscale-trains-on-the-held-out-images",
+        "benchmarks/training/subsets.py",
+        "        sources = sorted(set(roots) - set(held))",
+        "        sources = sorted(roots)",
+        ("tests/test_subsets.py",),
+    ),
+    Mutant(
+        "subsets-multiscale-bicubic",
+        "benchmarks/training/subsets.py",
+        "resize(size, Image.Resampling.LANCZOS)",
+        "resize(size, Image.Resampling.BICUBIC)",
+        ("tests/test_subsets.py",),
+    ),
+    Mutant(
+        "subsets-multiscale-overwrites-a-namesake",
+        "benchmarks/training/subsets.py",
+        "                if copy.exists():  # a.jpg beside a.png",
+        "                if False:",
+        ("tests/test_subsets.py",),
+    ),
 ]
 
 

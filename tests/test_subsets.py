@@ -12,6 +12,7 @@ from PIL import Image
 
 from benchmarks.training import subsets
 from srgan.data import SRDataModule
+from srgan.images import read_rgb
 from tests.conftest import smooth_image
 
 
@@ -98,9 +99,37 @@ def test_held_out_images_of_one_name_in_two_folders_are_refused(
     assert not out.exists()
 
 
+def test_multiscale_holds_every_training_image_at_each_factor(
+    folders: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "subsets"
+    args = ["--data", *map(str, folders), "--scales", "1", "0.5", "--holdout", "4"]
+    subsets.main([*args, "--out", str(out)])
+    train, held = SRDataModule([str(f) for f in folders], val_holdout=4)._split()
+    assert not (out / "train-50").exists()
+    assert len(names(out / "val")) == 4
+    copies = names(out / "multiscale")
+    assert len(copies) == 2 * len(train) == 32
+    for source in train:
+        folder = next(f for f in folders if source.is_relative_to(f))
+        stem = (out / "multiscale" / folder.name / source.relative_to(folder)).with_suffix("")
+        whole = read_rgb(stem.with_name(f"{stem.name}_s100.png"))
+        half = read_rgb(stem.with_name(f"{stem.name}_s50.png"))
+        pixels = read_rgb(source)
+        assert np.array_equal(whole, pixels)  # the pixels training reads, losslessly
+        assert half.shape == (12, 12, 3)
+        lanczos = Image.fromarray(pixels).resize((12, 12), Image.Resampling.LANCZOS)
+        assert np.array_equal(half, np.asarray(lanczos))
+    assert not {Path(n).name.split("_s")[0] for n in copies} & {p.stem for p in held}
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
+        ([], "give --fractions, --scales or both"),
+        (["--scales", "0"], "scales must lie in (0, 1]"),
+        (["--scales", "1.5"], "scales must lie in (0, 1]"),
+        (["--scales", "0.5", "0.50"], "repeats a factor"),
         (["--fractions", "1.5"], "between 0 and 1"),
         (["--fractions", "0.5", "--out", "{tmp}/taken"], "not written by this command"),
         (["--fractions", "0.5", "--out", "{tmp}/A/subsets"], "overlap the input folder"),
@@ -114,3 +143,22 @@ def test_refusals(
     with pytest.raises(SystemExit):
         subsets.main(["--data", *map(str, folders), *args])
     assert message in capsys.readouterr().err
+
+
+def test_multiscale_refuses_two_images_of_one_stem_and_skips_unreadable_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(5)
+    data = tmp_path / "C"
+    data.mkdir()
+    for i in range(4):
+        Image.fromarray(smooth_image(rng, 24, 24)).save(data / f"c{i}.png")
+    (data / "c9.png").write_bytes(b"not an image")
+    args = ["--data", str(data), "--scales", "0.5", "--holdout", "0"]
+    subsets.main([*args, "--out", str(tmp_path / "one")])
+    assert "skipping" in capsys.readouterr().out
+    assert len(names(tmp_path / "one" / "multiscale")) == 4
+    Image.fromarray(smooth_image(rng, 24, 24)).save(data / "c3.jpg")
+    with pytest.raises(SystemExit):
+        subsets.main([*args, "--out", str(tmp_path / "two")])
+    assert "share the name c3_s50.png" in capsys.readouterr().err

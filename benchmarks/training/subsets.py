@@ -1,7 +1,8 @@
-"""Nested fractions of a training set, for measuring what more images of the same kind buy.
+"""Nested fractions of a training set, for measuring what more images of the same kind buy,
+and its multi-scale copies, for what denser detail buys.
 
     python -m benchmarks.training.subsets --data T91 BSD200 SunHays80 --fractions 0.5 0.25 \
-        --out runs/subsets
+        --scales 1 0.75 0.5 --out runs/subsets
 
 writes ``OUT/val/``, the images a run on the whole set holds out for validation
 (``srgan.fit``'s ``data.val_holdout``, 10 by default), and ``OUT/train-<percent>/<folder>/``
@@ -11,6 +12,12 @@ the mix of folders stays the whole set's. Train on a fraction with
 ``--data.train_dir=OUT/train-50 --data.val_dir=OUT/val``: its validation then scores the
 same images, named alike (their degraded LR seeded alike), as the whole set's run did.
 Files are copied, not linked, so the folders also travel.
+
+With ``--scales``, ``OUT/multiscale/<folder>/`` holds every image of the whole set but the
+held-out ones at each factor, Lanczos-resized with Pillow from the pixels training reads
+(``<stem>_s<percent>.png``; factor 1 is the image itself): Real-ESRGAN's multi-scale DF2K,
+where a photo made smaller packs more detail into each crop. ``srgan.fit`` skips the
+copies smaller than its crop.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from benchmarks.release.pack import overlap
 from srgan.data import SRDataModule
-from srgan.images import image_name, list_images
+from srgan.images import image_name, list_images, read_rgb
+from srgan.progress import progress_bar
 
 # Marks a folder this command wrote: the only kind a later run replaces.
 MARKER = ".srgan-subsets"
@@ -55,6 +64,16 @@ def percent(fraction: float) -> str:
     return f"{100 * fraction:g}"
 
 
+def rescaled(image: np.ndarray, factor: float) -> np.ndarray:
+    """``(H, W, 3)`` uint8 ``image`` resized by ``factor`` with Pillow's Lanczos filter (each
+    side rounded, at least 1 px); factor 1 returns it as it is."""
+    if factor == 1:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.training.subsets",
@@ -64,7 +83,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--data", nargs="+", required=True, help="training image folders")
     parser.add_argument(
-        "--fractions", nargs="+", type=float, required=True, help="shares to keep, in (0, 1)"
+        "--fractions", nargs="+", type=float, default=[], help="shares to keep, in (0, 1)"
+    )
+    parser.add_argument(
+        "--scales",
+        nargs="+",
+        type=float,
+        default=[],
+        help="factors in (0, 1] for OUT/multiscale/: every training image at each of them",
     )
     parser.add_argument(
         "--out", default="runs/subsets", help="output folder (default runs/subsets)"
@@ -76,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bad := [f for f in args.fractions if not 0 < f < 1]:
         parser.error(f"fractions must lie between 0 and 1, got {bad[0]:g}")
+    if bad := [f for f in args.scales if not 0 < f <= 1]:
+        parser.error(f"scales must lie in (0, 1], got {bad[0]:g}")
+    if not args.fractions and not args.scales:
+        parser.error("give --fractions, --scales or both")
+    if len({percent(f) for f in args.scales}) != len(args.scales):
+        parser.error("--scales repeats a factor")
     folders = [Path(d).expanduser() for d in args.data]
     names = [f.resolve().name for f in folders]
     if len(set(names)) != len(names):
@@ -111,6 +143,27 @@ def main(argv: Sequence[str] | None = None) -> None:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, copy)
         print(f"{target}: {len(files)} images", flush=True)
+    if args.scales:
+        target, count = out / "multiscale", 0
+        sources = sorted(set(roots) - set(held))
+        bar = progress_bar(True, desc="multiscale", total=len(sources), unit="img")
+        for source in sources:
+            bar.update(1)
+            try:
+                image = read_rgb(source)
+            except (OSError, ValueError) as error:  # as training, which skips it
+                print(f"skipping {source}: {error}", flush=True)
+                continue
+            stem = target / roots[source].resolve().name / source.relative_to(roots[source])
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            for factor in args.scales:
+                copy = stem.with_name(f"{stem.stem}_s{percent(factor)}.png")
+                if copy.exists():  # a.jpg beside a.png
+                    parser.error(f"{source} and another image share the name {copy.name}")
+                Image.fromarray(rescaled(image, factor)).save(copy)
+                count += 1
+        bar.close()
+        print(f"{target}: {count} images", flush=True)
 
 
 if __name__ == "__main__":
