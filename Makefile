@@ -36,13 +36,13 @@ assets: $(STAMP)  ## fetch the metric backbones again (after the cache was clear
 	$(BIN)/python -m srgan.assets fetch
 
 # The fast suite, its tests shared between the cores (at most 4 processes).
-FAST_TESTS := -q -n auto --maxprocesses=4 -m "not slow and not gpu"
+FAST_TESTS := -q -n auto --maxprocesses=4 --dist worksteal -m "not slow and not gpu"
 
 test: $(STAMP)  ## run the fast test suite (CPU, no downloads after install; under 5 min idle on 2 cores)
 	$(BIN)/python -m pytest $(FAST_TESTS)
 
 test-all: $(STAMP)  ## run every test but the GPU ones, the slow ones too
-	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 -m "not gpu"
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist worksteal -m "not gpu"
 
 test-oldest:  ## run the fast suite in .venv-oldest, made with the oldest versions pyproject.toml allows
 	$(PYTHON) -m venv .venv-oldest

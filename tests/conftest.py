@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # Imported before any test captures output: Lightning gives its loggers a handler on the
@@ -15,6 +16,23 @@ from PIL import Image
 
 from srgan.discriminators import UNet, VGGStyle
 from srgan.generators import CompactNet, RRDBNet, SRResNet
+
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist the workers share the cores: each takes its share for its intra-op
+    threads, and the commands its tests start inherit it, where PyTorch would give every
+    worker one thread per core and oversubscribe them. An OMP_NUM_THREADS of the caller's
+    wins."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2 or "OMP_NUM_THREADS" in os.environ:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, (cores or 1) // workers)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+
+
+_share_the_cores()
 
 TINY_GENERATORS = {
     "RRDBNet": lambda scale=4: RRDBNet(
