@@ -34,14 +34,21 @@ def names(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.*") if p.is_file())
 
 
+def run_with_four_held_out(
+    folders: list[Path], out: Path, options: list[str]
+) -> tuple[list[Path], list[Path]]:
+    """Run the command into ``out`` holding out 4 images; srgan.fit's ``(train, held)``."""
+    subsets.main(["--data", *map(str, folders), *options, "--holdout", "4", "--out", str(out)])
+    train, held = SRDataModule([str(f) for f in folders], val_holdout=4)._split()
+    assert len(names(out / "val")) == 4
+    return train, held
+
+
 def test_fractions_are_nested_share_each_folder_and_leave_out_the_validation_images(
     folders: list[Path], tmp_path: Path
 ) -> None:
-    out = tmp_path / "subsets"
-    args = ["--data", *map(str, folders), "--fractions", "0.5", "0.25", "--holdout", "4"]
-    subsets.main([*args, "--out", str(out)])
-    _, held = SRDataModule([str(f) for f in folders], val_holdout=4)._split()
-    assert len(names(out / "val")) == 4
+    out, args = tmp_path / "subsets", ["--fractions", "0.5", "0.25"]
+    _, held = run_with_four_held_out(folders, out, args)
     for name in names(out / "val"):
         source = next(p for f in folders for p in held if p == f / name)
         assert (out / "val" / name).read_bytes() == source.read_bytes()
@@ -55,9 +62,9 @@ def test_fractions_are_nested_share_each_folder_and_leave_out_the_validation_ima
     assert not {n.rsplit("/", 1)[-1] for n in half} & set(names(out / "val"))
     # Reproducible; another seed draws other images.
     again = tmp_path / "again"
-    subsets.main([*args, "--out", str(again)])
+    run_with_four_held_out(folders, again, args)
     assert names(again / "train-50") == half
-    subsets.main([*args, "--out", str(again), "--seed", "1"])
+    run_with_four_held_out(folders, again, [*args, "--seed", "1"])
     assert names(again / "train-25") != quarter
 
 
@@ -103,11 +110,8 @@ def test_multiscale_holds_every_training_image_at_each_factor(
     folders: list[Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "subsets"
-    args = ["--data", *map(str, folders), "--scales", "1", "0.5", "--holdout", "4"]
-    subsets.main([*args, "--out", str(out)])
-    train, held = SRDataModule([str(f) for f in folders], val_holdout=4)._split()
+    train, held = run_with_four_held_out(folders, out, ["--scales", "1", "0.5"])
     assert not (out / "train-50").exists()
-    assert len(names(out / "val")) == 4
     copies = names(out / "multiscale")
     assert len(copies) == 2 * len(train) == 32
     for source in train:
