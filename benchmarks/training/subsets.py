@@ -79,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m benchmarks.training.subsets",
         description=__doc__.split("\n\n")[0],
         epilog="Each fraction is rounded up per folder. The held-out images are the ones "
-        "srgan.fit holds out of the whole set with the same --holdout.",
+        "srgan.fit holds out of the whole set with the same --holdout. Multi-scale copies are "
+        "PNGs resized with Pillow's Lanczos filter, named <stem>_s<percent>.png (factor 1 "
+        "is the image itself); srgan.fit skips those smaller than its crop.",
     )
     parser.add_argument("--data", nargs="+", required=True, help="training image folders")
     parser.add_argument(
