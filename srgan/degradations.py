@@ -634,7 +634,13 @@ class ClassicDegradation(Degradation):
     rounded to 8 bits after the resize, the noise and the JPEG (not after the blur, as in
     ``degrade_fixed``). It is the family of the benchmark's fixed chains
     (``SEVERITIES``): how most web photos were made smaller and saved, where
-    ``RealisticDegradation`` covers rarer, rougher histories."""
+    ``RealisticDegradation`` covers rarer, rougher histories.
+
+    With probability ``opencv_resize_prob`` an image is resized as ``cv2.resize`` does
+    (``Interpolated``: no antialiasing, the mode drawn uniformly from
+    ``opencv_resize_modes``) instead of by MATLAB's bicubic: photos made smaller by quick
+    scripts, whose aliasing a model must not sharpen. At 0 (the default) nothing more is
+    drawn, so the chain and its random draws are unchanged."""
 
     def __init__(
         self,
@@ -644,11 +650,23 @@ class ClassicDegradation(Degradation):
         noise_sigma: tuple[float, float] = (0.0, 15.0),
         gray_noise_prob: float = 0.4,
         jpeg_quality: tuple[int, int] = (40, 95),
+        opencv_resize_prob: float = 0.0,
+        opencv_resize_modes: tuple[ResizeMode, ...] = ("bicubic", "bilinear", "area"),
     ) -> None:
         super().__init__()
-        for name, value in (("blur_prob", blur_prob), ("gray_noise_prob", gray_noise_prob)):
+        for name, value in (
+            ("blur_prob", blur_prob),
+            ("gray_noise_prob", gray_noise_prob),
+            ("opencv_resize_prob", opencv_resize_prob),
+        ):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability, got {value}")
+        modes = tuple(opencv_resize_modes)
+        if not modes or not set(modes) <= {"area", "bilinear", "bicubic"}:
+            raise ValueError(
+                "opencv_resize_modes must name one or more of area, bilinear and bicubic, "
+                f"got {opencv_resize_modes!r}"
+            )
         for name, pair in (
             ("blur_sigma", blur_sigma),
             ("noise_sigma", noise_sigma),
@@ -671,12 +689,29 @@ class ClassicDegradation(Degradation):
         self.noise_sigma = noise_sigma
         self.gray_noise_prob = gray_noise_prob
         self.jpeg_quality = jpeg_quality
+        self.opencv_resize_prob = opencv_resize_prob
+        self.opencv_resize_modes = modes
 
     def extra_repr(self) -> str:
         return (
             f"blur_prob={self.blur_prob}, blur_sigma={self.blur_sigma}, "
-            f"noise_sigma={self.noise_sigma}, jpeg_quality={self.jpeg_quality}"
+            f"noise_sigma={self.noise_sigma}, jpeg_quality={self.jpeg_quality}, "
+            f"opencv_resize_prob={self.opencv_resize_prob}"
         )
+
+    def _downscale(self, x: torch.Tensor, scale: int, g: torch.Generator | None) -> torch.Tensor:
+        """MATLAB's bicubic, or for a share of the images ``cv2.resize``'s (8-bit)."""
+        lr = imresize(x, 1 / scale, quantize=True)
+        if self.opencv_resize_prob == 0:
+            return lr
+        n, device = x.shape[0], x.device
+        opencv = _uniform((0, 1), n, g, device) < self.opencv_resize_prob
+        modes = _choice([1.0] * len(self.opencv_resize_modes), n, g, device)
+        for index, mode in enumerate(self.opencv_resize_modes):
+            chosen = torch.nonzero(opencv & (modes == index)).flatten()
+            if len(chosen):
+                lr[chosen] = quantize(resize(x[chosen], lr.shape[-2:], mode))
+        return lr
 
     def forward(
         self, hr: torch.Tensor, *, scale: int, generator: torch.Generator | None = None
@@ -692,8 +727,7 @@ class ClassicDegradation(Degradation):
             )
             blurred = _uniform((0, 1), n, g, device) < self.blur_prob
             kernels = torch.where(blurred[:, None, None], kernels, _identity(n, MAX_KERNEL, device))
-            x = filter_images(hr.float(), kernels)
-            x = imresize(x, 1 / scale, quantize=True)
+            x = self._downscale(filter_images(hr.float(), kernels), scale, g)
             noise_sigma = _uniform(self.noise_sigma, n, g, device) / 255
             gray = _uniform((0, 1), n, g, device) < self.gray_noise_prob
             x = quantize(x + gaussian_noise(x, noise_sigma, gray, g))

@@ -1813,6 +1813,20 @@ MUTANTS = [
         "                if False:",
         ("tests/test_subsets.py",),
     ),
+    Mutant(
+        "classic-opencv-resize-never-drawn",
+        "srgan/degradations.py",
+        "        opencv = _uniform((0, 1), n, g, device) < self.opencv_resize_prob",
+        "        opencv = _uniform((0, 1), n, g, device) < 0",
+        ("tests/test_degradations.py",),
+    ),
+    Mutant(
+        "classic-opencv-resize-one-mode",
+        "srgan/degradations.py",
+        "                lr[chosen] = quantize(resize(x[chosen], lr.shape[-2:], mode))",
+        "                lr[chosen] = quantize(resize(x[chosen], lr.shape[-2:], 'bicubic'))",
+        ("tests/test_degradations.py",),
+    ),
 ]
 
 

@@ -402,6 +402,35 @@ def test_classic_degradation_is_seeded_and_draws_per_image() -> None:
     assert not any(torch.equal(lr[0], lr[i]) for i in range(1, 6))  # the same image, six LRs
 
 
+def test_classic_opencv_resize_takes_its_share_of_the_images_in_each_mode() -> None:
+    """A drawn share of the images is resized as cv2.resize does (each mode drawn), the
+    rest by MATLAB's bicubic; the noise and JPEG follow either way."""
+    rng = np.random.default_rng(3)
+    hr = torch.from_numpy(rng.integers(0, 256, (48, 3, 32, 32)) / 255).float()  # aliases
+    quiet = dict(blur_prob=0.0, noise_sigma=(0.0, 0.0), jpeg_quality=(90, 90))
+    q90 = torch.full((48,), 90)
+    matlab = jpeg(Bicubic()(hr, scale=4), q90)
+    opencv = {mode: jpeg(Interpolated(mode)(hr, scale=4), q90) for mode in ("bicubic", "area")}
+    mixed = ClassicDegradation(
+        **quiet, opencv_resize_prob=0.5, opencv_resize_modes=("bicubic", "area")
+    )(hr, scale=4, generator=torch.Generator().manual_seed(0))
+    made_by = [
+        [name for name, lr in [("matlab", matlab), *opencv.items()] if torch.equal(mixed[i], lr[i])]
+        for i in range(48)
+    ]
+    assert all(len(names) == 1 for names in made_by)
+    counts = {
+        name: sum(names == [name] for names in made_by) for name in ("matlab", "bicubic", "area")
+    }
+    assert 14 <= counts["matlab"] <= 34 and counts["bicubic"] >= 5 and counts["area"] >= 5
+    assert torch.equal(ClassicDegradation(**quiet)(hr, scale=4), matlab)  # the default: none
+    with pytest.raises(ValueError, match="opencv_resize_prob must be a probability"):
+        ClassicDegradation(opencv_resize_prob=1.5)
+    for modes in [(), ("nearest",)]:
+        with pytest.raises(ValueError, match="opencv_resize_modes must name"):
+            ClassicDegradation(opencv_resize_modes=modes)
+
+
 def test_mixture_gives_each_component_its_share_of_the_images() -> None:
     hr = torch.cat([photo(32, 32, seed) for seed in range(64)])
     clean = Bicubic()(hr, scale=4)
