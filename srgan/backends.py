@@ -504,6 +504,7 @@ def build_upscaler(
     compile: bool = False,
     calibration_dir: str | Path | None = None,
     threads: int | None = None,
+    self_ensemble: bool = False,
     say: Callable[[str], None] = _stderr,
 ) -> Upscaler:
     """An ``Upscaler`` for a model (a shipped name, a weights file or an ``.onnx`` file) on
@@ -511,7 +512,7 @@ def build_upscaler(
 
     ``precision`` ``auto`` is fp16 on CUDA and fp32 on the CPU; ``tile`` ``auto`` is
     ``ONNX_CPU_TILE`` for ONNX Runtime on the CPU, else ``DEFAULT_TILE`` (``None``: whole
-    images). ``BackendError`` (or
+    images); ``self_ensemble``: ``Upscaler``'s, on any backend. ``BackendError`` (or
     ``FileNotFoundError`` / ``ValueError`` for the model) when it cannot be done.
     """
     from srgan.weights import load_generator, resolve_model
@@ -577,6 +578,7 @@ def build_upscaler(
             network,
             tile=resolve_tile(tile, onnx_cpu=not cuda),
             tile_overlap=tile_overlap,
+            self_ensemble=self_ensemble,
         )
     requested = precision
     if precision == "auto":
@@ -607,6 +609,7 @@ def build_upscaler(
             tile=resolve_tile(tile, onnx_cpu=False),
             tile_overlap=tile_overlap,
             compile=compile and resolved.type == "cuda",
+            self_ensemble=self_ensemble,
         )
 
     if chosen == "torch":
@@ -682,11 +685,17 @@ def build_upscaler(
                 half_path, backend="onnx-cuda", precision="fp16", providers=cuda, fallback=full
             )
     onnx_cpu = chosen != "onnx-cuda"
-    return Upscaler(network, tile=resolve_tile(tile, onnx_cpu=onnx_cpu), tile_overlap=tile_overlap)
+    return Upscaler(
+        network,
+        tile=resolve_tile(tile, onnx_cpu=onnx_cpu),
+        tile_overlap=tile_overlap,
+        self_ensemble=self_ensemble,
+    )
 
 
 def pixel_settings(upscaler: Upscaler) -> dict[str, str]:
     """What of the backend changes the pixels, for the settings tag of outputs: the int8
-    model and its calibration (PyTorch and ONNX Runtime fp32 agree within 1/255, so
-    neither is recorded)."""
-    return dict(getattr(upscaler.model, "settings", {}))
+    model and its calibration, and self-ensembling (PyTorch and ONNX Runtime fp32 agree
+    within 1/255, so neither is recorded)."""
+    settings = dict(getattr(upscaler.model, "settings", {}))
+    return settings | ({"self_ensemble": "x8"} if upscaler.self_ensemble else {})

@@ -19,6 +19,9 @@
   half-precision output holds NaN or Inf is redone in fp32 (counted in
   ``fp32_fallbacks``), a known failure of fp16 SR inference; an output that is not
   finite in fp32 either raises ``FloatingPointError`` (never a silently black image).
+* ``self_ensemble`` averages the model's outputs over the eight flips and quarter turns
+  of each piece (EDSR's geometric self-ensemble): eight times the work, a little more
+  PSNR and smoother texture.
 * on CUDA out-of-memory the tile size is halved and the image retried (``oom_retries``).
 * ``progress`` (optional) is called with the number of LR pixels done (times the batch)
   after every tile, so a caller can show progress inside a large image.
@@ -131,6 +134,22 @@ def same_device(a: torch.device, b: torch.device) -> bool:
     return concrete(a) == concrete(b)
 
 
+def self_ensembled(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The mean of ``run`` over the eight flips and quarter turns of ``x`` (each output
+    turned back), for a network whose output is an upscaled copy of its input."""
+    total = None
+    for turns in range(4):
+        for flip in (False, True):
+            view = torch.rot90(x, turns, (-2, -1))
+            view = view.flip(-1) if flip else view
+            # Each in [0, 1] before the mean, as exported graphs clamp their outputs.
+            out = run(view).float().clamp(0, 1)
+            out = out.flip(-1) if flip else out
+            out = torch.rot90(out, -turns, (-2, -1))
+            total = out if total is None else total.add_(out)
+    return total.div_(8)
+
+
 def check_tile(tile: int | None) -> int | None:
     """``tile`` if it is ``None`` (whole images) or an integer of at least ``MIN_TILE``;
     else ``TypeError`` / ``ValueError``."""
@@ -226,6 +245,7 @@ class Upscaler:
         tile: int | None = None,
         tile_overlap: int = 24,
         compile: bool = False,
+        self_ensemble: bool = False,
     ) -> None:
         if not hasattr(model, "scale"):
             named = f"({model!r})" if isinstance(model, (str, os.PathLike)) else "(model)"
@@ -241,6 +261,7 @@ class Upscaler:
                 f"tile_overlap must be a whole number of pixels >= 0, got {tile_overlap!r}"
             )
         self.tile_overlap = tile_overlap
+        self.self_ensemble = bool(self_ensemble)
         self.fp32_fallbacks = 0
         self.oom_retries = 0
         self.progress: Callable[[int], None] | None = None
@@ -298,12 +319,12 @@ class Upscaler:
         lr = to_unit_float(lr)
         x = F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else lr
         with evaluating(self.model):
-            out = self.forward(x.to(self.dtype))
+            out = self._forward(self.forward, x.to(self.dtype))
         if not all_finite(out):
             if self.model is not self.fp32_model:
                 self.fp32_fallbacks += 1
                 with evaluating(self.fp32_model):
-                    out = self.fp32_model(x.float())
+                    out = self._forward(self.fp32_model, x.float())
             if not all_finite(out):
                 raise FloatingPointError(
                     "the model's output holds NaN or infinite values, in fp32 too: the "
@@ -311,6 +332,11 @@ class Upscaler:
                 )
         s = self.scale
         return out[..., : h * s, : w * s].float().clamp_(0, 1)
+
+    def _forward(
+        self, network: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+    ) -> torch.Tensor:
+        return self_ensembled(network, x) if self.self_ensemble else network(x)
 
     @torch.inference_mode()
     def _quantize(self, sr: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:

@@ -282,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="context pixels around each tile (seamless once it covers the receptive field)",
     )
     parser.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help=(
+            "average the model over the 8 flips and quarter turns of each input (geometric "
+            "self-ensemble): 8 times the time for a little more PSNR and smoother texture"
+        ),
+    )
+    parser.add_argument(
         "--batch-size",
         type=int,
         default=4,
@@ -327,6 +335,7 @@ def make_upscaler(
         tile_overlap=args.tile_overlap,
         compile=args.compile and resolved.type == "cuda",
         calibration_dir=args.calibration_dir,
+        self_ensemble=args.self_ensemble,
     )
 
 

@@ -1827,6 +1827,20 @@ MUTANTS = [
         "                lr[chosen] = quantize(resize(x[chosen], lr.shape[-2:], 'bicubic'))",
         ("tests/test_degradations.py",),
     ),
+    Mutant(
+        "self-ensemble-without-flips",
+        "srgan/inference.py",
+        "        for flip in (False, True):",
+        "        for flip in (False, False):",
+        ("tests/test_inference.py",),
+    ),
+    Mutant(
+        "self-ensemble-not-in-the-settings-tag",
+        "srgan/backends.py",
+        '    return settings | ({"self_ensemble": "x8"} if upscaler.self_ensemble else {})',
+        "    return settings",
+        ("tests/test_upscale.py",),
+    ),
 ]
 
 

@@ -286,3 +286,31 @@ def test_upscaler_arguments_are_checked_in_one_line() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             Upscaler(network, device=torch.device("cuda"))
+
+
+def test_self_ensemble_is_the_mean_over_the_eight_flips_and_quarter_turns() -> None:
+    model = CompactNet(num_features=8, num_convs=2).eval()  # random: not equivariant
+    lr = torch.rand(2, 3, 9, 13)
+    # The dihedral group written another way: transposed or not, then flipped in H, W.
+    views = []
+    for transposed in (False, True):
+        for dims in ((), (-2,), (-1,), (-2, -1)):
+            x = lr.transpose(-2, -1) if transposed else lr
+            x = x.flip(dims) if dims else x
+            with torch.no_grad():
+                y = model(x)
+            y = y.flip(dims) if dims else y
+            views.append(y.transpose(-2, -1) if transposed else y)
+    expected = torch.stack(views).clamp(0, 1).mean(0)  # each view in [0, 1], then the mean
+    plain = Upscaler(model, device="cpu")(lr)
+    ensembled = Upscaler(model, device="cpu", self_ensemble=True)(lr)
+    assert torch.allclose(ensembled, expected, atol=1e-6)
+    assert (ensembled - plain).abs().max() > 1e-3
+
+
+def test_self_ensemble_tiles_as_whole_images_do() -> None:
+    model = CompactNet(num_features=8, num_convs=2).eval()  # receptive field radius 4 LR pixels
+    lr = torch.rand(1, 3, 21, 18)
+    whole = Upscaler(model, device="cpu", self_ensemble=True)(lr)
+    tiled = Upscaler(model, device="cpu", tile=8, tile_overlap=4, self_ensemble=True)(lr)
+    assert torch.allclose(whole, tiled, atol=1e-6)

@@ -655,3 +655,25 @@ def test_a_problem_with_the_inputs_is_said_without_the_usage_text(
     assert "usage:" not in err
     err = usage_error(["--data", str(tmp_path), "--scale", "1"], capsys)  # how it was written
     assert err.startswith("usage:"), err
+
+
+def test_self_ensembled_models_are_scored_under_their_own_label(
+    hr_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    from srgan.onnx import export_onnx
+    from srgan.weights import load_generator
+
+    onnx = export_onnx(load_generator(tiny_model), tmp_path / "tiny.onnx")
+    args = ["--data", str(hr_dir), "--models", "bicubic", str(tiny_model), str(onnx)]
+    report = run(tmp_path, *args, "--self-ensemble")
+    means = {r["model"]: r["psnr"] for r in report["records"] if r["image"] is None}
+    names = list(means)
+    assert len(names) == 3 and names[0] == "bicubic", names  # baselines are not ensembled
+    assert all(name.endswith("+") for name in names[1:]), names
+    assert report["environment"]["self_ensemble"] is True
+    assert "NAME+: self-ensembled" in (tmp_path / "out" / "quality.md").read_text()
+    plain = run(tmp_path, "--data", str(hr_dir), "--models", str(tiny_model))
+    plain_psnr = next(r["psnr"] for r in plain["records"] if r["image"] is None)
+    torch_psnr, onnx_psnr = means[names[1]], means[names[2]]
+    assert abs(torch_psnr - onnx_psnr) < 0.01  # the same mean on either backend
+    assert abs(torch_psnr - plain_psnr) > 1e-3  # and not the plain model's

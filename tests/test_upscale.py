@@ -860,3 +860,16 @@ def test_tiles_that_cost_more_than_they_save_or_show_seams_are_said_to(
     assert code == EXIT_OK and "seams can show" in err and "(the default, 24," in err, err
     code, _, err = run([*args, "--tile", "0", "--tile-overlap", "0"], capsys)  # no tiles
     assert code == EXIT_OK and "note" not in err, err
+
+
+def test_self_ensemble_is_an_other_setting_of_the_outputs(
+    tree: Path, tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [tree / "a.png", tmp_path / "out", "--model", model_file]
+    assert run(args, capsys)[0] == EXIT_OK
+    plain = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    code, out, _ = run([*args, "--self-ensemble"], capsys)
+    assert code == EXIT_OK and "skipped 1" in out and "1 made with other settings" in out, out
+    code, out, _ = run([*args, "--self-ensemble", "--overwrite"], capsys)
+    assert code == EXIT_OK and "done 1" in out
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a.png")), plain)

@@ -175,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="tile size in LR pixels (srgan; default: whole images)",
     )
     parser.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help=(
+            "srgan models averaged over the 8 flips and quarter turns of each LR image "
+            "(geometric self-ensemble, as srgan.upscale --self-ensemble; 8 times the time), "
+            "labelled NAME+"
+        ),
+    )
+    parser.add_argument(
         "--opencv-dir",
         type=Path,
         default=None,
@@ -312,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     device=device,
                     precision=args.precision,
                     tile=args.tile,
+                    self_ensemble=args.self_ensemble,
                 )
             )
         except (FileNotFoundError, ValueError, ImportError, BackendError) as error:
@@ -370,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data=[str(folder) for folder in args.data],
         lr_dirs=[str(folder) for folder in args.lr_dir] if args.lr_dir else None,
         tile=args.tile,
+        self_ensemble=args.self_ensemble,
     )
     out: Path = args.out
     left_out = [{"file": str(path), "reason": reason} for path, reason in skipped]
@@ -378,6 +389,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     protocol = (
         f"x{scale}, PSNR/SSIM on {env['channels']}, {crop_border} px border cropped, "
         f"LR: {env['lr']}; scored against the clean HR; device {device}, {args.precision}"
+        + (
+            "; NAME+: self-ensembled (mean over 8 flips and quarter turns)"
+            if args.self_ensemble
+            else ""
+        )
     )
     table = summary_table(records)
     # The published figures are for bicubic LR only.

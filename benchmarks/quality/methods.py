@@ -123,6 +123,7 @@ def srgan_method(
     device: str | torch.device = "auto",
     precision: Precision = "fp32",
     tile: int | None = None,
+    self_ensemble: bool = False,
 ) -> Method:
     if spec.lower().endswith(".onnx"):
         from srgan.backends import BackendError, build_upscaler
@@ -133,7 +134,9 @@ def srgan_method(
                 f"a run without --precision {precision}"
             )
         try:  # on the device asked for where ONNX Runtime has it (onnxruntime-gpu)
-            upscaler = build_upscaler(spec, device=device, tile=tile, say=lambda message: None)
+            upscaler = build_upscaler(
+                spec, device=device, tile=tile, self_ensemble=self_ensemble, say=lambda m: None
+            )
         except BackendError:
             if resolve_device(str(device)).type == "cpu":
                 raise
@@ -142,10 +145,14 @@ def srgan_method(
                 "the CPU (the same pixels, slower)",
                 file=sys.stderr,
             )
-            upscaler = build_upscaler(spec, device="cpu", tile=tile, say=lambda message: None)
+            upscaler = build_upscaler(
+                spec, device="cpu", tile=tile, self_ensemble=self_ensemble, say=lambda m: None
+            )
     else:
         generator = load_model(spec)
-        upscaler = Upscaler(generator, device=device, precision=precision, tile=tile)
+        upscaler = Upscaler(
+            generator, device=device, precision=precision, tile=tile, self_ensemble=self_ensemble
+        )
     if upscaler.scale != scale:
         raise ValueError(f"model {spec!r} upscales x{upscaler.scale}, the benchmark runs x{scale}")
     channels = upscaler.in_channels or 3
@@ -160,7 +167,8 @@ def srgan_method(
         # equal channels, 8-bit output per channel, gray back as their rounded mean.
         return upscale_picture(upscaler, Picture(np.ascontiguousarray(lr))).pixels
 
-    return Method(model_label(spec), scale, run, "srgan")
+    # EDSR's convention: a self-ensembled model is the model's name and a "+".
+    return Method(model_label(spec) + ("+" if self_ensemble else ""), scale, run, "srgan")
 
 
 def build_method(
@@ -171,14 +179,23 @@ def build_method(
     device: str | torch.device = "auto",
     precision: Precision = "fp32",
     tile: int | None = None,
+    self_ensemble: bool = False,
 ) -> Method:
-    """The method a ``--models`` entry names (see the module docstring)."""
+    """The method a ``--models`` entry names (see the module docstring); ``self_ensemble``
+    applies to srgan models."""
     if spec in BASELINES:
         return baseline(spec, scale)
     if spec.startswith("opencv:"):
         return opencv_method(spec.removeprefix("opencv:"), scale, opencv_dir)
     try:
-        return srgan_method(spec, scale, device=device, precision=precision, tile=tile)
+        return srgan_method(
+            spec,
+            scale,
+            device=device,
+            precision=precision,
+            tile=tile,
+            self_ensemble=self_ensemble,
+        )
     except FileNotFoundError as error:
         if any(c in spec for c in "/\\."):
             raise
