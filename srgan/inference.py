@@ -142,8 +142,11 @@ def self_ensembled(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
         for flip in (False, True):
             view = torch.rot90(x, turns, (-2, -1))
             view = view.flip(-1) if flip else view
+            out = run(view).float()
+            if not all_finite(out):
+                return out  # for the caller's fp32 fallback (clamping would hide Inf)
             # Each in [0, 1] before the mean, as exported graphs clamp their outputs.
-            out = run(view).float().clamp(0, 1)
+            out = out.clamp_(0, 1)
             out = out.flip(-1) if flip else out
             out = torch.rot90(out, -turns, (-2, -1))
             total = out if total is None else total.add_(out)

@@ -1841,6 +1841,13 @@ MUTANTS = [
         "    return settings",
         ("tests/test_upscale.py",),
     ),
+    Mutant(
+        "self-ensemble-clamps-away-infinities",
+        "srgan/inference.py",
+        "            if not all_finite(out):\n                return out  # for the caller's fp32 fallback",
+        "            if False:\n                return out  # for the caller's fp32 fallback",
+        ("tests/test_inference.py",),
+    ),
 ]
 
 

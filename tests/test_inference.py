@@ -102,13 +102,22 @@ class _HalfBreaks(torch.nn.Module):
         return out
 
 
-def test_non_finite_half_precision_tiles_are_redone_in_fp32() -> None:
+@pytest.mark.parametrize("self_ensemble", [False, True])
+def test_non_finite_half_precision_tiles_are_redone_in_fp32(self_ensemble: bool) -> None:
     lr = torch.rand(1, 3, 16, 16)
-    upscaler = Upscaler(_HalfBreaks(), device="cpu", precision="bf16", tile=8, tile_overlap=2)
+    upscaler = Upscaler(
+        _HalfBreaks(),
+        device="cpu",
+        precision="bf16",
+        tile=8,
+        tile_overlap=2,
+        self_ensemble=self_ensemble,
+    )
     out = upscaler(lr)
     assert torch.isfinite(out).all()
     assert upscaler.fp32_fallbacks == 4  # every tile, counted
-    assert torch.allclose(out, Upscaler(_HalfBreaks(), device="cpu")(lr), atol=1e-6)
+    fp32 = Upscaler(_HalfBreaks(), device="cpu", self_ensemble=self_ensemble)
+    assert torch.allclose(out, fp32(lr), atol=1e-6)
 
 
 class _SmallMemory(torch.nn.Module):
