@@ -999,13 +999,7 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
     temporaries: list[Path] = []
     try:
         for path in targets:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(path)
-            # Created with mode 0o666, so the process umask applies as for a plain open().
-            key = _temporary_key(path.name)
-            temporary = path.parent / f".{key}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
-            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            temporaries.append(temporary)
+            temporaries.append(_new_temporary(path))
         yield temporaries
         for temporary in temporaries:
             fd = os.open(temporary, os.O_RDWR)  # Windows syncs only a writable handle
@@ -1023,17 +1017,41 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
         raise
 
 
+def _new_temporary(path: Path, attempts: int = 5) -> Path:
+    """Create an empty temporary for ``path`` in its folder, making the folder if need be.
+
+    Another writer whose write failed may remove that folder, left empty, between its
+    making and the temporary's creation (two outputs in one new folder, written at once):
+    then it is made again."""
+    key = _temporary_key(path.name)
+    failures = 0
+    while True:
+        temporary = path.parent / f".{key}.{HOST}-{os.getpid()}.{secrets.token_hex(4)}.part"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            # Created with mode 0o666, so the process umask applies as for a plain open().
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temporary
+        except (FileNotFoundError, FileExistsError):  # FileExists: mkdir saw it, then not
+            failures += 1
+            if failures == attempts:
+                raise
+
+
 def existing_ancestor(folder: Path) -> Path:
     """``folder`` if it exists, else its nearest parent that does."""
     return next(f for f in [folder, *folder.parents] if f.exists())
 
 
 def remove_empty_folders(folder: Path, until: Path) -> None:
-    """``folder`` and its parents below ``until``, as long as they are empty."""
-    while folder != until and folder.is_relative_to(until) and folder.is_dir():
-        if any(folder.iterdir()):
+    """``folder`` and its parents below ``until``, as long as they are empty. Asked of
+    the file system, not looked at first: another writer may be filling one meanwhile."""
+    while folder != until and folder.is_relative_to(until):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or not a folder, or already gone)
             break
-        folder.rmdir()
         folder = folder.parent
 
 

@@ -1848,6 +1848,21 @@ MUTANTS = [
         "            if False:\n                return out  # for the caller's fp32 fallback",
         ("tests/test_inference.py",),
     ),
+    Mutant(
+        "a-write-gives-up-when-a-sibling-tidies-its-folder-away",
+        "srgan/images.py",
+        "            failures += 1\n            if failures == attempts:",
+        "            failures += 1\n            if True:",
+        ("tests/test_images.py",),
+    ),
+    Mutant(
+        "tidying-looks-before-it-removes",
+        "srgan/images.py",
+        "        try:\n            folder.rmdir()\n        except OSError:",
+        "        try:\n            if any(folder.iterdir()):\n                break\n"
+        "            folder.rmdir()\n        except FileNotFoundError:",
+        ("tests/test_images.py",),
+    ),
 ]
 
 

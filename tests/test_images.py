@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,7 @@ from srgan import images
 from srgan.images import (
     ImageError,
     Picture,
+    atomic_path,
     atomic_write,
     encode_image,
     list_images,
@@ -318,6 +321,57 @@ def test_failed_overwrite_keeps_the_old_file(
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old complete file"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_a_sibling_write_that_fails_and_tidies_up_does_not_fail_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two outputs in one new folder, written at once: both found it missing, this write
+    # has made it, then the other fails and removes it, empty, before this temporary exists.
+    folder = tmp_path / "new"
+    real_remove_stale = images.remove_stale_temporaries
+    tidied = []
+
+    def sibling_fails_meanwhile(path: Path) -> None:
+        if not tidied:
+            tidied.append(path)
+            images.remove_empty_folders(folder, tmp_path)  # the other write's tidying
+            assert not folder.exists()
+        real_remove_stale(path)
+
+    monkeypatch.setattr(images, "remove_stale_temporaries", sibling_fails_meanwhile)
+    atomic_write(folder / "a.png", b"complete")
+    assert tidied and [p.name for p in folder.iterdir()] == ["a.png"]
+
+
+def test_a_failed_write_leaves_a_folder_another_write_is_filling(tmp_path: Path) -> None:
+    # The failed write's tidying finds its folder no longer empty: it stops there quietly.
+    with pytest.raises(OSError, match="full"), atomic_path(tmp_path / "new" / "c.png"):
+        atomic_write(tmp_path / "new" / "deeper" / "d.png", b"complete")
+        raise OSError("disk full")
+    assert (tmp_path / "new" / "deeper" / "d.png").read_bytes() == b"complete"
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["deeper"]
+    with pytest.raises(OSError, match="full"), atomic_path(tmp_path / "x" / "y" / "e.png"):
+        raise OSError("disk full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+
+
+def test_many_writes_at_once_into_new_folders_fail_only_where_they_fail(tmp_path: Path) -> None:
+    # Every third write fails; the others share their new folders with them.
+    def write(root: Path, i: int) -> None:
+        target = root / f"d{i % 4}" / (f"e{i % 3}" if i % 2 else "") / f"{i}.bin"
+        with contextlib.suppress(KeyError), atomic_path(target) as temporary:
+            temporary.write_bytes(b"complete")
+            if i % 3 == 0:
+                raise KeyError("simulated")
+
+    for round_ in range(25):
+        root = tmp_path / str(round_)
+        with ThreadPoolExecutor(8) as pool:
+            for future in [pool.submit(write, root, i) for i in range(48)]:
+                future.result()
+        written = sorted(int(p.stem) for p in root.rglob("*") if p.is_file())
+        assert written == [i for i in range(48) if i % 3], round_
 
 
 # --- the training-data helpers keep working ----------------------------------------
