@@ -115,6 +115,18 @@ def to_uint8_channels_last(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
+def to_levels_(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Values in [0, 1] to ``dtype``'s levels (uint8: 0..255, uint16: 0..65535), rounded
+    to the nearest (ties to even, as ``torch.round``), on any device; ``x`` is scaled in
+    place. On the CPU, 8-bit output takes ``to_uint8_channels_last`` instead."""
+    if dtype == torch.uint8:
+        return x.mul_(255).round_().to(torch.uint8)
+    if dtype == torch.uint16:
+        # uint16 has few kernels on some versions: round in float, store as int32, convert.
+        return x.mul_(65535).round_().to(torch.int32).to(torch.uint16)
+    raise ValueError(f"levels are uint8 or uint16, not {dtype}")
+
+
 def all_finite(x: torch.Tensor) -> bool:
     """No NaN or infinite value in ``x``: its minimum and maximum are finite (NaN spreads to
     both). One pass without a mask the size of ``x``, ten times faster than ``isfinite``."""
@@ -346,11 +358,8 @@ class Upscaler:
         # In place: ``sr`` is this call's own output (or a view of it), used once.
         if out_dtype == torch.uint8 and sr.device.type == "cpu" and sr.dtype == torch.float32:
             return to_uint8_channels_last(sr)
-        if out_dtype == torch.uint8:
-            return sr.mul_(255).round_().to(torch.uint8)
-        if out_dtype == torch.uint16:
-            # uint16 has few kernels on some versions: round in float, store as int32 then view.
-            return sr.mul_(65535).round_().to(torch.int32).to(torch.uint16)
+        if out_dtype in (torch.uint8, torch.uint16):
+            return to_levels_(sr, out_dtype)
         return sr.to(out_dtype)
 
     def __call__(self, lr: torch.Tensor, *, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -11,6 +11,7 @@ from srgan.inference import (
     Upscaler,
     resolve_device,
     tile_spans,
+    to_levels_,
     to_uint8_channels_last,
 )
 from tests.conftest import TINY_GENERATORS, tiny_compact
@@ -204,6 +205,16 @@ def test_integer_input_is_scaled_exactly() -> None:
     assert torch.equal(upscaler(pixels), expected)
     expected16 = F.interpolate(deep.to(torch.int32).float() / 65535, scale_factor=2)
     assert torch.equal(upscaler(deep), expected16)
+
+
+def test_levels_off_the_cpu_fast_path_are_rounded_to_nearest() -> None:
+    # The path a GPU's 8-bit output and every 16-bit output take.
+    x = torch.tensor([0.0, 0.4, 0.6, 2.5, 3.5, 127.51, 254.49, 254.6, 255.0])
+    assert to_levels_(x / 255, torch.uint8).tolist() == [0, 0, 1, 2, 4, 128, 254, 255, 255]
+    deep = to_levels_(torch.tensor([0.4, 0.6, 65534.6]) / 65535, torch.uint16)
+    assert deep.dtype == torch.uint16 and deep.to(torch.int32).tolist() == [0, 1, 65535]
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        to_levels_(x, torch.int8)
 
 
 @pytest.mark.parametrize("tile", [None, 8])
