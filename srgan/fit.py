@@ -36,7 +36,17 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.seed import isolate_rng
 
-from srgan.callbacks import GracefulStop, LogProgress, ValidationLines, metrics_text
+from srgan.callbacks import (
+    BatchesRan,
+    GracefulStop,
+    LogProgress,
+    RunFolder,
+    ValidationLines,
+    log_folder,
+    metrics_text,
+    run_folder,
+    shown_path,
+)
 from srgan.data import SRDataModule
 from srgan.discriminators import Discriminator
 from srgan.generators import Generator
@@ -178,54 +188,6 @@ def find_folder(value: str, config_files: list[Path]) -> str:
             if (folder / value).exists():
                 return str(folder / value)
     return value
-
-
-class BatchesRan(L.Callback):
-    """Notes that batches have run: an error after that is a failure of the run itself, to
-    be shown in full, not a problem with the command line, the data or a checkpoint."""
-
-    ran = False
-
-    def on_train_batch_start(self, *args: object) -> None:
-        BatchesRan.ran = True
-
-    on_validation_batch_start = on_test_batch_start = on_predict_batch_start = on_train_batch_start
-
-
-class RunFolder(L.Callback):
-    """Names the run folder once the run has started (its data read, its checkpoint
-    loaded), so that a run stopped by a bad argument names no folder."""
-
-    shown: str | None = None
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        folder = run_folder(trainer)
-        if folder and trainer.is_global_zero and folder != self.shown:
-            print(f"run folder: {folder}", file=sys.stderr)
-            self.shown = folder  # once (--validate_first validates in the same folder)
-
-    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.state.fn == "validate":  # not the validations of a fit
-            self.on_fit_start(trainer, pl_module)
-
-    on_test_start = on_predict_start = on_fit_start
-
-
-def run_folder(trainer: L.Trainer) -> str | None:
-    """The run's log folder: relative to the working directory when inside it."""
-    folder = log_folder(trainer)
-    return None if folder is None else shown_path(folder)
-
-
-def shown_path(path: str | Path) -> str:
-    """``path`` as messages show it: relative to the working directory when inside it."""
-    path = Path(path).resolve()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
-
-
-def log_folder(trainer: L.Trainer) -> Path | None:
-    logger = trainer.logger
-    return Path(logger.log_dir).resolve() if logger is not None and logger.log_dir else None
 
 
 def check_run_folders(trainer: L.Trainer, log_dir: Path | None) -> None:

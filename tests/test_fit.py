@@ -446,6 +446,9 @@ def test_help_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
     # Plain text: no reStructuredText backticks from the docstrings the texts come from.
     assert "``" not in out and 'Default: "auto"' in out
     assert "last: the newest last.ckpt of the runs under the config's" in " ".join(out.split())
+    # The callbacks srgan.fit adds live in srgan.callbacks: run as a script (python -m),
+    # classes of srgan/fit.py itself would be offered as __main__.NAME.
+    assert "srgan.callbacks.RunFolder" in out and "srgan.fit." not in " ".join(out.split())
     with pytest.raises(SystemExit):
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
