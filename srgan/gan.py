@@ -95,8 +95,11 @@ def discriminator_loss(
     objective: AdversarialObjective,
     sr: torch.Tensor,
     hr: torch.Tensor,
+    *,
+    grad_scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The discriminator's loss on real ``hr`` and fake ``sr`` (detached here), and its logs.
+    """The discriminator's loss on real ``hr`` and fake ``sr`` (detached here), and its logs;
+    ``grad_scaler`` (fp16 mixed precision's) goes to the objective's penalty.
 
     The logs carry the logits' means (a collapsing discriminator shows there first) and an
     accuracy in the relativistic sense (real above the mean fake logit, fake below the mean
@@ -107,7 +110,7 @@ def discriminator_loss(
     fake_logits = discriminator(sr)
     loss = objective.d_loss(real_logits.float(), fake_logits.float())
     logs = {"d_adv": loss.detach()}
-    penalty = objective.penalty(discriminator, hr, sr)
+    penalty = objective.penalty(discriminator, hr, sr, grad_scaler=grad_scaler)
     if penalty is not None:
         loss = loss + penalty
         logs["d_penalty"] = penalty.detach()

@@ -456,7 +456,11 @@ class SRGAN(L.LightningModule):
     def _discriminator_step(
         self, opt: Any, sched: Any, sr: torch.Tensor, hr: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        loss, logs = discriminator_loss(self.discriminator, self.objective, sr, hr)
+        # fp16 mixed precision's loss scaler (None otherwise), for WGAN-GP's own gradients.
+        grad_scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        loss, logs = discriminator_loss(
+            self.discriminator, self.objective, sr, hr, grad_scaler=grad_scaler
+        )
         grad_norm = self._step(opt, sched, loss, self.discriminator)
         return {f"train/{k}": v for k, v in logs.items()} | {"train/d_grad_norm": grad_norm}
 

@@ -67,9 +67,16 @@ class AdversarialObjective(nn.Module):
         raise NotImplementedError
 
     def penalty(
-        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
+        self,
+        discriminator: nn.Module,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        *,
+        grad_scaler: torch.amp.GradScaler | None = None,
     ) -> torch.Tensor | None:
-        """An extra discriminator-loss term that needs the discriminator; ``None`` if none."""
+        """An extra discriminator-loss term that needs the discriminator; ``None`` if none.
+        ``grad_scaler``: fp16 mixed precision's loss scaler, for a term that takes gradients
+        itself."""
         return None
 
 
@@ -170,10 +177,22 @@ class WassersteinGP(AdversarialObjective):
         return -fake_logits.mean()
 
     def penalty(
-        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
+        self,
+        discriminator: nn.Module,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        *,
+        grad_scaler: torch.amp.GradScaler | None = None,
     ) -> torch.Tensor:
         """The gradient penalty at random points between real and fake samples (their
-        mixing weights drawn from torch's global random state, as in a training step)."""
+        mixing weights drawn from torch's global random state, as in a training step).
+
+        Under fp16 mixed precision pass the run's ``grad_scaler``: the critic's gradient
+        is then taken of its loss-scaled output and divided back, as PyTorch's AMP recipe
+        for gradient penalties does, so that the small gradients inside the critic's fp16
+        backward (a per-pixel critic's ``1 / (H * W)`` first of all) do not flush to zero.
+        A scale too large for fp16 gives an infinite penalty, and the scaler then skips
+        the step and lowers its scale, as it does for any overflow."""
         alpha = torch.rand(
             real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype
         )
@@ -182,8 +201,14 @@ class WassersteinGP(AdversarialObjective):
         # The critic's value for an image is its mean logit (what d_loss averages), so the
         # penalty is on the gradient of that per-sample mean: for a per-pixel critic
         # (UNet), differentiating the sum would ask for a Lipschitz constant 1/(H*W).
+        logits = logits.float()  # fp16's gradients start from fp32 ones (65504 is its max)
         per_sample = logits.flatten(1).mean(1) if logits.dim() > 1 else logits
-        (grad,) = torch.autograd.grad(per_sample.sum(), interpolates, create_graph=True)
+        scaled = grad_scaler is not None and grad_scaler.is_enabled()
+        scale = grad_scaler.get_scale() if scaled else 1.0
+        # Of the batch mean, as the losses are taken (the samples' gradients are apart: the
+        # critic keeps no batch statistics), so the scaled gradients match the backward's.
+        (grad,) = torch.autograd.grad(per_sample.mean() * scale, interpolates, create_graph=True)
+        grad = grad * (per_sample.numel() / scale)
         norms = grad.flatten(1).norm(2, dim=1)  # one gradient norm per sample
         return self.gradient_penalty * ((norms - 1.0) ** 2).mean()
 

@@ -1864,6 +1864,41 @@ MUTANTS = [
         "            folder.rmdir()\n        except FileNotFoundError:",
         ("tests/test_images.py",),
     ),
+    Mutant(
+        "wgan-gp-fp16-scale-ignored",
+        "srgan/objectives.py",
+        "scale = grad_scaler.get_scale() if scaled else 1.0",
+        "scale = 1.0",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-fp16-scale-not-undone",
+        "srgan/objectives.py",
+        "grad = grad * (per_sample.numel() / scale)",
+        "grad = grad * per_sample.numel()",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-fp16-scaled-in-half-precision",
+        "srgan/objectives.py",
+        "        logits = logits.float()  #",
+        "        logits = logits  #",
+        OBJECTIVES,
+    ),
+    Mutant(
+        "wgan-gp-fp16-scaler-not-handed-on",
+        "srgan/module.py",
+        'grad_scaler = getattr(self.trainer.precision_plugin, "scaler", None)',
+        "grad_scaler = None",
+        ("tests/test_module.py",),
+    ),
+    Mutant(
+        "wgan-gp-fp16-scaler-dropped-by-the-discriminator-loss",
+        "srgan/gan.py",
+        "objective.penalty(discriminator, hr, sr, grad_scaler=grad_scaler)",
+        "objective.penalty(discriminator, hr, sr)",
+        ("tests/test_gan.py", "tests/test_module.py"),
+    ),
 ]
 
 

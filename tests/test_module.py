@@ -616,6 +616,28 @@ def test_gradient_clipping_limits_the_true_gradients_under_fp16_loss_scaling(
         assert logged == pytest.approx(true_norm, rel=0.05)  # before clipping, as logged
 
 
+def test_the_gan_stage_hands_the_fp16_loss_scaler_to_the_gradient_penalty(
+    image_dir: Path,
+) -> None:
+    from lightning.pytorch.plugins import MixedPrecision
+
+    seen: list[object] = []
+
+    class Seen(WassersteinGP):
+        def penalty(self, discriminator, real, fake, *, grad_scaler=None):
+            seen.append(grad_scaler)
+            return super().penalty(discriminator, real, fake, grad_scaler=grad_scaler)
+
+    scaler = torch.amp.GradScaler("cpu")
+    for plugins in ([], [MixedPrecision("16-mixed", "cpu", scaler=scaler)]):
+        seen.clear()
+        critic = VGGStyle(num_features=4, normalization="none")
+        model = SRGAN(CompactNet(num_features=8, num_convs=1), critic, Seen(), stage="gan")
+        run = L.Trainer(**{**TRAINER_OPTIONS, "max_steps": 1}, plugins=plugins)
+        run.fit(model, tiny_data(image_dir, steps_per_epoch=1))
+        assert seen and all(s is (scaler if plugins else None) for s in seen)
+
+
 def test_parts_given_as_names_are_refused_in_one_line() -> None:
     generator, critic = CompactNet(num_features=4, num_convs=1), VGGStyle(num_features=4)
     with pytest.raises(TypeError, match="objective must be an instance such as srgan.Hinge"):

@@ -304,6 +304,27 @@ def test_wgan_gp_penalises_the_per_image_mean_of_a_per_pixel_critic() -> None:
     assert penalty.item() == pytest.approx(0.0, abs=1e-8)
 
 
+def test_wgan_gp_penalty_under_fp16_takes_the_runs_loss_scale() -> None:
+    """Under fp16 autocast a per-pixel critic's gradient, 1/N per logit, flushes to zero
+    for N above 2**25, so without the loss scale the penalty saw a zero gradient."""
+    torch.manual_seed(0)
+    # 36 M logits: one per 750x750 block of a linear critic on 8x8 images.
+    critic = nn.Sequential(nn.Conv2d(3, 1, 1, bias=False), nn.Upsample(scale_factor=750))
+    with torch.no_grad():  # the per-image mean logit has gradient norm 3 (penalty 40)
+        critic[0].weight.copy_(torch.tensor([8.0, 16.0, 16.0]).view(1, 3, 1, 1))
+    real, fake = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    objective = WassersteinGP(gradient_penalty=10.0)
+    exact = objective.penalty(critic, real, fake).item()
+    assert exact == pytest.approx(40.0, rel=0.05)
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert objective.penalty(critic, real, fake).item() == 10.0  # (0 - 1)**2: flushed
+        scaler = torch.amp.GradScaler("cpu")  # 2**16 to start, as Lightning's
+        scaled = objective.penalty(critic, real, fake, grad_scaler=scaler)
+        disabled = torch.amp.GradScaler("cpu", enabled=False)
+        assert objective.penalty(critic, real, fake, grad_scaler=disabled).item() == 10.0
+    assert scaled.dtype == torch.float32 and scaled.item() == pytest.approx(exact, rel=1e-2)
+
+
 def test_ragan_detach_mean_changes_the_gradient_not_the_loss() -> None:
     real = torch.tensor([1.0, 2.0, -0.5], requires_grad=True)
     fake = torch.tensor([0.3, -1.0, 0.4], requires_grad=True)
